@@ -1,0 +1,23 @@
+//! dealerflow-schemas: the vocabulary every other dealerflow crate speaks.
+//!
+//! - [`event`]: the events of a log (instruments, taker-side trades, index prices, mark-IV and open-interest
+//!   snapshots, recorder session events);
+//! - [`units`]: fixed-point amounts ([`Amount`], exact sums), [`TakerSide`], [`OptionKind`];
+//! - [`instrument_name`]: Deribit option names (`BTC-17AUG26-63000-P`, `XRP_USDC-30JUN23-0d625-C`);
+//! - [`time`]: epoch-millisecond helpers (RFC 3339 parsing, 08:00 UTC expiries);
+//! - [`log`]: the segmented, memory-mapped, append-only event log.
+//!
+//! This crate does no networking and no analytics; it only defines data and stores it.
+
+pub mod event;
+pub mod instrument_name;
+pub mod log;
+pub mod time;
+pub mod units;
+
+pub use event::{
+    Event, EventKind, GapUnit, IndexPrice, Instrument, InstrumentId, Liquidation, MarkIv,
+    MarkIvSnapshot, OpenInterest, OpenInterestEntry, Record, Session, Trade,
+};
+pub use instrument_name::{InstrumentName, NameError};
+pub use units::{Amount, OptionKind, TakerSide, AMOUNT_SCALE};

@@ -1,0 +1,1 @@
+//! The segmented, memory-mapped event log (in progress).

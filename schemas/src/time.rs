@@ -1,0 +1,82 @@
+//! Time in dealerflow: milliseconds since the Unix epoch (UTC) for exchange time (`_ms`), nanoseconds for the
+//! local receive clock (`_ns`). This module parses and formats the user-facing forms.
+
+use chrono::{DateTime, NaiveDate, TimeZone, Utc};
+
+/// Milliseconds in one day.
+pub const MS_PER_DAY: i64 = 86_400_000;
+/// Milliseconds in the 365-day year used for τ (`tau_years = (expiry − t) / MS_PER_YEAR`).
+pub const MS_PER_YEAR: f64 = 365.0 * 86_400_000.0;
+/// Deribit options expire at 08:00 UTC of the named day.
+pub const EXPIRY_HOUR_UTC: u32 = 8;
+
+/// Parses a user time: RFC 3339 (`2026-08-17T10:00:00Z`), a bare date (`2026-08-17`, midnight UTC) or epoch
+/// milliseconds (`1786960800000`). Returns epoch milliseconds.
+pub fn parse_time_ms(s: &str) -> Result<i64, String> {
+    let t = s.trim();
+    if !t.is_empty() && t.bytes().all(|b| b.is_ascii_digit()) {
+        return t
+            .parse::<i64>()
+            .map_err(|e| format!("bad epoch milliseconds {t:?}: {e}"));
+    }
+    if let Ok(dt) = DateTime::parse_from_rfc3339(t) {
+        return Ok(dt.timestamp_millis());
+    }
+    if let Ok(d) = NaiveDate::parse_from_str(t, "%Y-%m-%d") {
+        if let Some(dt) = d.and_hms_opt(0, 0, 0) {
+            return Ok(Utc.from_utc_datetime(&dt).timestamp_millis());
+        }
+    }
+    Err(format!(
+        "cannot read time {t:?}: use RFC 3339 (2026-08-17T10:00:00Z), a date (2026-08-17) or epoch milliseconds"
+    ))
+}
+
+/// Formats epoch milliseconds as RFC 3339 UTC with milliseconds (`2026-08-17T10:00:00.000Z`).
+pub fn format_ms(ms: i64) -> String {
+    match Utc.timestamp_millis_opt(ms).single() {
+        Some(dt) => dt.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string(),
+        None => format!("{ms}ms"),
+    }
+}
+
+/// Epoch milliseconds of 08:00 UTC on the given calendar day, `None` for an impossible date.
+pub fn expiry_ms(year: i32, month: u32, day: u32) -> Option<i64> {
+    let d = NaiveDate::from_ymd_opt(year, month, day)?;
+    let dt = d.and_hms_opt(EXPIRY_HOUR_UTC, 0, 0)?;
+    Some(Utc.from_utc_datetime(&dt).timestamp_millis())
+}
+
+/// The UTC calendar day (year, month, day) containing `ms`.
+pub fn utc_date(ms: i64) -> Option<(i32, u32, u32)> {
+    use chrono::Datelike;
+    let dt = Utc.timestamp_millis_opt(ms).single()?;
+    Some((dt.year(), dt.month(), dt.day()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_the_three_forms() {
+        assert_eq!(
+            parse_time_ms("2026-08-17T10:00:00Z").unwrap(),
+            1_786_960_800_000
+        );
+        assert_eq!(parse_time_ms("1786960800000").unwrap(), 1_786_960_800_000);
+        assert_eq!(parse_time_ms("2026-08-17").unwrap(), 1_786_924_800_000);
+        assert_eq!(
+            parse_time_ms("2026-08-17T12:00:00+02:00").unwrap(),
+            1_786_960_800_000
+        );
+        assert!(parse_time_ms("yesterday").unwrap_err().contains("RFC 3339"));
+    }
+
+    #[test]
+    fn expiry_is_eight_utc() {
+        assert_eq!(expiry_ms(2026, 8, 17), Some(1_786_953_600_000));
+        assert_eq!(format_ms(1_786_953_600_000), "2026-08-17T08:00:00.000Z");
+        assert_eq!(expiry_ms(2026, 2, 30), None);
+    }
+}
