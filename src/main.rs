@@ -1,1 +1,36 @@
-fn main() {}
+//! `dealerflow`: the command-line front end. Thin by design: raw args → validated args (clap) → one `run()` per
+//! command in `cmd/`; any error becomes one line on stderr and a non-zero exit code.
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+mod cmd;
+
+/// Record Deribit option trades, fold them into dealer inventory and greek exposures, backtest hedging pressure.
+#[derive(Debug, Parser)]
+#[command(name = "dealerflow", version, about, long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Inspect, verify or print an event log.
+    Log(cmd::log::LogArgs),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Log(args) => cmd::log::run(args),
+    };
+    match result {
+        Ok(code) => code,
+        Err(err) => {
+            eprintln!("error: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,178 @@
+//! Frame layout: how one record sits in a segment.
+//!
+//! ```text
+//! offset  size  field
+//! 0       4     payload length (u32 LE). Written LAST, with release ordering: it is the commit marker.
+//!               0 = nothing written here yet; 0xFFFF_FFFF = end of segment, continue in the next file.
+//! 4       4     CRC32C (Castagnoli) of bytes 8 .. 32 + length
+//! 8       8     seq (u64 LE)
+//! 16      8     ts_recv_ns (i64 LE)
+//! 24      8     ts_exchange_ms (i64 LE), i64::MIN when the event has no exchange time
+//! 32      len   rkyv archive of the Event (16-byte aligned: frames start at 16-byte boundaries)
+//! ..      pad   zero padding to the next 16-byte boundary
+//! ```
+//!
+//! A crash in the middle of an append leaves the length at 0 (it is written last), so the half-written bytes are
+//! invisible to readers and are zeroed when a writer next opens the log. Damage that the length cannot hide is
+//! caught by the CRC.
+
+use std::sync::atomic::{AtomicU32, Ordering};
+
+/// Frames start at multiples of this many bytes; rkyv payloads are aligned to it.
+pub const FRAME_ALIGN: usize = 16;
+/// Bytes before the payload.
+pub const FRAME_HEADER: usize = 32;
+/// Length value that marks the end of a sealed segment.
+pub const END_OF_SEGMENT: u32 = u32::MAX;
+/// Largest payload a frame may carry.
+pub const MAX_PAYLOAD: usize = 16 << 20;
+/// `ts_exchange_ms` stored for events without an exchange time.
+pub const NO_TS: i64 = i64::MIN;
+
+/// Rounds `n` up to the frame alignment.
+pub const fn align_up(n: usize) -> usize {
+    (n + FRAME_ALIGN - 1) & !(FRAME_ALIGN - 1)
+}
+
+/// Bytes a frame with a payload of `payload_len` occupies, padding included.
+pub const fn frame_size(payload_len: usize) -> usize {
+    align_up(FRAME_HEADER + payload_len)
+}
+
+/// A decoded, CRC-checked frame borrowing the segment bytes.
+#[derive(Clone, Copy, Debug)]
+pub struct FrameRef<'a> {
+    /// Sequence number.
+    pub seq: u64,
+    /// Local receive time, ns.
+    pub ts_recv_ns: i64,
+    /// Exchange time, ms (`None` for instruments and session events).
+    pub ts_exchange_ms: Option<i64>,
+    /// The rkyv payload, 16-byte aligned.
+    pub payload: &'a [u8],
+    /// Offset of the next frame.
+    pub next_offset: usize,
+}
+
+/// What is found at a frame position.
+#[derive(Clone, Copy, Debug)]
+pub enum Slot<'a> {
+    /// A complete frame whose checksum matches.
+    Frame(FrameRef<'a>),
+    /// Nothing committed here yet (length 0), or the position is past the end of the mapped bytes.
+    Empty,
+    /// The segment was sealed here; the log continues in the next segment.
+    EndOfSegment,
+    /// Bytes that are not a valid frame.
+    Bad(&'static str),
+}
+
+fn u64_at(buf: &[u8], off: usize) -> u64 {
+    let mut b = [0u8; 8];
+    b.copy_from_slice(&buf[off..off + 8]);
+    u64::from_le_bytes(b)
+}
+
+/// Atomically loads the length word at `off` (acquire), pairing with the writer's release store.
+///
+/// `off` must be a multiple of [`FRAME_ALIGN`] and `off + 4 <= buf.len()`.
+pub(crate) fn load_len(buf: &[u8], off: usize) -> u32 {
+    debug_assert!(off % FRAME_ALIGN == 0 && off + 4 <= buf.len());
+    let ptr = buf[off..off + 4].as_ptr() as *const AtomicU32;
+    // SAFETY: the four bytes are in bounds (slice indexing above checked it) and 4-byte aligned (segments are
+    // page-aligned maps and `off` is a multiple of 16). The word may be written concurrently by the writer
+    // (possibly in another process) only through an atomic store, so an atomic load is the correct access.
+    let word = unsafe { &*ptr };
+    u32::from_le(word.load(Ordering::Acquire))
+}
+
+/// Reads the frame at `off`, verifying its checksum.
+pub fn read_slot(buf: &[u8], off: usize) -> Slot<'_> {
+    if off + FRAME_HEADER > buf.len() {
+        return Slot::Empty;
+    }
+    let len = load_len(buf, off);
+    if len == 0 {
+        return Slot::Empty;
+    }
+    if len == END_OF_SEGMENT {
+        return Slot::EndOfSegment;
+    }
+    let len = len as usize;
+    if len > MAX_PAYLOAD {
+        return Slot::Bad("length field larger than the frame limit");
+    }
+    let end = off + FRAME_HEADER + len;
+    if end > buf.len() {
+        return Slot::Bad("frame runs past the end of the segment");
+    }
+    let crc_stored = u32::from_le_bytes([buf[off + 4], buf[off + 5], buf[off + 6], buf[off + 7]]);
+    if crc32c::crc32c(&buf[off + 8..end]) != crc_stored {
+        return Slot::Bad("checksum mismatch");
+    }
+    let ts_exch = u64_at(buf, off + 24) as i64;
+    Slot::Frame(FrameRef {
+        seq: u64_at(buf, off + 8),
+        ts_recv_ns: u64_at(buf, off + 16) as i64,
+        ts_exchange_ms: (ts_exch != NO_TS).then_some(ts_exch),
+        payload: &buf[off + FRAME_HEADER..end],
+        next_offset: off + frame_size(len),
+    })
+}
+
+/// Writes a frame at `off` and publishes it by storing the length last (release).
+///
+/// The caller guarantees `off + frame_size(payload.len()) <= buf.len()` and that the bytes there are zero.
+pub(crate) fn write_frame(
+    buf: &mut [u8],
+    off: usize,
+    seq: u64,
+    ts_recv_ns: i64,
+    ts_exchange_ms: Option<i64>,
+    payload: &[u8],
+) -> usize {
+    let len = payload.len();
+    let end = off + FRAME_HEADER + len;
+    buf[off + 8..off + 16].copy_from_slice(&seq.to_le_bytes());
+    buf[off + 16..off + 24].copy_from_slice(&ts_recv_ns.to_le_bytes());
+    buf[off + 24..off + 32].copy_from_slice(&ts_exchange_ms.unwrap_or(NO_TS).to_le_bytes());
+    buf[off + FRAME_HEADER..end].copy_from_slice(payload);
+    let crc = crc32c::crc32c(&buf[off + 8..end]);
+    buf[off + 4..off + 8].copy_from_slice(&crc.to_le_bytes());
+    store_len(buf, off, len as u32);
+    off + frame_size(len)
+}
+
+/// Atomically stores the length word at `off` (release): the commit point of a frame.
+pub(crate) fn store_len(buf: &mut [u8], off: usize, len: u32) {
+    let ptr = buf[off..off + 4].as_mut_ptr() as *const AtomicU32;
+    // SAFETY: in bounds and 4-byte aligned as in `load_len`; readers only ever load this word atomically.
+    let word = unsafe { &*ptr };
+    word.store(len.to_le(), Ordering::Release);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[repr(align(16))]
+    struct Buf([u8; 256]);
+
+    #[test]
+    fn write_then_read() {
+        let mut b = Buf([0; 256]);
+        let next = write_frame(&mut b.0, 0, 7, 11, Some(13), b"hello world");
+        assert_eq!(next, 48);
+        match read_slot(&b.0, 0) {
+            Slot::Frame(f) => {
+                assert_eq!((f.seq, f.ts_recv_ns, f.ts_exchange_ms), (7, 11, Some(13)));
+                assert_eq!(f.payload, b"hello world");
+                assert_eq!(f.next_offset, 48);
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(matches!(read_slot(&b.0, 48), Slot::Empty));
+        b.0[40] ^= 1;
+        assert!(matches!(read_slot(&b.0, 0), Slot::Bad("checksum mismatch")));
+    }
+}

@@ -1,0 +1,3 @@
+//! One module per `dealerflow` subcommand; each exposes its clap `Args` and a `run` returning the exit code.
+
+pub mod log;
