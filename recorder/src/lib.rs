@@ -1,1 +1,11 @@
-//! placeholder
+//! dealerflow-recorder: everything that talks Deribit.
+//!
+//! - [`deribit`]: JSON-RPC 2.0 message types, frame classification ([`deribit::parse_frame`]) and conversion of
+//!   Deribit records into log events;
+//! - [`import`]: importing saved Deribit trade files (JSON-RPC responses, trade arrays, JSON lines) into a log.
+//!
+//! This crate writes events only through `dealerflow_schemas::log`; it does no analytics.
+
+#![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used))]
+
+pub mod deribit;
