@@ -62,7 +62,12 @@ pub fn run(args: LogArgs) -> Result<ExitCode> {
     match args.action {
         LogAction::Inspect { dir } => inspect(&dir),
         LogAction::Verify { dir } => run_verify(&dir),
-        LogAction::Cat { dir, from, to, kind } => cat(&dir, from, to, kind),
+        LogAction::Cat {
+            dir,
+            from,
+            to,
+            kind,
+        } => cat(&dir, from, to, kind),
     }
 }
 
@@ -85,11 +90,20 @@ fn inspect(dir: &std::path::Path) -> Result<ExitCode> {
     }
     writeln!(out, "  events")?;
     for k in EventKind::ALL {
-        writeln!(out, "    {:<18}{}", k.as_str(), counts.get(&k).copied().unwrap_or(0))?;
+        writeln!(
+            out,
+            "    {:<18}{}",
+            k.as_str(),
+            counts.get(&k).copied().unwrap_or(0)
+        )?;
     }
     writeln!(out, "  segments     {}", reader.segments().len())?;
     for s in reader.segments() {
-        let name = s.path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        let name = s
+            .path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
         let index = match &s.index {
             IndexHealth::Ok => "index ok".to_string(),
             IndexHealth::Rebuilt { reason } => format!("index rebuilt in memory ({reason})"),
@@ -106,12 +120,21 @@ fn inspect(dir: &std::path::Path) -> Result<ExitCode> {
     writeln!(out, "  index blocks {}", reader.blocks().len())?;
     match reader.fault() {
         None => writeln!(out, "  tail         clean")?,
-        Some(Fault::TornTail { segment, offset, reason }) => writeln!(
+        Some(Fault::TornTail {
+            segment,
+            offset,
+            reason,
+        }) => writeln!(
             out,
             "  tail         torn at {} offset {offset} ({reason}); a writer truncates it on open",
             segment.display()
         )?,
-        Some(Fault::Corrupt { segment, offset, expected_seq, reason }) => writeln!(
+        Some(Fault::Corrupt {
+            segment,
+            offset,
+            expected_seq,
+            reason,
+        }) => writeln!(
             out,
             "  CORRUPT      {} offset {offset}, seq {expected_seq}: {reason}",
             segment.display()
@@ -123,7 +146,12 @@ fn inspect(dir: &std::path::Path) -> Result<ExitCode> {
 fn run_verify(dir: &std::path::Path) -> Result<ExitCode> {
     let report = verify(dir)?;
     for p in &report.problems {
-        eprintln!("CORRUPT {} offset {}: {}", p.segment.display(), p.offset, p.what);
+        eprintln!(
+            "CORRUPT {} offset {}: {}",
+            p.segment.display(),
+            p.offset,
+            p.what
+        );
     }
     if let Some(t) = &report.torn_tail {
         println!(
@@ -134,10 +162,17 @@ fn run_verify(dir: &std::path::Path) -> Result<ExitCode> {
         );
     }
     for p in &report.index_rebuilt {
-        println!("index of {} not usable ({}): rebuilt in memory; a writer rewrites it", p.segment.display(), p.what);
+        println!(
+            "index of {} not usable ({}): rebuilt in memory; a writer rewrites it",
+            p.segment.display(),
+            p.what
+        );
     }
     if report.is_sound() {
-        println!("ok: {} records in {} segments verified", report.records, report.segments);
+        println!(
+            "ok: {} records in {} segments verified",
+            report.records, report.segments
+        );
         Ok(ExitCode::SUCCESS)
     } else {
         eprintln!(
@@ -150,9 +185,24 @@ fn run_verify(dir: &std::path::Path) -> Result<ExitCode> {
     }
 }
 
-fn cat(dir: &std::path::Path, from: Option<String>, to: Option<String>, kind: Option<String>) -> Result<ExitCode> {
-    let from_ms = from.as_deref().map(parse_time_ms).transpose().map_err(anyhow::Error::msg).context("--from")?;
-    let to_ms = to.as_deref().map(parse_time_ms).transpose().map_err(anyhow::Error::msg).context("--to")?;
+fn cat(
+    dir: &std::path::Path,
+    from: Option<String>,
+    to: Option<String>,
+    kind: Option<String>,
+) -> Result<ExitCode> {
+    let from_ms = from
+        .as_deref()
+        .map(parse_time_ms)
+        .transpose()
+        .map_err(anyhow::Error::msg)
+        .context("--from")?;
+    let to_ms = to
+        .as_deref()
+        .map(parse_time_ms)
+        .transpose()
+        .map_err(anyhow::Error::msg)
+        .context("--to")?;
     let kind = match kind.as_deref() {
         None => None,
         Some(k) => match EventKind::parse(k) {
@@ -182,13 +232,18 @@ fn cat(dir: &std::path::Path, from: Option<String>, to: Option<String>, kind: Op
         }
         let mut v = serde_json::to_value(rec.to_record())?;
         name_instruments(&mut v, &names);
-        if let Err(e) = serde_json::to_writer(&mut out, &v).map_err(anyhow::Error::from).and_then(|()| {
-            out.write_all(b"\n")?;
-            Ok(())
-        }) {
+        if let Err(e) = serde_json::to_writer(&mut out, &v)
+            .map_err(anyhow::Error::from)
+            .and_then(|()| {
+                out.write_all(b"\n")?;
+                Ok(())
+            })
+        {
             // A closed pipe (`| head`) ends the listing quietly.
-            if e.downcast_ref::<std::io::Error>().is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
-                || e.downcast_ref::<serde_json::Error>().is_some_and(|j| j.is_io())
+            if e.downcast_ref::<std::io::Error>()
+                .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+                || e.downcast_ref::<serde_json::Error>()
+                    .is_some_and(|j| j.is_io())
             {
                 return Ok(ExitCode::SUCCESS);
             }

@@ -29,7 +29,9 @@ pub enum LogError {
         dir: PathBuf,
     },
     /// The file does not start with the segment magic: not a dealerflow segment.
-    #[error("{segment}: not a dealerflow log segment (bad magic); move it out of the log directory")]
+    #[error(
+        "{segment}: not a dealerflow log segment (bad magic); move it out of the log directory"
+    )]
     BadMagic {
         /// The file.
         segment: PathBuf,
@@ -93,7 +95,9 @@ pub enum LogError {
         max: usize,
     },
     /// A previous fsync failed; the writer refuses further appends because durability is unknown.
-    #[error("{dir}: the writer stopped after a failed fsync ({reason}); reopen the log to continue")]
+    #[error(
+        "{dir}: the writer stopped after a failed fsync ({reason}); reopen the log to continue"
+    )]
     Poisoned {
         /// The log directory.
         dir: PathBuf,
@@ -111,7 +115,15 @@ pub enum LogError {
 }
 
 impl LogError {
-    pub(crate) fn io(path: impl Into<PathBuf>, op: &'static str, source: std::io::Error) -> LogError {
-        LogError::Io { path: path.into(), op, source }
+    pub(crate) fn io(
+        path: impl Into<PathBuf>,
+        op: &'static str,
+        source: std::io::Error,
+    ) -> LogError {
+        LogError::Io {
+            path: path.into(),
+            op,
+            source,
+        }
     }
 }

@@ -32,7 +32,10 @@ impl Follower {
     pub fn open(dir: &Path, from_seq: u64) -> Result<Follower, LogError> {
         let reader = LogReader::open(dir)?;
         if from_seq > reader.next_seq() {
-            return Err(LogError::SeqOutOfRange { seq: from_seq, next_seq: reader.next_seq() });
+            return Err(LogError::SeqOutOfRange {
+                seq: from_seq,
+                next_seq: reader.next_seq(),
+            });
         }
         let it = reader.iter_from_seq(from_seq);
         let (segment, offset) = it.location();
@@ -40,7 +43,9 @@ impl Follower {
             Some(s) => (s.first_seq, offset as usize),
             None => {
                 // At the very end of the log: continue in the last segment, after its last frame.
-                let last = reader.segments().last().ok_or_else(|| LogError::NoLog { dir: dir.to_path_buf() })?;
+                let last = reader.segments().last().ok_or_else(|| LogError::NoLog {
+                    dir: dir.to_path_buf(),
+                })?;
                 if last.sealed {
                     (last.next_seq, SEGMENT_HEADER)
                 } else {
@@ -76,7 +81,8 @@ impl Follower {
         };
         // SAFETY: read-only shared map of a segment; see `LogReader::open`. The follower reads only up to the
         // end-of-segment marker, which lies inside the file even after the writer truncates a sealed segment.
-        let map = unsafe { Mmap::map(&file) }.map_err(|e| LogError::io(&path, "mmap segment", e))?;
+        let map =
+            unsafe { Mmap::map(&file) }.map_err(|e| LogError::io(&path, "mmap segment", e))?;
         decode_header(&path, &map)?;
         self.map = Some(map);
         Ok(true)
@@ -88,7 +94,9 @@ impl Follower {
             if !self.map_segment()? {
                 return Ok(None);
             }
-            let Some(map) = self.map.as_ref() else { return Ok(None) };
+            let Some(map) = self.map.as_ref() else {
+                return Ok(None);
+            };
             match read_slot(map, self.offset) {
                 Slot::Frame(f) if f.seq == self.next_seq => {
                     let record = Record {

@@ -88,7 +88,7 @@ pub(crate) fn load_len(buf: &[u8], off: usize) -> u32 {
 
 /// Reads the frame at `off`, verifying its checksum.
 pub fn read_slot(buf: &[u8], off: usize) -> Slot<'_> {
-    if off + FRAME_HEADER > buf.len() {
+    if off + 4 > buf.len() {
         return Slot::Empty;
     }
     let len = load_len(buf, off);
@@ -97,6 +97,9 @@ pub fn read_slot(buf: &[u8], off: usize) -> Slot<'_> {
     }
     if len == END_OF_SEGMENT {
         return Slot::EndOfSegment;
+    }
+    if off + FRAME_HEADER > buf.len() {
+        return Slot::Bad("frame header runs past the end of the segment");
     }
     let len = len as usize;
     if len > MAX_PAYLOAD {

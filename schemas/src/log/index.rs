@@ -56,7 +56,13 @@ pub struct RawBlock {
 impl RawBlock {
     /// An empty block starting at `first_seq`/`offset`.
     pub fn start(first_seq: u64, offset: u64) -> RawBlock {
-        RawBlock { first_seq, offset, frames: 0, min_ts_ms: i64::MAX, max_ts_ms: i64::MIN }
+        RawBlock {
+            first_seq,
+            offset,
+            frames: 0,
+            min_ts_ms: i64::MAX,
+            max_ts_ms: i64::MIN,
+        }
     }
 
     /// Adds one frame.
@@ -143,7 +149,12 @@ pub fn scan_frames(
                 offset = f.next_offset;
             }
             Slot::Frame(_) => {
-                break classify_bad(buf, offset, seq.checked_sub(1), "frame carries an unexpected seq")
+                break classify_bad(
+                    buf,
+                    offset,
+                    seq.checked_sub(1),
+                    "frame carries an unexpected seq",
+                )
             }
             Slot::Empty => {
                 // A length of 0 with stray bytes after it is a crash in the middle of an append (the length is
@@ -151,8 +162,8 @@ pub fn scan_frames(
                 let stray = detect_stray
                     && offset < buf.len()
                     && buf[offset..buf.len().min(offset + super::frame::MAX_PAYLOAD + 64)]
-                    .iter()
-                    .any(|&b| b != 0);
+                        .iter()
+                        .any(|&b| b != 0);
                 if stray {
                     break classify_bad(buf, offset, seq.checked_sub(1), "partially written frame");
                 }
@@ -165,7 +176,11 @@ pub fn scan_frames(
     if cur.frames > 0 {
         blocks.push(cur);
     }
-    SegmentScan { blocks, next_seq: seq, end }
+    SegmentScan {
+        blocks,
+        next_seq: seq,
+        end,
+    }
 }
 
 /// Why an index sidecar was not used as it is.
@@ -182,10 +197,17 @@ pub enum IndexHealth {
 
 /// Reads the complete blocks of a sidecar, checking that they are consistent with each other, with the segment's
 /// first seq and (for the last entry) with the frame it points at. `Err` carries why the sidecar cannot be used.
-pub fn read_index(path: &Path, first_seq: u64, seg: &[u8], block_frames: u32) -> Result<Vec<RawBlock>, String> {
+pub fn read_index(
+    path: &Path,
+    first_seq: u64,
+    seg: &[u8],
+    block_frames: u32,
+) -> Result<Vec<RawBlock>, String> {
     let bytes = match fs::read(path) {
         Ok(b) => b,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err("index file missing".into()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return Err("index file missing".into())
+        }
         Err(e) => return Err(format!("cannot read index: {e}")),
     };
     if bytes.len() < INDEX_HEADER || &bytes[0..8] != INDEX_MAGIC {
@@ -205,15 +227,14 @@ pub fn read_index(path: &Path, first_seq: u64, seg: &[u8], block_frames: u32) ->
     let mut expect_off = super::segment::SEGMENT_HEADER as u64;
     for i in 0..whole {
         let Some(b) = RawBlock::decode(&body[i * INDEX_ENTRY..(i + 1) * INDEX_ENTRY]) else {
-            // A torn last entry (crash while appending the sidecar) just ends the usable index.
-            if i + 1 == whole {
-                break;
-            }
             return Err(format!("index entry {i} fails its checksum"));
         };
         // Every block holds `block_frames` frames, except the last block of a sealed segment.
         let partial_ok = i + 1 == whole && b.frames > 0 && b.frames < block_frames;
-        if b.first_seq != expect_seq || b.offset < expect_off || (b.frames != block_frames && !partial_ok) {
+        if b.first_seq != expect_seq
+            || b.offset < expect_off
+            || (b.frames != block_frames && !partial_ok)
+        {
             return Err(format!("index entry {i} is inconsistent"));
         }
         expect_seq += b.frames as u64;
@@ -238,7 +259,12 @@ pub struct IndexWriter {
 
 impl IndexWriter {
     /// Creates (or replaces) the sidecar with the given complete blocks, synced.
-    pub fn create(path: PathBuf, first_seq: u64, block_frames: u32, blocks: &[RawBlock]) -> Result<Self, LogError> {
+    pub fn create(
+        path: PathBuf,
+        first_seq: u64,
+        block_frames: u32,
+        blocks: &[RawBlock],
+    ) -> Result<Self, LogError> {
         let tmp = path.with_extension("dfidx.tmp");
         let mut buf = Vec::with_capacity(INDEX_HEADER + blocks.len() * INDEX_ENTRY);
         buf.extend_from_slice(INDEX_MAGIC);
@@ -270,7 +296,9 @@ impl IndexWriter {
 
     /// Makes appended entries durable.
     pub fn sync(&mut self) -> Result<(), LogError> {
-        self.file.sync_data().map_err(|e| LogError::io(&self.path, "fsync index", e))
+        self.file
+            .sync_data()
+            .map_err(|e| LogError::io(&self.path, "fsync index", e))
     }
 }
 
@@ -280,7 +308,13 @@ mod tests {
 
     #[test]
     fn entry_round_trip_and_checksum() {
-        let b = RawBlock { first_seq: 1024, offset: 4096, frames: 1024, min_ts_ms: 5, max_ts_ms: 9 };
+        let b = RawBlock {
+            first_seq: 1024,
+            offset: 4096,
+            frames: 1024,
+            min_ts_ms: 5,
+            max_ts_ms: 9,
+        };
         let e = b.encode();
         assert_eq!(RawBlock::decode(&e), Some(b));
         let mut d = e;

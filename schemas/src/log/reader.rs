@@ -101,7 +101,11 @@ pub struct RecordView<'a> {
 impl RecordView<'_> {
     /// Copies the record out of the map.
     pub fn to_record(&self) -> Record {
-        Record { seq: self.seq, ts_recv_ns: self.ts_recv_ns, event: self.event.to_event() }
+        Record {
+            seq: self.seq,
+            ts_recv_ns: self.ts_recv_ns,
+            event: self.event.to_event(),
+        }
     }
 }
 
@@ -128,11 +132,15 @@ impl LogReader {
     /// Opens with a non-default index block size (must match the writer's).
     pub fn open_with(dir: &Path, block_frames: u32) -> Result<LogReader, LogError> {
         if !dir.is_dir() {
-            return Err(LogError::NoLog { dir: dir.to_path_buf() });
+            return Err(LogError::NoLog {
+                dir: dir.to_path_buf(),
+            });
         }
         let files = list_segments(dir)?;
         if files.is_empty() {
-            return Err(LogError::NoLog { dir: dir.to_path_buf() });
+            return Err(LogError::NoLog {
+                dir: dir.to_path_buf(),
+            });
         }
         let mut segments = Vec::with_capacity(files.len());
         let mut blocks = Vec::new();
@@ -141,7 +149,10 @@ impl LogReader {
         let n = files.len();
         for (i, (name_seq, path)) in files.into_iter().enumerate() {
             let file = File::open(&path).map_err(|e| LogError::io(&path, "open segment", e))?;
-            let len = file.metadata().map_err(|e| LogError::io(&path, "stat segment", e))?.len();
+            let len = file
+                .metadata()
+                .map_err(|e| LogError::io(&path, "stat segment", e))?
+                .len();
             if len < SEGMENT_HEADER as u64 {
                 return Err(LogError::BadHeader {
                     segment: path,
@@ -150,7 +161,8 @@ impl LogReader {
             }
             // SAFETY: read-only shared map of a segment; the writer only appends past committed frames and
             // publishes each with an atomic length store, and never shrinks a file below its committed frames.
-            let map = unsafe { Mmap::map(&file) }.map_err(|e| LogError::io(&path, "mmap segment", e))?;
+            let map =
+                unsafe { Mmap::map(&file) }.map_err(|e| LogError::io(&path, "mmap segment", e))?;
             let first_seq = decode_header(&path, &map)?;
             if first_seq != name_seq {
                 return Err(LogError::BadHeader {
@@ -159,12 +171,17 @@ impl LogReader {
                 });
             }
             if first_seq != expect_seq {
-                return Err(LogError::SeqGap { segment: path, expected: expect_seq, found: first_seq });
+                return Err(LogError::SeqGap {
+                    segment: path,
+                    expected: expect_seq,
+                    found: first_seq,
+                });
             }
-            let (mut raw, index) = match read_index(&index_path(dir, first_seq), first_seq, &map, block_frames) {
-                Ok(raw) => (raw, IndexHealth::Ok),
-                Err(reason) => (Vec::new(), IndexHealth::Rebuilt { reason }),
-            };
+            let (mut raw, index) =
+                match read_index(&index_path(dir, first_seq), first_seq, &map, block_frames) {
+                    Ok(raw) => (raw, IndexHealth::Ok),
+                    Err(reason) => (Vec::new(), IndexHealth::Rebuilt { reason }),
+                };
             // Re-scan from the last indexed block (its end offset is not stored) to the end of the segment.
             let (start_off, start_seq) = match raw.pop() {
                 Some(b) => (b.offset as usize, b.first_seq),
@@ -172,11 +189,19 @@ impl LogReader {
             };
             let scan = scan_frames(&map, start_off, start_seq, block_frames, None, false);
             // An index that claims more records than the segment holds is stale: rebuild from scratch.
-            let (raw, scan, index) = if raw.last().is_some_and(|b| b.first_seq + b.frames as u64 > scan.next_seq)
+            let (raw, scan, index) = if raw
+                .last()
+                .is_some_and(|b| b.first_seq + b.frames as u64 > scan.next_seq)
                 || (start_seq != first_seq && scan.blocks.is_empty())
             {
                 let full = scan_frames(&map, SEGMENT_HEADER, first_seq, block_frames, None, false);
-                (Vec::new(), full, IndexHealth::Rebuilt { reason: "index disagrees with the segment".into() })
+                (
+                    Vec::new(),
+                    full,
+                    IndexHealth::Rebuilt {
+                        reason: "index disagrees with the segment".into(),
+                    },
+                )
             } else {
                 (raw, scan, index)
             };
@@ -189,7 +214,8 @@ impl LogReader {
                             segment: path.clone(),
                             offset: *offset as u64,
                             expected_seq: scan.next_seq,
-                            reason: "segment ends without an end marker but a later segment exists".into(),
+                            reason: "segment ends without an end marker but a later segment exists"
+                                .into(),
                         });
                     }
                     (*offset as u64, false)
@@ -238,7 +264,13 @@ impl LogReader {
             };
             b.running_max_ts_ms = running;
         }
-        Ok(LogReader { dir: dir.to_path_buf(), segments, blocks, next_seq: expect_seq, fault })
+        Ok(LogReader {
+            dir: dir.to_path_buf(),
+            segments,
+            blocks,
+            next_seq: expect_seq,
+            fault,
+        })
     }
 
     /// The log directory.
@@ -285,11 +317,21 @@ impl LogReader {
 
     /// Iterates from `seq` (an iterator at the end when `seq` is past the last record).
     pub fn iter_from_seq(&self, seq: u64) -> Iter<'_> {
-        let Some(bi) = self.blocks.partition_point(|b| b.first_seq <= seq).checked_sub(1) else {
+        let Some(bi) = self
+            .blocks
+            .partition_point(|b| b.first_seq <= seq)
+            .checked_sub(1)
+        else {
             return self.end_iter();
         };
         let b = self.blocks[bi];
-        let mut it = Iter { reader: self, segment: b.segment, offset: b.offset as usize, seq: b.first_seq, done: false };
+        let mut it = Iter {
+            reader: self,
+            segment: b.segment,
+            offset: b.offset as usize,
+            seq: b.first_seq,
+            done: false,
+        };
         while it.seq < seq && !it.done {
             if it.next().is_none() {
                 break;
@@ -301,7 +343,9 @@ impl LogReader {
     /// Iterates from the first block whose running maximum exchange time reaches `ts_ms`: every record with an
     /// exchange time ≥ `ts_ms` is at or after this position (late records may still have earlier times).
     pub fn iter_from_time(&self, ts_ms: i64) -> Iter<'_> {
-        let i = self.blocks.partition_point(|b| b.running_max_ts_ms.is_none_or(|r| r < ts_ms));
+        let i = self
+            .blocks
+            .partition_point(|b| b.running_max_ts_ms.is_none_or(|r| r < ts_ms));
         match self.blocks.get(i) {
             Some(b) => self.iter_from_seq(b.first_seq),
             None => self.end_iter(),
@@ -309,7 +353,13 @@ impl LogReader {
     }
 
     fn end_iter(&self) -> Iter<'_> {
-        Iter { reader: self, segment: self.segments.len(), offset: 0, seq: self.next_seq, done: true }
+        Iter {
+            reader: self,
+            segment: self.segments.len(),
+            offset: 0,
+            seq: self.next_seq,
+            done: true,
+        }
     }
 }
 
@@ -349,7 +399,12 @@ impl<'a> Iter<'a> {
     fn fail(&mut self) -> Option<Result<RecordView<'a>, LogError>> {
         self.done = true;
         match &self.reader.fault {
-            Some(Fault::Corrupt { segment, offset, expected_seq, reason }) => Some(Err(LogError::Corrupt {
+            Some(Fault::Corrupt {
+                segment,
+                offset,
+                expected_seq,
+                reason,
+            }) => Some(Err(LogError::Corrupt {
                 segment: segment.clone(),
                 offset: *offset,
                 expected_seq: *expected_seq,

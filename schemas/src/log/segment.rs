@@ -76,12 +76,17 @@ pub fn encode_header(first_seq: u64, capacity: u64) -> [u8; SEGMENT_HEADER] {
 /// Checks a segment header and returns its first seq.
 pub fn decode_header(segment: &Path, bytes: &[u8]) -> Result<u64, LogError> {
     if bytes.len() < 8 || &bytes[0..8] != SEGMENT_MAGIC {
-        return Err(LogError::BadMagic { segment: segment.to_path_buf() });
+        return Err(LogError::BadMagic {
+            segment: segment.to_path_buf(),
+        });
     }
     if bytes.len() < SEGMENT_HEADER {
         return Err(LogError::BadHeader {
             segment: segment.to_path_buf(),
-            reason: format!("file is {} bytes, shorter than the {SEGMENT_HEADER}-byte header", bytes.len()),
+            reason: format!(
+                "file is {} bytes, shorter than the {SEGMENT_HEADER}-byte header",
+                bytes.len()
+            ),
         });
     }
     let version = u32::from_le_bytes([bytes[8], bytes[9], bytes[10], bytes[11]]);
@@ -105,7 +110,11 @@ pub fn decode_header(segment: &Path, bytes: &[u8]) -> Result<u64, LogError> {
 }
 
 /// Creates a pre-sized segment atomically (temporary name, then rename) and returns it opened read-write.
-pub fn create_segment(dir: &Path, first_seq: u64, capacity: u64) -> Result<(PathBuf, File), LogError> {
+pub fn create_segment(
+    dir: &Path,
+    first_seq: u64,
+    capacity: u64,
+) -> Result<(PathBuf, File), LogError> {
     let path = dir.join(segment_file_name(first_seq));
     let tmp = dir.join(format!("{}.tmp", segment_file_name(first_seq)));
     let file = OpenOptions::new()
@@ -115,13 +124,15 @@ pub fn create_segment(dir: &Path, first_seq: u64, capacity: u64) -> Result<(Path
         .truncate(true)
         .open(&tmp)
         .map_err(|e| LogError::io(&tmp, "create segment", e))?;
-    file.set_len(capacity).map_err(|e| LogError::io(&tmp, "size segment", e))?;
+    file.set_len(capacity)
+        .map_err(|e| LogError::io(&tmp, "size segment", e))?;
     {
         use std::os::unix::fs::FileExt;
         file.write_all_at(&encode_header(first_seq, capacity), 0)
             .map_err(|e| LogError::io(&tmp, "write segment header", e))?;
     }
-    file.sync_all().map_err(|e| LogError::io(&tmp, "fsync segment", e))?;
+    file.sync_all()
+        .map_err(|e| LogError::io(&tmp, "fsync segment", e))?;
     fs::rename(&tmp, &path).map_err(|e| LogError::io(&path, "rename segment into place", e))?;
     sync_dir(dir)?;
     Ok((path, file))
@@ -191,7 +202,12 @@ pub fn valid_frame_after(buf: &[u8], from: usize, after_seq: Option<u64>) -> boo
 }
 
 /// Classifies a bad frame at `offset`: torn tail if nothing valid follows, corruption otherwise.
-pub fn classify_bad(buf: &[u8], offset: usize, last_seq: Option<u64>, reason: &'static str) -> ScanEnd {
+pub fn classify_bad(
+    buf: &[u8],
+    offset: usize,
+    last_seq: Option<u64>,
+    reason: &'static str,
+) -> ScanEnd {
     if valid_frame_after(buf, offset, last_seq) {
         ScanEnd::Corrupt { offset, reason }
     } else {
@@ -210,13 +226,25 @@ mod tests {
         assert_eq!(decode_header(p, &h).unwrap(), 42);
         let mut bad = h;
         bad[0] = b'X';
-        assert!(matches!(decode_header(p, &bad), Err(LogError::BadMagic { .. })));
+        assert!(matches!(
+            decode_header(p, &bad),
+            Err(LogError::BadMagic { .. })
+        ));
         let mut future = h;
         future[8..12].copy_from_slice(&9u32.to_le_bytes());
-        assert!(matches!(decode_header(p, &future), Err(LogError::FutureVersion { found: 9, .. })));
+        assert!(matches!(
+            decode_header(p, &future),
+            Err(LogError::FutureVersion { found: 9, .. })
+        ));
         let mut damaged = h;
         damaged[20] ^= 1;
-        assert!(matches!(decode_header(p, &damaged), Err(LogError::BadHeader { .. })));
-        assert!(matches!(decode_header(p, &h[..30]), Err(LogError::BadHeader { .. })));
+        assert!(matches!(
+            decode_header(p, &damaged),
+            Err(LogError::BadHeader { .. })
+        ));
+        assert!(matches!(
+            decode_header(p, &h[..30]),
+            Err(LogError::BadHeader { .. })
+        ));
     }
 }

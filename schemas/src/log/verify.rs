@@ -47,12 +47,28 @@ impl VerifyReport {
 /// magic, future version); damage inside segments is reported in [`VerifyReport::problems`].
 pub fn verify(dir: &Path) -> Result<VerifyReport, LogError> {
     let reader = LogReader::open(dir)?;
-    let mut report = VerifyReport { segments: reader.segments().len(), ..VerifyReport::default() };
+    let mut report = VerifyReport {
+        segments: reader.segments().len(),
+        ..VerifyReport::default()
+    };
     match reader.fault() {
-        Some(Fault::TornTail { segment, offset, reason }) => {
-            report.torn_tail = Some(Problem { segment: segment.clone(), offset: *offset, what: reason.clone() })
+        Some(Fault::TornTail {
+            segment,
+            offset,
+            reason,
+        }) => {
+            report.torn_tail = Some(Problem {
+                segment: segment.clone(),
+                offset: *offset,
+                what: reason.clone(),
+            })
         }
-        Some(Fault::Corrupt { segment, offset, expected_seq, reason }) => report.problems.push(Problem {
+        Some(Fault::Corrupt {
+            segment,
+            offset,
+            expected_seq,
+            reason,
+        }) => report.problems.push(Problem {
             segment: segment.clone(),
             offset: *offset,
             what: format!("corrupt frame (expected seq {expected_seq}): {reason}"),
@@ -62,7 +78,11 @@ pub fn verify(dir: &Path) -> Result<VerifyReport, LogError> {
     let mut seq = 0u64;
     for seg in reader.segments() {
         if let IndexHealth::Rebuilt { reason } = &seg.index {
-            report.index_rebuilt.push(Problem { segment: seg.path.clone(), offset: 0, what: reason.clone() });
+            report.index_rebuilt.push(Problem {
+                segment: seg.path.clone(),
+                offset: 0,
+                what: reason.clone(),
+            });
         }
         let bytes = seg.bytes();
         let mut off = SEGMENT_HEADER;

@@ -16,7 +16,8 @@ use super::error::LogError;
 use super::frame::{frame_size, store_len, write_frame, END_OF_SEGMENT, FRAME_ALIGN, MAX_PAYLOAD};
 use super::index::{index_path, read_index, scan_frames, IndexWriter, RawBlock};
 use super::segment::{
-    create_segment, decode_header, list_segments, remove_temporaries, sync_dir, ScanEnd, SEGMENT_HEADER,
+    create_segment, decode_header, list_segments, remove_temporaries, sync_dir, ScanEnd,
+    SEGMENT_HEADER,
 };
 use crate::event::Event;
 
@@ -39,7 +40,11 @@ impl FsyncPolicy {
         match s {
             "always" => Some(FsyncPolicy::Always),
             "never" => Some(FsyncPolicy::Never),
-            _ => s.trim_end_matches("ms").parse().ok().map(FsyncPolicy::EveryMs),
+            _ => s
+                .trim_end_matches("ms")
+                .parse()
+                .ok()
+                .map(FsyncPolicy::EveryMs),
         }
     }
 }
@@ -60,7 +65,11 @@ pub const DEFAULT_BLOCK_FRAMES: u32 = 1024;
 
 impl Default for LogOptions {
     fn default() -> Self {
-        LogOptions { segment_bytes: 128 << 20, fsync: FsyncPolicy::EveryMs(200), block_frames: DEFAULT_BLOCK_FRAMES }
+        LogOptions {
+            segment_bytes: 128 << 20,
+            fsync: FsyncPolicy::EveryMs(200),
+            block_frames: DEFAULT_BLOCK_FRAMES,
+        }
     }
 }
 
@@ -126,7 +135,9 @@ fn lock_dir(dir: &Path) -> Result<File, LogError> {
     if rc != 0 {
         let err = std::io::Error::last_os_error();
         if err.raw_os_error() == Some(libc::EWOULDBLOCK) {
-            return Err(LogError::Locked { dir: dir.to_path_buf() });
+            return Err(LogError::Locked {
+                dir: dir.to_path_buf(),
+            });
         }
         return Err(LogError::io(&path, "lock", err));
     }
@@ -141,14 +152,18 @@ fn map_rw(path: &Path) -> Result<(File, MmapMut), LogError> {
         .map_err(|e| LogError::io(path, "open segment", e))?;
     // SAFETY: the file is a segment of a log whose exclusive writer lock we hold, so no other process modifies it
     // through the file while mapped; readers only read.
-    let map = unsafe { MmapMut::map_mut(&file) }.map_err(|e| LogError::io(path, "mmap segment", e))?;
+    let map =
+        unsafe { MmapMut::map_mut(&file) }.map_err(|e| LogError::io(path, "mmap segment", e))?;
     Ok((file, map))
 }
 
 impl LogWriter {
     /// Opens (or creates) the log in `dir`, recovering from a crash of the previous writer.
     pub fn open(dir: &Path, opts: LogOptions) -> Result<(LogWriter, OpenReport), LogError> {
-        let opts = LogOptions { segment_bytes: opts.segment_bytes.max(64 << 10), ..opts };
+        let opts = LogOptions {
+            segment_bytes: opts.segment_bytes.max(64 << 10),
+            ..opts
+        };
         std::fs::create_dir_all(dir).map_err(|e| LogError::io(dir, "create log directory", e))?;
         let lock = lock_dir(dir)?;
         remove_temporaries(dir)?;
@@ -171,12 +186,20 @@ impl LogWriter {
                 reason: format!("header says first seq {first_seq}, file name says {last_first}"),
             });
         }
-        let scan = scan_frames(&map, SEGMENT_HEADER, first_seq, opts.block_frames, None, true);
+        let scan = scan_frames(
+            &map,
+            SEGMENT_HEADER,
+            first_seq,
+            opts.block_frames,
+            None,
+            true,
+        );
         let end_offset = match scan.end {
             ScanEnd::Open { offset } | ScanEnd::Sealed { offset } => offset,
             ScanEnd::TornTail { offset, .. } => {
                 let zeroed = zero_tail(&mut map, offset);
-                map.flush().map_err(|e| LogError::io(&last_path, "fsync segment", e))?;
+                map.flush()
+                    .map_err(|e| LogError::io(&last_path, "fsync segment", e))?;
                 report.truncated_tail = Some((last_path.clone(), offset as u64, zeroed as u64));
                 offset
             }
@@ -201,7 +224,10 @@ impl LogWriter {
             // Crashed between sealing a segment and creating the next: the sealed one keeps all its blocks.
             IndexWriter::create(idx_path, first_seq, opts.block_frames, &blocks)?;
             let active = Self::new_active(dir, scan.next_seq, &opts)?;
-            return Ok((Self::assemble(dir, opts, lock, active, scan.next_seq), report));
+            return Ok((
+                Self::assemble(dir, opts, lock, active, scan.next_seq),
+                report,
+            ));
         }
         let block = match blocks.last() {
             Some(b) if b.frames < opts.block_frames => blocks.pop(),
@@ -217,10 +243,19 @@ impl LogWriter {
             index,
             block: block.unwrap_or_else(|| RawBlock::start(scan.next_seq, end_offset as u64)),
         };
-        Ok((Self::assemble(dir, opts, lock, active, scan.next_seq), report))
+        Ok((
+            Self::assemble(dir, opts, lock, active, scan.next_seq),
+            report,
+        ))
     }
 
-    fn assemble(dir: &Path, opts: LogOptions, lock: File, active: Active, next_seq: u64) -> LogWriter {
+    fn assemble(
+        dir: &Path,
+        opts: LogOptions,
+        lock: File,
+        active: Active,
+        next_seq: u64,
+    ) -> LogWriter {
         LogWriter {
             dir: dir.to_path_buf(),
             opts,
@@ -237,7 +272,12 @@ impl LogWriter {
     fn new_active(dir: &Path, first_seq: u64, opts: &LogOptions) -> Result<Active, LogError> {
         let (path, _file) = create_segment(dir, first_seq, opts.segment_bytes)?;
         let (_f, map) = map_rw(&path)?;
-        let index = IndexWriter::create(index_path(dir, first_seq), first_seq, opts.block_frames, &[])?;
+        let index = IndexWriter::create(
+            index_path(dir, first_seq),
+            first_seq,
+            opts.block_frames,
+            &[],
+        )?;
         Ok(Active {
             path,
             first_seq,
@@ -267,13 +307,19 @@ impl LogWriter {
     /// Appends one event with its local receive time (ns) and returns its seq.
     pub fn append(&mut self, ts_recv_ns: i64, event: &Event) -> Result<u64, LogError> {
         if let Some(reason) = &self.poisoned {
-            return Err(LogError::Poisoned { dir: self.dir.clone(), reason: reason.clone() });
+            return Err(LogError::Poisoned {
+                dir: self.dir.clone(),
+                reason: reason.clone(),
+            });
         }
         let seq = self.next_seq;
         let mut scratch = std::mem::take(&mut self.scratch);
         scratch.clear();
         let scratch = rkyv::api::high::to_bytes_in::<_, rkyv::rancor::Error>(event, scratch)
-            .map_err(|e| LogError::Encode { seq, reason: e.to_string() })?;
+            .map_err(|e| LogError::Encode {
+                seq,
+                reason: e.to_string(),
+            })?;
         let result = self.append_payload(seq, ts_recv_ns, event.ts_exchange_ms(), &scratch);
         self.scratch = scratch;
         result?;
@@ -293,7 +339,11 @@ impl LogWriter {
         payload: &[u8],
     ) -> Result<(), LogError> {
         if payload.len() > MAX_PAYLOAD {
-            return Err(LogError::FrameTooLarge { seq, bytes: payload.len(), max: MAX_PAYLOAD });
+            return Err(LogError::FrameTooLarge {
+                seq,
+                bytes: payload.len(),
+                max: MAX_PAYLOAD,
+            });
         }
         let need = frame_size(payload.len());
         // Keep room for an end-of-segment marker after the frame.
@@ -308,7 +358,14 @@ impl LogWriter {
             self.roll()?;
         }
         let a = &mut self.active;
-        a.offset = write_frame(&mut a.map, a.offset, seq, ts_recv_ns, ts_exchange_ms, payload);
+        a.offset = write_frame(
+            &mut a.map,
+            a.offset,
+            seq,
+            ts_recv_ns,
+            ts_exchange_ms,
+            payload,
+        );
         a.block.add(ts_exchange_ms);
         self.next_seq = seq + 1;
         if a.block.frames == self.opts.block_frames {
@@ -332,9 +389,14 @@ impl LogWriter {
         let old = std::mem::replace(&mut self.active, next);
         let Active { path, map, .. } = old;
         drop(map);
-        let f = OpenOptions::new().write(true).open(&path).map_err(|e| LogError::io(&path, "open segment", e))?;
-        f.set_len(used as u64).map_err(|e| LogError::io(&path, "truncate sealed segment", e))?;
-        f.sync_all().map_err(|e| LogError::io(&path, "fsync sealed segment", e))?;
+        let f = OpenOptions::new()
+            .write(true)
+            .open(&path)
+            .map_err(|e| LogError::io(&path, "open segment", e))?;
+        f.set_len(used as u64)
+            .map_err(|e| LogError::io(&path, "truncate sealed segment", e))?;
+        f.sync_all()
+            .map_err(|e| LogError::io(&path, "fsync sealed segment", e))?;
         Ok(())
     }
 
@@ -342,7 +404,9 @@ impl LogWriter {
     /// when appends pause.
     pub fn maybe_sync(&mut self) -> Result<(), LogError> {
         if let FsyncPolicy::EveryMs(ms) = self.opts.fsync {
-            if self.synced_seq != self.next_seq && self.last_sync.elapsed() >= Duration::from_millis(ms) {
+            if self.synced_seq != self.next_seq
+                && self.last_sync.elapsed() >= Duration::from_millis(ms)
+            {
                 self.sync()?;
             }
         }
@@ -352,13 +416,22 @@ impl LogWriter {
     /// Makes every appended record durable. A failure poisons the writer: later appends fail.
     pub fn sync(&mut self) -> Result<(), LogError> {
         if let Some(reason) = &self.poisoned {
-            return Err(LogError::Poisoned { dir: self.dir.clone(), reason: reason.clone() });
+            return Err(LogError::Poisoned {
+                dir: self.dir.clone(),
+                reason: reason.clone(),
+            });
         }
         let a = &mut self.active;
         let from = a.dirty_from;
         let result = a
             .map
-            .flush_range(from, a.offset.saturating_sub(from).max(FRAME_ALIGN).min(a.map.len() - from))
+            .flush_range(
+                from,
+                a.offset
+                    .saturating_sub(from)
+                    .max(FRAME_ALIGN)
+                    .min(a.map.len() - from),
+            )
             .map_err(|e| LogError::io(&a.path, "fsync segment", e))
             .and_then(|()| a.index.sync());
         match result {
@@ -390,7 +463,10 @@ impl LogWriter {
 /// Zeroes the stray bytes of a torn frame starting at `offset`; returns how many bytes were cleared.
 fn zero_tail(map: &mut MmapMut, offset: usize) -> usize {
     let limit = map.len().min(offset + MAX_PAYLOAD + 64);
-    let last_nonzero = map[offset..limit].iter().rposition(|&b| b != 0).map_or(0, |p| p + 1);
+    let last_nonzero = map[offset..limit]
+        .iter()
+        .rposition(|&b| b != 0)
+        .map_or(0, |p| p + 1);
     map[offset..offset + last_nonzero].fill(0);
     last_nonzero
 }
