@@ -193,8 +193,8 @@ pub enum Incoming<'a> {
     Book {
         /// The channel, e.g. `book.BTC-24SEP21-8000-P.raw`.
         channel: Cow<'a, str>,
-        /// The snapshot or change.
-        book: BookMsg<'a>,
+        /// The snapshot or change (boxed, like the ticker).
+        book: Box<BookMsg<'a>>,
     },
     /// A subscription notification on any other channel.
     Subscription {
@@ -497,7 +497,7 @@ enum Body<'a> {
     PriceIndex(PriceIndexMsg<'a>),
     MarkPrices(Vec<MarkPriceMsg<'a>>),
     Ticker(Box<TickerMsg<'a>>),
-    Book(BookMsg<'a>),
+    Book(Box<BookMsg<'a>>),
     Raw(&'a RawValue),
 }
 
