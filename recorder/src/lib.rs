@@ -9,3 +9,4 @@
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used))]
 
 pub mod deribit;
+pub mod sim;
