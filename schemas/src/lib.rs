@@ -9,6 +9,7 @@
 //!
 //! This crate does no networking and no analytics; it only defines data and stores it.
 
+pub mod catalog;
 pub mod event;
 pub mod instrument_name;
 pub mod log;
