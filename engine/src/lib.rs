@@ -1,1 +1,37 @@
-//! placeholder
+//! dealerflow-engine: the pure fold of an event log into dealer inventory and greek exposures (DESIGN §4–§5).
+//!
+//! - [`state`]: [`State`], the fold; [`State::apply`] / [`State::apply_archived`] are its only mutators;
+//! - [`inputs`]: spot, σ and τ at a time t; [`black_scholes`]: prices and greeks;
+//! - [`exposures`]: GEX, delta, vanna, charm and volga exposures per instrument, strike and expiry;
+//! - [`levels`]: zero-gamma level, walls, major/minor strikes, expected move;
+//! - [`hpp`]: the hedging-pressure score and its trailing sampler; [`scenario`]: the six buckets;
+//! - [`report`]: one evaluation at t as the `gex` JSON contract (DESIGN §7);
+//! - [`checkpoint`]: versioned, checksummed state files; [`as_of`]: the exact fold of the events with
+//!   `ts_exchange_ms ≤ t` from a log, with block skipping and checkpoints; [`sweep`]: samples at many times in
+//!   one pass (replay, checkpoint building).
+//!
+//! Determinism: same log in, same bits out. The engine reads no clock, draws no random numbers, starts no
+//! thread, does no networking; every iteration that feeds output is ordered. File I/O is limited to reading the
+//! log and reading/writing checkpoints.
+
+pub mod as_of;
+pub mod black_scholes;
+pub mod checkpoint;
+pub mod error;
+pub mod event_key;
+pub mod exposures;
+pub mod hpp;
+pub mod inputs;
+pub mod inventory;
+pub mod levels;
+pub mod report;
+pub mod scenario;
+pub mod state;
+pub mod strike_key;
+pub mod sweep;
+pub mod traded_notional;
+
+pub use error::EngineError;
+pub use event_key::EventKey;
+pub use inventory::InventoryModel;
+pub use state::State;

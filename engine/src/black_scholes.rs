@@ -1,0 +1,259 @@
+//! Black–Scholes prices and greeks of a European option on spot `S` with a continuously compounded rate `r`
+//! and no dividend yield (DESIGN §4; r = 0 by default, `--rate`).
+//!
+//! Formulas (Hull, *Options, Futures and Other Derivatives*, ch. 15 and 19; vanna and volga as in Haug,
+//! *The Complete Guide to Option Pricing Formulas*, §2.2):
+//! d1 = (ln(S/K) + (r + σ²/2)τ)/(σ√τ), d2 = d1 − σ√τ;
+//! delta = N(d1) (call), N(d1) − 1 = −N(−d1) (put); gamma = n(d1)/(Sσ√τ); vega = S n(d1)√τ;
+//! vanna = −n(d1) d2/σ; volga = vega d1 d2/σ;
+//! charm over one day = delta(τ − 1 day) − delta(τ), with the payoff delta once τ − 1 day ≤ 0.
+//!
+//! Everything is per unit of underlying and in USD when `S` and `K` are in USD. The module is pure arithmetic:
+//! no state, no I/O. Inputs are validated by [`BsInputs::new`]; the greeks stay finite for σ up to 5.0 and τ
+//! down to one minute (deep in- or out-of-the-money, `n(d1)` underflows to exactly 0, never to NaN).
+
+use dealerflow_schemas::time::MS_PER_DAY;
+use dealerflow_schemas::time::MS_PER_YEAR;
+use dealerflow_schemas::OptionKind;
+
+/// One day in years (1/365), the horizon of [`Greeks::charm_24h`].
+pub const ONE_DAY_YEARS: f64 = MS_PER_DAY as f64 / MS_PER_YEAR;
+
+/// 1/√(2π).
+const INV_SQRT_2PI: f64 = 0.398_942_280_401_432_7;
+
+/// Standard normal density n(x) = exp(−x²/2)/√(2π).
+#[inline]
+pub fn normal_pdf(x: f64) -> f64 {
+    INV_SQRT_2PI * (-0.5 * x * x).exp()
+}
+
+/// Standard normal distribution function N(x) = erfc(−x/√2)/2 (statrs' erfc: relative accuracy ~1e-15 in
+/// both tails, so N(−40) is a tiny positive number rather than 0 − rounding).
+#[inline]
+pub fn normal_cdf(x: f64) -> f64 {
+    0.5 * statrs::function::erf::erfc(-x * std::f64::consts::FRAC_1_SQRT_2)
+}
+
+/// Validated inputs of one Black–Scholes evaluation.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct BsInputs {
+    /// Call or put.
+    pub kind: OptionKind,
+    /// Spot S, USD (> 0).
+    pub spot_usd: f64,
+    /// Strike K, USD (> 0).
+    pub strike_usd: f64,
+    /// Time to expiry τ, years of 365 days (> 0).
+    pub tau_years: f64,
+    /// Volatility σ, fraction per √year (> 0).
+    pub sigma: f64,
+    /// Continuously compounded rate r, fraction per year (0 by default).
+    pub rate: f64,
+}
+
+/// Price and greeks per unit of underlying. Signs are those of a long option position.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Greeks {
+    /// Option value, USD per unit of underlying.
+    pub price_usd: f64,
+    /// ∂V/∂S, units of underlying (call in [0, 1], put in [−1, 0]).
+    pub delta: f64,
+    /// ∂²V/∂S², per USD (≥ 0, equal for calls and puts).
+    pub gamma: f64,
+    /// ∂V/∂σ, USD per unit of σ (1.0 = 100 vol points; ≥ 0).
+    pub vega: f64,
+    /// ∂²V/∂S∂σ = ∂delta/∂σ, units of underlying per unit of σ.
+    pub vanna: f64,
+    /// ∂²V/∂σ², USD per unit of σ².
+    pub volga: f64,
+    /// delta(τ − 1 day) − delta(τ): how delta drifts over one day of time decay, units of underlying.
+    pub charm_24h: f64,
+}
+
+impl BsInputs {
+    /// Validates and builds inputs; `None` unless S, K, τ, σ are finite and > 0 and r is finite.
+    pub fn new(
+        kind: OptionKind,
+        spot_usd: f64,
+        strike_usd: f64,
+        tau_years: f64,
+        sigma: f64,
+        rate: f64,
+    ) -> Option<Self> {
+        let positive = |x: f64| x.is_finite() && x > 0.0;
+        if positive(spot_usd)
+            && positive(strike_usd)
+            && positive(tau_years)
+            && positive(sigma)
+            && rate.is_finite()
+        {
+            Some(BsInputs {
+                kind,
+                spot_usd,
+                strike_usd,
+                tau_years,
+                sigma,
+                rate,
+            })
+        } else {
+            None
+        }
+    }
+
+    /// (d1, d2, σ√τ).
+    #[inline]
+    fn d1_d2(&self) -> (f64, f64, f64) {
+        let sd = self.sigma * self.tau_years.sqrt();
+        let d1 = ((self.spot_usd / self.strike_usd).ln()
+            + (self.rate + 0.5 * self.sigma * self.sigma) * self.tau_years)
+            / sd;
+        (d1, d1 - sd, sd)
+    }
+
+    /// The option value, USD per unit of underlying: S N(d1) − K e^{−rτ} N(d2) (call),
+    /// K e^{−rτ} N(−d2) − S N(−d1) (put).
+    pub fn price_usd(&self) -> f64 {
+        let (d1, d2, _) = self.d1_d2();
+        let df_strike = self.strike_usd * (-self.rate * self.tau_years).exp();
+        match self.kind {
+            OptionKind::Call => self.spot_usd * normal_cdf(d1) - df_strike * normal_cdf(d2),
+            OptionKind::Put => df_strike * normal_cdf(-d2) - self.spot_usd * normal_cdf(-d1),
+        }
+    }
+
+    /// Delta, units of underlying: N(d1) for a call, −N(−d1) (= N(d1) − 1, without cancellation) for a put.
+    pub fn delta(&self) -> f64 {
+        let (d1, _, _) = self.d1_d2();
+        delta_from_d1(self.kind, d1)
+    }
+
+    /// Price and every greek of the module header.
+    pub fn greeks(&self) -> Greeks {
+        let (d1, d2, sd) = self.d1_d2();
+        let pdf = normal_pdf(d1);
+        let sqrt_tau = self.tau_years.sqrt();
+        let df_strike = self.strike_usd * (-self.rate * self.tau_years).exp();
+        let price_usd = match self.kind {
+            OptionKind::Call => self.spot_usd * normal_cdf(d1) - df_strike * normal_cdf(d2),
+            OptionKind::Put => df_strike * normal_cdf(-d2) - self.spot_usd * normal_cdf(-d1),
+        };
+        let delta = delta_from_d1(self.kind, d1);
+        let gamma = pdf / (self.spot_usd * sd);
+        let vega = self.spot_usd * pdf * sqrt_tau;
+        let vanna = -pdf * d2 / self.sigma;
+        let volga = vega * d1 * d2 / self.sigma;
+        Greeks {
+            price_usd,
+            delta,
+            gamma,
+            vega,
+            vanna,
+            volga,
+            charm_24h: self.charm_24h_with(delta),
+        }
+    }
+
+    /// delta(τ − 1 day) − delta(τ), given delta(τ); the payoff delta when τ − 1 day ≤ 0.
+    fn charm_24h_with(&self, delta_now: f64) -> f64 {
+        let tau_next = self.tau_years - ONE_DAY_YEARS;
+        let delta_next = if tau_next > 0.0 {
+            BsInputs {
+                tau_years: tau_next,
+                ..*self
+            }
+            .delta()
+        } else {
+            payoff_delta(self.kind, self.spot_usd, self.strike_usd)
+        };
+        delta_next - delta_now
+    }
+}
+
+#[inline]
+fn delta_from_d1(kind: OptionKind, d1: f64) -> f64 {
+    match kind {
+        OptionKind::Call => normal_cdf(d1),
+        OptionKind::Put => -normal_cdf(-d1),
+    }
+}
+
+/// Delta of the payoff at expiry, units of underlying: call 1 above the strike, 0 below; put −1 below, 0
+/// above; exactly at the strike the midpoint (½ or −½), the limit of the Black–Scholes delta as τ → 0.
+pub fn payoff_delta(kind: OptionKind, spot_usd: f64, strike_usd: f64) -> f64 {
+    let itm = match kind {
+        OptionKind::Call => spot_usd.partial_cmp(&strike_usd),
+        OptionKind::Put => strike_usd.partial_cmp(&spot_usd),
+    };
+    let magnitude = match itm {
+        Some(std::cmp::Ordering::Greater) => 1.0,
+        Some(std::cmp::Ordering::Equal) => 0.5,
+        _ => 0.0,
+    };
+    match kind {
+        OptionKind::Call => magnitude,
+        OptionKind::Put => -magnitude,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn inputs(kind: OptionKind, s: f64, k: f64, tau: f64, sigma: f64) -> BsInputs {
+        BsInputs::new(kind, s, k, tau, sigma, 0.0).unwrap()
+    }
+
+    #[test]
+    fn textbook_value() {
+        // Hull, example 15.6: S = 42, K = 40, r = 10 %, σ = 20 %, τ = 0.5 → call 4.76, put 0.81.
+        let c = BsInputs::new(OptionKind::Call, 42.0, 40.0, 0.5, 0.2, 0.1).unwrap();
+        let p = BsInputs { kind: OptionKind::Put, ..c };
+        assert!((c.price_usd() - 4.7594).abs() < 1e-4, "{}", c.price_usd());
+        assert!((p.price_usd() - 0.8086).abs() < 1e-4, "{}", p.price_usd());
+    }
+
+    #[test]
+    fn rejects_bad_inputs() {
+        assert!(BsInputs::new(OptionKind::Call, 0.0, 1.0, 1.0, 0.5, 0.0).is_none());
+        assert!(BsInputs::new(OptionKind::Call, 1.0, 1.0, 0.0, 0.5, 0.0).is_none());
+        assert!(BsInputs::new(OptionKind::Call, 1.0, 1.0, 1.0, f64::NAN, 0.0).is_none());
+        assert!(BsInputs::new(OptionKind::Call, 1.0, 1.0, 1.0, 0.5, f64::INFINITY).is_none());
+    }
+
+    #[test]
+    fn payoff_delta_at_expiry() {
+        assert_eq!(payoff_delta(OptionKind::Call, 110.0, 100.0), 1.0);
+        assert_eq!(payoff_delta(OptionKind::Call, 90.0, 100.0), 0.0);
+        assert_eq!(payoff_delta(OptionKind::Put, 90.0, 100.0), -1.0);
+        assert_eq!(payoff_delta(OptionKind::Put, 110.0, 100.0), 0.0);
+        assert_eq!(payoff_delta(OptionKind::Put, 100.0, 100.0), -0.5);
+    }
+
+    #[test]
+    fn charm_uses_payoff_delta_inside_the_last_day() {
+        // 12 hours left, call 10 % in the money: delta(τ − 1 day) is the payoff delta 1.
+        let c = inputs(OptionKind::Call, 110.0, 100.0, 0.5 / 365.0, 0.5);
+        let g = c.greeks();
+        assert!((g.charm_24h - (1.0 - g.delta)).abs() < 1e-15);
+        assert!(g.charm_24h > 0.0);
+    }
+
+    #[test]
+    fn extreme_inputs_stay_finite() {
+        let minute = 1.0 / (365.0 * 1440.0);
+        for &tau in &[minute, 1.0 / 365.0, 2.0] {
+            for &sigma in &[0.01, 0.05, 1.0, 5.0] {
+                for &m in &[0.2, 0.999, 1.0, 1.001, 5.0] {
+                    for kind in [OptionKind::Call, OptionKind::Put] {
+                        let g = inputs(kind, 100.0 * m, 100.0, tau, sigma).greeks();
+                        for v in [g.price_usd, g.delta, g.gamma, g.vega, g.vanna, g.volga, g.charm_24h] {
+                            assert!(v.is_finite(), "{kind:?} m={m} tau={tau} sigma={sigma}: {g:?}");
+                        }
+                        assert!(g.gamma >= 0.0 && g.vega >= 0.0 && g.price_usd >= -1e-12);
+                    }
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,377 @@
+//! Checkpoints: the engine [`State`] serialized next to the log (`DIR/checkpoints/`), so that a query at `t`
+//! folds only what the nearest checkpoint does not cover. Checkpoints are projections: deleting them is always
+//! safe, they are rebuilt on demand.
+//!
+//! A checkpoint records what it covers ([`Coverage`]): every timestamped event with `seq < next_seq` and
+//! `ts_exchange_ms ≤ ts_ms`. Events appended later (`seq ≥ next_seq`, including backfilled trades with old
+//! timestamps) and covered-seq events after `ts_ms` are folded on top, so late events stay exact. Instrument
+//! definitions carry no time; a reader that meets an event whose definition is missing looks it up in the log.
+//!
+//! File layout (little endian), 64-byte header then payload:
+//!
+//! | offset | size | field |
+//! |---|---|---|
+//! | 0 | 8 | magic `DFCKPT\0\0` |
+//! | 8 | 4 | format version ([`CHECKPOINT_VERSION`]) |
+//! | 12 | 1 | inventory model (0 flow, 1 oi, 2 hybrid) |
+//! | 16 | 8 | coverage `next_seq` |
+//! | 24 | 8 | coverage `ts_ms` |
+//! | 32 | 4 | log fingerprint (CRC32C of the first and last covered records) |
+//! | 36 | 4 | CRC32C of the payload |
+//! | 40 | 8 | payload length |
+//! | 60 | 4 | CRC32C of bytes 0..60 |
+//! | 64 | n | payload: the rkyv archive of [`State`], validated (bytecheck) when loaded |
+//!
+//! Files are written to a temporary name and renamed, so a crash never leaves a half-written checkpoint under
+//! a real name; a damaged one fails verification and is ignored with a warning.
+
+use std::fs;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use dealerflow_schemas::log::LogReader;
+
+use crate::error::EngineError;
+use crate::inventory::InventoryModel;
+use crate::state::State;
+
+/// Magic bytes opening every checkpoint file.
+pub const CHECKPOINT_MAGIC: &[u8; 8] = b"DFCKPT\0\0";
+/// Format version written by this build (a change of [`State`]'s layout bumps it; older files are rebuilt).
+pub const CHECKPOINT_VERSION: u32 = 1;
+/// Subdirectory of the log directory holding checkpoints.
+pub const CHECKPOINT_DIR: &str = "checkpoints";
+/// File extension of checkpoints.
+pub const CHECKPOINT_EXT: &str = "ckpt";
+/// Default spacing of checkpoints in exchange time, ms (6 hours).
+pub const DEFAULT_CHECKPOINT_INTERVAL_MS: i64 = 6 * 3_600_000;
+const HEADER_LEN: usize = 64;
+
+/// What a state covers: every timestamped event with `seq < next_seq` and `ts_exchange_ms ≤ ts_ms`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Coverage {
+    /// One past the last seq considered.
+    pub next_seq: u64,
+    /// Largest exchange time folded, epoch ms.
+    pub ts_ms: i64,
+}
+
+impl Coverage {
+    /// Nothing covered (a fold from the start).
+    pub const NONE: Coverage = Coverage {
+        next_seq: 0,
+        ts_ms: i64::MIN,
+    };
+
+    /// True when the timestamped event `(seq, ts)` is already in a state with this coverage.
+    #[inline]
+    pub fn covers(&self, seq: u64, ts_ms: i64) -> bool {
+        seq < self.next_seq && ts_ms <= self.ts_ms
+    }
+}
+
+/// A state with its coverage.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Checkpoint {
+    /// What the state covers.
+    pub coverage: Coverage,
+    /// Fingerprint of the log it was built from ([`log_fingerprint`]).
+    pub fingerprint: u32,
+    /// The state.
+    pub state: State,
+}
+
+fn model_code(m: InventoryModel) -> u8 {
+    match m {
+        InventoryModel::Flow => 0,
+        InventoryModel::Oi => 1,
+        InventoryModel::Hybrid => 2,
+    }
+}
+
+/// Serializes a checkpoint into the file layout of the module docs.
+pub fn encode(cp: &Checkpoint) -> Result<Vec<u8>, String> {
+    let payload = rkyv::to_bytes::<rkyv::rancor::Error>(&cp.state).map_err(|e| e.to_string())?;
+    let mut out = vec![0u8; HEADER_LEN];
+    out[0..8].copy_from_slice(CHECKPOINT_MAGIC);
+    out[8..12].copy_from_slice(&CHECKPOINT_VERSION.to_le_bytes());
+    out[12] = model_code(cp.state.model());
+    out[16..24].copy_from_slice(&cp.coverage.next_seq.to_le_bytes());
+    out[24..32].copy_from_slice(&cp.coverage.ts_ms.to_le_bytes());
+    out[32..36].copy_from_slice(&cp.fingerprint.to_le_bytes());
+    out[36..40].copy_from_slice(&crc32c::crc32c(&payload).to_le_bytes());
+    out[40..48].copy_from_slice(&(payload.len() as u64).to_le_bytes());
+    let header_crc = crc32c::crc32c(&out[0..60]);
+    out[60..64].copy_from_slice(&header_crc.to_le_bytes());
+    out.extend_from_slice(&payload);
+    Ok(out)
+}
+
+fn le_u32(b: &[u8], at: usize) -> u32 {
+    let mut x = [0u8; 4];
+    x.copy_from_slice(&b[at..at + 4]);
+    u32::from_le_bytes(x)
+}
+
+fn le_u64(b: &[u8], at: usize) -> u64 {
+    let mut x = [0u8; 8];
+    x.copy_from_slice(&b[at..at + 8]);
+    u64::from_le_bytes(x)
+}
+
+/// Parses and verifies a checkpoint file's bytes (magic, version, both checksums, archive validation).
+pub fn decode(bytes: &[u8]) -> Result<Checkpoint, String> {
+    if bytes.len() < HEADER_LEN {
+        return Err(format!("{} bytes, shorter than the {HEADER_LEN}-byte header", bytes.len()));
+    }
+    if &bytes[0..8] != CHECKPOINT_MAGIC {
+        return Err("bad magic".to_string());
+    }
+    if crc32c::crc32c(&bytes[0..60]) != le_u32(bytes, 60) {
+        return Err("header checksum mismatch".to_string());
+    }
+    let version = le_u32(bytes, 8);
+    if version != CHECKPOINT_VERSION {
+        return Err(format!("format version {version}, this build writes {CHECKPOINT_VERSION}"));
+    }
+    let payload_len = le_u64(bytes, 40);
+    let payload = &bytes[HEADER_LEN..];
+    if payload.len() as u64 != payload_len {
+        return Err(format!("payload is {} bytes, header says {payload_len}", payload.len()));
+    }
+    if crc32c::crc32c(payload) != le_u32(bytes, 36) {
+        return Err("payload checksum mismatch".to_string());
+    }
+    let mut aligned = rkyv::util::AlignedVec::<16>::with_capacity(payload.len());
+    aligned.extend_from_slice(payload);
+    let state = rkyv::from_bytes::<State, rkyv::rancor::Error>(&aligned).map_err(|e| format!("bad state archive: {e}"))?;
+    if model_code(state.model()) != bytes[12] {
+        return Err("model in header does not match the state".to_string());
+    }
+    Ok(Checkpoint {
+        coverage: Coverage {
+            next_seq: le_u64(bytes, 16),
+            ts_ms: le_u64(bytes, 24) as i64,
+        },
+        fingerprint: le_u32(bytes, 32),
+        state,
+    })
+}
+
+/// Fingerprint of the log a coverage refers to: CRC32C over the seq, receive time and archived event of the
+/// first record and of the last covered record (`next_seq − 1`). A log rebuilt with other content gets another
+/// fingerprint, so its stale checkpoints are ignored.
+pub fn log_fingerprint(reader: &LogReader, next_seq: u64) -> Result<u32, EngineError> {
+    let mut crc = 0u32;
+    if next_seq == 0 {
+        return Ok(crc);
+    }
+    for seq in [0, next_seq - 1] {
+        let Some(rec) = reader.iter_from_seq(seq).next() else {
+            return Ok(crc ^ 0xFFFF_FFFF);
+        };
+        let rec = rec.map_err(|source| EngineError::Log {
+            dir: reader.dir().to_path_buf(),
+            source,
+        })?;
+        if rec.seq != seq {
+            return Ok(crc ^ 0xFFFF_FFFF);
+        }
+        let event = rkyv::to_bytes::<rkyv::rancor::Error>(&rec.event.to_event())
+            .map(|b| b.to_vec())
+            .unwrap_or_default();
+        crc = crc32c::crc32c_append(crc, &rec.seq.to_le_bytes());
+        crc = crc32c::crc32c_append(crc, &rec.ts_recv_ns.to_le_bytes());
+        crc = crc32c::crc32c_append(crc, &event);
+    }
+    Ok(crc)
+}
+
+/// The checkpoints of one log directory.
+#[derive(Clone, Debug)]
+pub struct CheckpointStore {
+    dir: PathBuf,
+}
+
+impl CheckpointStore {
+    /// The store of the log in `log_dir` (files under `log_dir/checkpoints/`).
+    pub fn new(log_dir: &Path) -> Self {
+        CheckpointStore {
+            dir: log_dir.join(CHECKPOINT_DIR),
+        }
+    }
+
+    /// The directory holding the files.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// The file of a checkpoint: `{model}-{ts_ms}.ckpt`.
+    pub fn path_for(&self, model: InventoryModel, ts_ms: i64) -> PathBuf {
+        self.dir.join(format!("{}-{ts_ms}.{CHECKPOINT_EXT}", model.as_str()))
+    }
+
+    /// Checkpoint times of a model present on disk, ascending (unverified).
+    pub fn list(&self, model: InventoryModel) -> Vec<(i64, PathBuf)> {
+        let Ok(entries) = fs::read_dir(&self.dir) else {
+            return Vec::new();
+        };
+        let prefix = format!("{}-", model.as_str());
+        let suffix = format!(".{CHECKPOINT_EXT}");
+        let mut out: Vec<(i64, PathBuf)> = entries
+            .filter_map(|e| e.ok())
+            .filter_map(|e| {
+                let name = e.file_name().to_string_lossy().into_owned();
+                let ts = name.strip_prefix(&prefix)?.strip_suffix(&suffix)?.parse::<i64>().ok()?;
+                Some((ts, e.path()))
+            })
+            .collect();
+        out.sort();
+        out
+    }
+
+    /// Reads and verifies one file.
+    pub fn load(&self, path: &Path) -> Result<Checkpoint, EngineError> {
+        let bytes = fs::read(path).map_err(|source| EngineError::CheckpointIo {
+            path: path.to_path_buf(),
+            op: "read",
+            source,
+        })?;
+        decode(&bytes).map_err(|reason| EngineError::BadCheckpoint {
+            path: path.to_path_buf(),
+            reason,
+        })
+    }
+
+    /// The newest verified checkpoint of `model` with coverage time ≤ `at_ms` that belongs to this log.
+    /// Unusable files are skipped; each adds a warning line.
+    pub fn latest_at_or_before(
+        &self,
+        reader: &LogReader,
+        model: InventoryModel,
+        at_ms: i64,
+        warnings: &mut Vec<String>,
+    ) -> Result<Option<Checkpoint>, EngineError> {
+        for (ts, path) in self.list(model).into_iter().rev() {
+            if ts > at_ms {
+                continue;
+            }
+            let cp = match self.load(&path) {
+                Ok(cp) => cp,
+                Err(e) => {
+                    warnings.push(e.to_string());
+                    continue;
+                }
+            };
+            if cp.coverage.ts_ms != ts || cp.coverage.next_seq > reader.next_seq() {
+                warnings.push(
+                    EngineError::BadCheckpoint {
+                        path,
+                        reason: "it does not match this log (name, or covers records the log does not have)".into(),
+                    }
+                    .to_string(),
+                );
+                continue;
+            }
+            if log_fingerprint(reader, cp.coverage.next_seq)? != cp.fingerprint {
+                warnings.push(
+                    EngineError::BadCheckpoint {
+                        path,
+                        reason: "it was built from a different log".into(),
+                    }
+                    .to_string(),
+                );
+                continue;
+            }
+            return Ok(Some(cp));
+        }
+        Ok(None)
+    }
+
+    /// Writes a checkpoint (temporary file, fsync, rename). Returns its path.
+    pub fn write(&self, cp: &Checkpoint) -> Result<PathBuf, EngineError> {
+        let path = self.path_for(cp.state.model(), cp.coverage.ts_ms);
+        let io = |op: &'static str, p: &Path| {
+            let p = p.to_path_buf();
+            move |source| EngineError::CheckpointIo { path: p, op, source }
+        };
+        fs::create_dir_all(&self.dir).map_err(io("create directory", &self.dir))?;
+        let bytes = encode(cp).map_err(|reason| EngineError::BadCheckpoint {
+            path: path.clone(),
+            reason,
+        })?;
+        let tmp = path.with_extension("tmp");
+        let mut f = fs::File::create(&tmp).map_err(io("create", &tmp))?;
+        f.write_all(&bytes).map_err(io("write", &tmp))?;
+        f.sync_all().map_err(io("sync", &tmp))?;
+        fs::rename(&tmp, &path).map_err(io("rename", &path))?;
+        Ok(path)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use dealerflow_schemas::{Amount, Event, IndexPrice, InstrumentId, TakerSide, Trade};
+
+    fn sample_state() -> State {
+        let mut s = State::new(InventoryModel::Hybrid);
+        s.apply(
+            0,
+            &Event::IndexPrice(IndexPrice {
+                index_name: "btc_usd".into(),
+                price: 60_000.5,
+                ts_exchange_ms: 1_000,
+            }),
+        );
+        s.apply(
+            1,
+            &Event::Trade(Trade {
+                trade_id: "1".into(),
+                instrument: InstrumentId(3),
+                ts_exchange_ms: 2_000,
+                trade_seq: None,
+                taker_side: TakerSide::Buy,
+                amount: Amount::from_raw(10_000_000),
+                price: 0.01,
+                mark_price: 0.011,
+                iv: Some(0.5),
+                index_price: 60_001.0,
+                block_trade_id: None,
+                liquidation: Default::default(),
+                combo_id: None,
+            }),
+        );
+        s
+    }
+
+    #[test]
+    fn round_trip_is_exact() {
+        let cp = Checkpoint {
+            coverage: Coverage {
+                next_seq: 2,
+                ts_ms: 2_000,
+            },
+            fingerprint: 77,
+            state: sample_state(),
+        };
+        let bytes = encode(&cp).unwrap();
+        assert_eq!(decode(&bytes).unwrap(), cp);
+    }
+
+    #[test]
+    fn any_flipped_byte_is_detected() {
+        let cp = Checkpoint {
+            coverage: Coverage::NONE,
+            fingerprint: 0,
+            state: sample_state(),
+        };
+        let bytes = encode(&cp).unwrap();
+        for i in (0..bytes.len()).step_by(7) {
+            let mut bad = bytes.clone();
+            bad[i] ^= 0x40;
+            assert!(decode(&bad).is_err(), "flip at {i} undetected");
+        }
+        assert!(decode(&bytes[..bytes.len() - 1]).is_err());
+    }
+}

@@ -1,0 +1,233 @@
+//! Input selection at time t (DESIGN §4): spot, and per instrument the volatility σ and time to expiry τ.
+//!
+//! - spot S = the latest index price, else the index price of the latest trade ([`State::spot_usd`]);
+//! - σ = the latest mark IV from a `MarkIvSnapshot`, else the latest trade IV > 0, else the IV implied from the
+//!   latest trade's mark price (inverse options: mark price in coin × the trade's index price = USD price; the
+//!   implied vol is solved at the trade's own index price and τ, with the `implied-vol` crate, Jäckel's
+//!   "Let's be rational");
+//! - τ = (expiry − t) / (365 × 86 400 000 ms).
+//!
+//! An instrument with none of these inputs, or with τ ≤ 0 (expired at 08:00 UTC of its day), is left out and
+//! counted when it carries a dealer position. "Latest" is by `(ts_exchange_ms, seq)`. The state must be a fold
+//! of events with `ts_exchange_ms ≤ t`; this module only reads it.
+
+use dealerflow_schemas::time::MS_PER_YEAR;
+use dealerflow_schemas::{Amount, OptionKind};
+use implied_vol::{DefaultSpecialFn, ImpliedBlackVolatility};
+
+use crate::error::EngineError;
+use crate::state::{InstrumentDef, State};
+
+/// Where an instrument's σ came from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SigmaSource {
+    /// The latest mark IV of a `MarkIvSnapshot`.
+    MarkIv,
+    /// The latest trade IV > 0.
+    TradeIv,
+    /// Implied from the latest trade's mark price.
+    ImpliedFromMark,
+}
+
+impl SigmaSource {
+    /// The JSON/CSV name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SigmaSource::MarkIv => "mark_iv",
+            SigmaSource::TradeIv => "trade_iv",
+            SigmaSource::ImpliedFromMark => "implied_from_mark",
+        }
+    }
+}
+
+/// One live, priceable instrument at t.
+#[derive(Clone, Debug, PartialEq)]
+pub struct PricedInstrument<'a> {
+    /// Interned instrument id.
+    pub id: u32,
+    /// The definition.
+    pub def: &'a InstrumentDef,
+    /// Dealer position under the fold's model, contracts (+ = dealers long).
+    pub dealer_position: Amount,
+    /// Time to expiry, years of 365 days (> 0).
+    pub tau_years: f64,
+    /// Volatility, fraction (> 0).
+    pub sigma: f64,
+    /// Where σ came from.
+    pub sigma_source: SigmaSource,
+}
+
+/// Instruments with a dealer position that were left out, by reason.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
+pub struct Excluded {
+    /// Expired (τ ≤ 0) during the 24 h before t with a non-zero dealer position.
+    pub expired: u64,
+    /// Live, with a non-zero dealer position, but no σ could be found (or no definition is known).
+    pub unpriced: u64,
+}
+
+impl Excluded {
+    /// Total left out.
+    pub fn total(&self) -> u64 {
+        self.expired + self.unpriced
+    }
+}
+
+/// Everything the exposures need at t for one currency.
+#[derive(Clone, Debug, PartialEq)]
+pub struct MarketInputs<'a> {
+    /// The time, epoch ms.
+    pub at_ms: i64,
+    /// The underlying currency (`BTC`).
+    pub currency: String,
+    /// Spot, USD.
+    pub spot_usd: f64,
+    /// Rate r, fraction per year.
+    pub rate: f64,
+    /// Live priceable instruments of the currency (all of them, with or without a position), by id.
+    pub priced: Vec<PricedInstrument<'a>>,
+    /// What was left out.
+    pub excluded: Excluded,
+}
+
+/// Selects spot, σ and τ for every instrument of `currency` at `at_ms`.
+///
+/// Errors: the state has seen events after `at_ms` ([`EngineError::StateAhead`]), or there is no spot for the
+/// currency ([`EngineError::NoSpot`]).
+pub fn select_inputs<'a>(
+    state: &'a State,
+    currency: &str,
+    at_ms: i64,
+    rate: f64,
+) -> Result<MarketInputs<'a>, EngineError> {
+    if let Some(max) = state.max_ts_ms() {
+        if max > at_ms {
+            return Err(EngineError::StateAhead {
+                at_ms,
+                max_ts_ms: max,
+            });
+        }
+    }
+    let spot = state.spot_usd(currency).ok_or_else(|| EngineError::NoSpot {
+        currency: currency.to_string(),
+        at_ms,
+    })?;
+    let mut priced = Vec::new();
+    let mut excluded = Excluded::default();
+    for (id, slot) in state.instruments() {
+        let position = state.dealer_position(id);
+        let Some(def) = slot.def() else {
+            if position != Amount::ZERO {
+                excluded.unpriced += 1;
+            }
+            continue;
+        };
+        if def.currency != currency || slot.is_expired() {
+            continue;
+        }
+        let tau_years = (def.expiry_ms - at_ms) as f64 / MS_PER_YEAR;
+        if tau_years <= 0.0 {
+            if position != Amount::ZERO {
+                excluded.expired += 1;
+            }
+            continue;
+        }
+        let sigma = if let Some(m) = slot.mark() {
+            Some((m.mark_iv, SigmaSource::MarkIv))
+        } else if let Some(t) = slot.trade_iv() {
+            Some((t.value, SigmaSource::TradeIv))
+        } else {
+            slot.last_trade().and_then(|t| {
+                let tau_at_trade = (def.expiry_ms - t.key.ts_ms) as f64 / MS_PER_YEAR;
+                let price_usd = if def.is_inverse() {
+                    t.mark_price * t.index_price_usd
+                } else {
+                    t.mark_price
+                };
+                implied_sigma(def.kind, price_usd, t.index_price_usd, def.strike_usd, tau_at_trade, rate)
+                    .map(|s| (s, SigmaSource::ImpliedFromMark))
+            })
+        };
+        match sigma {
+            Some((sigma, sigma_source)) => priced.push(PricedInstrument {
+                id,
+                def,
+                dealer_position: position,
+                tau_years,
+                sigma,
+                sigma_source,
+            }),
+            None => {
+                if position != Amount::ZERO {
+                    excluded.unpriced += 1;
+                }
+            }
+        }
+    }
+    Ok(MarketInputs {
+        at_ms,
+        currency: currency.to_string(),
+        spot_usd: spot.value,
+        rate,
+        priced,
+        excluded,
+    })
+}
+
+/// The Black–Scholes σ that reprices `price_usd` (USD per unit of underlying) at spot `spot_usd`, strike and
+/// τ, rate `rate` (no dividend). `None` when the price is outside the no-arbitrage range or an input is not
+/// positive and finite.
+///
+/// Solved as an undiscounted Black price on the forward F = S e^{rτ}: P e^{rτ} = Black(F, K, τ, σ).
+pub fn implied_sigma(
+    kind: OptionKind,
+    price_usd: f64,
+    spot_usd: f64,
+    strike_usd: f64,
+    tau_years: f64,
+    rate: f64,
+) -> Option<f64> {
+    let ok = |x: f64| x.is_finite() && x > 0.0;
+    if !(ok(price_usd) && ok(spot_usd) && ok(strike_usd) && ok(tau_years) && rate.is_finite()) {
+        return None;
+    }
+    let growth = (rate * tau_years).exp();
+    let sigma = ImpliedBlackVolatility::builder()
+        .option_price(price_usd * growth)
+        .forward(spot_usd * growth)
+        .strike(strike_usd)
+        .expiry(tau_years)
+        .is_call(kind == OptionKind::Call)
+        .build()?
+        .calculate::<DefaultSpecialFn>()?;
+    ok(sigma).then_some(sigma)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::black_scholes::BsInputs;
+
+    #[test]
+    fn implied_sigma_inverts_the_price() {
+        for &(kind, s, k, tau, sigma, r) in &[
+            (OptionKind::Call, 60_000.0, 63_000.0, 0.01, 0.45, 0.0),
+            (OptionKind::Put, 60_000.0, 50_000.0, 0.5, 1.2, 0.03),
+            (OptionKind::Call, 60_000.0, 60_000.0, 1.0 / (365.0 * 24.0), 0.6, 0.0),
+            (OptionKind::Put, 60_000.0, 90_000.0, 2.0, 3.5, 0.0),
+        ] {
+            let p = BsInputs::new(kind, s, k, tau, sigma, r).unwrap().price_usd();
+            let got = implied_sigma(kind, p, s, k, tau, r).unwrap();
+            assert!((got - sigma).abs() < 1e-8, "{kind:?} {k} {tau}: {got} vs {sigma}");
+        }
+    }
+
+    #[test]
+    fn impossible_prices_have_no_sigma() {
+        // A call worth more than the spot, a put below intrinsic value.
+        assert_eq!(implied_sigma(OptionKind::Call, 70_000.0, 60_000.0, 60_000.0, 0.1, 0.0), None);
+        assert_eq!(implied_sigma(OptionKind::Put, 100.0, 50_000.0, 60_000.0, 0.1, 0.0), None);
+        assert_eq!(implied_sigma(OptionKind::Put, 0.0, 50_000.0, 60_000.0, 0.1, 0.0), None);
+    }
+}

@@ -1,0 +1,872 @@
+//! The fold: [`State`] is everything the engine knows after applying a set of log events, and
+//! [`State::apply`] (with its zero-copy twin [`State::apply_archived`]) is the only way to change it.
+//!
+//! Order independence. Every piece of state is either an exact integer sum (dealer flows in fixed-point
+//! [`Amount`] units, hourly notional in micro-USD) or the value of the *latest* event by
+//! [`EventKey`] `(ts_exchange_ms, seq)`, so applying the same set of events in any order gives the same state,
+//! bit for bit. That is what makes "as of t" exact when backfilled trades sit late in the log, and what lets a
+//! checkpoint plus the remaining events equal a fold from the start.
+//!
+//! Forgetting. Two things are dropped as exchange time advances, both decided by the largest exchange time
+//! seen (`max_ts_ms`) alone, so the result stays order independent: hours of traded notional older than the ADV
+//! window ([`crate::traded_notional`]), and the inventory of instruments one day past their expiry (their
+//! positions settled; events on them arriving later are ignored for inventory). A fold asked about `t` has only
+//! seen events with `ts ≤ t`, so nothing it still needs has been dropped.
+//!
+//! The fold does no I/O, reads no clock, and allocates only when a new instrument, currency or index appears
+//! (and, for the `hybrid` model, for trades before the first open-interest snapshot).
+
+use dealerflow_schemas::event::{ArchivedEvent, ArchivedInstrument, ArchivedTrade};
+use dealerflow_schemas::time::MS_PER_DAY;
+use dealerflow_schemas::{Amount, Event, Instrument, OptionKind, Record, TakerSide};
+
+use crate::event_key::EventKey;
+use crate::inventory::{classic_position, InventoryModel};
+use crate::traded_notional::{
+    hour_of, scale_by_contract_size, trade_notional_units, HourlyNotional, ADV_HOURS,
+};
+
+/// Largest instrument id accepted (ids are dense and interned by the log writer; a larger one is bad input).
+pub const MAX_INSTRUMENT_ID: u32 = 1 << 24;
+
+/// How long after its expiry an instrument's inventory is kept, ms (one day: the report at `t` still lists
+/// instruments that expired during the previous 24 h as excluded).
+pub const KEEP_AFTER_EXPIRY_MS: i64 = MS_PER_DAY;
+
+/// An instrument definition as the fold keeps it.
+#[derive(Clone, Debug, PartialEq, rkyv::Archive, rkyv::Serialize, rkyv::Deserialize)]
+#[rkyv(derive(Debug))]
+pub struct InstrumentDef {
+    /// Deribit name, e.g. `BTC-17AUG26-63000-P`.
+    pub name: String,
+    /// Underlying currency (`BTC`).
+    pub currency: String,
+    /// Quote currency (`BTC` for inverse options, `USDC` for linear ones).
+    pub quote_currency: String,
+    /// Call or put.
+    pub kind: OptionKind,
+    /// Strike, USD.
+    pub strike_usd: f64,
+    /// Expiry, epoch ms (08:00 UTC).
+    pub expiry_ms: i64,
+    /// Contract size, units of underlying per contract.
+    pub contract_size: f64,
+    /// Seq of the defining record.
+    pub def_seq: u64,
+}
+
+impl InstrumentDef {
+    /// True for options quoted in the underlying coin (price × spot = USD price).
+    pub fn is_inverse(&self) -> bool {
+        self.quote_currency == self.currency
+    }
+
+    fn same_content(&self, other: &InstrumentDef) -> bool {
+        self.name == other.name
+            && self.currency == other.currency
+            && self.quote_currency == other.quote_currency
+            && self.kind == other.kind
+            && self.strike_usd.to_bits() == other.strike_usd.to_bits()
+            && self.expiry_ms == other.expiry_ms
+            && self.contract_size.to_bits() == other.contract_size.to_bits()
+    }
+}
+
+/// The latest mark of an instrument from a `MarkIvSnapshot`.
+#[derive(Clone, Copy, Debug, PartialEq, rkyv::Archive, rkyv::Serialize, rkyv::Deserialize)]
+#[rkyv(derive(Debug))]
+pub struct MarkQuote {
+    /// Key of the snapshot.
+    pub key: EventKey,
+    /// Mark price, quote currency per contract.
+    pub mark_price: f64,
+    /// Mark implied volatility, fraction (> 0).
+    pub mark_iv: f64,
+}
+
+/// A value stamped with the key of the event that set it.
+#[derive(Clone, Copy, Debug, PartialEq, rkyv::Archive, rkyv::Serialize, rkyv::Deserialize)]
+#[rkyv(derive(Debug))]
+pub struct Stamped {
+    /// Key of the event.
+    pub key: EventKey,
+    /// The value (unit given where it is used).
+    pub value: f64,
+}
+
+/// What the latest trade of an instrument said about the market.
+#[derive(Clone, Copy, Debug, PartialEq, rkyv::Archive, rkyv::Serialize, rkyv::Deserialize)]
+#[rkyv(derive(Debug))]
+pub struct LastTrade {
+    /// Key of the trade.
+    pub key: EventKey,
+    /// Mark price at the trade, quote currency per contract (≥ 0).
+    pub mark_price: f64,
+    /// Index price at the trade, USD (> 0).
+    pub index_price_usd: f64,
+}
+
+/// Open interest stamped with its snapshot.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, rkyv::Archive, rkyv::Serialize, rkyv::Deserialize)]
+#[rkyv(derive(Debug))]
+pub struct StampedOpenInterest {
+    /// Key of the snapshot.
+    pub key: EventKey,
+    /// Open interest, raw [`Amount`] units (contracts × 1e8, ≥ 0).
+    pub open_interest_raw: i64,
+}
+
+/// A trade held by the `hybrid` model because it precedes the first open-interest snapshot seen so far.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, rkyv::Archive, rkyv::Serialize, rkyv::Deserialize)]
+#[rkyv(derive(Debug))]
+struct PreAnchorTrade {
+    key: EventKey,
+    instrument: u32,
+    dealer_delta_raw: i64,
+}
+
+/// A trade's notional waiting for its instrument's definition (to learn currency and contract size).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, rkyv::Archive, rkyv::Serialize, rkyv::Deserialize)]
+#[rkyv(derive(Debug))]
+struct PendingNotional {
+    hour: i64,
+    units: i64,
+}
+
+const NO_CURRENCY: u32 = u32::MAX;
+
+/// Everything the fold knows about one instrument id.
+#[derive(Clone, Debug, Default, PartialEq, rkyv::Archive, rkyv::Serialize, rkyv::Deserialize)]
+#[rkyv(derive(Debug))]
+pub struct InstrumentSlot {
+    def: Option<InstrumentDef>,
+    currency: u32,
+    expired: bool,
+    flow_raw: i64,
+    hybrid_anchor_oi_raw: Option<i64>,
+    hybrid_flow_after_raw: i64,
+    open_interest: Option<StampedOpenInterest>,
+    mark: Option<MarkQuote>,
+    trade_iv: Option<Stamped>,
+    last_trade: Option<LastTrade>,
+    pending_notional: Vec<PendingNotional>,
+}
+
+impl InstrumentSlot {
+    fn empty() -> Self {
+        InstrumentSlot {
+            currency: NO_CURRENCY,
+            ..InstrumentSlot::default()
+        }
+    }
+
+    /// The definition, once its `Instrument` event has been applied.
+    pub fn def(&self) -> Option<&InstrumentDef> {
+        self.def.as_ref()
+    }
+
+    /// True once exchange time passed expiry + [`KEEP_AFTER_EXPIRY_MS`]: inventory and marks are dropped.
+    pub fn is_expired(&self) -> bool {
+        self.expired
+    }
+
+    /// Latest mark from a `MarkIvSnapshot`.
+    pub fn mark(&self) -> Option<MarkQuote> {
+        self.mark
+    }
+
+    /// Latest trade IV > 0 (fraction), stamped.
+    pub fn trade_iv(&self) -> Option<Stamped> {
+        self.trade_iv
+    }
+
+    /// Latest trade.
+    pub fn last_trade(&self) -> Option<LastTrade> {
+        self.last_trade
+    }
+
+    /// Latest open interest, stamped.
+    pub fn open_interest(&self) -> Option<StampedOpenInterest> {
+        self.open_interest
+    }
+
+    /// −Σ signed taker amount over every applied trade (before expiry), contracts.
+    pub fn flow_position(&self) -> Amount {
+        Amount::from_raw(self.flow_raw)
+    }
+
+    fn is_blank(&self) -> bool {
+        self.def.is_none()
+            && self.last_trade.is_none()
+            && self.mark.is_none()
+            && self.open_interest.is_none()
+            && self.trade_iv.is_none()
+            && self.pending_notional.is_empty()
+            && self.flow_raw == 0
+            && self.hybrid_flow_after_raw == 0
+            && self.hybrid_anchor_oi_raw.is_none()
+    }
+}
+
+/// Traded notional of one currency.
+#[derive(Clone, Debug, PartialEq, rkyv::Archive, rkyv::Serialize, rkyv::Deserialize)]
+#[rkyv(derive(Debug))]
+struct CurrencyBook {
+    currency: String,
+    notional: HourlyNotional,
+}
+
+/// The latest tick of one price index.
+#[derive(Clone, Debug, PartialEq, rkyv::Archive, rkyv::Serialize, rkyv::Deserialize)]
+#[rkyv(derive(Debug))]
+struct IndexSpot {
+    index_name: String,
+    currency: String,
+    latest: Stamped,
+}
+
+/// How many events of each kind were applied, and how many were rejected as bad input.
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    Default,
+    PartialEq,
+    Eq,
+    serde::Serialize,
+    rkyv::Archive,
+    rkyv::Serialize,
+    rkyv::Deserialize,
+)]
+#[rkyv(derive(Debug))]
+pub struct FoldCounts {
+    /// Trades applied.
+    pub trades: u64,
+    /// Index price ticks applied.
+    pub index_prices: u64,
+    /// Mark-IV snapshots applied.
+    pub mark_iv_snapshots: u64,
+    /// Open-interest snapshots applied.
+    pub open_interest_snapshots: u64,
+    /// Events or snapshot entries rejected as bad input (non-positive amount, non-finite or non-positive
+    /// price, IV or open interest, instrument id above [`MAX_INSTRUMENT_ID`], conflicting re-definition).
+    pub rejected: u64,
+}
+
+/// The engine state: dealer inventory and the market inputs of every instrument, per-currency traded notional,
+/// the latest index prices.
+#[derive(Clone, Debug, PartialEq, rkyv::Archive, rkyv::Serialize, rkyv::Deserialize)]
+#[rkyv(derive(Debug))]
+pub struct State {
+    model: InventoryModel,
+    instruments: Vec<InstrumentSlot>,
+    currencies: Vec<CurrencyBook>,
+    indexes: Vec<IndexSpot>,
+    max_ts_ms: i64,
+    next_expiry_drop_ms: i64,
+    hybrid_anchor: Option<EventKey>,
+    pre_anchor_trades: Vec<PreAnchorTrade>,
+    slots_with_pending: u64,
+    counts: FoldCounts,
+}
+
+impl State {
+    /// An empty fold for an inventory model.
+    pub fn new(model: InventoryModel) -> Self {
+        State {
+            model,
+            instruments: Vec::new(),
+            currencies: Vec::new(),
+            indexes: Vec::new(),
+            max_ts_ms: i64::MIN,
+            next_expiry_drop_ms: i64::MAX,
+            hybrid_anchor: None,
+            pre_anchor_trades: Vec::new(),
+            slots_with_pending: 0,
+            counts: FoldCounts::default(),
+        }
+    }
+
+    /// The inventory model this fold keeps.
+    pub fn model(&self) -> InventoryModel {
+        self.model
+    }
+
+    /// Largest exchange time applied, epoch ms (`None` before the first timestamped event).
+    pub fn max_ts_ms(&self) -> Option<i64> {
+        (self.max_ts_ms != i64::MIN).then_some(self.max_ts_ms)
+    }
+
+    /// Event counts.
+    pub fn counts(&self) -> FoldCounts {
+        self.counts
+    }
+
+    /// Key of the first open-interest snapshot (the `hybrid` model's anchor), if any was applied.
+    pub fn hybrid_anchor(&self) -> Option<EventKey> {
+        self.hybrid_anchor
+    }
+
+    /// Every instrument slot that holds something, by id.
+    pub fn instruments(&self) -> impl Iterator<Item = (u32, &InstrumentSlot)> {
+        self.instruments
+            .iter()
+            .enumerate()
+            .filter(|(_, s)| !s.is_blank())
+            .map(|(i, s)| (i as u32, s))
+    }
+
+    /// One instrument's slot.
+    pub fn instrument(&self, id: u32) -> Option<&InstrumentSlot> {
+        self.instruments.get(id as usize).filter(|s| !s.is_blank())
+    }
+
+    /// Currencies of the defined instruments, sorted.
+    pub fn currencies(&self) -> impl Iterator<Item = &str> {
+        self.currencies.iter().map(|c| c.currency.as_str())
+    }
+
+    /// The dealer position of an instrument under this fold's model, contracts (+ = dealers long).
+    ///
+    /// - `flow`: −Σ signed taker amount;
+    /// - `oi`: +OI for calls, −OI for puts, from the latest snapshot that listed the instrument (0 without one);
+    /// - `hybrid`: the classic position in the first snapshot (0 when not listed there) plus the dealer side of
+    ///   every trade after it; before any snapshot, the `flow` position.
+    pub fn dealer_position(&self, id: u32) -> Amount {
+        let Some(slot) = self.instruments.get(id as usize) else {
+            return Amount::ZERO;
+        };
+        if slot.expired {
+            return Amount::ZERO;
+        }
+        let kind = slot.def.as_ref().map(|d| d.kind);
+        match self.model {
+            InventoryModel::Flow => Amount::from_raw(slot.flow_raw),
+            InventoryModel::Oi => match (kind, slot.open_interest) {
+                (Some(k), Some(oi)) => classic_position(k, Amount::from_raw(oi.open_interest_raw)),
+                _ => Amount::ZERO,
+            },
+            InventoryModel::Hybrid => match self.hybrid_anchor {
+                None => Amount::from_raw(slot.flow_raw),
+                Some(_) => {
+                    let base = match (kind, slot.hybrid_anchor_oi_raw) {
+                        (Some(k), Some(oi)) => classic_position(k, Amount::from_raw(oi)),
+                        _ => Amount::ZERO,
+                    };
+                    base + Amount::from_raw(slot.hybrid_flow_after_raw)
+                }
+            },
+        }
+    }
+
+    /// Spot of a currency, USD: the latest index price of `{currency}_usd` (else of any index of that currency),
+    /// else the index price of the latest trade of any of its instruments. Returns the value and its key.
+    pub fn spot_usd(&self, currency: &str) -> Option<Stamped> {
+        let usd_index = format!("{}_usd", currency.to_ascii_lowercase());
+        if let Some(ix) = self.indexes.iter().find(|i| i.index_name == usd_index) {
+            return Some(ix.latest);
+        }
+        if let Some(ix) = self.indexes.iter().find(|i| i.currency == currency) {
+            return Some(ix.latest);
+        }
+        self.instruments
+            .iter()
+            .filter(|s| s.def.as_ref().is_some_and(|d| d.currency == currency))
+            .filter_map(|s| s.last_trade)
+            .max_by_key(|t| t.key)
+            .map(|t| Stamped {
+                key: t.key,
+                value: t.index_price_usd,
+            })
+    }
+
+    /// ADV of a currency at `at_ms`: traded notional of the 24 whole hours before the hour of `at_ms`, USD.
+    pub fn adv_usd(&self, currency: &str, at_ms: i64) -> f64 {
+        self.currencies
+            .iter()
+            .find(|c| c.currency == currency)
+            .map_or(0.0, |c| c.notional.adv_usd(at_ms))
+    }
+
+    /// Applies an owned record.
+    pub fn apply_record(&mut self, record: &Record) {
+        self.apply(record.seq, &record.event);
+    }
+
+    /// Applies one event carried by the record `seq`. The only mutator of the state.
+    pub fn apply(&mut self, seq: u64, event: &Event) {
+        match event {
+            Event::Instrument(i) => self.apply_instrument(seq, i.id.0, instrument_def(i, seq)),
+            Event::Trade(t) => self.apply_trade(
+                seq,
+                t.instrument.0,
+                t.ts_exchange_ms,
+                t.taker_side,
+                t.amount.raw(),
+                t.mark_price,
+                t.iv,
+                t.index_price,
+            ),
+            Event::IndexPrice(p) => self.apply_index_price(seq, &p.index_name, p.price, p.ts_exchange_ms),
+            Event::MarkIvSnapshot(s) => {
+                let key = EventKey::new(s.ts_exchange_ms, seq);
+                self.begin_snapshot(key);
+                self.counts.mark_iv_snapshots += 1;
+                for m in &s.marks {
+                    self.apply_mark(key, m.instrument.0, m.mark_price, m.mark_iv);
+                }
+            }
+            Event::OpenInterest(o) => {
+                let key = EventKey::new(o.ts_exchange_ms, seq);
+                self.begin_snapshot(key);
+                self.counts.open_interest_snapshots += 1;
+                let anchors = self.anchors_hybrid(key);
+                if anchors {
+                    self.clear_hybrid_anchor_oi();
+                }
+                for e in &o.entries {
+                    self.apply_open_interest(key, e.instrument.0, e.open_interest.raw(), anchors);
+                }
+                if anchors {
+                    self.move_hybrid_anchor(key);
+                }
+            }
+            Event::Session(_) => {}
+        }
+    }
+
+    /// Applies one archived event in place (zero-copy: nothing is deserialized or allocated for trades, index
+    /// ticks and snapshots). Same effect as [`State::apply`] on `event.to_event()`.
+    pub fn apply_archived(&mut self, seq: u64, event: &ArchivedEvent) {
+        match event {
+            ArchivedEvent::Trade(t) => self.apply_archived_trade(seq, t),
+            ArchivedEvent::Instrument(i) => {
+                self.apply_instrument(seq, i.id.0.to_native(), archived_instrument_def(i, seq))
+            }
+            ArchivedEvent::IndexPrice(p) => self.apply_index_price(
+                seq,
+                p.index_name.as_str(),
+                p.price.to_native(),
+                p.ts_exchange_ms.to_native(),
+            ),
+            ArchivedEvent::MarkIvSnapshot(s) => {
+                let key = EventKey::new(s.ts_exchange_ms.to_native(), seq);
+                self.begin_snapshot(key);
+                self.counts.mark_iv_snapshots += 1;
+                for m in s.marks.iter() {
+                    self.apply_mark(
+                        key,
+                        m.instrument.0.to_native(),
+                        m.mark_price.to_native(),
+                        m.mark_iv.to_native(),
+                    );
+                }
+            }
+            ArchivedEvent::OpenInterest(o) => {
+                let key = EventKey::new(o.ts_exchange_ms.to_native(), seq);
+                self.begin_snapshot(key);
+                self.counts.open_interest_snapshots += 1;
+                let anchors = self.anchors_hybrid(key);
+                if anchors {
+                    self.clear_hybrid_anchor_oi();
+                }
+                for e in o.entries.iter() {
+                    self.apply_open_interest(
+                        key,
+                        e.instrument.0.to_native(),
+                        e.open_interest.0.to_native(),
+                        anchors,
+                    );
+                }
+                if anchors {
+                    self.move_hybrid_anchor(key);
+                }
+            }
+            ArchivedEvent::Session(_) => {}
+        }
+    }
+
+    #[inline]
+    fn apply_archived_trade(&mut self, seq: u64, t: &ArchivedTrade) {
+        self.apply_trade(
+            seq,
+            t.instrument.0.to_native(),
+            t.ts_exchange_ms.to_native(),
+            t.taker_side.to_native(),
+            t.amount.0.to_native(),
+            t.mark_price.to_native(),
+            t.iv.as_ref().map(|v| v.to_native()),
+            t.index_price.to_native(),
+        );
+    }
+
+    // ----- the mutations -----
+
+    fn slot_mut(&mut self, id: u32) -> &mut InstrumentSlot {
+        let i = id as usize;
+        if i >= self.instruments.len() {
+            self.instruments.resize_with(i + 1, InstrumentSlot::empty);
+        }
+        &mut self.instruments[i]
+    }
+
+    /// Moves `max_ts_ms` forward and applies what depends on it (ADV window, expiry drops).
+    #[inline]
+    fn advance_time(&mut self, ts_ms: i64) {
+        if ts_ms <= self.max_ts_ms {
+            return;
+        }
+        let old_hour = if self.max_ts_ms == i64::MIN {
+            i64::MIN
+        } else {
+            hour_of(self.max_ts_ms)
+        };
+        self.max_ts_ms = ts_ms;
+        let new_hour = hour_of(ts_ms);
+        if new_hour != old_hour {
+            let min_hour = new_hour - ADV_HOURS;
+            for c in &mut self.currencies {
+                c.notional.forget_before(min_hour);
+            }
+            if self.slots_with_pending > 0 {
+                for s in &mut self.instruments {
+                    s.pending_notional.retain(|p| p.hour >= min_hour);
+                }
+                self.slots_with_pending =
+                    self.instruments.iter().filter(|s| !s.pending_notional.is_empty()).count() as u64;
+            }
+        }
+        if ts_ms >= self.next_expiry_drop_ms {
+            self.drop_expired();
+        }
+    }
+
+    fn drop_expired(&mut self) {
+        let now = self.max_ts_ms;
+        let mut next = i64::MAX;
+        let mut dropped = Vec::new();
+        for (i, s) in self.instruments.iter_mut().enumerate() {
+            let Some(d) = &s.def else { continue };
+            if s.expired {
+                continue;
+            }
+            let drop_at = d.expiry_ms.saturating_add(KEEP_AFTER_EXPIRY_MS);
+            if drop_at <= now {
+                clear_inventory(s);
+                dropped.push(i as u32);
+            } else {
+                next = next.min(drop_at);
+            }
+        }
+        self.next_expiry_drop_ms = next;
+        if !dropped.is_empty() && !self.pre_anchor_trades.is_empty() {
+            self.pre_anchor_trades.retain(|t| dropped.binary_search(&t.instrument).is_err());
+        }
+    }
+
+    fn apply_instrument(&mut self, seq: u64, id: u32, def: InstrumentDef) {
+        if id > MAX_INSTRUMENT_ID
+            || def.def_seq != seq
+            || !(def.strike_usd.is_finite() && def.strike_usd > 0.0)
+            || !(def.contract_size.is_finite() && def.contract_size > 0.0)
+        {
+            self.counts.rejected += 1;
+            return;
+        }
+        let slot = self.slot_mut(id);
+        if let Some(existing) = &mut slot.def {
+            if existing.same_content(&def) {
+                existing.def_seq = existing.def_seq.min(def.def_seq);
+            } else {
+                self.counts.rejected += 1;
+            }
+            return;
+        }
+        let currency = self.currency_index(&def.currency);
+        let contract_size = def.contract_size;
+        let drop_at = def.expiry_ms.saturating_add(KEEP_AFTER_EXPIRY_MS);
+        let max_hour = self.max_hour();
+        let slot = &mut self.instruments[id as usize];
+        slot.def = Some(def);
+        slot.currency = currency;
+        let pending = std::mem::take(&mut slot.pending_notional);
+        if !pending.is_empty() {
+            self.slots_with_pending = self.slots_with_pending.saturating_sub(1);
+            let book = &mut self.currencies[currency as usize].notional;
+            for p in pending {
+                book.add(p.hour, scale_by_contract_size(p.units, contract_size), max_hour);
+            }
+        }
+        if drop_at <= self.max_ts_ms {
+            clear_inventory(&mut self.instruments[id as usize]);
+            self.pre_anchor_trades.retain(|t| t.instrument != id);
+        } else {
+            self.next_expiry_drop_ms = self.next_expiry_drop_ms.min(drop_at);
+        }
+    }
+
+    fn currency_index(&mut self, currency: &str) -> u32 {
+        match self.currencies.binary_search_by(|c| c.currency.as_str().cmp(currency)) {
+            Ok(i) => i as u32,
+            Err(i) => {
+                self.currencies.insert(
+                    i,
+                    CurrencyBook {
+                        currency: currency.to_string(),
+                        notional: HourlyNotional::default(),
+                    },
+                );
+                let i = i as u32;
+                for s in &mut self.instruments {
+                    if s.currency != NO_CURRENCY && s.currency >= i {
+                        s.currency += 1;
+                    }
+                }
+                i
+            }
+        }
+    }
+
+    fn max_hour(&self) -> i64 {
+        if self.max_ts_ms == i64::MIN {
+            i64::MIN + ADV_HOURS
+        } else {
+            hour_of(self.max_ts_ms)
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    #[inline]
+    fn apply_trade(
+        &mut self,
+        seq: u64,
+        id: u32,
+        ts_ms: i64,
+        taker_side: TakerSide,
+        amount_raw: i64,
+        mark_price: f64,
+        iv: Option<f64>,
+        index_price_usd: f64,
+    ) {
+        if amount_raw <= 0
+            || id > MAX_INSTRUMENT_ID
+            || !(index_price_usd.is_finite() && index_price_usd > 0.0)
+            || !(mark_price.is_finite() && mark_price >= 0.0)
+        {
+            self.counts.rejected += 1;
+            return;
+        }
+        self.counts.trades += 1;
+        self.advance_time(ts_ms);
+        let key = EventKey::new(ts_ms, seq);
+        let max_hour = self.max_hour();
+        let hour = hour_of(ts_ms);
+        let units = trade_notional_units(Amount::from_raw(amount_raw).to_f64(), index_price_usd);
+        let model = self.model;
+        let anchor = self.hybrid_anchor;
+        if id as usize >= self.instruments.len() {
+            self.slot_mut(id);
+        }
+        let slot = &mut self.instruments[id as usize];
+
+        if let Some(units) = units {
+            if slot.currency != NO_CURRENCY {
+                let m = slot.def.as_ref().map_or(1.0, |d| d.contract_size);
+                self.currencies[slot.currency as usize].notional.add(
+                    hour,
+                    scale_by_contract_size(units, m),
+                    max_hour,
+                );
+            } else if hour >= max_hour - ADV_HOURS {
+                if slot.pending_notional.is_empty() {
+                    self.slots_with_pending += 1;
+                }
+                slot.pending_notional.push(PendingNotional { hour, units });
+                slot.pending_notional.sort_unstable_by_key(|p| (p.hour, p.units));
+            }
+        }
+        if slot.last_trade.is_none_or(|l| key > l.key) {
+            slot.last_trade = Some(LastTrade {
+                key,
+                mark_price,
+                index_price_usd,
+            });
+        }
+        if slot.expired {
+            return;
+        }
+        let dealer = match taker_side {
+            TakerSide::Buy => -amount_raw,
+            TakerSide::Sell => amount_raw,
+        };
+        slot.flow_raw += dealer;
+        if let Some(v) = iv {
+            if v.is_finite() && v > 0.0 && slot.trade_iv.is_none_or(|s| key > s.key) {
+                slot.trade_iv = Some(Stamped { key, value: v });
+            }
+        }
+        if model == InventoryModel::Hybrid {
+            match anchor {
+                Some(a) if key > a => slot.hybrid_flow_after_raw += dealer,
+                _ => {
+                    let t = PreAnchorTrade {
+                        key,
+                        instrument: id,
+                        dealer_delta_raw: dealer,
+                    };
+                    let at = self.pre_anchor_trades.partition_point(|p| p.key < key);
+                    self.pre_anchor_trades.insert(at, t);
+                }
+            }
+        }
+    }
+
+    fn apply_index_price(&mut self, seq: u64, index_name: &str, price_usd: f64, ts_ms: i64) {
+        if !(price_usd.is_finite() && price_usd > 0.0) {
+            self.counts.rejected += 1;
+            return;
+        }
+        self.counts.index_prices += 1;
+        self.advance_time(ts_ms);
+        let key = EventKey::new(ts_ms, seq);
+        let latest = Stamped {
+            key,
+            value: price_usd,
+        };
+        match self
+            .indexes
+            .binary_search_by(|i| i.index_name.as_str().cmp(index_name))
+        {
+            Ok(i) => {
+                let ix = &mut self.indexes[i];
+                if key > ix.latest.key {
+                    ix.latest = latest;
+                }
+            }
+            Err(i) => self.indexes.insert(
+                i,
+                IndexSpot {
+                    index_name: index_name.to_string(),
+                    currency: index_currency(index_name),
+                    latest,
+                },
+            ),
+        }
+    }
+
+    fn begin_snapshot(&mut self, key: EventKey) {
+        self.advance_time(key.ts_ms);
+    }
+
+    #[inline]
+    fn apply_mark(&mut self, key: EventKey, id: u32, mark_price: f64, mark_iv: f64) {
+        if id > MAX_INSTRUMENT_ID
+            || !(mark_iv.is_finite() && mark_iv > 0.0)
+            || !(mark_price.is_finite() && mark_price >= 0.0)
+        {
+            self.counts.rejected += 1;
+            return;
+        }
+        let slot = self.slot_mut(id);
+        if slot.expired {
+            return;
+        }
+        if slot.mark.is_none_or(|m| key > m.key) {
+            slot.mark = Some(MarkQuote {
+                key,
+                mark_price,
+                mark_iv,
+            });
+        }
+    }
+
+    /// True when an open-interest snapshot at `key` becomes the `hybrid` model's anchor (the first snapshot).
+    fn anchors_hybrid(&self, key: EventKey) -> bool {
+        self.model == InventoryModel::Hybrid && self.hybrid_anchor.is_none_or(|a| key < a)
+    }
+
+    fn clear_hybrid_anchor_oi(&mut self) {
+        for s in &mut self.instruments {
+            s.hybrid_anchor_oi_raw = None;
+        }
+    }
+
+    /// Makes `key` the hybrid anchor: trades held before it that come after `key` become post-anchor flow.
+    fn move_hybrid_anchor(&mut self, key: EventKey) {
+        self.hybrid_anchor = Some(key);
+        let split = self.pre_anchor_trades.partition_point(|t| t.key < key);
+        let after: Vec<PreAnchorTrade> = self.pre_anchor_trades.drain(split..).collect();
+        for t in after {
+            if let Some(s) = self.instruments.get_mut(t.instrument as usize) {
+                if !s.expired {
+                    s.hybrid_flow_after_raw += t.dealer_delta_raw;
+                }
+            }
+        }
+    }
+
+    fn apply_open_interest(&mut self, key: EventKey, id: u32, open_interest_raw: i64, anchors: bool) {
+        if id > MAX_INSTRUMENT_ID || open_interest_raw < 0 {
+            self.counts.rejected += 1;
+            return;
+        }
+        let slot = self.slot_mut(id);
+        if slot.expired {
+            return;
+        }
+        if slot.open_interest.is_none_or(|o| key > o.key) {
+            slot.open_interest = Some(StampedOpenInterest {
+                key,
+                open_interest_raw,
+            });
+        }
+        if anchors {
+            slot.hybrid_anchor_oi_raw = Some(open_interest_raw);
+        }
+    }
+}
+
+fn clear_inventory(s: &mut InstrumentSlot) {
+    s.expired = true;
+    s.flow_raw = 0;
+    s.hybrid_anchor_oi_raw = None;
+    s.hybrid_flow_after_raw = 0;
+    s.open_interest = None;
+    s.mark = None;
+    s.trade_iv = None;
+}
+
+/// The currency of an index name: the part before the first `_`, upper-cased (`btc_usd` → `BTC`).
+pub fn index_currency(index_name: &str) -> String {
+    index_name
+        .split('_')
+        .next()
+        .unwrap_or(index_name)
+        .to_ascii_uppercase()
+}
+
+fn instrument_def(i: &Instrument, seq: u64) -> InstrumentDef {
+    InstrumentDef {
+        name: i.name.clone(),
+        currency: i.currency.clone(),
+        quote_currency: i.quote_currency.clone(),
+        kind: i.kind,
+        strike_usd: i.strike,
+        expiry_ms: i.expiry_ms,
+        contract_size: i.contract_size,
+        def_seq: seq,
+    }
+}
+
+fn archived_instrument_def(i: &ArchivedInstrument, seq: u64) -> InstrumentDef {
+    InstrumentDef {
+        name: i.name.as_str().to_string(),
+        currency: i.currency.as_str().to_string(),
+        quote_currency: i.quote_currency.as_str().to_string(),
+        kind: i.kind.to_native(),
+        strike_usd: i.strike.to_native(),
+        expiry_ms: i.expiry_ms.to_native(),
+        contract_size: i.contract_size.to_native(),
+        def_seq: seq,
+    }
+}

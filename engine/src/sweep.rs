@@ -1,0 +1,338 @@
+//! Folding the log forward in exchange time: the state at each of many increasing times t₁ < t₂ < …, each
+//! exactly the fold of the events with `ts ≤ tᵢ` (as [`crate::as_of`] would give), in one pass over the log.
+//!
+//! [`Sweep`] reads blocks in seq order only as far as needed: it stops before block i as soon as the smallest
+//! exchange time of blocks i, i+1, … (a suffix minimum over the sparse index) is > tᵢ. Events read ahead of time (`ts > tᵢ`) wait in a buffer ordered by `(ts, seq)`. Because the fold
+//! is order independent, applying each event whenever it becomes due gives the same bits as a fold from the
+//! start.
+//!
+//! [`run_series`] drives a sweep over a sampling grid: it warms the HPP sampler up over the trailing window,
+//! writes checkpoints at regular exchange times, and hands each row to a callback (`gex` uses it for one row,
+//! `replay` for a whole series).
+
+use std::collections::BTreeMap;
+
+use dealerflow_schemas::event::ArchivedEvent;
+use dealerflow_schemas::log::LogReader;
+use dealerflow_schemas::Event;
+
+use crate::checkpoint::{log_fingerprint, Checkpoint, CheckpointStore, Coverage};
+use crate::error::EngineError;
+use crate::event_key::EventKey;
+use crate::exposures::compute_exposures;
+use crate::hpp::{HppParams, HppSample, HppSampler};
+use crate::inputs::select_inputs;
+use crate::inventory::InventoryModel;
+use crate::report::{evaluate, GexReport};
+use crate::scenario::ScenarioParams;
+use crate::state::State;
+
+/// A forward sweep over a log (module docs).
+#[derive(Debug)]
+pub struct Sweep<'r> {
+    reader: &'r LogReader,
+    state: State,
+    coverage: Coverage,
+    next_block: usize,
+    /// `suffix_min[i]`: smallest exchange time of a possibly missing event in blocks `i..`.
+    suffix_min: Vec<i64>,
+    pending: BTreeMap<EventKey, Event>,
+    at_ms: Option<i64>,
+}
+
+impl<'r> Sweep<'r> {
+    /// Starts from a verified checkpoint of this log, or from an empty state of `model`.
+    pub fn new(reader: &'r LogReader, model: InventoryModel, start: Option<Checkpoint>) -> Self {
+        let (state, coverage) = match start {
+            Some(cp) if cp.state.model() == model => (cp.state, cp.coverage),
+            _ => (State::new(model), Coverage::NONE),
+        };
+        let blocks = reader.blocks();
+        let mut suffix_min = vec![i64::MAX; blocks.len() + 1];
+        for (i, b) in blocks.iter().enumerate().rev() {
+            let end = b.first_seq + b.frames;
+            let relevant = match (b.min_ts_ms, b.max_ts_ms) {
+                (Some(min), Some(max)) if end <= coverage.next_seq => {
+                    if max > coverage.ts_ms {
+                        min.max(coverage.ts_ms.saturating_add(1))
+                    } else {
+                        i64::MAX
+                    }
+                }
+                (Some(min), _) => min,
+                _ => i64::MAX,
+            };
+            suffix_min[i] = suffix_min[i + 1].min(relevant);
+        }
+        Sweep {
+            reader,
+            state,
+            coverage,
+            next_block: 0,
+            suffix_min,
+            pending: BTreeMap::new(),
+            at_ms: (coverage != Coverage::NONE).then_some(coverage.ts_ms),
+        }
+    }
+
+    /// The state as of the last [`Sweep::advance_to`].
+    pub fn state(&self) -> &State {
+        &self.state
+    }
+
+    /// The time of the last [`Sweep::advance_to`], epoch ms.
+    pub fn at_ms(&self) -> Option<i64> {
+        self.at_ms
+    }
+
+    /// Events read ahead and waiting for their time.
+    pub fn pending_events(&self) -> usize {
+        self.pending.len()
+    }
+
+    /// Folds every event with `ts ≤ at_ms`. Times must not go backwards (nor before the starting checkpoint).
+    pub fn advance_to(&mut self, at_ms: i64) -> Result<&State, EngineError> {
+        if let Some(prev) = self.at_ms {
+            if at_ms < prev {
+                return Err(EngineError::Sampling {
+                    reason: format!("sweep asked for {at_ms} ms after {prev} ms; times must increase"),
+                });
+            }
+        }
+        while let Some(entry) = self.pending.first_entry() {
+            if entry.key().ts_ms > at_ms {
+                break;
+            }
+            let (key, event) = entry.remove_entry();
+            self.state.apply(key.seq, &event);
+        }
+        let blocks = self.reader.blocks();
+        while self.next_block < blocks.len() && self.suffix_min[self.next_block] <= at_ms {
+            let b = blocks[self.next_block];
+            self.next_block += 1;
+            let end = b.first_seq + b.frames;
+            if end <= self.coverage.next_seq && b.max_ts_ms.is_none_or(|m| m <= self.coverage.ts_ms) {
+                continue;
+            }
+            for rec in self.reader.iter_from_seq(b.first_seq).take(b.frames as usize) {
+                let rec = rec.map_err(|source| EngineError::Log {
+                    dir: self.reader.dir().to_path_buf(),
+                    source,
+                })?;
+                match rec.ts_exchange_ms {
+                    Some(ts) => {
+                        if self.coverage.covers(rec.seq, ts) {
+                            continue;
+                        }
+                        if ts <= at_ms {
+                            self.state.apply_archived(rec.seq, rec.event);
+                        } else {
+                            self.pending.insert(EventKey::new(ts, rec.seq), rec.event.to_event());
+                        }
+                    }
+                    None => {
+                        if matches!(rec.event, ArchivedEvent::Instrument(_)) {
+                            self.state.apply_archived(rec.seq, rec.event);
+                        }
+                    }
+                }
+            }
+        }
+        self.at_ms = Some(at_ms);
+        Ok(&self.state)
+    }
+
+    /// A checkpoint of the current state: it covers every record the reader holds up to the current time.
+    pub fn checkpoint(&self) -> Result<Option<Checkpoint>, EngineError> {
+        let Some(ts_ms) = self.at_ms else {
+            return Ok(None);
+        };
+        let next_seq = self.reader.next_seq();
+        Ok(Some(Checkpoint {
+            coverage: Coverage { next_seq, ts_ms },
+            fingerprint: log_fingerprint(self.reader, next_seq)?,
+            state: self.state.clone(),
+        }))
+    }
+}
+
+/// Multiples of `every_ms` in `[from_ms, to_ms]`, ascending.
+pub fn grid_times(from_ms: i64, to_ms: i64, every_ms: i64) -> impl Iterator<Item = i64> {
+    let every = every_ms.max(1);
+    let first = from_ms.div_euclid(every) * every + if from_ms.rem_euclid(every) == 0 { 0 } else { every };
+    (0..)
+        .map(move |k: i64| first.saturating_add(k.saturating_mul(every)))
+        .take_while(move |&t| t <= to_ms)
+}
+
+/// What a series evaluates (everything except the inventory model, which belongs to the fold).
+#[derive(Clone, Debug, PartialEq)]
+pub struct SeriesConfig {
+    /// Underlying currency (`BTC`).
+    pub currency: String,
+    /// Rate r, fraction per year.
+    pub rate: f64,
+    /// HPP weights and windows.
+    pub hpp: HppParams,
+    /// Scenario thresholds.
+    pub scenario: ScenarioParams,
+    /// Spacing of the HPP samples, ms: samples sit on multiples of it (so a `gex` at a grid time and a
+    /// `replay` row at that time agree bit for bit).
+    pub every_ms: i64,
+}
+
+/// Where checkpoints are read from and written to.
+#[derive(Clone, Debug)]
+pub struct CheckpointPolicy {
+    /// The store of this log.
+    pub store: CheckpointStore,
+    /// Spacing in exchange time, ms; checkpoints sit on multiples of it.
+    pub interval_ms: i64,
+    /// Write missing or damaged checkpoints while sweeping.
+    pub write: bool,
+}
+
+/// What a series run did.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct SeriesStats {
+    /// Rows handed to the callback.
+    pub rows: u64,
+    /// Rows without a spot (nothing to evaluate yet).
+    pub rows_without_spot: u64,
+    /// Coverage time of the checkpoint the sweep started from.
+    pub started_from_checkpoint_ms: Option<i64>,
+    /// Checkpoints written.
+    pub checkpoints_written: u64,
+    /// Warnings (unusable checkpoints), one line each.
+    pub warnings: Vec<String>,
+}
+
+/// Evaluates rows at `row_times` (ascending). Each row is the exact fold as of its time, with HPP scored over
+/// the samples of [`SeriesConfig::every_ms`] in the trailing window (the window before the first row is
+/// sampled too, as warm-up). `on_row(t, report)` gets `None` when there is no spot yet at `t`; returning
+/// `false` stops the run.
+pub fn run_series(
+    reader: &LogReader,
+    model: InventoryModel,
+    cfg: &SeriesConfig,
+    row_times: &[i64],
+    checkpoints: Option<&CheckpointPolicy>,
+    mut on_row: impl FnMut(i64, Option<GexReport>) -> bool,
+) -> Result<SeriesStats, EngineError> {
+    let mut stats = SeriesStats::default();
+    let (Some(&first_row), Some(&last_row)) = (row_times.first(), row_times.last()) else {
+        return Ok(stats);
+    };
+    if row_times.windows(2).any(|w| w[0] >= w[1]) || cfg.every_ms <= 0 {
+        return Err(EngineError::Sampling {
+            reason: "row times must increase and the sampling step must be positive".into(),
+        });
+    }
+    let warmup_from = first_row
+        .saturating_sub(cfg.hpp.window_ms.max(0))
+        .saturating_sub(cfg.hpp.lookback_ms.max(0));
+    let start = match checkpoints {
+        Some(p) => p
+            .store
+            .latest_at_or_before(reader, model, warmup_from, &mut stats.warnings)?,
+        None => None,
+    };
+    stats.started_from_checkpoint_ms = start.as_ref().map(|c| c.coverage.ts_ms);
+    let start_ts = start.as_ref().map(|c| c.coverage.ts_ms);
+
+    // Times to visit: warm-up samples, rows, checkpoint boundaries.
+    #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+    enum Visit {
+        Checkpoint,
+        Sample,
+        Row,
+    }
+    let mut visits: BTreeMap<i64, Vec<Visit>> = BTreeMap::new();
+    for t in grid_times(warmup_from, first_row - 1, cfg.every_ms) {
+        visits.entry(t).or_default().push(Visit::Sample);
+    }
+    for &t in row_times {
+        visits.entry(t).or_default().push(Visit::Row);
+    }
+    if let Some(p) = checkpoints.filter(|p| p.write && p.interval_ms > 0) {
+        let log_first = reader.time_range_ms().map(|r| r.0);
+        if let Some(from) = start_ts.map(|t| t + 1).or(log_first) {
+            for t in grid_times(from, last_row, p.interval_ms) {
+                visits.entry(t).or_default().push(Visit::Checkpoint);
+            }
+        }
+    }
+
+    let mut sweep = Sweep::new(reader, model, start);
+    let mut sampler = HppSampler::new(cfg.hpp);
+    for (t, kinds) in visits {
+        if start_ts.is_some_and(|s| t < s) {
+            continue;
+        }
+        let state = sweep.advance_to(t)?;
+        let sample = kinds.contains(&Visit::Sample);
+        let row = kinds.contains(&Visit::Row);
+        if row {
+            match evaluate(state, &cfg.currency, t, cfg.rate) {
+                Ok(eval) => {
+                    let score = sampler.push(eval.hpp_sample())?;
+                    stats.rows += 1;
+                    if !on_row(t, Some(GexReport::new(eval, &score, &cfg.scenario))) {
+                        break;
+                    }
+                }
+                Err(EngineError::NoSpot { .. }) => {
+                    stats.rows += 1;
+                    stats.rows_without_spot += 1;
+                    if !on_row(t, None) {
+                        break;
+                    }
+                }
+                Err(e) => return Err(e),
+            }
+        } else if sample {
+            match select_inputs(state, &cfg.currency, t, cfg.rate) {
+                Ok(inputs) => {
+                    let x = compute_exposures(&inputs);
+                    sampler.push(HppSample {
+                        ts_ms: t,
+                        spot_usd: x.spot_usd,
+                        ngi: x.totals.ngi,
+                        vss: x.totals.vss,
+                        chl24h: x.totals.chl24h,
+                    })?;
+                }
+                Err(EngineError::NoSpot { .. }) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        if kinds.contains(&Visit::Checkpoint) {
+            if let Some(p) = checkpoints {
+                let path = p.store.path_for(model, t);
+                if !path.exists() || p.store.load(&path).is_err() {
+                    if let Some(cp) = sweep.checkpoint()? {
+                        p.store.write(&cp)?;
+                        stats.checkpoints_written += 1;
+                    }
+                }
+            }
+        }
+    }
+    Ok(stats)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn grid_is_aligned_to_multiples() {
+        let v: Vec<i64> = grid_times(5, 31, 10).collect();
+        assert_eq!(v, vec![10, 20, 30]);
+        let v: Vec<i64> = grid_times(10, 30, 10).collect();
+        assert_eq!(v, vec![10, 20, 30]);
+        let v: Vec<i64> = grid_times(-15, 0, 10).collect();
+        assert_eq!(v, vec![-10, 0]);
+        assert_eq!(grid_times(11, 19, 10).count(), 0);
+    }
+}
