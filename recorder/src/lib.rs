@@ -9,4 +9,5 @@
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used))]
 
 pub mod deribit;
+pub mod import;
 pub mod sim;
