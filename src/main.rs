@@ -19,12 +19,15 @@ struct Cli {
 enum Command {
     /// Inspect, verify or print an event log.
     Log(cmd::log::LogArgs),
+    /// Import saved Deribit trade files into an event log.
+    Import(cmd::import::ImportArgs),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Log(args) => cmd::log::run(args),
+        Command::Import(args) => cmd::import::run(args),
     };
     match result {
         Ok(code) => code,

@@ -1,3 +1,4 @@
 //! One module per `dealerflow` subcommand; each exposes its clap `Args` and a `run` returning the exit code.
 
+pub mod import;
 pub mod log;

@@ -1,0 +1,73 @@
+//! `dealerflow import deribit-json FILE... --data-dir DIR`: import saved Deribit trade files into a log.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::{Context, Result};
+use clap::{Args, Subcommand};
+use dealerflow_recorder::import::import_deribit_json;
+
+/// Import saved exchange data into an event log.
+#[derive(Debug, Args)]
+#[command(
+    after_help = "Example: dealerflow import deribit-json btc-option-trades-2026-08-16.json --data-dir data/btc"
+)]
+pub struct ImportArgs {
+    #[command(subcommand)]
+    source: ImportSource,
+}
+
+#[derive(Debug, Subcommand)]
+enum ImportSource {
+    /// Import Deribit option trades saved as JSON: a `public/get_last_trades_by_*` response (`result.trades`),
+    /// a bare array of trades or an object with `trades`, or JSON lines with one trade per line.
+    ///
+    /// Writes instruments, trades and one btc_usd-style index price per distinct trade timestamp, in exchange-time
+    /// order. Trades already in the log (by trade id) are skipped, so importing twice changes nothing. Bad records
+    /// are rejected one by one (file, record number, field and value on stderr); a truncated file keeps its
+    /// complete records. Exit code 0 when every file was read to its end, 1 otherwise.
+    ///
+    /// Example: dealerflow import deribit-json btc-option-trades-2026-08-16.json --data-dir data/btc
+    #[command(name = "deribit-json")]
+    DeribitJson {
+        /// Trade files to import, in this order (duplicates across files are imported once).
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+        /// The log directory (created if missing).
+        #[arg(long)]
+        data_dir: PathBuf,
+    },
+}
+
+/// Runs `dealerflow import`.
+pub fn run(args: ImportArgs) -> Result<ExitCode> {
+    match args.source {
+        ImportSource::DeribitJson { files, data_dir } => {
+            let report = import_deribit_json(&files, &data_dir)
+                .with_context(|| format!("importing into {}", data_dir.display()))?;
+            for f in &report.files {
+                eprintln!(
+                    "{}: {} ({} records): {} imported, {} duplicates, {} rejected",
+                    f.file.display(),
+                    f.layout,
+                    f.records,
+                    f.imported,
+                    f.duplicates,
+                    f.rejected.len()
+                );
+                for r in &f.rejected {
+                    eprintln!("  rejected: {r}");
+                }
+                if let Some(e) = &f.error {
+                    eprintln!("  error: {e}");
+                }
+            }
+            println!("{report}");
+            Ok(if report.file_errors > 0 {
+                ExitCode::FAILURE
+            } else {
+                ExitCode::SUCCESS
+            })
+        }
+    }
+}
