@@ -28,11 +28,14 @@ pub fn normal_pdf(x: f64) -> f64 {
     INV_SQRT_2PI * (-0.5 * x * x).exp()
 }
 
-/// Standard normal distribution function N(x) = erfc(−x/√2)/2 (statrs' erfc: relative accuracy ~1e-15 in
-/// both tails, so N(−40) is a tiny positive number rather than 0 − rounding).
+/// Standard normal distribution function N(x) = erfc(−x/√2)/2.
+///
+/// `erfc` is the `libm` port of FreeBSD's msun (Sun's fdlibm), accurate to about one ulp in both tails, so
+/// N(−30) is a correct tiny number rather than 0 from cancellation. (statrs 0.19's `erfc` was measured at up
+/// to 1e-10 relative error against 30-digit references, e.g. N(−3), so it is not used here.)
 #[inline]
 pub fn normal_cdf(x: f64) -> f64 {
-    0.5 * statrs::function::erf::erfc(-x * std::f64::consts::FRAC_1_SQRT_2)
+    0.5 * libm::erfc(-x * std::f64::consts::FRAC_1_SQRT_2)
 }
 
 /// Validated inputs of one Black–Scholes evaluation.

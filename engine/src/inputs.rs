@@ -16,7 +16,7 @@ use dealerflow_schemas::{Amount, OptionKind};
 use implied_vol::{DefaultSpecialFn, ImpliedBlackVolatility};
 
 use crate::error::EngineError;
-use crate::state::{InstrumentDef, State};
+use crate::state::{InstrumentDef, State, KEEP_AFTER_EXPIRY_MS};
 
 /// Where an instrument's σ came from.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]
@@ -128,7 +128,7 @@ pub fn select_inputs<'a>(
         }
         let tau_years = (def.expiry_ms - at_ms) as f64 / MS_PER_YEAR;
         if tau_years <= 0.0 {
-            if position != Amount::ZERO {
+            if position != Amount::ZERO && at_ms - def.expiry_ms < KEEP_AFTER_EXPIRY_MS {
                 excluded.expired += 1;
             }
             continue;
