@@ -1,0 +1,260 @@
+//! Invariants of the fold, by proptest over random books with late (out-of-time-order) events:
+//! - fold(a ++ b) equals folding b onto the state after a (also through a checkpoint's bytes);
+//! - applying the same events in any order gives the same state, bit for bit;
+//! - flipping every taker side negates every dealer position and every exposure (flow model);
+//! - on a real log: the as-of fold with block skipping, a checkpoint plus the remainder, and the forward sweep
+//!   all equal a naive fold of every record with ts ≤ t, bit for bit.
+
+mod common;
+
+use common::*;
+use dealerflow_engine::as_of::fold_as_of;
+use dealerflow_engine::checkpoint::{decode, encode, Checkpoint, CheckpointStore, Coverage};
+use dealerflow_engine::hpp::HppParams;
+use dealerflow_engine::report::evaluate;
+use dealerflow_engine::scenario::ScenarioParams;
+use dealerflow_engine::sweep::{run_series, CheckpointPolicy, SeriesConfig, Sweep};
+use dealerflow_engine::{InventoryModel, State};
+use dealerflow_schemas::log::{LogOptions, LogReader, LogWriter};
+use dealerflow_schemas::{Event, OptionKind, TakerSide};
+use proptest::prelude::*;
+
+const T0: i64 = EXPIRY_17AUG26_MS - 2 * DAY_MS;
+const SPAN_MIN: i64 = 4 * 24 * 60;
+
+#[derive(Clone, Debug)]
+enum Step {
+    Trade { inst: u32, minute: i64, buy: bool, tenths: u32, iv: Option<f64>, mark: f64 },
+    Index { minute: i64, price: f64 },
+    Marks { minute: i64, entries: Vec<(u32, f64)> },
+    Oi { minute: i64, entries: Vec<(u32, u32)> },
+}
+
+fn step(n_inst: u32) -> impl Strategy<Value = Step> {
+    let minute = 0..SPAN_MIN;
+    prop_oneof![
+        6 => (0..n_inst, minute.clone(), any::<bool>(), 1u32..500, prop::option::of(0.2f64..2.0), 0.0f64..0.2)
+            .prop_map(|(inst, minute, buy, tenths, iv, mark)| Step::Trade { inst, minute, buy, tenths, iv, mark }),
+        2 => (minute.clone(), 50_000.0f64..70_000.0).prop_map(|(minute, price)| Step::Index { minute, price }),
+        1 => (minute.clone(), prop::collection::vec((0..n_inst, 0.2f64..1.5), 0..4))
+            .prop_map(|(minute, entries)| Step::Marks { minute, entries }),
+        1 => (minute, prop::collection::vec((0..n_inst, 0u32..1000), 0..4))
+            .prop_map(|(minute, entries)| Step::Oi { minute, entries }),
+    ]
+}
+
+/// Instruments: (kind, strike, expiry day offset from 17AUG26).
+fn instruments() -> impl Strategy<Value = Vec<(bool, u32, i64)>> {
+    prop::collection::vec((any::<bool>(), 50u32..70, 0i64..5), 1..6)
+}
+
+fn to_events(insts: &[(bool, u32, i64)], steps: &[Step], flip: bool) -> Vec<Event> {
+    let mut ev: Vec<Event> = insts
+        .iter()
+        .enumerate()
+        .map(|(i, &(call, k, d))| {
+            let kind = if call { OptionKind::Call } else { OptionKind::Put };
+            instrument(i as u32, kind, k as f64 * 1000.0, EXPIRY_17AUG26_MS + d * DAY_MS)
+        })
+        .collect();
+    for s in steps {
+        let ts = |m: i64| T0 + m * 60_000;
+        ev.push(match s {
+            Step::Trade { inst, minute, buy, tenths, iv, mark } => {
+                let side = if *buy != flip { TakerSide::Buy } else { TakerSide::Sell };
+                trade(*inst, ts(*minute), side, *tenths as f64 / 10.0, *iv, *mark, 60_000.0 + *minute as f64)
+            }
+            Step::Index { minute, price } => index(ts(*minute), *price),
+            Step::Marks { minute, entries } => {
+                let e: Vec<(u32, f64, f64)> = entries.iter().map(|&(i, iv)| (i, 0.01, iv)).collect();
+                marks(ts(*minute), &e)
+            }
+            Step::Oi { minute, entries } => {
+                let e: Vec<(u32, f64)> = entries.iter().map(|&(i, oi)| (i, oi as f64 / 10.0)).collect();
+                open_interest(ts(*minute), &e)
+            }
+        });
+    }
+    ev
+}
+
+fn fold_with_seqs(model: InventoryModel, events: &[(u64, Event)]) -> State {
+    let mut s = State::new(model);
+    for (seq, e) in events {
+        s.apply(*seq, e);
+    }
+    s
+}
+
+fn bytes(s: &State) -> Vec<u8> {
+    rkyv::to_bytes::<rkyv::rancor::Error>(s).unwrap().to_vec()
+}
+
+/// The fold restricted to ts ≤ t (instrument definitions always apply).
+fn upto(events: &[(u64, Event)], t: i64) -> Vec<(u64, Event)> {
+    events
+        .iter()
+        .filter(|(_, e)| e.ts_exchange_ms().is_none_or(|ts| ts <= t))
+        .cloned()
+        .collect()
+}
+
+fn report_json(state: &State, t: i64) -> String {
+    match evaluate(state, "BTC", t, 0.0) {
+        Ok(e) => {
+            let x = &e.exposures;
+            serde_json::to_string(&(x.spot_usd, &x.instruments, &x.strikes, &x.expiries, x.totals, e.levels, e.adv_usd))
+                .unwrap()
+        }
+        Err(err) => err.to_string(),
+    }
+}
+
+fn model() -> impl Strategy<Value = InventoryModel> {
+    prop_oneof![Just(InventoryModel::Flow), Just(InventoryModel::Oi), Just(InventoryModel::Hybrid)]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 96, ..ProptestConfig::default() })]
+
+    #[test]
+    fn fold_of_concatenation_is_fold_onto_the_prefix_state(
+        insts in instruments(),
+        steps in prop::collection::vec(step(5), 0..60),
+        cut in 0usize..70,
+        m in model(),
+    ) {
+        let steps: Vec<Step> = steps.into_iter().filter(|s| !matches!(s, Step::Trade { inst, .. } if *inst as usize >= insts.len())).collect();
+        let ev: Vec<(u64, Event)> = to_events(&insts, &steps, false).into_iter().enumerate().map(|(i, e)| (i as u64, e)).collect();
+        let cut = cut.min(ev.len());
+        let whole = fold_with_seqs(m, &ev);
+        let prefix = fold_with_seqs(m, &ev[..cut]);
+        // Through a checkpoint's bytes, as a real resume would.
+        let cp = Checkpoint { coverage: Coverage::NONE, fingerprint: 0, state: prefix };
+        let mut resumed = decode(&encode(&cp).unwrap()).unwrap().state;
+        for (seq, e) in &ev[cut..] {
+            resumed.apply(*seq, e);
+        }
+        prop_assert_eq!(bytes(&whole), bytes(&resumed));
+    }
+
+    #[test]
+    fn fold_is_independent_of_application_order(
+        insts in instruments(),
+        steps in prop::collection::vec(step(5), 0..60),
+        m in model(),
+        shuffle_seed in any::<u64>(),
+    ) {
+        let ev: Vec<(u64, Event)> = to_events(&insts, &steps, false).into_iter().enumerate().map(|(i, e)| (i as u64, e)).collect();
+        let mut permuted = ev.clone();
+        // Deterministic Fisher–Yates from the seed (no random source in the fold, only in the test's choice).
+        let mut x = shuffle_seed | 1;
+        for i in (1..permuted.len()).rev() {
+            x ^= x << 13; x ^= x >> 7; x ^= x << 17;
+            permuted.swap(i, (x % (i as u64 + 1)) as usize);
+        }
+        let a = fold_with_seqs(m, &ev);
+        let b = fold_with_seqs(m, &permuted);
+        prop_assert_eq!(bytes(&a), bytes(&b));
+        for t in [T0 + DAY_MS, T0 + 2 * DAY_MS + 7 * 60_000, T0 + SPAN_MIN * 60_000] {
+            let (a, b) = (fold_with_seqs(m, &upto(&ev, t)), fold_with_seqs(m, &upto(&permuted, t)));
+            prop_assert_eq!(report_json(&a, t), report_json(&b, t));
+        }
+    }
+
+    #[test]
+    fn flipping_taker_sides_negates_positions_and_exposures(
+        insts in instruments(),
+        steps in prop::collection::vec(step(5), 1..60),
+    ) {
+        let seqd = |v: Vec<Event>| -> Vec<(u64, Event)> { v.into_iter().enumerate().map(|(i, e)| (i as u64, e)).collect() };
+        let t = T0 + 2 * DAY_MS;
+        let a = fold_with_seqs(InventoryModel::Flow, &upto(&seqd(to_events(&insts, &steps, false)), t));
+        let b = fold_with_seqs(InventoryModel::Flow, &upto(&seqd(to_events(&insts, &steps, true)), t));
+        for id in 0..insts.len() as u32 {
+            prop_assert_eq!(a.dealer_position(id), -b.dealer_position(id));
+        }
+        if let (Ok(ea), Ok(eb)) = (evaluate(&a, "BTC", t, 0.0), evaluate(&b, "BTC", t, 0.0)) {
+            prop_assert_eq!(ea.exposures.instruments.len(), eb.exposures.instruments.len());
+            for (x, y) in ea.exposures.instruments.iter().zip(&eb.exposures.instruments) {
+                prop_assert_eq!(x.dealer_position, -y.dealer_position);
+                prop_assert_eq!(x.gamma_exposure_usd, -y.gamma_exposure_usd);
+                prop_assert_eq!(x.delta_exposure_usd, -y.delta_exposure_usd);
+                prop_assert_eq!(x.vanna_exposure_usd, -y.vanna_exposure_usd);
+                prop_assert_eq!(x.charm_24h_usd, -y.charm_24h_usd);
+                prop_assert_eq!(x.volga_exposure_usd, -y.volga_exposure_usd);
+            }
+            let (ta, tb) = (ea.exposures.totals, eb.exposures.totals);
+            prop_assert_eq!(ta.ngi, -tb.ngi);
+            prop_assert_eq!(ta.vss, -tb.vss);
+            prop_assert_eq!(ta.chl24h, -tb.chl24h);
+            prop_assert_eq!(ta.volg, -tb.volg);
+            prop_assert_eq!(ta.delta_exposure_usd, -tb.delta_exposure_usd);
+            prop_assert_eq!(ea.levels.zero_gamma_level, eb.levels.zero_gamma_level);
+            prop_assert_eq!(ea.levels.major_positive_strike, eb.levels.major_negative_strike);
+            prop_assert_eq!(ea.levels.call_wall, eb.levels.call_wall);
+        }
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 24, ..ProptestConfig::default() })]
+
+    #[test]
+    fn log_folds_agree_bit_for_bit(
+        insts in instruments(),
+        steps in prop::collection::vec(step(5), 1..80),
+        m in model(),
+        t_minute in 0..SPAN_MIN,
+    ) {
+        let events = to_events(&insts, &steps, false);
+        let dir = tempfile::tempdir().unwrap();
+        let opts = LogOptions { block_frames: 4, ..LogOptions::default() };
+        let (mut w, _) = LogWriter::open(dir.path(), opts).unwrap();
+        for e in &events {
+            w.append(0, e).unwrap();
+        }
+        w.close().unwrap();
+        let reader = LogReader::open_with(dir.path(), 4).unwrap();
+        let seqd: Vec<(u64, Event)> = events.iter().cloned().enumerate().map(|(i, e)| (i as u64, e)).collect();
+        let t = T0 + t_minute * 60_000;
+        let naive = fold_with_seqs(m, &upto(&seqd, t));
+        let want = report_json(&naive, t);
+
+        let (plain, _) = fold_as_of(&reader, m, t, None).unwrap();
+        prop_assert_eq!(&report_json(&plain, t), &want);
+        for id in 0..insts.len() as u32 {
+            prop_assert_eq!(plain.dealer_position(id), naive.dealer_position(id));
+        }
+
+        let mut sweep = Sweep::new(&reader, m, None);
+        sweep.advance_to(T0 + (t_minute / 3) * 60_000).unwrap();
+        let swept = sweep.advance_to(t).unwrap().clone();
+        prop_assert_eq!(&report_json(&swept, t), &want);
+
+        // Checkpoints every 6 hours, written by a series run, then the as-of fold from the nearest one.
+        let store = CheckpointStore::new(dir.path());
+        let policy = CheckpointPolicy { store: store.clone(), interval_ms: 6 * HOUR_MS, write: true };
+        let cfg = SeriesConfig {
+            currency: "BTC".into(),
+            rate: 0.0,
+            hpp: HppParams { window_ms: 0, lookback_ms: 0, ..HppParams::default() },
+            scenario: ScenarioParams::default(),
+            every_ms: HOUR_MS,
+        };
+        run_series(&reader, m, &cfg, &[t], Some(&policy), |_, _| true).unwrap();
+        let mut warnings = Vec::new();
+        let cp = store.latest_at_or_before(&reader, m, t, &mut warnings).unwrap();
+        prop_assert!(warnings.is_empty(), "{:?}", warnings);
+        if let Some(cp) = &cp {
+            // The checkpoint itself is exactly the naive fold as of its time.
+            let at_cp = fold_with_seqs(m, &upto(&seqd, cp.coverage.ts_ms));
+            prop_assert_eq!(report_json(&cp.state, cp.coverage.ts_ms), report_json(&at_cp, cp.coverage.ts_ms));
+        }
+        let (resumed, _) = fold_as_of(&reader, m, t, cp).unwrap();
+        prop_assert_eq!(&report_json(&resumed, t), &want);
+        for id in 0..insts.len() as u32 {
+            prop_assert_eq!(resumed.dealer_position(id), naive.dealer_position(id));
+        }
+    }
+}
