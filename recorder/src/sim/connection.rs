@@ -98,7 +98,10 @@ pub(crate) async fn serve(
         if req.uri().path() == WS_PATH {
             Ok(resp)
         } else {
-            let mut e = ErrorResponse::new(Some(format!("no WebSocket API at {}; use {WS_PATH}", req.uri().path())));
+            let mut e = ErrorResponse::new(Some(format!(
+                "no WebSocket API at {}; use {WS_PATH}",
+                req.uri().path()
+            )));
             *e.status_mut() = StatusCode::NOT_FOUND;
             Err(e)
         }
@@ -152,7 +155,8 @@ impl Session {
                 (Some(s), Some((cur, _))) if *cur == s => {}
                 (Some(s), _) => {
                     let period = Duration::from_secs(s.max(1));
-                    let mut iv = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
+                    let mut iv =
+                        tokio::time::interval_at(tokio::time::Instant::now() + period, period);
                     iv.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
                     heartbeat = Some((s, iv));
                 }
@@ -217,13 +221,25 @@ impl Session {
             Ok(r) => r,
             Err(_) => {
                 let t = response_text(&Value::Null, Err(RpcError::parse_error()), us_in);
-                return ws.send(Message::Text(t.into())).await.err().map(|_| End::Io);
+                return ws
+                    .send(Message::Text(t.into()))
+                    .await
+                    .err()
+                    .map(|_| End::Io);
             }
         };
         let id = req.id.unwrap_or(Value::Null);
         let Some(method) = req.method else {
-            let t = response_text(&id, Err(RpcError::invalid_param("method", "missing")), us_in);
-            return ws.send(Message::Text(t.into())).await.err().map(|_| End::Io);
+            let t = response_text(
+                &id,
+                Err(RpcError::invalid_param("method", "missing")),
+                us_in,
+            );
+            return ws
+                .send(Message::Text(t.into()))
+                .await
+                .err()
+                .map(|_| End::Io);
         };
         let mut close_after = false;
         let result = if self.dice.ratelimit() {

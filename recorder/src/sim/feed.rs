@@ -78,12 +78,18 @@ pub fn build_frames(
                 }
             }
             TapeItem::Index(j) => {
-                if subs.index.contains(&tape.index_ticks()[j as usize].index_name) {
+                if subs
+                    .index
+                    .contains(&tape.index_ticks()[j as usize].index_name)
+                {
                     order.push(Out::Index(j));
                 }
             }
             TapeItem::Marks(k) => {
-                if subs.marks.contains(&tape.mark_ticks()[k as usize].index_name) {
+                if subs
+                    .marks
+                    .contains(&tape.mark_ticks()[k as usize].index_name)
+                {
                     order.push(Out::Marks(k));
                 }
             }
@@ -240,7 +246,9 @@ mod tests {
     fn trades_in(frames: &[OutFrame]) -> Vec<(String, String, u64)> {
         let mut out = Vec::new();
         for f in frames {
-            let OutFrame::Notification(text) = f else { continue };
+            let OutFrame::Notification(text) = f else {
+                continue;
+            };
             let v: serde_json::Value = serde_json::from_str(text).unwrap();
             if v["params"]["channel"] != "trades.option.BTC.100ms" {
                 continue;
@@ -265,7 +273,9 @@ mod tests {
         let got = trades_in(&frames);
         let want: Vec<&str> = tape.trades().iter().map(|t| t.trade_id.as_str()).collect();
         assert_eq!(got.iter().map(|g| g.0.as_str()).collect::<Vec<_>>(), want);
-        assert!(frames.iter().all(|f| matches!(f, OutFrame::Notification(_))));
+        assert!(frames
+            .iter()
+            .all(|f| matches!(f, OutFrame::Notification(_))));
         assert_eq!(stats.snapshot().trades_sent, tape.trades().len() as u64);
     }
 
@@ -273,7 +283,8 @@ mod tests {
     fn faults_never_break_per_instrument_order_and_gaps_are_reported() {
         let tape = Tape::new(synthetic_trades(&SyntheticSpec::small(2)), vec![], vec![]);
         let stats = SimStats::default();
-        let spec = FaultSpec::parse("gap=0.05,dup=0.05,reorder=0.2,malformed=0.05,seed=11").unwrap();
+        let spec =
+            FaultSpec::parse("gap=0.05,dup=0.05,reorder=0.2,malformed=0.05,seed=11").unwrap();
         let mut dice = FaultDice::new(&spec, 0);
         let frames = build_frames(&tape, &subs_all(), 0..tape.len(), &mut dice, &stats);
         let snap = stats.snapshot();
@@ -282,7 +293,10 @@ mod tests {
         // without the trailing duplicates, each instrument's sequence is increasing
         let firsts: Vec<_> = {
             let mut seen = std::collections::BTreeSet::new();
-            got.iter().filter(|g| seen.insert(g.0.clone())).cloned().collect()
+            got.iter()
+                .filter(|g| seen.insert(g.0.clone()))
+                .cloned()
+                .collect()
         };
         let mut last: std::collections::BTreeMap<String, u64> = Default::default();
         for (_, inst, seq) in &firsts {

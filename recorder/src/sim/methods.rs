@@ -129,7 +129,10 @@ fn count_param(params: &Value) -> Result<usize, RpcError> {
     match opt_u64(params, "count")? {
         None => Ok(10),
         Some(c) if (1..=MAX_COUNT).contains(&c) => Ok(c as usize),
-        Some(_) => Err(RpcError::invalid_param("count", "must be between 1 and 1000")),
+        Some(_) => Err(RpcError::invalid_param(
+            "count",
+            "must be between 1 and 1000",
+        )),
     }
 }
 
@@ -137,13 +140,19 @@ fn ascending(params: &Value) -> Result<bool, RpcError> {
     match opt_str(params, "sorting")? {
         Some("asc") => Ok(true),
         None | Some("desc") | Some("default") => Ok(false),
-        Some(_) => Err(RpcError::invalid_param("sorting", "must be asc, desc or default")),
+        Some(_) => Err(RpcError::invalid_param(
+            "sorting",
+            "must be asc, desc or default",
+        )),
     }
 }
 
 /// True when `kind` asks for options (absent, `option` or `any`).
 fn wants_options(params: &Value) -> Result<bool, RpcError> {
-    Ok(matches!(opt_str(params, "kind")?, None | Some("option") | Some("any")))
+    Ok(matches!(
+        opt_str(params, "kind")?,
+        None | Some("option") | Some("any")
+    ))
 }
 
 fn trades_result(market: &Market, ids: &[u32], has_more: bool) -> RpcResult {
@@ -180,7 +189,12 @@ pub(crate) fn dispatch(
         "public/set_heartbeat" => {
             let interval = match params.get("interval").and_then(Value::as_f64) {
                 Some(x) if x.is_finite() => x,
-                _ => return Err(RpcError::invalid_param("interval", "missing or not a number")),
+                _ => {
+                    return Err(RpcError::invalid_param(
+                        "interval",
+                        "missing or not a number",
+                    ))
+                }
             };
             if interval < market.config.min_heartbeat_interval_s as f64 {
                 return Err(RpcError::invalid_param("interval", "too small"));
@@ -196,7 +210,10 @@ pub(crate) fn dispatch(
         "public/auth" => {
             let grant = str_param(params, "grant_type")?;
             if grant != "client_credentials" {
-                return Err(RpcError::invalid_param("grant_type", "only client_credentials is supported"));
+                return Err(RpcError::invalid_param(
+                    "grant_type",
+                    "only client_credentials is supported",
+                ));
             }
             let id = str_param(params, "client_id")?;
             let secret = str_param(params, "client_secret")?;
@@ -219,7 +236,10 @@ pub(crate) fn dispatch(
         }
         "public/subscribe" | "private/subscribe" => {
             let Some(list) = params.get("channels").and_then(Value::as_array) else {
-                return Err(RpcError::invalid_param("channels", "missing or not an array"));
+                return Err(RpcError::invalid_param(
+                    "channels",
+                    "missing or not an array",
+                ));
             };
             let mut parsed = Vec::new();
             for c in list {
@@ -227,8 +247,18 @@ pub(crate) fn dispatch(
                     return Err(RpcError::invalid_param("channels", "must hold strings"));
                 };
                 if let Some(ch) = Channel::parse(name) {
-                    if matches!(ch, Channel::Trades { interval: TradeInterval::Raw, .. }) && !conn.authenticated {
-                        return Err(RpcError::new(13778, "raw_subscriptions_not_available_for_unauthorized"));
+                    if matches!(
+                        ch,
+                        Channel::Trades {
+                            interval: TradeInterval::Raw,
+                            ..
+                        }
+                    ) && !conn.authenticated
+                    {
+                        return Err(RpcError::new(
+                            13778,
+                            "raw_subscriptions_not_available_for_unauthorized",
+                        ));
                     }
                     parsed.push(ch);
                 }
@@ -236,11 +266,16 @@ pub(crate) fn dispatch(
             for ch in &parsed {
                 conn.subs.add(ch);
             }
-            v(Value::Array(parsed.iter().map(|c| json!(c.name())).collect()))
+            v(Value::Array(
+                parsed.iter().map(|c| json!(c.name())).collect(),
+            ))
         }
         "public/unsubscribe" | "private/unsubscribe" => {
             let Some(list) = params.get("channels").and_then(Value::as_array) else {
-                return Err(RpcError::invalid_param("channels", "missing or not an array"));
+                return Err(RpcError::invalid_param(
+                    "channels",
+                    "missing or not an array",
+                ));
             };
             let removed: Vec<Value> = list
                 .iter()
@@ -257,11 +292,18 @@ pub(crate) fn dispatch(
         }
         "public/get_instruments" => {
             let currency = str_param(params, "currency")?;
-            let expired = params.get("expired").and_then(Value::as_bool).unwrap_or(false);
+            let expired = params
+                .get("expired")
+                .and_then(Value::as_bool)
+                .unwrap_or(false);
             if !wants_options(params)? {
                 return v(json!([]));
             }
-            v(Value::Array(market.tape.instruments_json(currency, expired, market.now_ms())))
+            v(Value::Array(market.tape.instruments_json(
+                currency,
+                expired,
+                market.now_ms(),
+            )))
         }
         "public/get_book_summary_by_currency" => {
             let currency = str_param(params, "currency")?;
@@ -270,7 +312,9 @@ pub(crate) fn dispatch(
             }
             let now = market.now_ms();
             let visible = market.tape.visible_trades(market.published());
-            v(Value::Array(market.tape.book_summary_json(visible, currency, now)))
+            v(Value::Array(
+                market.tape.book_summary_json(visible, currency, now),
+            ))
         }
         "public/get_last_trades_by_currency_and_time" => {
             let currency = str_param(params, "currency")?;
@@ -293,12 +337,17 @@ pub(crate) fn dispatch(
         "public/get_last_trades_by_instrument" => {
             let name = str_param(params, "instrument_name")?;
             let seqs = (opt_u64(params, "start_seq")?, opt_u64(params, "end_seq")?);
-            let tss = (opt_i64(params, "start_timestamp")?, opt_i64(params, "end_timestamp")?);
+            let tss = (
+                opt_i64(params, "start_timestamp")?,
+                opt_i64(params, "end_timestamp")?,
+            );
             let count = count_param(params)?;
             let asc = ascending(params)?;
             market.now_ms();
             let visible = market.tape.visible_trades(market.published());
-            let (ids, more) = market.tape.trades_by_instrument(visible, name, seqs, tss, count, asc);
+            let (ids, more) = market
+                .tape
+                .trades_by_instrument(visible, name, seqs, tss, count, asc);
             Ok(trades_result(market, &ids, more))
         }
         other => Err(RpcError {

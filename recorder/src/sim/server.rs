@@ -32,15 +32,21 @@ pub struct Simulator {
 impl Simulator {
     /// Binds `listen` (e.g. `127.0.0.1:0`) and starts serving `tape`. Must be called inside a tokio runtime.
     pub async fn start(listen: &str, tape: Tape, config: SimConfig) -> Result<Simulator, SimError> {
-        let listener = TcpListener::bind(listen).await.map_err(|source| SimError::Bind {
-            addr: listen.to_string(),
-            source,
-        })?;
+        let listener = TcpListener::bind(listen)
+            .await
+            .map_err(|source| SimError::Bind {
+                addr: listen.to_string(),
+                source,
+            })?;
         let addr = listener.local_addr().map_err(|source| SimError::Bind {
             addr: listen.to_string(),
             source,
         })?;
-        let market = Arc::new(Market::new(Arc::new(tape), config, Arc::new(SimStats::default())));
+        let market = Arc::new(Market::new(
+            Arc::new(tape),
+            config,
+            Arc::new(SimStats::default()),
+        ));
         let (shutdown, shutdown_rx) = watch::channel(false);
         let replay = tokio::spawn(market.clone().run_replay(shutdown_rx.clone()));
         let accept = tokio::spawn(accept_loop(listener, market.clone(), shutdown_rx));
@@ -92,7 +98,11 @@ impl Simulator {
     }
 }
 
-async fn accept_loop(listener: TcpListener, market: Arc<Market>, mut shutdown: watch::Receiver<bool>) {
+async fn accept_loop(
+    listener: TcpListener,
+    market: Arc<Market>,
+    mut shutdown: watch::Receiver<bool>,
+) {
     let open = Arc::new(AtomicUsize::new(0));
     let mut number: u64 = 0;
     let mut tasks = tokio::task::JoinSet::new();

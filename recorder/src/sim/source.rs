@@ -139,12 +139,16 @@ pub fn parse_trade_file(path: &Path, text: &str) -> Result<Vec<SourceTrade>, Sim
             ("mark_price", t.mark_price),
         ] {
             if !x.is_finite() || x < 0.0 {
-                return Err(bad(format!("{field} {x} is not a finite non-negative number")));
+                return Err(bad(format!(
+                    "{field} {x} is not a finite non-negative number"
+                )));
             }
         }
         let iv_percent = t.iv.unwrap_or(0.0);
         if !iv_percent.is_finite() || iv_percent < 0.0 {
-            return Err(bad(format!("iv {iv_percent} is not a finite non-negative number")));
+            return Err(bad(format!(
+                "iv {iv_percent} is not a finite non-negative number"
+            )));
         }
         out.push(SourceTrade {
             has_seq: t.trade_seq.is_some(),
@@ -240,8 +244,13 @@ mod tests {
         }
         let trades = sequence_trades(load_trade_file(&path).unwrap());
         assert_eq!(trades.len(), 560);
-        let buys = trades.iter().filter(|t| t.direction == TakerSide::Buy).count();
+        let buys = trades
+            .iter()
+            .filter(|t| t.direction == TakerSide::Buy)
+            .count();
         assert_eq!(buys, 261);
-        assert!(trades.windows(2).all(|w| w[0].timestamp_ms <= w[1].timestamp_ms));
+        assert!(trades
+            .windows(2)
+            .all(|w| w[0].timestamp_ms <= w[1].timestamp_ms));
     }
 }

@@ -38,7 +38,10 @@ pub enum Channel {
 }
 
 fn is_currency(s: &str) -> bool {
-    !s.is_empty() && s.len() <= 10 && s.bytes().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit())
+    !s.is_empty()
+        && s.len() <= 10
+        && s.bytes()
+            .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit())
 }
 
 fn is_index_name(s: &str) -> bool {
@@ -46,7 +49,9 @@ fn is_index_name(s: &str) -> bool {
         Some(cur) => {
             !cur.is_empty()
                 && cur.len() <= 10
-                && cur.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+                && cur
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
         }
         None => false,
     }

@@ -116,7 +116,8 @@ pub fn synthetic_trades(spec: &SyntheticSpec) -> Vec<SimTrade> {
         } / spot;
         let time_value = 0.4 * 0.6 * tau.sqrt() * (-((strike / spot).ln().abs()) * 8.0).exp();
         let fair = intrinsic + time_value;
-        let price = ((fair * (1.0 + 0.05 * normal(&mut rng))).max(0.0001) * 10_000.0).round() / 10_000.0;
+        let price =
+            ((fair * (1.0 + 0.05 * normal(&mut rng))).max(0.0001) * 10_000.0).round() / 10_000.0;
         let mark_price = ((fair.max(0.0001)) * 1e8).round() / 1e8;
         let iv_percent = if rng.random::<f64>() < 0.005 {
             0.0

@@ -100,9 +100,11 @@ fn derive_ticks(trades: &[SimTrade]) -> (Vec<IndexTick>, Vec<MarkTick>) {
         }
         let mut groups: BTreeMap<&str, (i64, f64, BTreeMap<&str, (f64, f64)>)> = BTreeMap::new();
         for t in &trades[i..j] {
-            let g = groups
-                .entry(t.currency())
-                .or_insert((t.timestamp_ms, t.index_price, BTreeMap::new()));
+            let g = groups.entry(t.currency()).or_insert((
+                t.timestamp_ms,
+                t.index_price,
+                BTreeMap::new(),
+            ));
             g.0 = t.timestamp_ms;
             if t.index_price > 0.0 {
                 g.1 = t.index_price;
@@ -211,7 +213,10 @@ impl Tape {
             inst.trades.push(i as u32);
             inst.cumulative_amount.push(prev + t.amount);
         }
-        let trade_json = trades.iter().map(|t| t.to_json().into_boxed_str()).collect();
+        let trade_json = trades
+            .iter()
+            .map(|t| t.to_json().into_boxed_str())
+            .collect();
         Tape {
             trades,
             trade_json,
@@ -230,7 +235,10 @@ impl Tape {
 
     /// The pre-encoded Deribit JSON object of trade `i`.
     pub fn trade_json(&self, i: u32) -> &str {
-        self.trade_json.get(i as usize).map(|s| &**s).unwrap_or("{}")
+        self.trade_json
+            .get(i as usize)
+            .map(|s| &**s)
+            .unwrap_or("{}")
     }
 
     /// All index ticks, in time order.
@@ -266,7 +274,8 @@ impl Tape {
     /// The number of trades among the first `published` tape items (trades are a prefix of [`Tape::trades`]
     /// because both are in time order).
     pub fn visible_trades(&self, published: usize) -> usize {
-        self.trade_pos.partition_point(|&p| (p as usize) < published)
+        self.trade_pos
+            .partition_point(|&p| (p as usize) < published)
     }
 
     /// Timestamp of the first item, epoch ms (0 for an empty tape).
@@ -397,7 +406,10 @@ impl Tape {
             let (oi, last) = if n == 0 {
                 (Amount::ZERO, None)
             } else {
-                (i.cumulative_amount[n - 1], Some(&self.trades[i.trades[n - 1] as usize]))
+                (
+                    i.cumulative_amount[n - 1],
+                    Some(&self.trades[i.trades[n - 1] as usize]),
+                )
             };
             let volume: f64 = i.trades[..n]
                 .iter()
@@ -484,14 +496,17 @@ mod tests {
     fn backfill_queries_never_show_unpublished_trades() {
         let t = tape();
         let all = t.len();
-        let (ids, more) = t.trades_by_currency_and_time(t.visible_trades(all), "BTC", 0, 10_000, 2, true);
+        let (ids, more) =
+            t.trades_by_currency_and_time(t.visible_trades(all), "BTC", 0, 10_000, 2, true);
         assert_eq!(ids, vec![0, 1]);
         assert!(more);
-        let (ids, more) = t.trades_by_currency_and_time(t.visible_trades(all), "BTC", 1_500, 10_000, 10, false);
+        let (ids, more) =
+            t.trades_by_currency_and_time(t.visible_trades(all), "BTC", 1_500, 10_000, 10, false);
         assert_eq!(ids, vec![4, 3, 1]);
         assert!(!more);
         // only the first two tape items published: trades 0 and 1
-        let (ids, _) = t.trades_by_currency_and_time(t.visible_trades(2), "BTC", 0, 10_000, 10, true);
+        let (ids, _) =
+            t.trades_by_currency_and_time(t.visible_trades(2), "BTC", 0, 10_000, 10, true);
         assert_eq!(ids, vec![0, 1]);
         let (ids, more) = t.trades_by_instrument(
             t.visible_trades(all),

@@ -1,0 +1,510 @@
+//! The recorder's memory of what the log holds — instrument ids, trade ids, per-instrument trade_seq — and
+//! the one place where incoming Deribit records become log events: de-duplicated, validated, with a
+//! `Session` gap event written before any trade the live feed missed.
+//!
+//! Rebuilt from the log at start ([`RecorderState::rebuild`]), so a restarted recorder neither duplicates
+//! nor re-announces what is already stored. Pure: no I/O, no clock (receive times are passed in).
+
+use std::path::Path;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+use dealerflow_schemas::event::ArchivedEvent;
+use dealerflow_schemas::log::LogReader;
+use dealerflow_schemas::{
+    Event, GapUnit, InstrumentId, InstrumentName, MarkIv, MarkIvSnapshot, OpenInterest,
+    OpenInterestEntry, Session,
+};
+use std::collections::BTreeMap;
+
+use crate::deribit::{BookSummaryMsg, InstrumentMsg, MarkPriceMsg, PriceIndexMsg, TradeMsg};
+
+use super::catalog::Catalog;
+use super::dedup::TradeIdSet;
+use super::error::RecordError;
+use super::journal::Batch;
+use super::sequence::{SeqObservation, SeqTracker};
+use super::status::{bump, Counters};
+
+/// Where a trade came from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Origin {
+    /// A `trades.*` notification.
+    Live,
+    /// A backfill request.
+    Backfill,
+}
+
+/// What ingesting a batch of trades did.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Ingested {
+    /// Trades appended.
+    pub appended: u64,
+    /// Newly detected trade_seq gaps: (instrument name, first missing seq, last missing seq).
+    pub new_gaps: Vec<(String, u64, u64)>,
+}
+
+/// The recorder's state.
+#[derive(Debug)]
+pub struct RecorderState {
+    catalog: Catalog,
+    names: BTreeMap<InstrumentId, String>,
+    seen: TradeIdSet,
+    seqs: SeqTracker,
+    /// Announced whole-feed gaps (exchange ms, inclusive): backfilled trades inside them are accounted for.
+    time_gaps: Vec<(i64, i64)>,
+    latest_trade_ms: Option<i64>,
+    latest_live_ms: Option<i64>,
+    marks_pending: BTreeMap<InstrumentId, (f64, f64)>,
+    marks_latest_ms: i64,
+    marks_last_emit_ms: Option<i64>,
+    counters: Arc<Counters>,
+    dedup_window_ms: i64,
+}
+
+/// Exchange time of `Session` decisions is not in the event; this is how far back announced time gaps are kept.
+const TIME_GAP_MEMORY_MS: i64 = 48 * 3_600_000;
+
+impl RecorderState {
+    /// An empty state (new log).
+    pub fn new(counters: Arc<Counters>, dedup_window_ms: i64) -> RecorderState {
+        RecorderState {
+            catalog: Catalog::new(),
+            names: BTreeMap::new(),
+            seen: TradeIdSet::new(),
+            seqs: SeqTracker::new(),
+            time_gaps: Vec::new(),
+            latest_trade_ms: None,
+            latest_live_ms: None,
+            marks_pending: BTreeMap::new(),
+            marks_latest_ms: 0,
+            marks_last_emit_ms: None,
+            counters,
+            dedup_window_ms,
+        }
+    }
+
+    /// Rebuilds the state from the log in `dir` (instrument ids, trade ids within the de-duplication window,
+    /// each instrument's highest trade_seq, the last mark snapshot time).
+    pub fn rebuild(
+        dir: &Path,
+        counters: Arc<Counters>,
+        dedup_window_ms: i64,
+    ) -> Result<RecorderState, RecordError> {
+        let mut s = RecorderState::new(counters, dedup_window_ms);
+        let reader = LogReader::open(dir).map_err(|e| RecordError::ReadLog {
+            dir: dir.to_path_buf(),
+            seq: 0,
+            message: e.to_string(),
+        })?;
+        for rec in reader.iter() {
+            let rec = rec.map_err(|e| RecordError::ReadLog {
+                dir: dir.to_path_buf(),
+                seq: reader.next_seq(),
+                message: e.to_string(),
+            })?;
+            match rec.event {
+                ArchivedEvent::Instrument(i) => {
+                    let id = i.id.to_native();
+                    s.catalog.insert_existing(id, i.name.as_str());
+                    s.names.insert(id, i.name.as_str().to_string());
+                }
+                ArchivedEvent::Trade(t) => {
+                    let ts = t.ts_exchange_ms.to_native();
+                    s.seen.insert(t.trade_id.as_str(), ts);
+                    if let Some(seq) = t.trade_seq.as_ref() {
+                        s.seqs
+                            .observe_history(t.instrument.to_native(), seq.to_native());
+                    }
+                    s.latest_trade_ms = Some(s.latest_trade_ms.map_or(ts, |l| l.max(ts)));
+                }
+                ArchivedEvent::MarkIvSnapshot(m) => {
+                    let ts = m.ts_exchange_ms.to_native();
+                    s.marks_last_emit_ms = Some(s.marks_last_emit_ms.map_or(ts, |l| l.max(ts)));
+                }
+                _ => {}
+            }
+        }
+        s.seen.prune(dedup_window_ms);
+        if let Some(l) = s.latest_trade_ms {
+            s.counters.latest_trade_ms.store(l, Ordering::Relaxed);
+        }
+        Ok(s)
+    }
+
+    /// Newest trade exchange time in the log, epoch ms.
+    pub fn latest_trade_ms(&self) -> Option<i64> {
+        self.latest_trade_ms
+    }
+
+    /// Newest trade exchange time received from the live feed in this run, epoch ms.
+    pub fn latest_live_ms(&self) -> Option<i64> {
+        self.latest_live_ms
+    }
+
+    /// Trade ids held for de-duplication.
+    pub fn known_trade_ids(&self) -> usize {
+        self.seen.len()
+    }
+
+    /// Number of interned instruments.
+    pub fn instrument_count(&self) -> usize {
+        self.catalog.len()
+    }
+
+    /// The name of an interned instrument.
+    pub fn instrument_name(&self, id: InstrumentId) -> Option<&str> {
+        self.names.get(&id).map(String::as_str)
+    }
+
+    /// Instruments with missing trade_seq ranges: (name, id, first missing, last missing).
+    pub fn missing_spans(&self) -> Vec<(String, InstrumentId, u64, u64)> {
+        self.seqs
+            .missing_spans()
+            .into_iter()
+            .filter_map(|(id, lo, hi)| Some((self.names.get(&id)?.clone(), id, lo, hi)))
+            .collect()
+    }
+
+    /// Total missing trade_seq numbers awaiting a backfill.
+    pub fn missing_count(&self) -> u64 {
+        self.seqs.missing_count()
+    }
+
+    /// Gives up the still-missing seqs `from..=to` of `instrument` after a backfill returned all there is;
+    /// writes a note so the log says which trades could not be recovered.
+    pub fn give_up(
+        &mut self,
+        instrument: InstrumentId,
+        from: u64,
+        to: u64,
+        ts_recv_ns: i64,
+        out: &mut Batch,
+    ) {
+        let n = self.seqs.give_up(instrument, from, to);
+        if n > 0 {
+            bump(&self.counters.seqs_given_up, n);
+            let name = self.names.get(&instrument).cloned().unwrap_or_default();
+            out.push((
+                ts_recv_ns,
+                Event::Session(Session::Note {
+                    text: format!(
+                        "{n} trade_seq numbers of {name} between {from} and {to} are not available from backfill"
+                    ),
+                }),
+            ));
+        }
+    }
+
+    fn intern_name(
+        &mut self,
+        name: &str,
+        parsed: &InstrumentName,
+        contract_size: f64,
+        ts: i64,
+        out: &mut Batch,
+    ) -> InstrumentId {
+        let (id, ev) = self.catalog.intern(name, parsed, contract_size);
+        if let Some(ev) = ev {
+            self.names.insert(id, name.to_string());
+            bump(&self.counters.instruments, 1);
+            out.push((ts, ev));
+        }
+        id
+    }
+
+    fn id_for_name(&mut self, name: &str, ts: i64, out: &mut Batch) -> Option<InstrumentId> {
+        if let Some(id) = self.catalog.get(name) {
+            return Some(id);
+        }
+        match InstrumentName::parse(name) {
+            Ok(parsed) => Some(self.intern_name(name, &parsed, 1.0, ts, out)),
+            Err(e) => {
+                bump(&self.counters.invalid_records, 1);
+                tracing::warn!(instrument = name, error = %e, "record for an instrument that is not an option; skipped");
+                None
+            }
+        }
+    }
+
+    /// Appends a whole-feed gap for the inclusive window `from_ms..=to_ms` (exchange time; when the feed was
+    /// not listening). Backfilled trades inside it are accounted for by this event.
+    pub fn announce_time_gap(
+        &mut self,
+        from_ms: i64,
+        to_ms: i64,
+        ts_recv_ns: i64,
+        out: &mut Batch,
+    ) {
+        if to_ms < from_ms {
+            return;
+        }
+        bump(&self.counters.gaps_detected, 1);
+        self.time_gaps.push((from_ms, to_ms));
+        let newest = self.latest_trade_ms.unwrap_or(to_ms).max(to_ms);
+        self.time_gaps
+            .retain(|&(_, b)| b >= newest - TIME_GAP_MEMORY_MS);
+        out.push((
+            ts_recv_ns,
+            // The schema's bounds are exclusive; the window is inclusive.
+            Event::Session(Session::GapDetected {
+                instrument: None,
+                from: from_ms - 1,
+                to: to_ms + 1,
+                unit: GapUnit::TimeMs,
+            }),
+        ));
+    }
+
+    fn in_time_gap(&self, ts: i64) -> bool {
+        self.time_gaps.iter().any(|&(a, b)| a <= ts && ts <= b)
+    }
+
+    /// Ingests trades: drops those already stored (by trade id), validates the rest, interns instruments,
+    /// tracks trade_seq, and appends events to `out` — a `GapDetected` before the first trade after a jump,
+    /// and, for backfilled trades that no announced gap covers, a `GapDetected` naming that trade.
+    pub fn ingest_trades(
+        &mut self,
+        trades: &[TradeMsg<'_>],
+        origin: Origin,
+        ts_recv_ns: i64,
+        out: &mut Batch,
+    ) -> Ingested {
+        let mut result = Ingested::default();
+        for msg in trades {
+            let Some(trade_id) = msg.trade_id.as_deref() else {
+                bump(&self.counters.invalid_records, 1);
+                tracing::warn!("trade without trade_id; skipped");
+                continue;
+            };
+            if self.seen.contains(trade_id) {
+                bump(&self.counters.duplicates, 1);
+                continue;
+            }
+            let name = match msg.instrument_name() {
+                Ok(n) => n,
+                Err(e) => {
+                    bump(&self.counters.invalid_records, 1);
+                    tracing::warn!(error = %e, "invalid trade; skipped");
+                    continue;
+                }
+            };
+            let parsed = match self.catalog.get(name) {
+                Some(_) => None,
+                None => match msg.parse_instrument_name() {
+                    Ok(p) => Some(p),
+                    Err(e) => {
+                        bump(&self.counters.invalid_records, 1);
+                        tracing::warn!(error = %e, "invalid trade; skipped");
+                        continue;
+                    }
+                },
+            };
+            // Validate before interning so that a bad record leaves no trace; the id is set below.
+            let mut trade = match msg.to_trade(InstrumentId(0)) {
+                Ok(t) => t,
+                Err(e) => {
+                    bump(&self.counters.invalid_records, 1);
+                    tracing::warn!(error = %e, "invalid trade; skipped");
+                    continue;
+                }
+            };
+            trade.instrument = match (self.catalog.get(name), parsed) {
+                (Some(id), _) => id,
+                (None, Some(p)) => self.intern_name(name, &p, 1.0, ts_recv_ns, out),
+                (None, None) => continue,
+            };
+            let id = trade.instrument;
+            let observation = trade.trade_seq.map(|seq| self.seqs.observe(id, seq));
+            if let Some(SeqObservation::Gap { from, to }) = observation {
+                bump(&self.counters.gaps_detected, 1);
+                out.push((
+                    ts_recv_ns,
+                    Event::Session(Session::GapDetected {
+                        instrument: Some(id),
+                        from: from as i64 - 1,
+                        to: to as i64 + 1,
+                        unit: GapUnit::TradeSeq,
+                    }),
+                ));
+                result.new_gaps.push((name.to_string(), from, to));
+            }
+            if origin == Origin::Backfill {
+                let covered = matches!(observation, Some(SeqObservation::Filled))
+                    || self.in_time_gap(trade.ts_exchange_ms);
+                if !covered {
+                    bump(&self.counters.gaps_detected, 1);
+                    let gap = match trade.trade_seq {
+                        Some(seq) => Session::GapDetected {
+                            instrument: Some(id),
+                            from: seq as i64 - 1,
+                            to: seq as i64 + 1,
+                            unit: GapUnit::TradeSeq,
+                        },
+                        None => Session::GapDetected {
+                            instrument: Some(id),
+                            from: trade.ts_exchange_ms - 1,
+                            to: trade.ts_exchange_ms + 1,
+                            unit: GapUnit::TimeMs,
+                        },
+                    };
+                    out.push((ts_recv_ns, Event::Session(gap)));
+                }
+                bump(&self.counters.trades_backfilled, 1);
+            } else {
+                bump(&self.counters.trades_live, 1);
+                if self.latest_live_ms.is_none_or(|l| trade.ts_exchange_ms > l) {
+                    self.latest_live_ms = Some(trade.ts_exchange_ms);
+                }
+            }
+            self.seen.insert(trade_id, trade.ts_exchange_ms);
+            let ts = trade.ts_exchange_ms;
+            if self.latest_trade_ms.is_none_or(|l| ts > l) {
+                self.latest_trade_ms = Some(ts);
+                self.counters.latest_trade_ms.store(ts, Ordering::Relaxed);
+            }
+            out.push((ts_recv_ns, Event::Trade(trade)));
+            result.appended += 1;
+        }
+        result
+    }
+
+    /// Ingests an index tick.
+    pub fn ingest_index(&mut self, tick: &PriceIndexMsg<'_>, ts_recv_ns: i64, out: &mut Batch) {
+        match tick.to_index_price() {
+            Ok(p) => {
+                bump(&self.counters.index_ticks, 1);
+                out.push((ts_recv_ns, Event::IndexPrice(p)));
+            }
+            Err(e) => {
+                bump(&self.counters.invalid_records, 1);
+                tracing::warn!(error = %e, "invalid index tick; skipped");
+            }
+        }
+    }
+
+    /// Ingests mark prices; appends one `MarkIvSnapshot` per `interval_ms` of exchange time holding the
+    /// latest mark of every instrument updated since the previous snapshot.
+    pub fn ingest_marks(
+        &mut self,
+        marks: &[MarkPriceMsg<'_>],
+        interval_ms: i64,
+        ts_recv_ns: i64,
+        out: &mut Batch,
+    ) {
+        for m in marks {
+            let v = match m.validate() {
+                Ok(v) => v,
+                Err(e) => {
+                    bump(&self.counters.invalid_records, 1);
+                    tracing::debug!(error = %e, "invalid mark price; skipped");
+                    continue;
+                }
+            };
+            let Some(id) = self.id_for_name(v.instrument_name, ts_recv_ns, out) else {
+                continue;
+            };
+            self.marks_pending.insert(id, (v.mark_price, v.mark_iv));
+            self.marks_latest_ms = self.marks_latest_ms.max(v.ts_exchange_ms);
+        }
+        let due = self
+            .marks_last_emit_ms
+            .is_none_or(|last| self.marks_latest_ms - last >= interval_ms);
+        if due && !self.marks_pending.is_empty() {
+            let marks = std::mem::take(&mut self.marks_pending)
+                .into_iter()
+                .map(|(instrument, (mark_price, mark_iv))| MarkIv {
+                    instrument,
+                    mark_price,
+                    mark_iv,
+                })
+                .collect();
+            self.marks_last_emit_ms = Some(self.marks_latest_ms);
+            bump(&self.counters.mark_snapshots, 1);
+            out.push((
+                ts_recv_ns,
+                Event::MarkIvSnapshot(MarkIvSnapshot {
+                    ts_exchange_ms: self.marks_latest_ms,
+                    marks,
+                }),
+            ));
+        }
+    }
+
+    /// Ingests a `public/get_instruments` result: interns every option (writing `Instrument` events for new
+    /// ones); returns how many were new.
+    pub fn ingest_instruments(
+        &mut self,
+        list: &[InstrumentMsg<'_>],
+        ts_recv_ns: i64,
+        out: &mut Batch,
+    ) -> usize {
+        let before = self.catalog.len();
+        for i in list {
+            match i.to_option_spec() {
+                Ok(Some(spec)) => {
+                    if self.catalog.get(&spec.instrument_name).is_none() {
+                        self.intern_name(
+                            &spec.instrument_name,
+                            &spec.name,
+                            spec.contract_size,
+                            ts_recv_ns,
+                            out,
+                        );
+                    }
+                }
+                Ok(None) => {}
+                Err(e) => {
+                    bump(&self.counters.invalid_records, 1);
+                    tracing::debug!(error = %e, "invalid instrument; skipped");
+                }
+            }
+        }
+        self.catalog.len() - before
+    }
+
+    /// Ingests a `public/get_book_summary_by_currency` result as one `OpenInterest` snapshot at
+    /// `ts_exchange_ms`.
+    pub fn ingest_open_interest(
+        &mut self,
+        list: &[BookSummaryMsg<'_>],
+        ts_exchange_ms: i64,
+        ts_recv_ns: i64,
+        out: &mut Batch,
+    ) {
+        let mut entries = Vec::with_capacity(list.len());
+        for b in list {
+            match b.open_interest() {
+                Ok((name, oi)) => {
+                    if let Some(id) = self.id_for_name(name, ts_recv_ns, out) {
+                        entries.push(OpenInterestEntry {
+                            instrument: id,
+                            open_interest: oi,
+                        });
+                    }
+                }
+                Err(e) => {
+                    bump(&self.counters.invalid_records, 1);
+                    tracing::debug!(error = %e, "invalid book summary; skipped");
+                }
+            }
+        }
+        if entries.is_empty() {
+            return;
+        }
+        entries.sort_by_key(|e| e.instrument);
+        bump(&self.counters.open_interest_snapshots, 1);
+        out.push((
+            ts_recv_ns,
+            Event::OpenInterest(OpenInterest {
+                ts_exchange_ms,
+                entries,
+            }),
+        ));
+    }
+
+    /// Forgets trade ids older than the de-duplication window.
+    pub fn prune(&mut self) -> usize {
+        self.seen.prune(self.dedup_window_ms)
+    }
+}
