@@ -11,3 +11,4 @@
 pub mod deribit;
 pub mod import;
 pub mod sim;
+pub mod live;
