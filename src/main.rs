@@ -21,6 +21,10 @@ enum Command {
     Log(cmd::log::LogArgs),
     /// Import saved Deribit trade files into an event log.
     Import(cmd::import::ImportArgs),
+    /// Dealer inventory, greek exposures, levels, HPP and scenario at one time.
+    Gex(cmd::gex::GexArgs),
+    /// Replay the log into a CSV time series of every top-level gex field.
+    Replay(cmd::replay::ReplayArgs),
 }
 
 fn main() -> ExitCode {
@@ -28,6 +32,8 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Log(args) => cmd::log::run(args),
         Command::Import(args) => cmd::import::run(args),
+        Command::Gex(args) => cmd::gex::run(args),
+        Command::Replay(args) => cmd::replay::run(args),
     };
     match result {
         Ok(code) => code,

@@ -131,7 +131,9 @@ pub fn fold_as_of(
     start: Option<Checkpoint>,
 ) -> Result<(State, FoldStats), EngineError> {
     let (mut state, coverage) = match start {
-        Some(cp) if cp.coverage.ts_ms <= at_ms && cp.state.model() == model => (cp.state, cp.coverage),
+        Some(cp) if cp.coverage.ts_ms <= at_ms && cp.state.model() == model => {
+            (cp.state, cp.coverage)
+        }
         _ => (State::new(model), Coverage::NONE),
     };
     let mut stats = FoldStats::default();

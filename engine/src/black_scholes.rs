@@ -211,7 +211,10 @@ mod tests {
     fn textbook_value() {
         // Hull, example 15.6: S = 42, K = 40, r = 10 %, σ = 20 %, τ = 0.5 → call 4.76, put 0.81.
         let c = BsInputs::new(OptionKind::Call, 42.0, 40.0, 0.5, 0.2, 0.1).unwrap();
-        let p = BsInputs { kind: OptionKind::Put, ..c };
+        let p = BsInputs {
+            kind: OptionKind::Put,
+            ..c
+        };
         assert!((c.price_usd() - 4.7594).abs() < 1e-4, "{}", c.price_usd());
         assert!((p.price_usd() - 0.8086).abs() < 1e-4, "{}", p.price_usd());
     }
@@ -250,8 +253,19 @@ mod tests {
                 for &m in &[0.2, 0.999, 1.0, 1.001, 5.0] {
                     for kind in [OptionKind::Call, OptionKind::Put] {
                         let g = inputs(kind, 100.0 * m, 100.0, tau, sigma).greeks();
-                        for v in [g.price_usd, g.delta, g.gamma, g.vega, g.vanna, g.volga, g.charm_24h] {
-                            assert!(v.is_finite(), "{kind:?} m={m} tau={tau} sigma={sigma}: {g:?}");
+                        for v in [
+                            g.price_usd,
+                            g.delta,
+                            g.gamma,
+                            g.vega,
+                            g.vanna,
+                            g.volga,
+                            g.charm_24h,
+                        ] {
+                            assert!(
+                                v.is_finite(),
+                                "{kind:?} m={m} tau={tau} sigma={sigma}: {g:?}"
+                            );
                         }
                         assert!(g.gamma >= 0.0 && g.vega >= 0.0 && g.price_usd >= -1e-12);
                     }

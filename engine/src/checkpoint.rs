@@ -122,7 +122,10 @@ fn le_u64(b: &[u8], at: usize) -> u64 {
 /// Parses and verifies a checkpoint file's bytes (magic, version, both checksums, archive validation).
 pub fn decode(bytes: &[u8]) -> Result<Checkpoint, String> {
     if bytes.len() < HEADER_LEN {
-        return Err(format!("{} bytes, shorter than the {HEADER_LEN}-byte header", bytes.len()));
+        return Err(format!(
+            "{} bytes, shorter than the {HEADER_LEN}-byte header",
+            bytes.len()
+        ));
     }
     if &bytes[0..8] != CHECKPOINT_MAGIC {
         return Err("bad magic".to_string());
@@ -132,19 +135,25 @@ pub fn decode(bytes: &[u8]) -> Result<Checkpoint, String> {
     }
     let version = le_u32(bytes, 8);
     if version != CHECKPOINT_VERSION {
-        return Err(format!("format version {version}, this build writes {CHECKPOINT_VERSION}"));
+        return Err(format!(
+            "format version {version}, this build writes {CHECKPOINT_VERSION}"
+        ));
     }
     let payload_len = le_u64(bytes, 40);
     let payload = &bytes[HEADER_LEN..];
     if payload.len() as u64 != payload_len {
-        return Err(format!("payload is {} bytes, header says {payload_len}", payload.len()));
+        return Err(format!(
+            "payload is {} bytes, header says {payload_len}",
+            payload.len()
+        ));
     }
     if crc32c::crc32c(payload) != le_u32(bytes, 36) {
         return Err("payload checksum mismatch".to_string());
     }
     let mut aligned = rkyv::util::AlignedVec::<16>::with_capacity(payload.len());
     aligned.extend_from_slice(payload);
-    let state = rkyv::from_bytes::<State, rkyv::rancor::Error>(&aligned).map_err(|e| format!("bad state archive: {e}"))?;
+    let state = rkyv::from_bytes::<State, rkyv::rancor::Error>(&aligned)
+        .map_err(|e| format!("bad state archive: {e}"))?;
     if model_code(state.model()) != bytes[12] {
         return Err("model in header does not match the state".to_string());
     }
@@ -208,7 +217,8 @@ impl CheckpointStore {
 
     /// The file of a checkpoint: `{model}-{ts_ms}.ckpt`.
     pub fn path_for(&self, model: InventoryModel, ts_ms: i64) -> PathBuf {
-        self.dir.join(format!("{}-{ts_ms}.{CHECKPOINT_EXT}", model.as_str()))
+        self.dir
+            .join(format!("{}-{ts_ms}.{CHECKPOINT_EXT}", model.as_str()))
     }
 
     /// Checkpoint times of a model present on disk, ascending (unverified).
@@ -222,7 +232,11 @@ impl CheckpointStore {
             .filter_map(|e| e.ok())
             .filter_map(|e| {
                 let name = e.file_name().to_string_lossy().into_owned();
-                let ts = name.strip_prefix(&prefix)?.strip_suffix(&suffix)?.parse::<i64>().ok()?;
+                let ts = name
+                    .strip_prefix(&prefix)?
+                    .strip_suffix(&suffix)?
+                    .parse::<i64>()
+                    .ok()?;
                 Some((ts, e.path()))
             })
             .collect();
@@ -293,7 +307,11 @@ impl CheckpointStore {
         let path = self.path_for(cp.state.model(), cp.coverage.ts_ms);
         let io = |op: &'static str, p: &Path| {
             let p = p.to_path_buf();
-            move |source| EngineError::CheckpointIo { path: p, op, source }
+            move |source| EngineError::CheckpointIo {
+                path: p,
+                op,
+                source,
+            }
         };
         fs::create_dir_all(&self.dir).map_err(io("create directory", &self.dir))?;
         let bytes = encode(cp).map_err(|reason| EngineError::BadCheckpoint {

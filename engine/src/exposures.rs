@@ -160,7 +160,15 @@ pub struct Exposures {
 }
 
 fn exposure_of(p: &PricedInstrument<'_>, spot: f64, rate: f64) -> Option<InstrumentExposure> {
-    let g: Greeks = BsInputs::new(p.def.kind, spot, p.def.strike_usd, p.tau_years, p.sigma, rate)?.greeks();
+    let g: Greeks = BsInputs::new(
+        p.def.kind,
+        spot,
+        p.def.strike_usd,
+        p.tau_years,
+        p.sigma,
+        rate,
+    )?
+    .greeks();
     let q = p.dealer_position.to_f64();
     let qm = q * p.def.contract_size;
     Some(InstrumentExposure {
@@ -194,7 +202,12 @@ fn order_key(p: &PricedInstrument<'_>) -> (i64, StrikeKey, u8, u32) {
         OptionKind::Call => 0,
         OptionKind::Put => 1,
     };
-    (p.def.expiry_ms, StrikeKey::new(p.def.strike_usd), kind, p.id)
+    (
+        p.def.expiry_ms,
+        StrikeKey::new(p.def.strike_usd),
+        kind,
+        p.id,
+    )
 }
 
 /// Computes every exposure of [`MarketInputs`].
@@ -219,16 +232,20 @@ pub fn compute_exposures(inputs: &MarketInputs<'_>) -> Exposures {
     let mut expiries: BTreeMap<i64, ExpiryExposure> = BTreeMap::new();
     let mut totals = ExposureTotals::default();
     for e in &instruments {
-        let s = strikes.entry(StrikeKey::new(e.strike)).or_insert_with(|| StrikeExposure {
-            strike: e.strike,
-            ..StrikeExposure::default()
-        });
-        let x = expiries.entry(e.expiry_ms).or_insert_with(|| ExpiryExposure {
-            expiry_ms: e.expiry_ms,
-            expiry: format_ms(e.expiry_ms),
-            tau_years: e.tau_years,
-            ..ExpiryExposure::default()
-        });
+        let s = strikes
+            .entry(StrikeKey::new(e.strike))
+            .or_insert_with(|| StrikeExposure {
+                strike: e.strike,
+                ..StrikeExposure::default()
+            });
+        let x = expiries
+            .entry(e.expiry_ms)
+            .or_insert_with(|| ExpiryExposure {
+                expiry_ms: e.expiry_ms,
+                expiry: format_ms(e.expiry_ms),
+                tau_years: e.tau_years,
+                ..ExpiryExposure::default()
+            });
         match e.kind {
             OptionKind::Call => {
                 s.call_gamma_exposure_usd += e.gamma_exposure_usd;
@@ -293,15 +310,18 @@ pub fn atm_sigma(inputs: &MarketInputs<'_>) -> Option<f64> {
         .map(|p| p.def.expiry_ms)
         .min()
         .or_else(|| inputs.priced.iter().map(|p| p.def.expiry_ms).min())?;
-    let in_expiry = || inputs.priced.iter().filter(move |p| p.def.expiry_ms == expiry);
-    let strike = in_expiry()
-        .map(|p| p.def.strike_usd)
-        .min_by(|a, b| {
-            (a - spot)
-                .abs()
-                .total_cmp(&(b - spot).abs())
-                .then(a.total_cmp(b))
-        })?;
+    let in_expiry = || {
+        inputs
+            .priced
+            .iter()
+            .filter(move |p| p.def.expiry_ms == expiry)
+    };
+    let strike = in_expiry().map(|p| p.def.strike_usd).min_by(|a, b| {
+        (a - spot)
+            .abs()
+            .total_cmp(&(b - spot).abs())
+            .then(a.total_cmp(b))
+    })?;
     let mut sigmas: Vec<(u8, u32, f64)> = in_expiry()
         .filter(|p| p.def.strike_usd.to_bits() == strike.to_bits())
         .map(|p| (u8::from(p.def.kind == OptionKind::Put), p.id, p.sigma))

@@ -96,7 +96,11 @@ impl SortedWindow {
 
     fn remove(&mut self, v: f64) {
         let at = self.values.partition_point(|x| x.total_cmp(&v).is_lt());
-        if self.values.get(at).is_some_and(|x| x.to_bits() == v.to_bits()) {
+        if self
+            .values
+            .get(at)
+            .is_some_and(|x| x.to_bits() == v.to_bits())
+        {
             self.values.remove(at);
         }
     }
@@ -171,7 +175,9 @@ impl HppSampler {
             .iter()
             .all(|v| v.is_finite())
         {
-            return Err(EngineError::NonFiniteSample { ts_ms: sample.ts_ms });
+            return Err(EngineError::NonFiniteSample {
+                ts_ms: sample.ts_ms,
+            });
         }
         let t = sample.ts_ms;
         self.samples.push_back(sample);
@@ -209,7 +215,9 @@ impl HppSampler {
         let (iqr_ngi, iqr_vss, iqr_chl24h) = (self.ngi.iqr(), self.vss.iqr(), self.chl.iqr());
         let alpha_eff = scaled(self.params.alpha, iqr_ngi, iqr_vss);
         let beta_eff = scaled(self.params.beta, iqr_ngi, iqr_chl24h);
-        let hpp = f64::from(spot_change_sign) * sample.ngi + alpha_eff * sample.vss + beta_eff * sample.chl24h;
+        let hpp = f64::from(spot_change_sign) * sample.ngi
+            + alpha_eff * sample.vss
+            + beta_eff * sample.chl24h;
         Ok(HppScore {
             hpp,
             alpha_eff,
@@ -280,7 +288,8 @@ mod tests {
         };
         let mut s = HppSampler::new(params);
         for t in 0..100 {
-            s.push(sample(t, 1.0 + t as f64, t as f64, 0.0, 0.0)).unwrap();
+            s.push(sample(t, 1.0 + t as f64, t as f64, 0.0, 0.0))
+                .unwrap();
         }
         let r = s.push(sample(100, 200.0, 100.0, 0.0, 0.0)).unwrap();
         // Window (90, 100] → 10 samples; lookback reference is t = 95.

@@ -109,10 +109,12 @@ pub fn select_inputs<'a>(
             });
         }
     }
-    let spot = state.spot_usd(currency).ok_or_else(|| EngineError::NoSpot {
-        currency: currency.to_string(),
-        at_ms,
-    })?;
+    let spot = state
+        .spot_usd(currency)
+        .ok_or_else(|| EngineError::NoSpot {
+            currency: currency.to_string(),
+            at_ms,
+        })?;
     let mut priced = Vec::new();
     let mut excluded = Excluded::default();
     for (id, slot) in state.instruments() {
@@ -145,8 +147,15 @@ pub fn select_inputs<'a>(
                 } else {
                     t.mark_price
                 };
-                implied_sigma(def.kind, price_usd, t.index_price_usd, def.strike_usd, tau_at_trade, rate)
-                    .map(|s| (s, SigmaSource::ImpliedFromMark))
+                implied_sigma(
+                    def.kind,
+                    price_usd,
+                    t.index_price_usd,
+                    def.strike_usd,
+                    tau_at_trade,
+                    rate,
+                )
+                .map(|s| (s, SigmaSource::ImpliedFromMark))
             })
         };
         match sigma {
@@ -214,20 +223,41 @@ mod tests {
         for &(kind, s, k, tau, sigma, r) in &[
             (OptionKind::Call, 60_000.0, 63_000.0, 0.01, 0.45, 0.0),
             (OptionKind::Put, 60_000.0, 50_000.0, 0.5, 1.2, 0.03),
-            (OptionKind::Call, 60_000.0, 60_000.0, 1.0 / (365.0 * 24.0), 0.6, 0.0),
+            (
+                OptionKind::Call,
+                60_000.0,
+                60_000.0,
+                1.0 / (365.0 * 24.0),
+                0.6,
+                0.0,
+            ),
             (OptionKind::Put, 60_000.0, 90_000.0, 2.0, 3.5, 0.0),
         ] {
-            let p = BsInputs::new(kind, s, k, tau, sigma, r).unwrap().price_usd();
+            let p = BsInputs::new(kind, s, k, tau, sigma, r)
+                .unwrap()
+                .price_usd();
             let got = implied_sigma(kind, p, s, k, tau, r).unwrap();
-            assert!((got - sigma).abs() < 1e-8, "{kind:?} {k} {tau}: {got} vs {sigma}");
+            assert!(
+                (got - sigma).abs() < 1e-8,
+                "{kind:?} {k} {tau}: {got} vs {sigma}"
+            );
         }
     }
 
     #[test]
     fn impossible_prices_have_no_sigma() {
         // A call worth more than the spot, a put below intrinsic value.
-        assert_eq!(implied_sigma(OptionKind::Call, 70_000.0, 60_000.0, 60_000.0, 0.1, 0.0), None);
-        assert_eq!(implied_sigma(OptionKind::Put, 100.0, 50_000.0, 60_000.0, 0.1, 0.0), None);
-        assert_eq!(implied_sigma(OptionKind::Put, 0.0, 50_000.0, 60_000.0, 0.1, 0.0), None);
+        assert_eq!(
+            implied_sigma(OptionKind::Call, 70_000.0, 60_000.0, 60_000.0, 0.1, 0.0),
+            None
+        );
+        assert_eq!(
+            implied_sigma(OptionKind::Put, 100.0, 50_000.0, 60_000.0, 0.1, 0.0),
+            None
+        );
+        assert_eq!(
+            implied_sigma(OptionKind::Put, 0.0, 50_000.0, 60_000.0, 0.1, 0.0),
+            None
+        );
     }
 }

@@ -40,7 +40,11 @@ pub enum InventoryModel {
 
 impl InventoryModel {
     /// Every model, in declaration order.
-    pub const ALL: [InventoryModel; 3] = [InventoryModel::Flow, InventoryModel::Oi, InventoryModel::Hybrid];
+    pub const ALL: [InventoryModel; 3] = [
+        InventoryModel::Flow,
+        InventoryModel::Oi,
+        InventoryModel::Hybrid,
+    ];
 
     /// The command-line and JSON name: `flow`, `oi`, `hybrid`.
     pub fn as_str(self) -> &'static str {

@@ -66,8 +66,10 @@ impl GammaProfile {
                     ln_strike_minus_drift: e.strike.ln() - (rate + 0.5 * e.iv * e.iv) * e.tau_years,
                     inv_sd: 1.0 / sd,
                 };
-                (term.coef.is_finite() && term.ln_strike_minus_drift.is_finite() && term.inv_sd.is_finite())
-                    .then_some(term)
+                (term.coef.is_finite()
+                    && term.ln_strike_minus_drift.is_finite()
+                    && term.inv_sd.is_finite())
+                .then_some(term)
             })
             .collect();
         GammaProfile { terms }
@@ -91,7 +93,9 @@ impl GammaProfile {
         }
         let lo = 0.5 * spot_usd;
         let step = spot_usd / ZERO_GAMMA_GRID_STEPS as f64;
-        let xs: Vec<f64> = (0..=ZERO_GAMMA_GRID_STEPS).map(|i| lo + step * i as f64).collect();
+        let xs: Vec<f64> = (0..=ZERO_GAMMA_GRID_STEPS)
+            .map(|i| lo + step * i as f64)
+            .collect();
         let fs: Vec<f64> = xs.iter().map(|&x| self.net_gex_at(x)).collect();
         let mut best: Option<f64> = None;
         let mut consider = |root: f64| {
@@ -171,8 +175,18 @@ fn argmax_strike(
 /// Computes every level of DESIGN §4 from the exposures.
 pub fn compute_levels(exposures: &Exposures) -> Levels {
     let strikes = &exposures.strikes;
-    let call_wall = argmax_strike(strikes, |s| s.call_gamma_exposure_usd.abs(), |v| v > 0.0, None);
-    let put_wall = argmax_strike(strikes, |s| s.put_gamma_exposure_usd.abs(), |v| v > 0.0, None);
+    let call_wall = argmax_strike(
+        strikes,
+        |s| s.call_gamma_exposure_usd.abs(),
+        |v| v > 0.0,
+        None,
+    );
+    let put_wall = argmax_strike(
+        strikes,
+        |s| s.put_gamma_exposure_usd.abs(),
+        |v| v > 0.0,
+        None,
+    );
     let major_positive = argmax_strike(strikes, |s| s.net_gamma_exposure_usd, |v| v > 0.0, None);
     let minor_positive = major_positive
         .and_then(|k| argmax_strike(strikes, |s| s.net_gamma_exposure_usd, |v| v > 0.0, Some(k)));

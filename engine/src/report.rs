@@ -10,7 +10,9 @@
 use dealerflow_schemas::time::format_ms;
 
 use crate::error::EngineError;
-use crate::exposures::{compute_exposures, ExpiryExposure, Exposures, InstrumentExposure, StrikeExposure};
+use crate::exposures::{
+    compute_exposures, ExpiryExposure, Exposures, InstrumentExposure, StrikeExposure,
+};
 use crate::hpp::{HppSample, HppScore};
 use crate::inputs::select_inputs;
 use crate::inventory::InventoryModel;
@@ -32,7 +34,12 @@ pub struct Evaluation {
 }
 
 /// Evaluates a state at `at_ms` for `currency` with rate `rate` (fraction per year).
-pub fn evaluate(state: &State, currency: &str, at_ms: i64, rate: f64) -> Result<Evaluation, EngineError> {
+pub fn evaluate(
+    state: &State,
+    currency: &str,
+    at_ms: i64,
+    rate: f64,
+) -> Result<Evaluation, EngineError> {
     let inputs = select_inputs(state, currency, at_ms, rate)?;
     let exposures = compute_exposures(&inputs);
     let levels = compute_levels(&exposures);

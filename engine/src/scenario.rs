@@ -131,7 +131,11 @@ pub fn classify(x: &ScenarioInputs, p: &ScenarioParams) -> Scenario {
         let pinned = x
             .major_positive_strike
             .is_some_and(|k| (s - k).abs() / s <= p.theta_pin);
-        return if pinned { Scenario::Pinned } else { Scenario::Dampened };
+        return if pinned {
+            Scenario::Pinned
+        } else {
+            Scenario::Dampened
+        };
     }
     if (x.alpha_eff * x.vss).abs() >= p.theta_vanna * x.adv_usd {
         return Scenario::VannaDriven;
@@ -164,22 +168,74 @@ mod tests {
     fn each_rule_in_order() {
         let p = ScenarioParams::default();
         assert_eq!(classify(&base(), &p), Scenario::Neutral);
-        let flip = ScenarioInputs { zero_gamma_level: Some(100.4), ngi: -1e9, ..base() };
+        let flip = ScenarioInputs {
+            zero_gamma_level: Some(100.4),
+            ngi: -1e9,
+            ..base()
+        };
         assert_eq!(classify(&flip, &p), Scenario::FlipZone);
-        assert_eq!(classify(&ScenarioInputs { ngi: -10.0, ..base() }, &p), Scenario::Amplified);
-        let pinned = ScenarioInputs { ngi: 10.0, major_positive_strike: Some(100.3), ..base() };
+        assert_eq!(
+            classify(
+                &ScenarioInputs {
+                    ngi: -10.0,
+                    ..base()
+                },
+                &p
+            ),
+            Scenario::Amplified
+        );
+        let pinned = ScenarioInputs {
+            ngi: 10.0,
+            major_positive_strike: Some(100.3),
+            ..base()
+        };
         assert_eq!(classify(&pinned, &p), Scenario::Pinned);
-        let damp = ScenarioInputs { ngi: 10.0, major_positive_strike: Some(110.0), ..base() };
+        let damp = ScenarioInputs {
+            ngi: 10.0,
+            major_positive_strike: Some(110.0),
+            ..base()
+        };
         assert_eq!(classify(&damp, &p), Scenario::Dampened);
-        assert_eq!(classify(&ScenarioInputs { vss: -10.0, ..base() }, &p), Scenario::VannaDriven);
-        assert_eq!(classify(&ScenarioInputs { chl24h: 10.0, ..base() }, &p), Scenario::CharmDriven);
-        assert_eq!(classify(&ScenarioInputs { ngi: 9.99, ..base() }, &p), Scenario::Neutral);
+        assert_eq!(
+            classify(
+                &ScenarioInputs {
+                    vss: -10.0,
+                    ..base()
+                },
+                &p
+            ),
+            Scenario::VannaDriven
+        );
+        assert_eq!(
+            classify(
+                &ScenarioInputs {
+                    chl24h: 10.0,
+                    ..base()
+                },
+                &p
+            ),
+            Scenario::CharmDriven
+        );
+        assert_eq!(
+            classify(
+                &ScenarioInputs {
+                    ngi: 9.99,
+                    ..base()
+                },
+                &p
+            ),
+            Scenario::Neutral
+        );
     }
 
     #[test]
     fn no_adv_no_adv_rules() {
         let p = ScenarioParams::default();
-        let x = ScenarioInputs { adv_usd: 0.0, ngi: -1e12, ..base() };
+        let x = ScenarioInputs {
+            adv_usd: 0.0,
+            ngi: -1e12,
+            ..base()
+        };
         assert_eq!(classify(&x, &p), Scenario::Neutral);
         assert_eq!(Scenario::CharmDriven.code(), 6);
         assert_eq!(Scenario::ALL.len(), 7);

@@ -407,7 +407,9 @@ impl State {
                 t.iv,
                 t.index_price,
             ),
-            Event::IndexPrice(p) => self.apply_index_price(seq, &p.index_name, p.price, p.ts_exchange_ms),
+            Event::IndexPrice(p) => {
+                self.apply_index_price(seq, &p.index_name, p.price, p.ts_exchange_ms)
+            }
             Event::MarkIvSnapshot(s) => {
                 let key = EventKey::new(s.ts_exchange_ms, seq);
                 self.begin_snapshot(key);
@@ -532,8 +534,11 @@ impl State {
                 for s in &mut self.instruments {
                     s.pending_notional.retain(|p| p.hour >= min_hour);
                 }
-                self.slots_with_pending =
-                    self.instruments.iter().filter(|s| !s.pending_notional.is_empty()).count() as u64;
+                self.slots_with_pending = self
+                    .instruments
+                    .iter()
+                    .filter(|s| !s.pending_notional.is_empty())
+                    .count() as u64;
             }
         }
         if ts_ms >= self.next_expiry_drop_ms {
@@ -560,7 +565,8 @@ impl State {
         }
         self.next_expiry_drop_ms = next;
         if !dropped.is_empty() && !self.pre_anchor_trades.is_empty() {
-            self.pre_anchor_trades.retain(|t| dropped.binary_search(&t.instrument).is_err());
+            self.pre_anchor_trades
+                .retain(|t| dropped.binary_search(&t.instrument).is_err());
         }
     }
 
@@ -594,7 +600,11 @@ impl State {
             self.slots_with_pending = self.slots_with_pending.saturating_sub(1);
             let book = &mut self.currencies[currency as usize].notional;
             for p in pending {
-                book.add(p.hour, scale_by_contract_size(p.units, contract_size), max_hour);
+                book.add(
+                    p.hour,
+                    scale_by_contract_size(p.units, contract_size),
+                    max_hour,
+                );
             }
         }
         if drop_at <= self.max_ts_ms {
@@ -606,7 +616,10 @@ impl State {
     }
 
     fn currency_index(&mut self, currency: &str) -> u32 {
-        match self.currencies.binary_search_by(|c| c.currency.as_str().cmp(currency)) {
+        match self
+            .currencies
+            .binary_search_by(|c| c.currency.as_str().cmp(currency))
+        {
             Ok(i) => i as u32,
             Err(i) => {
                 self.currencies.insert(
@@ -682,7 +695,8 @@ impl State {
                     self.slots_with_pending += 1;
                 }
                 slot.pending_notional.push(PendingNotional { hour, units });
-                slot.pending_notional.sort_unstable_by_key(|p| (p.hour, p.units));
+                slot.pending_notional
+                    .sort_unstable_by_key(|p| (p.hour, p.units));
             }
         }
         if slot.last_trade.is_none_or(|l| key > l.key) {
@@ -805,7 +819,13 @@ impl State {
         }
     }
 
-    fn apply_open_interest(&mut self, key: EventKey, id: u32, open_interest_raw: i64, anchors: bool) {
+    fn apply_open_interest(
+        &mut self,
+        key: EventKey,
+        id: u32,
+        open_interest_raw: i64,
+        anchors: bool,
+    ) {
         if id > MAX_INSTRUMENT_ID || open_interest_raw < 0 {
             self.counts.rejected += 1;
             return;

@@ -9,7 +9,11 @@ impl StrikeKey {
     /// The key of a strike, USD.
     pub fn new(strike_usd: f64) -> Self {
         let bits = strike_usd.to_bits();
-        StrikeKey(if bits >> 63 == 1 { !bits } else { bits | (1 << 63) })
+        StrikeKey(if bits >> 63 == 1 {
+            !bits
+        } else {
+            bits | (1 << 63)
+        })
     }
 
     /// The strike, USD.

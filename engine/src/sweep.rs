@@ -95,7 +95,9 @@ impl<'r> Sweep<'r> {
         if let Some(prev) = self.at_ms {
             if at_ms < prev {
                 return Err(EngineError::Sampling {
-                    reason: format!("sweep asked for {at_ms} ms after {prev} ms; times must increase"),
+                    reason: format!(
+                        "sweep asked for {at_ms} ms after {prev} ms; times must increase"
+                    ),
                 });
             }
         }
@@ -111,10 +113,15 @@ impl<'r> Sweep<'r> {
             let b = blocks[self.next_block];
             self.next_block += 1;
             let end = b.first_seq + b.frames;
-            if end <= self.coverage.next_seq && b.max_ts_ms.is_none_or(|m| m <= self.coverage.ts_ms) {
+            if end <= self.coverage.next_seq && b.max_ts_ms.is_none_or(|m| m <= self.coverage.ts_ms)
+            {
                 continue;
             }
-            for rec in self.reader.iter_from_seq(b.first_seq).take(b.frames as usize) {
+            for rec in self
+                .reader
+                .iter_from_seq(b.first_seq)
+                .take(b.frames as usize)
+            {
                 let rec = rec.map_err(|source| EngineError::Log {
                     dir: self.reader.dir().to_path_buf(),
                     source,
@@ -127,7 +134,8 @@ impl<'r> Sweep<'r> {
                         if ts <= at_ms {
                             self.state.apply_archived(rec.seq, rec.event);
                         } else {
-                            self.pending.insert(EventKey::new(ts, rec.seq), rec.event.to_event());
+                            self.pending
+                                .insert(EventKey::new(ts, rec.seq), rec.event.to_event());
                         }
                     }
                     None => {
@@ -159,7 +167,12 @@ impl<'r> Sweep<'r> {
 /// Multiples of `every_ms` in `[from_ms, to_ms]`, ascending.
 pub fn grid_times(from_ms: i64, to_ms: i64, every_ms: i64) -> impl Iterator<Item = i64> {
     let every = every_ms.max(1);
-    let first = from_ms.div_euclid(every) * every + if from_ms.rem_euclid(every) == 0 { 0 } else { every };
+    let first = from_ms.div_euclid(every) * every
+        + if from_ms.rem_euclid(every) == 0 {
+            0
+        } else {
+            every
+        };
     (0..)
         .map(move |k: i64| first.saturating_add(k.saturating_mul(every)))
         .take_while(move |&t| t <= to_ms)

@@ -88,13 +88,27 @@ fn book() -> (Vec<Event>, Vec<Line>) {
         ev.push(trade(id, ts, side, amount, iv, mark, 59_950.0));
     }
     // Mark IVs for 1–7 (the later snapshot wins for 1 and 2); 8 has no IV anywhere and a zero mark: unpriced.
-    ev.push(marks(t0 + 30 * 60_000, &[(1, 0.01, 0.50), (2, 0.01, 0.54), (3, 0.01, 0.49)]));
+    ev.push(marks(
+        t0 + 30 * 60_000,
+        &[(1, 0.01, 0.50), (2, 0.01, 0.54), (3, 0.01, 0.49)],
+    ));
     ev.push(marks(
         t0 + 60 * 60_000,
-        &[(1, 0.01, 0.515), (2, 0.01, 0.545), (4, 0.01, 0.52), (5, 0.01, 0.47), (6, 0.01, 0.58), (7, 0.01, 0.44)],
+        &[
+            (1, 0.01, 0.515),
+            (2, 0.01, 0.545),
+            (4, 0.01, 0.52),
+            (5, 0.01, 0.47),
+            (6, 0.01, 0.58),
+            (7, 0.01, 0.44),
+        ],
     ));
     ev.push(index(T - 1000, SPOT));
-    if let Event::Trade(t) = &mut ev.iter_mut().find(|e| matches!(e, Event::Trade(t) if t.instrument.0 == 8)).unwrap() {
+    if let Event::Trade(t) = &mut ev
+        .iter_mut()
+        .find(|e| matches!(e, Event::Trade(t) if t.instrument.0 == 8))
+        .unwrap()
+    {
         t.mark_price = 0.0;
     }
 
@@ -146,7 +160,10 @@ fn exposures_match_an_independent_black_scholes() {
     let eval = evaluate(&state, "BTC", T, 0.0).unwrap();
     let x = &eval.exposures;
     assert_eq!(x.spot_usd, SPOT);
-    assert_eq!(x.excluded.unpriced, 1, "instrument 8 has a position and no σ");
+    assert_eq!(
+        x.excluded.unpriced, 1,
+        "instrument 8 has a position and no σ"
+    );
     assert_eq!(x.instruments.len(), lines.len());
 
     let mut ngi = 0.0;
@@ -158,9 +175,19 @@ fn exposures_match_an_independent_black_scholes() {
         let e = x.instruments.iter().find(|e| e.id == l.id).unwrap();
         let call = l.kind == Call;
         let tau = (l.expiry - T) as f64 / MS_PER_YEAR;
-        assert_eq!(e.dealer_position, l.position, "position of {}", e.instrument);
+        assert_eq!(
+            e.dealer_position, l.position,
+            "position of {}",
+            e.instrument
+        );
         assert_eq!(e.iv_source, l.source, "{}", e.instrument);
-        assert!(rel_close(e.iv, l.sigma, 1e-9), "σ of {}: {} vs {}", e.instrument, e.iv, l.sigma);
+        assert!(
+            rel_close(e.iv, l.sigma, 1e-9),
+            "σ of {}: {} vs {}",
+            e.instrument,
+            e.iv,
+            l.sigma
+        );
         assert_eq!(e.tau_years, tau);
         let sigma = e.iv; // exposures below are checked at the σ the engine selected
         let (delta, gamma, vanna, volga, _) = ref_greeks(call, SPOT, l.strike, tau, sigma);
@@ -177,7 +204,11 @@ fn exposures_match_an_independent_black_scholes() {
             ("charm_24h_usd", e.charm_24h_usd, charm),
             ("volga_exposure_usd", e.volga_exposure_usd, vol),
         ] {
-            assert!(rel_close(got, want, 1e-9), "{name} of {}: {got} vs {want}", e.instrument);
+            assert!(
+                rel_close(got, want, 1e-9),
+                "{name} of {}: {got} vs {want}",
+                e.instrument
+            );
         }
         ngi += gex;
         vss += vex;
@@ -198,8 +229,14 @@ fn exposures_match_an_independent_black_scholes() {
     assert_eq!(x.strikes.len(), per_strike.len());
     for s in &x.strikes {
         let (c, p) = per_strike[&(s.strike as i64)];
-        assert!(rel_close(s.call_gamma_exposure_usd, c, 1e-9) || (c == 0.0 && s.call_gamma_exposure_usd == 0.0));
-        assert!(rel_close(s.put_gamma_exposure_usd, p, 1e-9) || (p == 0.0 && s.put_gamma_exposure_usd == 0.0));
+        assert!(
+            rel_close(s.call_gamma_exposure_usd, c, 1e-9)
+                || (c == 0.0 && s.call_gamma_exposure_usd == 0.0)
+        );
+        assert!(
+            rel_close(s.put_gamma_exposure_usd, p, 1e-9)
+                || (p == 0.0 && s.put_gamma_exposure_usd == 0.0)
+        );
         assert!(rel_close(s.net_gamma_exposure_usd, c + p, 1e-9));
     }
 
@@ -260,7 +297,10 @@ fn exposures_match_an_independent_black_scholes() {
         .min_by(|a, b| (a - SPOT).abs().total_cmp(&(b - SPOT).abs()))
         .unwrap();
     let got = l.zero_gamma_level.expect("zero-gamma level");
-    assert!((got - want).abs() <= 1e-4 * SPOT, "zero gamma {got} vs {want}");
+    assert!(
+        (got - want).abs() <= 1e-4 * SPOT,
+        "zero gamma {got} vs {want}"
+    );
 
     // Expected move: ATM of the nearest expiry ≥ 1 day (E1), strike 60 000: mean of σ 0.49 and 0.52.
     let em = l.expected_move_1d_usd.unwrap();

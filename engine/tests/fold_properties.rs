@@ -24,10 +24,26 @@ const SPAN_MIN: i64 = 4 * 24 * 60;
 
 #[derive(Clone, Debug)]
 enum Step {
-    Trade { inst: u32, minute: i64, buy: bool, tenths: u32, iv: Option<f64>, mark: f64 },
-    Index { minute: i64, price: f64 },
-    Marks { minute: i64, entries: Vec<(u32, f64)> },
-    Oi { minute: i64, entries: Vec<(u32, u32)> },
+    Trade {
+        inst: u32,
+        minute: i64,
+        buy: bool,
+        tenths: u32,
+        iv: Option<f64>,
+        mark: f64,
+    },
+    Index {
+        minute: i64,
+        price: f64,
+    },
+    Marks {
+        minute: i64,
+        entries: Vec<(u32, f64)>,
+    },
+    Oi {
+        minute: i64,
+        entries: Vec<(u32, u32)>,
+    },
 }
 
 fn step(n_inst: u32) -> impl Strategy<Value = Step> {
@@ -53,24 +69,56 @@ fn to_events(insts: &[(bool, u32, i64)], steps: &[Step], flip: bool) -> Vec<Even
         .iter()
         .enumerate()
         .map(|(i, &(call, k, d))| {
-            let kind = if call { OptionKind::Call } else { OptionKind::Put };
-            instrument(i as u32, kind, k as f64 * 1000.0, EXPIRY_17AUG26_MS + d * DAY_MS)
+            let kind = if call {
+                OptionKind::Call
+            } else {
+                OptionKind::Put
+            };
+            instrument(
+                i as u32,
+                kind,
+                k as f64 * 1000.0,
+                EXPIRY_17AUG26_MS + d * DAY_MS,
+            )
         })
         .collect();
     for s in steps {
         let ts = |m: i64| T0 + m * 60_000;
         ev.push(match s {
-            Step::Trade { inst, minute, buy, tenths, iv, mark } => {
-                let side = if *buy != flip { TakerSide::Buy } else { TakerSide::Sell };
-                trade(*inst, ts(*minute), side, *tenths as f64 / 10.0, *iv, *mark, 60_000.0 + *minute as f64)
+            Step::Trade {
+                inst,
+                minute,
+                buy,
+                tenths,
+                iv,
+                mark,
+            } => {
+                let side = if *buy != flip {
+                    TakerSide::Buy
+                } else {
+                    TakerSide::Sell
+                };
+                trade(
+                    *inst,
+                    ts(*minute),
+                    side,
+                    *tenths as f64 / 10.0,
+                    *iv,
+                    *mark,
+                    60_000.0 + *minute as f64,
+                )
             }
             Step::Index { minute, price } => index(ts(*minute), *price),
             Step::Marks { minute, entries } => {
-                let e: Vec<(u32, f64, f64)> = entries.iter().map(|&(i, iv)| (i, 0.01, iv)).collect();
+                let e: Vec<(u32, f64, f64)> =
+                    entries.iter().map(|&(i, iv)| (i, 0.01, iv)).collect();
                 marks(ts(*minute), &e)
             }
             Step::Oi { minute, entries } => {
-                let e: Vec<(u32, f64)> = entries.iter().map(|&(i, oi)| (i, oi as f64 / 10.0)).collect();
+                let e: Vec<(u32, f64)> = entries
+                    .iter()
+                    .map(|&(i, oi)| (i, oi as f64 / 10.0))
+                    .collect();
                 open_interest(ts(*minute), &e)
             }
         });
@@ -103,15 +151,27 @@ fn report_json(state: &State, t: i64) -> String {
     match evaluate(state, "BTC", t, 0.0) {
         Ok(e) => {
             let x = &e.exposures;
-            serde_json::to_string(&(x.spot_usd, &x.instruments, &x.strikes, &x.expiries, x.totals, e.levels, e.adv_usd))
-                .unwrap()
+            serde_json::to_string(&(
+                x.spot_usd,
+                &x.instruments,
+                &x.strikes,
+                &x.expiries,
+                x.totals,
+                e.levels,
+                e.adv_usd,
+            ))
+            .unwrap()
         }
         Err(err) => err.to_string(),
     }
 }
 
 fn model() -> impl Strategy<Value = InventoryModel> {
-    prop_oneof![Just(InventoryModel::Flow), Just(InventoryModel::Oi), Just(InventoryModel::Hybrid)]
+    prop_oneof![
+        Just(InventoryModel::Flow),
+        Just(InventoryModel::Oi),
+        Just(InventoryModel::Hybrid)
+    ]
 }
 
 proptest! {

@@ -1,4 +1,6 @@
 //! One module per `dealerflow` subcommand; each exposes its clap `Args` and a `run` returning the exit code.
 
+pub mod gex;
 pub mod import;
 pub mod log;
+pub mod replay;

@@ -3,8 +3,8 @@
 #![allow(dead_code)]
 
 use dealerflow_schemas::{
-    Amount, Event, IndexPrice, Instrument, InstrumentId, MarkIv, MarkIvSnapshot, OpenInterest, OpenInterestEntry,
-    OptionKind, TakerSide, Trade,
+    Amount, Event, IndexPrice, Instrument, InstrumentId, MarkIv, MarkIvSnapshot, OpenInterest,
+    OpenInterestEntry, OptionKind, TakerSide, Trade,
 };
 
 /// 2026-08-17T08:00:00Z.
@@ -14,8 +14,15 @@ pub const HOUR_MS: i64 = 3_600_000;
 
 pub fn instrument(id: u32, kind: OptionKind, strike: f64, expiry_ms: i64) -> Event {
     let (y, m, d) = dealerflow_schemas::time::utc_date(expiry_ms).unwrap();
-    let months = ["JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC"];
-    let name = format!("BTC-{d}{}{:02}-{strike}-{}", months[m as usize - 1], y % 100, kind.suffix());
+    let months = [
+        "JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC",
+    ];
+    let name = format!(
+        "BTC-{d}{}{:02}-{strike}-{}",
+        months[m as usize - 1],
+        y % 100,
+        kind.suffix()
+    );
     Event::Instrument(Instrument {
         id: InstrumentId(id),
         name,
@@ -28,7 +35,15 @@ pub fn instrument(id: u32, kind: OptionKind, strike: f64, expiry_ms: i64) -> Eve
     })
 }
 
-pub fn trade(id: u32, ts_ms: i64, side: TakerSide, amount: f64, iv: Option<f64>, mark: f64, index: f64) -> Event {
+pub fn trade(
+    id: u32,
+    ts_ms: i64,
+    side: TakerSide,
+    amount: f64,
+    iv: Option<f64>,
+    mark: f64,
+    index: f64,
+) -> Event {
     Event::Trade(Trade {
         trade_id: format!("t{id}-{ts_ms}"),
         instrument: InstrumentId(id),
@@ -121,7 +136,13 @@ pub fn ref_greeks(call: bool, s: f64, k: f64, tau: f64, sigma: f64) -> (f64, f64
 pub fn ref_delta(call: bool, s: f64, k: f64, tau: f64, sigma: f64) -> f64 {
     if tau <= 0.0 {
         return match (call, s > k, s == k) {
-            (_, _, true) => if call { 0.5 } else { -0.5 },
+            (_, _, true) => {
+                if call {
+                    0.5
+                } else {
+                    -0.5
+                }
+            }
             (true, true, _) => 1.0,
             (true, false, _) => 0.0,
             (false, true, _) => 0.0,
