@@ -1,0 +1,164 @@
+//! Engine throughput. Budgets protected (2-core machine, one core used):
+//! - fold ≥ 20 M trade events/s: `State::apply_archived` over archived trades read in place from a log
+//!   (`fold/archived`), also end to end with the log reader's frame checks (`fold/log`) and on owned events
+//!   (`fold/owned`);
+//! - exposures + levels (including the zero-gamma search) for 1 000 live instruments ≤ 5 ms
+//!   (`evaluate/1000_instruments`).
+//!
+//! Run: `cargo bench -p dealerflow-benches --bench engine`.
+
+use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
+use dealerflow_engine::report::evaluate;
+use dealerflow_engine::{InventoryModel, State};
+use dealerflow_schemas::event::ArchivedEvent;
+use dealerflow_schemas::log::{FsyncPolicy, LogOptions, LogReader, LogWriter};
+use dealerflow_schemas::{
+    Amount, Event, IndexPrice, Instrument, InstrumentId, Liquidation, MarkIv, MarkIvSnapshot, OptionKind,
+    TakerSide, Trade,
+};
+
+/// 2026-08-10T08:00:00Z.
+const BASE_MS: i64 = 1_786_348_800_000;
+const DAY_MS: i64 = 86_400_000;
+const TRADES: u64 = 1_000_000;
+const INSTRUMENTS: u32 = 1_000;
+
+/// 1 000 instruments: 5 expiries × 100 strikes × call/put, strikes 40 000 … 89 500 around spot 63 000.
+fn instrument(id: u32) -> Event {
+    let expiry_ms = BASE_MS + (7 + 7 * (id / 200) as i64) * DAY_MS;
+    let strike = 40_000.0 + 500.0 * ((id % 200) / 2) as f64;
+    let kind = if id % 2 == 0 { OptionKind::Call } else { OptionKind::Put };
+    Event::Instrument(Instrument {
+        id: InstrumentId(id),
+        name: format!("BTC-X{}-{strike}-{}", id / 200, kind.suffix()),
+        currency: "BTC".into(),
+        quote_currency: "BTC".into(),
+        kind,
+        strike,
+        expiry_ms,
+        contract_size: 1.0,
+    })
+}
+
+fn trade(seq: u64) -> Event {
+    Event::Trade(Trade {
+        trade_id: format!("{}", 440_000_000 + seq),
+        instrument: InstrumentId((seq.wrapping_mul(2_654_435_761) % INSTRUMENTS as u64) as u32),
+        ts_exchange_ms: BASE_MS + seq as i64 * 50,
+        trade_seq: None,
+        taker_side: if seq % 3 == 0 { TakerSide::Buy } else { TakerSide::Sell },
+        amount: Amount::from_raw(10_000_000 * (1 + (seq % 25) as i64)),
+        price: 0.0025,
+        mark_price: 0.0026,
+        iv: Some(0.45 + (seq % 7) as f64 * 0.01),
+        index_price: 63_000.0 + (seq % 100) as f64,
+        block_trade_id: None,
+        liquidation: Liquidation::None,
+        combo_id: None,
+    })
+}
+
+fn events() -> Vec<Event> {
+    let mut v: Vec<Event> = (0..INSTRUMENTS).map(instrument).collect();
+    v.extend((0..TRADES).map(trade));
+    v
+}
+
+fn bench_fold(c: &mut Criterion) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let (mut w, _) =
+        LogWriter::open(dir.path(), LogOptions { fsync: FsyncPolicy::Never, ..LogOptions::default() }).expect("log");
+    let evs = events();
+    for e in &evs {
+        w.append(0, e).expect("append");
+    }
+    w.close().expect("close");
+    let reader = LogReader::open(dir.path()).expect("reader");
+    let archived: Vec<(u64, &ArchivedEvent)> =
+        reader.iter().map(|r| r.map(|r| (r.seq, r.event))).collect::<Result<_, _>>().expect("read");
+
+    let mut g = c.benchmark_group("fold");
+    g.throughput(Throughput::Elements(TRADES));
+    g.sample_size(20);
+    g.bench_function("archived", |b| {
+        b.iter_batched(
+            || State::new(InventoryModel::Flow),
+            |mut s| {
+                for &(seq, e) in &archived {
+                    s.apply_archived(seq, e);
+                }
+                s
+            },
+            BatchSize::LargeInput,
+        )
+    });
+    g.bench_function("log", |b| {
+        b.iter(|| {
+            let mut s = State::new(InventoryModel::Flow);
+            for r in reader.iter() {
+                let r = r.expect("record");
+                s.apply_archived(r.seq, r.event);
+            }
+            s
+        })
+    });
+    g.bench_function("owned", |b| {
+        b.iter_batched(
+            || State::new(InventoryModel::Flow),
+            |mut s| {
+                for (seq, e) in evs.iter().enumerate() {
+                    s.apply(seq as u64, e);
+                }
+                s
+            },
+            BatchSize::LargeInput,
+        )
+    });
+    g.finish();
+}
+
+fn bench_evaluate(c: &mut Criterion) {
+    let mut s = State::new(InventoryModel::Flow);
+    let mut seq = 0u64;
+    let mut apply = |s: &mut State, e: Event| {
+        s.apply(seq, &e);
+        seq += 1;
+    };
+    for id in 0..INSTRUMENTS {
+        apply(&mut s, instrument(id));
+    }
+    let t = BASE_MS + 3_600_000;
+    for i in 0..10_000u64 {
+        let mut e = trade(i);
+        if let Event::Trade(tr) = &mut e {
+            tr.ts_exchange_ms = BASE_MS + i as i64 * 100;
+            tr.instrument = InstrumentId((i % INSTRUMENTS as u64) as u32);
+        }
+        apply(&mut s, e);
+    }
+    apply(
+        &mut s,
+        Event::MarkIvSnapshot(MarkIvSnapshot {
+            ts_exchange_ms: t - 1_000,
+            marks: (0..INSTRUMENTS)
+                .map(|id| MarkIv {
+                    instrument: InstrumentId(id),
+                    mark_price: 0.01,
+                    mark_iv: 0.4 + (id % 37) as f64 * 0.01,
+                })
+                .collect(),
+        }),
+    );
+    apply(
+        &mut s,
+        Event::IndexPrice(IndexPrice { index_name: "btc_usd".into(), price: 63_000.0, ts_exchange_ms: t - 500 }),
+    );
+    let e = evaluate(&s, "BTC", t, 0.0).expect("evaluate");
+    assert_eq!(e.exposures.instruments.len(), INSTRUMENTS as usize, "every instrument carries a position");
+    let mut g = c.benchmark_group("evaluate");
+    g.bench_function("1000_instruments", |b| b.iter(|| evaluate(&s, "BTC", t, 0.0).expect("evaluate")));
+    g.finish();
+}
+
+criterion_group!(benches, bench_fold, bench_evaluate);
+criterion_main!(benches);
