@@ -13,8 +13,8 @@ use dealerflow_engine::{InventoryModel, State};
 use dealerflow_schemas::event::ArchivedEvent;
 use dealerflow_schemas::log::{FsyncPolicy, LogOptions, LogReader, LogWriter};
 use dealerflow_schemas::{
-    Amount, Event, IndexPrice, Instrument, InstrumentId, Liquidation, MarkIv, MarkIvSnapshot, OptionKind,
-    TakerSide, Trade,
+    Amount, Event, IndexPrice, Instrument, InstrumentId, Liquidation, MarkIv, MarkIvSnapshot,
+    OptionKind, TakerSide, Trade,
 };
 
 /// 2026-08-10T08:00:00Z.
@@ -27,7 +27,11 @@ const INSTRUMENTS: u32 = 1_000;
 fn instrument(id: u32) -> Event {
     let expiry_ms = BASE_MS + (7 + 7 * (id / 200) as i64) * DAY_MS;
     let strike = 40_000.0 + 500.0 * ((id % 200) / 2) as f64;
-    let kind = if id % 2 == 0 { OptionKind::Call } else { OptionKind::Put };
+    let kind = if id % 2 == 0 {
+        OptionKind::Call
+    } else {
+        OptionKind::Put
+    };
     Event::Instrument(Instrument {
         id: InstrumentId(id),
         name: format!("BTC-X{}-{strike}-{}", id / 200, kind.suffix()),
@@ -46,7 +50,11 @@ fn trade(seq: u64) -> Event {
         instrument: InstrumentId((seq.wrapping_mul(2_654_435_761) % INSTRUMENTS as u64) as u32),
         ts_exchange_ms: BASE_MS + seq as i64 * 50,
         trade_seq: None,
-        taker_side: if seq % 3 == 0 { TakerSide::Buy } else { TakerSide::Sell },
+        taker_side: if seq % 3 == 0 {
+            TakerSide::Buy
+        } else {
+            TakerSide::Sell
+        },
         amount: Amount::from_raw(10_000_000 * (1 + (seq % 25) as i64)),
         price: 0.0025,
         mark_price: 0.0026,
@@ -66,16 +74,25 @@ fn events() -> Vec<Event> {
 
 fn bench_fold(c: &mut Criterion) {
     let dir = tempfile::tempdir().expect("temp dir");
-    let (mut w, _) =
-        LogWriter::open(dir.path(), LogOptions { fsync: FsyncPolicy::Never, ..LogOptions::default() }).expect("log");
+    let (mut w, _) = LogWriter::open(
+        dir.path(),
+        LogOptions {
+            fsync: FsyncPolicy::Never,
+            ..LogOptions::default()
+        },
+    )
+    .expect("log");
     let evs = events();
     for e in &evs {
         w.append(0, e).expect("append");
     }
     w.close().expect("close");
     let reader = LogReader::open(dir.path()).expect("reader");
-    let archived: Vec<(u64, &ArchivedEvent)> =
-        reader.iter().map(|r| r.map(|r| (r.seq, r.event))).collect::<Result<_, _>>().expect("read");
+    let archived: Vec<(u64, &ArchivedEvent)> = reader
+        .iter()
+        .map(|r| r.map(|r| (r.seq, r.event)))
+        .collect::<Result<_, _>>()
+        .expect("read");
 
     let mut g = c.benchmark_group("fold");
     g.throughput(Throughput::Elements(TRADES));
@@ -151,12 +168,22 @@ fn bench_evaluate(c: &mut Criterion) {
     );
     apply(
         &mut s,
-        Event::IndexPrice(IndexPrice { index_name: "btc_usd".into(), price: 63_000.0, ts_exchange_ms: t - 500 }),
+        Event::IndexPrice(IndexPrice {
+            index_name: "btc_usd".into(),
+            price: 63_000.0,
+            ts_exchange_ms: t - 500,
+        }),
     );
     let e = evaluate(&s, "BTC", t, 0.0).expect("evaluate");
-    assert_eq!(e.exposures.instruments.len(), INSTRUMENTS as usize, "every instrument carries a position");
+    assert_eq!(
+        e.exposures.instruments.len(),
+        INSTRUMENTS as usize,
+        "every instrument carries a position"
+    );
     let mut g = c.benchmark_group("evaluate");
-    g.bench_function("1000_instruments", |b| b.iter(|| evaluate(&s, "BTC", t, 0.0).expect("evaluate")));
+    g.bench_function("1000_instruments", |b| {
+        b.iter(|| evaluate(&s, "BTC", t, 0.0).expect("evaluate"))
+    });
     g.finish();
 }
 
