@@ -3,6 +3,7 @@
 //! walls at several times checked against a straightforward Black–Scholes written here from the raw JSON
 //! file; the JSON contract's fields; replay twice gives byte-identical CSV and agrees with `gex`; errors are
 //! one clear line.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::collections::BTreeMap;
 use std::path::Path;

@@ -7,6 +7,8 @@
 //!
 //! Run: `cargo bench -p dealerflow-benches --bench engine`.
 
+#![allow(clippy::expect_used)]
+
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
 use dealerflow_engine::report::evaluate;
 use dealerflow_engine::{InventoryModel, State};
@@ -27,7 +29,7 @@ const INSTRUMENTS: u32 = 1_000;
 fn instrument(id: u32) -> Event {
     let expiry_ms = BASE_MS + (7 + 7 * (id / 200) as i64) * DAY_MS;
     let strike = 40_000.0 + 500.0 * ((id % 200) / 2) as f64;
-    let kind = if id % 2 == 0 {
+    let kind = if id.is_multiple_of(2) {
         OptionKind::Call
     } else {
         OptionKind::Put
@@ -50,7 +52,7 @@ fn trade(seq: u64) -> Event {
         instrument: InstrumentId((seq.wrapping_mul(2_654_435_761) % INSTRUMENTS as u64) as u32),
         ts_exchange_ms: BASE_MS + seq as i64 * 50,
         trade_seq: None,
-        taker_side: if seq % 3 == 0 {
+        taker_side: if seq.is_multiple_of(3) {
             TakerSide::Buy
         } else {
             TakerSide::Sell

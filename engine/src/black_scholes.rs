@@ -200,6 +200,7 @@ pub fn payoff_delta(kind: OptionKind, spot_usd: f64, strike_usd: f64) -> f64 {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
     use super::*;
 

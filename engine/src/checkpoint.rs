@@ -328,6 +328,7 @@ impl CheckpointStore {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
     use super::*;
     use dealerflow_schemas::{Amount, Event, IndexPrice, InstrumentId, TakerSide, Trade};

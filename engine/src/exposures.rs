@@ -326,7 +326,7 @@ pub fn atm_sigma(inputs: &MarketInputs<'_>) -> Option<f64> {
         .filter(|p| p.def.strike_usd.to_bits() == strike.to_bits())
         .map(|p| (u8::from(p.def.kind == OptionKind::Put), p.id, p.sigma))
         .collect();
-    sigmas.sort_by(|a, b| (a.0, a.1).cmp(&(b.0, b.1)));
+    sigmas.sort_by_key(|a| (a.0, a.1));
     let n = sigmas.len();
     (n > 0).then(|| sigmas.iter().map(|s| s.2).sum::<f64>() / n as f64)
 }

@@ -214,6 +214,7 @@ pub fn implied_sigma(
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
     use super::*;
     use crate::black_scholes::BsInputs;

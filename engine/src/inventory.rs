@@ -82,6 +82,7 @@ pub fn classic_position(kind: OptionKind, open_interest: Amount) -> Amount {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
     use super::*;
 

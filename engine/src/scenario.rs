@@ -120,7 +120,7 @@ pub fn classify(x: &ScenarioInputs, p: &ScenarioParams) -> Scenario {
             return Scenario::FlipZone;
         }
     }
-    if !(x.adv_usd > 0.0) {
+    if x.adv_usd.is_nan() || x.adv_usd <= 0.0 {
         return Scenario::Neutral;
     }
     let gamma_threshold = p.theta_gamma * x.adv_usd;
@@ -147,6 +147,7 @@ pub fn classify(x: &ScenarioInputs, p: &ScenarioParams) -> Scenario {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
     use super::*;
 

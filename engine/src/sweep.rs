@@ -52,13 +52,10 @@ impl<'r> Sweep<'r> {
         for (i, b) in blocks.iter().enumerate().rev() {
             let end = b.first_seq + b.frames;
             let relevant = match (b.min_ts_ms, b.max_ts_ms) {
-                (Some(min), Some(max)) if end <= coverage.next_seq => {
-                    if max > coverage.ts_ms {
-                        min.max(coverage.ts_ms.saturating_add(1))
-                    } else {
-                        i64::MAX
-                    }
+                (Some(min), Some(max)) if end <= coverage.next_seq && max > coverage.ts_ms => {
+                    min.max(coverage.ts_ms.saturating_add(1))
                 }
+                (Some(_), Some(_)) if end <= coverage.next_seq => i64::MAX,
                 (Some(min), _) => min,
                 _ => i64::MAX,
             };
@@ -335,6 +332,7 @@ pub fn run_series(
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
     use super::*;
 

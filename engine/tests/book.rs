@@ -1,6 +1,7 @@
 //! A small hand-built book folded through `State::apply`, checked against a straightforward Black–Scholes
 //! written in the test (tests/common): positions, σ selection, per-instrument greeks and exposures, per-strike
 //! GEX, totals, walls and zero-gamma level. Also: expiries drop out at 08:00 UTC of their day.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
 
@@ -337,7 +338,7 @@ fn expiries_drop_out_at_eight_utc() {
 
 #[test]
 fn inventory_models() {
-    let events = vec![
+    let events = [
         instrument(1, Call, 60_000.0, E1),
         instrument(2, Put, 60_000.0, E1),
         index(T - HOUR_MS, 60_000.0),

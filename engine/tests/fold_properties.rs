@@ -4,6 +4,7 @@
 //! - flipping every taker side negates every dealer position and every exposure (flow model);
 //! - on a real log: the as-of fold with block skipping, a checkpoint plus the remainder, and the forward sweep
 //!   all equal a naive fold of every record with ts ≤ t, bit for bit.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
 

@@ -309,8 +309,8 @@ fn opt(v: Option<f64>) -> String {
 fn write_table(out: &mut impl Write, r: &GexReport, by: By) -> Result<()> {
     writeln!(
         out,
-        "{} {} at {} ({} ms), model {}",
-        r.currency, "dealer exposures", r.at, r.at_ms, r.model
+        "{} dealer exposures at {} ({} ms), model {}",
+        r.currency, r.at, r.at_ms, r.model
     )?;
     writeln!(out, "spot                      {:>18.2} USD", r.spot)?;
     writeln!(
@@ -621,11 +621,8 @@ mod plot {
                 .draw()
                 .map_err(err)?;
         }
-        let series: [(
-            &str,
-            RGBColor,
-            fn(&dealerflow_engine::exposures::StrikeExposure) -> f64,
-        ); 3] = [
+        type Value = fn(&dealerflow_engine::exposures::StrikeExposure) -> f64;
+        let series: [(&str, RGBColor, Value); 3] = [
             ("calls", RGBColor(34, 139, 34), |s| {
                 s.call_gamma_exposure_usd
             }),

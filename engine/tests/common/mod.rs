@@ -1,5 +1,6 @@
 //! Builders of events for the engine's tests, and an independent Black–Scholes written from the textbook
 //! formulas (normal distribution by numerical integration, no shared code with the engine).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 #![allow(dead_code)]
 
 use dealerflow_schemas::{
