@@ -16,7 +16,7 @@
 //! | 12 | 1 | inventory model (0 flow, 1 oi, 2 hybrid) |
 //! | 16 | 8 | coverage `next_seq` |
 //! | 24 | 8 | coverage `ts_ms` |
-//! | 32 | 4 | log fingerprint (CRC32C of the first and last covered records) |
+//! | 32 | 4 | log fingerprint ([`log_fingerprint`]: covered index blocks, first and last covered records) |
 //! | 36 | 4 | CRC32C of the payload |
 //! | 40 | 8 | payload length |
 //! | 60 | 4 | CRC32C of bytes 0..60 |
@@ -167,13 +167,28 @@ pub fn decode(bytes: &[u8]) -> Result<Checkpoint, String> {
     })
 }
 
-/// Fingerprint of the log a coverage refers to: CRC32C over the seq, receive time and archived event of the
-/// first record and of the last covered record (`next_seq − 1`). A log rebuilt with other content gets another
-/// fingerprint, so its stale checkpoints are ignored.
+/// Fingerprint of the log a coverage refers to: CRC32C over the sparse index of the covered blocks (first seq,
+/// frames, min/max exchange time) and over the seq, receive time and archived event of the first record and of
+/// the last covered record (`next_seq − 1`). A log rebuilt with other content almost always gets another
+/// fingerprint, so its stale checkpoints are ignored. (A replacement that differs only inside blocks, with the
+/// same time ranges and the same first and last records, is not detected: delete `checkpoints/` when replacing
+/// a log by hand.)
 pub fn log_fingerprint(reader: &LogReader, next_seq: u64) -> Result<u32, EngineError> {
     let mut crc = 0u32;
     if next_seq == 0 {
         return Ok(crc);
+    }
+    // Only blocks followed by a block that starts inside the coverage: those are complete and never change
+    // while the log grows (the last block of a live log still does).
+    for pair in reader.blocks().windows(2) {
+        let (b, next) = (&pair[0], &pair[1]);
+        if next.first_seq >= next_seq {
+            break;
+        }
+        crc = crc32c::crc32c_append(crc, &b.first_seq.to_le_bytes());
+        crc = crc32c::crc32c_append(crc, &b.frames.to_le_bytes());
+        crc = crc32c::crc32c_append(crc, &b.min_ts_ms.unwrap_or(i64::MIN).to_le_bytes());
+        crc = crc32c::crc32c_append(crc, &b.max_ts_ms.unwrap_or(i64::MIN).to_le_bytes());
     }
     for seq in [0, next_seq - 1] {
         let Some(rec) = reader.iter_from_seq(seq).next() else {

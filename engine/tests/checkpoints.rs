@@ -1,0 +1,250 @@
+//! Checkpoints on a real log: a damaged or foreign checkpoint is ignored with a warning and rebuilt, and a
+//! log rewritten in another order (late events elsewhere, same timestamps) gives the same result at t.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use common::*;
+use dealerflow_engine::as_of::fold_as_of;
+use dealerflow_engine::checkpoint::CheckpointStore;
+use dealerflow_engine::hpp::HppParams;
+use dealerflow_engine::report::evaluate;
+use dealerflow_engine::scenario::ScenarioParams;
+use dealerflow_engine::sweep::{run_series, CheckpointPolicy, SeriesConfig};
+use dealerflow_engine::InventoryModel;
+use dealerflow_schemas::log::{LogOptions, LogReader, LogWriter};
+use dealerflow_schemas::OptionKind::{Call, Put};
+use dealerflow_schemas::{Event, TakerSide};
+
+const T0: i64 = EXPIRY_17AUG26_MS - DAY_MS;
+
+/// Instruments, then two days of trades and index ticks, every 7th trade arriving late (after 20 later events).
+fn events() -> Vec<Event> {
+    let mut ev = vec![
+        instrument(0, Call, 60_000.0, EXPIRY_17AUG26_MS + 3 * DAY_MS),
+        instrument(1, Put, 58_000.0, EXPIRY_17AUG26_MS + 3 * DAY_MS),
+        instrument(2, Call, 64_000.0, EXPIRY_17AUG26_MS + 10 * DAY_MS),
+    ];
+    let mut timed = Vec::new();
+    for i in 0..400i64 {
+        let ts = T0 + i * 7 * 60_000 + i; // unique times
+        if i % 5 == 0 {
+            timed.push(index(ts, 60_000.0 + (i % 50) as f64 * 20.0));
+        } else {
+            let side = if i % 3 == 0 {
+                TakerSide::Buy
+            } else {
+                TakerSide::Sell
+            };
+            let id = (i % 3) as u32;
+            timed.push(trade(
+                id,
+                ts,
+                side,
+                0.1 * (1 + i % 9) as f64,
+                Some(0.4 + (i % 4) as f64 * 0.05),
+                0.02,
+                60_000.0,
+            ));
+        }
+    }
+    // Backfill: move every 7th event 20 places later in the log.
+    let mut logged: Vec<Event> = Vec::new();
+    let mut late: Vec<(usize, Event)> = Vec::new();
+    for (i, e) in timed.into_iter().enumerate() {
+        if i % 7 == 3 {
+            late.push((i + 20, e));
+        } else {
+            logged.push(e);
+        }
+        while let Some(pos) = late.iter().position(|(at, _)| *at <= i) {
+            logged.push(late.remove(pos).1);
+        }
+    }
+    logged.extend(late.into_iter().map(|(_, e)| e));
+    ev.extend(logged);
+    ev
+}
+
+fn write_log(dir: &std::path::Path, events: &[Event]) -> LogReader {
+    let (mut w, _) = LogWriter::open(
+        dir,
+        LogOptions {
+            block_frames: 8,
+            ..LogOptions::default()
+        },
+    )
+    .unwrap();
+    for e in events {
+        w.append(0, e).unwrap();
+    }
+    w.close().unwrap();
+    LogReader::open_with(dir, 8).unwrap()
+}
+
+fn config() -> SeriesConfig {
+    SeriesConfig {
+        currency: "BTC".into(),
+        rate: 0.0,
+        hpp: HppParams {
+            window_ms: 6 * HOUR_MS,
+            ..HppParams::default()
+        },
+        scenario: ScenarioParams::default(),
+        every_ms: HOUR_MS,
+    }
+}
+
+fn gex_json(
+    reader: &LogReader,
+    t: i64,
+    policy: Option<&CheckpointPolicy>,
+) -> (String, Vec<String>) {
+    let mut out = String::new();
+    let stats = run_series(
+        reader,
+        InventoryModel::Flow,
+        &config(),
+        &[t],
+        policy,
+        |_, r| {
+            out = serde_json::to_string(&r).unwrap();
+            false
+        },
+    )
+    .unwrap();
+    (out, stats.warnings)
+}
+
+#[test]
+fn damaged_and_foreign_checkpoints_are_ignored_and_rebuilt() {
+    let dir = tempfile::tempdir().unwrap();
+    let reader = write_log(dir.path(), &events());
+    let store = CheckpointStore::new(dir.path());
+    let policy = CheckpointPolicy {
+        store: store.clone(),
+        interval_ms: 3 * HOUR_MS,
+        write: true,
+    };
+    let t = T0 + 40 * HOUR_MS;
+    let (fresh, _) = gex_json(&reader, t, None);
+    let (first, warnings) = gex_json(&reader, t, Some(&policy));
+    assert!(warnings.is_empty());
+    assert_eq!(first, fresh);
+    let files = store.list(InventoryModel::Flow);
+    assert!(files.len() >= 10, "{files:?}");
+
+    // Flip one payload byte of the newest usable checkpoint.
+    let target = files
+        .iter()
+        .rev()
+        .find(|(ts, _)| *ts <= t - 7 * HOUR_MS)
+        .unwrap()
+        .1
+        .clone();
+    let mut bytes = std::fs::read(&target).unwrap();
+    let n = bytes.len();
+    bytes[n - 10] ^= 0x01;
+    std::fs::write(&target, bytes).unwrap();
+    let (again, warnings) = gex_json(&reader, t, Some(&policy));
+    assert_eq!(again, fresh);
+    assert!(
+        warnings.iter().any(|w| w.contains("checksum")),
+        "{warnings:?}"
+    );
+    // It was rewritten and verifies again.
+    assert!(store.load(&target).is_ok());
+
+    // A checkpoint copied from another log (the same book one second later) is refused by its fingerprint.
+    let other = tempfile::tempdir().unwrap();
+    let ev2: Vec<Event> = events()
+        .into_iter()
+        .map(|mut e| {
+            match &mut e {
+                Event::Trade(t) => t.ts_exchange_ms += 1000,
+                Event::IndexPrice(p) => p.ts_exchange_ms += 1000,
+                _ => {}
+            }
+            e
+        })
+        .collect();
+    let reader2 = write_log(other.path(), &ev2);
+    let foreign_dir = other.path().join("checkpoints");
+    std::fs::create_dir_all(&foreign_dir).unwrap();
+    for (_, p) in &files {
+        std::fs::copy(p, foreign_dir.join(p.file_name().unwrap())).unwrap();
+    }
+    let store2 = CheckpointStore::new(other.path());
+    let mut w = Vec::new();
+    let cp = store2
+        .latest_at_or_before(&reader2, InventoryModel::Flow, t, &mut w)
+        .unwrap();
+    assert!(cp.is_none());
+    assert!(w.iter().any(|x| x.contains("different log")), "{w:?}");
+}
+
+#[test]
+fn permuting_late_events_in_the_log_does_not_change_the_result() {
+    let ev = events();
+    let mut sorted = ev.clone();
+    // The same events in exchange-time order (definitions first): no late arrivals at all.
+    sorted[3..].sort_by_key(|e| e.ts_exchange_ms());
+    let (a, b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let (ra, rb) = (write_log(a.path(), &ev), write_log(b.path(), &sorted));
+    for t in [T0 + 5 * HOUR_MS, T0 + 13 * HOUR_MS + 17, T0 + 46 * HOUR_MS] {
+        let (sa, _) = fold_as_of(&ra, InventoryModel::Flow, t, None).unwrap();
+        let (sb, _) = fold_as_of(&rb, InventoryModel::Flow, t, None).unwrap();
+        let (ea, eb) = (
+            evaluate(&sa, "BTC", t, 0.0).unwrap(),
+            evaluate(&sb, "BTC", t, 0.0).unwrap(),
+        );
+        assert_eq!(format!("{:?}", ea), format!("{:?}", eb));
+        assert!(!ea.exposures.instruments.is_empty());
+        assert_eq!(gex_json(&ra, t, None).0, gex_json(&rb, t, None).0);
+    }
+}
+
+#[test]
+fn checkpoints_stay_valid_while_the_log_grows() {
+    let dir = tempfile::tempdir().unwrap();
+    let ev = events();
+    let (head, tail) = ev.split_at(ev.len() - 37);
+    let reader = write_log(dir.path(), head);
+    let store = CheckpointStore::new(dir.path());
+    let policy = CheckpointPolicy {
+        store: store.clone(),
+        interval_ms: 3 * HOUR_MS,
+        write: true,
+    };
+    let t = reader.time_range_ms().unwrap().1;
+    gex_json(&reader, t, Some(&policy));
+    drop(reader);
+    let (mut w, _) = LogWriter::open(
+        dir.path(),
+        LogOptions {
+            block_frames: 8,
+            ..LogOptions::default()
+        },
+    )
+    .unwrap();
+    for e in tail {
+        w.append(0, e).unwrap();
+    }
+    w.close().unwrap();
+    let reader = LogReader::open_with(dir.path(), 8).unwrap();
+    let mut warnings = Vec::new();
+    let cp = store
+        .latest_at_or_before(&reader, InventoryModel::Flow, t, &mut warnings)
+        .unwrap();
+    assert!(warnings.is_empty(), "{warnings:?}");
+    let cp = cp.expect("the checkpoints of the shorter log still apply");
+    // And the fold from it over the grown log equals a fold from the start.
+    let t2 = reader.time_range_ms().unwrap().1;
+    let (from_cp, _) = fold_as_of(&reader, InventoryModel::Flow, t2, Some(cp)).unwrap();
+    let (plain, _) = fold_as_of(&reader, InventoryModel::Flow, t2, None).unwrap();
+    let (a, b) = (
+        evaluate(&from_cp, "BTC", t2, 0.0).unwrap(),
+        evaluate(&plain, "BTC", t2, 0.0).unwrap(),
+    );
+    assert_eq!(format!("{a:?}"), format!("{b:?}"));
+}
