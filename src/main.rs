@@ -21,6 +21,8 @@ enum Command {
     Log(cmd::log::LogArgs),
     /// Import saved Deribit trade files into an event log.
     Import(cmd::import::ImportArgs),
+    /// Write a synthetic Deribit option market into a new event log.
+    Synth(cmd::synth::SynthArgs),
     /// Dealer inventory, greek exposures, levels, HPP and scenario at one time.
     Gex(cmd::gex::GexArgs),
     /// Replay the log into a CSV time series of every top-level gex field.
@@ -32,6 +34,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Log(args) => cmd::log::run(args),
         Command::Import(args) => cmd::import::run(args),
+        Command::Synth(args) => cmd::synth::run(args),
         Command::Gex(args) => cmd::gex::run(args),
         Command::Replay(args) => cmd::replay::run(args),
     };

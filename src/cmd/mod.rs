@@ -4,3 +4,4 @@ pub mod gex;
 pub mod import;
 pub mod log;
 pub mod replay;
+pub mod synth;
