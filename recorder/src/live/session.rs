@@ -270,6 +270,16 @@ async fn drive(ctx: Arc<Ctx>, rpc: RpcClient, live: Arc<AtomicBool>) -> Result<(
         ctx.mark_instruments_done();
     }
 
+    // Exchange time before subscribing: the catch-up below covers up to here, the live feed from here on.
+    let now = exchange_now(&rpc)
+        .await
+        .map_err(|e| fail("public/get_time", e))?;
+    let catch_up_from = ctx.watermark();
+    if catch_up_from.is_none() {
+        // A new log: recording starts now.
+        ctx.set_watermark(now);
+    }
+
     let mut channels = Vec::new();
     for cur in &cfg.currencies {
         let lower = cur.to_ascii_lowercase();
@@ -280,6 +290,14 @@ async fn drive(ctx: Arc<Ctx>, rpc: RpcClient, live: Arc<AtomicBool>) -> Result<(
         channels.push(format!("deribit_price_index.{lower}_usd"));
         channels.push(format!("markprice.options.{lower}_usd"));
     }
+    ctx.with_state(|_, out| {
+        out.push((
+            now_ns(),
+            Event::Session(Session::Connected {
+                url: cfg.url.clone(),
+            }),
+        ))
+    });
     let raw = rpc
         .call("public/subscribe", &json!({"channels": channels}))
         .await
@@ -292,21 +310,10 @@ async fn drive(ctx: Arc<Ctx>, rpc: RpcClient, live: Arc<AtomicBool>) -> Result<(
         }
     }
     live.store(true, Ordering::Release);
-    ctx.with_state(|_, out| {
-        out.push((
-            now_ns(),
-            Event::Session(Session::Connected {
-                url: cfg.url.clone(),
-            }),
-        ))
-    });
 
-    // Catch up on what happened while not listening.
-    let now = exchange_now(&rpc)
-        .await
-        .map_err(|e| fail("public/get_time", e))?;
-    match ctx.watermark() {
-        Some(w) if w <= now => {
+    // Catch up on what happened while not listening (after a reconnection or a restart).
+    if let Some(w) = catch_up_from {
+        if w <= now {
             ctx.with_state(|state, out| state.announce_time_gap(w, now, now_ns(), out));
             for cur in &cfg.currencies {
                 sweep(&ctx, &rpc, cur, w, now, now)
@@ -315,8 +322,6 @@ async fn drive(ctx: Arc<Ctx>, rpc: RpcClient, live: Arc<AtomicBool>) -> Result<(
             }
             ctx.set_watermark(now - cfg.settle.as_millis() as i64);
         }
-        Some(_) => {}
-        None => ctx.set_watermark(now),
     }
     let mut last_reconcile = Instant::now();
 
