@@ -251,6 +251,8 @@ pub async fn run(
             reason: format!("URL {:?} is not a ws:// or wss:// URL", config.url),
         });
     }
+    // TLS for wss:// uses rustls with the ring provider; installing it twice is harmless.
+    let _ = rustls::crypto::ring::default_provider().install_default();
     let (journal, report) = Journal::open(&config.data_dir, config.log_options)?;
     if let Some((seg, off, bytes)) = &report.truncated_tail {
         tracing::warn!(segment = %seg.display(), offset = off, bytes, "torn tail truncated (the previous run was killed mid-write)");
