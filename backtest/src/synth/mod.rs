@@ -54,7 +54,7 @@ use dealerflow_schemas::log::{FsyncPolicy, LogError, LogOptions, LogWriter};
 pub use calendar::{last_friday_ms, listed_expiries, weekday};
 pub use config::{CurrencyConfig, SynthConfig, DEFAULT_START_MS};
 pub use index_path::{IndexPath, MARKET_CORRELATION};
-pub use listing::{option_name, ListedOption, Listing};
+pub use listing::{option_name, ListedOption, Listing, OPENING_PROBABILITY};
 pub use planted::{NoPlantedEffect, PlantedEffect};
 pub use regime::{Regime, RegimeChain};
 pub use strikes::{nice_step, strike_grid};
