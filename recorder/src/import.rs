@@ -13,7 +13,9 @@
 //! Bad input never costs good input: an invalid record is rejected alone (named by file, record number, line and
 //! byte, with the field and value); a truncated or broken JSON document keeps its complete records before the
 //! fault and reports the fault's position; a JSON line stands alone. Everything is written with
-//! [`FsyncPolicy::Never`] and made durable by one `sync()` at the end; an error of the log itself aborts the import.
+//! [`FsyncPolicy::Never`] and made durable by one `sync()` at the end; an error of the log itself aborts the import
+//! (what was appended before it stays, instruments always before their trades, and running the same import again
+//! completes it, since it skips what is already there).
 //!
 //! This module reads files and writes the log; it does no network I/O.
 
