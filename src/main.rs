@@ -27,6 +27,10 @@ enum Command {
     Gex(cmd::gex::GexArgs),
     /// Replay the log into a CSV time series of every top-level gex field.
     Replay(cmd::replay::ReplayArgs),
+    /// Record live Deribit option trades into an event log.
+    Record(cmd::record::RecordArgs),
+    /// Serve a Deribit-protocol exchange simulator replaying a trade file or a log.
+    ExchangeSim(cmd::exchange_sim::ExchangeSimArgs),
 }
 
 fn main() -> ExitCode {
@@ -37,6 +41,8 @@ fn main() -> ExitCode {
         Command::Synth(args) => cmd::synth::run(args),
         Command::Gex(args) => cmd::gex::run(args),
         Command::Replay(args) => cmd::replay::run(args),
+        Command::Record(args) => cmd::record::run(args),
+        Command::ExchangeSim(args) => cmd::exchange_sim::run(args),
     };
     match result {
         Ok(code) => code,

@@ -1,7 +1,9 @@
 //! One module per `dealerflow` subcommand; each exposes its clap `Args` and a `run` returning the exit code.
 
+pub mod exchange_sim;
 pub mod gex;
 pub mod import;
 pub mod log;
+pub mod record;
 pub mod replay;
 pub mod synth;

@@ -18,6 +18,7 @@ pub mod credits;
 pub mod error;
 pub mod faults;
 pub mod feed;
+pub mod log_source;
 pub mod methods;
 pub mod replay;
 pub mod server;

@@ -1,0 +1,175 @@
+//! `dealerflow record`: record live Deribit option trades into a log until stopped (SIGINT/SIGTERM) or
+//! `--duration` passes; the log is synced and closed on the way out.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::{bail, Context, Result};
+use clap::Args;
+use dealerflow_recorder::live::{self, RecordConfig, DERIBIT_URL};
+use dealerflow_schemas::log::FsyncPolicy;
+use tokio::sync::watch;
+
+/// Record Deribit option trades (plus index, mark IV, open interest and instruments) into an event log.
+///
+/// Set DERIBIT_CLIENT_ID and DERIBIT_CLIENT_SECRET to authenticate and receive the raw trade channel.
+#[derive(Debug, Args)]
+#[command(
+    after_help = "Example: dealerflow record --currency BTC,ETH --data-dir data/live --duration 1h"
+)]
+pub struct RecordArgs {
+    /// Currencies, comma-separated (BTC, ETH).
+    #[arg(long, value_delimiter = ',', required = true)]
+    currency: Vec<String>,
+    /// The log directory (created if missing; an existing log is resumed).
+    #[arg(long)]
+    data_dir: PathBuf,
+    /// WebSocket URL of the Deribit API.
+    #[arg(long, default_value = DERIBIT_URL)]
+    url: String,
+    /// Stop after this long (e.g. 90s, 30m, 6h, 2d); default: until SIGINT/SIGTERM.
+    #[arg(long)]
+    duration: Option<String>,
+    /// At most one mark-IV snapshot per this much exchange time.
+    #[arg(long, default_value = "60s")]
+    mark_iv_interval: String,
+    /// Open-interest poll interval.
+    #[arg(long, default_value = "5m")]
+    oi_interval: String,
+    /// Reconnect when the feed is quiet this long.
+    #[arg(long, default_value = "30s")]
+    watchdog: String,
+    /// Reconcile recent history with the exchange this often.
+    #[arg(long, default_value = "60s")]
+    reconcile_interval: String,
+    /// Heartbeat interval asked of the server, seconds (Deribit: at least 10).
+    #[arg(long, default_value_t = 10)]
+    heartbeat: u64,
+    /// First reconnection delay (doubles up to 30 s, with jitter).
+    #[arg(long, default_value = "500ms")]
+    initial_backoff: String,
+    /// Client-side request rate limit, requests per second.
+    #[arg(long, default_value_t = 15.0)]
+    requests_per_s: f64,
+    /// Log fsync policy: always, never, or a period in ms.
+    #[arg(long, default_value = "200")]
+    fsync: String,
+    /// No live status line on stderr.
+    #[arg(long)]
+    quiet: bool,
+}
+
+/// Parses `500ms`, `30s`, `15m`, `1h`, `2d` (a bare number is seconds).
+pub fn parse_duration(s: &str) -> Result<Duration> {
+    let t = s.trim();
+    let split = t
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(t.len());
+    let (num, unit) = t.split_at(split);
+    let x: f64 = num
+        .parse()
+        .with_context(|| format!("duration {s:?}: expected e.g. 500ms, 30s, 15m, 1h, 2d"))?;
+    let secs = match unit {
+        "ms" => x / 1000.0,
+        "" | "s" => x,
+        "m" => x * 60.0,
+        "h" => x * 3600.0,
+        "d" => x * 86_400.0,
+        other => bail!("duration {s:?}: unknown unit {other:?} (use ms, s, m, h or d)"),
+    };
+    if !secs.is_finite() || secs < 0.0 {
+        bail!("duration {s:?} must be a non-negative number");
+    }
+    Ok(Duration::from_secs_f64(secs))
+}
+
+/// Structured logs on stderr; `RUST_LOG` overrides the default level (warn).
+fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
+}
+
+/// Records until stopped.
+pub fn run(args: RecordArgs) -> Result<ExitCode> {
+    init_logging();
+    let mut config = RecordConfig::new(
+        args.currency
+            .iter()
+            .map(|c| c.trim().to_ascii_uppercase())
+            .collect(),
+        args.data_dir.clone(),
+    );
+    config.url = args.url.clone();
+    config.duration = args.duration.as_deref().map(parse_duration).transpose()?;
+    config.mark_iv_interval = parse_duration(&args.mark_iv_interval)?;
+    config.oi_interval = parse_duration(&args.oi_interval)?;
+    config.watchdog = parse_duration(&args.watchdog)?;
+    config.reconcile_interval = parse_duration(&args.reconcile_interval)?;
+    config.initial_backoff = parse_duration(&args.initial_backoff)?;
+    config.heartbeat_interval_s = args.heartbeat;
+    config.requests_per_s = args.requests_per_s;
+    config.status_line = !args.quiet;
+    config.log_options.fsync = FsyncPolicy::parse(&args.fsync).with_context(|| {
+        format!(
+            "--fsync {:?}: use always, never or milliseconds",
+            args.fsync
+        )
+    })?;
+    if let (Ok(id), Ok(secret)) = (
+        std::env::var("DERIBIT_CLIENT_ID"),
+        std::env::var("DERIBIT_CLIENT_SECRET"),
+    ) {
+        if !id.is_empty() && !secret.is_empty() {
+            config.credentials = Some((id, secret));
+        }
+    }
+
+    let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
+    let stats = runtime.block_on(async move {
+        let (stop_tx, stop_rx) = watch::channel(false);
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+            .context("installing the SIGTERM handler")?;
+        tokio::spawn(async move {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = term.recv() => {}
+            }
+            tracing::info!("stopping: flushing the log");
+            let _ = stop_tx.send(true);
+        });
+        live::run(config, stop_rx)
+            .await
+            .with_context(|| format!("recording into {}", args.data_dir.display()))
+    })?;
+    eprintln!(
+        "recorded {} trades ({} backfilled), {} duplicates dropped, {} gaps, {} reconnects, {} malformed frames",
+        stats.trades(),
+        stats.trades_backfilled,
+        stats.duplicates,
+        stats.gaps_detected,
+        stats.reconnects,
+        stats.malformed_frames
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("500ms").unwrap(), Duration::from_millis(500));
+        assert_eq!(parse_duration("30s").unwrap(), Duration::from_secs(30));
+        assert_eq!(parse_duration("5m").unwrap(), Duration::from_secs(300));
+        assert_eq!(parse_duration("2").unwrap(), Duration::from_secs(2));
+        assert_eq!(parse_duration("1.5h").unwrap(), Duration::from_secs(5400));
+        assert!(parse_duration("5 parsecs").is_err());
+        assert!(parse_duration("").is_err());
+    }
+}
