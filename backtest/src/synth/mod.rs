@@ -11,19 +11,19 @@
 //! Calibrated to the real sample `btc-option-trades-2026-08-16.json` (560 BTC option trades, 2026-08-16 20:21 UTC
 //! to 2026-08-18 04:59 UTC, a calm market) and the real `get_instruments` captures of 2021-07-22:
 //!
-//! | quantity | real data | model |
-//! |---|---|---|
-//! | trade size (BTC contracts) | 54 % at 0.1; p75 0.5, p90 2, p95 4.5, p99 19.3; mean 1.10 | lognormal(−2.0, 2.0) + 1 % Pareto(5, 1.2) tail rounded to 0.1: 51 %, 0.6, 1.9, 4.4, 16.7; mean 1.20 |
-//! | taker buys | 46.6 % overall; 55.6 % of call trades, 35.1 % of put trades | calm regime 55.6 % / 35.1 %; normal 50 / 45; stressed 40 / 60 |
-//! | calls | 55 % of trades | call with p 0.75 above spot, 0.25 below; long tenors skewed to out-of-the-money calls |
-//! | ATM IV, calm | ≤ 3 d: 0.19–0.24; 0.6–0.85 y: 0.41–0.42 | short level 0.21, long level 0.42, term decay 30 d |
-//! | smile | ≤ 3 d puts at x ≈ −0.5: 1.8 × ATM; long puts x ≈ −0.6: 1.4 ×; long calls x ≈ +0.6: 0.97 × | quadratic in x = ln(K/S)/√τ: a = 3.0, b = −0.15 short; a = 0.5, b = −0.36 long |
-//! | strikes (BTC at 63 000) | next-day every 500; quarterly 2 000 near, 5 000–20 000 far | 0.8 % / 1.6 % / 3.2 % / 8 % of spot by tenor, doubled beyond ±25 %, quadrupled beyond ±50 % |
-//! | listed expiries | 2 dailies, 3 weeklies, 3 monthlies, 4 quarterlies (2021) | dailies 3 days ahead, 3 Fridays, 3 month-ends, 4 quarter-ends |
-//! | tenor mix of trades | 49 % ≤ 3 d, 4 % 3–45 d, 46 % > 45 d | 45 % / 20 % / 35 % (the sample is thin in weeklies and monthlies) |
-//! | fills per timestamp | 560 trades / 503 timestamps = 1.113 | 1 + Geometric(0.1): 1.111 |
-//! | trade `iv: 0` | 3 of 560, deep in-the-money puts sold below intrinsic | `None` when the tick-rounded price is ≤ intrinsic |
-//! | index | 63 064.71 USD at the first trade | BTC starts at 63 000, ETH at 3 100 |
+//! | quantity | real data | model parameters | model output (3 days BTC, seed 5, 73 529 trades) |
+//! |---|---|---|---|
+//! | trade size (BTC contracts) | 54 % at 0.1; p75 0.5, p90 2, p95 4.5, p99 19.3; mean 1.10 | lognormal(−2.0, 2.0) + 1 % Pareto(5, 1.2) tail, rounded to 0.1 | 52 % at 0.1; 0.5, 1.9, 4.4, 16.5; mean 1.24 |
+//! | taker buys | 46.6 % overall; 55.6 % of call trades, 35.1 % of put trades | calm 55.6 % / 35.1 %; normal 50 / 45; stressed 40 / 60 | 46.6 % |
+//! | calls | 54.6 % of trades | call with p 0.75 above spot, 0.25 below; long tenors skewed to out-of-the-money calls | 54.9 % |
+//! | ATM IV, calm | ≤ 3 d: 0.19–0.24; 0.6–0.85 y: 0.41–0.42 | short level 0.21, long level 0.42, term decay 30 d | same (surface test) |
+//! | smile | ≤ 3 d puts at x ≈ −0.5: 1.8 × ATM; long puts x ≈ −0.6: 1.4 ×; long calls x ≈ +0.6: 0.97 × | quadratic in x = ln(K/S)/√τ: a = 3.0, b = −0.15 short; a = 0.5, b = −0.36 long | 1.6–2.2 ×, 1.25–1.6 × (surface test) |
+//! | strikes (BTC at 63 000) | next-day every 500; quarterly 2 000 near, 5 000–20 000 far | 0.8 % / 1.6 % / 3.2 % / 8 % of spot by tenor, doubled beyond ±25 %, quadrupled beyond ±50 % | 500; 5 000 / 10 000 / 20 000 |
+//! | listed expiries | 2 dailies, 3 weeklies, 3 monthlies, 4 quarterlies (2021) | dailies 3 days ahead, 3 Fridays, 3 month-ends, 4 quarter-ends | 11 expiries on 2026-08-16 |
+//! | tenor mix of trades | 49 % ≤ 3 d, 4 % 3–45 d, 46 % > 45 d | 45 % / 20 % / 35 % (the sample is thin in weeklies and monthlies) | ≈ 45 % ≤ 3 d |
+//! | trades per timestamp | 560 trades / 503 timestamps = 1.113 | 1 + Geometric(0.1) fills per order | 1.114 |
+//! | trade `iv: 0` | 3 of 560 (0.5 %), deep in-the-money puts sold below intrinsic | `None` when the tick-rounded price is ≤ intrinsic | 0.2 % |
+//! | index | 63 064.71 USD at the first trade | BTC starts at 63 000, ETH at 3 100 | |
 //!
 //! Not calibrated (no real data here): regime volatilities (BTC 0.20 / 0.45 / 0.85, ETH × 1.2), regime durations
 //! (7 / 10 / 2 days), trade counts per day (BTC 30 000, ETH 20 000 by default, flags), ETH/BTC correlation 0.8.
