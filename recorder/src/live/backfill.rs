@@ -62,7 +62,8 @@ fn note_backfilled(ctx: &Ctx, count: u64) {
 }
 
 /// Fetches every trade of `currency` with `from_ms ≤ timestamp ≤ to_ms` (exchange time now is `now_ms`);
-/// returns how many were new.
+/// returns how many were new. When the watermark is older than Deribit's 24 h of real time (the recorder was
+/// down that long), the window is clamped to what is still served and the rest is written as lost.
 pub(crate) async fn sweep(
     ctx: &Ctx,
     rpc: &RpcClient,
@@ -73,7 +74,7 @@ pub(crate) async fn sweep(
 ) -> Result<u64, CallError> {
     let oldest = now_ms - RECENT_TRADES_MS + WINDOW_MARGIN_MS;
     let mut start = from_ms;
-    if start < oldest {
+    if ctx.watermark_age_ms() > RECENT_TRADES_MS - WINDOW_MARGIN_MS && start < oldest {
         tracing::warn!(
             currency,
             from_ms,

@@ -75,8 +75,6 @@ pub struct RecordConfig {
     pub reconcile_interval: Duration,
     /// ... and whenever the live feed is this far (exchange time) ahead of the watermark.
     pub reconcile_span: Duration,
-    /// Slow the feed down while it is this far (exchange time) ahead of the watermark.
-    pub max_reconcile_lag: Duration,
     /// Exchange-time margin kept behind the live feed when reconciling.
     pub settle: Duration,
     /// After a restart, backfill from this long before the newest stored trade.
@@ -116,7 +114,6 @@ impl RecordConfig {
             watchdog: Duration::from_secs(30),
             reconcile_interval: Duration::from_secs(60),
             reconcile_span: Duration::from_secs(3600),
-            max_reconcile_lag: Duration::from_secs(12 * 3600),
             settle: Duration::from_secs(2),
             restart_lookback: Duration::from_secs(3600),
             dedup_window: Duration::from_secs(48 * 3600),
@@ -144,6 +141,9 @@ pub(crate) fn now_ns() -> i64 {
 struct Progress {
     /// Exchange time up to which every trade is known to be stored, epoch ms.
     watermark_ms: Option<i64>,
+    /// Wall clock (ns since the epoch) when the exchange was at `watermark_ms`: Deribit keeps recent trades for
+    /// 24 h of real time, so this says whether a backfill from the watermark can still be served.
+    watermark_wall_ns: Option<i64>,
     last_instruments: Option<Instant>,
     last_open_interest: Option<Instant>,
     last_prune: Instant,
@@ -185,9 +185,20 @@ impl Ctx {
         self.progress().watermark_ms
     }
 
-    pub(crate) fn set_watermark(&self, ms: i64) {
+    /// Advances the watermark to exchange time `ms`, which the exchange was at `behind_ms` ago (wall clock).
+    pub(crate) fn set_watermark(&self, ms: i64, behind_ms: i64) {
         let mut p = self.progress();
-        p.watermark_ms = Some(p.watermark_ms.map_or(ms, |w| w.max(ms)));
+        if p.watermark_ms.is_none_or(|w| ms > w) {
+            p.watermark_ms = Some(ms);
+            p.watermark_wall_ns = Some(now_ns() - behind_ms * 1_000_000);
+        }
+    }
+
+    /// Wall-clock age of the watermark, ms (0 when unknown).
+    pub(crate) fn watermark_age_ms(&self) -> i64 {
+        self.progress()
+            .watermark_wall_ns
+            .map_or(0, |w| (now_ns() - w) / 1_000_000)
     }
 
     /// How far (exchange ms) the newest live trade is ahead of the watermark.
@@ -260,9 +271,11 @@ pub async fn run(
     let counters = Arc::new(Counters::default());
     let dedup_window_ms = config.dedup_window.as_millis() as i64;
     let state = RecorderState::rebuild(&config.data_dir, counters.clone(), dedup_window_ms)?;
-    let watermark = state
-        .latest_trade_ms()
-        .map(|l| l - config.restart_lookback.as_millis() as i64);
+    let lookback_ms = config.restart_lookback.as_millis() as i64;
+    let watermark = state.latest_trade_ms().map(|l| l - lookback_ms);
+    let watermark_wall_ns = state
+        .latest_trade_recv_ns()
+        .map(|r| r - lookback_ms * 1_000_000);
     tracing::info!(
         records = report.records,
         trade_ids = state.known_trade_ids(),
@@ -276,6 +289,7 @@ pub async fn run(
         pacer: Arc::new(Pacer::new(config.requests_per_s, config.request_burst)),
         progress: Mutex::new(Progress {
             watermark_ms: watermark,
+            watermark_wall_ns,
             last_instruments: None,
             last_open_interest: None,
             last_prune: Instant::now(),

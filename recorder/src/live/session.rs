@@ -95,12 +95,6 @@ pub(crate) async fn run_session(ctx: Arc<Ctx>, mut stop: watch::Receiver<bool>) 
     let mut last_frame = Instant::now();
     let mut stopped = false;
     let reason: String = loop {
-        // Soft backpressure: while reconciliation lags far behind the feed (only possible when a replay runs
-        // faster than real time), slow the feed down so the 24 h backfill window is never outrun.
-        if ctx.reconcile_lag_ms() > ctx.config.max_reconcile_lag.as_millis() as i64 {
-            tokio::time::sleep(Duration::from_millis(2)).await;
-            last_frame = Instant::now().max(last_frame);
-        }
         let next = tokio::select! {
             biased;
             _ = stop.changed() => { stopped = true; break "stopping".to_string(); }
@@ -277,7 +271,7 @@ async fn drive(ctx: Arc<Ctx>, rpc: RpcClient, live: Arc<AtomicBool>) -> Result<(
     let catch_up_from = ctx.watermark();
     if catch_up_from.is_none() {
         // A new log: recording starts now.
-        ctx.set_watermark(now);
+        ctx.set_watermark(now, 0);
     }
 
     let mut channels = Vec::new();
@@ -320,7 +314,10 @@ async fn drive(ctx: Arc<Ctx>, rpc: RpcClient, live: Arc<AtomicBool>) -> Result<(
                     .await
                     .map_err(|e| fail("catch-up backfill", e))?;
             }
-            ctx.set_watermark(now - cfg.settle.as_millis() as i64);
+            ctx.set_watermark(
+                now - cfg.settle.as_millis() as i64,
+                cfg.settle.as_millis() as i64,
+            );
         }
     }
     let mut last_reconcile = Instant::now();
@@ -354,7 +351,7 @@ async fn drive(ctx: Arc<Ctx>, rpc: RpcClient, live: Arc<AtomicBool>) -> Result<(
                         .await
                         .map_err(|e| fail("reconciliation", e))?;
                 }
-                ctx.set_watermark(end);
+                ctx.set_watermark(end, now - end);
             }
             last_reconcile = Instant::now();
         }

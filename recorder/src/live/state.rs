@@ -54,6 +54,7 @@ pub struct RecorderState {
     /// Announced whole-feed gaps (exchange ms, inclusive): backfilled trades inside them are accounted for.
     time_gaps: Vec<(i64, i64)>,
     latest_trade_ms: Option<i64>,
+    latest_trade_recv_ns: Option<i64>,
     latest_live_ms: Option<i64>,
     marks_pending: BTreeMap<InstrumentId, (f64, f64)>,
     marks_latest_ms: i64,
@@ -75,6 +76,7 @@ impl RecorderState {
             seqs: SeqTracker::new(),
             time_gaps: Vec::new(),
             latest_trade_ms: None,
+            latest_trade_recv_ns: None,
             latest_live_ms: None,
             marks_pending: BTreeMap::new(),
             marks_latest_ms: 0,
@@ -116,7 +118,10 @@ impl RecorderState {
                         s.seqs
                             .observe_history(t.instrument.to_native(), seq.to_native());
                     }
-                    s.latest_trade_ms = Some(s.latest_trade_ms.map_or(ts, |l| l.max(ts)));
+                    if s.latest_trade_ms.is_none_or(|l| ts >= l) {
+                        s.latest_trade_ms = Some(ts);
+                        s.latest_trade_recv_ns = Some(rec.ts_recv_ns);
+                    }
                 }
                 ArchivedEvent::MarkIvSnapshot(m) => {
                     let ts = m.ts_exchange_ms.to_native();
@@ -135,6 +140,11 @@ impl RecorderState {
     /// Newest trade exchange time in the log, epoch ms.
     pub fn latest_trade_ms(&self) -> Option<i64> {
         self.latest_trade_ms
+    }
+
+    /// Local receive time (ns since the epoch) of the newest trade in the log at start.
+    pub fn latest_trade_recv_ns(&self) -> Option<i64> {
+        self.latest_trade_recv_ns
     }
 
     /// Newest trade exchange time received from the live feed in this run, epoch ms.

@@ -9,12 +9,22 @@
 
 use serde_json::{json, Value};
 
-use super::replay::Market;
+use super::replay::{Market, Speed};
 use super::subscriptions::{Channel, Subscriptions, TradeInterval};
 
-/// Trades older than this (relative to exchange time now) are gone from
-/// `public/get_last_trades_by_currency_and_time`: a request starting earlier gets an empty result.
+/// Deribit keeps trades in `public/get_last_trades_by_currency_and_time` for 24 hours of real time; a request
+/// starting earlier gets an empty result.
 pub const RECENT_TRADES_MS: i64 = 24 * 3_600_000;
+
+/// How far back (exchange ms) the time-range backfill reaches on the simulator: 24 h of real time, i.e.
+/// `24 h × X` of exchange time at `--speed X`, and no limit at `--speed max` (where a whole session takes
+/// seconds of real time).
+pub fn recent_horizon_ms(speed: Speed) -> Option<i64> {
+    match speed {
+        Speed::Factor(x) => Some((RECENT_TRADES_MS as f64 * x).min(i64::MAX as f64 / 2.0) as i64),
+        Speed::Max => None,
+    }
+}
 
 /// Largest `count` the trade-history methods accept.
 pub const MAX_COUNT: u64 = 1000;
@@ -325,7 +335,8 @@ pub(crate) fn dispatch(
             let count = count_param(params)?;
             let asc = ascending(params)?;
             let now = market.now_ms();
-            if !wants_options(params)? || start < now - RECENT_TRADES_MS {
+            let too_old = recent_horizon_ms(market.config.speed).is_some_and(|h| start < now - h);
+            if !wants_options(params)? || too_old {
                 return Ok(trades_result(market, &[], false));
             }
             let visible = market.tape.visible_trades(market.published());
