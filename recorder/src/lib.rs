@@ -13,4 +13,5 @@
 pub mod deribit;
 pub mod import;
 pub mod live;
+pub mod clickhouse;
 pub mod sim;

@@ -1,0 +1,15 @@
+-- Mark price and mark IV snapshots, one row per instrument per snapshot. mark_price in the quote currency per
+-- contract (BTC for BTC options), mark_iv a fraction (0.45 = 45 %).
+CREATE TABLE IF NOT EXISTS mark_iv
+(
+    currency String,
+    instrument String,
+    ts_exchange_ms Int64,
+    ts DateTime('UTC') MATERIALIZED toDateTime(intDiv(ts_exchange_ms, 1000), 'UTC'),
+    mark_price Float64,
+    mark_iv Float64,
+    log_seq UInt64
+)
+ENGINE = ReplacingMergeTree(log_seq)
+PARTITION BY toYYYYMM(toDateTime(intDiv(ts_exchange_ms, 1000), 'UTC'))
+ORDER BY (currency, instrument, ts_exchange_ms)

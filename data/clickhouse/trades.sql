@@ -1,0 +1,33 @@
+-- Taker-side option trades, one row per Deribit trade (DESIGN §2), projected from the event log.
+-- Re-sending a trade never duplicates it: rows with the same ordering key collapse to the one with the highest
+-- log seq (ReplacingMergeTree, read with FINAL). A Deribit trade id is unique per currency and a trade's exchange
+-- time never changes, so (currency, ts_exchange_ms, trade_id) identifies a trade exactly as (currency, trade_id)
+-- does, and lets time-range queries use the primary index.
+-- Amounts are fixed-point: amount_raw = contracts x 1e8 (exact sums), dealer position = -sum(signed taker amount).
+CREATE TABLE IF NOT EXISTS trades
+(
+    currency String,
+    trade_id String,
+    instrument String,
+    option_kind Enum8('call' = 1, 'put' = 2),
+    strike Float64,
+    expiry_ms Int64,
+    ts_exchange_ms Int64,
+    ts DateTime('UTC') MATERIALIZED toDateTime(intDiv(ts_exchange_ms, 1000), 'UTC'),
+    trade_seq Nullable(UInt64),
+    taker_side Enum8('buy' = 1, 'sell' = 2),
+    amount_raw Int64,
+    price Float64,
+    mark_price Float64,
+    iv Nullable(Float64),
+    index_price Float64,
+    contract_size Float64,
+    block_trade_id Nullable(String),
+    liquidation Enum8('none' = 0, 'maker' = 1, 'taker' = 2, 'both' = 3),
+    combo_id Nullable(String),
+    log_seq UInt64,
+    ts_recv_ns Int64
+)
+ENGINE = ReplacingMergeTree(log_seq)
+PARTITION BY toYYYYMM(toDateTime(intDiv(ts_exchange_ms, 1000), 'UTC'))
+ORDER BY (currency, ts_exchange_ms, trade_id)

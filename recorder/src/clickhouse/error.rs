@@ -1,0 +1,124 @@
+//! The one error type of the ClickHouse store. Messages never contain a password: server URLs are shown without
+//! credentials and every server message passes through [`super::ClickHouseTarget::redact`] first.
+
+use std::path::PathBuf;
+
+/// What went wrong talking to ClickHouse, reading the log for it, or validating a query.
+#[derive(Debug, thiserror::Error)]
+pub enum ClickHouseError {
+    /// The server URL cannot be used. Caller: pass `http://HOST:PORT` (credentials via `--user`/`--password`).
+    #[error("bad ClickHouse URL {url}: {reason}")]
+    BadUrl {
+        /// The URL with any credentials removed.
+        url: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// A value given for a query or a connection is not acceptable. Nothing was sent to the server.
+    #[error("bad {argument} {value:?}: {reason}")]
+    BadArgument {
+        /// The flag or field (`--currency`, `--from`, `database`).
+        argument: &'static str,
+        /// The rejected value (at most 80 characters of it).
+        value: String,
+        /// The shape it must have.
+        reason: String,
+    },
+    /// Ad-hoc SQL that is not a single read-only statement. Nothing was sent to the server.
+    #[error("refused SQL: {reason}")]
+    NotReadOnly {
+        /// Why the statement was refused.
+        reason: String,
+    },
+    /// A request to the server failed (connection refused, server error, timeout).
+    #[error("ClickHouse {url}: {operation} failed: {message}")]
+    Request {
+        /// The server URL without credentials.
+        url: String,
+        /// What was being done (`insert into trades`, `create table sink_progress`).
+        operation: String,
+        /// The client or server message, credentials redacted.
+        message: String,
+    },
+    /// The server answered something this build cannot read.
+    #[error("ClickHouse {operation}: unexpected response: {reason}")]
+    Response {
+        /// What was being done.
+        operation: String,
+        /// What was wrong with the answer.
+        reason: String,
+    },
+    /// Reading the log failed. Caller: run `dealerflow log verify DIR`.
+    #[error("reading the log {dir}{}: {message}", seq.map_or_else(String::new, |s| format!(" at seq {s}")))]
+    Log {
+        /// The log directory.
+        dir: PathBuf,
+        /// The record being read, when known.
+        seq: Option<u64>,
+        /// The log error, rendered.
+        message: String,
+    },
+    /// The log snapshot promised records up to `expected_seq` but they could not be read (a bad frame).
+    /// Caller: run `dealerflow log verify DIR`.
+    #[error("the log {dir} could not be read past seq {next_seq} (its snapshot ends at {expected_seq}); run `dealerflow log verify`")]
+    LogEndsEarly {
+        /// The log directory.
+        dir: PathBuf,
+        /// The first record that could not be read.
+        next_seq: u64,
+        /// The end of the snapshot.
+        expected_seq: u64,
+    },
+    /// ClickHouse says more of this log was written than the log holds: the log was replaced or truncated.
+    /// Caller: re-send from the start (`--from-seq 0`); re-sent rows never duplicate.
+    #[error("ClickHouse has written log {log_id} up to seq {progress_seq} but the log ends at seq {log_next_seq}; re-send with --from-seq 0 if this is a different log")]
+    ProgressAhead {
+        /// The log identity used in `sink_progress`.
+        log_id: String,
+        /// The recorded progress.
+        progress_seq: u64,
+        /// The log's end.
+        log_next_seq: u64,
+    },
+    /// The sink retried for longer than allowed. Everything before `next_seq` is stored; run the sync again.
+    #[error("ClickHouse {url} unreachable for {waited_ms} ms after {attempts} attempts; stored up to seq {next_seq}; last error: {last_error}")]
+    GaveUp {
+        /// The server URL without credentials.
+        url: String,
+        /// First seq not stored.
+        next_seq: u64,
+        /// Attempts made for the failing step.
+        attempts: u32,
+        /// Time spent retrying, ms.
+        waited_ms: u64,
+        /// The last failure, rendered.
+        last_error: String,
+    },
+    /// The throwaway local server could not be started or stopped.
+    #[error("local ClickHouse server in {dir}: {reason}")]
+    LocalServer {
+        /// Its directory.
+        dir: PathBuf,
+        /// What went wrong.
+        reason: String,
+    },
+}
+
+impl ClickHouseError {
+    /// A [`ClickHouseError::BadArgument`], keeping at most 80 characters of the value.
+    pub fn bad_argument(argument: &'static str, value: &str, reason: impl Into<String>) -> Self {
+        ClickHouseError::BadArgument {
+            argument,
+            value: value.chars().take(80).collect(),
+            reason: reason.into(),
+        }
+    }
+
+    /// True for failures worth retrying (the server or the network), false for bad input and bad logs.
+    pub fn is_transient(&self) -> bool {
+        matches!(
+            self,
+            ClickHouseError::Request { .. } | ClickHouseError::Response { .. }
+        )
+    }
+}

@@ -1,0 +1,208 @@
+//! The user's query filters, validated into their shapes before any SQL is built: times parsed to epoch ms,
+//! currencies `^[A-Z0-9_]{1,16}$`, instrument names parsed as Deribit option names, models and intervals from a
+//! closed set. Values are then bound into SQL with the client's escaping ([`super::query`]); validation is the
+//! first of the two fences, not the only one.
+
+use dealerflow_schemas::time::parse_time_ms;
+use dealerflow_schemas::InstrumentName;
+
+use super::error::ClickHouseError;
+
+/// An underlying currency code (`BTC`, `ETH`, `XRP_USDC` style: 1 to 16 of A–Z, 0–9, `_`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Currency(String);
+
+impl Currency {
+    /// Validates a currency code (upper case only: `btc` is refused rather than guessed).
+    pub fn parse(s: &str) -> Result<Currency, ClickHouseError> {
+        let ok = (1..=16).contains(&s.len())
+            && s.bytes()
+                .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_');
+        if ok {
+            Ok(Currency(s.to_string()))
+        } else {
+            Err(ClickHouseError::bad_argument(
+                "--currency",
+                s,
+                "a currency is 1 to 16 of A-Z 0-9 _ (e.g. BTC)",
+            ))
+        }
+    }
+
+    /// The code.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// Filters shared by the named queries. Every field is already validated.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct QueryFilter {
+    /// Inclusive lower bound on exchange time (sample time for `gex-history`), epoch ms.
+    pub from_ms: Option<i64>,
+    /// Inclusive upper bound, epoch ms.
+    pub to_ms: Option<i64>,
+    /// Underlying currency.
+    pub currency: Option<Currency>,
+    /// A canonical Deribit option name.
+    pub instrument: Option<String>,
+    /// Inventory model of the GEX series: `flow`, `oi` or `hybrid`.
+    pub model: Option<String>,
+    /// Bucket width for `taker-imbalance`, ms (1 s to 366 days).
+    pub interval_ms: Option<i64>,
+}
+
+/// The longest bucket of `taker-imbalance`, ms (366 days).
+pub const MAX_INTERVAL_MS: i64 = 366 * 86_400_000;
+
+impl QueryFilter {
+    /// Validates raw flag values. `None` means the flag was not given.
+    pub fn parse(
+        from: Option<&str>,
+        to: Option<&str>,
+        currency: Option<&str>,
+        instrument: Option<&str>,
+        model: Option<&str>,
+        interval: Option<&str>,
+    ) -> Result<QueryFilter, ClickHouseError> {
+        let time = |arg: &'static str, v: Option<&str>| -> Result<Option<i64>, ClickHouseError> {
+            v.map(|s| {
+                parse_time_ms(s).map_err(|reason| ClickHouseError::bad_argument(arg, s, reason))
+            })
+            .transpose()
+        };
+        let from_ms = time("--from", from)?;
+        let to_ms = time("--to", to)?;
+        if let (Some(f), Some(t)) = (from_ms, to_ms) {
+            if f > t {
+                return Err(ClickHouseError::bad_argument(
+                    "--from",
+                    from.unwrap_or_default(),
+                    "must not be after --to",
+                ));
+            }
+        }
+        let currency = currency.map(Currency::parse).transpose()?;
+        let instrument = instrument
+            .map(|s| {
+                InstrumentName::parse(s)
+                    .map(|_| s.to_string())
+                    .map_err(|e| ClickHouseError::bad_argument("--instrument", s, e.to_string()))
+            })
+            .transpose()?;
+        let model = model
+            .map(|s| match s {
+                "flow" | "oi" | "hybrid" => Ok(s.to_string()),
+                _ => Err(ClickHouseError::bad_argument(
+                    "--model",
+                    s,
+                    "one of flow, oi, hybrid",
+                )),
+            })
+            .transpose()?;
+        let interval_ms = interval.map(parse_interval_ms).transpose()?;
+        Ok(QueryFilter {
+            from_ms,
+            to_ms,
+            currency,
+            instrument,
+            model,
+            interval_ms,
+        })
+    }
+}
+
+/// Parses `30s`, `15m`, `1h`, `1d` or a number of ms into ms, between 1 s and 366 days.
+pub fn parse_interval_ms(s: &str) -> Result<i64, ClickHouseError> {
+    let bad = || {
+        ClickHouseError::bad_argument(
+            "--interval",
+            s,
+            "a duration such as 30s, 15m, 1h, 1d (or ms), between 1s and 366d",
+        )
+    };
+    let (digits, unit_ms) = match s.char_indices().find(|(_, c)| !c.is_ascii_digit()) {
+        None => (s, 1),
+        Some((i, _)) => {
+            let unit = match &s[i..] {
+                "ms" => 1,
+                "s" => 1_000,
+                "m" => 60_000,
+                "h" => 3_600_000,
+                "d" => 86_400_000,
+                _ => return Err(bad()),
+            };
+            (&s[..i], unit)
+        }
+    };
+    let n: i64 = digits.parse().map_err(|_| bad())?;
+    let ms = n.checked_mul(unit_ms).ok_or_else(bad)?;
+    if (1_000..=MAX_INTERVAL_MS).contains(&ms) {
+        Ok(ms)
+    } else {
+        Err(bad())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shapes_are_enforced() {
+        let f = QueryFilter::parse(
+            Some("2026-08-17T00:00:00Z"),
+            Some("1786960800000"),
+            Some("BTC"),
+            Some("BTC-17AUG26-63000-P"),
+            Some("flow"),
+            Some("1h"),
+        )
+        .unwrap();
+        assert_eq!(f.from_ms, Some(1_786_924_800_000));
+        assert_eq!(f.to_ms, Some(1_786_960_800_000));
+        assert_eq!(f.currency.unwrap().as_str(), "BTC");
+        assert_eq!(f.interval_ms, Some(3_600_000));
+        for (from, cur, inst) in [
+            (Some("0 OR 1=1"), None, None),
+            (Some("1786960800000; DROP TABLE trades"), None, None),
+            (None, Some("BTC' OR '1'='1"), None),
+            (None, Some("btc"), None),
+            (None, Some("BTC\\"), None),
+            (None, None, Some("BTC-17AUG26-63000-P' OR 1=1 --")),
+            (None, None, Some("BTC-PERPETUAL")),
+        ] {
+            let e = QueryFilter::parse(from, None, cur, inst, None, None).unwrap_err();
+            assert!(matches!(e, ClickHouseError::BadArgument { .. }), "{e}");
+        }
+        assert!(QueryFilter::parse(
+            Some("2026-08-18"),
+            Some("2026-08-17"),
+            None,
+            None,
+            None,
+            None
+        )
+        .is_err());
+        assert!(QueryFilter::parse(None, None, None, None, Some("flow' --"), None).is_err());
+    }
+
+    #[test]
+    fn intervals() {
+        assert_eq!(parse_interval_ms("15m").unwrap(), 900_000);
+        assert_eq!(parse_interval_ms("1d").unwrap(), 86_400_000);
+        assert_eq!(parse_interval_ms("5000").unwrap(), 5_000);
+        for bad in [
+            "",
+            "0h",
+            "999ms",
+            "1w",
+            "1h; DROP",
+            "-1h",
+            "367d",
+            "99999999999999999999d",
+        ] {
+            assert!(parse_interval_ms(bad).is_err(), "{bad}");
+        }
+    }
+}
