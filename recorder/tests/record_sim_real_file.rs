@@ -9,7 +9,7 @@ mod record_support;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use dealerflow_recorder::live::{self, RecordConfig};
+use dealerflow_recorder::live;
 use dealerflow_recorder::sim::source::{load_trade_file, sequence_trades};
 use dealerflow_recorder::sim::{FaultSpec, SimConfig, Simulator, Speed, Tape};
 use dealerflow_schemas::Session;
@@ -28,19 +28,6 @@ fn real_file() -> Option<PathBuf> {
         eprintln!("SKIPPED: {} not found", p.display());
         None
     }
-}
-
-pub fn test_config(url: String, dir: PathBuf) -> RecordConfig {
-    let mut c = RecordConfig::new(vec!["BTC".into()], dir);
-    c.url = url;
-    c.heartbeat_interval_s = 1;
-    c.watchdog = Duration::from_millis(900);
-    c.reconcile_interval = Duration::from_millis(300);
-    c.initial_backoff = Duration::from_millis(20);
-    c.max_backoff = Duration::from_millis(200);
-    c.request_timeout = Duration::from_secs(3);
-    c.oi_interval = Duration::from_millis(500);
-    c
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -4,9 +4,10 @@
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+use dealerflow_recorder::live::RecordConfig;
 use dealerflow_recorder::sim::SimTrade;
 use dealerflow_schemas::log::LogReader;
 use dealerflow_schemas::{Event, GapUnit, InstrumentId, Session, Trade};
@@ -177,4 +178,18 @@ pub fn assert_gaps_visible(log: &LogContents, gapped_ids: &[String]) -> usize {
         );
     }
     checked
+}
+
+/// A recorder configuration for tests: fast heartbeats, watchdog, reconciliation and reconnection.
+pub fn test_config(url: String, dir: PathBuf) -> RecordConfig {
+    let mut c = RecordConfig::new(vec!["BTC".into()], dir);
+    c.url = url;
+    c.heartbeat_interval_s = 1;
+    c.watchdog = Duration::from_millis(900);
+    c.reconcile_interval = Duration::from_millis(300);
+    c.initial_backoff = Duration::from_millis(20);
+    c.max_backoff = Duration::from_millis(200);
+    c.request_timeout = Duration::from_secs(3);
+    c.oi_interval = Duration::from_millis(500);
+    c
 }
