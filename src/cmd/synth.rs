@@ -126,6 +126,7 @@ pub fn run(args: SynthArgs) -> Result<ExitCode> {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 
