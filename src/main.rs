@@ -31,6 +31,10 @@ enum Command {
     Record(cmd::record::RecordArgs),
     /// Serve a Deribit-protocol exchange simulator replaying a trade file or a log.
     ExchangeSim(cmd::exchange_sim::ExchangeSimArgs),
+    /// Write the event log into ClickHouse, resuming where the last sync stopped.
+    SyncClickhouse(cmd::sync_clickhouse::SyncClickHouseArgs),
+    /// Ask ClickHouse about history (named queries or read-only SQL).
+    Query(cmd::query::QueryArgs),
 }
 
 fn main() -> ExitCode {
@@ -41,6 +45,8 @@ fn main() -> ExitCode {
         Command::Synth(args) => cmd::synth::run(args),
         Command::Gex(args) => cmd::gex::run(args),
         Command::Replay(args) => cmd::replay::run(args),
+        Command::SyncClickhouse(args) => cmd::sync_clickhouse::run(args),
+        Command::Query(args) => cmd::query::run(args),
         Command::Record(args) => cmd::record::run(args),
         Command::ExchangeSim(args) => cmd::exchange_sim::run(args),
     };

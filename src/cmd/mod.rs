@@ -4,6 +4,8 @@ pub mod exchange_sim;
 pub mod gex;
 pub mod import;
 pub mod log;
+pub mod query;
 pub mod record;
 pub mod replay;
+pub mod sync_clickhouse;
 pub mod synth;

@@ -1,0 +1,111 @@
+//! `dealerflow query --clickhouse URL (NAME | --sql SQL)`: the named history questions, or ad-hoc read-only SQL,
+//! printed as a table, JSON or CSV.
+
+use std::io::Write;
+use std::process::ExitCode;
+
+use anyhow::{bail, Context, Result};
+use clap::Args;
+use dealerflow_recorder::clickhouse::{
+    run_named_query, run_read_only_sql, NamedQuery, OutputFormat, QueryFilter,
+};
+
+use crate::cmd::sync_clickhouse::{runtime, ClickHouseArgs};
+
+/// Ask ClickHouse about history: dealer flow, taker imbalance, volumes, the GEX series.
+#[derive(Debug, Args)]
+#[command(after_help = "Named queries:\n  \
+flow-by-strike        dealer position (= -sum of signed taker amount) per strike and option kind\n  \
+flow-by-expiry        dealer position per expiry, calls and puts\n  \
+taker-imbalance       taker buy vs sell contracts and notional per --interval (default 1h)\n  \
+volume-by-instrument  trades, volume, notional and dealer position per instrument\n  \
+gex-history           spot, net GEX, zero-gamma level, walls, HPP and scenario over time (written by replay)\n\n\
+Examples:\n  \
+dealerflow query --clickhouse http://127.0.0.1:8123 flow-by-strike --currency BTC\n  \
+dealerflow query --clickhouse http://127.0.0.1:8123 taker-imbalance --interval 15m --from 2026-08-17 --to 2026-08-18T00:00:00Z --format csv\n  \
+dealerflow query --clickhouse http://127.0.0.1:8123 gex-history --from 2026-08-01 --format json\n  \
+dealerflow query --clickhouse http://127.0.0.1:8123 --sql 'SELECT instrument, count() FROM trades FINAL GROUP BY instrument'\n\n\
+--sql takes one SELECT, WITH, SHOW, DESCRIBE or EXPLAIN statement and runs it read-only; times are RFC 3339,\n\
+a date or epoch ms; --to is inclusive.")]
+pub struct QueryArgs {
+    #[command(flatten)]
+    pub clickhouse: ClickHouseArgs,
+    /// The named query (see below).
+    #[arg(required_unless_present = "sql", conflicts_with = "sql")]
+    pub name: Option<String>,
+    /// Ad-hoc read-only SQL instead of a named query.
+    #[arg(long)]
+    pub sql: Option<String>,
+    /// From this time (inclusive).
+    #[arg(long)]
+    pub from: Option<String>,
+    /// To this time (inclusive).
+    #[arg(long)]
+    pub to: Option<String>,
+    /// Underlying currency (BTC, ETH).
+    #[arg(long)]
+    pub currency: Option<String>,
+    /// One instrument, e.g. BTC-17AUG26-63000-P.
+    #[arg(long)]
+    pub instrument: Option<String>,
+    /// Inventory model of the GEX series (gex-history): flow, oi or hybrid.
+    #[arg(long)]
+    pub model: Option<String>,
+    /// Bucket width of taker-imbalance: 30s, 15m, 1h, 1d.
+    #[arg(long)]
+    pub interval: Option<String>,
+    /// Output: table, json or csv.
+    #[arg(long, default_value = "table")]
+    pub format: String,
+}
+
+/// Runs `dealerflow query`.
+pub fn run(args: QueryArgs) -> Result<ExitCode> {
+    let Some(format) = OutputFormat::parse(&args.format) else {
+        bail!("--format {:?}: use table, json or csv", args.format);
+    };
+    let target = args.clickhouse.target()?;
+    let rt = runtime()?;
+    let table = match (&args.sql, &args.name) {
+        (Some(sql), _) => {
+            let filters = [
+                &args.from,
+                &args.to,
+                &args.currency,
+                &args.instrument,
+                &args.model,
+                &args.interval,
+            ];
+            if filters.iter().any(|f| f.is_some()) {
+                bail!("--sql takes no filters; write them into the statement");
+            }
+            rt.block_on(run_read_only_sql(&target, sql))?
+        }
+        (None, Some(name)) => {
+            let Some(query) = NamedQuery::parse(name) else {
+                let names: Vec<_> = NamedQuery::ALL.iter().map(|q| q.name()).collect();
+                bail!("unknown query {name:?}; use one of {}", names.join(", "));
+            };
+            let filter = QueryFilter::parse(
+                args.from.as_deref(),
+                args.to.as_deref(),
+                args.currency.as_deref(),
+                args.instrument.as_deref(),
+                args.model.as_deref(),
+                args.interval.as_deref(),
+            )?;
+            rt.block_on(run_named_query(&target, query, &filter))?
+        }
+        (None, None) => bail!("give a query name or --sql"),
+    };
+    let stdout = std::io::stdout();
+    let mut out = stdout.lock();
+    match table.write(format, &mut out).and_then(|()| out.flush()) {
+        // The reader went away (`| head`): not an error of the query.
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(ExitCode::SUCCESS),
+        other => {
+            other.context("writing the result")?;
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}

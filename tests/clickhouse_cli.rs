@@ -1,0 +1,478 @@
+//! `dealerflow sync-clickhouse` and `dealerflow query` as a user runs them, against a real ClickHouse server:
+//! the real trade file lands as exactly its 560 trades, `flow-by-strike` equals the dealer positions folded from
+//! the log, syncing twice changes nothing, hostile filter values and writing SQL are refused without touching the
+//! data, passwords never show, and a sync whose server is SIGKILLed halfway resumes and ends with exactly the
+//! log's trades.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use dealerflow_recorder::clickhouse::{ClickHouseTarget, LocalServer, TestDatabase};
+use dealerflow_schemas::log::LogReader;
+use dealerflow_schemas::{Event, OptionKind, TakerSide};
+use serde_json::Value;
+
+const BIN: &str = env!("CARGO_BIN_EXE_dealerflow");
+const REAL: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../shared/data/deribit/btc-option-trades-2026-08-16.json"
+);
+
+fn dealerflow(args: &[&str]) -> Output {
+    Command::new(BIN)
+        .args(args)
+        .env_remove("CLICKHOUSE_URL")
+        .env_remove("CLICKHOUSE_USER")
+        .env_remove("CLICKHOUSE_PASSWORD")
+        .env_remove("CLICKHOUSE_DATABASE")
+        .output()
+        .unwrap()
+}
+
+fn ok(args: &[&str]) -> String {
+    let out = dealerflow(args);
+    assert!(
+        out.status.success(),
+        "dealerflow {args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+fn refused(args: &[&str]) -> String {
+    let out = dealerflow(args);
+    assert!(
+        !out.status.success(),
+        "dealerflow {args:?} should have failed"
+    );
+    assert!(out.stdout.is_empty(), "no result for a refused query");
+    String::from_utf8(out.stderr).unwrap()
+}
+
+fn connection(t: &ClickHouseTarget) -> Vec<String> {
+    vec![
+        "--clickhouse".into(),
+        t.url().into(),
+        "--database".into(),
+        t.database().into(),
+    ]
+}
+
+fn query_json(t: &ClickHouseTarget, extra: &[&str]) -> Vec<Value> {
+    let mut args: Vec<String> = vec!["query".into()];
+    args.extend(connection(t));
+    args.extend(extra.iter().map(|s| s.to_string()));
+    args.extend(["--format".into(), "json".into()]);
+    let argv: Vec<&str> = args.iter().map(String::as_str).collect();
+    serde_json::from_str::<Value>(&ok(&argv))
+        .unwrap()
+        .as_array()
+        .unwrap()
+        .clone()
+}
+
+fn sql_one(t: &ClickHouseTarget, sql: &str) -> Value {
+    let rows = query_json(t, &["--sql", sql]);
+    assert_eq!(rows.len(), 1, "{sql}");
+    rows[0].clone()
+}
+
+/// Dealer position per (strike, kind) folded from the log: −Σ(+amount for a taker buy, −amount for a taker sell).
+fn dealer_positions(dir: &Path) -> BTreeMap<(u64, &'static str), i64> {
+    let reader = LogReader::open(dir).unwrap();
+    let mut strikes: BTreeMap<u32, (f64, &'static str)> = BTreeMap::new();
+    let mut out = BTreeMap::new();
+    for rec in reader.iter() {
+        match rec.unwrap().to_record().event {
+            Event::Instrument(i) => {
+                let kind = if i.kind == OptionKind::Call {
+                    "call"
+                } else {
+                    "put"
+                };
+                strikes.insert(i.id.0, (i.strike, kind));
+            }
+            Event::Trade(t) => {
+                let (strike, kind) = strikes[&t.instrument.0];
+                let signed = if t.taker_side == TakerSide::Buy {
+                    t.amount.raw()
+                } else {
+                    -t.amount.raw()
+                };
+                *out.entry((strike.to_bits(), kind)).or_insert(0) -= signed;
+            }
+            _ => {}
+        }
+    }
+    out
+}
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+#[test]
+fn sync_and_query_the_real_trade_file() {
+    if !Path::new(REAL).exists() {
+        eprintln!("SKIPPED: {REAL} not found");
+        return;
+    }
+    let Some(db) = TestDatabase::new("cli_real_file") else {
+        return;
+    };
+    let t = db.target().clone();
+    let tmp = tempfile::tempdir().unwrap();
+    let log = tmp.path().join("log");
+    let log_s = log.to_str().unwrap();
+    ok(&["import", "deribit-json", REAL, "--data-dir", log_s]);
+    let mut sync: Vec<String> = vec!["sync-clickhouse".into(), "--data-dir".into(), log_s.into()];
+    sync.extend(connection(&t));
+    let sync: Vec<&str> = sync.iter().map(String::as_str).collect();
+    let first = dealerflow(&sync);
+    assert!(
+        first.status.success(),
+        "{}",
+        String::from_utf8_lossy(&first.stderr)
+    );
+    let summary = String::from_utf8_lossy(&first.stderr);
+    assert!(summary.contains("560 trades"), "{summary}");
+
+    assert_eq!(
+        sql_one(&t, "SELECT count() AS n FROM trades FINAL")["n"],
+        560
+    );
+    let expected = dealer_positions(&log);
+    let check_flow = || {
+        let rows = query_json(&t, &["flow-by-strike"]);
+        assert_eq!(rows.len(), expected.len());
+        for r in &rows {
+            let key = (
+                r["strike"].as_f64().unwrap().to_bits(),
+                if r["option_kind"] == "call" {
+                    "call"
+                } else {
+                    "put"
+                },
+            );
+            let raw = expected[&key];
+            assert_eq!(
+                r["dealer_position"].as_f64().unwrap(),
+                raw as f64 / 1e8,
+                "{r}"
+            );
+        }
+        rows
+    };
+    let before = check_flow();
+    let imbalance_before = query_json(
+        &t,
+        &["taker-imbalance", "--interval", "1h", "--currency", "BTC"],
+    );
+
+    // Syncing twice changes no result.
+    let second = dealerflow(&sync);
+    assert!(second.status.success());
+    assert!(String::from_utf8_lossy(&second.stderr).contains(" 0 records"));
+    assert_eq!(check_flow(), before);
+    assert_eq!(
+        query_json(
+            &t,
+            &["taker-imbalance", "--interval", "1h", "--currency", "BTC"]
+        ),
+        imbalance_before
+    );
+    let mut resend = sync.clone();
+    resend.extend(["--from-seq", "0", "--batch-records", "64"]);
+    assert!(dealerflow(&resend).status.success());
+    assert_eq!(check_flow(), before);
+    assert_eq!(
+        sql_one(&t, "SELECT count() AS n FROM trades FINAL")["n"],
+        560
+    );
+
+    // Hostile values never reach SQL.
+    let conn = connection(&t);
+    let base: Vec<&str> = ["query"]
+        .into_iter()
+        .chain(conn.iter().map(String::as_str))
+        .collect();
+    let hostile: &[(&[&str], &str)] = &[
+        (&["flow-by-strike", "--from", "0 OR 1=1"], "--from"),
+        (
+            &["flow-by-strike", "--from", "1786924800000) OR (1=1"],
+            "--from",
+        ),
+        (
+            &[
+                "flow-by-strike",
+                "--to",
+                "2026-08-17'; DROP TABLE trades; --",
+            ],
+            "--to",
+        ),
+        (
+            &["flow-by-strike", "--currency", "BTC' OR '1'='1"],
+            "--currency",
+        ),
+        (
+            &["flow-by-strike", "--currency", "BTC\\' OR 1=1 --"],
+            "--currency",
+        ),
+        (
+            &[
+                "volume-by-instrument",
+                "--instrument",
+                "BTC-17AUG26-63000-P' OR 1=1 --",
+            ],
+            "--instrument",
+        ),
+        (
+            &[
+                "volume-by-instrument",
+                "--instrument",
+                "x') UNION ALL SELECT * FROM system.users --",
+            ],
+            "--instrument",
+        ),
+        (
+            &["taker-imbalance", "--interval", "1h) * 0 + (1"],
+            "--interval",
+        ),
+        (&["gex-history", "--model", "flow' OR 1=1 --"], "--model"),
+    ];
+    for (extra, flag) in hostile {
+        let args: Vec<&str> = base.iter().copied().chain(extra.iter().copied()).collect();
+        let err = refused(&args);
+        assert!(err.contains(&format!("bad {flag}")), "{extra:?}: {err}");
+    }
+    // Valid filters narrow, and a valid-looking but absent value matches nothing rather than everything.
+    assert!(query_json(&t, &["flow-by-strike", "--currency", "ETH"]).is_empty());
+    let one = query_json(
+        &t,
+        &[
+            "volume-by-instrument",
+            "--instrument",
+            "BTC-17AUG26-63000-P",
+        ],
+    );
+    assert!(one.len() <= 1);
+
+    // --sql refuses statements that write, and the server is asked read-only anyway.
+    for sql in [
+        "DROP TABLE trades",
+        "INSERT INTO trades (currency) VALUES ('X')",
+        "ALTER TABLE trades DELETE WHERE 1",
+        "TRUNCATE TABLE trades",
+        "SELECT 1; DROP TABLE trades",
+        "CREATE TABLE x (a Int8) ENGINE = Memory",
+        "OPTIMIZE TABLE trades FINAL",
+        "SET readonly = 0",
+    ] {
+        let args: Vec<&str> = base.iter().copied().chain(["--sql", sql]).collect();
+        let err = refused(&args);
+        assert!(err.contains("refused SQL"), "{sql}: {err}");
+    }
+    // Settings cannot be loosened from inside a SELECT either: the server holds the query to readonly=1.
+    let args: Vec<&str> = base
+        .iter()
+        .copied()
+        .chain(["--sql", "SELECT count() FROM trades SETTINGS readonly = 0"])
+        .collect();
+    let err = refused(&args);
+    assert!(err.contains("readonly"), "{err}");
+    assert_eq!(
+        sql_one(&t, "SELECT count() AS n FROM trades FINAL")["n"],
+        560
+    );
+    assert_eq!(sql_one(&t, "SELECT 'a?b' AS q")["q"], "a?b");
+
+    // Passwords never show, from a flag, the URL or the environment.
+    let out = Command::new(BIN)
+        .args([
+            "query",
+            "--clickhouse",
+            t.url(),
+            "--user",
+            "nobody_here",
+            "--password",
+            "hunter2-secret",
+            "--sql",
+            "SELECT 1",
+        ])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !err.contains("hunter2-secret") && err.contains("nobody_here"),
+        "{err}"
+    );
+    let url_with_password = t
+        .url()
+        .replace("http://", "http://nobody_here:hunter2-secret@");
+    let out = Command::new(BIN)
+        .args([
+            "query",
+            "--clickhouse",
+            &url_with_password,
+            "--sql",
+            "SELECT 1",
+        ])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(!String::from_utf8_lossy(&out.stderr).contains("hunter2-secret"));
+    let out = Command::new(BIN)
+        .args(["query", "--sql", "SELECT 1", "--help"])
+        .env("CLICKHOUSE_URL", &url_with_password)
+        .env("CLICKHOUSE_PASSWORD", "hunter2-secret")
+        .output()
+        .unwrap();
+    let help = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        help.contains("Examples:") && !help.contains("hunter2-secret"),
+        "{help}"
+    );
+
+    runtime().block_on(db.drop_database()).unwrap();
+}
+
+fn wait_child(child: &mut std::process::Child, limit: Duration) -> std::process::ExitStatus {
+    let t0 = Instant::now();
+    loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            return s;
+        }
+        if t0.elapsed() > limit {
+            let _ = child.kill();
+            panic!("sync did not finish within {limit:?}");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn sync_resumes_after_the_server_is_killed_mid_sync() {
+    if LocalServer::binary().is_none() {
+        eprintln!("SKIPPED: clickhouse-server not installed (server kill test)");
+        return;
+    }
+    let mut server = LocalServer::start_temp().unwrap();
+    let t = server.target("dealerflow_kill_test").unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let log: PathBuf = tmp.path().join("log");
+    let log_s = log.to_str().unwrap();
+    ok(&["synth", "--days", "7", "--seed", "11", "--data-dir", log_s]);
+
+    // What the log says: every trade, its amount.
+    let reader = LogReader::open(&log).unwrap();
+    let log_end = reader.next_seq();
+    let (mut trades, mut amount_raw) = (0u64, 0i128);
+    for rec in reader.iter() {
+        if let Event::Trade(tr) = rec.unwrap().to_record().event {
+            trades += 1;
+            amount_raw += tr.amount.raw() as i128;
+        }
+    }
+    drop(reader);
+    assert!(trades > 100_000, "a multi-day log ({trades} trades)");
+
+    let url = server.url();
+    let mut child = Command::new(BIN)
+        .args([
+            "sync-clickhouse",
+            "--data-dir",
+            log_s,
+            "--clickhouse",
+            &url,
+            "--database",
+            t.database(),
+            "--batch-records",
+            "20000",
+            "--retry-for",
+            "2m",
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+
+    // Kill the server once part of the log is stored, but not all of it.
+    let rt = runtime();
+    let progress = |t: &ClickHouseTarget| -> Option<u64> {
+        rt.block_on(async {
+            t.client()
+                .query("SELECT max(next_seq) FROM sink_progress")
+                .fetch_one::<u64>()
+                .await
+                .ok()
+        })
+    };
+    let t0 = Instant::now();
+    let killed_at = loop {
+        match progress(&t) {
+            Some(p) if p > 0 => break p,
+            _ => {}
+        }
+        assert!(t0.elapsed() < Duration::from_secs(120), "no progress");
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "sync ended before the kill"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    };
+    server.kill();
+    assert!(
+        killed_at < log_end,
+        "killed after seq {killed_at} of {log_end}"
+    );
+    std::thread::sleep(Duration::from_millis(1500));
+    assert!(
+        child.try_wait().unwrap().is_none(),
+        "the sync waits for the server"
+    );
+    server.restart().unwrap();
+
+    let status = wait_child(&mut child, Duration::from_secs(300));
+    let mut stderr = String::new();
+    std::io::Read::read_to_string(child.stderr.as_mut().unwrap(), &mut stderr).unwrap();
+    assert!(status.success(), "{stderr}");
+    assert!(stderr.contains("retries"), "{stderr}");
+
+    let counts = rt.block_on(async {
+        t.client()
+            .query("SELECT count(), toString(sum(amount_raw)) FROM trades FINAL")
+            .fetch_one::<(u64, String)>()
+            .await
+            .unwrap()
+    });
+    assert_eq!(counts, (trades, amount_raw.to_string()));
+    assert_eq!(progress(&t), Some(log_end));
+
+    // A second sync starts at the end and changes nothing.
+    let again = ok(&[
+        "sync-clickhouse",
+        "--data-dir",
+        log_s,
+        "--clickhouse",
+        &url,
+        "--database",
+        t.database(),
+    ]);
+    let _ = again;
+    let after = rt.block_on(async {
+        t.client()
+            .query("SELECT count(), toString(sum(amount_raw)) FROM trades FINAL")
+            .fetch_one::<(u64, String)>()
+            .await
+            .unwrap()
+    });
+    assert_eq!(after, counts);
+}
