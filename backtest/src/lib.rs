@@ -8,3 +8,20 @@
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used))]
 
 pub mod synth;
+pub mod cache_file;
+pub mod engine_sample;
+pub mod error;
+pub mod evaluate;
+pub mod feature_cache;
+pub mod grid;
+pub mod log_sampler;
+pub mod metrics;
+pub mod objective;
+pub mod params;
+pub mod planted_samples;
+pub mod regimes;
+pub mod scoring;
+pub mod strategy;
+pub mod sweep;
+pub mod walk_forward;
+pub mod window;

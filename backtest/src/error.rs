@@ -1,0 +1,111 @@
+//! The backtest's error type: bad specifications (grid, objective, regimes, options), cache files, the log and the
+//! engine. Every variant names what was wrong and where, and says what the caller can do.
+
+use std::path::PathBuf;
+
+use dealerflow_engine::EngineError;
+use dealerflow_schemas::log::LogError;
+
+/// Errors of the feature cache, the sweep and its reports.
+#[derive(Debug, thiserror::Error)]
+pub enum BacktestError {
+    /// A `--grid` specification that cannot be used.
+    #[error("bad --grid {spec:?}: {reason}")]
+    Grid {
+        /// The offending part of the specification.
+        spec: String,
+        /// What is wrong and how to fix it.
+        reason: String,
+    },
+    /// An option out of range (objective name, horizon, block count, …).
+    #[error("bad option {option}: {reason}")]
+    Option {
+        /// The option, e.g. `--objective`.
+        option: &'static str,
+        /// What is wrong and how to fix it.
+        reason: String,
+    },
+    /// A regimes file that cannot be read or used.
+    #[error("regimes file {path}: {reason}")]
+    Regimes {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong (entry number and field).
+        reason: String,
+    },
+    /// A regime window that does not overlap the data.
+    #[error(
+        "regime {name:?} [{from}, {to}) lies outside the data [{first}, {last}]; fix its from/to"
+    )]
+    RegimeOutsideData {
+        /// The regime's name.
+        name: String,
+        /// Its start, RFC 3339.
+        from: String,
+        /// Its end, RFC 3339.
+        to: String,
+        /// First time of the data, RFC 3339.
+        first: String,
+        /// Last time of the data, RFC 3339.
+        last: String,
+    },
+    /// Engine samples handed to the cache builder in a bad order or with bad values.
+    #[error("engine sample {index} at {ts_ms} ms: {reason}")]
+    Sample {
+        /// Position of the sample in its stream.
+        index: usize,
+        /// Its time, epoch ms.
+        ts_ms: i64,
+        /// What is wrong.
+        reason: String,
+    },
+    /// Reading or writing a cache, CSV or plot file failed.
+    #[error("{path}: {op}: {source}")]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// What was being done.
+        op: &'static str,
+        /// The I/O error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A feature-cache file failed verification (it is rebuilt).
+    #[error("feature cache {path} is unusable ({reason}); it will be rebuilt")]
+    BadCache {
+        /// The file.
+        path: PathBuf,
+        /// What failed (magic, version, checksum, key, lengths).
+        reason: String,
+    },
+    /// The event log could not be read.
+    #[error("event log {dir}: {source}")]
+    Log {
+        /// The log directory.
+        dir: PathBuf,
+        /// The log error.
+        #[source]
+        source: LogError,
+    },
+    /// The engine failed while sampling the log.
+    #[error("engine: {source}")]
+    Engine {
+        /// The engine error.
+        #[from]
+        source: EngineError,
+    },
+    /// Not enough data for what was asked (no samples, fewer samples than blocks, …).
+    #[error("not enough data: {reason}")]
+    NotEnoughData {
+        /// What is missing and how to get it.
+        reason: String,
+    },
+    /// Drawing the heat map failed.
+    #[error("heat map {path}: {reason}")]
+    Plot {
+        /// The output file.
+        path: PathBuf,
+        /// What failed.
+        reason: String,
+    },
+}

@@ -1,0 +1,103 @@
+//! The rule strategy whose PnL and Sharpe ratio a sweep can optimize: trade the underlying (a perpetual-like
+//! position of −1, 0 or +1 unit of notional) on what dealer hedging is expected to do to the last move.
+//!
+//! Rule, at each sample t whose scenario bucket is active — `amplified`, `pinned`, `dampened`, `vanna_driven`
+//! or `charm_driven` — hold p = −sign(HPP)·sign(ΔS) until the next sample: follow the last move (ΔS over the HPP
+//! lookback) when HPP < 0 (hedging reinforces it), fade it when HPP > 0 (hedging opposes it; DESIGN §5). Flat
+//! in `neutral` and `flip_zone` (dealer gamma about to change sign), when HPP or ΔS is 0, and at the last sample
+//! of a window segment (no next return inside the window).
+//!
+//! Return of the step t → t+1, a fraction of notional: r = p·ln(S(t+1)/S(t)) − fee·|p − p_prev|, fee =
+//! `fee_bps`·10⁻⁴ per unit of turnover (taker fee plus slippage; Deribit's perpetual taker fee is 5 bps). Each
+//! segment starts flat and ends flat, paying to open and close. The returns are the input of the Sharpe ratio
+//! (interval: one sampling step), the deflated Sharpe ratio and CSCV.
+
+use dealerflow_engine::scenario::Scenario;
+
+/// The position (−1, 0, +1) the rule holds after a sample (module docs).
+#[inline]
+pub fn position(bucket: Scenario, hpp: f64, spot_change_sign: i8) -> i8 {
+    let active = matches!(
+        bucket,
+        Scenario::Amplified
+            | Scenario::Pinned
+            | Scenario::Dampened
+            | Scenario::VannaDriven
+            | Scenario::CharmDriven
+    );
+    if !active || spot_change_sign == 0 || hpp == 0.0 || hpp.is_nan() {
+        return 0;
+    }
+    if hpp < 0.0 {
+        spot_change_sign
+    } else {
+        -spot_change_sign
+    }
+}
+
+/// Per-step returns of one segment, appended to `out`; returns (turnover, steps with a position).
+///
+/// `positions[k]` is the rule's position after sample k and `step_log_return[k]` the log return to sample k + 1
+/// (NaN: none, the position is forced flat). The last sample of the segment is always flat.
+pub fn segment_returns(
+    positions: &[i8],
+    step_log_return: &[f64],
+    fee_bps: f64,
+    out: &mut Vec<f64>,
+) -> (f64, u64) {
+    let fee = fee_bps * 1e-4;
+    let mut prev = 0i8;
+    let mut turnover = 0.0;
+    let mut active = 0u64;
+    let n = positions.len();
+    for k in 0..n {
+        let r = step_log_return[k];
+        let p = if k + 1 == n || r.is_nan() {
+            0
+        } else {
+            positions[k]
+        };
+        let traded = f64::from((p - prev).abs());
+        turnover += traded;
+        let gross = if p == 0 { 0.0 } else { f64::from(p) * r };
+        out.push(gross - fee * traded);
+        if p != 0 {
+            active += 1;
+        }
+        prev = p;
+    }
+    (turnover, active)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn follow_when_reinforcing_fade_when_dampening() {
+        assert_eq!(position(Scenario::Amplified, -5.0, 1), 1);
+        assert_eq!(position(Scenario::Amplified, -5.0, -1), -1);
+        assert_eq!(position(Scenario::Dampened, 5.0, 1), -1);
+        assert_eq!(position(Scenario::Neutral, 5.0, 1), 0);
+        assert_eq!(position(Scenario::FlipZone, -5.0, 1), 0);
+        assert_eq!(position(Scenario::Pinned, 5.0, 0), 0);
+    }
+
+    #[test]
+    fn returns_and_fees_by_hand() {
+        // Long, long, short, (last sample: flat). Fee 10 bps.
+        let mut out = Vec::new();
+        let (turnover, active) = segment_returns(
+            &[1, 1, -1, 1],
+            &[0.01, -0.02, 0.03, f64::NAN],
+            10.0,
+            &mut out,
+        );
+        assert_eq!(turnover, 1.0 + 0.0 + 2.0 + 1.0);
+        assert_eq!(active, 3);
+        let expect = [0.01 - 0.001, -0.02, -0.03 - 0.002, -0.001];
+        for (a, b) in out.iter().zip(expect) {
+            assert!((a - b).abs() < 1e-15, "{a} {b}");
+        }
+    }
+}
