@@ -77,7 +77,9 @@ pub struct RecordConfig {
     pub reconcile_span: Duration,
     /// Exchange-time margin kept behind the live feed when reconciling.
     pub settle: Duration,
-    /// After a restart, backfill from this long before the newest stored trade.
+    /// After a restart, backfill from this long before the newest stored trade (default 24 h, all that Deribit
+    /// serves: trades a reconciliation found but had not yet written when the previous run died are older than
+    /// the newest stored trade).
     pub restart_lookback: Duration,
     /// Keep trade ids this long (exchange time) for de-duplication.
     pub dedup_window: Duration,
@@ -115,7 +117,7 @@ impl RecordConfig {
             reconcile_interval: Duration::from_secs(60),
             reconcile_span: Duration::from_secs(3600),
             settle: Duration::from_secs(2),
-            restart_lookback: Duration::from_secs(3600),
+            restart_lookback: Duration::from_secs(24 * 3600),
             dedup_window: Duration::from_secs(48 * 3600),
             credentials: None,
             requests_per_s: 15.0,

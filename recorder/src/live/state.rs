@@ -86,8 +86,9 @@ impl RecorderState {
         }
     }
 
-    /// Rebuilds the state from the log in `dir` (instrument ids, trade ids within the de-duplication window,
-    /// each instrument's highest trade_seq, the last mark snapshot time).
+    /// Rebuilds the state from the log in `dir`: instrument ids, trade ids within the de-duplication window,
+    /// each instrument's trade_seq high-water mark and the holes below it (to be backfilled), the last mark
+    /// snapshot time.
     pub fn rebuild(
         dir: &Path,
         counters: Arc<Counters>,
@@ -114,9 +115,10 @@ impl RecorderState {
                 ArchivedEvent::Trade(t) => {
                     let ts = t.ts_exchange_ms.to_native();
                     s.seen.insert(t.trade_id.as_str(), ts);
+                    // Holes in a stored instrument's trade_seq are missing trades (a gap detected but not
+                    // filled before the previous run ended): they are requested again.
                     if let Some(seq) = t.trade_seq.as_ref() {
-                        s.seqs
-                            .observe_history(t.instrument.to_native(), seq.to_native());
+                        s.seqs.observe(t.instrument.to_native(), seq.to_native());
                     }
                     if s.latest_trade_ms.is_none_or(|l| ts >= l) {
                         s.latest_trade_ms = Some(ts);
