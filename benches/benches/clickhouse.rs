@@ -7,6 +7,8 @@
 //! `$DEALERFLOW_TEST_CLICKHOUSE_URL` when set, else starts a throwaway `clickhouse-server`; prints `SKIPPED`
 //! when neither is available.
 
+#![allow(clippy::unwrap_used)]
+
 use std::path::Path;
 use std::time::{Duration, Instant};
 
@@ -32,7 +34,7 @@ fn write_log(dir: &Path) {
     let (mut w, _) = LogWriter::open(dir, opts).unwrap();
     for id in 0..INSTRUMENTS {
         let strike = 40_000.0 + 1_000.0 * (id / 2 % 100) as f64;
-        let kind = if id % 2 == 0 {
+        let kind = if id.is_multiple_of(2) {
             OptionKind::Call
         } else {
             OptionKind::Put
@@ -59,7 +61,7 @@ fn write_log(dir: &Path) {
             instrument: InstrumentId((i % INSTRUMENTS as u64) as u32),
             ts_exchange_ms: BASE_MS + i as i64 * 600,
             trade_seq: Some(i / INSTRUMENTS as u64),
-            taker_side: if i % 3 == 0 {
+            taker_side: if i.is_multiple_of(3) {
                 TakerSide::Sell
             } else {
                 TakerSide::Buy

@@ -357,7 +357,7 @@ async fn follower_keeps_up_and_survives_an_outage_without_slowing_the_writer() {
     let mut append = |w: &mut LogWriter, count: u64| -> Duration {
         let mut slowest = Duration::ZERO;
         for _ in 0..count {
-            let side = if n % 3 == 0 {
+            let side = if n.is_multiple_of(3) {
                 TakerSide::Sell
             } else {
                 TakerSide::Buy
