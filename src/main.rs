@@ -25,6 +25,8 @@ enum Command {
     Synth(cmd::synth::SynthArgs),
     /// Dealer inventory, greek exposures, levels, HPP and scenario at one time.
     Gex(cmd::gex::GexArgs),
+    /// Sweep HPP α, β and the scenario thresholds over the feature cache of a log.
+    Backtest(cmd::backtest::BacktestArgs),
     /// Replay the log into a CSV time series of every top-level gex field.
     Replay(cmd::replay::ReplayArgs),
     /// Record live Deribit option trades into an event log.
@@ -45,6 +47,7 @@ fn main() -> ExitCode {
         Command::Synth(args) => cmd::synth::run(args),
         Command::Gex(args) => cmd::gex::run(args),
         Command::Replay(args) => cmd::replay::run(args),
+        Command::Backtest(args) => cmd::backtest::run(args),
         Command::SyncClickhouse(args) => cmd::sync_clickhouse::run(args),
         Command::Query(args) => cmd::query::run(args),
         Command::Record(args) => cmd::record::run(args),

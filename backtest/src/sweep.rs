@@ -146,6 +146,26 @@ fn info(f: &Features, w: &PreparedWindow) -> WindowInfo {
     }
 }
 
+/// Runs `work` on a pool of `threads` worker threads (`None`: rayon's global pool, one thread per core).
+pub fn with_threads<T: Send>(
+    threads: Option<usize>,
+    work: impl FnOnce() -> T + Send,
+) -> Result<T, BacktestError> {
+    match threads {
+        None => Ok(work()),
+        Some(n) => {
+            let pool = rayon::ThreadPoolBuilder::new()
+                .num_threads(n)
+                .build()
+                .map_err(|e| BacktestError::Option {
+                    option: "--threads",
+                    reason: format!("cannot start {n} threads: {e}"),
+                })?;
+            Ok(pool.install(work))
+        }
+    }
+}
+
 /// Checks a configuration against the features (before any work).
 pub fn validate(f: &Features, cfg: &SweepConfig) -> Result<usize, BacktestError> {
     if cfg.blocks < 2 || !cfg.blocks.is_multiple_of(2) || cfg.blocks > MAX_BLOCKS {

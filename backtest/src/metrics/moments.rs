@@ -2,7 +2,8 @@
 //! kurtosis γ₄ = m₄/m₂² (not excess: 3 for a normal law), with mᵢ the population central moments — the
 //! definitions the probabilistic and deflated Sharpe ratios use (Bailey & López de Prado 2012, eq. 4).
 //!
-//! Two passes (mean first, then central sums), each in index order.
+//! Two passes (mean first, then central sums), each in index order. A constant series has exactly zero
+//! variance (its rounded mean may differ from its value in the last bit, which must not make it volatile).
 
 /// Moments of a series of per-period returns (fractions).
 #[derive(Clone, Copy, Debug, Default, PartialEq, serde::Serialize)]
@@ -30,6 +31,15 @@ impl ReturnMoments {
             };
         }
         let mean = returns.iter().sum::<f64>() / n as f64;
+        if returns.iter().all(|r| r.to_bits() == returns[0].to_bits()) {
+            return ReturnMoments {
+                n: n as u64,
+                mean: returns[0],
+                std_dev: 0.0,
+                skewness: 0.0,
+                kurtosis: 3.0,
+            };
+        }
         let (mut m2, mut m3, mut m4) = (0.0, 0.0, 0.0);
         for r in returns {
             let d = r - mean;

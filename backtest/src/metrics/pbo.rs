@@ -72,7 +72,8 @@ impl BlockStat {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Aggregation {
     /// Sharpe ratio of all the returns of the half (blocks hold per-period returns): mean / sample std; zero
-    /// volatility as in [`super::sharpe`].
+    /// volatility as in [`super::sharpe`]. The variance comes from the sums, Σx² − n·mean², whose rounding
+    /// error is about 10⁻¹⁶·Σx²: a variance below 10⁻¹²·Σx²/n is taken as zero (a constant series).
     Sharpe,
     /// Mean of the values of the half (blocks hold one score each, e.g. a block's IC).
     Mean,
@@ -92,7 +93,10 @@ impl Aggregation {
                 if s.n < 2 {
                     return f64::NAN;
                 }
-                let var = ((s.sum_sq - n * mean * mean) / (n - 1.0)).max(0.0);
+                let mut var = ((s.sum_sq - n * mean * mean) / (n - 1.0)).max(0.0);
+                if var <= 1e-12 * s.sum_sq / n {
+                    var = 0.0;
+                }
                 let sd = var.sqrt();
                 if sd > 0.0 {
                     mean / sd
@@ -274,6 +278,10 @@ mod tests {
         let p = Aggregation::Sharpe.performance(a.merge(b));
         assert!((p - 2.0).abs() < 1e-9);
         assert!(Aggregation::Mean.performance(BlockStat::default()).is_nan());
+        assert_eq!(
+            Aggregation::Sharpe.performance(BlockStat::of(&[0.002; 30])),
+            f64::INFINITY
+        );
         assert_eq!(BlockStat::single(f64::NAN).n, 0);
     }
 
