@@ -277,6 +277,18 @@ async fn real_trade_file_syncs_exactly_and_queries_equal_the_log_fold() {
     assert_eq!(day_trades.to_string(), expected_day);
     assert!(day_trades > 0 && day_trades < 560);
 
+    // Even a value that validation would refuse stays one string literal once bound: it matches nothing.
+    for hostile in ["x' OR 1=1 --", "x\\' OR 1=1 --", "') OR ('1'='1"] {
+        let f = QueryFilter {
+            instrument: Some(hostile.into()),
+            ..QueryFilter::default()
+        };
+        let t = run_named_query(&target, NamedQuery::FlowByStrike, &f)
+            .await
+            .unwrap();
+        assert!(t.rows.is_empty(), "{hostile}: {:?}", t.rows);
+    }
+
     db.drop_database().await.unwrap();
 }
 

@@ -306,6 +306,29 @@ mod tests {
     }
 
     #[test]
+    fn binding_escapes_what_validation_would_have_refused() {
+        // Validation refuses these shapes; binding alone must still keep them inside one string literal.
+        let f = QueryFilter {
+            instrument: Some("x' OR 1=1 --".into()),
+            ..QueryFilter::default()
+        };
+        let s = sql(NamedQuery::VolumeByInstrument, &f);
+        assert!(
+            s.contains(r"AND instrument = 'x\' OR 1=1 --' GROUP BY"),
+            "{s}"
+        );
+        let f = QueryFilter {
+            instrument: Some(r"a\' OR 1=1 --".into()),
+            ..QueryFilter::default()
+        };
+        let s = sql(NamedQuery::FlowByStrike, &f);
+        assert!(
+            s.contains(r"AND instrument = 'a\\\' OR 1=1 --' GROUP BY"),
+            "{s}"
+        );
+    }
+
+    #[test]
     fn filters_that_do_not_apply_are_refused() {
         let inst =
             QueryFilter::parse(None, None, None, Some("BTC-17AUG26-63000-P"), None, None).unwrap();
