@@ -457,7 +457,7 @@ fn sync_resumes_after_the_server_is_killed_mid_sync() {
     assert_eq!(progress(&t), Some(log_end));
 
     // A second sync starts at the end and changes nothing.
-    let again = ok(&[
+    let again = dealerflow(&[
         "sync-clickhouse",
         "--data-dir",
         log_s,
@@ -466,7 +466,13 @@ fn sync_resumes_after_the_server_is_killed_mid_sync() {
         "--database",
         t.database(),
     ]);
-    let _ = again;
+    assert!(again.status.success());
+    let summary = String::from_utf8_lossy(&again.stderr);
+    assert!(
+        summary.contains(&format!("synced seq {log_end}..{log_end} "))
+            && summary.contains(" 0 records"),
+        "{summary}"
+    );
     let after = rt.block_on(async {
         t.client()
             .query("SELECT count(), toString(sum(amount_raw)) FROM trades FINAL")
@@ -475,4 +481,62 @@ fn sync_resumes_after_the_server_is_killed_mid_sync() {
             .unwrap()
     });
     assert_eq!(after, counts);
+
+    // The sync process itself SIGKILLed halfway: the next sync starts at the stored progress, not at 0.
+    let t2 = server.target("dealerflow_kill_sink_test").unwrap();
+    let mut child = Command::new(BIN)
+        .args([
+            "sync-clickhouse",
+            "--data-dir",
+            log_s,
+            "--clickhouse",
+            &url,
+            "--database",
+            t2.database(),
+            "--batch-records",
+            "20000",
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let t0 = Instant::now();
+    let stored = loop {
+        match progress(&t2) {
+            Some(p) if p > 0 => break p,
+            _ => {}
+        }
+        assert!(t0.elapsed() < Duration::from_secs(120), "no progress");
+        std::thread::sleep(Duration::from_millis(5));
+    };
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let resumed_from = progress(&t2).unwrap();
+    assert!(
+        resumed_from >= stored && resumed_from < log_end,
+        "{resumed_from}"
+    );
+    let out = dealerflow(&[
+        "sync-clickhouse",
+        "--data-dir",
+        log_s,
+        "--clickhouse",
+        &url,
+        "--database",
+        t2.database(),
+    ]);
+    assert!(out.status.success());
+    let summary = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        summary.contains(&format!("synced seq {resumed_from}..{log_end} ")),
+        "{summary}"
+    );
+    let resumed = rt.block_on(async {
+        t2.client()
+            .query("SELECT count(), toString(sum(amount_raw)) FROM trades FINAL")
+            .fetch_one::<(u64, String)>()
+            .await
+            .unwrap()
+    });
+    assert_eq!(resumed, counts);
 }
