@@ -2,14 +2,17 @@
 //! first time it is seen, and an [`Instrument`] event is written before any event that refers to the id.
 //! Rebuilt from the log's `Instrument` events at start, so ids are stable across restarts.
 
-use std::collections::BTreeMap;
+use std::collections::HashMap;
+use std::hash::BuildHasherDefault;
 
 use dealerflow_schemas::{Event, Instrument, InstrumentId, InstrumentName};
+
+use super::dedup::IdHasher;
 
 /// Names → ids of one log.
 #[derive(Debug, Default)]
 pub struct Catalog {
-    by_name: BTreeMap<String, InstrumentId>,
+    by_name: HashMap<String, InstrumentId, BuildHasherDefault<IdHasher>>,
     next_id: u32,
 }
 

@@ -5,15 +5,41 @@
 //! Deribit's time-range backfill reaches back), which bounds memory: numeric ids (all of Deribit's today)
 //! cost 16 bytes each, others a boxed string.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{HashSet, VecDeque};
+use std::hash::{BuildHasherDefault, Hasher};
+
+/// A multiplicative hasher for the numeric ids (Fibonacci hashing): ids are not attacker-chosen keys in a
+/// shared service, and SipHash would cost more than the rest of de-duplication.
+#[derive(Default, Clone, Copy, Debug)]
+pub struct IdHasher(u64);
+
+impl Hasher for IdHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for chunk in bytes.chunks(8) {
+            let mut b = [0u8; 8];
+            b[..chunk.len()].copy_from_slice(chunk);
+            self.write_u64(u64::from_le_bytes(b));
+        }
+    }
+    fn write_u64(&mut self, n: u64) {
+        self.0 = (self.0.rotate_left(5) ^ n).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    }
+}
+
+type FastSet<T> = HashSet<T, BuildHasherDefault<IdHasher>>;
 
 /// Trade ids seen, with the exchange time of each for pruning.
 #[derive(Debug, Default)]
 pub struct TradeIdSet {
-    numeric: HashSet<u64>,
-    text: HashSet<Box<str>>,
-    /// (exchange ms, id) in time order, for pruning.
-    by_time: BTreeMap<i64, Vec<Key>>,
+    numeric: FastSet<u64>,
+    text: FastSet<Box<str>>,
+    /// (exchange ms, id) in insertion order, for pruning. Backfilled trades arrive late with old timestamps;
+    /// pruning pops from the front only while the front is old, so such ids are kept a little longer, never
+    /// forgotten early.
+    by_insertion: VecDeque<(i64, Key)>,
     newest_ms: i64,
 }
 
@@ -58,7 +84,7 @@ impl TradeIdSet {
             Key::Text(s) => self.text.insert(s.clone()),
         };
         if fresh {
-            self.by_time.entry(ts_ms).or_default().push(key);
+            self.by_insertion.push_back((ts_ms, key));
             self.newest_ms = self.newest_ms.max(ts_ms);
         }
         fresh
@@ -74,18 +100,22 @@ impl TradeIdSet {
         self.len() == 0
     }
 
-    /// Forgets ids of trades older than `window_ms` before the newest trade; returns how many.
+    /// Forgets ids of trades older than `window_ms` before the newest trade (from the oldest inserted on, up
+    /// to the first younger one); returns how many.
     pub fn prune(&mut self, window_ms: i64) -> usize {
         let cutoff = self.newest_ms.saturating_sub(window_ms);
-        let keep = self.by_time.split_off(&cutoff);
-        let old = std::mem::replace(&mut self.by_time, keep);
         let mut n = 0;
-        for key in old.into_values().flatten() {
-            match key {
-                Key::Numeric(k) => self.numeric.remove(&k),
-                Key::Text(s) => self.text.remove(&s),
-            };
-            n += 1;
+        while let Some((ts, _)) = self.by_insertion.front() {
+            if *ts >= cutoff {
+                break;
+            }
+            if let Some((_, key)) = self.by_insertion.pop_front() {
+                match key {
+                    Key::Numeric(k) => self.numeric.remove(&k),
+                    Key::Text(s) => self.text.remove(&s),
+                };
+                n += 1;
+            }
         }
         n
     }

@@ -45,7 +45,7 @@ use backoff::Backoff;
 use journal::{Batch, Journal, JournalHandle};
 use rpc::Pacer;
 use state::RecorderState;
-use status::Counters;
+pub use status::Counters;
 
 /// Deribit's public WebSocket API.
 pub const DERIBIT_URL: &str = "wss://www.deribit.com/ws/api/v2";
@@ -125,7 +125,11 @@ impl RecordConfig {
             initial_backoff: Duration::from_millis(500),
             max_backoff: Duration::from_secs(30),
             request_timeout: Duration::from_secs(10),
-            log_options: LogOptions::default(),
+            // 64 MiB segments: the mapped active segment is most of the recorder's resident set.
+            log_options: LogOptions {
+                segment_bytes: 64 << 20,
+                ..LogOptions::default()
+            },
             status_line: false,
         }
     }
@@ -254,6 +258,15 @@ pub async fn run(
     config: RecordConfig,
     stop: watch::Receiver<bool>,
 ) -> Result<RecordStats, RecordError> {
+    run_with_counters(config, stop, Arc::new(Counters::default())).await
+}
+
+/// [`run`], updating `counters` as it goes (for callers that watch progress, e.g. benches).
+pub async fn run_with_counters(
+    config: RecordConfig,
+    stop: watch::Receiver<bool>,
+    counters: Arc<Counters>,
+) -> Result<RecordStats, RecordError> {
     if config.currencies.is_empty() {
         return Err(RecordError::Config {
             reason: "no currency to record".into(),
@@ -270,7 +283,6 @@ pub async fn run(
     if let Some((seg, off, bytes)) = &report.truncated_tail {
         tracing::warn!(segment = %seg.display(), offset = off, bytes, "torn tail truncated (the previous run was killed mid-write)");
     }
-    let counters = Arc::new(Counters::default());
     let dedup_window_ms = config.dedup_window.as_millis() as i64;
     let state = RecorderState::rebuild(&config.data_dir, counters.clone(), dedup_window_ms)?;
     let lookback_ms = config.restart_lookback.as_millis() as i64;

@@ -301,7 +301,8 @@ impl RecorderState {
                     continue;
                 }
             };
-            let parsed = match self.catalog.get(name) {
+            let known = self.catalog.get(name);
+            let parsed = match known {
                 Some(_) => None,
                 None => match msg.parse_instrument_name() {
                     Ok(p) => Some(p),
@@ -321,7 +322,7 @@ impl RecorderState {
                     continue;
                 }
             };
-            trade.instrument = match (self.catalog.get(name), parsed) {
+            trade.instrument = match (known, parsed) {
                 (Some(id), _) => id,
                 (None, Some(p)) => self.intern_name(name, &p, 1.0, ts_recv_ns, out),
                 (None, None) => continue,
