@@ -36,10 +36,21 @@ pub(crate) async fn exchange_now(rpc: &RpcClient) -> Result<i64, CallError> {
         .map_err(|e| CallError::BadResult(format!("public/get_time: {e}")))
 }
 
-fn ingest_page(
-    ctx: &Ctx,
-    raw: &str,
-) -> Result<(u64, Option<i64>, Option<u64>, usize, bool), CallError> {
+/// What one page of backfilled trades gave.
+struct PageOutcome {
+    /// Trades appended (new).
+    appended: u64,
+    /// Newest timestamp on the page, epoch ms.
+    last_ts: Option<i64>,
+    /// Highest trade_seq on the page.
+    last_seq: Option<u64>,
+    /// Trades on the page.
+    len: usize,
+    /// Deribit's `has_more`.
+    has_more: bool,
+}
+
+fn ingest_page(ctx: &Ctx, raw: &str) -> Result<PageOutcome, CallError> {
     let page: TradesPage<'_> =
         serde_json::from_str(raw).map_err(|e| CallError::BadResult(format!("trades page: {e}")))?;
     let last_ts = page.trades.iter().filter_map(|t| t.timestamp).max();
@@ -50,7 +61,13 @@ fn ingest_page(
             .ingest_trades(&page.trades, Origin::Backfill, now_ns(), out)
             .appended
     });
-    Ok((appended, last_ts, last_seq, n, page.has_more))
+    Ok(PageOutcome {
+        appended,
+        last_ts,
+        last_seq,
+        len: n,
+        has_more: page.has_more,
+    })
 }
 
 fn note_backfilled(ctx: &Ctx, count: u64) {
@@ -108,12 +125,12 @@ pub(crate) async fn sweep(
         let raw = rpc
             .call("public/get_last_trades_by_currency_and_time", &params)
             .await?;
-        let (appended, last_ts, _, n, has_more) = ingest_page(ctx, &raw)?;
-        total += appended;
-        if !has_more || n == 0 {
+        let page = ingest_page(ctx, &raw)?;
+        total += page.appended;
+        if !page.has_more || page.len == 0 {
             break;
         }
-        start = match last_ts {
+        start = match page.last_ts {
             Some(ts) if ts > start => ts,
             _ => {
                 // A whole page in one millisecond: step past it (cannot page within a millisecond by time).
@@ -152,10 +169,12 @@ pub(crate) async fn fill_seq_gaps(
             let raw = rpc
                 .call("public/get_last_trades_by_instrument", &params)
                 .await?;
-            let (appended, _, last_seq, n, has_more) = ingest_page(ctx, &raw)?;
-            total += appended;
-            match last_seq {
-                Some(s) if has_more && n > 0 && s >= start_seq && s < hi => start_seq = s + 1,
+            let page = ingest_page(ctx, &raw)?;
+            total += page.appended;
+            match page.last_seq {
+                Some(s) if page.has_more && page.len > 0 && s >= start_seq && s < hi => {
+                    start_seq = s + 1
+                }
                 _ => break,
             }
         }

@@ -94,6 +94,8 @@ pub(crate) async fn serve(
     shutdown: watch::Receiver<bool>,
 ) {
     let _ = stream.set_nodelay(true);
+    // The error type is tungstenite's handshake callback contract (an HTTP response), large by nature.
+    #[allow(clippy::result_large_err)]
     let check_path = |req: &Request, resp: Response| -> Result<Response, ErrorResponse> {
         if req.uri().path() == WS_PATH {
             Ok(resp)

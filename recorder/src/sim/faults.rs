@@ -225,14 +225,14 @@ impl FaultDice {
     pub fn after_notification(&mut self) -> ConnectionFault {
         self.notifications += 1;
         let n = self.notifications;
-        if self.spec.drop_conn_every > 0 && n % self.spec.drop_conn_every == 0 {
+        if self.spec.drop_conn_every > 0 && n.is_multiple_of(self.spec.drop_conn_every) {
             return if (n / self.spec.drop_conn_every) % 2 == 1 {
                 ConnectionFault::CloseFrame
             } else {
                 ConnectionFault::Abort
             };
         }
-        if self.spec.stall_every > 0 && n % self.spec.stall_every == 0 {
+        if self.spec.stall_every > 0 && n.is_multiple_of(self.spec.stall_every) {
             return ConnectionFault::Stall(self.spec.stall_ms);
         }
         ConnectionFault::None

@@ -98,7 +98,9 @@ fn derive_ticks(trades: &[SimTrade]) -> (Vec<IndexTick>, Vec<MarkTick>) {
         while j < trades.len() && trades[j].timestamp_ms.div_euclid(1000) == second {
             j += 1;
         }
-        let mut groups: BTreeMap<&str, (i64, f64, BTreeMap<&str, (f64, f64)>)> = BTreeMap::new();
+        // currency → (last timestamp, last index price, instrument → (mark price, iv fraction))
+        type SecondGroup<'t> = (i64, f64, BTreeMap<&'t str, (f64, f64)>);
+        let mut groups: BTreeMap<&str, SecondGroup<'_>> = BTreeMap::new();
         for t in &trades[i..j] {
             let g = groups.entry(t.currency()).or_insert((
                 t.timestamp_ms,
