@@ -37,6 +37,8 @@ enum Command {
     SyncClickhouse(cmd::sync_clickhouse::SyncClickHouseArgs),
     /// Ask ClickHouse about history (named queries or read-only SQL).
     Query(cmd::query::QueryArgs),
+    /// Run the whole pipeline offline: simulator → recorder → GEX at three times → a small sweep.
+    Demo(cmd::demo::DemoArgs),
 }
 
 fn main() -> ExitCode {
@@ -50,6 +52,7 @@ fn main() -> ExitCode {
         Command::Backtest(args) => cmd::backtest::run(args),
         Command::SyncClickhouse(args) => cmd::sync_clickhouse::run(args),
         Command::Query(args) => cmd::query::run(args),
+        Command::Demo(args) => cmd::demo::run(args),
         Command::Record(args) => cmd::record::run(args),
         Command::ExchangeSim(args) => cmd::exchange_sim::run(args),
     };

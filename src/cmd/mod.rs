@@ -1,6 +1,7 @@
 //! One module per `dealerflow` subcommand; each exposes its clap `Args` and a `run` returning the exit code.
 
 pub mod backtest;
+pub mod demo;
 pub mod exchange_sim;
 pub mod gex;
 pub mod import;
