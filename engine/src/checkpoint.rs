@@ -38,7 +38,7 @@ use crate::state::State;
 /// Magic bytes opening every checkpoint file.
 pub const CHECKPOINT_MAGIC: &[u8; 8] = b"DFCKPT\0\0";
 /// Format version written by this build (a change of [`State`]'s layout bumps it; older files are rebuilt).
-pub const CHECKPOINT_VERSION: u32 = 1;
+pub const CHECKPOINT_VERSION: u32 = 2;
 /// Subdirectory of the log directory holding checkpoints.
 pub const CHECKPOINT_DIR: &str = "checkpoints";
 /// File extension of checkpoints.
@@ -179,17 +179,24 @@ pub fn log_fingerprint(reader: &LogReader, next_seq: u64) -> Result<u32, EngineE
         return Ok(crc);
     }
     // Only blocks followed by a block that starts inside the coverage: those are complete and never change
-    // while the log grows (the last block of a live log still does).
+    // while the log grows (the last block of a live log still does). The 32 bytes of each block go through a
+    // buffer so the checksum runs over long slices (a year-long log has ~80 000 blocks).
+    let mut buf: Vec<u8> = Vec::with_capacity(32 * 2048);
     for pair in reader.blocks().windows(2) {
         let (b, next) = (&pair[0], &pair[1]);
         if next.first_seq >= next_seq {
             break;
         }
-        crc = crc32c::crc32c_append(crc, &b.first_seq.to_le_bytes());
-        crc = crc32c::crc32c_append(crc, &b.frames.to_le_bytes());
-        crc = crc32c::crc32c_append(crc, &b.min_ts_ms.unwrap_or(i64::MIN).to_le_bytes());
-        crc = crc32c::crc32c_append(crc, &b.max_ts_ms.unwrap_or(i64::MIN).to_le_bytes());
+        buf.extend_from_slice(&b.first_seq.to_le_bytes());
+        buf.extend_from_slice(&b.frames.to_le_bytes());
+        buf.extend_from_slice(&b.min_ts_ms.unwrap_or(i64::MIN).to_le_bytes());
+        buf.extend_from_slice(&b.max_ts_ms.unwrap_or(i64::MIN).to_le_bytes());
+        if buf.len() >= 32 * 2048 {
+            crc = crc32c::crc32c_append(crc, &buf);
+            buf.clear();
+        }
     }
+    crc = crc32c::crc32c_append(crc, &buf);
     for seq in [0, next_seq - 1] {
         let Some(rec) = reader.iter_from_seq(seq).next() else {
             return Ok(crc ^ 0xFFFF_FFFF);
@@ -391,6 +398,63 @@ mod tests {
         };
         let bytes = encode(&cp).unwrap();
         assert_eq!(decode(&bytes).unwrap(), cp);
+    }
+
+    /// The fingerprint as first specified: one checksum update per index field.
+    fn reference_fingerprint(reader: &LogReader, next_seq: u64) -> u32 {
+        let mut crc = 0u32;
+        for pair in reader.blocks().windows(2) {
+            let (b, next) = (&pair[0], &pair[1]);
+            if next.first_seq >= next_seq {
+                break;
+            }
+            crc = crc32c::crc32c_append(crc, &b.first_seq.to_le_bytes());
+            crc = crc32c::crc32c_append(crc, &b.frames.to_le_bytes());
+            crc = crc32c::crc32c_append(crc, &b.min_ts_ms.unwrap_or(i64::MIN).to_le_bytes());
+            crc = crc32c::crc32c_append(crc, &b.max_ts_ms.unwrap_or(i64::MIN).to_le_bytes());
+        }
+        for seq in [0, next_seq - 1] {
+            let rec = reader.iter_from_seq(seq).next().unwrap().unwrap();
+            let event = rkyv::to_bytes::<rkyv::rancor::Error>(&rec.event.to_event()).unwrap();
+            crc = crc32c::crc32c_append(crc, &rec.seq.to_le_bytes());
+            crc = crc32c::crc32c_append(crc, &rec.ts_recv_ns.to_le_bytes());
+            crc = crc32c::crc32c_append(crc, &event);
+        }
+        crc
+    }
+
+    #[test]
+    fn fingerprint_is_unchanged_by_buffering() {
+        use dealerflow_schemas::log::{LogOptions, LogWriter};
+        let dir = tempfile::tempdir().unwrap();
+        let (mut w, _) = LogWriter::open(
+            dir.path(),
+            LogOptions {
+                block_frames: 2,
+                ..LogOptions::default()
+            },
+        )
+        .unwrap();
+        // 9 000 records in blocks of 2: more blocks than one buffer holds.
+        for i in 0..9_000i64 {
+            let e = Event::IndexPrice(IndexPrice {
+                index_name: "btc_usd".into(),
+                price: 60_000.0 + i as f64,
+                ts_exchange_ms: 1_000 * i,
+            });
+            w.append(i, &e).unwrap();
+        }
+        w.close().unwrap();
+        let reader = LogReader::open_with(dir.path(), 2).unwrap();
+        assert!(reader.blocks().len() > 4_000);
+        for next_seq in [1, 2, 3, 4_097, 8_999, 9_000] {
+            assert_eq!(
+                log_fingerprint(&reader, next_seq).unwrap(),
+                reference_fingerprint(&reader, next_seq),
+                "next_seq {next_seq}"
+            );
+        }
+        assert_eq!(log_fingerprint(&reader, 0).unwrap(), 0);
     }
 
     #[test]

@@ -9,12 +9,19 @@
 //!
 //! Forgetting. Two things are dropped as exchange time advances, both decided by the largest exchange time
 //! seen (`max_ts_ms`) alone, so the result stays order independent: hours of traded notional older than the ADV
-//! window ([`crate::traded_notional`]), and the inventory of instruments one day past their expiry (their
-//! positions settled; events on them arriving later are ignored for inventory). A fold asked about `t` has only
-//! seen events with `ts ≤ t`, so nothing it still needs has been dropped.
+//! window ([`crate::traded_notional`]), and the instruments one day past their expiry (their positions settled;
+//! events on them arriving later are ignored for inventory). A fold asked about `t` has only seen events with
+//! `ts ≤ t`, so nothing it still needs has been dropped.
 //!
-//! The fold does no I/O, reads no clock, and allocates only when a new instrument, currency or index appears
-//! (and, for the `hybrid` model, for trades before the first open-interest snapshot).
+//! Retirement. An instrument one day past its expiry is *retired*: its slot (definition, marks, inventory) is
+//! removed and only a 24-byte [`RetiredInstrument`] remains: its currency and contract size (a late trade on it
+//! still counts towards ADV) and a fingerprint of its definition (a re-definition is still checked). The latest
+//! trade of each currency's retired instruments is kept per currency for the spot fallback. So the state, and
+//! every checkpoint, holds the live instruments (a few thousand) rather than every instrument the log ever
+//! defined (tens of thousands per year); what it answers is the same as if the slots were kept.
+//!
+//! The fold does no I/O, reads no clock, and allocates only when a new instrument, currency or index appears,
+//! when instruments retire (and, for the `hybrid` model, for trades before the first open-interest snapshot).
 
 use dealerflow_schemas::event::{ArchivedEvent, ArchivedInstrument, ArchivedTrade};
 use dealerflow_schemas::time::MS_PER_DAY;
@@ -30,8 +37,13 @@ use crate::traded_notional::{
 pub const MAX_INSTRUMENT_ID: u32 = 1 << 24;
 
 /// How long after its expiry an instrument's inventory is kept, ms (one day: the report at `t` still lists
-/// instruments that expired during the previous 24 h as excluded).
+/// instruments that expired during the previous 24 h as excluded). After that the instrument is retired.
 pub const KEEP_AFTER_EXPIRY_MS: i64 = MS_PER_DAY;
+
+/// `slot_index` entry of an id with no slot.
+const NO_SLOT: u32 = u32::MAX;
+/// `slot_index` entry of a retired id.
+const RETIRED_SLOT: u32 = u32::MAX - 1;
 
 /// An instrument definition as the fold keeps it.
 #[derive(Clone, Debug, PartialEq, rkyv::Archive, rkyv::Serialize, rkyv::Deserialize)]
@@ -59,6 +71,31 @@ impl InstrumentDef {
     /// True for options quoted in the underlying coin (price × spot = USD price).
     pub fn is_inverse(&self) -> bool {
         self.quote_currency == self.currency
+    }
+
+    /// FNV-1a (64 bit) over every field [`InstrumentDef::same_content`] compares: what a retired instrument keeps
+    /// of its definition to check a re-definition.
+    fn content_fingerprint(&self) -> u64 {
+        const PRIME: u64 = 0x0000_0100_0000_01b3;
+        let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+        let mut eat = |bytes: &[u8]| {
+            for &b in bytes {
+                h ^= u64::from(b);
+                h = h.wrapping_mul(PRIME);
+            }
+        };
+        for text in [&self.name, &self.currency, &self.quote_currency] {
+            eat(&(text.len() as u64).to_le_bytes());
+            eat(text.as_bytes());
+        }
+        eat(&[match self.kind {
+            OptionKind::Call => 0,
+            OptionKind::Put => 1,
+        }]);
+        eat(&self.strike_usd.to_bits().to_le_bytes());
+        eat(&self.expiry_ms.to_le_bytes());
+        eat(&self.contract_size.to_bits().to_le_bytes());
+        h
     }
 
     fn same_content(&self, other: &InstrumentDef) -> bool {
@@ -135,10 +172,25 @@ struct PendingNotional {
 
 const NO_CURRENCY: u32 = u32::MAX;
 
-/// Everything the fold knows about one instrument id.
+/// What the fold keeps of a retired instrument (one day past its expiry; module docs).
+#[derive(Clone, Copy, Debug, PartialEq, rkyv::Archive, rkyv::Serialize, rkyv::Deserialize)]
+#[rkyv(derive(Debug))]
+pub struct RetiredInstrument {
+    /// Interned instrument id.
+    pub id: u32,
+    /// Index of its currency in the state's sorted currency list.
+    currency: u32,
+    /// Contract size, units of underlying per contract.
+    contract_size: f64,
+    /// Fingerprint of its definition (FNV-1a over the fields a re-definition is compared on).
+    def_fingerprint: u64,
+}
+
+/// Everything the fold knows about one live instrument id.
 #[derive(Clone, Debug, Default, PartialEq, rkyv::Archive, rkyv::Serialize, rkyv::Deserialize)]
 #[rkyv(derive(Debug))]
 pub struct InstrumentSlot {
+    id: u32,
     def: Option<InstrumentDef>,
     currency: u32,
     expired: bool,
@@ -152,9 +204,26 @@ pub struct InstrumentSlot {
     pending_notional: Vec<PendingNotional>,
 }
 
+/// What [`State::instrument`] answers for a retired id: expired, no definition, no inventory.
+static RETIRED: InstrumentSlot = InstrumentSlot {
+    id: u32::MAX,
+    def: None,
+    currency: NO_CURRENCY,
+    expired: true,
+    flow_raw: 0,
+    hybrid_anchor_oi_raw: None,
+    hybrid_flow_after_raw: 0,
+    open_interest: None,
+    mark: None,
+    trade_iv: None,
+    last_trade: None,
+    pending_notional: Vec::new(),
+};
+
 impl InstrumentSlot {
-    fn empty() -> Self {
+    fn empty(id: u32) -> Self {
         InstrumentSlot {
+            id,
             currency: NO_CURRENCY,
             ..InstrumentSlot::default()
         }
@@ -165,7 +234,8 @@ impl InstrumentSlot {
         self.def.as_ref()
     }
 
-    /// True once exchange time passed expiry + [`KEEP_AFTER_EXPIRY_MS`]: inventory and marks are dropped.
+    /// True for a retired instrument (exchange time passed expiry + [`KEEP_AFTER_EXPIRY_MS`]): inventory, marks
+    /// and definition are dropped. Live slots are never expired.
     pub fn is_expired(&self) -> bool {
         self.expired
     }
@@ -208,12 +278,13 @@ impl InstrumentSlot {
     }
 }
 
-/// Traded notional of one currency.
+/// Traded notional of one currency, and the latest trade on any of its retired instruments.
 #[derive(Clone, Debug, PartialEq, rkyv::Archive, rkyv::Serialize, rkyv::Deserialize)]
 #[rkyv(derive(Debug))]
 struct CurrencyBook {
     currency: String,
     notional: HourlyNotional,
+    retired_last_trade: Option<LastTrade>,
 }
 
 /// The latest tick of one price index.
@@ -259,7 +330,12 @@ pub struct FoldCounts {
 #[rkyv(derive(Debug))]
 pub struct State {
     model: InventoryModel,
-    instruments: Vec<InstrumentSlot>,
+    /// Slots of the instruments seen and not retired, sorted by id.
+    slots: Vec<InstrumentSlot>,
+    /// `slot_index[id]`: position of the id's slot in `slots`, [`NO_SLOT`] or [`RETIRED_SLOT`].
+    slot_index: Vec<u32>,
+    /// Retired instruments, sorted by id.
+    retired: Vec<RetiredInstrument>,
     currencies: Vec<CurrencyBook>,
     indexes: Vec<IndexSpot>,
     max_ts_ms: i64,
@@ -275,7 +351,9 @@ impl State {
     pub fn new(model: InventoryModel) -> Self {
         State {
             model,
-            instruments: Vec::new(),
+            slots: Vec::new(),
+            slot_index: Vec::new(),
+            retired: Vec::new(),
             currencies: Vec::new(),
             indexes: Vec::new(),
             max_ts_ms: i64::MIN,
@@ -307,18 +385,35 @@ impl State {
         self.hybrid_anchor
     }
 
-    /// Every instrument slot that holds something, by id.
+    /// Every live (not retired) instrument slot that holds something, by id.
     pub fn instruments(&self) -> impl Iterator<Item = (u32, &InstrumentSlot)> {
-        self.instruments
+        self.slots
             .iter()
-            .enumerate()
-            .filter(|(_, s)| !s.is_blank())
-            .map(|(i, s)| (i as u32, s))
+            .filter(|s| !s.is_blank())
+            .map(|s| (s.id, s))
     }
 
-    /// One instrument's slot.
+    /// One instrument's slot; for a retired instrument, a slot that is expired and empty.
     pub fn instrument(&self, id: u32) -> Option<&InstrumentSlot> {
-        self.instruments.get(id as usize).filter(|s| !s.is_blank())
+        match self.slot_index.get(id as usize).copied() {
+            Some(RETIRED_SLOT) => Some(&RETIRED),
+            Some(NO_SLOT) | None => None,
+            Some(pos) => self.slots.get(pos as usize).filter(|s| !s.is_blank()),
+        }
+    }
+
+    /// Retired instruments (one day past their expiry), by id.
+    pub fn retired_instruments(&self) -> &[RetiredInstrument] {
+        &self.retired
+    }
+
+    /// The live slot of `id`, if it has one.
+    #[inline]
+    fn live_slot(&self, id: u32) -> Option<&InstrumentSlot> {
+        match self.slot_index.get(id as usize).copied() {
+            Some(NO_SLOT | RETIRED_SLOT) | None => None,
+            Some(pos) => self.slots.get(pos as usize),
+        }
     }
 
     /// Currencies of the defined instruments, sorted.
@@ -333,12 +428,9 @@ impl State {
     /// - `hybrid`: the classic position in the first snapshot (0 when not listed there) plus the dealer side of
     ///   every trade after it; before any snapshot, the `flow` position.
     pub fn dealer_position(&self, id: u32) -> Amount {
-        let Some(slot) = self.instruments.get(id as usize) else {
+        let Some(slot) = self.live_slot(id) else {
             return Amount::ZERO;
         };
-        if slot.expired {
-            return Amount::ZERO;
-        }
         let kind = slot.def.as_ref().map(|d| d.kind);
         match self.model {
             InventoryModel::Flow => Amount::from_raw(slot.flow_raw),
@@ -369,10 +461,16 @@ impl State {
         if let Some(ix) = self.indexes.iter().find(|i| i.currency == currency) {
             return Some(ix.latest);
         }
-        self.instruments
+        let retired = self
+            .currencies
+            .iter()
+            .find(|c| c.currency == currency)
+            .and_then(|c| c.retired_last_trade);
+        self.slots
             .iter()
             .filter(|s| s.def.as_ref().is_some_and(|d| d.currency == currency))
             .filter_map(|s| s.last_trade)
+            .chain(retired)
             .max_by_key(|t| t.key)
             .map(|t| Stamped {
                 key: t.key,
@@ -504,12 +602,47 @@ impl State {
 
     // ----- the mutations -----
 
-    fn slot_mut(&mut self, id: u32) -> &mut InstrumentSlot {
+    /// Position in `slots` of the live slot of `id`, created when absent; `None` for a retired id.
+    #[inline]
+    fn slot_pos(&mut self, id: u32) -> Option<usize> {
         let i = id as usize;
-        if i >= self.instruments.len() {
-            self.instruments.resize_with(i + 1, InstrumentSlot::empty);
+        if i >= self.slot_index.len() {
+            self.slot_index.resize(i + 1, NO_SLOT);
         }
-        &mut self.instruments[i]
+        match self.slot_index[i] {
+            RETIRED_SLOT => None,
+            NO_SLOT => {
+                // Ids are interned in order of first use, so a new slot nearly always goes last.
+                let pos = self.slots.partition_point(|s| s.id < id);
+                self.slots.insert(pos, InstrumentSlot::empty(id));
+                self.reindex_from(pos);
+                Some(pos)
+            }
+            pos => Some(pos as usize),
+        }
+    }
+
+    /// Position in `slots` of the live slot of `id`, without creating one.
+    fn existing_slot_pos(&self, id: u32) -> Option<usize> {
+        match self.slot_index.get(id as usize).copied() {
+            Some(NO_SLOT | RETIRED_SLOT) | None => None,
+            Some(pos) => Some(pos as usize),
+        }
+    }
+
+    /// Rewrites `slot_index` for the slots at positions `from..`.
+    fn reindex_from(&mut self, from: usize) {
+        for (pos, s) in self.slots.iter().enumerate().skip(from) {
+            self.slot_index[s.id as usize] = pos as u32;
+        }
+    }
+
+    /// The record of a retired id.
+    fn retired_record(&self, id: u32) -> Option<&RetiredInstrument> {
+        self.retired
+            .binary_search_by_key(&id, |r| r.id)
+            .ok()
+            .map(|i| &self.retired[i])
     }
 
     /// Moves `max_ts_ms` forward and applies what depends on it (ADV window, expiry drops).
@@ -531,43 +664,61 @@ impl State {
                 c.notional.forget_before(min_hour);
             }
             if self.slots_with_pending > 0 {
-                for s in &mut self.instruments {
+                for s in &mut self.slots {
                     s.pending_notional.retain(|p| p.hour >= min_hour);
                 }
                 self.slots_with_pending = self
-                    .instruments
+                    .slots
                     .iter()
                     .filter(|s| !s.pending_notional.is_empty())
                     .count() as u64;
             }
         }
         if ts_ms >= self.next_expiry_drop_ms {
-            self.drop_expired();
+            self.retire_expired();
         }
     }
 
-    fn drop_expired(&mut self) {
+    /// Retires every defined instrument one day past its expiry (module docs).
+    fn retire_expired(&mut self) {
         let now = self.max_ts_ms;
         let mut next = i64::MAX;
-        let mut dropped = Vec::new();
-        for (i, s) in self.instruments.iter_mut().enumerate() {
-            let Some(d) = &s.def else { continue };
-            if s.expired {
-                continue;
-            }
+        let mut retiring = Vec::new();
+        let currencies = &mut self.currencies;
+        self.slots.retain(|s| {
+            let Some(d) = &s.def else { return true };
             let drop_at = d.expiry_ms.saturating_add(KEEP_AFTER_EXPIRY_MS);
             if drop_at <= now {
-                clear_inventory(s);
-                dropped.push(i as u32);
+                retiring.push(retirement_record(s, d, currencies));
+                false
             } else {
                 next = next.min(drop_at);
+                true
             }
-        }
+        });
         self.next_expiry_drop_ms = next;
-        if !dropped.is_empty() && !self.pre_anchor_trades.is_empty() {
-            self.pre_anchor_trades
-                .retain(|t| dropped.binary_search(&t.instrument).is_err());
+        self.finish_retirement(retiring);
+    }
+
+    /// Marks the ids of `retiring` (sorted by id, slots already removed) as retired.
+    fn finish_retirement(&mut self, retiring: Vec<RetiredInstrument>) {
+        if retiring.is_empty() {
+            return;
         }
+        for r in &retiring {
+            self.slot_index[r.id as usize] = RETIRED_SLOT;
+        }
+        self.reindex_from(0);
+        if !self.pre_anchor_trades.is_empty() {
+            self.pre_anchor_trades.retain(|t| {
+                retiring
+                    .binary_search_by_key(&t.instrument, |r| r.id)
+                    .is_err()
+            });
+        }
+        self.retired.extend(retiring);
+        // Both parts are sorted: the stable sort merges the two runs in linear time.
+        self.retired.sort_by_key(|r| r.id);
     }
 
     fn apply_instrument(&mut self, seq: u64, id: u32, def: InstrumentDef) {
@@ -579,8 +730,18 @@ impl State {
             self.counts.rejected += 1;
             return;
         }
-        let slot = self.slot_mut(id);
-        if let Some(existing) = &mut slot.def {
+        let Some(pos) = self.slot_pos(id) else {
+            // Retired: the same definition again changes nothing; another one is a conflict.
+            let fingerprint = def.content_fingerprint();
+            if self
+                .retired_record(id)
+                .is_none_or(|r| r.def_fingerprint != fingerprint)
+            {
+                self.counts.rejected += 1;
+            }
+            return;
+        };
+        if let Some(existing) = &mut self.slots[pos].def {
             if existing.same_content(&def) {
                 existing.def_seq = existing.def_seq.min(def.def_seq);
             } else {
@@ -592,7 +753,7 @@ impl State {
         let contract_size = def.contract_size;
         let drop_at = def.expiry_ms.saturating_add(KEEP_AFTER_EXPIRY_MS);
         let max_hour = self.max_hour();
-        let slot = &mut self.instruments[id as usize];
+        let slot = &mut self.slots[pos];
         slot.def = Some(def);
         slot.currency = currency;
         let pending = std::mem::take(&mut slot.pending_notional);
@@ -608,8 +769,11 @@ impl State {
             }
         }
         if drop_at <= self.max_ts_ms {
-            clear_inventory(&mut self.instruments[id as usize]);
-            self.pre_anchor_trades.retain(|t| t.instrument != id);
+            let slot = self.slots.remove(pos);
+            if let Some(d) = &slot.def {
+                let record = retirement_record(&slot, d, &mut self.currencies);
+                self.finish_retirement(vec![record]);
+            }
         } else {
             self.next_expiry_drop_ms = self.next_expiry_drop_ms.min(drop_at);
         }
@@ -627,12 +791,18 @@ impl State {
                     CurrencyBook {
                         currency: currency.to_string(),
                         notional: HourlyNotional::default(),
+                        retired_last_trade: None,
                     },
                 );
                 let i = i as u32;
-                for s in &mut self.instruments {
+                for s in &mut self.slots {
                     if s.currency != NO_CURRENCY && s.currency >= i {
                         s.currency += 1;
+                    }
+                }
+                for r in &mut self.retired {
+                    if r.currency >= i {
+                        r.currency += 1;
                     }
                 }
                 i
@@ -677,10 +847,11 @@ impl State {
         let units = trade_notional_units(Amount::from_raw(amount_raw).to_f64(), index_price_usd);
         let model = self.model;
         let anchor = self.hybrid_anchor;
-        if id as usize >= self.instruments.len() {
-            self.slot_mut(id);
-        }
-        let slot = &mut self.instruments[id as usize];
+        let Some(pos) = self.slot_pos(id) else {
+            self.apply_retired_trade(id, key, hour, units, max_hour, mark_price, index_price_usd);
+            return;
+        };
+        let slot = &mut self.slots[pos];
 
         if let Some(units) = units {
             if slot.currency != NO_CURRENCY {
@@ -706,9 +877,6 @@ impl State {
                 index_price_usd,
             });
         }
-        if slot.expired {
-            return;
-        }
         let dealer = match taker_side {
             TakerSide::Buy => -amount_raw,
             TakerSide::Sell => amount_raw,
@@ -732,6 +900,42 @@ impl State {
                     self.pre_anchor_trades.insert(at, t);
                 }
             }
+        }
+    }
+
+    /// A trade on a retired instrument: it still counts towards ADV and the currency's latest trade, never
+    /// towards inventory.
+    #[allow(clippy::too_many_arguments)]
+    #[cold]
+    fn apply_retired_trade(
+        &mut self,
+        id: u32,
+        key: EventKey,
+        hour: i64,
+        units: Option<i64>,
+        max_hour: i64,
+        mark_price: f64,
+        index_price_usd: f64,
+    ) {
+        let Some(r) = self.retired_record(id).copied() else {
+            return;
+        };
+        let Some(book) = self.currencies.get_mut(r.currency as usize) else {
+            return;
+        };
+        if let Some(units) = units {
+            book.notional.add(
+                hour,
+                scale_by_contract_size(units, r.contract_size),
+                max_hour,
+            );
+        }
+        if book.retired_last_trade.is_none_or(|l| key > l.key) {
+            book.retired_last_trade = Some(LastTrade {
+                key,
+                mark_price,
+                index_price_usd,
+            });
         }
     }
 
@@ -781,10 +985,10 @@ impl State {
             self.counts.rejected += 1;
             return;
         }
-        let slot = self.slot_mut(id);
-        if slot.expired {
+        let Some(pos) = self.slot_pos(id) else {
             return;
-        }
+        };
+        let slot = &mut self.slots[pos];
         if slot.mark.is_none_or(|m| key > m.key) {
             slot.mark = Some(MarkQuote {
                 key,
@@ -800,7 +1004,7 @@ impl State {
     }
 
     fn clear_hybrid_anchor_oi(&mut self) {
-        for s in &mut self.instruments {
+        for s in &mut self.slots {
             s.hybrid_anchor_oi_raw = None;
         }
     }
@@ -811,10 +1015,8 @@ impl State {
         let split = self.pre_anchor_trades.partition_point(|t| t.key < key);
         let after: Vec<PreAnchorTrade> = self.pre_anchor_trades.drain(split..).collect();
         for t in after {
-            if let Some(s) = self.instruments.get_mut(t.instrument as usize) {
-                if !s.expired {
-                    s.hybrid_flow_after_raw += t.dealer_delta_raw;
-                }
+            if let Some(pos) = self.existing_slot_pos(t.instrument) {
+                self.slots[pos].hybrid_flow_after_raw += t.dealer_delta_raw;
             }
         }
     }
@@ -830,10 +1032,10 @@ impl State {
             self.counts.rejected += 1;
             return;
         }
-        let slot = self.slot_mut(id);
-        if slot.expired {
+        let Some(pos) = self.slot_pos(id) else {
             return;
-        }
+        };
+        let slot = &mut self.slots[pos];
         if slot.open_interest.is_none_or(|o| key > o.key) {
             slot.open_interest = Some(StampedOpenInterest {
                 key,
@@ -846,14 +1048,23 @@ impl State {
     }
 }
 
-fn clear_inventory(s: &mut InstrumentSlot) {
-    s.expired = true;
-    s.flow_raw = 0;
-    s.hybrid_anchor_oi_raw = None;
-    s.hybrid_flow_after_raw = 0;
-    s.open_interest = None;
-    s.mark = None;
-    s.trade_iv = None;
+/// What a slot leaves behind when it retires; its latest trade joins its currency's retired latest trade.
+fn retirement_record(
+    slot: &InstrumentSlot,
+    def: &InstrumentDef,
+    currencies: &mut [CurrencyBook],
+) -> RetiredInstrument {
+    if let (Some(t), Some(book)) = (slot.last_trade, currencies.get_mut(slot.currency as usize)) {
+        if book.retired_last_trade.is_none_or(|l| t.key > l.key) {
+            book.retired_last_trade = Some(t);
+        }
+    }
+    RetiredInstrument {
+        id: slot.id,
+        currency: slot.currency,
+        contract_size: def.contract_size,
+        def_fingerprint: def.content_fingerprint(),
+    }
 }
 
 /// The currency of an index name: the part before the first `_`, upper-cased (`btc_usd` → `BTC`).
