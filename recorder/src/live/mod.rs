@@ -19,7 +19,6 @@
 
 pub mod backfill;
 pub mod backoff;
-pub mod catalog;
 pub mod dedup;
 pub mod error;
 pub mod journal;

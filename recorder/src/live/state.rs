@@ -9,17 +9,16 @@ use std::path::Path;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
+use dealerflow_schemas::catalog::InstrumentCatalog;
 use dealerflow_schemas::event::ArchivedEvent;
 use dealerflow_schemas::log::LogReader;
 use dealerflow_schemas::{
-    Event, GapUnit, InstrumentId, InstrumentName, MarkIv, MarkIvSnapshot, OpenInterest,
-    OpenInterestEntry, Session,
+    Event, GapUnit, InstrumentId, MarkIv, MarkIvSnapshot, OpenInterest, OpenInterestEntry, Session,
 };
 use std::collections::BTreeMap;
 
 use crate::deribit::{BookSummaryMsg, InstrumentMsg, MarkPriceMsg, PriceIndexMsg, TradeMsg};
 
-use super::catalog::Catalog;
 use super::dedup::TradeIdSet;
 use super::error::RecordError;
 use super::journal::Batch;
@@ -47,8 +46,7 @@ pub struct Ingested {
 /// The recorder's state.
 #[derive(Debug)]
 pub struct RecorderState {
-    catalog: Catalog,
-    names: BTreeMap<InstrumentId, String>,
+    catalog: InstrumentCatalog,
     seen: TradeIdSet,
     seqs: SeqTracker,
     /// Announced whole-feed gaps (exchange ms, inclusive): backfilled trades inside them are accounted for.
@@ -70,8 +68,7 @@ impl RecorderState {
     /// An empty state (new log).
     pub fn new(counters: Arc<Counters>, dedup_window_ms: i64) -> RecorderState {
         RecorderState {
-            catalog: Catalog::new(),
-            names: BTreeMap::new(),
+            catalog: InstrumentCatalog::new(),
             seen: TradeIdSet::new(),
             seqs: SeqTracker::new(),
             time_gaps: Vec::new(),
@@ -107,10 +104,16 @@ impl RecorderState {
                 message: e.to_string(),
             })?;
             match rec.event {
-                ArchivedEvent::Instrument(i) => {
-                    let id = i.id.to_native();
-                    s.catalog.insert_existing(id, i.name.as_str());
-                    s.names.insert(id, i.name.as_str().to_string());
+                ArchivedEvent::Instrument(_) => {
+                    if let Event::Instrument(i) = rec.event.to_event() {
+                        s.catalog
+                            .observe(Some(rec.seq), i)
+                            .map_err(|e| RecordError::ReadLog {
+                                dir: dir.to_path_buf(),
+                                seq: rec.seq,
+                                message: e.to_string(),
+                            })?;
+                    }
                 }
                 ArchivedEvent::Trade(t) => {
                     let ts = t.ts_exchange_ms.to_native();
@@ -166,7 +169,7 @@ impl RecorderState {
 
     /// The name of an interned instrument.
     pub fn instrument_name(&self, id: InstrumentId) -> Option<&str> {
-        self.names.get(&id).map(String::as_str)
+        self.catalog.get(id).map(|i| i.name.as_str())
     }
 
     /// Instruments with missing trade_seq ranges: (name, id, first missing, last missing).
@@ -174,7 +177,7 @@ impl RecorderState {
         self.seqs
             .missing_spans()
             .into_iter()
-            .filter_map(|(id, lo, hi)| Some((self.names.get(&id)?.clone(), id, lo, hi)))
+            .filter_map(|(id, lo, hi)| Some((self.catalog.get(id)?.name.clone(), id, lo, hi)))
             .collect()
     }
 
@@ -196,7 +199,11 @@ impl RecorderState {
         let n = self.seqs.give_up(instrument, from, to);
         if n > 0 {
             bump(&self.counters.seqs_given_up, n);
-            let name = self.names.get(&instrument).cloned().unwrap_or_default();
+            let name = self
+                .catalog
+                .get(instrument)
+                .map(|i| i.name.clone())
+                .unwrap_or_default();
             out.push((
                 ts_recv_ns,
                 Event::Session(Session::Note {
@@ -208,35 +215,43 @@ impl RecorderState {
         }
     }
 
+    /// Interns `name` through the log's instrument catalog, queueing the `Instrument` event for a new name;
+    /// `None` (counted, logged) when the catalog refuses it.
     fn intern_name(
         &mut self,
         name: &str,
-        parsed: &InstrumentName,
         contract_size: f64,
         ts: i64,
         out: &mut Batch,
-    ) -> InstrumentId {
-        let (id, ev) = self.catalog.intern(name, parsed, contract_size);
-        if let Some(ev) = ev {
-            self.names.insert(id, name.to_string());
-            bump(&self.counters.instruments, 1);
-            out.push((ts, ev));
-        }
-        id
-    }
-
-    fn id_for_name(&mut self, name: &str, ts: i64, out: &mut Batch) -> Option<InstrumentId> {
-        if let Some(id) = self.catalog.get(name) {
+    ) -> Option<InstrumentId> {
+        if let Some(id) = self.catalog.id(name) {
             return Some(id);
         }
-        match InstrumentName::parse(name) {
-            Ok(parsed) => Some(self.intern_name(name, &parsed, 1.0, ts, out)),
+        let prepared = self
+            .catalog
+            .prepare(name, contract_size)
+            .and_then(|i| match i {
+                Some(i) => self.catalog.observe(None, i.clone()).map(|_| Some(i)),
+                None => Ok(None),
+            });
+        match prepared {
+            Ok(Some(i)) => {
+                bump(&self.counters.instruments, 1);
+                let id = i.id;
+                out.push((ts, Event::Instrument(i)));
+                Some(id)
+            }
+            Ok(None) => self.catalog.id(name),
             Err(e) => {
                 bump(&self.counters.invalid_records, 1);
-                tracing::warn!(instrument = name, error = %e, "record for an instrument that is not an option; skipped");
+                tracing::warn!(instrument = name, error = %e, "instrument refused; its records are skipped");
                 None
             }
         }
+    }
+
+    fn id_for_name(&mut self, name: &str, ts: i64, out: &mut Batch) -> Option<InstrumentId> {
+        self.intern_name(name, 1.0, ts, out)
     }
 
     /// Appends a whole-feed gap for the inclusive window `from_ms..=to_ms` (exchange time; when the feed was
@@ -301,18 +316,15 @@ impl RecorderState {
                     continue;
                 }
             };
-            let known = self.catalog.get(name);
-            let parsed = match known {
-                Some(_) => None,
-                None => match msg.parse_instrument_name() {
-                    Ok(p) => Some(p),
-                    Err(e) => {
-                        bump(&self.counters.invalid_records, 1);
-                        tracing::warn!(error = %e, "invalid trade; skipped");
-                        continue;
-                    }
-                },
-            };
+            let known = self.catalog.id(name);
+            if known.is_none() {
+                // Name the trade in the error, before anything is interned.
+                if let Err(e) = msg.parse_instrument_name() {
+                    bump(&self.counters.invalid_records, 1);
+                    tracing::warn!(error = %e, "invalid trade; skipped");
+                    continue;
+                }
+            }
             // Validate before interning so that a bad record leaves no trace; the id is set below.
             let mut trade = match msg.to_trade(InstrumentId(0)) {
                 Ok(t) => t,
@@ -322,10 +334,12 @@ impl RecorderState {
                     continue;
                 }
             };
-            trade.instrument = match (known, parsed) {
-                (Some(id), _) => id,
-                (None, Some(p)) => self.intern_name(name, &p, 1.0, ts_recv_ns, out),
-                (None, None) => continue,
+            trade.instrument = match known {
+                Some(id) => id,
+                None => match self.intern_name(name, 1.0, ts_recv_ns, out) {
+                    Some(id) => id,
+                    None => continue,
+                },
             };
             let id = trade.instrument;
             let observation = trade.trade_seq.map(|seq| self.seqs.observe(id, seq));
@@ -456,10 +470,9 @@ impl RecorderState {
         for i in list {
             match i.to_option_spec() {
                 Ok(Some(spec)) => {
-                    if self.catalog.get(&spec.instrument_name).is_none() {
+                    if self.catalog.id(&spec.instrument_name).is_none() {
                         self.intern_name(
                             &spec.instrument_name,
-                            &spec.name,
                             spec.contract_size,
                             ts_recv_ns,
                             out,
