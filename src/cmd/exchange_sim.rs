@@ -63,19 +63,9 @@ fn write_atomically(path: &Path, text: &str) -> Result<()> {
         .with_context(|| format!("renaming {} to {}", tmp.display(), path.display()))
 }
 
-/// Structured logs on stderr; `RUST_LOG` overrides the default level (info).
-fn init_logging() {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .try_init();
-}
-
 /// Runs the simulator until SIGINT or SIGTERM.
 pub fn run(args: ExchangeSimArgs) -> Result<ExitCode> {
-    init_logging();
+    crate::cmd::logging::init_logging();
     let speed = Speed::parse(&args.speed)?;
     let faults = FaultSpec::parse(&args.faults)?;
     let tape: Tape = match (&args.trades, &args.data_dir) {

@@ -6,6 +6,7 @@ pub mod exchange_sim;
 pub mod gex;
 pub mod import;
 pub mod log;
+pub mod logging;
 pub mod query;
 pub mod record;
 pub mod replay;
