@@ -22,7 +22,9 @@ use dealerflow_schemas::EventKind;
 ///   dealerflow demo
 ///   dealerflow demo --trades ../shared/data/deribit/btc-option-trades-2026-08-16.json --out demo-real
 #[derive(Debug, Args)]
-#[command(verbatim_doc_comment)]
+#[command(
+    after_help = "Examples:\n  dealerflow demo\n  dealerflow demo --trades ../shared/data/deribit/btc-option-trades-2026-08-16.json --out demo-real\n  dealerflow demo --faults all"
+)]
 pub struct DemoArgs {
     /// Serve this Deribit trade file (a `public/get_last_trades_*` response or JSON lines) instead of a generated day.
     #[arg(long)]
@@ -80,10 +82,25 @@ fn path_str(p: &Path) -> Result<String> {
 pub fn run(args: DemoArgs) -> Result<ExitCode> {
     let started = Instant::now();
     let out = args.out.clone();
+    let marker = out.join(".dealerflow-demo");
     if out.exists() {
+        let empty = std::fs::read_dir(&out)
+            .map(|mut d| d.next().is_none())
+            .unwrap_or(false);
+        if !empty && !marker.exists() {
+            bail!(
+                "{} exists and was not written by `dealerflow demo`; choose another --out",
+                out.display()
+            );
+        }
         std::fs::remove_dir_all(&out).with_context(|| format!("clearing {}", out.display()))?;
     }
     std::fs::create_dir_all(&out).with_context(|| format!("creating {}", out.display()))?;
+    std::fs::write(
+        &marker,
+        "written by dealerflow demo; the next run replaces this directory\n",
+    )
+    .with_context(|| format!("writing {}", marker.display()))?;
     let log_dir = out.join("log");
 
     // 1. The session to serve.
