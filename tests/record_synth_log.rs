@@ -25,13 +25,14 @@ impl Drop for Proc {
     }
 }
 
-fn trades_of(
-    log: &Path,
-) -> (
+/// Trades and sessions with their seq, and instrument names by id.
+type LogParts = (
     Vec<(u64, Trade)>,
     BTreeMap<InstrumentId, String>,
     Vec<(u64, Session)>,
-) {
+);
+
+fn trades_of(log: &Path) -> LogParts {
     let r = LogReader::open(log).unwrap();
     let mut trades = Vec::new();
     let mut names = BTreeMap::new();

@@ -1,15 +1,24 @@
 //! `dealerflow record`: record live Deribit option trades into a log until stopped (SIGINT/SIGTERM) or
 //! `--duration` passes; the log is synced and closed on the way out.
+//!
+//! With `--clickhouse URL` the ClickHouse sink follows the log on a thread and runtime of its own
+//! ([`BackgroundSink`]): it reads the log through its own reader, so a slow or absent server never slows the
+//! recording, and it is stopped only after the recorder has flushed and closed the log, so it stores every record
+//! the recorder wrote (or says where it stopped; `dealerflow sync-clickhouse` catches up from there).
 
-use std::path::PathBuf;
+use std::fmt;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
 use clap::Args;
+use dealerflow_recorder::clickhouse::{
+    run_sink, ClickHouseError, ClickHouseTarget, SinkOptions, SinkReport,
+};
 use dealerflow_recorder::live::{self, RecordConfig, DERIBIT_URL};
 use dealerflow_schemas::log::FsyncPolicy;
-use tokio::sync::watch;
+use tokio::sync::{oneshot, watch};
 
 /// Record Deribit option trades (plus index, mark IV, open interest and instruments) into an event log.
 ///
@@ -58,6 +67,145 @@ pub struct RecordArgs {
     /// No live status line on stderr.
     #[arg(long)]
     quiet: bool,
+    #[command(flatten)]
+    clickhouse: RecordClickHouseArgs,
+}
+
+/// Where the ClickHouse sink writes while recording. The flags carry a `clickhouse-` prefix (unlike
+/// `sync-clickhouse`'s `--user`/`--password`/`--database`) because the URL is optional here and the names must
+/// not read as Deribit credentials. The password is never printed.
+#[derive(Clone, Args)]
+pub struct RecordClickHouseArgs {
+    /// Also write the log into ClickHouse as it grows (HTTP URL, e.g. http://127.0.0.1:8123). Recording never
+    /// waits for ClickHouse; after an outage run `dealerflow sync-clickhouse` to catch up.
+    #[arg(
+        id = "clickhouse_url",
+        long = "clickhouse",
+        env = "CLICKHOUSE_URL",
+        hide_env_values = true,
+        value_name = "URL"
+    )]
+    pub url: Option<String>,
+    /// ClickHouse user (default: the server's `default` user).
+    #[arg(
+        id = "clickhouse_user",
+        long = "clickhouse-user",
+        env = "CLICKHOUSE_USER",
+        value_name = "USER"
+    )]
+    pub user: Option<String>,
+    /// ClickHouse password; prefer the CLICKHOUSE_PASSWORD environment variable (command lines are visible to
+    /// other users of the machine).
+    #[arg(
+        id = "clickhouse_password",
+        long = "clickhouse-password",
+        env = "CLICKHOUSE_PASSWORD",
+        hide_env_values = true,
+        value_name = "PASSWORD"
+    )]
+    pub password: Option<String>,
+    /// Database holding the tables (created if missing).
+    #[arg(
+        id = "clickhouse_database",
+        long = "clickhouse-database",
+        env = "CLICKHOUSE_DATABASE",
+        default_value = "dealerflow",
+        value_name = "NAME"
+    )]
+    pub database: String,
+}
+
+impl fmt::Debug for RecordClickHouseArgs {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RecordClickHouseArgs")
+            .field("user", &self.user)
+            .field("password", &self.password.as_ref().map(|_| "***"))
+            .field("database", &self.database)
+            .finish_non_exhaustive()
+    }
+}
+
+impl RecordClickHouseArgs {
+    /// The validated target, `None` without `--clickhouse`.
+    pub fn target(&self) -> Result<Option<ClickHouseTarget>> {
+        match self.url.as_deref().filter(|u| !u.trim().is_empty()) {
+            None => Ok(None),
+            Some(url) => Ok(Some(
+                ClickHouseTarget::new(
+                    url.trim(),
+                    self.user.clone(),
+                    self.password.clone(),
+                    &self.database,
+                )
+                .context("--clickhouse")?,
+            )),
+        }
+    }
+}
+
+/// The ClickHouse sink following the log on a thread (and single-threaded runtime) of its own, so that nothing
+/// it does — retrying through an outage, encoding rows, waiting on the network — takes time from the recorder.
+#[derive(Debug)]
+struct BackgroundSink {
+    stop: watch::Sender<bool>,
+    done: oneshot::Receiver<Result<SinkReport, ClickHouseError>>,
+    thread: std::thread::JoinHandle<()>,
+}
+
+impl BackgroundSink {
+    /// Starts following `log_dir` into `target` from the progress stored in ClickHouse (retrying forever while
+    /// the recorder runs).
+    fn start(log_dir: &Path, target: ClickHouseTarget) -> Result<BackgroundSink> {
+        let (stop, stop_rx) = watch::channel(false);
+        let (done_tx, done) = oneshot::channel();
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .context("starting the ClickHouse sink's runtime")?;
+        let dir = log_dir.to_path_buf();
+        let thread = std::thread::Builder::new()
+            .name("clickhouse-sink".into())
+            .spawn(move || {
+                let result =
+                    runtime.block_on(run_sink(&dir, &target, SinkOptions::follow(), stop_rx));
+                if let Err(e) = &result {
+                    tracing::error!("ClickHouse sink stopped: {e}");
+                }
+                let _ = done_tx.send(result);
+            })
+            .context("starting the ClickHouse sink thread")?;
+        Ok(BackgroundSink { stop, done, thread })
+    }
+
+    /// Asks the sink to store what the (closed) log holds and waits for it on `runtime`; a SIGINT or SIGTERM
+    /// while waiting abandons the wait. `None` when abandoned.
+    fn finish(
+        self,
+        runtime: &tokio::runtime::Runtime,
+    ) -> Option<Result<SinkReport, ClickHouseError>> {
+        let _ = self.stop.send(true);
+        let result = runtime.block_on(async move {
+            let mut term =
+                tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+            let term = async {
+                match term.as_mut() {
+                    Some(t) => {
+                        t.recv().await;
+                    }
+                    None => std::future::pending::<()>().await,
+                }
+            };
+            tokio::select! {
+                r = self.done => r.ok(),
+                _ = tokio::signal::ctrl_c() => None,
+                _ = term => None,
+            }
+        });
+        if result.is_some() {
+            let _ = self.thread.join();
+        }
+        result
+    }
 }
 
 /// Parses `500ms`, `30s`, `15m`, `1h`, `2d` (a bare number is seconds).
@@ -129,8 +277,15 @@ pub fn run(args: RecordArgs) -> Result<ExitCode> {
         }
     }
 
+    let clickhouse = args.clickhouse.target()?;
+
     let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
-    let stats = runtime.block_on(async move {
+    let sink = clickhouse
+        .as_ref()
+        .map(|t| BackgroundSink::start(&args.data_dir, t.clone()))
+        .transpose()?;
+    let data_dir = args.data_dir.clone();
+    let recorded = runtime.block_on(async move {
         let (stop_tx, stop_rx) = watch::channel(false);
         let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
             .context("installing the SIGTERM handler")?;
@@ -144,8 +299,39 @@ pub fn run(args: RecordArgs) -> Result<ExitCode> {
         });
         live::run(config, stop_rx)
             .await
-            .with_context(|| format!("recording into {}", args.data_dir.display()))
-    })?;
+            .with_context(|| format!("recording into {}", data_dir.display()))
+    });
+    // The recorder has synced and closed the log (or failed): the sink may now store the rest and stop.
+    if let (Some(sink), Some(target)) = (sink, &clickhouse) {
+        let catch_up = format!(
+            "dealerflow sync-clickhouse --data-dir {} --clickhouse {} --database {}",
+            args.data_dir.display(),
+            target.url(),
+            target.database()
+        );
+        match sink.finish(&runtime) {
+            Some(Ok(r)) => eprintln!(
+                "ClickHouse {}/{}: stored seq {}..{} ({} trades, {} index prices, {} mark IV rows, {} open interest rows, {} instruments{})",
+                target.url(),
+                target.database(),
+                r.start_seq,
+                r.stored_seq,
+                r.trades,
+                r.index_prices,
+                r.mark_iv,
+                r.open_interest,
+                r.instruments,
+                if r.retries > 0 { format!("; {} retries", r.retries) } else { String::new() },
+            ),
+            Some(Err(e)) => eprintln!(
+                "warning: ClickHouse is behind the log ({e}); the log is complete, catch up with: {catch_up}"
+            ),
+            None => eprintln!(
+                "warning: stopped waiting for ClickHouse; the log is complete, catch up with: {catch_up}"
+            ),
+        }
+    }
+    let stats = recorded?;
     eprintln!(
         "recorded {} trades ({} backfilled), {} duplicates dropped, {} gaps, {} reconnects, {} malformed frames",
         stats.trades(),
@@ -159,8 +345,58 @@ pub fn run(args: RecordArgs) -> Result<ExitCode> {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
+
+    #[derive(Debug, clap::Parser)]
+    struct Cli {
+        #[command(flatten)]
+        record: RecordArgs,
+    }
+
+    fn parse(args: &[&str]) -> RecordArgs {
+        use clap::Parser;
+        let argv = ["record"].iter().chain(args).copied();
+        Cli::try_parse_from(argv).unwrap().record
+    }
+
+    #[test]
+    fn arguments_are_consistent() {
+        use clap::CommandFactory;
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn clickhouse_is_optional_and_validated() {
+        let base = ["--currency", "BTC", "--data-dir", "d"];
+        if std::env::var_os("CLICKHOUSE_URL").is_none() {
+            assert!(parse(&base).clickhouse.target().unwrap().is_none());
+        }
+        let mut with = base.to_vec();
+        with.extend([
+            "--clickhouse",
+            "http://127.0.0.1:8123",
+            "--clickhouse-user",
+            "writer",
+            "--clickhouse-password",
+            "s3cret",
+            "--clickhouse-database",
+            "hist",
+        ]);
+        let args = parse(&with);
+        let t = args.clickhouse.target().unwrap().unwrap();
+        assert_eq!((t.url(), t.database()), ("http://127.0.0.1:8123", "hist"));
+        assert!(!format!("{args:?} {t:?}").contains("s3cret"));
+        let mut bad = base.to_vec();
+        bad.extend([
+            "--clickhouse",
+            "http://127.0.0.1:8123",
+            "--clickhouse-database",
+            "no;drop",
+        ]);
+        assert!(parse(&bad).clickhouse.target().is_err());
+    }
 
     #[test]
     fn durations() {
