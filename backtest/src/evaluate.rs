@@ -2,21 +2,25 @@
 //!
 //! Per set, every sample is re-scored once ([`ScoredSamples`]: HPP and bucket through [`crate::scoring`]) and
 //! the samples with forward values are sorted once by HPP (and, derived from that order in linear time, by
-//! −HPP·sign(ΔS) for `ic_trend`). Each window then takes its samples' ranks from the global order by a stable
-//! filter — the order of a subset is the subset of the order — so the cost per set is one sort plus linear
-//! passes, not one sort per window.
+//! −HPP·sign(ΔS) for `ic_trend`). Each window then takes its samples' ranks from the global order — the order
+//! of a subset is the subset of the order — so the cost per set is one sort plus linear passes, not one sort
+//! per window.
 //!
-//! Windows are evaluated in groups of disjoint windows ([`WindowGroup`]: the blocks, or one window alone), one
-//! filter pass per group. The parameter-free part of a window — its samples with forward values and the ranks
-//! of their forward volatility and return — is computed once ([`PreparedWindow`]). Every loop runs in sample
-//! or sorted order; the result depends only on the inputs.
+//! Windows are evaluated in groups of disjoint windows ([`WindowGroup`]: the blocks, or one window alone). One
+//! pass over the global order feeds every window of a group: each window follows its own runs of tied keys,
+//! and Spearman's ρ is accumulated run by run — a run of tied values holding sorted positions a+1 … b has the
+//! average rank (a + 1 + b)/2, so it adds (rank − mean rank)·Σ(target deviations in the run) to Σxy and
+//! (b − a)·(rank − mean rank)² to Σxx — without materializing ranks. The parameter-free part of a window —
+//! its samples with forward values and the centered ranks of their forward volatility and return — is computed
+//! once ([`PreparedWindow`]). Every loop runs in sample or sorted order (the radix sort is stable), so the
+//! result depends only on the inputs.
 
 use dealerflow_engine::scenario::Scenario;
 
 use crate::feature_cache::Features;
 use crate::metrics::moments::ReturnMoments;
 use crate::metrics::pbo::BlockStat;
-use crate::metrics::rank::{average_ranks_of_sorted, order_key, sort_by_key, RankScratch};
+use crate::metrics::rank::{negated_key, order_key, sort_by_key, Keyed, RankScratch, ZERO_KEY};
 use crate::metrics::spearman::RankedTarget;
 use crate::params::ParamSet;
 use crate::scoring::{bucket, score};
@@ -54,16 +58,6 @@ impl Need {
         buckets: true,
         strategy: true,
     };
-
-    /// Either need.
-    pub fn or(self, o: Need) -> Need {
-        Need {
-            ic_vol: self.ic_vol || o.ic_vol,
-            ic_trend: self.ic_trend || o.ic_trend,
-            buckets: self.buckets || o.buckets,
-            strategy: self.strategy || o.strategy,
-        }
-    }
 }
 
 /// The rule strategy on a window.
@@ -161,35 +155,51 @@ const NOT_MEMBER: u32 = u32::MAX;
 #[derive(Clone, Debug)]
 pub struct WindowGroup {
     windows: Vec<PreparedWindow>,
-    /// Per sample: the window holding it among its forward samples, or [`NOT_MEMBER`].
-    member: Vec<u32>,
-    /// Per sample: its position among that window's forward samples.
-    local: Vec<u32>,
+    /// Per sample: its window and target deviations (one cache line per lookup).
+    member: Vec<Membership>,
+}
+
+/// Where a sample sits in a group.
+#[derive(Clone, Copy, Debug)]
+struct Membership {
+    /// Centered rank of its forward realized vol within its window.
+    vol_deviation: f64,
+    /// Centered rank of its forward log return within its window.
+    ret_deviation: f64,
+    /// The window holding it among its forward samples, or [`NOT_MEMBER`].
+    window: u32,
 }
 
 impl WindowGroup {
-    /// Groups `windows` (which must not share samples: a shared sample is kept in the first window only for
-    /// the rank-based metrics, so callers group only disjoint windows) for horizon `horizon`.
+    /// Groups `windows` for horizon `horizon`. Windows must not share samples (a shared sample would count in
+    /// the first window only for the rank-based metrics), so callers group only disjoint windows.
     pub fn new(f: &Features, horizon: usize, windows: Vec<Window>) -> Self {
         let windows: Vec<PreparedWindow> = windows
             .into_iter()
             .map(|w| PreparedWindow::new(f, horizon, w))
             .collect();
-        let mut member = vec![NOT_MEMBER; f.len()];
-        let mut local = vec![0u32; f.len()];
+        let mut member = vec![
+            Membership {
+                vol_deviation: 0.0,
+                ret_deviation: 0.0,
+                window: NOT_MEMBER,
+            };
+            f.len()
+        ];
         for (w, pw) in windows.iter().enumerate() {
+            let (vd, rd) = (pw.vol_target.deviations(), pw.ret_target.deviations());
             for (j, &i) in pw.fwd_idx.iter().enumerate() {
-                if member[i as usize] == NOT_MEMBER {
-                    member[i as usize] = w as u32;
-                    local[i as usize] = j as u32;
+                let m = &mut member[i as usize];
+                if m.window == NOT_MEMBER {
+                    *m = Membership {
+                        vol_deviation: vd[j],
+                        ret_deviation: rd[j],
+                        window: w as u32,
+                    };
                 }
             }
         }
-        WindowGroup {
-            windows,
-            member,
-            local,
-        }
+        WindowGroup { windows, member }
     }
 
     /// The windows.
@@ -212,14 +222,14 @@ pub fn forward_universe(f: &Features, horizon: usize) -> Vec<u32> {
 pub struct ScoredSamples {
     hpp: Vec<f64>,
     buckets: Vec<Scenario>,
-    /// `(order_key(HPP), sample)` over the universe, sorted.
-    by_hpp: Vec<(u64, u32)>,
-    /// `(order_key(−HPP·sign ΔS), sample)` over the universe, sorted.
-    by_trend: Vec<(u64, u32)>,
+    /// `order_key(HPP)`, sample, sign(ΔS) over the universe, sorted.
+    by_hpp: Vec<Keyed>,
+    /// `order_key(−HPP·sign ΔS)`, sample over the universe, sorted.
+    by_trend: Vec<Keyed>,
     rank: RankScratch,
-    negative: Vec<(u64, u32)>,
-    positive: Vec<(u64, u32)>,
-    zero: Vec<(u64, u32)>,
+    negative: Vec<Keyed>,
+    positive: Vec<Keyed>,
+    zero: Vec<Keyed>,
 }
 
 impl ScoredSamples {
@@ -239,54 +249,59 @@ impl ScoredSamples {
         self.by_hpp.clear();
         self.by_trend.clear();
         if need.ic_vol || need.ic_trend {
-            self.by_hpp.extend(
-                universe
-                    .iter()
-                    .map(|&i| (order_key(self.hpp[i as usize]), i)),
-            );
+            let (hpp, sign) = (&self.hpp, &f.spot_change_sign);
+            self.by_hpp.extend(universe.iter().map(|&i| Keyed {
+                key: order_key(hpp[i as usize]),
+                idx: i,
+                aux: i32::from(sign[i as usize]),
+            }));
             sort_by_key(&mut self.by_hpp, &mut self.rank);
         }
         if need.ic_trend {
-            self.trend_order(f);
+            self.trend_order();
         }
     }
 
-    /// The order of −HPP·sign(ΔS) from the order of HPP, in linear time: samples with sign −1 keep the HPP
-    /// order (value HPP), samples with sign +1 take it reversed (value −HPP), samples with sign 0 all have
-    /// value 0; the three sorted runs are merged.
-    fn trend_order(&mut self, f: &Features) {
-        self.negative.clear();
-        self.positive.clear();
-        self.zero.clear();
-        for &(k, i) in &self.by_hpp {
-            if f.spot_change_sign[i as usize] < 0 {
-                self.negative.push((k, i));
-            }
+    /// The order of x = −HPP·sign(ΔS) from the order of HPP, in linear time: samples with sign −1 keep the
+    /// HPP order (x = HPP), samples with sign +1 take it reversed (x = −HPP), samples with sign 0 have x = 0.
+    /// The first two runs are merged around the block of zeros.
+    fn trend_order(&mut self) {
+        let by_hpp = &self.by_hpp;
+        let n = by_hpp.len();
+        // Branch-free partitions (the signs are in no order): write every element, keep the wanted ones.
+        let (negative, positive, zero) = (&mut self.negative, &mut self.positive, &mut self.zero);
+        for v in [&mut *negative, &mut *positive, &mut *zero] {
+            v.clear();
+            v.resize(n, Keyed::default());
         }
-        for &(_, i) in self.by_hpp.iter().rev() {
-            match f.spot_change_sign[i as usize] {
-                s if s > 0 => self.positive.push((order_key(-self.hpp[i as usize]), i)),
-                0 => self.zero.push((order_key(0.0), i)),
-                _ => {}
-            }
+        let (mut nn, mut np, mut nz) = (0, 0, 0);
+        for (k, e) in by_hpp.iter().enumerate() {
+            negative[nn] = *e;
+            nn += usize::from(e.aux < 0);
+            zero[nz] = Keyed {
+                key: ZERO_KEY,
+                ..*e
+            };
+            nz += usize::from(e.aux == 0);
+            let r = by_hpp[n - 1 - k];
+            positive[np] = Keyed {
+                key: negated_key(r.key),
+                ..r
+            };
+            np += usize::from(r.aux > 0);
         }
-        let (a, b, c) = (&self.negative, &self.positive, &self.zero);
-        let (mut x, mut y, mut z) = (0, 0, 0);
-        while x < a.len() || y < b.len() || z < c.len() {
-            let ka = a.get(x).map_or(u64::MAX, |e| e.0);
-            let kb = b.get(y).map_or(u64::MAX, |e| e.0);
-            let kc = c.get(z).map_or(u64::MAX, |e| e.0);
-            if x < a.len() && ka <= kb && ka <= kc {
-                self.by_trend.push(a[x]);
-                x += 1;
-            } else if y < b.len() && kb <= kc {
-                self.by_trend.push(b[y]);
-                y += 1;
-            } else {
-                self.by_trend.push(c[z]);
-                z += 1;
-            }
-        }
+        negative.truncate(nn);
+        positive.truncate(np);
+        zero.truncate(nz);
+        let out = &mut self.by_trend;
+        let (a, b) = (&*negative, &*positive);
+        let (sa, sb) = (
+            a.partition_point(|e| e.key < ZERO_KEY),
+            b.partition_point(|e| e.key < ZERO_KEY),
+        );
+        merge(&a[..sa], &b[..sb], out);
+        out.extend_from_slice(zero);
+        merge(&a[sa..], &b[sb..], out);
     }
 
     /// HPP per sample, USD per 1 % move.
@@ -300,39 +315,137 @@ impl ScoredSamples {
     }
 }
 
+/// Appends the merge of two key-sorted runs to `out` (ties: `a` first).
+fn merge(a: &[Keyed], b: &[Keyed], out: &mut Vec<Keyed>) {
+    let (mut i, mut j) = (0, 0);
+    while i < a.len() && j < b.len() {
+        let take_a = a[i].key <= b[j].key;
+        out.push(if take_a { a[i] } else { b[j] });
+        i += usize::from(take_a);
+        j += usize::from(!take_a);
+    }
+    out.extend_from_slice(&a[i..]);
+    out.extend_from_slice(&b[j..]);
+}
+
+/// Spearman accumulation of one window over the global order (module docs).
+#[derive(Clone, Copy, Debug, Default)]
+struct RunState {
+    /// Key of the open run.
+    key: u64,
+    /// Values of the window seen so far.
+    seen: u64,
+    /// `seen` when the open run started.
+    run_start: u64,
+    /// Σ target deviation over the open run.
+    run_sum: f64,
+    /// A run is open.
+    open: bool,
+    /// Σ (rank − mean rank)·(target deviation).
+    sxy: f64,
+    /// Σ (rank − mean rank)².
+    sxx: f64,
+}
+
+impl RunState {
+    fn close(&mut self, mean_rank: f64) {
+        if self.open {
+            let len = (self.seen - self.run_start) as f64;
+            let dev = (self.run_start + 1 + self.seen) as f64 / 2.0 - mean_rank;
+            self.sxy += dev * self.run_sum;
+            self.sxx += len * dev * dev;
+            self.open = false;
+        }
+    }
+
+    /// ρ once every run is closed, for a window of `n` values whose target has Σ deviation² = `syy`.
+    fn rho(&self, n: usize, syy: f64) -> f64 {
+        if n >= 2 && self.seen as usize == n && self.sxx > 0.0 && syy > 0.0 {
+            self.sxy / (self.sxx * syy).sqrt()
+        } else {
+            f64::NAN
+        }
+    }
+}
+
 /// Reusable buffers of [`evaluate_group`] (one per thread).
 #[derive(Clone, Debug, Default)]
 pub struct Scratch {
     positions: Vec<i8>,
     returns: Vec<f64>,
-    ranks: Vec<f64>,
-    per_window: Vec<Vec<(u64, u32)>>,
+    runs: Vec<RunState>,
+    mean_rank: Vec<f64>,
 }
 
-/// Spearman of the order `sorted` against `target(window)` for every window of `g`, into `out`.
+/// Spearman's ρ of the order `sorted` against each window's target (`deviation` per sample, `target` per
+/// window) for every window of `g`, handed to `out(window, ρ)`.
 fn group_spearman(
     g: &WindowGroup,
-    sorted: &[(u64, u32)],
+    sorted: &[Keyed],
+    deviation: impl Fn(&Membership) -> f64,
     target: impl Fn(&PreparedWindow) -> &RankedTarget,
     s: &mut Scratch,
     mut out: impl FnMut(usize, f64),
 ) {
-    s.per_window.resize_with(g.windows.len(), Vec::new);
-    for v in &mut s.per_window {
-        v.clear();
-    }
-    for &(k, i) in sorted {
-        let w = g.member[i as usize];
-        if w != NOT_MEMBER {
-            s.per_window[w as usize].push((k, g.local[i as usize]));
+    if g.windows.len() == 1 {
+        // One window: the same accumulation with the state in locals.
+        let mean_rank = (g.windows[0].fwd_idx.len() as f64 + 1.0) / 2.0;
+        let mut st = RunState::default();
+        for e in sorted {
+            let m = &g.member[e.idx as usize];
+            if m.window == NOT_MEMBER {
+                continue;
+            }
+            if st.open && st.key != e.key {
+                st.close(mean_rank);
+            }
+            if !st.open {
+                st.open = true;
+                st.key = e.key;
+                st.run_start = st.seen;
+                st.run_sum = 0.0;
+            }
+            st.run_sum += deviation(m);
+            st.seen += 1;
         }
+        st.close(mean_rank);
+        out(
+            0,
+            st.rho(g.windows[0].fwd_idx.len(), target(&g.windows[0]).sum_sq()),
+        );
+        return;
+    }
+    s.runs.clear();
+    s.runs.resize(g.windows.len(), RunState::default());
+    s.mean_rank.clear();
+    s.mean_rank.extend(
+        g.windows
+            .iter()
+            .map(|w| (w.fwd_idx.len() as f64 + 1.0) / 2.0),
+    );
+    for e in sorted {
+        let m = &g.member[e.idx as usize];
+        let (k, w) = (e.key, m.window);
+        if w == NOT_MEMBER {
+            continue;
+        }
+        let st = &mut s.runs[w as usize];
+        if st.open && st.key != k {
+            st.close(s.mean_rank[w as usize]);
+        }
+        if !st.open {
+            st.open = true;
+            st.key = k;
+            st.run_start = st.seen;
+            st.run_sum = 0.0;
+        }
+        st.run_sum += deviation(m);
+        st.seen += 1;
     }
     for (w, pw) in g.windows.iter().enumerate() {
-        average_ranks_of_sorted(&s.per_window[w], &mut s.ranks);
-        out(
-            w,
-            target(pw).spearman_with_ranks(&s.ranks).unwrap_or(f64::NAN),
-        );
+        let st = &mut s.runs[w];
+        st.close(s.mean_rank[w]);
+        out(w, st.rho(pw.fwd_idx.len(), target(pw).sum_sq()));
     }
 }
 
@@ -364,6 +477,7 @@ pub fn evaluate_group(
         group_spearman(
             g,
             &sc.by_hpp,
+            |m| m.vol_deviation,
             |w| &w.vol_target,
             s,
             |w, v| out[w].ic_vol = v,
@@ -373,6 +487,7 @@ pub fn evaluate_group(
         group_spearman(
             g,
             &sc.by_trend,
+            |m| m.ret_deviation,
             |w| &w.ret_target,
             s,
             |w, v| out[w].ic_trend = v,
@@ -390,24 +505,25 @@ pub fn evaluate_group(
 }
 
 fn bucket_separation(w: &PreparedWindow, sc: &ScoredSamples, m: &mut WindowMetrics) {
-    let (mut sum_a, mut n_a, mut sum_d, mut n_d) = (0.0, 0u64, 0.0, 0u64);
+    // Sums and counts per bucket number (branch-free).
+    let mut sum = [0.0f64; 8];
+    let mut count = [0u64; 8];
     for (&i, &v) in w.fwd_idx.iter().zip(&w.fwd_vol) {
-        match sc.buckets[i as usize] {
-            Scenario::Amplified => {
-                sum_a += v;
-                n_a += 1;
-            }
-            Scenario::Dampened | Scenario::Pinned => {
-                sum_d += v;
-                n_d += 1;
-            }
-            _ => {}
-        }
+        let b = usize::from(sc.buckets[i as usize].code()) & 7;
+        sum[b] += v;
+        count[b] += 1;
     }
+    let (a, p, d) = (
+        usize::from(Scenario::Amplified.code()),
+        usize::from(Scenario::Pinned.code()),
+        usize::from(Scenario::Dampened.code()),
+    );
+    let (n_a, n_d) = (count[a], count[p] + count[d]);
     m.amplified_samples = n_a;
     m.long_gamma_samples = n_d;
     if n_a >= MIN_BUCKET_SAMPLES && n_d >= MIN_BUCKET_SAMPLES && w.fwd_vol_sd > 0.0 {
-        m.bucket_separation = (sum_a / n_a as f64 - sum_d / n_d as f64) / w.fwd_vol_sd;
+        let mean_d = (sum[p] + sum[d]) / n_d as f64;
+        m.bucket_separation = (sum[a] / n_a as f64 - mean_d) / w.fwd_vol_sd;
     }
 }
 
@@ -435,10 +551,11 @@ fn strategy(
         turnover += t;
         active += a;
     }
+    let returns = BlockStat::of(&s.returns);
     StrategyStats {
-        returns: BlockStat::of(&s.returns),
-        moments: ReturnMoments::of(&s.returns),
-        pnl: s.returns.iter().sum(),
+        moments: ReturnMoments::of_with_sum(&s.returns, returns.sum),
+        pnl: returns.sum,
+        returns,
         turnover,
         active_steps: active,
     }

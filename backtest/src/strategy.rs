@@ -14,25 +14,14 @@
 
 use dealerflow_engine::scenario::Scenario;
 
-/// The position (−1, 0, +1) the rule holds after a sample (module docs).
+/// The position (−1, 0, +1) the rule holds after a sample (module docs). Branch-free: buckets 2–6 are the
+/// active ones.
 #[inline]
 pub fn position(bucket: Scenario, hpp: f64, spot_change_sign: i8) -> i8 {
-    let active = matches!(
-        bucket,
-        Scenario::Amplified
-            | Scenario::Pinned
-            | Scenario::Dampened
-            | Scenario::VannaDriven
-            | Scenario::CharmDriven
-    );
-    if !active || spot_change_sign == 0 || hpp == 0.0 || hpp.is_nan() {
-        return 0;
-    }
-    if hpp < 0.0 {
-        spot_change_sign
-    } else {
-        -spot_change_sign
-    }
+    let active = i8::from(bucket.code() >= Scenario::Amplified.code());
+    // sign(HPP); 0 for 0 and NaN.
+    let hpp_sign = i8::from(hpp > 0.0) - i8::from(hpp < 0.0);
+    -hpp_sign * spot_change_sign * active
 }
 
 /// Per-step returns of one segment, appended to `out`; returns (turnover, steps with a position).
@@ -49,21 +38,17 @@ pub fn segment_returns(
     let mut prev = 0i8;
     let mut turnover = 0.0;
     let mut active = 0u64;
-    let n = positions.len();
+    let n = positions.len().min(step_log_return.len());
+    out.reserve(n);
     for k in 0..n {
         let r = step_log_return[k];
-        let p = if k + 1 == n || r.is_nan() {
-            0
-        } else {
-            positions[k]
-        };
+        let usable = k + 1 < n && !r.is_nan();
+        let p = if usable { positions[k] } else { 0 };
+        let r = if usable { r } else { 0.0 };
         let traded = f64::from((p - prev).abs());
         turnover += traded;
-        let gross = if p == 0 { 0.0 } else { f64::from(p) * r };
-        out.push(gross - fee * traded);
-        if p != 0 {
-            active += 1;
-        }
+        out.push(f64::from(p) * r - fee * traded);
+        active += u64::from(p != 0);
         prev = p;
     }
     (turnover, active)

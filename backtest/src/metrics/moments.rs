@@ -23,6 +23,11 @@ pub struct ReturnMoments {
 impl ReturnMoments {
     /// The moments of `returns` (NaN is the caller's to leave out).
     pub fn of(returns: &[f64]) -> Self {
+        Self::of_with_sum(returns, returns.iter().sum())
+    }
+
+    /// [`ReturnMoments::of`] given `sum` = Σ returns summed in index order (saves a pass).
+    pub fn of_with_sum(returns: &[f64], sum: f64) -> Self {
         let n = returns.len();
         if n == 0 {
             return ReturnMoments {
@@ -30,7 +35,7 @@ impl ReturnMoments {
                 ..ReturnMoments::default()
             };
         }
-        let mean = returns.iter().sum::<f64>() / n as f64;
+        let mean = sum / n as f64;
         if returns.iter().all(|r| r.to_bits() == returns[0].to_bits()) {
             return ReturnMoments {
                 n: n as u64,

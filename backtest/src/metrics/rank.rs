@@ -8,22 +8,44 @@
 //! §5.2.5), several times faster than a comparison sort at the sizes a sweep ranks (tens of thousands).
 
 /// An integer key with the order of `v` (total order of finite and infinite values; −0 and +0 share a key).
+/// Branch-free: negative values have every bit flipped, others only the sign bit.
 #[inline]
 pub fn order_key(v: f64) -> u64 {
     // −0.0 + 0.0 = +0.0: the two zeros tie, as they compare equal.
     let bits = (v + 0.0).to_bits();
-    if bits >> 63 == 1 {
-        !bits
+    let mask = (((bits as i64) >> 63) as u64) | (1 << 63);
+    bits ^ mask
+}
+
+/// The key of −v given the key of v (v not NaN): every bit flipped, except that zero stays zero.
+#[inline]
+pub fn negated_key(key: u64) -> u64 {
+    if key == ZERO_KEY {
+        key
     } else {
-        bits | (1 << 63)
+        !key
     }
 }
 
-/// Reusable buffers of [`average_ranks_into`].
+/// The key of ±0.
+pub const ZERO_KEY: u64 = 1 << 63;
+
+/// A sort element: an [`order_key`], the index of the value, and a small payload carried along.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Keyed {
+    /// The key.
+    pub key: u64,
+    /// Index of the value (a sample index, or a position).
+    pub idx: u32,
+    /// Payload for the caller (e.g. the sign of ΔS).
+    pub aux: i32,
+}
+
+/// Reusable buffers of [`average_ranks_into`] and [`sort_by_key`].
 #[derive(Clone, Debug, Default)]
 pub struct RankScratch {
-    keyed: Vec<(u64, u32)>,
-    spare: Vec<(u64, u32)>,
+    keyed: Vec<Keyed>,
+    spare: Vec<Keyed>,
     counts: Vec<u32>,
 }
 
@@ -33,18 +55,20 @@ const DIGIT_BITS: u32 = 11;
 const DIGITS: usize = 6;
 const BUCKETS: usize = 1 << DIGIT_BITS;
 
-/// Sorts `keyed` by key (radix, module docs), using `spare` as the second buffer.
-fn radix_sort(keyed: &mut Vec<(u64, u32)>, spare: &mut Vec<(u64, u32)>, counts: &mut Vec<u32>) {
+/// Sorts `keyed` by key (stable LSD radix, module docs), using `spare` as the second buffer.
+fn radix_sort(keyed: &mut Vec<Keyed>, spare: &mut Vec<Keyed>, counts: &mut Vec<u32>) {
     let n = keyed.len();
     counts.clear();
     counts.resize(DIGITS * BUCKETS, 0);
-    for &(k, _) in keyed.iter() {
+    for e in keyed.iter() {
         for d in 0..DIGITS {
-            counts[d * BUCKETS + (((k >> (d as u32 * DIGIT_BITS)) as usize) & (BUCKETS - 1))] += 1;
+            counts
+                [d * BUCKETS + (((e.key >> (d as u32 * DIGIT_BITS)) as usize) & (BUCKETS - 1))] +=
+                1;
         }
     }
     spare.clear();
-    spare.resize(n, (0, 0));
+    spare.resize(n, Keyed::default());
     for (d, c) in counts.chunks_exact_mut(BUCKETS).enumerate() {
         if c.iter().any(|&x| x as usize == n) {
             continue; // every key has the same digit: the pass would not move anything
@@ -57,7 +81,7 @@ fn radix_sort(keyed: &mut Vec<(u64, u32)>, spare: &mut Vec<(u64, u32)>, counts: 
         }
         let shift = d as u32 * DIGIT_BITS;
         for &item in keyed.iter() {
-            let b = ((item.0 >> shift) as usize) & (BUCKETS - 1);
+            let b = ((item.key >> shift) as usize) & (BUCKETS - 1);
             spare[c[b] as usize] = item;
             c[b] += 1;
         }
@@ -65,33 +89,33 @@ fn radix_sort(keyed: &mut Vec<(u64, u32)>, spare: &mut Vec<(u64, u32)>, counts: 
     }
 }
 
-/// Sorts `(key, payload)` pairs by key: radix for long inputs (module docs), a comparison sort otherwise. The
-/// order of equal keys is unspecified; [`average_ranks_of_sorted`] does not depend on it.
-pub fn sort_by_key(keyed: &mut Vec<(u64, u32)>, scratch: &mut RankScratch) {
+/// Sorts by key; equal keys keep their input order (radix for long inputs, module docs; a comparison sort on
+/// (key, input position) otherwise), so the result is a function of the input alone.
+pub fn sort_by_key(keyed: &mut Vec<Keyed>, scratch: &mut RankScratch) {
     if keyed.len() >= RADIX_MIN_LEN {
         radix_sort(keyed, &mut scratch.spare, &mut scratch.counts);
     } else {
-        keyed.sort_unstable_by_key(|&(k, _)| k);
+        keyed.sort_by_key(|e| e.key);
     }
 }
 
-/// Average ranks (1-based) from pairs `(key, position)` sorted by key: `ranks[position]` gets the mean of the
-/// sorted positions its key spans. Positions must be a permutation of `0..sorted.len()`.
-pub fn average_ranks_of_sorted(sorted: &[(u64, u32)], ranks: &mut Vec<f64>) {
+/// Average ranks (1-based) from elements sorted by key whose `idx` are the positions `0..sorted.len()`:
+/// `ranks[idx]` gets the mean of the sorted positions its key spans.
+pub fn average_ranks_of_sorted(sorted: &[Keyed], ranks: &mut Vec<f64>) {
     let n = sorted.len();
     ranks.clear();
     ranks.resize(n, 0.0);
     let mut start = 0;
     while start < n {
-        let key = sorted[start].0;
+        let key = sorted[start].key;
         let mut end = start + 1;
-        while end < n && sorted[end].0 == key {
+        while end < n && sorted[end].key == key {
             end += 1;
         }
         // Positions start+1 ..= end share their mean.
         let rank = (start + 1 + end) as f64 / 2.0;
-        for &(_, i) in &sorted[start..end] {
-            ranks[i as usize] = rank;
+        for e in &sorted[start..end] {
+            ranks[e.idx as usize] = rank;
         }
         start = end;
     }
@@ -103,12 +127,11 @@ pub fn average_ranks_of_sorted(sorted: &[(u64, u32)], ranks: &mut Vec<f64>) {
 pub fn average_ranks_into(values: &[f64], ranks: &mut Vec<f64>, scratch: &mut RankScratch) {
     let mut keyed = std::mem::take(&mut scratch.keyed);
     keyed.clear();
-    keyed.extend(
-        values
-            .iter()
-            .enumerate()
-            .map(|(i, &v)| (order_key(v), i as u32)),
-    );
+    keyed.extend(values.iter().enumerate().map(|(i, &v)| Keyed {
+        key: order_key(v),
+        idx: i as u32,
+        aux: 0,
+    }));
     sort_by_key(&mut keyed, scratch);
     average_ranks_of_sorted(&keyed, ranks);
     scratch.keyed = keyed;
@@ -174,6 +197,11 @@ mod tests {
             assert!(order_key(w[0]) < order_key(w[1]), "{} {}", w[0], w[1]);
         }
         assert_eq!(order_key(-0.0), order_key(0.0));
+        assert_eq!(order_key(0.0), ZERO_KEY);
+        for x in v {
+            assert_eq!(negated_key(order_key(x)), order_key(-x), "{x}");
+        }
+        assert_eq!(negated_key(order_key(0.0)), order_key(-0.0));
         assert_eq!(average_ranks(&[-0.0, 0.0]), vec![1.5, 1.5]);
     }
 }

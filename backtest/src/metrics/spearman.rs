@@ -60,6 +60,16 @@ impl RankedTarget {
         RankedTarget { deviations, sum_sq }
     }
 
+    /// Average rank minus the mean rank, per value (in the order given to [`RankedTarget::new`]).
+    pub fn deviations(&self) -> &[f64] {
+        &self.deviations
+    }
+
+    /// Σ deviation².
+    pub fn sum_sq(&self) -> f64 {
+        self.sum_sq
+    }
+
     /// Number of values.
     pub fn len(&self) -> usize {
         self.deviations.len()
