@@ -23,10 +23,12 @@
 //! | 64 | n | payload: the rkyv archive of [`State`], validated (bytecheck) when loaded |
 //!
 //! Files are written to a temporary name and renamed, so a crash never leaves a half-written checkpoint under
-//! a real name; a damaged one fails verification and is ignored with a warning.
+//! a real name; without an fsync a crash can still leave a renamed file whose bytes never reached the disk: it
+//! fails verification like any damaged one, is ignored with a warning and rebuilt.
 
+use std::collections::BTreeMap;
 use std::fs;
-use std::io::Write;
+use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 
 use dealerflow_schemas::log::LogReader;
@@ -91,14 +93,23 @@ fn model_code(m: InventoryModel) -> u8 {
 
 /// Serializes a checkpoint into the file layout of the module docs.
 pub fn encode(cp: &Checkpoint) -> Result<Vec<u8>, String> {
-    let payload = rkyv::to_bytes::<rkyv::rancor::Error>(&cp.state).map_err(|e| e.to_string())?;
+    encode_state(cp.coverage, cp.fingerprint, &cp.state)
+}
+
+/// Serializes a state with its coverage and log fingerprint (what [`encode`] does, without owning the state).
+pub fn encode_state(
+    coverage: Coverage,
+    fingerprint: u32,
+    state: &State,
+) -> Result<Vec<u8>, String> {
+    let payload = rkyv::to_bytes::<rkyv::rancor::Error>(state).map_err(|e| e.to_string())?;
     let mut out = vec![0u8; HEADER_LEN];
     out[0..8].copy_from_slice(CHECKPOINT_MAGIC);
     out[8..12].copy_from_slice(&CHECKPOINT_VERSION.to_le_bytes());
-    out[12] = model_code(cp.state.model());
-    out[16..24].copy_from_slice(&cp.coverage.next_seq.to_le_bytes());
-    out[24..32].copy_from_slice(&cp.coverage.ts_ms.to_le_bytes());
-    out[32..36].copy_from_slice(&cp.fingerprint.to_le_bytes());
+    out[12] = model_code(state.model());
+    out[16..24].copy_from_slice(&coverage.next_seq.to_le_bytes());
+    out[24..32].copy_from_slice(&coverage.ts_ms.to_le_bytes());
+    out[32..36].copy_from_slice(&fingerprint.to_le_bytes());
     out[36..40].copy_from_slice(&crc32c::crc32c(&payload).to_le_bytes());
     out[40..48].copy_from_slice(&(payload.len() as u64).to_le_bytes());
     let header_crc = crc32c::crc32c(&out[0..60]);
@@ -150,10 +161,14 @@ pub fn decode(bytes: &[u8]) -> Result<Checkpoint, String> {
     if crc32c::crc32c(payload) != le_u32(bytes, 36) {
         return Err("payload checksum mismatch".to_string());
     }
-    let mut aligned = rkyv::util::AlignedVec::<16>::with_capacity(payload.len());
-    aligned.extend_from_slice(payload);
-    let state = rkyv::from_bytes::<State, rkyv::rancor::Error>(&aligned)
-        .map_err(|e| format!("bad state archive: {e}"))?;
+    let state = if (payload.as_ptr() as usize).is_multiple_of(16) {
+        rkyv::from_bytes::<State, rkyv::rancor::Error>(payload)
+    } else {
+        let mut aligned = rkyv::util::AlignedVec::<16>::with_capacity(payload.len());
+        aligned.extend_from_slice(payload);
+        rkyv::from_bytes::<State, rkyv::rancor::Error>(&aligned)
+    }
+    .map_err(|e| format!("bad state archive: {e}"))?;
     if model_code(state.model()) != bytes[12] {
         return Err("model in header does not match the state".to_string());
     }
@@ -218,9 +233,42 @@ pub fn log_fingerprint(reader: &LogReader, next_seq: u64) -> Result<u32, EngineE
     Ok(crc)
 }
 
+/// [`log_fingerprint`] of one reader at several `next_seq`, each computed once.
+#[derive(Debug)]
+pub struct Fingerprints<'r> {
+    reader: &'r LogReader,
+    memo: BTreeMap<u64, u32>,
+}
+
+impl<'r> Fingerprints<'r> {
+    /// An empty memo for `reader`.
+    pub fn new(reader: &'r LogReader) -> Self {
+        Fingerprints {
+            reader,
+            memo: BTreeMap::new(),
+        }
+    }
+
+    /// The reader.
+    pub fn reader(&self) -> &'r LogReader {
+        self.reader
+    }
+
+    /// The fingerprint of the reader's first `next_seq` records.
+    pub fn get(&mut self, next_seq: u64) -> Result<u32, EngineError> {
+        if let Some(&f) = self.memo.get(&next_seq) {
+            return Ok(f);
+        }
+        let f = log_fingerprint(self.reader, next_seq)?;
+        self.memo.insert(next_seq, f);
+        Ok(f)
+    }
+}
+
 /// The checkpoints of one log directory.
 #[derive(Clone, Debug)]
 pub struct CheckpointStore {
+    log_dir: PathBuf,
     dir: PathBuf,
 }
 
@@ -228,8 +276,14 @@ impl CheckpointStore {
     /// The store of the log in `log_dir` (files under `log_dir/checkpoints/`).
     pub fn new(log_dir: &Path) -> Self {
         CheckpointStore {
+            log_dir: log_dir.to_path_buf(),
             dir: log_dir.join(CHECKPOINT_DIR),
         }
+    }
+
+    /// The log directory.
+    pub fn log_dir(&self) -> &Path {
+        &self.log_dir
     }
 
     /// The directory holding the files.
@@ -268,15 +322,74 @@ impl CheckpointStore {
 
     /// Reads and verifies one file.
     pub fn load(&self, path: &Path) -> Result<Checkpoint, EngineError> {
-        let bytes = fs::read(path).map_err(|source| EngineError::CheckpointIo {
+        let io = |source| EngineError::CheckpointIo {
             path: path.to_path_buf(),
             op: "read",
             source,
-        })?;
+        };
+        // Read straight into a 16-byte aligned buffer: the archive is validated and deserialized in place.
+        let mut f = fs::File::open(path).map_err(io)?;
+        let len = f.metadata().map_err(io)?.len() as usize;
+        let mut bytes = rkyv::util::AlignedVec::<16>::with_capacity(len);
+        bytes.resize(len, 0);
+        f.read_exact(&mut bytes).map_err(io)?;
         decode(&bytes).map_err(|reason| EngineError::BadCheckpoint {
             path: path.to_path_buf(),
             reason,
         })
+    }
+
+    /// Why a loaded checkpoint named for `ts_ms` cannot start a fold of `reader` (`None`: it can).
+    fn unusable(
+        &self,
+        fingerprints: &mut Fingerprints<'_>,
+        cp: &Checkpoint,
+        ts_ms: i64,
+    ) -> Result<Option<&'static str>, EngineError> {
+        if cp.coverage.ts_ms != ts_ms || cp.coverage.next_seq > fingerprints.reader().next_seq() {
+            return Ok(Some(
+                "it does not match this log (name, or covers records the log does not have)",
+            ));
+        }
+        if fingerprints.get(cp.coverage.next_seq)? != cp.fingerprint {
+            return Ok(Some("it was built from a different log"));
+        }
+        Ok(None)
+    }
+
+    /// Loads the checkpoint of `model` named for `ts_ms` if it is usable with the reader; `Ok(None)` when there is
+    /// no such file; a damaged or foreign file adds a warning and gives `None`.
+    fn usable_at(
+        &self,
+        fingerprints: &mut Fingerprints<'_>,
+        model: InventoryModel,
+        ts_ms: i64,
+        warnings: &mut Vec<String>,
+    ) -> Result<Option<Checkpoint>, EngineError> {
+        let path = self.path_for(model, ts_ms);
+        let cp = match self.load(&path) {
+            Ok(cp) => cp,
+            Err(EngineError::CheckpointIo { source, .. })
+                if source.kind() == std::io::ErrorKind::NotFound =>
+            {
+                return Ok(None)
+            }
+            Err(e) => {
+                warnings.push(e.to_string());
+                return Ok(None);
+            }
+        };
+        if let Some(reason) = self.unusable(fingerprints, &cp, ts_ms)? {
+            warnings.push(
+                EngineError::BadCheckpoint {
+                    path,
+                    reason: reason.into(),
+                }
+                .to_string(),
+            );
+            return Ok(None);
+        }
+        Ok(Some(cp))
     }
 
     /// The newest verified checkpoint of `model` with coverage time ≤ `at_ms` that belongs to this log.
@@ -288,45 +401,67 @@ impl CheckpointStore {
         at_ms: i64,
         warnings: &mut Vec<String>,
     ) -> Result<Option<Checkpoint>, EngineError> {
-        for (ts, path) in self.list(model).into_iter().rev() {
+        self.latest_usable(&mut Fingerprints::new(reader), model, at_ms, warnings)
+    }
+
+    /// [`CheckpointStore::latest_at_or_before`] with a shared fingerprint memo.
+    pub fn latest_usable(
+        &self,
+        fingerprints: &mut Fingerprints<'_>,
+        model: InventoryModel,
+        at_ms: i64,
+        warnings: &mut Vec<String>,
+    ) -> Result<Option<Checkpoint>, EngineError> {
+        for (ts, _) in self.list(model).into_iter().rev() {
             if ts > at_ms {
                 continue;
             }
-            let cp = match self.load(&path) {
-                Ok(cp) => cp,
-                Err(e) => {
-                    warnings.push(e.to_string());
-                    continue;
-                }
-            };
-            if cp.coverage.ts_ms != ts || cp.coverage.next_seq > reader.next_seq() {
-                warnings.push(
-                    EngineError::BadCheckpoint {
-                        path,
-                        reason: "it does not match this log (name, or covers records the log does not have)".into(),
-                    }
-                    .to_string(),
-                );
-                continue;
+            if let Some(cp) = self.usable_at(fingerprints, model, ts, warnings)? {
+                return Ok(Some(cp));
             }
-            if log_fingerprint(reader, cp.coverage.next_seq)? != cp.fingerprint {
-                warnings.push(
-                    EngineError::BadCheckpoint {
-                        path,
-                        reason: "it was built from a different log".into(),
-                    }
-                    .to_string(),
-                );
-                continue;
-            }
-            return Ok(Some(cp));
         }
         Ok(None)
     }
 
-    /// Writes a checkpoint (temporary file, fsync, rename). Returns its path.
+    /// Like [`CheckpointStore::latest_usable`], but first tries the checkpoint at the last multiple of
+    /// `interval_ms` at or before `at_ms` (where writers put them) without listing the directory.
+    pub fn latest_usable_aligned(
+        &self,
+        fingerprints: &mut Fingerprints<'_>,
+        model: InventoryModel,
+        at_ms: i64,
+        interval_ms: i64,
+        warnings: &mut Vec<String>,
+    ) -> Result<Option<Checkpoint>, EngineError> {
+        if interval_ms <= 0 {
+            return self.latest_usable(fingerprints, model, at_ms, warnings);
+        }
+        let aligned = at_ms.div_euclid(interval_ms) * interval_ms;
+        if let Some(cp) = self.usable_at(fingerprints, model, aligned, warnings)? {
+            return Ok(Some(cp));
+        }
+        self.latest_usable(fingerprints, model, aligned.saturating_sub(1), warnings)
+    }
+
+    /// Time of the newest checkpoint file of `model` (unverified; from the file names).
+    pub fn newest_ms(&self, model: InventoryModel) -> Option<i64> {
+        self.list(model).last().map(|(ts, _)| *ts)
+    }
+
+    /// Writes a checkpoint (temporary file, rename). Returns its path.
     pub fn write(&self, cp: &Checkpoint) -> Result<PathBuf, EngineError> {
-        let path = self.path_for(cp.state.model(), cp.coverage.ts_ms);
+        self.write_state(cp.coverage, cp.fingerprint, &cp.state)
+    }
+
+    /// Writes a state with its coverage and log fingerprint as the checkpoint of `coverage.ts_ms` (temporary
+    /// file, rename; no fsync: a file damaged by a crash fails verification and is rebuilt). Returns its path.
+    pub fn write_state(
+        &self,
+        coverage: Coverage,
+        fingerprint: u32,
+        state: &State,
+    ) -> Result<PathBuf, EngineError> {
+        let path = self.path_for(state.model(), coverage.ts_ms);
         let io = |op: &'static str, p: &Path| {
             let p = p.to_path_buf();
             move |source| EngineError::CheckpointIo {
@@ -336,14 +471,16 @@ impl CheckpointStore {
             }
         };
         fs::create_dir_all(&self.dir).map_err(io("create directory", &self.dir))?;
-        let bytes = encode(cp).map_err(|reason| EngineError::BadCheckpoint {
-            path: path.clone(),
-            reason,
+        let bytes = encode_state(coverage, fingerprint, state).map_err(|reason| {
+            EngineError::BadCheckpoint {
+                path: path.clone(),
+                reason,
+            }
         })?;
         let tmp = path.with_extension("tmp");
         let mut f = fs::File::create(&tmp).map_err(io("create", &tmp))?;
         f.write_all(&bytes).map_err(io("write", &tmp))?;
-        f.sync_all().map_err(io("sync", &tmp))?;
+        drop(f);
         fs::rename(&tmp, &path).map_err(io("rename", &path))?;
         Ok(path)
     }

@@ -210,9 +210,9 @@ fn order_key(p: &PricedInstrument<'_>) -> (i64, StrikeKey, u8, u32) {
     )
 }
 
-/// Computes every exposure of [`MarketInputs`].
-pub fn compute_exposures(inputs: &MarketInputs<'_>) -> Exposures {
-    let spot = inputs.spot_usd;
+/// The exposures of the instruments with a dealer position, in report order (expiry, strike, call before put,
+/// id), and what was left out.
+fn instrument_exposures(inputs: &MarketInputs<'_>) -> (Vec<InstrumentExposure>, Excluded) {
     let mut live: Vec<&PricedInstrument<'_>> = inputs
         .priced
         .iter()
@@ -222,15 +222,40 @@ pub fn compute_exposures(inputs: &MarketInputs<'_>) -> Exposures {
     let mut excluded = inputs.excluded;
     let mut instruments = Vec::with_capacity(live.len());
     for p in live {
-        match exposure_of(p, spot, inputs.rate) {
+        match exposure_of(p, inputs.spot_usd, inputs.rate) {
             Some(e) => instruments.push(e),
             None => excluded.unpriced += 1,
         }
     }
+    (instruments, excluded)
+}
+
+/// Σ over instruments in report order (the order fixes the floating-point sums).
+fn sum_totals(instruments: &[InstrumentExposure]) -> ExposureTotals {
+    let mut totals = ExposureTotals::default();
+    for e in instruments {
+        totals.ngi += e.gamma_exposure_usd;
+        totals.delta_exposure_usd += e.delta_exposure_usd;
+        totals.vss += e.vanna_exposure_usd;
+        totals.chl24h += e.charm_24h_usd;
+        totals.volg += e.volga_exposure_usd;
+    }
+    totals
+}
+
+/// The totals of [`compute_exposures`] alone, bit for bit, without the strike and expiry breakdowns (what an
+/// HPP sample needs).
+pub fn compute_totals(inputs: &MarketInputs<'_>) -> ExposureTotals {
+    sum_totals(&instrument_exposures(inputs).0)
+}
+
+/// Computes every exposure of [`MarketInputs`].
+pub fn compute_exposures(inputs: &MarketInputs<'_>) -> Exposures {
+    let spot = inputs.spot_usd;
+    let (instruments, excluded) = instrument_exposures(inputs);
 
     let mut strikes: BTreeMap<StrikeKey, StrikeExposure> = BTreeMap::new();
     let mut expiries: BTreeMap<i64, ExpiryExposure> = BTreeMap::new();
-    let mut totals = ExposureTotals::default();
     for e in &instruments {
         let s = strikes
             .entry(StrikeKey::new(e.strike))
@@ -264,12 +289,8 @@ pub fn compute_exposures(inputs: &MarketInputs<'_>) -> Exposures {
         x.vanna_exposure_usd += e.vanna_exposure_usd;
         x.charm_24h_usd += e.charm_24h_usd;
         x.volga_exposure_usd += e.volga_exposure_usd;
-        totals.ngi += e.gamma_exposure_usd;
-        totals.delta_exposure_usd += e.delta_exposure_usd;
-        totals.vss += e.vanna_exposure_usd;
-        totals.chl24h += e.charm_24h_usd;
-        totals.volg += e.volga_exposure_usd;
     }
+    let totals = sum_totals(&instruments);
     let strikes: Vec<StrikeExposure> = strikes
         .into_values()
         .map(|mut s| {

@@ -6,17 +6,19 @@
 //! - [`levels`]: zero-gamma level, walls, major/minor strikes, expected move;
 //! - [`hpp`]: the hedging-pressure score and its trailing sampler; [`scenario`]: the six buckets;
 //! - [`report`]: one evaluation at t as the `gex` JSON contract (DESIGN §7);
-//! - [`checkpoint`]: versioned, checksummed state files; [`as_of`]: the exact fold of the events with
-//!   `ts_exchange_ms ≤ t` from a log, with block skipping and checkpoints; [`sweep`]: samples at many times in
-//!   one pass (replay, checkpoint building).
+//! - [`checkpoint`]: versioned, checksummed state files; [`sample_chunk`]: the HPP samples of a sampling grid,
+//!   stored beside them; [`checkpoint_build`]: both, for a stretch of the log, in one sweep;
+//! - [`as_of`]: the exact fold of the events with `ts_exchange_ms ≤ t` from a log, with block skipping and
+//!   checkpoints; [`sweep`]: states at many times in one pass, and the series behind `gex` and `replay`.
 //!
 //! Determinism: same log in, same bits out. The engine reads no clock, draws no random numbers, starts no
 //! thread, does no networking; every iteration that feeds output is ordered. File I/O is limited to reading the
-//! log and reading/writing checkpoints.
+//! log and reading/writing checkpoints and sample chunks.
 
 pub mod as_of;
 pub mod black_scholes;
 pub mod checkpoint;
+pub mod checkpoint_build;
 pub mod error;
 pub mod event_key;
 pub mod exposures;
@@ -25,6 +27,7 @@ pub mod inputs;
 pub mod inventory;
 pub mod levels;
 pub mod report;
+pub mod sample_chunk;
 pub mod scenario;
 pub mod state;
 pub mod strike_key;

@@ -1,5 +1,6 @@
 //! Folding the log forward in exchange time: the state at each of many increasing times t₁ < t₂ < …, each
 //! exactly the fold of the events with `ts ≤ tᵢ` (as [`crate::as_of`] would give), in one pass over the log.
+//! Blocks holding only definitions (no exchange time) are applied before the first time.
 //!
 //! [`Sweep`] reads blocks in seq order only as far as needed: it stops before block i as soon as the smallest
 //! exchange time of blocks i, i+1, … (a suffix minimum over the sparse index) is > tᵢ. Events read ahead of time (`ts > tᵢ`) wait in a buffer ordered by `(ts, seq)`. Because the fold
@@ -16,14 +17,15 @@ use dealerflow_schemas::event::ArchivedEvent;
 use dealerflow_schemas::log::LogReader;
 use dealerflow_schemas::Event;
 
-use crate::checkpoint::{log_fingerprint, Checkpoint, CheckpointStore, Coverage};
+use crate::checkpoint::{Checkpoint, CheckpointStore, Coverage, Fingerprints};
 use crate::error::EngineError;
 use crate::event_key::EventKey;
-use crate::exposures::compute_exposures;
+use crate::exposures::compute_totals;
 use crate::hpp::{HppParams, HppSample, HppSampler};
 use crate::inputs::select_inputs;
 use crate::inventory::InventoryModel;
 use crate::report::{evaluate, GexReport};
+use crate::sample_chunk::{ChunkWriter, SampleKey, SampleStore};
 use crate::scenario::ScenarioParams;
 use crate::state::State;
 
@@ -38,6 +40,9 @@ pub struct Sweep<'r> {
     suffix_min: Vec<i64>,
     pending: BTreeMap<EventKey, Event>,
     at_ms: Option<i64>,
+    blocks_read: u64,
+    /// True once the blocks holding only untimed records (definitions) have been applied.
+    untimed_applied: bool,
 }
 
 impl<'r> Sweep<'r> {
@@ -69,6 +74,8 @@ impl<'r> Sweep<'r> {
             suffix_min,
             pending: BTreeMap::new(),
             at_ms: (coverage != Coverage::NONE).then_some(coverage.ts_ms),
+            blocks_read: 0,
+            untimed_applied: false,
         }
     }
 
@@ -87,6 +94,11 @@ impl<'r> Sweep<'r> {
         self.pending.len()
     }
 
+    /// Blocks of the log whose records were read so far.
+    pub fn blocks_read(&self) -> u64 {
+        self.blocks_read
+    }
+
     /// Folds every event with `ts ≤ at_ms`. Times must not go backwards (nor before the starting checkpoint).
     pub fn advance_to(&mut self, at_ms: i64) -> Result<&State, EngineError> {
         if let Some(prev) = self.at_ms {
@@ -97,6 +109,9 @@ impl<'r> Sweep<'r> {
                     ),
                 });
             }
+        }
+        if !self.untimed_applied {
+            self.apply_untimed_blocks()?;
         }
         while let Some(entry) = self.pending.first_entry() {
             if entry.key().ts_ms > at_ms {
@@ -110,10 +125,13 @@ impl<'r> Sweep<'r> {
             let b = blocks[self.next_block];
             self.next_block += 1;
             let end = b.first_seq + b.frames;
-            if end <= self.coverage.next_seq && b.max_ts_ms.is_none_or(|m| m <= self.coverage.ts_ms)
+            if b.min_ts_ms.is_none()
+                || (end <= self.coverage.next_seq
+                    && b.max_ts_ms.is_none_or(|m| m <= self.coverage.ts_ms))
             {
                 continue;
             }
+            self.blocks_read += 1;
             for rec in self
                 .reader
                 .iter_from_seq(b.first_seq)
@@ -147,17 +165,66 @@ impl<'r> Sweep<'r> {
         Ok(&self.state)
     }
 
+    /// Applies the instrument definitions of the blocks that hold no timestamped record (and are not covered by
+    /// the starting checkpoint). Their exchange-time range is empty, so the forward pass would never reach them;
+    /// definitions carry no time and always apply (as in [`crate::as_of`]).
+    fn apply_untimed_blocks(&mut self) -> Result<(), EngineError> {
+        self.untimed_applied = true;
+        for b in self.reader.blocks() {
+            if b.min_ts_ms.is_some() || b.first_seq + b.frames <= self.coverage.next_seq {
+                continue;
+            }
+            self.blocks_read += 1;
+            for rec in self
+                .reader
+                .iter_from_seq(b.first_seq)
+                .take(b.frames as usize)
+            {
+                let rec = rec.map_err(|source| EngineError::Log {
+                    dir: self.reader.dir().to_path_buf(),
+                    source,
+                })?;
+                if matches!(rec.event, ArchivedEvent::Instrument(_)) {
+                    self.state.apply_archived(rec.seq, rec.event);
+                }
+            }
+        }
+        Ok(())
+    }
+
     /// A checkpoint of the current state: it covers every record the reader holds up to the current time.
     pub fn checkpoint(&self) -> Result<Option<Checkpoint>, EngineError> {
+        self.checkpoint_with(&mut Fingerprints::new(self.reader))
+    }
+
+    /// [`Sweep::checkpoint`] with a shared fingerprint memo.
+    pub fn checkpoint_with(
+        &self,
+        fingerprints: &mut Fingerprints<'_>,
+    ) -> Result<Option<Checkpoint>, EngineError> {
+        Ok(self
+            .coverage_now(fingerprints)?
+            .map(|(coverage, fingerprint)| Checkpoint {
+                coverage,
+                fingerprint,
+                state: self.state.clone(),
+            }))
+    }
+
+    /// The coverage of the current state (every record the reader holds, up to the current time) and the log's
+    /// fingerprint there; `None` before the first [`Sweep::advance_to`].
+    fn coverage_now(
+        &self,
+        fingerprints: &mut Fingerprints<'_>,
+    ) -> Result<Option<(Coverage, u32)>, EngineError> {
         let Some(ts_ms) = self.at_ms else {
             return Ok(None);
         };
         let next_seq = self.reader.next_seq();
-        Ok(Some(Checkpoint {
-            coverage: Coverage { next_seq, ts_ms },
-            fingerprint: log_fingerprint(self.reader, next_seq)?,
-            state: self.state.clone(),
-        }))
+        Ok(Some((
+            Coverage { next_seq, ts_ms },
+            fingerprints.get(next_seq)?,
+        )))
     }
 }
 
@@ -213,14 +280,75 @@ pub struct SeriesStats {
     pub started_from_checkpoint_ms: Option<i64>,
     /// Checkpoints written.
     pub checkpoints_written: u64,
-    /// Warnings (unusable checkpoints), one line each.
+    /// Warnings (unusable checkpoints or sample chunks), one line each.
     pub warnings: Vec<String>,
+    /// Warm-up samples read from stored sample chunks.
+    pub samples_loaded: u64,
+    /// Samples evaluated on the fold (warm-up samples and rows).
+    pub samples_computed: u64,
+    /// Sample chunks written.
+    pub sample_chunks_written: u64,
+    /// Currencies of the instruments defined in the fold at the last row, sorted.
+    pub currencies: Vec<String>,
+}
+
+/// The HPP sample of `currency` on a state folded exactly as of `at_ms` (`None`: no spot yet). Same values as
+/// [`crate::report::Evaluation::hpp_sample`] of [`evaluate`] there.
+pub fn sample_at(
+    state: &State,
+    currency: &str,
+    at_ms: i64,
+    rate: f64,
+) -> Result<Option<HppSample>, EngineError> {
+    match select_inputs(state, currency, at_ms, rate) {
+        Ok(inputs) => {
+            let totals = compute_totals(&inputs);
+            Ok(Some(HppSample {
+                ts_ms: at_ms,
+                spot_usd: inputs.spot_usd,
+                ngi: totals.ngi,
+                vss: totals.vss,
+                chl24h: totals.chl24h,
+            }))
+        }
+        Err(EngineError::NoSpot { .. }) => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+/// Writes the checkpoint of time `t` unless a verified one is there. Returns whether it wrote one.
+pub(crate) fn write_checkpoint_if_missing(
+    sweep: &Sweep<'_>,
+    policy: &CheckpointPolicy,
+    model: InventoryModel,
+    t: i64,
+    fingerprints: &mut Fingerprints<'_>,
+) -> Result<bool, EngineError> {
+    let path = policy.store.path_for(model, t);
+    if path.exists() && policy.store.load(&path).is_ok() {
+        return Ok(false);
+    }
+    match sweep.coverage_now(fingerprints)? {
+        Some((coverage, fingerprint)) => {
+            policy
+                .store
+                .write_state(coverage, fingerprint, sweep.state())?;
+            Ok(true)
+        }
+        None => Ok(false),
+    }
 }
 
 /// Evaluates rows at `row_times` (ascending). Each row is the exact fold as of its time, with HPP scored over
 /// the samples of [`SeriesConfig::every_ms`] in the trailing window (the window before the first row is
 /// sampled too, as warm-up). `on_row(t, report)` gets `None` when there is no spot yet at `t`; returning
 /// `false` stops the run.
+///
+/// With a checkpoint policy, warm-up samples are read from the stored sample chunks where they are exact for
+/// this log ([`crate::sample_chunk`]), and the fold starts at the newest checkpoint at or before the first
+/// sample it still has to compute (or the first row): a `gex` query on a log with checkpoints and chunks folds
+/// only the events since the checkpoint before its time. With `write`, missing checkpoints the sweep passes and
+/// every chunk whose samples it computed completely are written.
 pub fn run_series(
     reader: &LogReader,
     model: InventoryModel,
@@ -241,30 +369,75 @@ pub fn run_series(
     let warmup_from = first_row
         .saturating_sub(cfg.hpp.window_ms.max(0))
         .saturating_sub(cfg.hpp.lookback_ms.max(0));
+    let warmup: Vec<i64> = grid_times(warmup_from, first_row - 1, cfg.every_ms).collect();
+    let key = SampleKey {
+        model,
+        currency: cfg.currency.clone(),
+        every_ms: cfg.every_ms,
+        rate: cfg.rate,
+    };
+    let mut fingerprints = Fingerprints::new(reader);
+    let samples = checkpoints.map(|p| SampleStore::new(p.store.log_dir()));
+    // Before the log's first exchange time the fold holds no timestamped event, so no spot: no sample.
+    let log_first = reader.time_range_ms().map_or(i64::MAX, |r| r.0);
+    let mut stored: BTreeMap<i64, Option<HppSample>> = warmup
+        .iter()
+        .take_while(|&&t| t < log_first)
+        .map(|&t| (t, None))
+        .collect();
+    let from_stored = warmup.iter().copied().find(|&t| t >= log_first);
+    if let (Some(p), Some(store), Some(from), Some(&to)) =
+        (checkpoints, &samples, from_stored, warmup.last())
+    {
+        stored.extend(store.usable_samples(
+            &mut fingerprints,
+            &key,
+            p.interval_ms,
+            from,
+            to,
+            &mut stats.warnings,
+        )?);
+    }
+    let sweep_from = warmup
+        .iter()
+        .copied()
+        .find(|t| !stored.contains_key(t))
+        .unwrap_or(first_row);
     let start = match checkpoints {
-        Some(p) => p
-            .store
-            .latest_at_or_before(reader, model, warmup_from, &mut stats.warnings)?,
+        Some(p) => p.store.latest_usable_aligned(
+            &mut fingerprints,
+            model,
+            sweep_from,
+            p.interval_ms,
+            &mut stats.warnings,
+        )?,
         None => None,
     };
     stats.started_from_checkpoint_ms = start.as_ref().map(|c| c.coverage.ts_ms);
     let start_ts = start.as_ref().map(|c| c.coverage.ts_ms);
 
-    // Times to visit: warm-up samples, rows, checkpoint boundaries.
+    // Times to visit: warm-up samples (stored or to compute), rows, checkpoint boundaries.
     #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
     enum Visit {
         Checkpoint,
+        Stored,
         Sample,
         Row,
     }
     let mut visits: BTreeMap<i64, Vec<Visit>> = BTreeMap::new();
-    for t in grid_times(warmup_from, first_row - 1, cfg.every_ms) {
-        visits.entry(t).or_default().push(Visit::Sample);
+    for &t in &warmup {
+        let kind = if stored.contains_key(&t) {
+            Visit::Stored
+        } else {
+            Visit::Sample
+        };
+        visits.entry(t).or_default().push(kind);
     }
     for &t in row_times {
         visits.entry(t).or_default().push(Visit::Row);
     }
-    if let Some(p) = checkpoints.filter(|p| p.write && p.interval_ms > 0) {
+    let writing = checkpoints.filter(|p| p.write && p.interval_ms > 0);
+    if let Some(p) = writing {
         let log_first = reader.time_range_ms().map(|r| r.0);
         if let Some(from) = start_ts.map(|t| t + 1).or(log_first) {
             for t in grid_times(from, last_row, p.interval_ms) {
@@ -272,62 +445,80 @@ pub fn run_series(
             }
         }
     }
+    let mut chunks = match (writing, samples) {
+        (Some(p), Some(store)) => {
+            let next_seq = reader.next_seq();
+            Some(ChunkWriter::new(
+                store,
+                key.clone(),
+                p.interval_ms,
+                next_seq,
+                fingerprints.get(next_seq)?,
+            ))
+        }
+        _ => None,
+    };
 
     let mut sweep = Sweep::new(reader, model, start);
     let mut sampler = HppSampler::new(cfg.hpp);
     for (t, kinds) in visits {
+        if kinds.contains(&Visit::Stored) {
+            if let Some(Some(sample)) = stored.get(&t) {
+                sampler.push(*sample)?;
+            }
+            stats.samples_loaded += 1;
+            if !kinds.contains(&Visit::Checkpoint) {
+                continue;
+            }
+        }
         if start_ts.is_some_and(|s| t < s) {
             continue;
         }
         let state = sweep.advance_to(t)?;
-        let sample = kinds.contains(&Visit::Sample);
-        let row = kinds.contains(&Visit::Row);
-        if row {
-            match evaluate(state, &cfg.currency, t, cfg.rate) {
+        if kinds.contains(&Visit::Row) {
+            stats.samples_computed += 1;
+            stats.currencies = state.currencies().map(str::to_string).collect();
+            let (report, sample) = match evaluate(state, &cfg.currency, t, cfg.rate) {
                 Ok(eval) => {
-                    let score = sampler.push(eval.hpp_sample())?;
-                    stats.rows += 1;
-                    if !on_row(t, Some(GexReport::new(eval, &score, &cfg.scenario))) {
-                        break;
-                    }
+                    let sample = eval.hpp_sample();
+                    let score = sampler.push(sample)?;
+                    (
+                        Some(GexReport::new(eval, &score, &cfg.scenario)),
+                        Some(sample),
+                    )
                 }
                 Err(EngineError::NoSpot { .. }) => {
-                    stats.rows += 1;
                     stats.rows_without_spot += 1;
-                    if !on_row(t, None) {
-                        break;
-                    }
+                    (None, None)
                 }
                 Err(e) => return Err(e),
+            };
+            stats.rows += 1;
+            if let Some(c) = &mut chunks {
+                c.record(t, sample)?;
             }
-        } else if sample {
-            match select_inputs(state, &cfg.currency, t, cfg.rate) {
-                Ok(inputs) => {
-                    let x = compute_exposures(&inputs);
-                    sampler.push(HppSample {
-                        ts_ms: t,
-                        spot_usd: x.spot_usd,
-                        ngi: x.totals.ngi,
-                        vss: x.totals.vss,
-                        chl24h: x.totals.chl24h,
-                    })?;
-                }
-                Err(EngineError::NoSpot { .. }) => {}
-                Err(e) => return Err(e),
+            if !on_row(t, report) {
+                break;
+            }
+        } else if kinds.contains(&Visit::Sample) {
+            stats.samples_computed += 1;
+            let sample = sample_at(state, &cfg.currency, t, cfg.rate)?;
+            if let Some(s) = sample {
+                sampler.push(s)?;
+            }
+            if let Some(c) = &mut chunks {
+                c.record(t, sample)?;
             }
         }
         if kinds.contains(&Visit::Checkpoint) {
-            if let Some(p) = checkpoints {
-                let path = p.store.path_for(model, t);
-                if !path.exists() || p.store.load(&path).is_err() {
-                    if let Some(cp) = sweep.checkpoint()? {
-                        p.store.write(&cp)?;
-                        stats.checkpoints_written += 1;
-                    }
+            if let Some(p) = writing {
+                if write_checkpoint_if_missing(&sweep, p, model, t, &mut fingerprints)? {
+                    stats.checkpoints_written += 1;
                 }
             }
         }
     }
+    stats.sample_chunks_written = chunks.as_ref().map_or(0, ChunkWriter::written);
     Ok(stats)
 }
 

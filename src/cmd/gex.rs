@@ -12,6 +12,7 @@ use anyhow::{bail, Context, Result};
 use clap::{Args, ValueEnum};
 use dealerflow_engine::as_of::fold_as_of;
 use dealerflow_engine::checkpoint::{CheckpointStore, DEFAULT_CHECKPOINT_INTERVAL_MS};
+use dealerflow_engine::checkpoint_build::{build_checkpoints, SampleGrid};
 use dealerflow_engine::hpp::{HppParams, DEFAULT_LOOKBACK_MS};
 use dealerflow_engine::report::GexReport;
 use dealerflow_engine::scenario::ScenarioParams;
@@ -245,16 +246,70 @@ impl FoldArgs {
     }
 }
 
+/// Builds checkpoints and HPP sample chunks (for every currency, on the grid of `every_ms`) up to `at_ms` when
+/// the newest checkpoint on disk is older than the last checkpoint time at or before `at_ms`. The first query on
+/// a log pays for this once; later queries read what it wrote and fold only from the checkpoint before them.
+pub fn build_if_behind(
+    reader: &LogReader,
+    model: InventoryModel,
+    policy: &CheckpointPolicy,
+    every_ms: i64,
+    rate: f64,
+    at_ms: i64,
+) -> Result<()> {
+    if !policy.write || policy.interval_ms <= 0 {
+        return Ok(());
+    }
+    let (first, _) = time_range(reader)?;
+    let boundary = at_ms.div_euclid(policy.interval_ms) * policy.interval_ms;
+    if boundary < first
+        || policy
+            .store
+            .newest_ms(model)
+            .is_some_and(|newest| newest >= boundary)
+    {
+        return Ok(());
+    }
+    let started = std::time::Instant::now();
+    let stats = build_checkpoints(reader, model, policy, SampleGrid { every_ms, rate }, at_ms)?;
+    for w in &stats.warnings {
+        eprintln!("warning: {w}");
+    }
+    eprintln!(
+        "built {} checkpoint(s) and {} HPP sample chunk(s) up to {} in {:.1} s (once: later queries read them)",
+        stats.checkpoints_written,
+        stats.sample_chunks_written,
+        format_ms(at_ms),
+        started.elapsed().as_secs_f64()
+    );
+    Ok(())
+}
+
 /// Runs `dealerflow gex`.
 pub fn run(args: GexArgs) -> Result<ExitCode> {
     let reader = open_log(&args.fold.data_dir)?;
     let at = time_in_log(&reader, &args.at, "at")?;
-    let currency = args.fold.resolve_currency(&reader, at)?;
     if args.hpp_every <= 0 {
         bail!("--hpp-every must be positive");
     }
-    let cfg = args.fold.series_config(currency.clone(), args.hpp_every);
     let policy = args.fold.checkpoints();
+    if let Some(p) = &policy {
+        build_if_behind(
+            &reader,
+            args.fold.model,
+            p,
+            args.hpp_every,
+            args.fold.rate,
+            at,
+        )?;
+    }
+    // A named currency is checked against the fold at `at` after the run (it holds that fold); otherwise the
+    // only currency of the log up to `at` is found first.
+    let currency = match &args.fold.currency {
+        Some(c) => c.clone(),
+        None => args.fold.resolve_currency(&reader, at)?,
+    };
+    let cfg = args.fold.series_config(currency.clone(), args.hpp_every);
     let mut report: Option<GexReport> = None;
     let stats = run_series(
         &reader,
@@ -276,6 +331,16 @@ pub fn run(args: GexArgs) -> Result<ExitCode> {
             stats.checkpoints_written,
             args.fold.data_dir.join("checkpoints").display()
         );
+    }
+    if let Some(c) = &args.fold.currency {
+        if !stats.currencies.contains(c) {
+            return Err(EngineError::Currency {
+                dir: reader.dir().to_path_buf(),
+                requested: Some(c.clone()),
+                available: stats.currencies,
+            }
+            .into());
+        }
     }
     let Some(report) = report else {
         return Err(EngineError::NoSpot {

@@ -1,0 +1,620 @@
+//! HPP sample chunks: the trailing samples that HPP is scored with, stored beside the checkpoints
+//! (`DIR/checkpoints/samples/`), so that a query at t reads a week of samples instead of folding a week of events.
+//!
+//! A sample at a grid time T (a multiple of the sampling step) is spot, NGI, VSS and CHL24h of one currency,
+//! evaluated on the exact fold as of T ([`crate::exposures::compute_exposures`]), or "no spot yet". It depends on
+//! the log, the inventory model, the currency, the rate and the step ([`SampleKey`]), never on α, β or the
+//! windows, which only score samples ([`crate::hpp`]). A chunk holds the samples of every grid time in
+//! `[start_ms, start_ms + length_ms)`; chunks are aligned to the checkpoint interval, so the samples a query still
+//! has to compute are those between the checkpoint it starts from and its own time.
+//!
+//! Validity. A chunk records the log snapshot it was computed from: `next_seq` and its
+//! [`crate::checkpoint::log_fingerprint`]. It is used
+//! with a reader holding more records only when none of the records appended since can have an exchange time at
+//! or before its last grid time (by the sparse index's block minimum); a backfilled trade older than that makes
+//! the chunk stale, and it is recomputed and rewritten. Like checkpoints, chunks are projections: deleting them is
+//! always safe. They are written to a temporary name and renamed; a file damaged by a crash fails its checksum
+//! and is recomputed, so no fsync is spent on them.
+//!
+//! File layout (little endian):
+//!
+//! | offset | size | field |
+//! |---|---|---|
+//! | 0 | 8 | magic `DFHPPS\0\0` |
+//! | 8 | 4 | format version ([`SAMPLE_CHUNK_VERSION`]) |
+//! | 12 | 1 | inventory model (0 flow, 1 oi, 2 hybrid) |
+//! | 16 | 8 | coverage `next_seq` |
+//! | 24 | 4 | log fingerprint |
+//! | 28 | 4 | number of samples n |
+//! | 32 | 8 | sampling step, ms |
+//! | 40 | 8 | rate r (f64 bits) |
+//! | 48 | 8 | chunk start, epoch ms |
+//! | 56 | 8 | chunk length, ms |
+//! | 64 | 8 | currency length c (1..=64 bytes) |
+//! | 72 | c′ | currency (UTF-8), zero padded to a multiple of 8 |
+//! | … | 48·n | per grid time: ts_ms (i64), has spot (u64: 0 or 1), spot_usd, ngi, vss, chl24h (f64 bits) |
+//! | … | 4 | CRC32C of every byte before it |
+//!
+//! The version is bumped whenever the fold or the exposures change what a sample holds.
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use dealerflow_schemas::log::LogReader;
+
+use crate::checkpoint::{Fingerprints, CHECKPOINT_DIR};
+use crate::error::EngineError;
+use crate::hpp::HppSample;
+use crate::inventory::InventoryModel;
+use crate::sweep::grid_times;
+
+/// Magic bytes opening every sample chunk file.
+pub const SAMPLE_CHUNK_MAGIC: &[u8; 8] = b"DFHPPS\0\0";
+/// Format version written by this build.
+pub const SAMPLE_CHUNK_VERSION: u32 = 1;
+/// Subdirectory of the checkpoint directory holding sample chunks.
+pub const SAMPLE_DIR: &str = "samples";
+/// File extension of sample chunks.
+pub const SAMPLE_CHUNK_EXT: &str = "hpps";
+const HEADER_LEN: usize = 72;
+const SAMPLE_LEN: usize = 48;
+const MAX_CURRENCY_LEN: usize = 64;
+
+/// What a series of samples depends on besides the log.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SampleKey {
+    /// Inventory model of the fold.
+    pub model: InventoryModel,
+    /// Underlying currency (`BTC`).
+    pub currency: String,
+    /// Sampling step, ms (samples sit on its multiples).
+    pub every_ms: i64,
+    /// Rate r, fraction per year.
+    pub rate: f64,
+}
+
+/// One grid time and its sample (`None`: no spot for the currency yet).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct GridSample {
+    /// Grid time, epoch ms.
+    pub ts_ms: i64,
+    /// The sample, if the currency had a spot.
+    pub sample: Option<HppSample>,
+}
+
+/// The samples of every grid time in `[start_ms, start_ms + length_ms)` for one key.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SampleChunk {
+    /// What the samples depend on.
+    pub key: SampleKey,
+    /// First time of the chunk, epoch ms (a multiple of `length_ms`).
+    pub start_ms: i64,
+    /// Length of the chunk, ms (the checkpoint interval).
+    pub length_ms: i64,
+    /// Records of the log snapshot the samples were computed from.
+    pub next_seq: u64,
+    /// [`crate::checkpoint::log_fingerprint`] of that snapshot.
+    pub fingerprint: u32,
+    /// One entry per grid time of the chunk, ascending.
+    pub samples: Vec<GridSample>,
+}
+
+fn model_code(m: InventoryModel) -> u8 {
+    match m {
+        InventoryModel::Flow => 0,
+        InventoryModel::Oi => 1,
+        InventoryModel::Hybrid => 2,
+    }
+}
+
+fn model_of(code: u8) -> Option<InventoryModel> {
+    match code {
+        0 => Some(InventoryModel::Flow),
+        1 => Some(InventoryModel::Oi),
+        2 => Some(InventoryModel::Hybrid),
+        _ => None,
+    }
+}
+
+fn le_u64(b: &[u8], at: usize) -> u64 {
+    let mut x = [0u8; 8];
+    x.copy_from_slice(&b[at..at + 8]);
+    u64::from_le_bytes(x)
+}
+
+fn le_u32(b: &[u8], at: usize) -> u32 {
+    let mut x = [0u8; 4];
+    x.copy_from_slice(&b[at..at + 4]);
+    u32::from_le_bytes(x)
+}
+
+/// The grid times a chunk must hold, ascending.
+pub fn chunk_grid(start_ms: i64, length_ms: i64, every_ms: i64) -> impl Iterator<Item = i64> {
+    grid_times(
+        start_ms,
+        start_ms.saturating_add(length_ms).saturating_sub(1),
+        every_ms,
+    )
+}
+
+/// Serializes a chunk into the file layout of the module docs.
+pub fn encode(chunk: &SampleChunk) -> Result<Vec<u8>, String> {
+    let currency = chunk.key.currency.as_bytes();
+    if currency.is_empty() || currency.len() > MAX_CURRENCY_LEN {
+        return Err(format!(
+            "currency {:?} must be 1 to {MAX_CURRENCY_LEN} bytes",
+            chunk.key.currency
+        ));
+    }
+    let padded = currency.len().div_ceil(8) * 8;
+    let n = chunk.samples.len();
+    let mut out = Vec::with_capacity(HEADER_LEN + padded + SAMPLE_LEN * n + 4);
+    out.extend_from_slice(SAMPLE_CHUNK_MAGIC);
+    out.extend_from_slice(&SAMPLE_CHUNK_VERSION.to_le_bytes());
+    out.extend_from_slice(&[model_code(chunk.key.model), 0, 0, 0]);
+    out.extend_from_slice(&chunk.next_seq.to_le_bytes());
+    out.extend_from_slice(&chunk.fingerprint.to_le_bytes());
+    out.extend_from_slice(&(n as u32).to_le_bytes());
+    out.extend_from_slice(&chunk.key.every_ms.to_le_bytes());
+    out.extend_from_slice(&chunk.key.rate.to_bits().to_le_bytes());
+    out.extend_from_slice(&chunk.start_ms.to_le_bytes());
+    out.extend_from_slice(&chunk.length_ms.to_le_bytes());
+    out.extend_from_slice(&(currency.len() as u64).to_le_bytes());
+    out.extend_from_slice(currency);
+    out.resize(HEADER_LEN + padded, 0);
+    for g in &chunk.samples {
+        out.extend_from_slice(&g.ts_ms.to_le_bytes());
+        let s = g.sample.unwrap_or(HppSample {
+            ts_ms: g.ts_ms,
+            spot_usd: 0.0,
+            ngi: 0.0,
+            vss: 0.0,
+            chl24h: 0.0,
+        });
+        out.extend_from_slice(&u64::from(g.sample.is_some()).to_le_bytes());
+        for v in [s.spot_usd, s.ngi, s.vss, s.chl24h] {
+            out.extend_from_slice(&v.to_bits().to_le_bytes());
+        }
+    }
+    let crc = crc32c::crc32c(&out);
+    out.extend_from_slice(&crc.to_le_bytes());
+    Ok(out)
+}
+
+/// Parses and verifies a chunk file's bytes (magic, version, checksum, sizes, grid).
+pub fn decode(bytes: &[u8]) -> Result<SampleChunk, String> {
+    if bytes.len() < HEADER_LEN + 4 {
+        return Err(format!("{} bytes, shorter than the header", bytes.len()));
+    }
+    if &bytes[0..8] != SAMPLE_CHUNK_MAGIC {
+        return Err("bad magic".to_string());
+    }
+    let body = &bytes[..bytes.len() - 4];
+    if crc32c::crc32c(body) != le_u32(bytes, bytes.len() - 4) {
+        return Err("checksum mismatch".to_string());
+    }
+    let version = le_u32(bytes, 8);
+    if version != SAMPLE_CHUNK_VERSION {
+        return Err(format!(
+            "format version {version}, this build writes {SAMPLE_CHUNK_VERSION}"
+        ));
+    }
+    let model = model_of(bytes[12]).ok_or_else(|| format!("unknown model code {}", bytes[12]))?;
+    let n = le_u32(bytes, 28) as usize;
+    let every_ms = le_u64(bytes, 32) as i64;
+    let rate = f64::from_bits(le_u64(bytes, 40));
+    let start_ms = le_u64(bytes, 48) as i64;
+    let length_ms = le_u64(bytes, 56) as i64;
+    let c = le_u64(bytes, 64) as usize;
+    if c == 0 || c > MAX_CURRENCY_LEN {
+        return Err(format!("currency length {c} out of range"));
+    }
+    let padded = c.div_ceil(8) * 8;
+    let want = HEADER_LEN + padded + SAMPLE_LEN * n;
+    if body.len() != want {
+        return Err(format!(
+            "{} bytes of samples and header, {n} samples need {want}",
+            body.len()
+        ));
+    }
+    let currency = std::str::from_utf8(&bytes[HEADER_LEN..HEADER_LEN + c])
+        .map_err(|_| "currency is not UTF-8".to_string())?
+        .to_string();
+    if every_ms <= 0 || length_ms <= 0 {
+        return Err("non-positive step or length".to_string());
+    }
+    let mut samples = Vec::with_capacity(n);
+    let mut grid = chunk_grid(start_ms, length_ms, every_ms);
+    for i in 0..n {
+        let at = HEADER_LEN + padded + SAMPLE_LEN * i;
+        let ts_ms = le_u64(bytes, at) as i64;
+        if grid.next() != Some(ts_ms) {
+            return Err(format!(
+                "sample {i} at {ts_ms} ms is not on the chunk's grid"
+            ));
+        }
+        let f = |k: usize| f64::from_bits(le_u64(bytes, at + 16 + 8 * k));
+        let sample = match le_u64(bytes, at + 8) {
+            0 => None,
+            1 => Some(HppSample {
+                ts_ms,
+                spot_usd: f(0),
+                ngi: f(1),
+                vss: f(2),
+                chl24h: f(3),
+            }),
+            other => return Err(format!("sample {i}: bad spot flag {other}")),
+        };
+        samples.push(GridSample { ts_ms, sample });
+    }
+    if grid.next().is_some() {
+        return Err(format!("{n} samples do not fill the chunk's grid"));
+    }
+    Ok(SampleChunk {
+        key: SampleKey {
+            model,
+            currency,
+            every_ms,
+            rate,
+        },
+        start_ms,
+        length_ms,
+        next_seq: le_u64(bytes, 16),
+        fingerprint: le_u32(bytes, 24),
+        samples,
+    })
+}
+
+/// True when no record of `reader` from seq `next_seq` on can have an exchange time ≤ `last_ms` (by the
+/// sparse index: conservative, a block straddling `next_seq` counts whole).
+pub fn appended_records_are_later(reader: &LogReader, next_seq: u64, last_ms: i64) -> bool {
+    let blocks = reader.blocks();
+    let from = blocks.partition_point(|b| b.first_seq + b.frames <= next_seq);
+    blocks[from..]
+        .iter()
+        .all(|b| b.min_ts_ms.is_none_or(|m| m > last_ms))
+}
+
+/// The sample chunks of one log directory.
+#[derive(Clone, Debug)]
+pub struct SampleStore {
+    dir: PathBuf,
+}
+
+/// Currency as it appears in a file name: itself when it is ASCII letters, digits and `_`, else hex.
+fn currency_tag(currency: &str) -> String {
+    if !currency.is_empty()
+        && currency
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_')
+    {
+        currency.to_string()
+    } else {
+        let hex: String = currency.bytes().map(|b| format!("{b:02x}")).collect();
+        format!("x{hex}")
+    }
+}
+
+impl SampleStore {
+    /// The store of the log in `log_dir` (files under `log_dir/checkpoints/samples/`).
+    pub fn new(log_dir: &Path) -> Self {
+        SampleStore {
+            dir: log_dir.join(CHECKPOINT_DIR).join(SAMPLE_DIR),
+        }
+    }
+
+    /// The directory holding the files.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// The file of a chunk: `{model}-{currency}-{every_ms}-{rate bits}-{start_ms}-{length_ms}.hpps`.
+    pub fn path_for(&self, key: &SampleKey, start_ms: i64, length_ms: i64) -> PathBuf {
+        self.dir.join(format!(
+            "{}-{}-{}-{:016x}-{start_ms}-{length_ms}.{SAMPLE_CHUNK_EXT}",
+            key.model.as_str(),
+            currency_tag(&key.currency),
+            key.every_ms,
+            key.rate.to_bits(),
+        ))
+    }
+
+    /// Reads and verifies one file; `Ok(None)` when it does not exist.
+    pub fn load(&self, path: &Path) -> Result<Option<SampleChunk>, EngineError> {
+        let bytes = match fs::read(path) {
+            Ok(b) => b,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(source) => {
+                return Err(EngineError::CheckpointIo {
+                    path: path.to_path_buf(),
+                    op: "read",
+                    source,
+                })
+            }
+        };
+        decode(&bytes)
+            .map(Some)
+            .map_err(|reason| EngineError::BadCheckpoint {
+                path: path.to_path_buf(),
+                reason,
+            })
+    }
+
+    /// The stored samples of `key` at the grid times in `[from_ms, to_ms]` that are exact for `reader`, from
+    /// chunks of `length_ms`. Grid times without a usable chunk are absent from the map. Damaged, foreign or
+    /// stale chunk files add a warning line each (they are rewritten when recomputed).
+    pub fn usable_samples(
+        &self,
+        fingerprints: &mut Fingerprints<'_>,
+        key: &SampleKey,
+        length_ms: i64,
+        from_ms: i64,
+        to_ms: i64,
+        warnings: &mut Vec<String>,
+    ) -> Result<BTreeMap<i64, Option<HppSample>>, EngineError> {
+        let mut out = BTreeMap::new();
+        if length_ms <= 0 || key.every_ms <= 0 || from_ms > to_ms {
+            return Ok(out);
+        }
+        let reader = fingerprints.reader();
+        let first_chunk = from_ms.div_euclid(length_ms) * length_ms;
+        let mut start = first_chunk;
+        while start <= to_ms {
+            let path = self.path_for(key, start, length_ms);
+            match self.load(&path) {
+                Ok(Some(chunk)) => {
+                    if let Some(reason) = self.unusable(fingerprints, reader, &chunk, key, start)? {
+                        warnings.push(
+                            EngineError::BadCheckpoint {
+                                path: path.clone(),
+                                reason,
+                            }
+                            .to_string(),
+                        );
+                    } else {
+                        for g in chunk.samples {
+                            if g.ts_ms >= from_ms && g.ts_ms <= to_ms {
+                                out.insert(g.ts_ms, g.sample);
+                            }
+                        }
+                    }
+                }
+                Ok(None) => {}
+                Err(e) => warnings.push(e.to_string()),
+            }
+            start = start.saturating_add(length_ms);
+        }
+        Ok(out)
+    }
+
+    /// Why a loaded chunk cannot be used for `key` at `start_ms` with `reader` (`None`: it can).
+    fn unusable(
+        &self,
+        fingerprints: &mut Fingerprints<'_>,
+        reader: &LogReader,
+        chunk: &SampleChunk,
+        key: &SampleKey,
+        start_ms: i64,
+    ) -> Result<Option<String>, EngineError> {
+        if chunk.key.model != key.model
+            || chunk.key.currency != key.currency
+            || chunk.key.every_ms != key.every_ms
+            || chunk.key.rate.to_bits() != key.rate.to_bits()
+            || chunk.start_ms != start_ms
+        {
+            return Ok(Some("it does not match its name".into()));
+        }
+        if chunk.next_seq > reader.next_seq() {
+            return Ok(Some("it covers records the log does not have".into()));
+        }
+        if fingerprints.get(chunk.next_seq)? != chunk.fingerprint {
+            return Ok(Some("it was built from a different log".into()));
+        }
+        let last = chunk.samples.last().map_or(i64::MIN, |g| g.ts_ms);
+        if !appended_records_are_later(reader, chunk.next_seq, last) {
+            return Ok(Some(
+                "records appended since it was written reach into its time range".into(),
+            ));
+        }
+        Ok(None)
+    }
+
+    /// Writes a chunk (temporary file, rename). Returns its path.
+    pub fn write(&self, chunk: &SampleChunk) -> Result<PathBuf, EngineError> {
+        let path = self.path_for(&chunk.key, chunk.start_ms, chunk.length_ms);
+        let io = |op: &'static str, p: &Path| {
+            let p = p.to_path_buf();
+            move |source| EngineError::CheckpointIo {
+                path: p,
+                op,
+                source,
+            }
+        };
+        fs::create_dir_all(&self.dir).map_err(io("create directory", &self.dir))?;
+        let bytes = encode(chunk).map_err(|reason| EngineError::BadCheckpoint {
+            path: path.clone(),
+            reason,
+        })?;
+        let tmp = path.with_extension("tmp");
+        let mut f = fs::File::create(&tmp).map_err(io("create", &tmp))?;
+        f.write_all(&bytes).map_err(io("write", &tmp))?;
+        drop(f);
+        fs::rename(&tmp, &path).map_err(io("rename", &path))?;
+        Ok(path)
+    }
+}
+
+/// Collects computed samples per chunk and writes each chunk once every grid time of it is known.
+#[derive(Debug)]
+pub struct ChunkWriter {
+    store: SampleStore,
+    key: SampleKey,
+    length_ms: i64,
+    next_seq: u64,
+    fingerprint: u32,
+    open: BTreeMap<i64, Vec<GridSample>>,
+    written: u64,
+}
+
+impl ChunkWriter {
+    /// A writer of chunks of `length_ms` for `key`, computed from the first `next_seq` records of a log whose
+    /// fingerprint there is `fingerprint`.
+    pub fn new(
+        store: SampleStore,
+        key: SampleKey,
+        length_ms: i64,
+        next_seq: u64,
+        fingerprint: u32,
+    ) -> Self {
+        ChunkWriter {
+            store,
+            key,
+            length_ms,
+            next_seq,
+            fingerprint,
+            open: BTreeMap::new(),
+            written: 0,
+        }
+    }
+
+    /// Chunks written so far.
+    pub fn written(&self) -> u64 {
+        self.written
+    }
+
+    /// The key of the samples.
+    pub fn key(&self) -> &SampleKey {
+        &self.key
+    }
+
+    /// Records the sample of grid time `ts_ms` (computed on the exact fold as of it). Samples of a chunk must
+    /// come in increasing time; a chunk whose first sample came late (its start was not computed) is never
+    /// completed, so never written.
+    pub fn record(&mut self, ts_ms: i64, sample: Option<HppSample>) -> Result<(), EngineError> {
+        if self.length_ms <= 0 || self.key.every_ms <= 0 || ts_ms.rem_euclid(self.key.every_ms) != 0
+        {
+            return Ok(());
+        }
+        let start = ts_ms.div_euclid(self.length_ms) * self.length_ms;
+        let mut grid = chunk_grid(start, self.length_ms, self.key.every_ms);
+        let filled = self.open.get(&start).map_or(0, Vec::len);
+        // Keep the chunk only while it is filled from its first grid time on, without gaps.
+        if grid.nth(filled) != Some(ts_ms) {
+            self.open.remove(&start);
+            return Ok(());
+        }
+        self.open
+            .entry(start)
+            .or_default()
+            .push(GridSample { ts_ms, sample });
+        if grid.next().is_none() {
+            let samples = self.open.remove(&start).unwrap_or_default();
+            self.store.write(&SampleChunk {
+                key: self.key.clone(),
+                start_ms: start,
+                length_ms: self.length_ms,
+                next_seq: self.next_seq,
+                fingerprint: self.fingerprint,
+                samples,
+            })?;
+            self.written += 1;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+mod tests {
+    use super::*;
+
+    fn chunk() -> SampleChunk {
+        SampleChunk {
+            key: SampleKey {
+                model: InventoryModel::Hybrid,
+                currency: "BTC".into(),
+                every_ms: 3_600_000,
+                rate: 0.03,
+            },
+            start_ms: 6 * 3_600_000 * 1000,
+            length_ms: 6 * 3_600_000,
+            next_seq: 12_345,
+            fingerprint: 0xDEAD_BEEF,
+            samples: (0..6)
+                .map(|i| {
+                    let ts_ms = 6 * 3_600_000 * 1000 + i * 3_600_000;
+                    GridSample {
+                        ts_ms,
+                        sample: (i != 2).then_some(HppSample {
+                            ts_ms,
+                            spot_usd: 60_000.0 + i as f64,
+                            ngi: -1.5e7 * i as f64,
+                            vss: 0.1 / (i + 1) as f64,
+                            chl24h: f64::MIN_POSITIVE,
+                        }),
+                    }
+                })
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn round_trip_is_exact() {
+        let c = chunk();
+        assert_eq!(decode(&encode(&c).unwrap()).unwrap(), c);
+    }
+
+    #[test]
+    fn any_flipped_byte_or_cut_is_detected() {
+        let bytes = encode(&chunk()).unwrap();
+        for i in 0..bytes.len() {
+            let mut bad = bytes.clone();
+            bad[i] ^= 0x10;
+            assert!(decode(&bad).is_err(), "flip at {i} undetected");
+        }
+        assert!(decode(&bytes[..bytes.len() - 1]).is_err());
+    }
+
+    #[test]
+    fn samples_off_the_grid_are_refused() {
+        let mut c = chunk();
+        c.samples.pop();
+        let bytes = encode(&c).unwrap();
+        assert!(decode(&bytes).unwrap_err().contains("do not fill"));
+        let mut c = chunk();
+        c.samples[3].ts_ms += 1;
+        assert!(decode(&encode(&c).unwrap()).unwrap_err().contains("not on"));
+    }
+
+    #[test]
+    fn odd_currencies_get_safe_file_names() {
+        assert_eq!(currency_tag("BTC"), "BTC");
+        assert_eq!(currency_tag("XRP_USDC"), "XRP_USDC");
+        assert_eq!(currency_tag("a/b"), "x612f62");
+    }
+
+    #[test]
+    fn writer_writes_complete_chunks_only() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SampleStore::new(dir.path());
+        let key = chunk().key;
+        let h = 3_600_000;
+        let mut w = ChunkWriter::new(store.clone(), key.clone(), 6 * h, 7, 9);
+        // Chunk [6h, 12h) starts late (at 8h): never written. Chunk [12h, 18h) is complete.
+        for t in 8..18 {
+            w.record(t * h, None).unwrap();
+        }
+        // Off-grid times are ignored.
+        w.record(18 * h + 1, None).unwrap();
+        assert_eq!(w.written(), 1);
+        assert!(!store.path_for(&key, 6 * h, 6 * h).exists());
+        let c = store
+            .load(&store.path_for(&key, 12 * h, 6 * h))
+            .unwrap()
+            .unwrap();
+        assert_eq!(c.samples.len(), 6);
+        assert_eq!((c.next_seq, c.fingerprint), (7, 9));
+    }
+}
