@@ -277,6 +277,15 @@ pub fn appended_records_are_later(reader: &LogReader, next_seq: u64, last_ms: i6
         .all(|b| b.min_ts_ms.is_none_or(|m| m > last_ms))
 }
 
+/// Why a stored chunk is not used.
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum Unusable {
+    /// Records appended since it was written reach into its time range (normal for a log with backfill).
+    Stale,
+    /// Damaged, foreign or misnamed.
+    Bad(String),
+}
+
 /// The sample chunks of one log directory.
 #[derive(Clone, Debug)]
 pub struct SampleStore {
@@ -343,8 +352,10 @@ impl SampleStore {
     }
 
     /// The stored samples of `key` at the grid times in `[from_ms, to_ms]` that are exact for `reader`, from
-    /// chunks of `length_ms`. Grid times without a usable chunk are absent from the map. Damaged, foreign or
-    /// stale chunk files add a warning line each (they are rewritten when recomputed).
+    /// chunks of `length_ms`. Grid times without a usable chunk are absent from the map. Damaged or foreign chunk
+    /// files add a warning line each; stale ones (records appended since reach into them) are only counted in
+    /// `stale`. Both are rewritten when a run recomputes them completely.
+    #[allow(clippy::too_many_arguments)]
     pub fn usable_samples(
         &self,
         fingerprints: &mut Fingerprints<'_>,
@@ -353,6 +364,7 @@ impl SampleStore {
         from_ms: i64,
         to_ms: i64,
         warnings: &mut Vec<String>,
+        stale: &mut u64,
     ) -> Result<BTreeMap<i64, Option<HppSample>>, EngineError> {
         let mut out = BTreeMap::new();
         if length_ms <= 0 || key.every_ms <= 0 || from_ms > to_ms {
@@ -364,23 +376,23 @@ impl SampleStore {
         while start <= to_ms {
             let path = self.path_for(key, start, length_ms);
             match self.load(&path) {
-                Ok(Some(chunk)) => {
-                    if let Some(reason) = self.unusable(fingerprints, reader, &chunk, key, start)? {
-                        warnings.push(
-                            EngineError::BadCheckpoint {
-                                path: path.clone(),
-                                reason,
-                            }
-                            .to_string(),
-                        );
-                    } else {
+                Ok(Some(chunk)) => match self.unusable(fingerprints, reader, &chunk, key, start)? {
+                    Some(Unusable::Stale) => *stale += 1,
+                    Some(Unusable::Bad(reason)) => warnings.push(
+                        EngineError::BadCheckpoint {
+                            path: path.clone(),
+                            reason,
+                        }
+                        .to_string(),
+                    ),
+                    None => {
                         for g in chunk.samples {
                             if g.ts_ms >= from_ms && g.ts_ms <= to_ms {
                                 out.insert(g.ts_ms, g.sample);
                             }
                         }
                     }
-                }
+                },
                 Ok(None) => {}
                 Err(e) => warnings.push(e.to_string()),
             }
@@ -397,26 +409,25 @@ impl SampleStore {
         chunk: &SampleChunk,
         key: &SampleKey,
         start_ms: i64,
-    ) -> Result<Option<String>, EngineError> {
+    ) -> Result<Option<Unusable>, EngineError> {
+        let bad = |reason: &str| Ok(Some(Unusable::Bad(reason.to_string())));
         if chunk.key.model != key.model
             || chunk.key.currency != key.currency
             || chunk.key.every_ms != key.every_ms
             || chunk.key.rate.to_bits() != key.rate.to_bits()
             || chunk.start_ms != start_ms
         {
-            return Ok(Some("it does not match its name".into()));
+            return bad("it does not match its name");
         }
         if chunk.next_seq > reader.next_seq() {
-            return Ok(Some("it covers records the log does not have".into()));
+            return bad("it covers records the log does not have");
         }
         if fingerprints.get(chunk.next_seq)? != chunk.fingerprint {
-            return Ok(Some("it was built from a different log".into()));
+            return bad("it was built from a different log");
         }
         let last = chunk.samples.last().map_or(i64::MIN, |g| g.ts_ms);
         if !appended_records_are_later(reader, chunk.next_seq, last) {
-            return Ok(Some(
-                "records appended since it was written reach into its time range".into(),
-            ));
+            return Ok(Some(Unusable::Stale));
         }
         Ok(None)
     }

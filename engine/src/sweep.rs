@@ -288,6 +288,8 @@ pub struct SeriesStats {
     pub samples_computed: u64,
     /// Sample chunks written.
     pub sample_chunks_written: u64,
+    /// Stored chunks not used because records appended to the log since reach into their time range.
+    pub sample_chunks_stale: u64,
     /// Currencies of the instruments defined in the fold at the last row, sorted.
     pub currencies: Vec<String>,
 }
@@ -396,6 +398,7 @@ pub fn run_series(
             from,
             to,
             &mut stats.warnings,
+            &mut stats.sample_chunks_stale,
         )?);
     }
     let sweep_from = warmup
