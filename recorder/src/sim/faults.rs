@@ -6,7 +6,7 @@
 //! | name | value | effect (per connection) |
 //! |---|---|---|
 //! | `drop_conn` | N messages | close the connection after every N notifications (alternating a close frame and an abrupt TCP drop) |
-//! | `gap` | probability per trade | silently drop the trade from the feed (it stays available to the backfill methods) |
+//! | `gap` | probability per matching event | silently drop the trade — with the other trades of its instrument at the same millisecond, which Deribit publishes in one notification — from the feed (they stay available to the backfill methods) |
 //! | `dup` | probability per trade | send the trade a second time, later |
 //! | `reorder` | probability per trade | deliver the trade after the next trade of another instrument (Deribit orders only within an instrument) |
 //! | `malformed` | probability per notification | also send a malformed frame (broken JSON, unknown channel/method, a trade without fields, a stray error, a binary frame) |
@@ -27,7 +27,8 @@ use super::error::SimError;
 pub struct FaultSpec {
     /// Close the connection after every N notifications (0 = never).
     pub drop_conn_every: u64,
-    /// Probability that a trade is dropped from the live feed.
+    /// Probability that a matching event (the trades of one instrument at one exchange millisecond) is
+    /// dropped from the live feed.
     pub gap: f64,
     /// Probability that a trade is sent twice.
     pub dup: f64,
@@ -168,6 +169,9 @@ pub struct FaultDice {
     rng: ChaCha8Rng,
     notifications: u64,
     malformed_sent: u64,
+    /// Gap decisions of the matching events at `event_ms`, by instrument.
+    event_gaps: Vec<(Box<str>, bool)>,
+    event_ms: i64,
 }
 
 impl FaultDice {
@@ -178,6 +182,8 @@ impl FaultDice {
             spec: spec.clone(),
             notifications: 0,
             malformed_sent: 0,
+            event_gaps: Vec::new(),
+            event_ms: i64::MIN,
         }
     }
 
@@ -185,10 +191,27 @@ impl FaultDice {
         p > 0.0 && self.rng.random::<f64>() < p
     }
 
-    /// Drop this trade from the feed?
+    /// One roll of the gap dice (see [`FaultDice::gap_trade`]).
     pub fn gap(&mut self) -> bool {
         let p = self.spec.gap;
         self.roll(p)
+    }
+
+    /// Drop this trade of `instrument` at exchange time `ts_ms` from the feed? Decided once per matching
+    /// event — the trades of one instrument at one millisecond, which Deribit publishes together in one
+    /// notification — so a gap never splits one: either all its trades reach the client live, or none does and
+    /// the backfill returns them in order. Trades must come in time order (tape order).
+    pub fn gap_trade(&mut self, instrument: &str, ts_ms: i64) -> bool {
+        if ts_ms != self.event_ms {
+            self.event_ms = ts_ms;
+            self.event_gaps.clear();
+        }
+        if let Some((_, gapped)) = self.event_gaps.iter().find(|(n, _)| &**n == instrument) {
+            return *gapped;
+        }
+        let gapped = self.gap();
+        self.event_gaps.push((instrument.into(), gapped));
+        gapped
     }
 
     /// Send this trade twice?
@@ -288,6 +311,29 @@ mod tests {
         assert_eq!(xs, ys);
         let hits = xs.iter().filter(|&&x| x).count();
         assert!((800..1200).contains(&hits), "{hits}");
+    }
+
+    #[test]
+    fn a_gap_takes_the_whole_matching_event() {
+        let spec = FaultSpec::parse("gap=0.5,seed=5").unwrap();
+        let mut d = FaultDice::new(&spec, 0);
+        let mut events = 0;
+        for ms in 0..2_000 {
+            // Two instruments, three trades each at every millisecond, interleaved as on the tape.
+            let mut decided: Vec<(&str, bool)> = Vec::new();
+            for name in ["A", "B", "A", "B", "A", "B"] {
+                let g = d.gap_trade(name, ms);
+                match decided.iter().find(|(n, _)| *n == name) {
+                    Some((_, first)) => assert_eq!(g, *first, "ms {ms}: {name} split"),
+                    None => decided.push((name, g)),
+                }
+            }
+            events += decided.iter().filter(|(_, g)| *g).count();
+        }
+        assert!(
+            (1_800..2_200).contains(&events),
+            "{events} of 4000 events gapped"
+        );
     }
 
     #[test]

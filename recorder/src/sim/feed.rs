@@ -2,8 +2,10 @@
 //! (gap, dup, reorder, malformed) applied. Pure: no sockets, so every fault rule is testable here.
 //!
 //! Reordering respects Deribit's guarantee: trades of one instrument always arrive in `trade_seq` order (a
-//! held-back trade is released before the next trade of its own instrument). Duplicates are re-sent at the
-//! end of the batch. Dropped trades stay on the tape, so the backfill methods still return them.
+//! held-back trade is released before the next trade of its own instrument). A gap drops a whole matching
+//! event (the trades of one instrument at one millisecond, one notification on Deribit), never part of one.
+//! Duplicates are re-sent at the end of the batch. Dropped trades stay on the tape, so the backfill methods
+//! still return them.
 
 use dealerflow_schemas::Amount;
 
@@ -51,7 +53,7 @@ pub fn build_frames(
                 if !subs.trades.contains_key(t.currency()) {
                     continue;
                 }
-                if dice.gap() {
+                if dice.gap_trade(&t.instrument_name, t.timestamp_ms) {
                     stats.record_gap(&t.trade_id);
                     continue;
                 }

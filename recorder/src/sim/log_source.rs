@@ -1,6 +1,7 @@
 //! Replaying a dealerflow log: its trades become the simulator's trades (with their `trade_seq` when stored),
-//! its index ticks and mark-IV snapshots become the index and mark-price notifications. A log without index
-//! ticks or mark snapshots gets them derived from its trades (see `tape`).
+//! its index ticks and mark-IV snapshots become the index and mark-price notifications, its open interest
+//! snapshots what `public/get_book_summary_by_currency` answers. A log without index ticks gets the index
+//! prices its trades report; one without mark snapshots or open interest gets none (see `tape`).
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -10,7 +11,7 @@ use dealerflow_schemas::{Event, InstrumentId, Liquidation};
 
 use super::error::SimError;
 use super::source::{sequence_trades, SourceTrade};
-use super::tape::{MarkEntry, MarkTick, Tape};
+use super::tape::{MarkEntry, MarkTick, OpenInterestEntry, OpenInterestTick, Tape};
 use super::trade::SimTrade;
 
 /// Reads the log in `dir` into a tape.
@@ -24,6 +25,7 @@ pub fn load_log(dir: &Path) -> Result<Tape, SimError> {
     let mut trades = Vec::new();
     let mut index = Vec::new();
     let mut marks = Vec::new();
+    let mut open_interest = Vec::new();
     for rec in reader.iter() {
         let rec = rec.map_err(|e| log_err(e.to_string()))?;
         match rec.event.to_event() {
@@ -95,7 +97,30 @@ pub fn load_log(dir: &Path) -> Result<Tape, SimError> {
                     });
                 }
             }
-            Event::OpenInterest(_) | Event::Session(_) => {}
+            Event::OpenInterest(o) => {
+                // One snapshot per currency, as the book summary is asked per currency.
+                let mut by_currency: BTreeMap<String, Vec<OpenInterestEntry>> = BTreeMap::new();
+                for e in o.entries {
+                    let Some((name, currency)) = names.get(&e.instrument) else {
+                        continue;
+                    };
+                    by_currency
+                        .entry(currency.clone())
+                        .or_default()
+                        .push(OpenInterestEntry {
+                            instrument_name: name.clone(),
+                            open_interest: e.open_interest,
+                        });
+                }
+                for (currency, entries) in by_currency {
+                    open_interest.push(OpenInterestTick {
+                        currency,
+                        timestamp_ms: o.ts_exchange_ms,
+                        entries,
+                    });
+                }
+            }
+            Event::Session(_) => {}
         }
     }
     if trades.is_empty() {
@@ -103,7 +128,7 @@ pub fn load_log(dir: &Path) -> Result<Tape, SimError> {
             path: dir.to_path_buf(),
         });
     }
-    Ok(Tape::new(sequence_trades(trades), index, marks))
+    Ok(Tape::new(sequence_trades(trades), index, marks).with_open_interest(open_interest))
 }
 
 #[cfg(test)]
@@ -113,7 +138,7 @@ mod tests {
     use dealerflow_schemas::{Amount, Instrument, OptionKind, TakerSide, Trade};
 
     #[test]
-    fn a_log_becomes_a_tape_with_its_sequences_and_derived_ticks() {
+    fn a_log_becomes_a_tape_with_its_sequences_index_prices_and_open_interest() {
         let dir = tempfile::tempdir().unwrap();
         let (mut w, _) = LogWriter::open(dir.path(), LogOptions::default()).unwrap();
         let name = "BTC-17AUG26-63000-P";
@@ -152,6 +177,17 @@ mod tests {
             )
             .unwrap();
         }
+        w.append(
+            0,
+            &Event::OpenInterest(dealerflow_schemas::OpenInterest {
+                ts_exchange_ms: 1_786_911_708_500,
+                entries: vec![dealerflow_schemas::OpenInterestEntry {
+                    instrument: InstrumentId(0),
+                    open_interest: Amount::from_f64(12.5).unwrap(),
+                }],
+            }),
+        )
+        .unwrap();
         w.close().unwrap();
         let tape = load_log(dir.path()).unwrap();
         let t = tape.trades();
@@ -160,7 +196,18 @@ mod tests {
         assert_eq!(t[0].instrument_name, name);
         assert_eq!(t[0].liquidation.as_deref(), Some("T"));
         assert!((t[0].iv_percent - 16.72).abs() < 1e-9);
+        // The trades' index prices, no invented marks, the log's open interest.
         assert_eq!(tape.index_ticks().len(), 2);
-        assert_eq!(tape.mark_ticks().len(), 2);
+        assert!(tape.mark_ticks().is_empty());
+        let oi = tape.open_interest("BTC");
+        assert_eq!(oi.len(), 1);
+        assert_eq!(oi[0].entries[0].instrument_name, name);
+        let all = tape.visible_trades(tape.len());
+        assert!(tape
+            .book_summary_json(all, "BTC", 1_786_911_708_000)
+            .is_empty());
+        let book = tape.book_summary_json(all, "BTC", 1_786_911_709_000);
+        assert_eq!(book[0]["open_interest"], 12.5);
+        assert_eq!(book[0]["creation_timestamp"], 1_786_911_708_500_i64);
     }
 }

@@ -3,8 +3,9 @@
 //! methods, enforces heartbeats and the credit rate limit, and injects faults on purpose and reproducibly.
 //!
 //! It exists to test the live recorder without the internet: every behaviour the recorder relies on
-//! (DESIGN §8) is here, including the unpleasant ones. It must not be mistaken for a market model: prices,
-//! marks and open interest only come from the source (open interest is the cumulative traded amount).
+//! (DESIGN §8) is here, including the unpleasant ones. It must not be mistaken for a market model: index
+//! prices, mark-price snapshots and open interest come from the source or not at all — a trade file implies
+//! only the index prices its trades report, and no mark-price snapshots or open interest.
 //!
 //! - [`source`] / [`synthetic`]: trades to replay;
 //! - [`tape`]: what gets published, in order, and the backfill look-ups;

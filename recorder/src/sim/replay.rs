@@ -4,12 +4,13 @@
 //!   or not anybody listens (like a real exchange: what a disconnected client misses it must backfill).
 //! - `--speed max`: items are published in batches as fast as the subscribers consume them; publication
 //!   waits while nobody is subscribed and while any subscriber is behind (a stalled connection pauses it).
-//!   Exchange time is the timestamp of the last published item.
+//!   Exchange time is the timestamp of the last published item; once the tape is exhausted it runs on with
+//!   the wall clock, as an exchange's clock does through a quiet spell.
 //!
 //! Publication only ever grows, and backfill queries see exactly the published prefix.
 
 use std::sync::atomic::{AtomicI64, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, Weak};
+use std::sync::{Arc, Mutex, OnceLock, Weak};
 use std::time::{Duration, Instant};
 
 use tokio::sync::{watch, Notify};
@@ -53,6 +54,8 @@ pub(crate) struct Market {
     publish_lock: Mutex<()>,
     /// Max mode: exchange time of the last published item.
     now_ms: AtomicI64,
+    /// Max mode: when the last item was published.
+    exhausted_at: OnceLock<Instant>,
     started: Instant,
     cursors: Mutex<Vec<Weak<AtomicUsize>>>,
     /// Woken whenever a subscriber advances its cursor, subscribes or leaves.
@@ -70,6 +73,7 @@ impl Market {
             published_tx,
             publish_lock: Mutex::new(()),
             now_ms: AtomicI64::new(first - 1),
+            exhausted_at: OnceLock::new(),
             started: Instant::now(),
             cursors: Mutex::new(Vec::new()),
             progress: Notify::new(),
@@ -92,10 +96,17 @@ impl Market {
     }
 
     /// Exchange time now, epoch ms. In factor mode this also publishes everything due by now, so that a
-    /// query answered at this time sees every trade with `timestamp ≤ now`.
+    /// query answered at this time sees every trade with `timestamp ≤ now`. In max mode it is the last
+    /// published item's time, plus the wall-clock time since the tape ran out.
     pub(crate) fn now_ms(&self) -> i64 {
         match self.config.speed {
-            Speed::Max => self.now_ms.load(Ordering::Acquire),
+            Speed::Max => {
+                let last = self.now_ms.load(Ordering::Acquire);
+                match self.exhausted_at.get() {
+                    Some(t) => last.saturating_add(t.elapsed().as_millis() as i64),
+                    None => last,
+                }
+            }
             Speed::Factor(x) => {
                 let elapsed_ms = self.started.elapsed().as_secs_f64() * 1000.0 * x;
                 let now = self.tape.first_ts_ms() - 1 + elapsed_ms as i64;
@@ -119,15 +130,25 @@ impl Market {
         }
     }
 
-    /// Max mode: publishes up to `n` more items.
+    /// Max mode: publishes `n` more items, and then the rest of the last one's millisecond: everything at an
+    /// exchange time is published together, as in factor mode (a subscriber arriving later never gets the end
+    /// of a matching event live while its beginning is only in the backfill).
     fn publish_batch(&self, n: usize) {
         let _guard = self.publish_lock.lock();
         let items = self.tape.items();
         let cur = self.published();
-        let end = (cur + n).min(items.len());
+        let mut end = (cur + n).min(items.len());
+        if let Some(&(last_ts, _)) = end.checked_sub(1).and_then(|i| items.get(i)) {
+            while items.get(end).is_some_and(|(ts, _)| *ts == last_ts) {
+                end += 1;
+            }
+        }
         if end > cur {
             if let Some((ts, _)) = items.get(end - 1) {
                 self.now_ms.store(*ts, Ordering::Release);
+            }
+            if end == items.len() {
+                let _ = self.exhausted_at.set(Instant::now());
             }
             self.published_tx.send_replace(end);
         }
@@ -204,5 +225,59 @@ mod tests {
         assert!(Speed::parse("0").is_err());
         assert!(Speed::parse("-2").is_err());
         assert!(Speed::parse("fast").is_err());
+    }
+
+    #[test]
+    fn max_mode_publishes_whole_milliseconds() {
+        use crate::sim::SimTrade;
+        use dealerflow_schemas::{Amount, TakerSide};
+        let trade = |id: &str, ts: i64| SimTrade {
+            trade_id: id.into(),
+            instrument_name: "BTC-17AUG26-63000-P".into(),
+            timestamp_ms: ts,
+            trade_seq: 0,
+            direction: TakerSide::Sell,
+            price: 0.002,
+            amount: Amount::from_f64(0.1).unwrap(),
+            index_price: 63_000.0,
+            mark_price: 0.0023,
+            iv_percent: 16.0,
+            block_trade_id: None,
+            liquidation: None,
+            combo_id: None,
+        };
+        // Items: t1@1000, index@1000, t2@2000, t3@2000, t4@3000, index@3000 (t2, t3 share their index tick).
+        let tape = Tape::new(
+            vec![
+                trade("1", 1_000),
+                trade("2", 2_000),
+                trade("3", 2_000),
+                trade("4", 3_000),
+            ],
+            vec![],
+            vec![],
+        );
+        let m = Market::new(
+            Arc::new(tape),
+            SimConfig::default(),
+            Arc::new(SimStats::default()),
+        );
+        m.publish_batch(1);
+        assert_eq!((m.published(), m.now_ms()), (2, 1_000));
+        m.publish_batch(1);
+        assert_eq!(
+            (m.published(), m.now_ms()),
+            (5, 2_000),
+            "the rest of 2000 ms follows"
+        );
+        assert!(!m.all_published());
+        m.publish_batch(1);
+        assert_eq!(m.published(), 7);
+        assert!(m.all_published());
+        // The tape has run out: the exchange clock runs on from its last item.
+        let t = m.now_ms();
+        assert!((3_000..3_000 + 60_000).contains(&t), "{t}");
+        std::thread::sleep(Duration::from_millis(30));
+        assert!(m.now_ms() >= 3_030, "{}", m.now_ms());
     }
 }

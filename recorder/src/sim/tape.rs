@@ -2,16 +2,21 @@
 //! ticks and mark-price snapshots — plus the look-ups the backfill methods need.
 //!
 //! The tape is immutable once built. What is "published" at a moment is a prefix of it (see `replay`), so
-//! every query takes the number of published items and never reveals the future. Index and mark-price
-//! notifications are taken from the source when it has them, else derived from the trades (the last
-//! `index_price` and the last `mark_price`/`iv` of each instrument in each exchange second).
+//! every query takes the number of published items and never reveals the future.
+//!
+//! Market data other than trades comes from the source or not at all: index ticks, mark-price snapshots and
+//! open interest are published as the source has them. A source of trades alone (a Deribit trade file) implies
+//! only the index prices its trades report, at their timestamps (the same index prices `import deribit-json`
+//! writes for that file); it has no mark-price channel and no open interest, and the simulator invents none
+//! (mark prices and IVs travel inside each trade, as on Deribit).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use dealerflow_schemas::{Amount, InstrumentName, OptionKind};
 use serde_json::{json, Value};
 
 use super::trade::SimTrade;
+use crate::import::index_name_for;
 
 /// One price-index tick (`deribit_price_index.{cur}_usd`).
 #[derive(Clone, Debug, PartialEq)]
@@ -64,9 +69,27 @@ pub struct TapeInstrument {
     pub name: InstrumentName,
     /// Positions in [`Tape::trades`] of this instrument's trades, in order.
     pub trades: Vec<u32>,
-    /// Cumulative traded amount after each trade (same length as `trades`), contracts; the simulator's
-    /// open interest (a real exchange's open interest cannot be derived from trades alone).
-    pub cumulative_amount: Vec<Amount>,
+}
+
+/// Open interest of one instrument inside an [`OpenInterestTick`].
+#[derive(Clone, Debug, PartialEq)]
+pub struct OpenInterestEntry {
+    /// Option name.
+    pub instrument_name: String,
+    /// Open interest, contracts.
+    pub open_interest: Amount,
+}
+
+/// The open interest of the options of one currency at one moment, as the source recorded it (a dealerflow
+/// log's `OpenInterest` event); served by `public/get_book_summary_by_currency`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct OpenInterestTick {
+    /// Underlying currency, upper case (`BTC`).
+    pub currency: String,
+    /// Exchange timestamp, epoch ms.
+    pub timestamp_ms: i64,
+    /// One entry per instrument.
+    pub entries: Vec<OpenInterestEntry>,
 }
 
 /// Everything the simulator publishes, in order.
@@ -77,6 +100,8 @@ pub struct Tape {
     trade_pos: Vec<u32>,
     index_ticks: Vec<IndexTick>,
     mark_ticks: Vec<MarkTick>,
+    /// Open interest snapshots by currency, each list in time order.
+    open_interest: BTreeMap<String, Vec<OpenInterestTick>>,
     items: Vec<(i64, TapeItem)>,
     instruments: BTreeMap<String, TapeInstrument>,
 }
@@ -86,81 +111,45 @@ pub fn index_name_of(currency: &str) -> String {
     format!("{}_usd", currency.to_ascii_lowercase())
 }
 
-/// Trades of one exchange second per currency, for deriving index and mark ticks.
-fn derive_ticks(trades: &[SimTrade]) -> (Vec<IndexTick>, Vec<MarkTick>) {
-    let mut index = Vec::new();
-    let mut marks = Vec::new();
-    // (currency, second) → (last ts, last index price, instrument → (mark, iv))
-    let mut i = 0;
-    while i < trades.len() {
-        let second = trades[i].timestamp_ms.div_euclid(1000);
-        let mut j = i;
-        while j < trades.len() && trades[j].timestamp_ms.div_euclid(1000) == second {
-            j += 1;
+/// The index ticks a trade-only source implies: one per distinct (index, timestamp, index price) of the trades,
+/// at the trade's timestamp — the index prices the trades themselves report, exactly as
+/// [`crate::import`] writes them for the same file (index `btc_usd` for `BTC-...`, `xrp_usdc` for
+/// `XRP_USDC-...`, see [`index_name_for`]). Trades without a positive index price imply nothing.
+fn index_ticks_from_trades(trades: &[SimTrade]) -> Vec<IndexTick> {
+    let mut seen: BTreeSet<(i64, String, u64)> = BTreeSet::new();
+    let mut out = Vec::new();
+    for t in trades {
+        if !(t.index_price.is_finite() && t.index_price > 0.0) {
+            continue;
         }
-        // currency → (last timestamp, last index price, instrument → (mark price, iv fraction))
-        type SecondGroup<'t> = (i64, f64, BTreeMap<&'t str, (f64, f64)>);
-        let mut groups: BTreeMap<&str, SecondGroup<'_>> = BTreeMap::new();
-        for t in &trades[i..j] {
-            let g = groups.entry(t.currency()).or_insert((
-                t.timestamp_ms,
-                t.index_price,
-                BTreeMap::new(),
-            ));
-            g.0 = t.timestamp_ms;
-            if t.index_price > 0.0 {
-                g.1 = t.index_price;
-            }
-            if t.iv_percent > 0.0 && t.mark_price > 0.0 {
-                g.2.insert(&t.instrument_name, (t.mark_price, t.iv_percent / 100.0));
-            }
+        let Ok(name) = InstrumentName::parse(&t.instrument_name) else {
+            continue;
+        };
+        let index_name = index_name_for(&name);
+        if seen.insert((t.timestamp_ms, index_name.clone(), t.index_price.to_bits())) {
+            out.push(IndexTick {
+                index_name,
+                price: t.index_price,
+                timestamp_ms: t.timestamp_ms,
+            });
         }
-        for (cur, (ts, price, m)) in groups {
-            if price > 0.0 {
-                index.push(IndexTick {
-                    index_name: index_name_of(cur),
-                    price,
-                    timestamp_ms: ts,
-                });
-            }
-            if !m.is_empty() {
-                marks.push(MarkTick {
-                    index_name: index_name_of(cur),
-                    timestamp_ms: ts,
-                    marks: m
-                        .into_iter()
-                        .map(|(n, (mark_price, iv))| MarkEntry {
-                            instrument_name: n.to_string(),
-                            mark_price,
-                            iv,
-                        })
-                        .collect(),
-                });
-            }
-        }
-        i = j;
     }
-    (index, marks)
+    out
 }
 
 impl Tape {
     /// Builds the tape. `trades` must already be ordered by timestamp with sequence numbers assigned (see
     /// `source::sequence_trades`); trades whose name is not an option name are skipped by the loaders, so
-    /// every name here parses. Empty `index_ticks` / `mark_ticks` are derived from the trades.
+    /// every name here parses. Empty `index_ticks` are the index prices the trades report (one tick per
+    /// distinct index, timestamp and price); `mark_ticks` are published as given (none for a trade file).
     pub fn new(
         mut trades: Vec<SimTrade>,
         mut index_ticks: Vec<IndexTick>,
         mut mark_ticks: Vec<MarkTick>,
     ) -> Tape {
         trades.sort_by_key(|t| t.timestamp_ms);
-        if index_ticks.is_empty() || mark_ticks.is_empty() {
-            let (i, m) = derive_ticks(&trades);
-            if index_ticks.is_empty() {
-                index_ticks = i;
-            }
-            if mark_ticks.is_empty() {
-                mark_ticks = m;
-            }
+        if index_ticks.is_empty() {
+            index_ticks = index_ticks_from_trades(&trades);
         }
         index_ticks.sort_by_key(|t| t.timestamp_ms);
         mark_ticks.sort_by_key(|t| t.timestamp_ms);
@@ -205,15 +194,8 @@ impl Tape {
                 .or_insert_with(|| TapeInstrument {
                     name,
                     trades: Vec::new(),
-                    cumulative_amount: Vec::new(),
                 });
-            let prev = inst
-                .cumulative_amount
-                .last()
-                .copied()
-                .unwrap_or(Amount::ZERO);
             inst.trades.push(i as u32);
-            inst.cumulative_amount.push(prev + t.amount);
         }
         let trade_json = trades
             .iter()
@@ -225,9 +207,30 @@ impl Tape {
             trade_pos,
             index_ticks,
             mark_ticks,
+            open_interest: BTreeMap::new(),
             items,
             instruments,
         }
+    }
+
+    /// The tape with the source's open interest snapshots (served by `public/get_book_summary_by_currency`
+    /// as of the exchange's current time); without them the book summary reports none.
+    pub fn with_open_interest(mut self, mut ticks: Vec<OpenInterestTick>) -> Tape {
+        ticks.sort_by_key(|t| t.timestamp_ms);
+        let mut by_currency: BTreeMap<String, Vec<OpenInterestTick>> = BTreeMap::new();
+        for t in ticks {
+            by_currency.entry(t.currency.clone()).or_default().push(t);
+        }
+        self.open_interest = by_currency;
+        self
+    }
+
+    /// The open interest snapshots of `currency`, in time order.
+    pub fn open_interest(&self, currency: &str) -> &[OpenInterestTick] {
+        self.open_interest
+            .get(currency)
+            .map(Vec::as_slice)
+            .unwrap_or(&[])
     }
 
     /// All trades, in exchange-time order.
@@ -396,40 +399,46 @@ impl Tape {
             .collect()
     }
 
-    /// `public/get_book_summary_by_currency` result objects for the live options of `currency` at `now_ms`,
-    /// with `open_interest` = cumulative traded amount of the visible trades.
+    /// `public/get_book_summary_by_currency` result objects for `currency` at `now_ms`: the options of the
+    /// source's latest open interest snapshot at or before `now_ms` that are still live, with that snapshot's
+    /// time as `creation_timestamp`; the other fields describe the visible trades of the instrument. Empty when
+    /// the source has no open interest (a trade file): the simulator does not make open interest up.
     pub fn book_summary_json(&self, visible: usize, currency: &str, now_ms: i64) -> Vec<Value> {
+        let snapshots = self.open_interest(currency);
+        let n = snapshots.partition_point(|s| s.timestamp_ms <= now_ms);
+        let Some(snapshot) = n.checked_sub(1).and_then(|i| snapshots.get(i)) else {
+            return Vec::new();
+        };
         let mut out = Vec::new();
-        for (name, i) in &self.instruments {
-            if i.name.currency != currency || i.name.expiry_ms <= now_ms {
+        for e in &snapshot.entries {
+            let Ok(name) = InstrumentName::parse(&e.instrument_name) else {
+                continue;
+            };
+            if name.expiry_ms <= now_ms {
                 continue;
             }
-            let n = i.trades.partition_point(|&t| (t as usize) < visible);
-            let (oi, last) = if n == 0 {
-                (Amount::ZERO, None)
-            } else {
-                (
-                    i.cumulative_amount[n - 1],
-                    Some(&self.trades[i.trades[n - 1] as usize]),
-                )
+            let traded: &[u32] = match self.instruments.get(&e.instrument_name) {
+                Some(i) => &i.trades[..i.trades.partition_point(|&t| (t as usize) < visible)],
+                None => &[],
             };
-            let volume: f64 = i.trades[..n]
+            let last = traded.last().map(|&t| &self.trades[t as usize]);
+            let volume: f64 = traded
                 .iter()
                 .filter(|&&t| self.trades[t as usize].timestamp_ms > now_ms - 86_400_000)
                 .map(|&t| self.trades[t as usize].amount.to_f64())
                 .sum();
             out.push(json!({
-                "instrument_name": name,
+                "instrument_name": e.instrument_name,
                 "base_currency": currency,
-                "quote_currency": currency,
-                "open_interest": oi.to_f64(),
+                "quote_currency": name.quote.clone().unwrap_or_else(|| currency.to_string()),
+                "open_interest": e.open_interest.to_f64(),
                 "volume": volume,
                 "mark_price": last.map(|t| t.mark_price),
                 "mark_iv": last.map(|t| t.iv_percent),
                 "underlying_price": last.map(|t| t.index_price),
-                "underlying_index": index_name_of(currency),
+                "underlying_index": index_name_for(&name),
                 "last": last.map(|t| t.price),
-                "creation_timestamp": now_ms,
+                "creation_timestamp": snapshot.timestamp_ms,
                 "estimated_delivery_price": last.map(|t| t.index_price),
             }));
         }
@@ -478,20 +487,45 @@ mod tests {
     }
 
     #[test]
-    fn derives_index_and_marks_per_second_and_currency() {
+    fn index_ticks_are_the_trades_index_prices_and_nothing_is_invented() {
         let t = tape();
-        // seconds 1 (BTC, ETH) and 2 (BTC)
-        assert_eq!(t.index_ticks().len(), 3);
-        assert_eq!(t.mark_ticks().len(), 3);
-        assert_eq!(t.mark_ticks()[0].marks.len(), 2);
-        assert_eq!(t.mark_ticks()[0].marks[0].iv, 0.5);
-        // a trade is always published before the index tick derived from it
+        let ticks: Vec<(&str, i64, f64)> = t
+            .index_ticks()
+            .iter()
+            .map(|x| (x.index_name.as_str(), x.timestamp_ms, x.price))
+            .collect();
+        // One per distinct (index, timestamp, price): trades 4 and 5 share theirs.
+        assert_eq!(
+            ticks,
+            vec![
+                ("btc_usd", 1_000, 61_000.0),
+                ("btc_usd", 1_500, 61_500.0),
+                ("eth_usd", 1_600, 61_600.0),
+                ("btc_usd", 2_100, 62_100.0),
+            ]
+        );
+        // A trade file has no mark-price channel and no open interest.
+        assert!(t.mark_ticks().is_empty());
+        assert!(t
+            .book_summary_json(t.visible_trades(t.len()), "BTC", 5_000)
+            .is_empty());
+        // A trade is published before the index tick it reports.
         let first_index = t
             .items()
             .iter()
             .position(|(_, i)| matches!(i, TapeItem::Index(_)))
             .unwrap();
-        assert!(first_index > 1);
+        assert_eq!(t.items()[first_index - 1], (1_000, TapeItem::Trade(0)));
+    }
+
+    #[test]
+    fn linear_options_report_their_own_index() {
+        let t = Tape::new(
+            vec![trade("1", "XRP_USDC-30JUN23-0d625-C", 1_000, 1)],
+            Vec::new(),
+            Vec::new(),
+        );
+        assert_eq!(t.index_ticks()[0].index_name, "xrp_usdc");
     }
 
     #[test]
@@ -506,9 +540,9 @@ mod tests {
             t.trades_by_currency_and_time(t.visible_trades(all), "BTC", 1_500, 10_000, 10, false);
         assert_eq!(ids, vec![4, 3, 1]);
         assert!(!more);
-        // only the first two tape items published: trades 0 and 1
+        // only the first three tape items published: trade 0, its index tick, trade 1
         let (ids, _) =
-            t.trades_by_currency_and_time(t.visible_trades(2), "BTC", 0, 10_000, 10, true);
+            t.trades_by_currency_and_time(t.visible_trades(3), "BTC", 0, 10_000, 10, true);
         assert_eq!(ids, vec![0, 1]);
         let (ids, more) = t.trades_by_instrument(
             t.visible_trades(all),
@@ -531,8 +565,41 @@ mod tests {
         assert_eq!(live[0]["option_type"], "put");
         assert_eq!(live[0]["strike"], 63000.0);
         assert!(t.instruments_json("BTC", true, 0).is_empty());
-        let book = t.book_summary_json(t.visible_trades(t.len()), "BTC", 5_000);
-        assert_eq!(book[0]["open_interest"], 1.5);
-        assert_eq!(book[1]["open_interest"], 0.5);
+
+        let oi = |ts: i64, entries: &[(&str, f64)]| OpenInterestTick {
+            currency: "BTC".into(),
+            timestamp_ms: ts,
+            entries: entries
+                .iter()
+                .map(|(n, x)| OpenInterestEntry {
+                    instrument_name: n.to_string(),
+                    open_interest: Amount::from_f64(*x).unwrap(),
+                })
+                .collect(),
+        };
+        let put = "BTC-17AUG26-63000-P";
+        let untraded = "BTC-17AUG26-70000-C";
+        let t = t.with_open_interest(vec![
+            oi(2_000, &[(put, 7.5), (untraded, 1.0)]),
+            oi(1_000, &[(put, 2.0)]),
+        ]);
+        let all = t.visible_trades(t.len());
+        assert!(t.book_summary_json(all, "BTC", 999).is_empty());
+        assert!(t.book_summary_json(all, "ETH", 5_000).is_empty());
+        let at_1500 = t.book_summary_json(all, "BTC", 1_500);
+        assert_eq!(at_1500.len(), 1);
+        assert_eq!(at_1500[0]["open_interest"], 2.0);
+        assert_eq!(at_1500[0]["creation_timestamp"], 1_000);
+        let at_5000 = t.book_summary_json(all, "BTC", 5_000);
+        assert_eq!(at_5000.len(), 2);
+        assert_eq!(at_5000[0]["instrument_name"], put);
+        assert_eq!(at_5000[0]["open_interest"], 7.5);
+        assert_eq!(at_5000[0]["mark_price"], 0.011);
+        assert_eq!(at_5000[1]["instrument_name"], untraded);
+        assert_eq!(at_5000[1]["last"], Value::Null);
+        assert_eq!(at_5000[1]["creation_timestamp"], 2_000);
+        // Expired options are no longer summarised.
+        let after_expiry = 1_786_953_600_000;
+        assert!(t.book_summary_json(all, "BTC", after_expiry).is_empty());
     }
 }
