@@ -333,13 +333,17 @@ pub fn run(args: RecordArgs) -> Result<ExitCode> {
     }
     let stats = recorded?;
     eprintln!(
-        "recorded {} trades ({} backfilled), {} duplicates dropped, {} gaps, {} reconnects, {} malformed frames",
+        "recorded {} trades ({} backfilled), {} duplicates dropped, {} gaps, {} reconnects, {} malformed frames; \
+         {} index prices ({} from the index channel, {} reported by trades)",
         stats.trades(),
         stats.trades_backfilled,
         stats.duplicates,
         stats.gaps_detected,
         stats.reconnects,
-        stats.malformed_frames
+        stats.malformed_frames,
+        stats.index_ticks + stats.index_from_trades,
+        stats.index_ticks,
+        stats.index_from_trades
     );
     Ok(ExitCode::SUCCESS)
 }

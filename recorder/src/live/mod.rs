@@ -7,11 +7,15 @@
 //!   `public/get_last_trades_by_instrument` ([`backfill::fill_seq_gaps`]);
 //! - after every (re)connection the window since the last complete point (the *watermark*) is announced as
 //!   a gap and backfilled with `public/get_last_trades_by_currency_and_time` ([`backfill::sweep`]);
-//! - a periodic reconciliation sweeps recent history up to just behind the live feed, which also catches a
+//! - a periodic reconciliation sweeps recent history up to just behind the live feed (or, once the feed has
+//!   been quiet for the settle margin, up to that margin behind the exchange's clock), which also catches a
 //!   dropped last trade of an instrument that no later trade_seq would reveal; it then advances the watermark;
 //! - trade ids already stored are dropped ([`dedup`]); the id set, instrument ids and trade_seq high-water
 //!   marks are rebuilt from the log at start, so a restart (even after SIGKILL) resumes without duplicates and
 //!   backfills from shortly before the last stored trade.
+//!
+//! Every trade also stores the index price it reports, so spot stays known across feed gaps: the index
+//! channel has no backfill, the backfilled trades bring their index prices ([`index_prices`]).
 //!
 //! Every gap is written as a `Session::GapDetected` before the trades that fill it. The log writer runs on its
 //! own thread ([`journal`]); nothing on the network side waits for the disk. This module must not interpret
@@ -21,6 +25,7 @@ pub mod backfill;
 pub mod backoff;
 pub mod dedup;
 pub mod error;
+pub mod index_prices;
 pub mod journal;
 pub mod reference;
 pub mod rpc;

@@ -337,11 +337,17 @@ async fn drive(ctx: Arc<Ctx>, rpc: RpcClient, live: Arc<AtomicBool>) -> Result<(
                 .await
                 .map_err(|e| fail("public/get_time", e))?;
             let settle = cfg.settle.as_millis() as i64;
-            let latest_live = ctx.with_state(|s, _| s.latest_live_ms());
+            let (latest_live, latest_live_recv_ns) =
+                ctx.with_state(|s, _| (s.latest_live_ms(), s.latest_live_recv_ns()));
+            // Keep `settle` behind the live feed so as not to race it; but once it has brought no trade for
+            // `settle` (wall clock), what it has not delivered by now it has missed: reconcile up to
+            // `settle` behind the exchange's clock, or trades dropped at the end of a busy spell would wait
+            // for the next trade to be found.
+            let feed_quiet = latest_live_recv_ns.is_none_or(|r| now_ns() - r >= settle * 1_000_000);
             let w = ctx.watermark().unwrap_or(now);
             let mut end = match latest_live {
-                Some(l) => (l - settle).min(now),
-                None => now - settle,
+                Some(l) if !feed_quiet => (l - settle).min(now),
+                _ => now - settle,
             };
             // Reconcile in steps so the watermark advances even when far behind.
             end = end.min(w + cfg.reconcile_span.as_millis() as i64 * 4);

@@ -1,6 +1,8 @@
-//! The recorder's memory of what the log holds — instrument ids, trade ids, per-instrument trade_seq — and
-//! the one place where incoming Deribit records become log events: de-duplicated, validated, with a
-//! `Session` gap event written before any trade the live feed missed.
+//! The recorder's memory of what the log holds — instrument ids, trade ids, per-instrument trade_seq, index
+//! prices — and the one place where incoming Deribit records become log events: de-duplicated, validated, with
+//! a `Session` gap event written before any trade the live feed missed, and each trade's `index_price` stored
+//! as an `IndexPrice` event at the trade's timestamp (once per distinct index, timestamp and price, as
+//! `import deribit-json` does; see [`super::index_prices`]).
 //!
 //! Rebuilt from the log at start ([`RecorderState::rebuild`]), so a restarted recorder neither duplicates
 //! nor re-announces what is already stored. Pure: no I/O, no clock (receive times are passed in).
@@ -13,7 +15,8 @@ use dealerflow_schemas::catalog::InstrumentCatalog;
 use dealerflow_schemas::event::ArchivedEvent;
 use dealerflow_schemas::log::LogReader;
 use dealerflow_schemas::{
-    Event, GapUnit, InstrumentId, MarkIv, MarkIvSnapshot, OpenInterest, OpenInterestEntry, Session,
+    Event, GapUnit, IndexPrice, InstrumentId, InstrumentName, MarkIv, MarkIvSnapshot, OpenInterest,
+    OpenInterestEntry, Session, Trade,
 };
 use std::collections::BTreeMap;
 
@@ -21,9 +24,11 @@ use crate::deribit::{BookSummaryMsg, InstrumentMsg, MarkPriceMsg, PriceIndexMsg,
 
 use super::dedup::TradeIdSet;
 use super::error::RecordError;
+use super::index_prices::IndexPriceSet;
 use super::journal::Batch;
 use super::sequence::{SeqObservation, SeqTracker};
 use super::status::{bump, Counters};
+use crate::import::index_name_for;
 
 /// Where a trade came from.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -48,12 +53,16 @@ pub struct Ingested {
 pub struct RecorderState {
     catalog: InstrumentCatalog,
     seen: TradeIdSet,
+    index_prices: IndexPriceSet,
+    /// Index name of each instrument's underlying (`btc_usd`), by instrument id; filled on first use.
+    index_of: Vec<Option<Box<str>>>,
     seqs: SeqTracker,
     /// Announced whole-feed gaps (exchange ms, inclusive): backfilled trades inside them are accounted for.
     time_gaps: Vec<(i64, i64)>,
     latest_trade_ms: Option<i64>,
     latest_trade_recv_ns: Option<i64>,
     latest_live_ms: Option<i64>,
+    latest_live_recv_ns: Option<i64>,
     marks_pending: BTreeMap<InstrumentId, (f64, f64)>,
     marks_latest_ms: i64,
     marks_last_emit_ms: Option<i64>,
@@ -70,11 +79,14 @@ impl RecorderState {
         RecorderState {
             catalog: InstrumentCatalog::new(),
             seen: TradeIdSet::new(),
+            index_prices: IndexPriceSet::new(),
+            index_of: Vec::new(),
             seqs: SeqTracker::new(),
             time_gaps: Vec::new(),
             latest_trade_ms: None,
             latest_trade_recv_ns: None,
             latest_live_ms: None,
+            latest_live_recv_ns: None,
             marks_pending: BTreeMap::new(),
             marks_latest_ms: 0,
             marks_last_emit_ms: None,
@@ -83,9 +95,9 @@ impl RecorderState {
         }
     }
 
-    /// Rebuilds the state from the log in `dir`: instrument ids, trade ids within the de-duplication window,
-    /// each instrument's trade_seq high-water mark and the holes below it (to be backfilled), the last mark
-    /// snapshot time.
+    /// Rebuilds the state from the log in `dir`: instrument ids, trade ids and index prices within the
+    /// de-duplication window, each instrument's trade_seq high-water mark and the holes below it (to be
+    /// backfilled), the last mark snapshot time.
     pub fn rebuild(
         dir: &Path,
         counters: Arc<Counters>,
@@ -128,6 +140,13 @@ impl RecorderState {
                         s.latest_trade_recv_ns = Some(rec.ts_recv_ns);
                     }
                 }
+                ArchivedEvent::IndexPrice(p) => {
+                    s.index_prices.insert(
+                        p.index_name.as_str(),
+                        p.ts_exchange_ms.to_native(),
+                        p.price.to_native(),
+                    );
+                }
                 ArchivedEvent::MarkIvSnapshot(m) => {
                     let ts = m.ts_exchange_ms.to_native();
                     s.marks_last_emit_ms = Some(s.marks_last_emit_ms.map_or(ts, |l| l.max(ts)));
@@ -136,6 +155,7 @@ impl RecorderState {
             }
         }
         s.seen.prune(dedup_window_ms);
+        s.index_prices.prune(dedup_window_ms);
         if let Some(l) = s.latest_trade_ms {
             s.counters.latest_trade_ms.store(l, Ordering::Relaxed);
         }
@@ -155,6 +175,11 @@ impl RecorderState {
     /// Newest trade exchange time received from the live feed in this run, epoch ms.
     pub fn latest_live_ms(&self) -> Option<i64> {
         self.latest_live_ms
+    }
+
+    /// Local receive time (ns since the epoch) of the last trade the live feed brought in this run.
+    pub fn latest_live_recv_ns(&self) -> Option<i64> {
+        self.latest_live_recv_ns
     }
 
     /// Trade ids held for de-duplication.
@@ -252,6 +277,43 @@ impl RecorderState {
 
     fn id_for_name(&mut self, name: &str, ts: i64, out: &mut Batch) -> Option<InstrumentId> {
         self.intern_name(name, 1.0, ts, out)
+    }
+
+    /// Queues the `IndexPrice` event the trade reports (its `index_price` at its timestamp, on the index of
+    /// its underlying) unless that price is already stored. `name` is the trade's instrument name.
+    fn store_trade_index_price(
+        &mut self,
+        trade: &Trade,
+        name: &str,
+        ts_recv_ns: i64,
+        out: &mut Batch,
+    ) {
+        let slot = trade.instrument.0 as usize;
+        if self.index_of.len() <= slot {
+            self.index_of.resize(slot + 1, None);
+        }
+        let index_name = match &self.index_of[slot] {
+            Some(n) => n,
+            None => match InstrumentName::parse(name) {
+                Ok(parsed) => self.index_of[slot].insert(index_name_for(&parsed).into()),
+                // Unreachable for an interned name; without an underlying there is no index to store.
+                Err(_) => return,
+            },
+        };
+        if self
+            .index_prices
+            .insert(index_name, trade.ts_exchange_ms, trade.index_price)
+        {
+            bump(&self.counters.index_from_trades, 1);
+            out.push((
+                ts_recv_ns,
+                Event::IndexPrice(IndexPrice {
+                    index_name: index_name.to_string(),
+                    price: trade.index_price,
+                    ts_exchange_ms: trade.ts_exchange_ms,
+                }),
+            ));
+        }
     }
 
     /// Appends a whole-feed gap for the inclusive window `from_ms..=to_ms` (exchange time; when the feed was
@@ -380,6 +442,7 @@ impl RecorderState {
                 bump(&self.counters.trades_backfilled, 1);
             } else {
                 bump(&self.counters.trades_live, 1);
+                self.latest_live_recv_ns = Some(ts_recv_ns);
                 if self.latest_live_ms.is_none_or(|l| trade.ts_exchange_ms > l) {
                     self.latest_live_ms = Some(trade.ts_exchange_ms);
                 }
@@ -390,18 +453,27 @@ impl RecorderState {
                 self.latest_trade_ms = Some(ts);
                 self.counters.latest_trade_ms.store(ts, Ordering::Relaxed);
             }
+            self.store_trade_index_price(&trade, name, ts_recv_ns, out);
             out.push((ts_recv_ns, Event::Trade(trade)));
             result.appended += 1;
         }
         result
     }
 
-    /// Ingests an index tick.
+    /// Ingests an index tick (dropped when the log already holds that price of that index at that time, e.g.
+    /// from a trade).
     pub fn ingest_index(&mut self, tick: &PriceIndexMsg<'_>, ts_recv_ns: i64, out: &mut Batch) {
         match tick.to_index_price() {
             Ok(p) => {
-                bump(&self.counters.index_ticks, 1);
-                out.push((ts_recv_ns, Event::IndexPrice(p)));
+                if self
+                    .index_prices
+                    .insert(&p.index_name, p.ts_exchange_ms, p.price)
+                {
+                    bump(&self.counters.index_ticks, 1);
+                    out.push((ts_recv_ns, Event::IndexPrice(p)));
+                } else {
+                    bump(&self.counters.index_duplicates, 1);
+                }
             }
             Err(e) => {
                 bump(&self.counters.invalid_records, 1);
@@ -529,8 +601,107 @@ impl RecorderState {
         ));
     }
 
-    /// Forgets trade ids older than the de-duplication window.
+    /// Forgets trade ids and index prices older than the de-duplication window; returns how many.
     pub fn prune(&mut self) -> usize {
-        self.seen.prune(self.dedup_window_ms)
+        self.seen.prune(self.dedup_window_ms) + self.index_prices.prune(self.dedup_window_ms)
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+mod tests {
+    use super::*;
+    use dealerflow_schemas::log::{LogOptions, LogWriter};
+    use dealerflow_schemas::EventKind;
+
+    fn trade_json(id: &str, name: &str, ts: i64, seq: u64, index: f64) -> String {
+        format!(
+            r#"{{"trade_id":"{id}","instrument_name":"{name}","timestamp":{ts},"trade_seq":{seq},
+               "direction":"buy","price":0.01,"amount":0.5,"mark_price":0.011,"iv":50.0,"index_price":{index}}}"#
+        )
+    }
+
+    fn ingest(state: &mut RecorderState, trades: &[String]) -> Batch {
+        let msgs: Vec<TradeMsg<'_>> = trades
+            .iter()
+            .map(|t| serde_json::from_str(t).unwrap())
+            .collect();
+        let mut out = Batch::new();
+        state.ingest_trades(&msgs, Origin::Live, 1, &mut out);
+        out
+    }
+
+    fn index_prices(out: &Batch) -> Vec<(String, i64, f64)> {
+        out.iter()
+            .filter_map(|(_, e)| match e {
+                Event::IndexPrice(p) => Some((p.index_name.clone(), p.ts_exchange_ms, p.price)),
+                _ => None,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn each_trade_stores_its_index_price_once_before_the_trade() {
+        let mut state = RecorderState::new(Arc::new(Counters::default()), 1_000_000);
+        let put = "BTC-17AUG26-63000-P";
+        let call = "BTC-17AUG26-64000-C";
+        let linear = "XRP_USDC-30JUN27-0d625-C";
+        let out = ingest(
+            &mut state,
+            &[
+                trade_json("1", put, 1_000, 1, 63_000.5),
+                trade_json("2", call, 1_000, 1, 63_000.5),
+                trade_json("3", put, 2_000, 2, 63_001.0),
+                trade_json("4", linear, 2_000, 1, 0.61),
+            ],
+        );
+        assert_eq!(
+            index_prices(&out),
+            vec![
+                ("btc_usd".to_string(), 1_000, 63_000.5),
+                ("btc_usd".to_string(), 2_000, 63_001.0),
+                ("xrp_usdc".to_string(), 2_000, 0.61),
+            ]
+        );
+        let kinds: Vec<EventKind> = out.iter().map(|(_, e)| e.kind()).collect();
+        let first_trade = kinds.iter().position(|k| *k == EventKind::Trade).unwrap();
+        assert_eq!(kinds[first_trade - 1], EventKind::IndexPrice);
+        assert_eq!(state.counters.snapshot().index_from_trades, 3);
+
+        // The same price on the index channel is not stored again; a new one is.
+        let tick = |ts: i64, price: f64| PriceIndexMsg {
+            index_name: Some("btc_usd".into()),
+            price: Some(price),
+            timestamp: Some(ts),
+        };
+        let mut out = Batch::new();
+        state.ingest_index(&tick(1_000, 63_000.5), 2, &mut out);
+        state.ingest_index(&tick(1_500, 63_000.75), 2, &mut out);
+        state.ingest_index(&tick(1_500, 63_000.75), 2, &mut out);
+        assert_eq!(
+            index_prices(&out),
+            vec![("btc_usd".to_string(), 1_500, 63_000.75)]
+        );
+        let stats = state.counters.snapshot();
+        assert_eq!((stats.index_ticks, stats.index_duplicates), (1, 2));
+    }
+
+    #[test]
+    fn a_restart_remembers_the_stored_index_prices() {
+        let dir = tempfile::tempdir().unwrap();
+        let counters = Arc::new(Counters::default());
+        let mut state = RecorderState::new(counters.clone(), 1_000_000);
+        let put = "BTC-17AUG26-63000-P";
+        let out = ingest(&mut state, &[trade_json("1", put, 1_000, 1, 63_000.5)]);
+        let (mut w, _) = LogWriter::open(dir.path(), LogOptions::default()).unwrap();
+        for (ts, e) in &out {
+            w.append(*ts, e).unwrap();
+        }
+        w.close().unwrap();
+        let mut state = RecorderState::rebuild(dir.path(), counters, 1_000_000).unwrap();
+        // A new trade reporting the same index price at the same time adds no index price.
+        let out = ingest(&mut state, &[trade_json("2", put, 1_000, 2, 63_000.5)]);
+        assert!(index_prices(&out).is_empty());
+        assert_eq!(out.len(), 1);
     }
 }

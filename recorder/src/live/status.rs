@@ -23,6 +23,8 @@ pub struct Counters {
     pub(crate) rate_limited: AtomicU64,
     pub(crate) requests: AtomicU64,
     pub(crate) index_ticks: AtomicU64,
+    pub(crate) index_from_trades: AtomicU64,
+    pub(crate) index_duplicates: AtomicU64,
     pub(crate) mark_snapshots: AtomicU64,
     pub(crate) open_interest_snapshots: AtomicU64,
     pub(crate) instruments: AtomicU64,
@@ -53,6 +55,8 @@ impl Counters {
             rate_limited: g(&self.rate_limited),
             requests: g(&self.requests),
             index_ticks: g(&self.index_ticks),
+            index_from_trades: g(&self.index_from_trades),
+            index_duplicates: g(&self.index_duplicates),
             mark_snapshots: g(&self.mark_snapshots),
             open_interest_snapshots: g(&self.open_interest_snapshots),
             instruments: g(&self.instruments),
@@ -90,8 +94,13 @@ pub struct RecordStats {
     pub rate_limited: u64,
     /// Requests sent.
     pub requests: u64,
-    /// Index ticks appended.
+    /// Index ticks from the index channel appended.
     pub index_ticks: u64,
+    /// Index prices appended from trades (each trade's `index_price` at its timestamp, once per distinct
+    /// index, timestamp and price).
+    pub index_from_trades: u64,
+    /// Index ticks dropped because the log already held that price of that index at that time.
+    pub index_duplicates: u64,
     /// Mark-IV snapshots appended.
     pub mark_snapshots: u64,
     /// Open-interest snapshots appended.
