@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
-use dealerflow_recorder::sim::SimTrade;
+use dealerflow_recorder::sim::{SimStatsSnapshot, SimTrade};
 use dealerflow_schemas::log::LogReader;
 use dealerflow_schemas::{Event, EventKind, Instrument, InstrumentId, Session, Trade};
 
@@ -160,6 +160,40 @@ pub fn wait_for(log: &Path, n: usize, timeout: Duration) -> bool {
         std::thread::sleep(Duration::from_millis(50));
     }
     false
+}
+
+/// The simulator's counters as last written to `dir/stats.json`.
+pub fn sim_stats(dir: &Path) -> Option<SimStatsSnapshot> {
+    serde_json::from_str(&std::fs::read_to_string(dir.join("stats.json")).ok()?).ok()
+}
+
+/// Each fault type with how often the simulator injected it.
+pub fn faults_injected(s: &SimStatsSnapshot) -> [(&'static str, u64); 7] {
+    [
+        ("gap", s.gaps),
+        ("dup", s.dups),
+        ("reorder", s.reorders),
+        ("malformed", s.malformed),
+        ("drop_conn", s.dropped_connections),
+        ("stall", s.stalls),
+        ("ratelimit", s.ratelimit_injected),
+    ]
+}
+
+/// Waits until the simulator started in `dir` has injected every fault type at least once (the recorder keeps
+/// sending requests, so a request fault comes eventually); the last counters seen, and whether all fired.
+pub fn wait_for_every_fault(dir: &Path, timeout: Duration) -> (Option<SimStatsSnapshot>, bool) {
+    let t0 = Instant::now();
+    loop {
+        let stats = sim_stats(dir);
+        let all = stats
+            .as_ref()
+            .is_some_and(|s| faults_injected(s).iter().all(|(_, n)| *n > 0));
+        if all || t0.elapsed() >= timeout {
+            return (stats, all);
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
 }
 
 /// SIGINT, then the exit status within `timeout`.
