@@ -23,7 +23,7 @@ use crate::metrics::pbo::BlockStat;
 use crate::metrics::rank::{negated_key, order_key, sort_by_key, Keyed, RankScratch, ZERO_KEY};
 use crate::metrics::spearman::RankedTarget;
 use crate::params::ParamSet;
-use crate::scoring::{bucket, score};
+use crate::scoring::{bucket, score_all, Scored};
 use crate::strategy::{position, segment_returns};
 use crate::window::Window;
 
@@ -221,6 +221,8 @@ pub fn forward_universe(f: &Features, horizon: usize) -> Vec<u32> {
 #[derive(Clone, Debug, Default)]
 pub struct ScoredSamples {
     hpp: Vec<f64>,
+    alpha_eff: Vec<f64>,
+    beta_eff: Vec<f64>,
     buckets: Vec<Scenario>,
     /// `order_key(HPP)`, sample, sign(ΔS) over the universe, sorted.
     by_hpp: Vec<Keyed>,
@@ -237,14 +239,25 @@ impl ScoredSamples {
     /// asks for; buckets are computed when `need.buckets` or `need.strategy`.
     pub fn compute(&mut self, f: &Features, p: &ParamSet, universe: &[u32], need: Need) {
         let with_buckets = need.buckets || need.strategy;
-        self.hpp.clear();
+        score_all(
+            f,
+            p.alpha,
+            p.beta,
+            &mut self.hpp,
+            &mut self.alpha_eff,
+            &mut self.beta_eff,
+        );
         self.buckets.clear();
-        for i in 0..f.len() {
-            let sc = score(f, i, p.alpha, p.beta);
-            self.hpp.push(sc.hpp);
-            if with_buckets {
-                self.buckets.push(bucket(f, i, &sc, &p.scenario));
-            }
+        if with_buckets {
+            let (hpp, ae, be) = (&self.hpp, &self.alpha_eff, &self.beta_eff);
+            self.buckets.extend((0..f.len()).map(|i| {
+                let sc = Scored {
+                    hpp: hpp[i],
+                    alpha_eff: ae[i],
+                    beta_eff: be[i],
+                };
+                bucket(f, i, &sc, &p.scenario)
+            }));
         }
         self.by_hpp.clear();
         self.by_trend.clear();

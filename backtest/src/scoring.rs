@@ -45,6 +45,38 @@ pub fn score(f: &Features, i: usize, alpha: f64, beta: f64) -> Scored {
     }
 }
 
+/// [`score`] of every sample, into `hpp`, `alpha_eff` and `beta_eff` (resized to the sample count): the same
+/// operations on each sample, in a loop the compiler can vectorize.
+pub fn score_all(
+    f: &Features,
+    alpha: f64,
+    beta: f64,
+    hpp: &mut Vec<f64>,
+    alpha_eff: &mut Vec<f64>,
+    beta_eff: &mut Vec<f64>,
+) {
+    let n = f.len();
+    for v in [&mut *hpp, &mut *alpha_eff, &mut *beta_eff] {
+        v.clear();
+        v.resize(n, 0.0);
+    }
+    let (sign, ngi, vss, chl) = (
+        &f.spot_change_sign[..n],
+        &f.ngi[..n],
+        &f.vss[..n],
+        &f.chl24h[..n],
+    );
+    let (iqr_ngi, iqr_vss, iqr_chl) = (&f.iqr_ngi[..n], &f.iqr_vss[..n], &f.iqr_chl24h[..n]);
+    let (hpp, alpha_eff, beta_eff) = (&mut hpp[..n], &mut alpha_eff[..n], &mut beta_eff[..n]);
+    for i in 0..n {
+        let a = weight_eff(alpha, iqr_ngi[i], iqr_vss[i]);
+        let b = weight_eff(beta, iqr_ngi[i], iqr_chl[i]);
+        hpp[i] = f64::from(sign[i]) * ngi[i] + a * vss[i] + b * chl[i];
+        alpha_eff[i] = a;
+        beta_eff[i] = b;
+    }
+}
+
 /// The scenario bucket of sample `i` given its effective weights.
 #[inline]
 pub fn bucket(f: &Features, i: usize, s: &Scored, p: &ScenarioParams) -> Scenario {

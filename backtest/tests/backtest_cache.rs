@@ -13,7 +13,7 @@ use dealerflow_backtest::cache_file::{
 use dealerflow_backtest::feature_cache::{Features, FoldParams};
 use dealerflow_backtest::log_sampler::LogSampler;
 use dealerflow_backtest::planted_samples::{planted_samples, PlantedConfig};
-use dealerflow_backtest::scoring::{bucket, score};
+use dealerflow_backtest::scoring::{bucket, score, score_all};
 use dealerflow_backtest::synth::{generate_into_dir, CurrencyConfig, NoPlantedEffect, SynthConfig};
 use dealerflow_engine::hpp::HppParams;
 use dealerflow_engine::report::GexReport;
@@ -193,6 +193,8 @@ fn log_samples_equal_the_engine_replay_and_the_fingerprint_follows_the_log() {
         })
         .unwrap();
         assert_eq!(reports.len(), f.len());
+        let (mut all_hpp, mut all_a, mut all_b) = (Vec::new(), Vec::new(), Vec::new());
+        score_all(&f, alpha, beta, &mut all_hpp, &mut all_a, &mut all_b);
         for (i, r) in reports.iter().enumerate() {
             assert_eq!(r.at_ms, f.ts_ms[i]);
             assert_eq!(r.spot.to_bits(), f.spot_usd[i].to_bits());
@@ -206,6 +208,15 @@ fn log_samples_equal_the_engine_replay_and_the_fingerprint_follows_the_log() {
                 "HPP at sample {i}, α {alpha}, β {beta}"
             );
             assert_eq!(s.alpha_eff.to_bits(), r.alpha_eff.to_bits());
+            assert_eq!(
+                all_hpp[i].to_bits(),
+                r.hpp.to_bits(),
+                "vectorized HPP at sample {i}"
+            );
+            assert_eq!(
+                (all_a[i].to_bits(), all_b[i].to_bits()),
+                (s.alpha_eff.to_bits(), s.beta_eff.to_bits())
+            );
             assert_eq!(
                 bucket(&f, i, &s, &scenario),
                 r.scenario,
