@@ -40,7 +40,7 @@ use crate::state::State;
 /// Magic bytes opening every checkpoint file.
 pub const CHECKPOINT_MAGIC: &[u8; 8] = b"DFCKPT\0\0";
 /// Format version written by this build (a change of [`State`]'s layout bumps it; older files are rebuilt).
-pub const CHECKPOINT_VERSION: u32 = 2;
+pub const CHECKPOINT_VERSION: u32 = 3;
 /// Subdirectory of the log directory holding checkpoints.
 pub const CHECKPOINT_DIR: &str = "checkpoints";
 /// File extension of checkpoints.

@@ -14,11 +14,12 @@
 //! `ts ≤ t`, so nothing it still needs has been dropped.
 //!
 //! Retirement. An instrument one day past its expiry is *retired*: its slot (definition, marks, inventory) is
-//! removed and only a 24-byte [`RetiredInstrument`] remains: its currency and contract size (a late trade on it
-//! still counts towards ADV) and a fingerprint of its definition (a re-definition is still checked). The latest
-//! trade of each currency's retired instruments is kept per currency for the spot fallback. So the state, and
-//! every checkpoint, holds the live instruments (a few thousand) rather than every instrument the log ever
-//! defined (tens of thousands per year); what it answers is the same as if the slots were kept.
+//! removed; what remains is its 4-byte entry in the id index, naming its class (currency and contract size: a
+//! late trade on it still counts towards ADV), and, per currency, the latest trade on any retired instrument
+//! (for the spot fallback). So the state, and every checkpoint, holds the live instruments (a few thousand)
+//! rather than every instrument the log ever defined (tens of thousands per year), and answers the same as if the
+//! slots were kept. A definition of a retired id is ignored. (Conflicting definitions of one id are bad input:
+//! while the instrument is live the first one applied stays and the others are counted as rejected.)
 //!
 //! The fold does no I/O, reads no clock, and allocates only when a new instrument, currency or index appears,
 //! when instruments retire (and, for the `hybrid` model, for trades before the first open-interest snapshot).
@@ -42,8 +43,28 @@ pub const KEEP_AFTER_EXPIRY_MS: i64 = MS_PER_DAY;
 
 /// `slot_index` entry of an id with no slot.
 const NO_SLOT: u32 = u32::MAX;
-/// `slot_index` entry of a retired id.
-const RETIRED_SLOT: u32 = u32::MAX - 1;
+/// Bit set in the `slot_index` entry of a retired id; the other bits index `retired_classes`.
+const RETIRED_BIT: u32 = 1 << 31;
+
+/// What an id's `slot_index` entry says.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum SlotEntry {
+    /// Never seen (or beyond the index).
+    Absent,
+    /// Retired; index into `retired_classes`.
+    Retired(usize),
+    /// Live; position in `slots`.
+    Live(usize),
+}
+
+#[inline]
+fn slot_entry(index: &[u32], id: u32) -> SlotEntry {
+    match index.get(id as usize).copied() {
+        None | Some(NO_SLOT) => SlotEntry::Absent,
+        Some(e) if e & RETIRED_BIT != 0 => SlotEntry::Retired((e & !RETIRED_BIT) as usize),
+        Some(e) => SlotEntry::Live(e as usize),
+    }
+}
 
 /// An instrument definition as the fold keeps it.
 #[derive(Clone, Debug, PartialEq, rkyv::Archive, rkyv::Serialize, rkyv::Deserialize)]
@@ -71,31 +92,6 @@ impl InstrumentDef {
     /// True for options quoted in the underlying coin (price × spot = USD price).
     pub fn is_inverse(&self) -> bool {
         self.quote_currency == self.currency
-    }
-
-    /// FNV-1a (64 bit) over every field [`InstrumentDef::same_content`] compares: what a retired instrument keeps
-    /// of its definition to check a re-definition.
-    fn content_fingerprint(&self) -> u64 {
-        const PRIME: u64 = 0x0000_0100_0000_01b3;
-        let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-        let mut eat = |bytes: &[u8]| {
-            for &b in bytes {
-                h ^= u64::from(b);
-                h = h.wrapping_mul(PRIME);
-            }
-        };
-        for text in [&self.name, &self.currency, &self.quote_currency] {
-            eat(&(text.len() as u64).to_le_bytes());
-            eat(text.as_bytes());
-        }
-        eat(&[match self.kind {
-            OptionKind::Call => 0,
-            OptionKind::Put => 1,
-        }]);
-        eat(&self.strike_usd.to_bits().to_le_bytes());
-        eat(&self.expiry_ms.to_le_bytes());
-        eat(&self.contract_size.to_bits().to_le_bytes());
-        h
     }
 
     fn same_content(&self, other: &InstrumentDef) -> bool {
@@ -172,18 +168,22 @@ struct PendingNotional {
 
 const NO_CURRENCY: u32 = u32::MAX;
 
-/// What the fold keeps of a retired instrument (one day past its expiry; module docs).
+/// What the fold keeps of retired instruments (one day past their expiry; module docs): their currency and
+/// contract size, shared by every retired instrument of the class.
 #[derive(Clone, Copy, Debug, PartialEq, rkyv::Archive, rkyv::Serialize, rkyv::Deserialize)]
 #[rkyv(derive(Debug))]
-pub struct RetiredInstrument {
-    /// Interned instrument id.
-    pub id: u32,
-    /// Index of its currency in the state's sorted currency list.
+struct RetiredClass {
+    /// Index of the currency in the state's sorted currency list.
     currency: u32,
-    /// Contract size, units of underlying per contract.
+    /// Contract size, units of underlying per contract (> 0).
     contract_size: f64,
-    /// Fingerprint of its definition (FNV-1a over the fields a re-definition is compared on).
-    def_fingerprint: u64,
+}
+
+impl RetiredClass {
+    /// Sort key (contract sizes are positive, so their bits order like their values).
+    fn key(&self) -> (u32, u64) {
+        (self.currency, self.contract_size.to_bits())
+    }
 }
 
 /// Everything the fold knows about one live instrument id.
@@ -332,10 +332,10 @@ pub struct State {
     model: InventoryModel,
     /// Slots of the instruments seen and not retired, sorted by id.
     slots: Vec<InstrumentSlot>,
-    /// `slot_index[id]`: position of the id's slot in `slots`, [`NO_SLOT`] or [`RETIRED_SLOT`].
+    /// `slot_index[id]`: position of the id's slot in `slots`, [`NO_SLOT`], or [`RETIRED_BIT`] | class.
     slot_index: Vec<u32>,
-    /// Retired instruments, sorted by id.
-    retired: Vec<RetiredInstrument>,
+    /// Classes of the retired instruments, sorted by (currency, contract size).
+    retired_classes: Vec<RetiredClass>,
     currencies: Vec<CurrencyBook>,
     indexes: Vec<IndexSpot>,
     max_ts_ms: i64,
@@ -353,7 +353,7 @@ impl State {
             model,
             slots: Vec::new(),
             slot_index: Vec::new(),
-            retired: Vec::new(),
+            retired_classes: Vec::new(),
             currencies: Vec::new(),
             indexes: Vec::new(),
             max_ts_ms: i64::MIN,
@@ -395,24 +395,28 @@ impl State {
 
     /// One instrument's slot; for a retired instrument, a slot that is expired and empty.
     pub fn instrument(&self, id: u32) -> Option<&InstrumentSlot> {
-        match self.slot_index.get(id as usize).copied() {
-            Some(RETIRED_SLOT) => Some(&RETIRED),
-            Some(NO_SLOT) | None => None,
-            Some(pos) => self.slots.get(pos as usize).filter(|s| !s.is_blank()),
+        match slot_entry(&self.slot_index, id) {
+            SlotEntry::Retired(_) => Some(&RETIRED),
+            SlotEntry::Absent => None,
+            SlotEntry::Live(pos) => self.slots.get(pos).filter(|s| !s.is_blank()),
         }
     }
 
-    /// Retired instruments (one day past their expiry), by id.
-    pub fn retired_instruments(&self) -> &[RetiredInstrument] {
-        &self.retired
+    /// Ids of the retired instruments (one day past their expiry), ascending.
+    pub fn retired_instruments(&self) -> impl Iterator<Item = u32> + '_ {
+        self.slot_index
+            .iter()
+            .enumerate()
+            .filter(|(_, &e)| e != NO_SLOT && e & RETIRED_BIT != 0)
+            .map(|(id, _)| id as u32)
     }
 
     /// The live slot of `id`, if it has one.
     #[inline]
     fn live_slot(&self, id: u32) -> Option<&InstrumentSlot> {
-        match self.slot_index.get(id as usize).copied() {
-            Some(NO_SLOT | RETIRED_SLOT) | None => None,
-            Some(pos) => self.slots.get(pos as usize),
+        match slot_entry(&self.slot_index, id) {
+            SlotEntry::Live(pos) => self.slots.get(pos),
+            _ => None,
         }
     }
 
@@ -609,24 +613,24 @@ impl State {
         if i >= self.slot_index.len() {
             self.slot_index.resize(i + 1, NO_SLOT);
         }
-        match self.slot_index[i] {
-            RETIRED_SLOT => None,
-            NO_SLOT => {
+        match slot_entry(&self.slot_index, id) {
+            SlotEntry::Retired(_) => None,
+            SlotEntry::Absent => {
                 // Ids are interned in order of first use, so a new slot nearly always goes last.
                 let pos = self.slots.partition_point(|s| s.id < id);
                 self.slots.insert(pos, InstrumentSlot::empty(id));
                 self.reindex_from(pos);
                 Some(pos)
             }
-            pos => Some(pos as usize),
+            SlotEntry::Live(pos) => Some(pos),
         }
     }
 
     /// Position in `slots` of the live slot of `id`, without creating one.
     fn existing_slot_pos(&self, id: u32) -> Option<usize> {
-        match self.slot_index.get(id as usize).copied() {
-            Some(NO_SLOT | RETIRED_SLOT) | None => None,
-            Some(pos) => Some(pos as usize),
+        match slot_entry(&self.slot_index, id) {
+            SlotEntry::Live(pos) => Some(pos),
+            _ => None,
         }
     }
 
@@ -637,12 +641,25 @@ impl State {
         }
     }
 
-    /// The record of a retired id.
-    fn retired_record(&self, id: u32) -> Option<&RetiredInstrument> {
-        self.retired
-            .binary_search_by_key(&id, |r| r.id)
-            .ok()
-            .map(|i| &self.retired[i])
+    /// Index of `class` in `retired_classes`, inserted in order when new (the entries of retired ids after it
+    /// move up by one).
+    fn retired_class_index(&mut self, class: RetiredClass) -> u32 {
+        match self
+            .retired_classes
+            .binary_search_by_key(&class.key(), RetiredClass::key)
+        {
+            Ok(i) => i as u32,
+            Err(i) => {
+                self.retired_classes.insert(i, class);
+                let i = i as u32;
+                for e in &mut self.slot_index {
+                    if *e != NO_SLOT && *e & RETIRED_BIT != 0 && (*e & !RETIRED_BIT) >= i {
+                        *e += 1;
+                    }
+                }
+                i
+            }
+        }
     }
 
     /// Moves `max_ts_ms` forward and applies what depends on it (ADV window, expiry drops).
@@ -700,25 +717,23 @@ impl State {
         self.finish_retirement(retiring);
     }
 
-    /// Marks the ids of `retiring` (sorted by id, slots already removed) as retired.
-    fn finish_retirement(&mut self, retiring: Vec<RetiredInstrument>) {
+    /// Marks the ids of `retiring` (sorted by id, slots already removed) as retired in their class.
+    fn finish_retirement(&mut self, retiring: Vec<(u32, RetiredClass)>) {
         if retiring.is_empty() {
             return;
         }
-        for r in &retiring {
-            self.slot_index[r.id as usize] = RETIRED_SLOT;
+        for &(id, class) in &retiring {
+            let class = self.retired_class_index(class);
+            self.slot_index[id as usize] = RETIRED_BIT | class;
         }
         self.reindex_from(0);
         if !self.pre_anchor_trades.is_empty() {
             self.pre_anchor_trades.retain(|t| {
                 retiring
-                    .binary_search_by_key(&t.instrument, |r| r.id)
+                    .binary_search_by_key(&t.instrument, |r| r.0)
                     .is_err()
             });
         }
-        self.retired.extend(retiring);
-        // Both parts are sorted: the stable sort merges the two runs in linear time.
-        self.retired.sort_by_key(|r| r.id);
     }
 
     fn apply_instrument(&mut self, seq: u64, id: u32, def: InstrumentDef) {
@@ -731,14 +746,7 @@ impl State {
             return;
         }
         let Some(pos) = self.slot_pos(id) else {
-            // Retired: the same definition again changes nothing; another one is a conflict.
-            let fingerprint = def.content_fingerprint();
-            if self
-                .retired_record(id)
-                .is_none_or(|r| r.def_fingerprint != fingerprint)
-            {
-                self.counts.rejected += 1;
-            }
+            // Retired: the instrument settled; its definition no longer matters.
             return;
         };
         if let Some(existing) = &mut self.slots[pos].def {
@@ -800,9 +808,9 @@ impl State {
                         s.currency += 1;
                     }
                 }
-                for r in &mut self.retired {
-                    if r.currency >= i {
-                        r.currency += 1;
+                for c in &mut self.retired_classes {
+                    if c.currency >= i {
+                        c.currency += 1;
                     }
                 }
                 i
@@ -917,7 +925,10 @@ impl State {
         mark_price: f64,
         index_price_usd: f64,
     ) {
-        let Some(r) = self.retired_record(id).copied() else {
+        let SlotEntry::Retired(class) = slot_entry(&self.slot_index, id) else {
+            return;
+        };
+        let Some(r) = self.retired_classes.get(class).copied() else {
             return;
         };
         let Some(book) = self.currencies.get_mut(r.currency as usize) else {
@@ -1053,18 +1064,19 @@ fn retirement_record(
     slot: &InstrumentSlot,
     def: &InstrumentDef,
     currencies: &mut [CurrencyBook],
-) -> RetiredInstrument {
+) -> (u32, RetiredClass) {
     if let (Some(t), Some(book)) = (slot.last_trade, currencies.get_mut(slot.currency as usize)) {
         if book.retired_last_trade.is_none_or(|l| t.key > l.key) {
             book.retired_last_trade = Some(t);
         }
     }
-    RetiredInstrument {
-        id: slot.id,
-        currency: slot.currency,
-        contract_size: def.contract_size,
-        def_fingerprint: def.content_fingerprint(),
-    }
+    (
+        slot.id,
+        RetiredClass {
+            currency: slot.currency,
+            contract_size: def.contract_size,
+        },
+    )
 }
 
 /// The currency of an index name: the part before the first `_`, upper-cased (`btc_usd` → `BTC`).

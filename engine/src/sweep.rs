@@ -36,7 +36,9 @@ pub struct Sweep<'r> {
     state: State,
     coverage: Coverage,
     next_block: usize,
-    /// `suffix_min[i]`: smallest exchange time of a possibly missing event in blocks `i..`.
+    /// Blocks before this one are covered by the starting checkpoint.
+    first_block: usize,
+    /// `suffix_min[i − first_block]`: smallest exchange time of a possibly missing event in blocks `i..`.
     suffix_min: Vec<i64>,
     pending: BTreeMap<EventKey, Event>,
     at_ms: Option<i64>,
@@ -53,8 +55,15 @@ impl<'r> Sweep<'r> {
             _ => (State::new(model), Coverage::NONE),
         };
         let blocks = reader.blocks();
-        let mut suffix_min = vec![i64::MAX; blocks.len() + 1];
-        for (i, b) in blocks.iter().enumerate().rev() {
+        // Blocks wholly inside the coverage, in seq and in time, never hold a missing event: start after them
+        // (the running maximum time is monotonic, so both bounds are binary searches).
+        let covered_in_time =
+            blocks.partition_point(|b| b.running_max_ts_ms.is_none_or(|r| r <= coverage.ts_ms));
+        let covered_in_seq =
+            blocks.partition_point(|b| b.first_seq + b.frames <= coverage.next_seq);
+        let first_block = covered_in_time.min(covered_in_seq);
+        let mut suffix_min = vec![i64::MAX; blocks.len() - first_block + 1];
+        for (i, b) in blocks.iter().enumerate().skip(first_block).rev() {
             let end = b.first_seq + b.frames;
             let relevant = match (b.min_ts_ms, b.max_ts_ms) {
                 (Some(min), Some(max)) if end <= coverage.next_seq && max > coverage.ts_ms => {
@@ -64,13 +73,15 @@ impl<'r> Sweep<'r> {
                 (Some(min), _) => min,
                 _ => i64::MAX,
             };
-            suffix_min[i] = suffix_min[i + 1].min(relevant);
+            let k = i - first_block;
+            suffix_min[k] = suffix_min[k + 1].min(relevant);
         }
         Sweep {
             reader,
             state,
             coverage,
-            next_block: 0,
+            next_block: first_block,
+            first_block,
             suffix_min,
             pending: BTreeMap::new(),
             at_ms: (coverage != Coverage::NONE).then_some(coverage.ts_ms),
@@ -121,7 +132,9 @@ impl<'r> Sweep<'r> {
             self.state.apply(key.seq, &event);
         }
         let blocks = self.reader.blocks();
-        while self.next_block < blocks.len() && self.suffix_min[self.next_block] <= at_ms {
+        while self.next_block < blocks.len()
+            && self.suffix_min[self.next_block - self.first_block] <= at_ms
+        {
             let b = blocks[self.next_block];
             self.next_block += 1;
             let end = b.first_seq + b.frames;
@@ -170,7 +183,7 @@ impl<'r> Sweep<'r> {
     /// definitions carry no time and always apply (as in [`crate::as_of`]).
     fn apply_untimed_blocks(&mut self) -> Result<(), EngineError> {
         self.untimed_applied = true;
-        for b in self.reader.blocks() {
+        for b in &self.reader.blocks()[self.first_block..] {
             if b.min_ts_ms.is_some() || b.first_seq + b.frames <= self.coverage.next_seq {
                 continue;
             }
@@ -380,26 +393,27 @@ pub fn run_series(
     };
     let mut fingerprints = Fingerprints::new(reader);
     let samples = checkpoints.map(|p| SampleStore::new(p.store.log_dir()));
-    // Before the log's first exchange time the fold holds no timestamped event, so no spot: no sample.
-    let log_first = reader.time_range_ms().map_or(i64::MAX, |r| r.0);
-    let mut stored: BTreeMap<i64, Option<HppSample>> = warmup
-        .iter()
-        .take_while(|&&t| t < log_first)
-        .map(|&t| (t, None))
-        .collect();
-    let from_stored = warmup.iter().copied().find(|&t| t >= log_first);
-    if let (Some(p), Some(store), Some(from), Some(&to)) =
-        (checkpoints, &samples, from_stored, warmup.last())
-    {
-        stored.extend(store.usable_samples(
-            &mut fingerprints,
-            &key,
-            p.interval_ms,
-            from,
-            to,
-            &mut stats.warnings,
-            &mut stats.sample_chunks_stale,
-        )?);
+    let mut stored: BTreeMap<i64, Option<HppSample>> =
+        match (checkpoints, &samples, warmup.first(), warmup.last()) {
+            (Some(p), Some(store), Some(&from), Some(&to)) => store.usable_samples(
+                &mut fingerprints,
+                &key,
+                p.interval_ms,
+                from,
+                to,
+                &mut stats.warnings,
+                &mut stats.sample_chunks_stale,
+            )?,
+            _ => BTreeMap::new(),
+        };
+    // Before the log's first exchange time the fold holds no timestamped event, so no spot: no sample. (The
+    // first time costs a pass over the index: only looked up when a warm-up sample is missing.)
+    let mut log_first: Option<Option<i64>> = None;
+    if warmup.iter().any(|t| !stored.contains_key(t)) {
+        let first = *log_first.get_or_insert_with(|| reader.time_range_ms().map(|r| r.0));
+        for &t in warmup.iter().take_while(|&&t| first.is_none_or(|f| t < f)) {
+            stored.insert(t, None);
+        }
     }
     let sweep_from = warmup
         .iter()
@@ -441,8 +455,11 @@ pub fn run_series(
     }
     let writing = checkpoints.filter(|p| p.write && p.interval_ms > 0);
     if let Some(p) = writing {
-        let log_first = reader.time_range_ms().map(|r| r.0);
-        if let Some(from) = start_ts.map(|t| t + 1).or(log_first) {
+        let from = match start_ts {
+            Some(t) => Some(t + 1),
+            None => *log_first.get_or_insert_with(|| reader.time_range_ms().map(|r| r.0)),
+        };
+        if let Some(from) = from {
             for t in grid_times(from, last_row, p.interval_ms) {
                 visits.entry(t).or_default().push(Visit::Checkpoint);
             }

@@ -163,7 +163,12 @@ pub fn time_range(reader: &LogReader) -> Result<(i64, i64)> {
 
 /// Parses a user time (or `latest`) and checks it lies in the log's range.
 pub fn time_in_log(reader: &LogReader, s: &str, what: &str) -> Result<i64> {
-    let (first, last) = time_range(reader)?;
+    time_in_range(reader, s, what, time_range(reader)?)
+}
+
+/// [`time_in_log`] with the log's exchange-time range already known.
+pub fn time_in_range(reader: &LogReader, s: &str, what: &str, range: (i64, i64)) -> Result<i64> {
+    let (first, last) = range;
     let at = if s.trim() == "latest" {
         last
     } else {
@@ -246,21 +251,22 @@ impl FoldArgs {
     }
 }
 
-/// Builds checkpoints and HPP sample chunks (for every currency, on the grid of `every_ms`) up to `at_ms` when
-/// the newest checkpoint on disk is older than the last checkpoint time at or before `at_ms`. The first query on
+/// Builds checkpoints and HPP sample chunks (for every currency, on `grid`) up to `at_ms` when the newest
+/// checkpoint on disk is older than the last checkpoint time at or before `at_ms` (and after the log's first
+/// exchange time `first_ms`). The first query on
 /// a log pays for this once; later queries read what it wrote and fold only from the checkpoint before them.
 pub fn build_if_behind(
     reader: &LogReader,
     model: InventoryModel,
     policy: &CheckpointPolicy,
-    every_ms: i64,
-    rate: f64,
+    grid: SampleGrid,
+    first_ms: i64,
     at_ms: i64,
 ) -> Result<()> {
     if !policy.write || policy.interval_ms <= 0 {
         return Ok(());
     }
-    let (first, _) = time_range(reader)?;
+    let first = first_ms;
     let boundary = at_ms.div_euclid(policy.interval_ms) * policy.interval_ms;
     if boundary < first
         || policy
@@ -271,7 +277,7 @@ pub fn build_if_behind(
         return Ok(());
     }
     let started = std::time::Instant::now();
-    let stats = build_checkpoints(reader, model, policy, SampleGrid { every_ms, rate }, at_ms)?;
+    let stats = build_checkpoints(reader, model, policy, grid, at_ms)?;
     for w in &stats.warnings {
         eprintln!("warning: {w}");
     }
@@ -288,20 +294,18 @@ pub fn build_if_behind(
 /// Runs `dealerflow gex`.
 pub fn run(args: GexArgs) -> Result<ExitCode> {
     let reader = open_log(&args.fold.data_dir)?;
-    let at = time_in_log(&reader, &args.at, "at")?;
+    let range = time_range(&reader)?;
+    let at = time_in_range(&reader, &args.at, "at", range)?;
     if args.hpp_every <= 0 {
         bail!("--hpp-every must be positive");
     }
     let policy = args.fold.checkpoints();
     if let Some(p) = &policy {
-        build_if_behind(
-            &reader,
-            args.fold.model,
-            p,
-            args.hpp_every,
-            args.fold.rate,
-            at,
-        )?;
+        let grid = SampleGrid {
+            every_ms: args.hpp_every,
+            rate: args.fold.rate,
+        };
+        build_if_behind(&reader, args.fold.model, p, grid, range.0, at)?;
     }
     // A named currency is checked against the fold at `at` after the run (it holds that fold); otherwise the
     // only currency of the log up to `at` is found first.
