@@ -1,4 +1,4 @@
-//! Acceptance (processes): `dealerflow synth` writes a two-day synthetic market; `dealerflow exchange-sim
+//! Acceptance (processes): `dealerflow synth` writes a seven-day synthetic market (5 000 BTC trades a day); `dealerflow exchange-sim
 //! --data-dir` replays it at `--speed max` with well over a thousand injected faults; `dealerflow record` ends
 //! with every synthetic trade exactly once and the same fields, and every gap the feed had visible as a
 //! `Session` event.
@@ -72,7 +72,7 @@ fn synthetic_market_with_a_thousand_faults_is_recorded_exactly_once() {
         .args([
             "synth",
             "--days",
-            "2",
+            "7",
             "--seed",
             "3",
             "--currencies",
