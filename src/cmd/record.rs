@@ -6,7 +6,6 @@
 //! recording, and it is stopped only after the recorder has flushed and closed the log, so it stores every record
 //! the recorder wrote (or says where it stopped; `dealerflow sync-clickhouse` catches up from there).
 
-use std::fmt;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Duration;
@@ -68,79 +67,7 @@ pub struct RecordArgs {
     #[arg(long)]
     quiet: bool,
     #[command(flatten)]
-    clickhouse: RecordClickHouseArgs,
-}
-
-/// Where the ClickHouse sink writes while recording. The flags carry a `clickhouse-` prefix (unlike
-/// `sync-clickhouse`'s `--user`/`--password`/`--database`) because the URL is optional here and the names must
-/// not read as Deribit credentials. The password is never printed.
-#[derive(Clone, Args)]
-pub struct RecordClickHouseArgs {
-    /// Also write the log into ClickHouse as it grows (HTTP URL, e.g. http://127.0.0.1:8123). Recording never
-    /// waits for ClickHouse; after an outage run `dealerflow sync-clickhouse` to catch up.
-    #[arg(
-        id = "clickhouse_url",
-        long = "clickhouse",
-        env = "CLICKHOUSE_URL",
-        hide_env_values = true,
-        value_name = "URL"
-    )]
-    pub url: Option<String>,
-    /// ClickHouse user (default: the server's `default` user).
-    #[arg(
-        id = "clickhouse_user",
-        long = "clickhouse-user",
-        env = "CLICKHOUSE_USER",
-        value_name = "USER"
-    )]
-    pub user: Option<String>,
-    /// ClickHouse password; prefer the CLICKHOUSE_PASSWORD environment variable (command lines are visible to
-    /// other users of the machine).
-    #[arg(
-        id = "clickhouse_password",
-        long = "clickhouse-password",
-        env = "CLICKHOUSE_PASSWORD",
-        hide_env_values = true,
-        value_name = "PASSWORD"
-    )]
-    pub password: Option<String>,
-    /// Database holding the tables (created if missing).
-    #[arg(
-        id = "clickhouse_database",
-        long = "clickhouse-database",
-        env = "CLICKHOUSE_DATABASE",
-        default_value = "dealerflow",
-        value_name = "NAME"
-    )]
-    pub database: String,
-}
-
-impl fmt::Debug for RecordClickHouseArgs {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("RecordClickHouseArgs")
-            .field("user", &self.user)
-            .field("password", &self.password.as_ref().map(|_| "***"))
-            .field("database", &self.database)
-            .finish_non_exhaustive()
-    }
-}
-
-impl RecordClickHouseArgs {
-    /// The validated target, `None` without `--clickhouse`.
-    pub fn target(&self) -> Result<Option<ClickHouseTarget>> {
-        match self.url.as_deref().filter(|u| !u.trim().is_empty()) {
-            None => Ok(None),
-            Some(url) => Ok(Some(
-                ClickHouseTarget::new(
-                    url.trim(),
-                    self.user.clone(),
-                    self.password.clone(),
-                    &self.database,
-                )
-                .context("--clickhouse")?,
-            )),
-        }
-    }
+    clickhouse: crate::cmd::sync_clickhouse::OptionalClickHouseArgs,
 }
 
 /// The ClickHouse sink following the log on a thread (and single-threaded runtime) of its own, so that nothing

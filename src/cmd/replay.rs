@@ -10,10 +10,12 @@ use std::io::{BufWriter, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use crate::cmd::sync_clickhouse::{runtime, OptionalClickHouseArgs};
 use anyhow::{bail, Context, Result};
 use clap::Args;
 use dealerflow_engine::report::GexReport;
 use dealerflow_engine::sweep::{grid_times, run_series};
+use dealerflow_recorder::clickhouse::{insert_gex_snapshots, GexSnapshotRow};
 use dealerflow_schemas::time::format_ms;
 use indicatif::{ProgressBar, ProgressStyle};
 
@@ -40,6 +42,9 @@ pub struct ReplayArgs {
     /// The CSV file to write.
     #[arg(long)]
     pub out: PathBuf,
+    /// Also store the series in ClickHouse's `gex_snapshots` table (what `query gex-history` reads).
+    #[command(flatten)]
+    pub clickhouse: OptionalClickHouseArgs,
 }
 
 /// Runs `dealerflow replay`.
@@ -85,10 +90,17 @@ pub fn run(args: ReplayArgs) -> Result<ExitCode> {
         .unwrap_or_else(|_| ProgressStyle::default_bar()),
     );
     let model = args.fold.model;
+    let target = args.clickhouse.target()?;
+    let mut snapshots: Vec<GexSnapshotRow> = Vec::new();
     let mut write_error: Option<std::io::Error> = None;
     let stats = run_series(&reader, model, &cfg, &rows, policy.as_ref(), |t, report| {
         let line = match report {
-            Some(r) => r.summary_values().join(","),
+            Some(r) => {
+                if target.is_some() {
+                    snapshots.push(snapshot_row(&r));
+                }
+                r.summary_values().join(",")
+            }
             None => empty_row(t, model.as_str(), &currency, cfg.rate),
         };
         bar.inc(1);
@@ -109,6 +121,17 @@ pub fn run(args: ReplayArgs) -> Result<ExitCode> {
     for w in &stats.warnings {
         eprintln!("warning: {w}");
     }
+    if let Some(target) = &target {
+        let n = snapshots.len();
+        runtime()?
+            .block_on(insert_gex_snapshots(target, &snapshots))
+            .with_context(|| format!("storing the GEX series in ClickHouse {}", target.url()))?;
+        eprintln!(
+            "{n} GEX snapshots stored in ClickHouse {} ({}.gex_snapshots)",
+            target.url(),
+            target.database()
+        );
+    }
     eprintln!(
         "{} rows ({} before the first spot price) written to {}; {} checkpoint(s) written",
         stats.rows,
@@ -117,6 +140,36 @@ pub fn run(args: ReplayArgs) -> Result<ExitCode> {
         stats.checkpoints_written
     );
     Ok(ExitCode::SUCCESS)
+}
+
+/// The ClickHouse row of one sample (version 0: stamped with the write time, so a re-run replaces the rows).
+fn snapshot_row(r: &GexReport) -> GexSnapshotRow {
+    GexSnapshotRow {
+        currency: r.currency.clone(),
+        model: r.model.as_str().to_string(),
+        at_ms: r.at_ms,
+        spot: r.spot,
+        net_gamma_exposure_usd: r.net_gamma_exposure_usd,
+        zero_gamma_level: r.zero_gamma_level,
+        call_wall: r.call_wall,
+        put_wall: r.put_wall,
+        major_positive_strike: r.major_positive_strike,
+        minor_positive_strike: r.minor_positive_strike,
+        major_negative_strike: r.major_negative_strike,
+        minor_negative_strike: r.minor_negative_strike,
+        ngi: r.ngi,
+        vss: r.vss,
+        chl24h: r.chl24h,
+        volg: r.volg,
+        hpp: r.hpp,
+        scenario: r.scenario.as_str().to_string(),
+        scenario_code: r.scenario_code,
+        expected_move_1d_usd: r.expected_move_1d_usd,
+        delta_exposure_usd: r.delta_exposure_usd,
+        adv_usd: r.adv_usd,
+        excluded_instruments: r.excluded_instruments,
+        version: 0,
+    }
 }
 
 /// A row for a time with no spot yet: time, model, currency and rate; every other field empty.

@@ -1,0 +1,102 @@
+//! `replay --clickhouse` stores the GEX series in `gex_snapshots`, where `query gex-history` finds the same values
+//! as the CSV; replaying again replaces the rows instead of duplicating them.
+
+use std::path::Path;
+use std::process::Command;
+
+use dealerflow_recorder::clickhouse::TestDatabase;
+
+const REAL: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../shared/data/deribit/btc-option-trades-2026-08-16.json"
+);
+
+fn bin() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_dealerflow"))
+}
+
+fn ok(cmd: &mut Command) -> String {
+    let out = cmd.output().unwrap();
+    assert!(
+        out.status.success(),
+        "{:?}: {}",
+        cmd,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+#[test]
+fn replay_series_lands_in_gex_history() {
+    if !Path::new(REAL).exists() {
+        eprintln!("SKIPPED: {REAL} not found");
+        return;
+    }
+    let Some(db) = TestDatabase::new("replay_gex_history") else {
+        return;
+    };
+    let t = db.target().clone();
+    let tmp = tempfile::tempdir().unwrap();
+    let log = tmp.path().join("log");
+    ok(bin()
+        .args(["import", "deribit-json", REAL, "--data-dir"])
+        .arg(&log));
+    let csv = tmp.path().join("gex.csv");
+    let replay = |csv: &Path| {
+        ok(bin()
+            .args(["replay", "--every", "1h", "--data-dir"])
+            .arg(&log)
+            .arg("--out")
+            .arg(csv)
+            .args([
+                "--clickhouse",
+                t.url(),
+                "--clickhouse-database",
+                t.database(),
+            ]))
+    };
+    replay(&csv);
+    replay(&csv);
+
+    // The CSV's (at_ms, net GEX) pairs for rows with a spot.
+    let text = std::fs::read_to_string(&csv).unwrap();
+    let mut lines = text.lines();
+    let header: Vec<&str> = lines.next().unwrap().split(',').collect();
+    let col = |name: &str| header.iter().position(|h| *h == name).unwrap();
+    let (at, ngex) = (col("at_ms"), col("net_gamma_exposure_usd"));
+    let want: Vec<(i64, f64)> = lines
+        .map(|l| l.split(',').collect::<Vec<_>>())
+        .filter(|f| !f[ngex].is_empty())
+        .map(|f| (f[at].parse().unwrap(), f[ngex].parse().unwrap()))
+        .collect();
+    assert!(want.len() > 20);
+
+    let got = ok(bin().args([
+        "query",
+        "--clickhouse",
+        t.url(),
+        "--database",
+        t.database(),
+        "gex-history",
+        "--format",
+        "json",
+    ]));
+    let rows: Vec<serde_json::Value> =
+        match serde_json::from_str::<serde_json::Value>(&got).unwrap() {
+            serde_json::Value::Array(a) => a,
+            other => other["rows"].as_array().cloned().unwrap_or_default(),
+        };
+    assert_eq!(
+        rows.len(),
+        want.len(),
+        "replayed twice: rows must not duplicate\n{got}"
+    );
+    for (row, (at_ms, g)) in rows.iter().zip(&want) {
+        assert_eq!(row["at_ms"].as_i64(), Some(*at_ms), "{row}");
+        let stored = row["net_gamma_exposure_usd"].as_f64().unwrap();
+        assert!(
+            (stored - g).abs() <= 1e-9 * g.abs().max(1.0),
+            "{at_ms}: {stored} vs {g}"
+        );
+    }
+}
