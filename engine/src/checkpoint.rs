@@ -320,6 +320,15 @@ impl CheckpointStore {
         out
     }
 
+    /// The format version in a file's header, when the header is intact (magic and header checksum); reads only
+    /// the header.
+    pub fn header_version(path: &Path) -> Option<u32> {
+        let mut header = [0u8; HEADER_LEN];
+        fs::File::open(path).ok()?.read_exact(&mut header).ok()?;
+        (&header[0..8] == CHECKPOINT_MAGIC && crc32c::crc32c(&header[0..60]) == le_u32(&header, 60))
+            .then(|| le_u32(&header, 8))
+    }
+
     /// Reads and verifies one file.
     pub fn load(&self, path: &Path) -> Result<Checkpoint, EngineError> {
         let io = |source| EngineError::CheckpointIo {
@@ -358,15 +367,23 @@ impl CheckpointStore {
     }
 
     /// Loads the checkpoint of `model` named for `ts_ms` if it is usable with the reader; `Ok(None)` when there is
-    /// no such file; a damaged or foreign file adds a warning and gives `None`.
+    /// no such file or it is in another format version (counted in `other_format`: an older build wrote it, it is
+    /// rebuilt when a sweep passes its time); a damaged or foreign file adds a warning and gives `None`.
     fn usable_at(
         &self,
         fingerprints: &mut Fingerprints<'_>,
         model: InventoryModel,
         ts_ms: i64,
         warnings: &mut Vec<String>,
+        other_format: &mut u64,
     ) -> Result<Option<Checkpoint>, EngineError> {
         let path = self.path_for(model, ts_ms);
+        if let Some(version) = Self::header_version(&path) {
+            if version != CHECKPOINT_VERSION {
+                *other_format += 1;
+                return Ok(None);
+            }
+        }
         let cp = match self.load(&path) {
             Ok(cp) => cp,
             Err(EngineError::CheckpointIo { source, .. })
@@ -412,15 +429,41 @@ impl CheckpointStore {
         at_ms: i64,
         warnings: &mut Vec<String>,
     ) -> Result<Option<Checkpoint>, EngineError> {
+        let mut other_format = 0;
+        let found = self.scan_back(fingerprints, model, at_ms, warnings, &mut other_format)?;
+        self.warn_other_format(other_format, warnings);
+        Ok(found)
+    }
+
+    /// The newest usable checkpoint at or before `at_ms`, newest file first.
+    fn scan_back(
+        &self,
+        fingerprints: &mut Fingerprints<'_>,
+        model: InventoryModel,
+        at_ms: i64,
+        warnings: &mut Vec<String>,
+        other_format: &mut u64,
+    ) -> Result<Option<Checkpoint>, EngineError> {
         for (ts, _) in self.list(model).into_iter().rev() {
             if ts > at_ms {
                 continue;
             }
-            if let Some(cp) = self.usable_at(fingerprints, model, ts, warnings)? {
+            if let Some(cp) = self.usable_at(fingerprints, model, ts, warnings, other_format)? {
                 return Ok(Some(cp));
             }
         }
         Ok(None)
+    }
+
+    /// One warning line for every file of another format version, rather than one per file.
+    fn warn_other_format(&self, other_format: u64, warnings: &mut Vec<String>) {
+        if other_format > 0 {
+            warnings.push(format!(
+                "{other_format} checkpoint(s) in {} were written in another format version and are ignored; they \
+                 are rebuilt as sweeps pass their times",
+                self.dir.display()
+            ));
+        }
     }
 
     /// Like [`CheckpointStore::latest_usable`], but first tries the checkpoint at the last multiple of
@@ -437,15 +480,37 @@ impl CheckpointStore {
             return self.latest_usable(fingerprints, model, at_ms, warnings);
         }
         let aligned = at_ms.div_euclid(interval_ms) * interval_ms;
-        if let Some(cp) = self.usable_at(fingerprints, model, aligned, warnings)? {
-            return Ok(Some(cp));
+        let mut other_format = 0;
+        let mut found =
+            self.usable_at(fingerprints, model, aligned, warnings, &mut other_format)?;
+        if found.is_none() {
+            found = self.scan_back(
+                fingerprints,
+                model,
+                aligned.saturating_sub(1),
+                warnings,
+                &mut other_format,
+            )?;
         }
-        self.latest_usable(fingerprints, model, aligned.saturating_sub(1), warnings)
+        self.warn_other_format(other_format, warnings);
+        Ok(found)
     }
 
-    /// Time of the newest checkpoint file of `model` (unverified; from the file names).
+    /// Time of the newest checkpoint file of `model` in this build's format (by file name and header; the
+    /// content is verified when it is used).
     pub fn newest_ms(&self, model: InventoryModel) -> Option<i64> {
-        self.list(model).last().map(|(ts, _)| *ts)
+        self.list(model)
+            .into_iter()
+            .rev()
+            .find(|(_, path)| Self::header_version(path) == Some(CHECKPOINT_VERSION))
+            .map(|(ts, _)| ts)
+    }
+
+    /// True when the checkpoint of `model` at `ts_ms` exists in this build's format and verifies (checksums and
+    /// archive; not its log).
+    pub fn is_current(&self, model: InventoryModel, ts_ms: i64) -> bool {
+        let path = self.path_for(model, ts_ms);
+        Self::header_version(&path) == Some(CHECKPOINT_VERSION) && self.load(&path).is_ok()
     }
 
     /// Writes a checkpoint (temporary file, rename). Returns its path.
@@ -477,7 +542,7 @@ impl CheckpointStore {
                 reason,
             }
         })?;
-        let tmp = path.with_extension("tmp");
+        let tmp = path.with_extension(format!("{}.tmp", std::process::id()));
         let mut f = fs::File::create(&tmp).map_err(io("create", &tmp))?;
         f.write_all(&bytes).map_err(io("write", &tmp))?;
         drop(f);

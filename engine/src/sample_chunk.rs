@@ -13,8 +13,8 @@
 //! with a reader holding more records only when none of the records appended since can have an exchange time at
 //! or before its last grid time (by the sparse index's block minimum); a backfilled trade older than that makes
 //! the chunk stale, and it is recomputed and rewritten. Like checkpoints, chunks are projections: deleting them is
-//! always safe. They are written to a temporary name and renamed; a file damaged by a crash fails its checksum
-//! and is recomputed, so no fsync is spent on them.
+//! always safe. They are written to a temporary name (with the process id: two writers never share one) and
+//! renamed; a file damaged by a crash fails its checksum and is recomputed, so no fsync is spent on them.
 //!
 //! File layout (little endian):
 //!
@@ -448,7 +448,7 @@ impl SampleStore {
             path: path.clone(),
             reason,
         })?;
-        let tmp = path.with_extension("tmp");
+        let tmp = path.with_extension(format!("{}.tmp", std::process::id()));
         let mut f = fs::File::create(&tmp).map_err(io("create", &tmp))?;
         f.write_all(&bytes).map_err(io("write", &tmp))?;
         drop(f);

@@ -339,8 +339,7 @@ pub(crate) fn write_checkpoint_if_missing(
     t: i64,
     fingerprints: &mut Fingerprints<'_>,
 ) -> Result<bool, EngineError> {
-    let path = policy.store.path_for(model, t);
-    if path.exists() && policy.store.load(&path).is_ok() {
+    if policy.store.is_current(model, t) {
         return Ok(false);
     }
     match sweep.coverage_now(fingerprints)? {

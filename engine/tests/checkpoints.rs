@@ -248,3 +248,50 @@ fn checkpoints_stay_valid_while_the_log_grows() {
     );
     assert_eq!(format!("{a:?}"), format!("{b:?}"));
 }
+
+#[test]
+fn checkpoints_of_another_format_version_are_skipped_quietly_and_rebuilt() {
+    let dir = tempfile::tempdir().unwrap();
+    let reader = write_log(dir.path(), &events());
+    let store = CheckpointStore::new(dir.path());
+    let policy = CheckpointPolicy {
+        store: store.clone(),
+        interval_ms: 3 * HOUR_MS,
+        write: true,
+    };
+    let t = T0 + 40 * HOUR_MS;
+    let (fresh, _) = gex_json(&reader, t, None);
+    gex_json(&reader, t, Some(&policy));
+    let files = store.list(InventoryModel::Flow);
+    assert!(files.len() >= 10);
+    // Rewrite every header as an older build's (version 1, header checksum recomputed).
+    for (_, path) in &files {
+        let mut bytes = std::fs::read(path).unwrap();
+        bytes[8..12].copy_from_slice(&1u32.to_le_bytes());
+        let crc = crc32c::crc32c(&bytes[0..60]);
+        bytes[60..64].copy_from_slice(&crc.to_le_bytes());
+        std::fs::write(path, bytes).unwrap();
+        assert_eq!(CheckpointStore::header_version(path), Some(1));
+    }
+    assert_eq!(store.newest_ms(InventoryModel::Flow), None);
+    let (again, warnings) = gex_json(&reader, t, Some(&policy));
+    assert_eq!(again, fresh);
+    // One line for all of them, not one per file.
+    assert_eq!(warnings.len(), 1, "{warnings:?}");
+    assert!(
+        warnings[0].contains("another format version"),
+        "{warnings:?}"
+    );
+    // The sweep passed their times and rewrote them in the current format.
+    for (ts, path) in &files {
+        if *ts <= t {
+            assert!(
+                store.is_current(InventoryModel::Flow, *ts),
+                "{}",
+                path.display()
+            );
+        }
+    }
+    let (_, warnings) = gex_json(&reader, t, Some(&policy));
+    assert!(warnings.is_empty(), "{warnings:?}");
+}
