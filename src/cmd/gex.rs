@@ -11,7 +11,9 @@ use std::process::ExitCode;
 use anyhow::{bail, Context, Result};
 use clap::{Args, ValueEnum};
 use dealerflow_engine::as_of::fold_as_of;
-use dealerflow_engine::checkpoint::{CheckpointStore, DEFAULT_CHECKPOINT_INTERVAL_MS};
+use dealerflow_engine::checkpoint::{
+    CheckpointStore, Fingerprints, DEFAULT_CHECKPOINT_INTERVAL_MS,
+};
 use dealerflow_engine::checkpoint_build::{build_checkpoints, SampleGrid};
 use dealerflow_engine::hpp::{HppParams, DEFAULT_LOOKBACK_MS};
 use dealerflow_engine::report::GexReport;
@@ -204,9 +206,13 @@ impl FoldArgs {
     pub fn resolve_currency(&self, reader: &LogReader, at_ms: i64) -> Result<String> {
         let mut warnings = Vec::new();
         let start = match self.checkpoints() {
-            Some(p) => p
-                .store
-                .latest_at_or_before(reader, self.model, at_ms, &mut warnings)?,
+            Some(p) => p.store.latest_usable_aligned(
+                &mut Fingerprints::new(reader),
+                self.model,
+                at_ms,
+                p.interval_ms,
+                &mut warnings,
+            )?,
             None => None,
         };
         for w in &warnings {
