@@ -24,7 +24,13 @@
 //!
 //! Files are written to a temporary name and renamed, so a crash never leaves a half-written checkpoint under
 //! a real name; without an fsync a crash can still leave a renamed file whose bytes never reached the disk: it
-//! fails verification like any damaged one, is ignored with a warning and rebuilt.
+//! fails verification like any damaged one, is ignored with a warning and rebuilt. Files of another format
+//! version are recognised by their header alone and skipped (one warning for all of them).
+//!
+//! Size: the state holds the live instruments and one 4-byte index entry per instrument ever defined
+//! ([`crate::state`]): about 1 MB at the end of a year of BTC and ETH options (72 000 instruments defined).
+//! Queries find the checkpoint before `t` by name ([`CheckpointStore::latest_usable_aligned`]), without listing
+//! the directory.
 
 use std::collections::BTreeMap;
 use std::fs;

@@ -2,14 +2,16 @@
 //! exactly the fold of the events with `ts ≤ tᵢ` (as [`crate::as_of`] would give), in one pass over the log.
 //! Blocks holding only definitions (no exchange time) are applied before the first time.
 //!
-//! [`Sweep`] reads blocks in seq order only as far as needed: it stops before block i as soon as the smallest
-//! exchange time of blocks i, i+1, … (a suffix minimum over the sparse index) is > tᵢ. Events read ahead of time (`ts > tᵢ`) wait in a buffer ordered by `(ts, seq)`. Because the fold
-//! is order independent, applying each event whenever it becomes due gives the same bits as a fold from the
-//! start.
+//! [`Sweep`] reads blocks in seq order only as far as needed: it starts after the blocks its checkpoint covers
+//! and stops before block i as soon as the smallest exchange time of blocks i, i+1, … (a suffix minimum over the
+//! sparse index) is > tᵢ. Events read ahead of time (`ts > tᵢ`) wait in a buffer ordered by `(ts, seq)`. Because
+//! the fold is order independent, applying each event whenever it becomes due gives the same bits as a fold from
+//! the start.
 //!
-//! [`run_series`] drives a sweep over a sampling grid: it warms the HPP sampler up over the trailing window,
-//! writes checkpoints at regular exchange times, and hands each row to a callback (`gex` uses it for one row,
-//! `replay` for a whole series).
+//! [`run_series`] drives a sweep over a sampling grid: it warms the HPP sampler up over the trailing window
+//! (reading stored samples where it can, [`crate::sample_chunk`]), writes checkpoints at regular exchange times
+//! and the sample chunks it computed, and hands each row to a callback (`gex` uses it for one row, `replay` for
+//! a whole series).
 
 use std::collections::BTreeMap;
 
