@@ -7,7 +7,6 @@
 
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used))]
 
-pub mod synth;
 pub mod cache_file;
 pub mod engine_sample;
 pub mod error;
@@ -25,5 +24,6 @@ pub mod report;
 pub mod scoring;
 pub mod strategy;
 pub mod sweep;
+pub mod synth;
 pub mod walk_forward;
 pub mod window;

@@ -22,7 +22,11 @@ fn trade(seq: u64) -> Event {
         instrument: InstrumentId((seq % 800) as u32),
         ts_exchange_ms: BASE_MS + seq as i64 * 3,
         trade_seq: Some(seq / 800),
-        taker_side: if seq % 3 == 0 { TakerSide::Buy } else { TakerSide::Sell },
+        taker_side: if seq % 3 == 0 {
+            TakerSide::Buy
+        } else {
+            TakerSide::Sell
+        },
         amount: Amount::from_raw(10_000_000 * (1 + (seq % 25) as i64)),
         price: 0.0025,
         mark_price: 0.0026,
@@ -35,7 +39,10 @@ fn trade(seq: u64) -> Event {
 }
 
 fn never() -> LogOptions {
-    LogOptions { fsync: FsyncPolicy::Never, ..LogOptions::default() }
+    LogOptions {
+        fsync: FsyncPolicy::Never,
+        ..LogOptions::default()
+    }
 }
 
 fn write_log(dir: &Path, n: u64) {
@@ -129,7 +136,11 @@ fn bench_seek(c: &mut Criterion) {
         b.iter(|| {
             let reader = LogReader::open(&dir).unwrap();
             k = (k + 7_919_993) % 50_000_000;
-            let rec = reader.iter_from_time(BASE_MS + k as i64 * 3).next().unwrap().unwrap();
+            let rec = reader
+                .iter_from_time(BASE_MS + k as i64 * 3)
+                .next()
+                .unwrap()
+                .unwrap();
             rec.seq
         })
     });
@@ -160,7 +171,11 @@ fn bench_follow(c: &mut Criterion) {
             });
             let mut seen = Vec::with_capacity(iters as usize);
             while (seen.len() as u64) < iters {
-                if follower.next_timeout(Duration::from_secs(5)).unwrap().is_some() {
+                if follower
+                    .next_timeout(Duration::from_secs(5))
+                    .unwrap()
+                    .is_some()
+                {
                     seen.push(Instant::now());
                 }
             }
@@ -175,7 +190,10 @@ fn bench_follow(c: &mut Criterion) {
                     d
                 })
                 .sum();
-            assert!(worst < Duration::from_millis(10), "a record took {worst:?} to become visible");
+            assert!(
+                worst < Duration::from_millis(10),
+                "a record took {worst:?} to become visible"
+            );
             total
         })
     });

@@ -10,8 +10,8 @@
 
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used))]
 
+pub mod clickhouse;
 pub mod deribit;
 pub mod import;
 pub mod live;
-pub mod clickhouse;
 pub mod sim;

@@ -121,7 +121,10 @@ pub fn run(args: BacktestArgs) -> Result<ExitCode> {
         );
     }
     if args.blocks < 2 || !args.blocks.is_multiple_of(2) || args.blocks > MAX_BLOCKS {
-        bail!("--blocks {}: use an even number from 2 to {MAX_BLOCKS}", args.blocks);
+        bail!(
+            "--blocks {}: use an even number from 2 to {MAX_BLOCKS}",
+            args.blocks
+        );
     }
     if !(args.fee_bps.is_finite() && args.fee_bps >= 0.0) {
         bail!("--fee-bps must be a number ≥ 0");
