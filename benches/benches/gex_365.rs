@@ -3,6 +3,11 @@
 //! - every query ≤ 50 ms wall clock, at the start, middle and end of the log and at random times, both
 //!   currencies (criterion group `gex_365`);
 //! - peak RSS of the process ≤ 64 MB (GNU `/usr/bin/time -f %M`, before the timed runs, printed per query).
+//!   RSS counts the log's file pages the process maps. It is measured with the log paged in by the readers'
+//!   own faults; when the page cache holds the log in large folios (after a buffered read such as `cat` or
+//!   `cp` of the segments; `FileHugePages` in `/proc/meminfo`), each touched page maps its whole folio and
+//!   the same queries read about five times higher (mostly in the log reader's open). To reset the log's
+//!   pages: `posix_fadvise(POSIX_FADV_DONTNEED)` on its segment files.
 //!
 //! The checkpoints and HPP sample chunks the queries read are built by the first `gex` on the log; that one-time
 //! cost is measured separately (printed as `build`) when the log has none, or when `GEX365_REBUILD=1`.
