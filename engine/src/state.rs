@@ -609,6 +609,17 @@ impl State {
     /// Position in `slots` of the live slot of `id`, created when absent; `None` for a retired id.
     #[inline]
     fn slot_pos(&mut self, id: u32) -> Option<usize> {
+        // Fast path: a live slot (entries below the retired bit are positions).
+        if let Some(&e) = self.slot_index.get(id as usize) {
+            if e < RETIRED_BIT {
+                return Some(e as usize);
+            }
+        }
+        self.slot_pos_slow(id)
+    }
+
+    #[cold]
+    fn slot_pos_slow(&mut self, id: u32) -> Option<usize> {
         let i = id as usize;
         if i >= self.slot_index.len() {
             self.slot_index.resize(i + 1, NO_SLOT);
