@@ -3,37 +3,13 @@
 
 use std::collections::BTreeMap;
 use std::path::Path;
-use std::process::Command;
 
 use dealerflow_recorder::clickhouse::TestDatabase;
 
-const REAL: &str = concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/../shared/data/deribit/btc-option-trades-2026-08-16.json"
-);
+mod cli_support;
+use cli_support::{bin, json_rows, ok, REAL};
+
 const AT: &str = "2026-08-17T07:00:00Z";
-
-fn bin() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_dealerflow"))
-}
-
-fn ok(cmd: &mut Command) -> String {
-    let out = cmd.output().unwrap();
-    assert!(
-        out.status.success(),
-        "{:?}: {}",
-        cmd,
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
-}
-
-fn rows(json: &str) -> Vec<serde_json::Value> {
-    match serde_json::from_str::<serde_json::Value>(json).unwrap() {
-        serde_json::Value::Array(a) => a,
-        other => other["rows"].as_array().cloned().unwrap_or_default(),
-    }
-}
 
 #[test]
 fn flow_by_strike_equals_gex_dealer_positions() {
@@ -76,7 +52,7 @@ fn flow_by_strike_equals_gex_dealer_positions() {
     }
     assert!(want.len() > 20);
 
-    let got = rows(&ok(bin().args([
+    let got = json_rows(&ok(bin().args([
         "query",
         "--clickhouse",
         t.url(),

@@ -2,29 +2,11 @@
 //! as the CSV; replaying again replaces the rows instead of duplicating them.
 
 use std::path::Path;
-use std::process::Command;
 
 use dealerflow_recorder::clickhouse::TestDatabase;
 
-const REAL: &str = concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/../shared/data/deribit/btc-option-trades-2026-08-16.json"
-);
-
-fn bin() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_dealerflow"))
-}
-
-fn ok(cmd: &mut Command) -> String {
-    let out = cmd.output().unwrap();
-    assert!(
-        out.status.success(),
-        "{:?}: {}",
-        cmd,
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
-}
+mod cli_support;
+use cli_support::{bin, json_rows, ok, REAL};
 
 #[test]
 fn replay_series_lands_in_gex_history() {
@@ -81,11 +63,7 @@ fn replay_series_lands_in_gex_history() {
         "--format",
         "json",
     ]));
-    let rows: Vec<serde_json::Value> =
-        match serde_json::from_str::<serde_json::Value>(&got).unwrap() {
-            serde_json::Value::Array(a) => a,
-            other => other["rows"].as_array().cloned().unwrap_or_default(),
-        };
+    let rows = json_rows(&got);
     assert_eq!(
         rows.len(),
         want.len(),
