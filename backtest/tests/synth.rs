@@ -155,8 +155,8 @@ fn refuses_a_log_that_holds_records() {
 struct Triple;
 impl PlantedEffect for Triple {
     fn observe(&mut self, _event: &Event) {}
-    fn vol_multiplier(&mut self, _currency: usize, _ts_ms: i64) -> f64 {
-        3.0
+    fn volatility(&mut self, _currency: usize, _ts_ms: i64, regime_vol: f64) -> f64 {
+        3.0 * regime_vol
     }
 }
 

@@ -51,7 +51,7 @@ struct Market {
     flow: TradeFlow,
     flow_rng: ChaCha8Rng,
     oi_rng: ChaCha8Rng,
-    vol_multiplier: f64,
+    minute_vol: f64,
     next_trade_id: u64,
 }
 
@@ -102,7 +102,7 @@ pub fn run(
             flow: TradeFlow::new(c.trades_per_day, c.min_amount),
             flow_rng: stream(config.seed, STREAM_FLOW + i as u64),
             oi_rng: stream(config.seed, STREAM_OI + i as u64),
-            vol_multiplier: 1.0,
+            minute_vol: chain.current.realized_vol() * c.vol_scale,
             next_trade_id: c.first_trade_id,
             cfg: c.clone(),
         })
@@ -124,11 +124,12 @@ pub fn run(
             for (i, m) in markets.iter_mut().enumerate() {
                 let noise: f64 = StandardNormal.sample(&mut m.oi_rng);
                 m.surface.step_minute(regime, 1.0, noise);
-                let mult = sink.planted.vol_multiplier(i, t);
-                m.vol_multiplier = if mult.is_finite() && mult > 0.0 {
-                    mult
+                let regime_vol = regime.realized_vol() * m.cfg.vol_scale;
+                let vol = sink.planted.volatility(i, t, regime_vol);
+                m.minute_vol = if vol.is_finite() && vol > 0.0 {
+                    vol
                 } else {
-                    1.0
+                    regime_vol
                 };
             }
         }
@@ -142,8 +143,7 @@ pub fn run(
             let z_own: f64 = StandardNormal.sample(&mut index_rng);
             if s > 0 {
                 let z = IndexPath::correlated_shock(i == 0, z_market, z_own);
-                let sigma = chain.current.realized_vol() * m.cfg.vol_scale * m.vol_multiplier;
-                m.path.step(sigma, 1.0, z);
+                m.path.step(m.minute_vol, 1.0, z);
             }
             let price = (m.path.spot_usd * 100.0).round() / 100.0;
             sink.append(

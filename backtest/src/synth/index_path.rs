@@ -1,5 +1,5 @@
 //! The index price path: geometric Brownian motion without drift, stepped every second, with the volatility of
-//! the current regime (scaled per currency and by a planted effect), correlated across currencies through a
+//! the current regime (scaled per currency, or set by a planted effect), correlated across currencies through a
 //! shared market shock.
 //!
 //! S(t + dt) = S(t) · exp(σ √dt Z − σ² dt / 2), Z standard normal (the exact GBM step, e.g. Glasserman,

@@ -30,9 +30,10 @@
 //!
 //! # Planted effect
 //!
-//! [`PlantedEffect`] is the hook for a later model that scales the index's forward volatility from what has been
-//! generated (e.g. a hedging-pressure score at known α*, β*); [`NoPlantedEffect`] is the default. No effect model
-//! is implemented here.
+//! [`PlantedEffect`] sets the index's volatility minute by minute from what has been generated.
+//! [`NoPlantedEffect`] (the default) keeps the regime's volatility; [`HppPlantedEffect`] drives it by the
+//! hedging-pressure score at known α*, β* (`dealerflow synth --planted-alpha A --planted-beta B`), so that a
+//! backtest can be checked to recover them.
 
 mod calendar;
 mod config;
@@ -55,7 +56,7 @@ pub use calendar::{last_friday_ms, listed_expiries, weekday};
 pub use config::{CurrencyConfig, SynthConfig, DEFAULT_START_MS};
 pub use index_path::{IndexPath, MARKET_CORRELATION};
 pub use listing::{option_name, ListedOption, Listing, OPENING_PROBABILITY};
-pub use planted::{NoPlantedEffect, PlantedEffect};
+pub use planted::{HppPlantedEffect, NoPlantedEffect, PlantedEffect, PlantedHpp};
 pub use regime::{Regime, RegimeChain};
 pub use strikes::{nice_step, strike_grid};
 pub use trade_flow::{round_to_tick, SizeModel, TradeFlow};

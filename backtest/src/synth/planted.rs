@@ -1,23 +1,32 @@
-//! The hook for a planted effect: a model that watches the generated events and scales the index's forward
-//! volatility, so that a backtest can be checked to find an effect of known size (DESIGN §6: forward vol driven by
-//! a hedging-pressure score at known α*, β*).
+//! Planted effects: models that watch the generated events and set the index's volatility minute by minute, so
+//! that a backtest can be checked to find an effect of known size (DESIGN §6: forward vol driven by a
+//! hedging-pressure score at known α*, β*).
 //!
 //! The generator calls [`PlantedEffect::observe`] with every event it appends, in log order, and
-//! [`PlantedEffect::vol_multiplier`] once per simulated minute and currency; the index's volatility over that
-//! minute is the regime volatility times the multiplier. [`NoPlantedEffect`] (multiplier 1) is the default; no
-//! effect model is implemented here. An implementation must be deterministic (no clock, no unordered iteration)
-//! to keep runs reproducible.
+//! [`PlantedEffect::volatility`] once per simulated minute and currency, before the events of that minute; the
+//! index moves with the returned annualized volatility over the minute. [`NoPlantedEffect`] keeps the regime's
+//! volatility; [`HppPlantedEffect`] drives it by the hedging-pressure score. Implementations must be
+//! deterministic (no clock, no unordered iteration) to keep runs reproducible.
 
+use dealerflow_engine::hpp::{HppParams, HppSample, HppSampler, DEFAULT_LOOKBACK_MS, DEFAULT_WINDOW_MS};
+use dealerflow_engine::report::evaluate;
+use dealerflow_engine::state::State;
+use dealerflow_engine::{EngineError, InventoryModel};
 use dealerflow_schemas::Event;
 
-/// A model that drives forward volatility from the events generated so far.
+use super::config::SynthConfig;
+use super::regime::Regime;
+use super::SynthError;
+
+/// A model that sets the index volatility from the events generated so far.
 pub trait PlantedEffect {
     /// Sees each event as it is appended (instruments, trades, index prices, snapshots), in log order.
     fn observe(&mut self, event: &Event);
 
-    /// Multiplier (> 0, 1 = no effect) of currency `currency_index`'s index volatility for the minute starting
-    /// at `ts_ms` (epoch ms). Non-finite or non-positive values are treated as 1.
-    fn vol_multiplier(&mut self, currency_index: usize, ts_ms: i64) -> f64;
+    /// Annualized volatility (fraction) of currency `currency_index`'s index for the minute starting at `ts_ms`
+    /// (epoch ms), given the volatility `regime_vol` the regime alone would give it. Non-finite or
+    /// non-positive values fall back to `regime_vol`.
+    fn volatility(&mut self, currency_index: usize, ts_ms: i64, regime_vol: f64) -> f64;
 }
 
 /// No planted effect: the index follows its regimes only.
@@ -27,7 +36,181 @@ pub struct NoPlantedEffect;
 impl PlantedEffect for NoPlantedEffect {
     fn observe(&mut self, _event: &Event) {}
 
-    fn vol_multiplier(&mut self, _currency_index: usize, _ts_ms: i64) -> f64 {
-        1.0
+    fn volatility(&mut self, _currency_index: usize, _ts_ms: i64, regime_vol: f64) -> f64 {
+        regime_vol
+    }
+}
+
+/// Parameters of [`HppPlantedEffect`].
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct PlantedHpp {
+    /// α* of the planted score (weight of VSS before IQR scaling).
+    pub alpha: f64,
+    /// β* of the planted score (weight of CHL24h before IQR scaling).
+    pub beta: f64,
+    /// κ ≥ 0, strength of the effect: σ = σ₀·exp(−κ·z). 0 plants nothing (but still fixes σ at σ₀).
+    pub strength: f64,
+    /// Lookback of ΔS in the planted score, ms (the backtest must use the same `--lookback`).
+    pub lookback_ms: i64,
+    /// Trailing IQR window of the planted score, ms (the backtest must use the same `--hpp-window`).
+    pub window_ms: i64,
+}
+
+impl Default for PlantedHpp {
+    /// α* = β* = 1, κ = 0.25, the engine's default lookback (1 h) and IQR window (7 days).
+    fn default() -> Self {
+        PlantedHpp {
+            alpha: 1.0,
+            beta: 1.0,
+            strength: 0.25,
+            lookback_ms: DEFAULT_LOOKBACK_MS,
+            window_ms: DEFAULT_WINDOW_MS,
+        }
+    }
+}
+
+impl PlantedHpp {
+    /// Checks the weights, strength and windows.
+    pub fn validate(&self) -> Result<(), SynthError> {
+        let bad = |reason: String| Err(SynthError::Config { reason });
+        if !(self.alpha.is_finite() && self.beta.is_finite()) {
+            return bad("--planted-alpha and --planted-beta must be finite numbers".into());
+        }
+        if !(self.strength.is_finite() && (0.0..=2.0).contains(&self.strength)) {
+            return bad(format!(
+                "--planted-strength {} must lie in [0, 2]",
+                self.strength
+            ));
+        }
+        if self.lookback_ms <= 0 || self.window_ms <= 0 {
+            return bad("--planted-lookback and --planted-window must be positive".into());
+        }
+        Ok(())
+    }
+}
+
+/// Forward volatility driven by the hedging-pressure score at known weights (DESIGN §6).
+///
+/// The model folds every generated event into its own engine [`State`] (flow inventory, r = 0), exactly as the
+/// backtest's feature cache will fold the log, and once a minute per currency evaluates it and feeds the
+/// engine's [`HppSampler`] with (α*, β*, lookback, window): HPP*_t. The index volatility over the minute is
+///
+/// σ_t = σ₀ · exp(−κ · clamp(HPP*_t / IQR(NGI)_t, −3, 3)),
+///
+/// with σ₀ the normal regime's volatility of the currency, so forward realized vol falls as HPP* rises (HPP > 0
+/// reads as dampening) and nothing but HPP* moves it: the regimes still shape the flow and the smile, not the
+/// index volatility. Before the first index price (or while the IQR of NGI is zero) z = 0.
+///
+/// The score is taken from the state just before the minute (events up to t − 1 ms), so the feature cache's
+/// HPP at t (events up to t) differs from it only by the events stamped exactly t.
+pub struct HppPlantedEffect {
+    params: PlantedHpp,
+    state: State,
+    next_seq: u64,
+    currencies: Vec<PlantedCurrency>,
+    evaluations: u64,
+    error: Option<EngineError>,
+}
+
+struct PlantedCurrency {
+    currency: String,
+    base_vol: f64,
+    sampler: HppSampler,
+}
+
+impl std::fmt::Debug for HppPlantedEffect {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HppPlantedEffect")
+            .field("params", &self.params)
+            .field("next_seq", &self.next_seq)
+            .field("evaluations", &self.evaluations)
+            .finish_non_exhaustive()
+    }
+}
+
+impl HppPlantedEffect {
+    /// A model for the currencies of `config`, in their order.
+    pub fn new(config: &SynthConfig, params: PlantedHpp) -> Result<Self, SynthError> {
+        params.validate()?;
+        let hpp = HppParams {
+            alpha: params.alpha,
+            beta: params.beta,
+            lookback_ms: params.lookback_ms,
+            window_ms: params.window_ms,
+        };
+        Ok(HppPlantedEffect {
+            params,
+            state: State::new(InventoryModel::Flow),
+            next_seq: 0,
+            currencies: config
+                .currencies
+                .iter()
+                .map(|c| PlantedCurrency {
+                    currency: c.currency.clone(),
+                    base_vol: Regime::Normal.realized_vol() * c.vol_scale,
+                    sampler: HppSampler::new(hpp),
+                })
+                .collect(),
+            evaluations: 0,
+            error: None,
+        })
+    }
+
+    /// The parameters.
+    pub fn params(&self) -> PlantedHpp {
+        self.params
+    }
+
+    /// Evaluations of the engine so far.
+    pub fn evaluations(&self) -> u64 {
+        self.evaluations
+    }
+
+    /// The first engine error met while scoring (the minute then had z = 0). A run with an error did not plant
+    /// the effect as specified; callers should report it.
+    pub fn error(&self) -> Option<&EngineError> {
+        self.error.as_ref()
+    }
+
+    /// z = clamp(HPP*/IQR(NGI), −3, 3) of currency `i` at `ts_ms`, pushing the sample into its sampler.
+    fn standardized_score(&mut self, i: usize, ts_ms: i64) -> Result<f64, EngineError> {
+        let c = &mut self.currencies[i];
+        let eval = match evaluate(&self.state, &c.currency, ts_ms, 0.0) {
+            Ok(e) => e,
+            Err(EngineError::NoSpot { .. }) => return Ok(0.0),
+            Err(e) => return Err(e),
+        };
+        self.evaluations += 1;
+        let sample = HppSample {
+            ts_ms,
+            ..eval.hpp_sample()
+        };
+        let score = c.sampler.push(sample)?;
+        Ok(if score.iqr_ngi > 0.0 && score.hpp.is_finite() {
+            (score.hpp / score.iqr_ngi).clamp(-3.0, 3.0)
+        } else {
+            0.0
+        })
+    }
+}
+
+impl PlantedEffect for HppPlantedEffect {
+    fn observe(&mut self, event: &Event) {
+        self.state.apply(self.next_seq, event);
+        self.next_seq += 1;
+    }
+
+    fn volatility(&mut self, currency_index: usize, ts_ms: i64, regime_vol: f64) -> f64 {
+        let Some(base) = self.currencies.get(currency_index).map(|c| c.base_vol) else {
+            return regime_vol;
+        };
+        let z = match self.standardized_score(currency_index, ts_ms) {
+            Ok(z) => z,
+            Err(e) => {
+                self.error.get_or_insert(e);
+                0.0
+            }
+        };
+        base * (-self.params.strength * z).exp()
     }
 }
