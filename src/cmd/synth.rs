@@ -7,7 +7,8 @@ use std::time::Instant;
 use anyhow::{bail, Context, Result};
 use clap::Args;
 use dealerflow_backtest::synth::{
-    generate_into_dir, CurrencyConfig, NoPlantedEffect, SynthConfig, SynthProgress,
+    generate_into_dir, CurrencyConfig, HppPlantedEffect, NoPlantedEffect, PlantedEffect,
+    PlantedHpp, SynthConfig, SynthProgress,
 };
 use dealerflow_schemas::time::{format_ms, parse_time_ms};
 use indicatif::{ProgressBar, ProgressStyle};
@@ -15,11 +16,19 @@ use indicatif::{ProgressBar, ProgressStyle};
 /// Write a synthetic Deribit option market (instruments, trades, index ticks, mark IV and open interest) into an
 /// empty log. Deterministic: the same arguments give a byte-identical log.
 ///
-/// Example: dealerflow synth --days 30 --seed 7 --data-dir data/synth --currencies BTC,ETH
+/// With `--planted-alpha A --planted-beta B` the index volatility is driven by the hedging-pressure score at
+/// (A, B) instead of the regimes, so a backtest can be checked to recover a known effect.
 #[derive(Debug, Args)]
-#[command(
-    after_help = "Example: dealerflow synth --days 30 --seed 7 --data-dir data/synth --currencies BTC,ETH"
-)]
+#[command(after_help = "Examples:\n  \
+dealerflow synth --days 30 --seed 7 --data-dir data/synth --currencies BTC,ETH\n  \
+dealerflow synth --days 21 --seed 3 --data-dir data/planted --currencies BTC --planted-alpha 1 --planted-beta 0.5 \
+--planted-lookback 1d\n  \
+dealerflow backtest --data-dir data/planted --lookback 1d --grid 'alpha=0:2:0.5,beta=0:2:0.5' --horizon 15m\n\n\
+Planted effect: each minute the generator folds what it has written with the engine, scores \
+HPP* = sign(ΔS)·NGI + α*_eff·VSS + β*_eff·CHL24h (flow model, r = 0, the given lookback and IQR window) and moves \
+the index over the minute with σ = σ₀·exp(−κ·asinh(HPP*/s)), σ₀ the normal regime's volatility and s the IQR of NGI over the first day \
+(held fixed; σ = σ₀ during that day). \
+A backtest with the same --lookback and --hpp-window should rank (α*, β*) best by ic_vol.")]
 pub struct SynthArgs {
     /// Days to simulate.
     #[arg(long)]
@@ -48,6 +57,21 @@ pub struct SynthArgs {
     /// Interval of open-interest snapshots per currency (e.g. 1h).
     #[arg(long, default_value = "1h")]
     oi_interval: String,
+    /// Plant an effect: forward index volatility driven by HPP with this α* (needs --planted-beta).
+    #[arg(long, requires = "planted_beta", allow_negative_numbers = true)]
+    planted_alpha: Option<f64>,
+    /// β* of the planted HPP (needs --planted-alpha).
+    #[arg(long, requires = "planted_alpha", allow_negative_numbers = true)]
+    planted_beta: Option<f64>,
+    /// κ, strength of the planted effect: σ = σ₀·exp(−κ·asinh(HPP*/s)), 0 to 1.
+    #[arg(long, default_value_t = 0.25, requires = "planted_alpha")]
+    planted_strength: f64,
+    /// Lookback of ΔS in the planted score (use the same --lookback in backtest).
+    #[arg(long, default_value = "1h", requires = "planted_alpha")]
+    planted_lookback: String,
+    /// Trailing IQR window of the planted score (use the same --hpp-window in backtest).
+    #[arg(long, default_value = "7d", requires = "planted_alpha")]
+    planted_window: String,
 }
 
 /// Parses `30s`, `15m`, `1h`, `2d` or a number of milliseconds into milliseconds.
@@ -98,9 +122,40 @@ pub fn run(args: SynthArgs) -> Result<ExitCode> {
         bar.set_position(p.simulated_seconds);
         bar.set_message(format!("{} events", p.events));
     };
-    let report = generate_into_dir(&config, &args.data_dir, &mut NoPlantedEffect, &mut progress)
+    let mut planted = match (args.planted_alpha, args.planted_beta) {
+        (Some(alpha), Some(beta)) => {
+            let params = PlantedHpp {
+                alpha,
+                beta,
+                strength: args.planted_strength,
+                lookback_ms: parse_interval_ms(&args.planted_lookback)
+                    .context("--planted-lookback")?,
+                window_ms: parse_interval_ms(&args.planted_window).context("--planted-window")?,
+            };
+            Some(HppPlantedEffect::new(&config, params)?)
+        }
+        _ => None,
+    };
+    let effect: &mut dyn PlantedEffect = match planted.as_mut() {
+        Some(p) => p,
+        None => &mut NoPlantedEffect,
+    };
+    let report = generate_into_dir(&config, &args.data_dir, effect, &mut progress)
         .with_context(|| format!("synth into {}", args.data_dir.display()))?;
     bar.finish_and_clear();
+    if let Some(p) = &planted {
+        if let Some(e) = p.error() {
+            bail!(
+                "the planted effect could not score every minute ({e}); the log in {} does not carry the effect as specified",
+                args.data_dir.display()
+            );
+        }
+        let q = p.params();
+        eprintln!(
+            "planted effect: HPP at alpha {} beta {} (lookback {} ms, IQR window {} ms) drives the index volatility with strength {}; {} engine evaluations",
+            q.alpha, q.beta, q.lookback_ms, q.window_ms, q.strength, p.evaluations()
+        );
+    }
     let trades: Vec<String> = report
         .trades
         .iter()

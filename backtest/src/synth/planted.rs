@@ -8,7 +8,9 @@
 //! volatility; [`HppPlantedEffect`] drives it by the hedging-pressure score. Implementations must be
 //! deterministic (no clock, no unordered iteration) to keep runs reproducible.
 
-use dealerflow_engine::hpp::{HppParams, HppSample, HppSampler, DEFAULT_LOOKBACK_MS, DEFAULT_WINDOW_MS};
+use dealerflow_engine::hpp::{
+    HppParams, HppSample, HppSampler, DEFAULT_LOOKBACK_MS, DEFAULT_WINDOW_MS,
+};
 use dealerflow_engine::report::evaluate;
 use dealerflow_engine::state::State;
 use dealerflow_engine::{EngineError, InventoryModel};
@@ -48,7 +50,8 @@ pub struct PlantedHpp {
     pub alpha: f64,
     /// β* of the planted score (weight of CHL24h before IQR scaling).
     pub beta: f64,
-    /// κ ≥ 0, strength of the effect: σ = σ₀·exp(−κ·z). 0 plants nothing (but still fixes σ at σ₀).
+    /// κ ∈ [0, 1], strength of the effect: σ = σ₀·exp(−κ·asinh(HPP*/s)). 0 plants nothing (but still fixes σ
+    /// at σ₀).
     pub strength: f64,
     /// Lookback of ΔS in the planted score, ms (the backtest must use the same `--lookback`).
     pub lookback_ms: i64,
@@ -76,9 +79,9 @@ impl PlantedHpp {
         if !(self.alpha.is_finite() && self.beta.is_finite()) {
             return bad("--planted-alpha and --planted-beta must be finite numbers".into());
         }
-        if !(self.strength.is_finite() && (0.0..=2.0).contains(&self.strength)) {
+        if !(self.strength.is_finite() && (0.0..=1.0).contains(&self.strength)) {
             return bad(format!(
-                "--planted-strength {} must lie in [0, 2]",
+                "--planted-strength {} must lie in [0, 1]",
                 self.strength
             ));
         }
@@ -95,11 +98,15 @@ impl PlantedHpp {
 /// backtest's feature cache will fold the log, and once a minute per currency evaluates it and feeds the
 /// engine's [`HppSampler`] with (α*, β*, lookback, window): HPP*_t. The index volatility over the minute is
 ///
-/// σ_t = σ₀ · exp(−κ · clamp(HPP*_t / IQR(NGI)_t, −3, 3)),
+/// σ_t = σ₀ · exp(−κ · asinh(HPP*_t / s)),
 ///
-/// with σ₀ the normal regime's volatility of the currency, so forward realized vol falls as HPP* rises (HPP > 0
-/// reads as dampening) and nothing but HPP* moves it: the regimes still shape the flow and the smile, not the
-/// index volatility. Before the first index price (or while the IQR of NGI is zero) z = 0.
+/// with σ₀ the normal regime's volatility of the currency and s the interquartile range of NGI over the first
+/// day of samples, then held fixed (during that first day, and while that range is zero, σ_t = σ₀). So forward
+/// realized vol falls as HPP* rises (HPP > 0 reads as dampening), strictly monotonically in HPP* itself: the
+/// ranking of the minutes by HPP* is the ranking by σ, which is what `ic_vol` (a rank correlation over the
+/// whole sample) can recover. A scale that moved with a trailing window would re-order the minutes and blur
+/// the optimum; asinh keeps growing (logarithmically), so no range of HPP* is flattened into ties. Nothing but
+/// HPP* moves σ: the regimes still shape the flow and the smile, not the index volatility.
 ///
 /// The score is taken from the state just before the minute (events up to t − 1 ms), so the feature cache's
 /// HPP at t (events up to t) differs from it only by the events stamped exactly t.
@@ -116,7 +123,14 @@ struct PlantedCurrency {
     currency: String,
     base_vol: f64,
     sampler: HppSampler,
+    /// Time of the first scored sample, ms.
+    first_ms: Option<i64>,
+    /// s, the fixed scale of HPP* (USD per 1 %), once the first day is over.
+    scale: Option<f64>,
 }
+
+/// Samples of the first day set the fixed scale s of the planted score.
+pub const PLANTED_SCALE_WARMUP_MS: i64 = 86_400_000;
 
 impl std::fmt::Debug for HppPlantedEffect {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -149,6 +163,8 @@ impl HppPlantedEffect {
                     currency: c.currency.clone(),
                     base_vol: Regime::Normal.realized_vol() * c.vol_scale,
                     sampler: HppSampler::new(hpp),
+                    first_ms: None,
+                    scale: None,
                 })
                 .collect(),
             evaluations: 0,
@@ -172,7 +188,12 @@ impl HppPlantedEffect {
         self.error.as_ref()
     }
 
-    /// z = clamp(HPP*/IQR(NGI), −3, 3) of currency `i` at `ts_ms`, pushing the sample into its sampler.
+    /// The fixed scales s of the currencies (None while a currency is still in its first day).
+    pub fn scales(&self) -> Vec<Option<f64>> {
+        self.currencies.iter().map(|c| c.scale).collect()
+    }
+
+    /// z = asinh(HPP*/s) of currency `i` at `ts_ms` (0 before s is known), pushing the sample into its sampler.
     fn standardized_score(&mut self, i: usize, ts_ms: i64) -> Result<f64, EngineError> {
         let c = &mut self.currencies[i];
         let eval = match evaluate(&self.state, &c.currency, ts_ms, 0.0) {
@@ -186,10 +207,13 @@ impl HppPlantedEffect {
             ..eval.hpp_sample()
         };
         let score = c.sampler.push(sample)?;
-        Ok(if score.iqr_ngi > 0.0 && score.hpp.is_finite() {
-            (score.hpp / score.iqr_ngi).clamp(-3.0, 3.0)
-        } else {
-            0.0
+        let first = *c.first_ms.get_or_insert(ts_ms);
+        if c.scale.is_none() && ts_ms - first >= PLANTED_SCALE_WARMUP_MS && score.iqr_ngi > 0.0 {
+            c.scale = Some(score.iqr_ngi);
+        }
+        Ok(match c.scale {
+            Some(s) if score.hpp.is_finite() => (score.hpp / s).asinh(),
+            _ => 0.0,
         })
     }
 }
