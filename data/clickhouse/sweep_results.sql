@@ -1,13 +1,19 @@
--- Parameter sweep results: one row per (run, parameter set, regime, sample). `params` is the canonical
--- parameter set as a string (`alpha=0.5,beta=0.1,theta_flip=0.01`), metrics are NULL when not computed.
--- ic_vol / ic_trend are Spearman rank correlations, pnl_usd and the Sharpe ratios come from the rule strategy.
+-- Parameter sweep results (`dealerflow backtest --clickhouse`): one row per (run, parameter set, regime, sample).
+-- `params` is the canonical parameter set (`alpha=0.5,beta=0.25`), `rank` its place in the run (1 = best by the
+-- objective in sample). `sample` is `in_sample` (every metric), `out_of_sample` (the held-out last block: the
+-- objective only) or `regime` (the objective on that regime's samples). ic_vol / ic_trend are Spearman rank
+-- correlations; pnl (fraction of notional, after fees) and the annualized Sharpe ratio come from the rule
+-- strategy; deflated_sharpe and pbo are probabilities. Metrics are NULL when not computed or undefined.
+-- Re-sending a run replaces its rows (the newer created_ms wins).
 CREATE TABLE IF NOT EXISTS sweep_results
 (
     run_id String,
     created_ms Int64,
     created DateTime('UTC') MATERIALIZED toDateTime(intDiv(created_ms, 1000), 'UTC'),
-    params String,
+    currency String,
     model String,
+    rank UInt32,
+    params String,
     regime String,
     sample String,
     objective String,
@@ -15,7 +21,7 @@ CREATE TABLE IF NOT EXISTS sweep_results
     ic_vol Nullable(Float64),
     ic_trend Nullable(Float64),
     bucket_separation Nullable(Float64),
-    pnl_usd Nullable(Float64),
+    pnl Nullable(Float64),
     sharpe Nullable(Float64),
     deflated_sharpe Nullable(Float64),
     pbo Nullable(Float64),

@@ -29,6 +29,9 @@ use dealerflow_schemas::time::format_ms;
 use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::cmd::gex::{open_log, parse_duration_ms, time_range, FoldArgs};
+use crate::cmd::sync_clickhouse::{runtime, OptionalClickHouseArgs};
+use dealerflow_backtest::sweep::SweepOutcome;
+use dealerflow_recorder::clickhouse::{apply_schema, insert_sweep_results, SweepResultRow};
 
 /// Horizons always cached besides `--horizon` (when multiples of `--every`): 15 min, 1 h, 4 h.
 const DEFAULT_HORIZONS_MS: [i64; 3] = [900_000, 3_600_000, 14_400_000];
@@ -42,7 +45,12 @@ engine's default thresholds).\nObjectives: ic_vol (lower is better), ic_trend, b
 Examples:\n  dealerflow backtest --data-dir data/btc --grid 'alpha=0:2:0.1,beta=0:2:0.1' --auto-regimes --heatmap ab.svg\n  \
 dealerflow backtest --data-dir data/btc --grid 'alpha=0:2:0.1,beta=0:2:0.1,theta_gamma=0.01:0.05:0.01' \
 --objective sharpe --fee-bps 5 --out results.csv\n  \
-dealerflow backtest --data-dir data/btc --grid 'alpha=0:3:1,beta=0:3:1' --random 500 --seed 7 --regimes regimes.toml"
+dealerflow backtest --data-dir data/btc --grid 'alpha=0:3:1,beta=0:3:1' --random 500 --seed 7 --regimes regimes.toml\n  \
+dealerflow backtest --data-dir data/btc --grid 'alpha=0:2:0.5,beta=0:2:0.5' --clickhouse http://127.0.0.1:8123\n\n\
+With --clickhouse every set's results go to the sweep_results table (in sample, out of sample, per regime) under a \
+run id derived from the log, the options and the grid (re-running replaces the rows), e.g.\n  \
+dealerflow query --clickhouse http://127.0.0.1:8123 --sql \"SELECT rank, params, objective_value FROM sweep_results \
+FINAL WHERE run_id = 'RUN' AND sample = 'out_of_sample' ORDER BY rank LIMIT 10\""
 )]
 pub struct BacktestArgs {
     #[command(flatten)]
@@ -92,6 +100,12 @@ pub struct BacktestArgs {
     /// Worker threads (default: one per core).
     #[arg(long)]
     pub threads: Option<usize>,
+    /// Label of the run in ClickHouse (default: derived from the log, the options and the grid).
+    #[arg(long, requires = "clickhouse_url")]
+    pub run_id: Option<String>,
+    /// Also store every set's results in ClickHouse's `sweep_results` table.
+    #[command(flatten)]
+    pub clickhouse: OptionalClickHouseArgs,
 }
 
 fn bar(len: u64, what: &str) -> ProgressBar {
@@ -164,6 +178,13 @@ pub fn run(args: BacktestArgs) -> Result<ExitCode> {
     horizons.sort_unstable();
     horizons.dedup();
 
+    if let Some(id) = &args.run_id {
+        if id.trim().is_empty() || id.len() > 200 || id.chars().any(char::is_control) {
+            bail!("--run-id {id:?}: use 1 to 200 printable characters");
+        }
+    }
+    let clickhouse = args.clickhouse.target()?;
+
     let reader = open_log(&args.fold.data_dir)?;
     let (first, last) = time_range(&reader)?;
     let regime_specs = match &args.regimes {
@@ -206,6 +227,20 @@ pub fn run(args: BacktestArgs) -> Result<ExitCode> {
     let key = CacheKey {
         log: Some(LogFingerprint::of(&reader)?),
         fold: fold.clone(),
+    };
+    // ClickHouse is checked (and its tables created) before any work, so that an unreachable server or bad
+    // credentials do not surface only after the sweep.
+    let clickhouse = match clickhouse {
+        Some(target) => {
+            let rt = runtime()?;
+            rt.block_on(apply_schema(&target))?;
+            let run_id = match &args.run_id {
+                Some(id) => id.trim().to_string(),
+                None => default_run_id(&args, &key, sets.len())?,
+            };
+            Some((target, rt, run_id))
+        }
+        None => None,
     };
     let cache_dir = args
         .cache_dir
@@ -287,5 +322,121 @@ pub fn run(args: BacktestArgs) -> Result<ExitCode> {
         draw_heatmap(h, &outcome, objective)?;
         eprintln!("heat map written to {}", h.display());
     }
+    if let Some((target, rt, run_id)) = &clickhouse {
+        let rows = sweep_rows(
+            run_id,
+            &currency,
+            args.fold.model.as_str(),
+            &layout,
+            &outcome,
+        );
+        rt.block_on(insert_sweep_results(target, &rows))
+            .with_context(|| format!("storing the sweep in ClickHouse {}", target.url()))?;
+        eprintln!(
+            "{} rows of run {run_id:?} stored in ClickHouse {} ({}.sweep_results)",
+            rows.len(),
+            target.url(),
+            target.database()
+        );
+    }
     Ok(ExitCode::SUCCESS)
+}
+
+/// A run id that names what determines the results: the log's fingerprint and fold parameters, the grid (or
+/// random draw), the objective and the scoring options. FNV-1a 64 over their text; `CURRENCY-OBJECTIVE-HASH`.
+fn default_run_id(args: &BacktestArgs, key: &CacheKey, sets: usize) -> Result<String> {
+    let text = format!(
+        "{}|{}|{:?}|{}|{}|{}|{}|{}|{}|{:?}|{}|{}|{}",
+        serde_json::to_string(key).context("run id")?,
+        args.grid,
+        args.random,
+        args.seed,
+        args.objective,
+        args.horizon,
+        args.fee_bps,
+        args.blocks,
+        sets,
+        args.regimes,
+        args.auto_regimes,
+        args.fold.alpha,
+        args.fold.beta,
+    );
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in text.bytes() {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x0100_0000_01b3);
+    }
+    Ok(format!("{}-{}-{h:016x}", key.fold.currency, args.objective))
+}
+
+fn finite(v: f64) -> Option<f64> {
+    v.is_finite().then_some(v)
+}
+
+/// The `sweep_results` rows of a sweep: per set, the in-sample metrics, the held-out objective, and the
+/// objective per regime; rank 1 is the best set.
+fn sweep_rows(
+    run_id: &str,
+    currency: &str,
+    model: &str,
+    layout: &ReportLayout,
+    outcome: &SweepOutcome,
+) -> Vec<SweepResultRow> {
+    let pbo = outcome.pbo.as_ref().map(|p| p.pbo);
+    let mut rows = Vec::new();
+    for (rank, &set) in outcome.ranking.iter().enumerate() {
+        let r = &outcome.results[set];
+        let params = layout
+            .params
+            .iter()
+            .map(|&p| format!("{}={}", p.name(), r.params.get(p)))
+            .collect::<Vec<_>>()
+            .join(",");
+        let base = SweepResultRow {
+            run_id: run_id.to_string(),
+            created_ms: 0,
+            currency: currency.to_string(),
+            model: model.to_string(),
+            rank: u32::try_from(rank + 1).unwrap_or(u32::MAX),
+            params,
+            regime: "all".into(),
+            sample: "in_sample".into(),
+            objective: outcome.objective.to_string(),
+            objective_value: finite(r.objective_in_sample),
+            ic_vol: finite(r.in_sample.ic_vol),
+            ic_trend: finite(r.in_sample.ic_trend),
+            bucket_separation: finite(r.in_sample.bucket_separation),
+            pnl: finite(r.in_sample.strategy.pnl),
+            sharpe: finite(r.sharpe_annualized),
+            deflated_sharpe: r.deflated_sharpe.and_then(finite),
+            pbo,
+            samples: outcome.in_sample.samples as u64,
+            trials: outcome.trials as u64,
+        };
+        let only_objective =
+            |regime: &str, sample: &str, value: f64, samples: usize| SweepResultRow {
+                regime: regime.to_string(),
+                sample: sample.to_string(),
+                objective_value: finite(value),
+                ic_vol: None,
+                ic_trend: None,
+                bucket_separation: None,
+                pnl: None,
+                sharpe: None,
+                deflated_sharpe: None,
+                samples: samples as u64,
+                ..base.clone()
+            };
+        rows.push(only_objective(
+            "all",
+            "out_of_sample",
+            r.objective_out_of_sample,
+            outcome.out_of_sample.samples,
+        ));
+        for (w, &v) in outcome.regimes.iter().zip(&r.regimes) {
+            rows.push(only_objective(&w.name, "regime", v, w.samples));
+        }
+        rows.push(base);
+    }
+    rows
 }

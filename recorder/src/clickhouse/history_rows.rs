@@ -62,20 +62,24 @@ pub struct GexSnapshotRow {
     pub version: u64,
 }
 
-/// One result of a parameter sweep.
+/// One result of a parameter sweep (`data/clickhouse/sweep_results.sql`).
 #[derive(Clone, Debug, PartialEq, clickhouse::Row, Serialize)]
 pub struct SweepResultRow {
-    /// The sweep run (any stable label, e.g. the grid spec and log).
+    /// The sweep run: the same log, options and grid give the same id, so a re-run replaces its rows.
     pub run_id: String,
     /// Write time, epoch ms; set by [`insert_sweep_results`] when 0. Also the row version.
     pub created_ms: i64,
-    /// The parameter set, canonical (`alpha=0.5,beta=0.1`).
-    pub params: String,
+    /// Underlying currency.
+    pub currency: String,
     /// Inventory model.
     pub model: String,
+    /// Place of the set in the run, 1 = best by the objective in sample.
+    pub rank: u32,
+    /// The parameter set, canonical (`alpha=0.5,beta=0.1`).
+    pub params: String,
     /// Regime name (`all` for the whole window).
     pub regime: String,
-    /// `in_sample` or `out_of_sample`.
+    /// `in_sample`, `out_of_sample` (the held-out last block) or `regime`.
     pub sample: String,
     /// The objective the sweep ranked by (`ic_vol`, ...).
     pub objective: String,
@@ -87,8 +91,8 @@ pub struct SweepResultRow {
     pub ic_trend: Option<f64>,
     /// Separation of forward vol between scenario buckets.
     pub bucket_separation: Option<f64>,
-    /// Rule strategy PnL after fees, USD.
-    pub pnl_usd: Option<f64>,
+    /// Rule strategy PnL after fees, fraction of notional.
+    pub pnl: Option<f64>,
     /// Rule strategy Sharpe ratio (annualized).
     pub sharpe: Option<f64>,
     /// Deflated Sharpe ratio (probability).
