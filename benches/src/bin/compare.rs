@@ -9,12 +9,13 @@ use anyhow::{bail, Context, Result};
 use clap::Parser;
 use dealerflow_benches::compare::input::InputSource;
 use dealerflow_benches::compare::{run, ClickHouseUrl, CompareOptions};
+use dealerflow_recorder::clickhouse::ClickHouseTarget;
 use dealerflow_schemas::time::parse_time_ms;
 
 const EXAMPLE: &str = "Examples:
   cargo run --release -p dealerflow-benches --bin compare
   cargo run --release -p dealerflow-benches --bin compare -- --trades ../shared/data/deribit/btc-option-trades-2026-08-16.json
-  cargo run --release -p dealerflow-benches --bin compare -- --days 4 --clickhouse http://127.0.0.1:8123 --json compare.json";
+  cargo run --release -p dealerflow-benches --bin compare -- --days 2 --clickhouse http://127.0.0.1:8123 --json compare.json";
 
 /// Compare dealerflow with a serde_json trade replay, a numpy GEX calculator and ClickHouse SQL on the same input.
 ///
@@ -30,7 +31,7 @@ struct Args {
     #[arg(long)]
     trades: Option<PathBuf>,
     /// Days of synthetic market.
-    #[arg(long, default_value_t = 4)]
+    #[arg(long, default_value_t = 5)]
     days: u32,
     /// Seed of the synthetic market.
     #[arg(long, default_value_t = 7)]
@@ -83,8 +84,9 @@ fn clickhouse_url(flag: Option<String>) -> Option<ClickHouseUrl> {
         })
 }
 
-/// The command line as typed, for the reproduction line.
-fn command_line() -> String {
+/// The command line as typed, for the reproduction line, with the ClickHouse variable in front when the URL came
+/// from the environment (credentials left out).
+fn command_line(clickhouse: Option<&ClickHouseUrl>) -> String {
     let args: Vec<String> = std::env::args()
         .skip(1)
         .map(|a| {
@@ -98,7 +100,15 @@ fn command_line() -> String {
             }
         })
         .collect();
-    let mut cmd = String::from("cargo run --release -p dealerflow-benches --bin compare");
+    let mut cmd = String::new();
+    if let Some(ch) = clickhouse {
+        if let Some(var) = ch.from.strip_prefix('$') {
+            let shown = ClickHouseTarget::new(&ch.url, None, None, "default")
+                .map_or_else(|_| ch.url.clone(), |t| t.url().to_string());
+            cmd.push_str(&format!("{var}={shown} "));
+        }
+    }
+    cmd.push_str("cargo run --release -p dealerflow-benches --bin compare");
     if !args.is_empty() {
         cmd.push_str(" -- ");
         cmd.push_str(&args.join(" "));
@@ -133,6 +143,7 @@ fn options(a: Args) -> Result<(CompareOptions, Option<PathBuf>)> {
             .map(parse_time_ms)
             .transpose()
             .map_err(|e| anyhow::anyhow!("--at: {e}"))?;
+    let clickhouse = clickhouse_url(a.clickhouse);
     let target_dir = std::env::var_os("CARGO_TARGET_DIR")
         .map(PathBuf::from)
         .unwrap_or_else(|| PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../target")));
@@ -149,8 +160,8 @@ fn options(a: Args) -> Result<(CompareOptions, Option<PathBuf>)> {
                 env!("CARGO_MANIFEST_DIR"),
                 "/compare/gex_numpy.py"
             )),
-            clickhouse: clickhouse_url(a.clickhouse),
-            command: command_line(),
+            command: command_line(clickhouse.as_ref()),
+            clickhouse,
         },
         a.json,
     ))
