@@ -9,10 +9,17 @@ use std::path::Path;
 use std::process::Command;
 
 use dealerflow_benches::compare::input::{prepare, InputSource};
+use dealerflow_benches::compare::numpy_gex::compare_gex;
+use dealerflow_benches::compare::python_env::numpy_python;
 use dealerflow_benches::compare::trade_fold::{
     check_positions, expiries_by_name, fold_json_lines, fold_log,
 };
+use dealerflow_engine::as_of::fold_as_of;
+use dealerflow_engine::InventoryModel;
+use dealerflow_schemas::log::LogReader;
 use serde_json::Value;
+
+const NUMPY_SCRIPT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/compare/gex_numpy.py");
 
 const REAL: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
@@ -164,4 +171,84 @@ fn a_changed_trade_is_caught() {
     assert!(!check.agrees());
     assert_eq!(check.mismatches.len(), 1);
     assert!(check.max_abs_diff_contracts > 0.0);
+}
+
+/// Runs the numpy script, then scales one strike's net GEX by (1 + 1e-7): the comparison must reject it.
+const PERTURBING_WRAPPER: &str = r#"
+import json, runpy, sys
+script, results = sys.argv[1], sys.argv[3]
+sys.argv = [script] + sys.argv[2:]
+runpy.run_path(script, run_name="__main__")
+with open(results) as f:
+    r = json.load(f)
+s = max(r["strikes"], key=lambda s: abs(s["net_gamma_exposure_usd"]))
+s["net_gamma_exposure_usd"] *= 1.0 + 1e-7
+with open(results, "w") as f:
+    json.dump(r, f)
+"#;
+
+#[test]
+fn numpy_gex_agrees_and_a_perturbed_strike_is_caught() {
+    let target = std::env::var_os("CARGO_TARGET_DIR").map_or_else(
+        || Path::new(env!("CARGO_MANIFEST_DIR")).join("../target"),
+        Into::into,
+    );
+    let python = match numpy_python(Path::new("python3"), &target.join("compare-venv")) {
+        Ok(p) => p,
+        Err(why) => {
+            eprintln!("SKIPPED: numpy baseline: {why}");
+            return;
+        }
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let input = prepare(
+        &InputSource::Synth {
+            currency: "BTC".into(),
+            days: 1,
+            seed: 11,
+            trades_per_day: 2_000.0,
+        },
+        dir.path(),
+    )
+    .unwrap();
+    let at_ms = input.summary.last_trade_ms["BTC"];
+    let reader = LogReader::open(&input.log_dir).unwrap();
+    let (state, _) = fold_as_of(&reader, InventoryModel::Flow, at_ms, None).unwrap();
+
+    let script = Path::new(NUMPY_SCRIPT);
+    let good = compare_gex(
+        &state,
+        "BTC",
+        at_ms,
+        0.0,
+        1,
+        &python.python,
+        script,
+        dir.path(),
+    )
+    .unwrap();
+    assert!(good.agrees(), "{good:?}");
+    assert!(good.strikes > 5 && good.max_rel_diff < 1e-12, "{good:?}");
+
+    // The wrapper takes the real script as its first argument.
+    let wrapper = dir.path().join("perturb.py");
+    std::fs::write(&wrapper, PERTURBING_WRAPPER).unwrap();
+    let runner = dir.path().join("python-with-wrapper.sh");
+    std::fs::write(
+        &runner,
+        format!(
+            "#!/bin/sh\nexec '{}' '{}' \"$@\"\n",
+            python.python.display(),
+            wrapper.display()
+        ),
+    )
+    .unwrap();
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&runner, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    let bad = compare_gex(&state, "BTC", at_ms, 0.0, 1, &runner, script, dir.path()).unwrap();
+    assert!(!bad.agrees(), "{bad:?}");
+    assert_eq!(bad.gex_outside_tolerance, 1, "{bad:?}");
+    assert!(bad.zero_gamma_agrees);
 }

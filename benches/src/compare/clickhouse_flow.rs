@@ -94,6 +94,37 @@ pub fn fold_positions_by_strike(
     Ok((out, state.max_ts_ms(), state.counts().trades))
 }
 
+/// How two sets of per-strike positions differ.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct StrikeDiff {
+    /// Keys with a non-zero position on the first side.
+    pub keys: usize,
+    /// Keys whose non-zero positions differ, or that only one side holds with a non-zero position.
+    pub mismatches: usize,
+    /// Largest |difference|, contracts.
+    pub max_abs_diff_contracts: f64,
+}
+
+/// Compares dealerflow's (`a`) and ClickHouse's (`b`) positions. A key whose position nets to zero counts as
+/// absent (SQL lists every traded strike, the fold every live instrument, either may net to zero).
+pub fn compare_strike_positions(a: &StrikePositions, b: &StrikePositions) -> StrikeDiff {
+    let get = |m: &StrikePositions, k| m.get(k).copied().unwrap_or(0);
+    let mut d = StrikeDiff {
+        keys: a.values().filter(|&&v| v != 0).count(),
+        ..StrikeDiff::default()
+    };
+    let mut max_raw: u128 = 0;
+    for k in a.keys().chain(b.keys().filter(|k| !a.contains_key(k))) {
+        let (x, y) = (get(a, k), get(b, k));
+        if x != y {
+            d.mismatches += 1;
+        }
+        max_raw = max_raw.max((x as i128 - y as i128).unsigned_abs());
+    }
+    d.max_abs_diff_contracts = max_raw as f64 / 1e8;
+    d
+}
+
 async fn query_positions(
     target: &ClickHouseTarget,
     currency: &str,
@@ -165,25 +196,7 @@ fn run(
     let t_ms = max_ts.context("the log holds no timestamped event")?;
     let (ch, clickhouse) = time_runs_async(rt, repeat, || query_positions(target, currency, t_ms))?;
 
-    let nonzero = |m: &StrikePositions| -> StrikePositions {
-        m.iter()
-            .filter(|(_, &v)| v != 0)
-            .map(|(k, v)| (*k, *v))
-            .collect()
-    };
-    let (df, ch) = (nonzero(&df), nonzero(&ch));
-    let mut mismatches = 0;
-    let mut max_abs_diff_raw: u128 = 0;
-    for k in df.keys().chain(ch.keys().filter(|k| !df.contains_key(k))) {
-        let (a, b) = (
-            df.get(k).copied().unwrap_or(0),
-            ch.get(k).copied().unwrap_or(0),
-        );
-        if a != b || df.contains_key(k) != ch.contains_key(k) {
-            mismatches += 1;
-        }
-        max_abs_diff_raw = max_abs_diff_raw.max((a as i128 - b as i128).unsigned_abs());
-    }
+    let diff = compare_strike_positions(&df, &ch);
     Ok(ClickHouseComparison {
         synced_trades: report.trades,
         synced_rows: report.trades
@@ -192,11 +205,37 @@ fn run(
             + report.open_interest
             + report.instruments,
         sync_s,
-        keys: df.len(),
-        mismatches,
-        max_abs_diff_contracts: max_abs_diff_raw as f64 / 1e8,
+        keys: diff.keys,
+        mismatches: diff.mismatches,
+        max_abs_diff_contracts: diff.max_abs_diff_contracts,
         dealerflow,
         clickhouse,
         fold_trades,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn zero_positions_count_as_absent_and_one_unit_is_a_mismatch() {
+        let k = |s: f64, call: bool| (s.to_bits(), call);
+        let a: StrikePositions = [(k(60_000.0, true), 5), (k(61_000.0, false), 0)].into();
+        let b: StrikePositions = [(k(60_000.0, true), 5), (k(62_000.0, true), 0)].into();
+        assert_eq!(
+            compare_strike_positions(&a, &b),
+            StrikeDiff {
+                keys: 1,
+                mismatches: 0,
+                max_abs_diff_contracts: 0.0
+            }
+        );
+        let c: StrikePositions = [(k(60_000.0, true), 6)].into();
+        let d = compare_strike_positions(&a, &c);
+        assert_eq!(d.mismatches, 1);
+        assert!((d.max_abs_diff_contracts - 1e-8).abs() < 1e-20);
+        let e: StrikePositions = [(k(60_000.0, true), 5), (k(60_000.0, false), -3)].into();
+        assert_eq!(compare_strike_positions(&a, &e).mismatches, 1);
+    }
 }
