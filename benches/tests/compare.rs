@@ -7,10 +7,11 @@
 
 use std::path::Path;
 use std::process::Command;
+use std::sync::OnceLock;
 
 use dealerflow_benches::compare::input::{prepare, InputSource};
 use dealerflow_benches::compare::numpy_gex::compare_gex;
-use dealerflow_benches::compare::python_env::numpy_python;
+use dealerflow_benches::compare::python_env::{numpy_python, NumpyPython};
 use dealerflow_benches::compare::trade_fold::{
     check_positions, expiries_by_name, fold_json_lines, fold_log,
 };
@@ -26,8 +27,26 @@ const REAL: &str = concat!(
     "/../../shared/data/deribit/btc-option-trades-2026-08-16.json"
 );
 
+/// A Python with numpy and scipy, installed once per test process (the tests run in parallel threads and would
+/// otherwise start concurrent pip installs); `Err` with the reason when none can be had.
+fn numpy() -> Result<NumpyPython, String> {
+    static PYTHON: OnceLock<Result<NumpyPython, String>> = OnceLock::new();
+    PYTHON
+        .get_or_init(|| {
+            let target = std::env::var_os("CARGO_TARGET_DIR").map_or_else(
+                || Path::new(env!("CARGO_MANIFEST_DIR")).join("../target"),
+                Into::into,
+            );
+            numpy_python(Path::new("python3"), &target.join("compare-venv"))
+        })
+        .clone()
+}
+
 /// Runs `compare` with `args` plus `--json`, asserts it succeeded, and returns the JSON report.
 fn run_compare(args: &[&str]) -> Value {
+    if let Err(why) = numpy() {
+        eprintln!("SKIPPED: numpy baseline: {why}");
+    }
     let dir = tempfile::tempdir().unwrap();
     let json = dir.path().join("report.json");
     let out = Command::new(env!("CARGO_BIN_EXE_compare"))
@@ -44,7 +63,8 @@ fn run_compare(args: &[&str]) -> Value {
         out.status
     );
     assert!(
-        stdout.contains("reproduce: cargo run --release -p dealerflow-benches --bin compare"),
+        stdout.lines().any(|l| l.starts_with("reproduce: ")
+            && l.contains("cargo run --release -p dealerflow-benches --bin compare -- ")),
         "{stdout}"
     );
     serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap()
@@ -189,11 +209,7 @@ with open(results, "w") as f:
 
 #[test]
 fn numpy_gex_agrees_and_a_perturbed_strike_is_caught() {
-    let target = std::env::var_os("CARGO_TARGET_DIR").map_or_else(
-        || Path::new(env!("CARGO_MANIFEST_DIR")).join("../target"),
-        Into::into,
-    );
-    let python = match numpy_python(Path::new("python3"), &target.join("compare-venv")) {
+    let python = match numpy() {
         Ok(p) => p,
         Err(why) => {
             eprintln!("SKIPPED: numpy baseline: {why}");

@@ -48,6 +48,8 @@ struct StrikeRow {
 /// The verdict and timings of baseline 3.
 #[derive(Clone, Debug, Default, PartialEq, serde::Serialize)]
 pub struct ClickHouseComparison {
+    /// The server's `version()`.
+    pub server_version: String,
     /// Trade rows the sink stored.
     pub synced_trades: u64,
     /// Rows of every table the sink stored.
@@ -184,6 +186,9 @@ fn run(
     repeat: usize,
 ) -> Result<ClickHouseComparison> {
     rt.block_on(drop_database(target))?;
+    let server_version: String = rt
+        .block_on(target.server_client().query("SELECT version()").fetch_one())
+        .map_err(|e| target.request_error("server version", e))?;
     let (_stop, stop_rx) = tokio::sync::watch::channel(false);
     let t0 = std::time::Instant::now();
     let report = rt
@@ -198,6 +203,7 @@ fn run(
 
     let diff = compare_strike_positions(&df, &ch);
     Ok(ClickHouseComparison {
+        server_version,
         synced_trades: report.trades,
         synced_rows: report.trades
             + report.index_prices

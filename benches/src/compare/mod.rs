@@ -103,11 +103,15 @@ pub fn run(opts: &CompareOptions) -> Result<Report> {
     eprintln!("compare: {}", input.description);
 
     let rows = vec![
-        row_or_failed("serde_json", || trade_fold_row(&input, opts.repeat)),
-        row_or_failed("numpy", || {
+        row_or_failed("serde_json", SERDE_JSON, || {
+            trade_fold_row(&input, opts.repeat)
+        }),
+        row_or_failed("numpy", NUMPY, || {
             numpy_row(&input, &currency, at_ms, opts, work.path())
         }),
-        row_or_failed("clickhouse", || clickhouse_row(&input, &currency, opts)),
+        row_or_failed("clickhouse", CLICKHOUSE, || {
+            clickhouse_row(&input, &currency, opts)
+        }),
     ];
     Ok(Report {
         input: input.description.clone(),
@@ -118,11 +122,16 @@ pub fn run(opts: &CompareOptions) -> Result<Report> {
     })
 }
 
-fn row_or_failed(id: &'static str, f: impl FnOnce() -> Result<Row>) -> Row {
+/// Baseline names as the table shows them.
+const SERDE_JSON: &str = "serde_json replay of JSON lines (Rust)";
+const NUMPY: &str = "numpy/scipy GEX calculator (Python)";
+const CLICKHOUSE: &str = "SQL in ClickHouse";
+
+fn row_or_failed(id: &'static str, name: &str, f: impl FnOnce() -> Result<Row>) -> Row {
     f().unwrap_or_else(|e| {
         let msg = format!("{e:#}");
         eprintln!("compare: {id} baseline failed: {msg}");
-        Row::not_run(id, id, "", Outcome::Failed(msg))
+        Row::not_run(id, name, "", Outcome::Failed(msg))
     })
 }
 
@@ -173,7 +182,7 @@ fn trade_fold_row(input: &CompareInput, repeat: usize) -> Result<Row> {
     }
     Ok(Row {
         id: "serde_json",
-        baseline: "serde_json replay of JSON lines (Rust)".into(),
+        baseline: SERDE_JSON.into(),
         compared: format!("dealer position per instrument, {} trades", script.trades),
         dealerflow_s: Some(d),
         dealerflow_throughput: format_rate(fold.trades as f64 / d, "trades"),
@@ -207,14 +216,13 @@ fn numpy_row(
     opts: &CompareOptions,
     work: &Path,
 ) -> Result<Row> {
-    const BASELINE: &str = "numpy/scipy GEX calculator (Python)";
     let python = match python_env::numpy_python(&opts.python, &opts.venv_dir) {
         Ok(p) => p,
         Err(why) => {
             eprintln!("WARNING: numpy baseline SKIPPED: {why}");
             return Ok(Row::not_run(
                 "numpy",
-                BASELINE,
+                NUMPY,
                 "GEX per strike + zero-gamma level",
                 Outcome::Skipped(why),
             ));
@@ -252,7 +260,7 @@ fn numpy_row(
     );
     Ok(Row {
         id: "numpy",
-        baseline: BASELINE.into(),
+        baseline: NUMPY.into(),
         compared: format!(
             "GEX per strike + zero-gamma level, {} instruments",
             c.instruments
@@ -288,14 +296,13 @@ fn numpy_row(
 }
 
 fn clickhouse_row(input: &CompareInput, currency: &str, opts: &CompareOptions) -> Result<Row> {
-    const BASELINE: &str = "SQL in ClickHouse 18.16";
     const COMPARED: &str = "dealer position per strike and kind";
     let Some(ch) = &opts.clickhouse else {
         let why = "no ClickHouse URL (pass --clickhouse URL or set DEALERFLOW_TEST_CLICKHOUSE_URL or CLICKHOUSE_URL)";
         eprintln!("compare: clickhouse baseline SKIPPED: {why}");
         return Ok(Row::not_run(
             "clickhouse",
-            BASELINE,
+            CLICKHOUSE,
             COMPARED,
             Outcome::Skipped(why.into()),
         ));
@@ -318,7 +325,7 @@ fn clickhouse_row(input: &CompareInput, currency: &str, opts: &CompareOptions) -
     let same = if c.agrees() { "yes" } else { "no" };
     Ok(Row {
         id: "clickhouse",
-        baseline: BASELINE.into(),
+        baseline: CLICKHOUSE.into(),
         compared: format!("{COMPARED}, {} trades", c.synced_trades),
         dealerflow_s: Some(d),
         dealerflow_throughput: format_rate(c.fold_trades as f64 / d, "trades"),
@@ -334,9 +341,9 @@ fn clickhouse_row(input: &CompareInput, currency: &str, opts: &CompareOptions) -
             c.keys, c.max_abs_diff_contracts
         ),
         notes: vec![format!(
-            "sync into ClickHouse (not in the ratio): {} rows ({} trades) in {:.2} s with the project's sink; \
+            "ClickHouse {}; sync (not in the ratio): {} rows ({} trades) in {:.2} s with the project's sink; \
              dealerflow times open + fold of the whole log + per-strike sums, ClickHouse the query round trip",
-            c.synced_rows, c.synced_trades, c.sync_s
+            c.server_version, c.synced_rows, c.synced_trades, c.sync_s
         )],
         details: serde_json::to_value(&c).context("serializing the ClickHouse comparison")?,
     })
