@@ -2,8 +2,8 @@
 -- `params` is the canonical parameter set (`alpha=0.5,beta=0.25`), `rank` its place in the run (1 = best by the
 -- objective in sample). `sample` is `in_sample` (every metric), `out_of_sample` (the held-out last block: the
 -- objective only) or `regime` (the objective on that regime's samples). ic_vol / ic_trend are Spearman rank
--- correlations; pnl (fraction of notional, after fees) and the annualized Sharpe ratio come from the rule
--- strategy; deflated_sharpe and pbo are probabilities. Metrics are NULL when not computed or undefined.
+-- correlations, pnl (fraction of notional, after fees) and the annualized Sharpe ratio come from the rule
+-- strategy, deflated_sharpe and pbo are probabilities. Metrics are NULL when not computed or undefined.
 -- Re-sending a run replaces its rows (the newer created_ms wins).
 CREATE TABLE IF NOT EXISTS sweep_results
 (
