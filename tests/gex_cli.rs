@@ -500,7 +500,7 @@ fn errors_are_one_clear_line() {
     assert!(!out.status.success());
     let err = String::from_utf8(out.stderr).unwrap();
     assert_eq!(err.lines().count(), 1, "{err}");
-    assert!(err.contains("outside the log"), "{err}");
+    assert!(err.contains("before the first event"), "{err}");
     let help = run_ok(bin().args(["gex", "--help"]));
     assert!(help.contains("Example"));
     let help = run_ok(bin().args(["replay", "--help"]));

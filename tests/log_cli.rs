@@ -145,7 +145,7 @@ fn errors_are_one_clear_line() {
     let err = String::from_utf8(out.stderr).unwrap();
     assert_eq!(err.lines().count(), 1, "{err}");
     assert!(
-        err.contains("/nonexistent/dealerflow") && err.contains("no event log"),
+        err.contains("/nonexistent/dealerflow") && err.contains("does not exist"),
         "{err}"
     );
 

@@ -70,7 +70,10 @@ pub fn run(args: ExchangeSimArgs) -> Result<ExitCode> {
     let faults = FaultSpec::parse(&args.faults)?;
     let tape: Tape = match (&args.trades, &args.data_dir) {
         (Some(file), _) => Tape::new(sequence_trades(load_trade_file(file)?), vec![], vec![]),
-        (None, Some(dir)) => load_log(dir)?,
+        (None, Some(dir)) => {
+            crate::cmd::log_dir::open_nonempty(dir)?;
+            load_log(dir)?
+        }
         (None, None) => anyhow::bail!("give --trades FILE.json or --data-dir DIR"),
     };
     let config = SimConfig {

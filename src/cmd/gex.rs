@@ -90,7 +90,8 @@ dealerflow gex --data-dir data/btc --at 1786960800000 --model oi --plot gex.svg"
 pub struct GexArgs {
     #[command(flatten)]
     pub fold: FoldArgs,
-    /// Time: RFC 3339 (2026-08-17T10:00:00Z), epoch ms, or `latest` (the log's last exchange time).
+    /// Time: RFC 3339 (2026-08-17T10:00:00Z), epoch ms, or `latest` (the log's last exchange time). Not before
+    /// the log's first event; after its last one the report holds the log's state as of then.
     #[arg(long)]
     pub at: String,
     /// Breakdown of the table and CSV outputs.
@@ -139,18 +140,7 @@ pub fn parse_duration_ms(s: &str) -> Result<i64, String> {
 
 /// Opens the log of `dir` with one-line errors for a missing directory and an empty log.
 pub fn open_log(dir: &Path) -> Result<LogReader> {
-    if !dir.is_dir() {
-        bail!("data directory {} does not exist", dir.display());
-    }
-    let reader = LogReader::open(dir)
-        .with_context(|| format!("opening the event log in {}", dir.display()))?;
-    if reader.is_empty() {
-        return Err(EngineError::EmptyLog {
-            dir: dir.to_path_buf(),
-        }
-        .into());
-    }
-    Ok(reader)
+    crate::cmd::log_dir::open_nonempty(dir)
 }
 
 /// The log's exchange-time range, ms.
@@ -163,29 +153,53 @@ pub fn time_range(reader: &LogReader) -> Result<(i64, i64)> {
     })
 }
 
-/// Parses a user time (or `latest`) and checks it lies in the log's range.
-pub fn time_in_log(reader: &LogReader, s: &str, what: &str) -> Result<i64> {
-    time_in_range(reader, s, what, time_range(reader)?)
+/// Parses a user time given as `--{what}`: RFC 3339, epoch ms, or `latest` (the last exchange time of `range`).
+pub fn parse_user_time(s: &str, what: &str, range: (i64, i64)) -> Result<i64> {
+    if s.trim() == "latest" {
+        return Ok(range.1);
+    }
+    parse_time_ms(s).map_err(|e| anyhow::anyhow!("--{what}: {e}"))
 }
 
-/// [`time_in_log`] with the log's exchange-time range already known.
-pub fn time_in_range(reader: &LogReader, s: &str, what: &str, range: (i64, i64)) -> Result<i64> {
+/// Parses `--at`: before the log's first exchange time is an error naming the log's range; after its last one
+/// is accepted (the report holds what the log knew by then, repriced at `--at`) with a note on stderr saying
+/// how stale that is.
+pub fn at_in_log(reader: &LogReader, s: &str, range: (i64, i64)) -> Result<i64> {
     let (first, last) = range;
-    let at = if s.trim() == "latest" {
-        last
-    } else {
-        parse_time_ms(s).map_err(|e| anyhow::anyhow!("--{what}: {e}"))?
-    };
-    if at < first || at > last {
-        return Err(EngineError::TimeOutsideLog {
-            dir: reader.dir().to_path_buf(),
-            at: format_ms(at),
-            first: format_ms(first),
-            last: format_ms(last),
-        }
-        .into());
+    let at = parse_user_time(s, "at", range)?;
+    if at < first {
+        bail!(
+            "--at {} is before the first event of the log {}, which covers {}; use a time in that range or --at latest",
+            format_ms(at),
+            reader.dir().display(),
+            crate::cmd::log_dir::describe_range(range)
+        );
+    }
+    if at > last {
+        eprintln!(
+            "note: --at {} is {} after the last event of the log {} ({}): the report holds the log's state as of then",
+            format_ms(at),
+            format_gap_ms(at - last),
+            reader.dir().display(),
+            format_ms(last)
+        );
     }
     Ok(at)
+}
+
+/// A positive span of milliseconds for people: `850 ms`, `12 s`, `5 min`, `3 h 20 min`, `2 d 4 h`.
+pub fn format_gap_ms(ms: i64) -> String {
+    const S: i64 = 1_000;
+    const MIN: i64 = 60 * S;
+    const H: i64 = 60 * MIN;
+    const D: i64 = 24 * H;
+    match ms {
+        _ if ms < S => format!("{ms} ms"),
+        _ if ms < MIN => format!("{} s", ms / S),
+        _ if ms < H => format!("{} min", ms / MIN),
+        _ if ms < D => format!("{} h {} min", ms / H, ms % H / MIN),
+        _ => format!("{} d {} h", ms / D, ms % D / H),
+    }
 }
 
 impl FoldArgs {
@@ -301,7 +315,7 @@ pub fn build_if_behind(
 pub fn run(args: GexArgs) -> Result<ExitCode> {
     let reader = open_log(&args.fold.data_dir)?;
     let range = time_range(&reader)?;
-    let at = time_in_range(&reader, &args.at, "at", range)?;
+    let at = at_in_log(&reader, &args.at, range)?;
     if args.hpp_every <= 0 {
         bail!("--hpp-every must be positive");
     }
@@ -799,5 +813,14 @@ mod tests {
         assert_eq!(parse_duration_ms("0"), Ok(0));
         assert!(parse_duration_ms("1w").is_err());
         assert!(parse_duration_ms("h").is_err());
+    }
+
+    #[test]
+    fn gaps_for_people() {
+        assert_eq!(format_gap_ms(850), "850 ms");
+        assert_eq!(format_gap_ms(12_400), "12 s");
+        assert_eq!(format_gap_ms(300_000), "5 min");
+        assert_eq!(format_gap_ms(12_000_000), "3 h 20 min");
+        assert_eq!(format_gap_ms(187_200_000), "2 d 4 h");
     }
 }

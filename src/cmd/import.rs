@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use anyhow::{Context, Result};
+use anyhow::{bail, Context, Result};
 use clap::{Args, Subcommand};
 use dealerflow_recorder::import::import_deribit_json;
 
@@ -25,10 +25,12 @@ enum ImportSource {
     /// Writes instruments, trades and one btc_usd-style index price per distinct trade timestamp, in exchange-time
     /// order. Trades already in the log (by trade id) are skipped, so importing twice changes nothing. Bad records
     /// are rejected one by one (file, record number, field and value on stderr); a truncated file keeps its
-    /// complete records. Exit code 0 when every file was read to its end, 1 otherwise.
-    ///
-    /// Example: dealerflow import deribit-json btc-option-trades-2026-08-16.json --data-dir data/btc
-    #[command(name = "deribit-json")]
+    /// complete records. Exit code 0 when every file was read to its end, 1 otherwise; a file that cannot be
+    /// opened at all is an error before the log is touched.
+    #[command(
+        name = "deribit-json",
+        after_help = "Example: dealerflow import deribit-json btc-option-trades-2026-08-16.json btc-option-trades-2026-08-17.json --data-dir data/btc"
+    )]
     DeribitJson {
         /// Trade files to import, in this order (duplicates across files are imported once).
         #[arg(required = true)]
@@ -43,6 +45,14 @@ enum ImportSource {
 pub fn run(args: ImportArgs) -> Result<ExitCode> {
     match args.source {
         ImportSource::DeribitJson { files, data_dir } => {
+            // A file that cannot be opened at all is a mistake in the command line: say so before the log is
+            // created or touched. (A file that breaks off while being read keeps its complete records.)
+            for f in &files {
+                if f.is_dir() {
+                    bail!("{} is a directory, not a trade file", f.display());
+                }
+                std::fs::File::open(f).with_context(|| format!("cannot read {}", f.display()))?;
+            }
             let report = import_deribit_json(&files, &data_dir)
                 .with_context(|| format!("importing into {}", data_dir.display()))?;
             for f in &report.files {

@@ -8,13 +8,19 @@ use std::process::ExitCode;
 use anyhow::{bail, Context, Result};
 use clap::{Args, Subcommand};
 use dealerflow_schemas::event::ArchivedEvent;
-use dealerflow_schemas::log::{verify, Fault, IndexHealth, LogReader};
+use dealerflow_schemas::log::{verify, Fault, IndexHealth};
 use dealerflow_schemas::time::{format_ms, parse_time_ms};
 use dealerflow_schemas::EventKind;
 use serde_json::Value;
 
+use crate::cmd::log_dir;
+
 /// Inspect, verify or print an event log.
 #[derive(Debug, Args)]
+#[command(
+    after_help = "Examples:\n  dealerflow log inspect data/btc\n  dealerflow log verify data/btc\n  \
+dealerflow log cat data/btc --from 2026-08-17T00:00:00Z --to 2026-08-17T01:00:00Z --kind trade"
+)]
 pub struct LogArgs {
     #[command(subcommand)]
     action: LogAction,
@@ -23,15 +29,13 @@ pub struct LogArgs {
 #[derive(Debug, Subcommand)]
 enum LogAction {
     /// Segments, counts per event kind, seq and time range, index health.
-    ///
-    /// Example: dealerflow log inspect data/btc
+    #[command(after_help = "Example: dealerflow log inspect data/btc")]
     Inspect {
         /// The log directory.
         dir: PathBuf,
     },
     /// Check every frame (checksum, seq continuity, payload structure) and the index. Exit 0 only when sound.
-    ///
-    /// Example: dealerflow log verify data/btc
+    #[command(after_help = "Example: dealerflow log verify data/btc")]
     Verify {
         /// The log directory.
         dir: PathBuf,
@@ -39,9 +43,11 @@ enum LogAction {
     /// Print events as JSON lines: seq, ts_recv_ns, kind and the event's fields.
     ///
     /// Instruments are printed by name (`instrument`) with their id (`instrument_id`). Events without an exchange
-    /// time (instruments, session events) are filtered by their receive time.
-    ///
-    /// Example: dealerflow log cat data/btc --from 2026-08-17T00:00:00Z --kind trade
+    /// time (instruments, session events) are filtered by their receive time. An empty log, or a --from/--to
+    /// window entirely outside the log's exchange-time range, is an error naming the range.
+    #[command(
+        after_help = "Example: dealerflow log cat data/btc --from 2026-08-17T00:00:00Z --kind trade"
+    )]
     Cat {
         /// The log directory.
         dir: PathBuf,
@@ -72,7 +78,7 @@ pub fn run(args: LogArgs) -> Result<ExitCode> {
 }
 
 fn inspect(dir: &std::path::Path) -> Result<ExitCode> {
-    let reader = LogReader::open(dir)?;
+    let reader = log_dir::open(dir)?;
     let mut counts: BTreeMap<EventKind, u64> = BTreeMap::new();
     for rec in reader.iter() {
         let rec = rec?;
@@ -144,6 +150,7 @@ fn inspect(dir: &std::path::Path) -> Result<ExitCode> {
 }
 
 fn run_verify(dir: &std::path::Path) -> Result<ExitCode> {
+    log_dir::require_dir(dir)?;
     let report = verify(dir)?;
     for p in &report.problems {
         eprintln!(
@@ -213,7 +220,11 @@ fn cat(
             ),
         },
     };
-    let reader = LogReader::open(dir)?;
+    let reader = log_dir::open_nonempty(dir)?;
+    // A log of instruments and session events only has no exchange-time range: those filter by receive time.
+    if let Some(range) = reader.time_range_ms() {
+        log_dir::require_overlap(dir, from_ms, to_ms, range)?;
+    }
     let mut names: BTreeMap<u32, String> = BTreeMap::new();
     for rec in reader.iter() {
         if let ArchivedEvent::Instrument(i) = rec?.event {

@@ -6,6 +6,7 @@ pub mod exchange_sim;
 pub mod gex;
 pub mod import;
 pub mod log;
+pub mod log_dir;
 pub mod logging;
 pub mod query;
 pub mod record;

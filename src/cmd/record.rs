@@ -6,6 +6,7 @@
 //! recording, and it is stopped only after the recorder has flushed and closed the log, so it stores every record
 //! the recorder wrote (or says where it stopped; `dealerflow sync-clickhouse` catches up from there).
 
+use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Duration;
@@ -24,7 +25,8 @@ use tokio::sync::{oneshot, watch};
 /// Set DERIBIT_CLIENT_ID and DERIBIT_CLIENT_SECRET to authenticate and receive the raw trade channel.
 #[derive(Debug, Args)]
 #[command(
-    after_help = "Example: dealerflow record --currency BTC,ETH --data-dir data/live --duration 1h"
+    after_help = "Examples:\n  dealerflow record --currency BTC,ETH --data-dir data/live --duration 1h\n  \
+dealerflow record --currency BTC --data-dir data/sim --url ws://127.0.0.1:9001/ws/api/v2 --clickhouse http://127.0.0.1:8123"
 )]
 pub struct RecordArgs {
     /// Currencies, comma-separated (BTC, ETH).
@@ -36,6 +38,10 @@ pub struct RecordArgs {
     /// WebSocket URL of the Deribit API.
     #[arg(long, default_value = DERIBIT_URL)]
     url: String,
+    /// Give up when no connection to --url can be made this long after starting (3 tries at most). Once
+    /// connected, a broken feed is reconnected with backoff for as long as the recorder runs.
+    #[arg(long, default_value = "10s")]
+    connect_timeout: String,
     /// Stop after this long (e.g. 90s, 30m, 6h, 2d); default: until SIGINT/SIGTERM.
     #[arg(long)]
     duration: Option<String>,
@@ -166,6 +172,7 @@ fn init_logging() {
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
         .try_init();
 }
 
@@ -180,12 +187,20 @@ pub fn run(args: RecordArgs) -> Result<ExitCode> {
         args.data_dir.clone(),
     );
     config.url = args.url.clone();
-    config.duration = args.duration.as_deref().map(parse_duration).transpose()?;
-    config.mark_iv_interval = parse_duration(&args.mark_iv_interval)?;
-    config.oi_interval = parse_duration(&args.oi_interval)?;
-    config.watchdog = parse_duration(&args.watchdog)?;
-    config.reconcile_interval = parse_duration(&args.reconcile_interval)?;
-    config.initial_backoff = parse_duration(&args.initial_backoff)?;
+    config.duration = args
+        .duration
+        .as_deref()
+        .map(parse_duration)
+        .transpose()
+        .context("--duration")?;
+    config.mark_iv_interval =
+        parse_duration(&args.mark_iv_interval).context("--mark-iv-interval")?;
+    config.oi_interval = parse_duration(&args.oi_interval).context("--oi-interval")?;
+    config.watchdog = parse_duration(&args.watchdog).context("--watchdog")?;
+    config.reconcile_interval =
+        parse_duration(&args.reconcile_interval).context("--reconcile-interval")?;
+    config.initial_backoff = parse_duration(&args.initial_backoff).context("--initial-backoff")?;
+    config.connect_timeout = parse_duration(&args.connect_timeout).context("--connect-timeout")?;
     config.heartbeat_interval_s = args.heartbeat;
     config.requests_per_s = args.requests_per_s;
     config.status_line = !args.quiet;
@@ -237,6 +252,9 @@ pub fn run(args: RecordArgs) -> Result<ExitCode> {
             target.database()
         );
         match sink.finish(&runtime) {
+            // Recording failed before anything reached the sink (e.g. the exchange was unreachable): the error
+            // below says it all.
+            Some(Ok(r)) if recorded.is_err() && r.records == 0 => {}
             Some(Ok(r)) => eprintln!(
                 "ClickHouse {}/{}: stored seq {}..{} ({} trades, {} index prices, {} mark IV rows, {} open interest rows, {} instruments{})",
                 target.url(),

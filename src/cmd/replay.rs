@@ -10,7 +10,7 @@ use std::io::{BufWriter, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use crate::cmd::sync_clickhouse::{runtime, OptionalClickHouseArgs};
+use crate::cmd::sync_clickhouse::{require_reachable, runtime, OptionalClickHouseArgs};
 use anyhow::{bail, Context, Result};
 use clap::Args;
 use dealerflow_engine::report::GexReport;
@@ -19,7 +19,8 @@ use dealerflow_recorder::clickhouse::{insert_gex_snapshots, GexSnapshotRow};
 use dealerflow_schemas::time::format_ms;
 use indicatif::{ProgressBar, ProgressStyle};
 
-use crate::cmd::gex::{open_log, parse_duration_ms, time_in_log, time_range, FoldArgs};
+use crate::cmd::gex::{open_log, parse_duration_ms, parse_user_time, time_range, FoldArgs};
+use crate::cmd::log_dir::require_overlap;
 
 /// Replay the log into a time series of exposures, levels, HPP and scenario.
 #[derive(Debug, Args)]
@@ -33,10 +34,10 @@ pub struct ReplayArgs {
     /// Sampling step (rows at its multiples since the epoch): e.g. 1m, 15m, 1h.
     #[arg(long, default_value = "1m", value_parser = parse_duration_ms)]
     pub every: i64,
-    /// First row at or after this time (default: the log's first exchange time).
+    /// First row at or after this time (default, and at the earliest: the log's first exchange time).
     #[arg(long)]
     pub from: Option<String>,
-    /// Last row at or before this time (default: the log's last exchange time).
+    /// Last row at or before this time (default, and at the latest: the log's last exchange time).
     #[arg(long)]
     pub to: Option<String>,
     /// The CSV file to write.
@@ -54,17 +55,44 @@ pub fn run(args: ReplayArgs) -> Result<ExitCode> {
     }
     let reader = open_log(&args.fold.data_dir)?;
     let (first, last) = time_range(&reader)?;
-    let from = match &args.from {
-        Some(s) => time_in_log(&reader, s, "from")?,
+    let range = (first, last);
+    let from = args
+        .from
+        .as_deref()
+        .map(|s| parse_user_time(s, "from", range))
+        .transpose()?;
+    let to = args
+        .to
+        .as_deref()
+        .map(|s| parse_user_time(s, "to", range))
+        .transpose()?;
+    require_overlap(reader.dir(), from, to, range)?;
+    // The series covers the log: a window reaching past either end is cut to it (rows outside would carry
+    // no information the log has).
+    let from = match from {
+        Some(f) if f < first => {
+            eprintln!(
+                "note: --from {} is before the log's first event; rows start at {}",
+                format_ms(f),
+                format_ms(first)
+            );
+            first
+        }
+        Some(f) => f,
         None => first,
     };
-    let to = match &args.to {
-        Some(s) => time_in_log(&reader, s, "to")?,
+    let to = match to {
+        Some(t) if t > last => {
+            eprintln!(
+                "note: --to {} is after the log's last event; rows end at {}",
+                format_ms(t),
+                format_ms(last)
+            );
+            last
+        }
+        Some(t) => t,
         None => last,
     };
-    if from > to {
-        bail!("--from {} is after --to {}", format_ms(from), format_ms(to));
-    }
     let rows: Vec<i64> = grid_times(from, to, args.every).collect();
     if rows.is_empty() {
         bail!(
@@ -73,6 +101,11 @@ pub fn run(args: ReplayArgs) -> Result<ExitCode> {
             format_ms(from),
             format_ms(to)
         );
+    }
+    // ClickHouse must answer before the series is computed, not after.
+    let target = args.clickhouse.target()?;
+    if let Some(t) = &target {
+        require_reachable(&runtime()?, t, "check --clickhouse, or replay without it")?;
     }
     let currency = args.fold.resolve_currency(&reader, to)?;
     let cfg = args.fold.series_config(currency.clone(), args.every);
@@ -90,7 +123,6 @@ pub fn run(args: ReplayArgs) -> Result<ExitCode> {
         .unwrap_or_else(|_| ProgressStyle::default_bar()),
     );
     let model = args.fold.model;
-    let target = args.clickhouse.target()?;
     let mut snapshots: Vec<GexSnapshotRow> = Vec::new();
     let mut write_error: Option<std::io::Error> = None;
     let stats = run_series(&reader, model, &cfg, &rows, policy.as_ref(), |t, report| {

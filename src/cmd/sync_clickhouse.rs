@@ -92,7 +92,8 @@ pub struct SyncClickHouseArgs {
     #[arg(long, default_value_t = 262_144)]
     pub batch_records: usize,
     /// Give up after ClickHouse has been failing for this long (e.g. 30s, 5m; 0 = never). Default: 5m, or never
-    /// with --follow.
+    /// with --follow, once ClickHouse has answered; without this flag a ClickHouse that does not answer at the
+    /// start is an error at once (a wrong URL or a stopped server), with it the start waits as long.
     #[arg(long, value_parser = parse_duration)]
     pub retry_for: Option<Duration>,
 }
@@ -106,9 +107,26 @@ fn parse_duration(s: &str) -> Result<Duration, String> {
         .map_err(|e| e.to_string())
 }
 
+/// How long the first request to ClickHouse may take before the server counts as unreachable.
+pub const PING_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Fails with one line naming the URL unless ClickHouse answers; `what_then` says what the caller can do.
+pub fn require_reachable(
+    rt: &tokio::runtime::Runtime,
+    target: &ClickHouseTarget,
+    what_then: &str,
+) -> Result<()> {
+    rt.block_on(target.ping(PING_TIMEOUT))
+        .map_err(|e| anyhow::anyhow!("{e}; {what_then}"))
+}
+
 /// Runs `dealerflow sync-clickhouse`.
 pub fn run(args: SyncClickHouseArgs) -> Result<ExitCode> {
     let target = args.clickhouse.target()?;
+    // Without --follow the log must be there now; a follower may start before the recorder creates it.
+    if !args.follow {
+        crate::cmd::log_dir::open_nonempty(&args.data_dir)?;
+    }
     let mut options = if args.follow {
         SinkOptions::follow()
     } else {
@@ -121,6 +139,13 @@ pub fn run(args: SyncClickHouseArgs) -> Result<ExitCode> {
     }
     let stats = options.stats.clone();
     let rt = runtime()?;
+    if args.retry_for.is_none() {
+        require_reachable(
+            &rt,
+            &target,
+            "check --clickhouse, or pass --retry-for 5m to wait for the server",
+        )?;
+    }
     let report = rt.block_on(async {
         let (stop, stop_rx) = tokio::sync::watch::channel(false);
         tokio::spawn(async move {

@@ -102,13 +102,77 @@ impl ClickHouseTarget {
     pub fn request_error(
         &self,
         operation: impl Into<String>,
-        err: impl fmt::Display,
+        err: impl FailureText,
     ) -> ClickHouseError {
         ClickHouseError::Request {
             url: self.url.clone(),
             operation: operation.into(),
-            message: self.redact(err.to_string().trim()),
+            message: self.redact(err.failure_text().trim()),
         }
+    }
+
+    /// Checks that the server answers (`SELECT 1`, as this user, within `timeout`), so that a wrong URL, a
+    /// stopped server or bad credentials are reported before any work is done.
+    pub async fn ping(&self, timeout: Duration) -> Result<(), ClickHouseError> {
+        let query = self.server_client().query("SELECT 1").fetch_one::<u8>();
+        match tokio::time::timeout(timeout, query).await {
+            Ok(Ok(_)) => Ok(()),
+            Ok(Err(e)) => Err(self.request_error("ping", e)),
+            Err(_) => Err(self.request_error(
+                "ping",
+                format!("no answer within {} s", timeout.as_secs_f64()),
+            )),
+        }
+    }
+}
+
+/// The text of a failed request for an error message.
+pub trait FailureText {
+    /// One line: the error and its causes; a connection that could not be made says so and asks whether the
+    /// server runs there.
+    fn failure_text(&self) -> String;
+}
+
+impl FailureText for clickhouse::error::Error {
+    fn failure_text(&self) -> String {
+        let mut text = self.to_string();
+        let mut cause = std::error::Error::source(self);
+        while let Some(c) = cause {
+            if let Some(io) = c.downcast_ref::<std::io::Error>() {
+                use std::io::ErrorKind::*;
+                if matches!(
+                    io.kind(),
+                    ConnectionRefused
+                        | TimedOut
+                        | HostUnreachable
+                        | NetworkUnreachable
+                        | AddrNotAvailable
+                ) {
+                    // The client's layers ("network error: client error (Connect): tcp connect error") add
+                    // nothing to the operating system's reason.
+                    return format!("cannot connect: {io} (is ClickHouse running there?)");
+                }
+            }
+            let t = c.to_string();
+            if !text.contains(&t) {
+                text.push_str(": ");
+                text.push_str(&t);
+            }
+            cause = c.source();
+        }
+        text
+    }
+}
+
+impl FailureText for &str {
+    fn failure_text(&self) -> String {
+        self.to_string()
+    }
+}
+
+impl FailureText for String {
+    fn failure_text(&self) -> String {
+        self.clone()
     }
 }
 
@@ -206,6 +270,8 @@ mod tests {
         assert_eq!(t.redact("auth failed for s3cret"), "auth failed for ***");
         let e = t.request_error("ping", "wrong password s3cret");
         assert!(!e.to_string().contains("s3cret"));
+        let e = t.request_error("ping", String::from("user alice, password s3cret"));
+        assert!(!e.to_string().contains("s3cret"));
         let flags = ClickHouseTarget::new(
             "http://alice:s3cret@127.0.0.1:8123",
             Some("bob".into()),
@@ -230,6 +296,27 @@ mod tests {
             assert!(matches!(e, ClickHouseError::BadUrl { .. }), "{u}");
             assert!(!e.to_string().contains("pw"), "{e}");
         }
+    }
+
+    #[test]
+    fn a_closed_port_is_one_line_naming_the_url() {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        // Port 1 on loopback: nothing listens there.
+        let t = ClickHouseTarget::new("http://127.0.0.1:1", None, None, "db").unwrap();
+        let e = runtime
+            .block_on(t.ping(Duration::from_secs(10)))
+            .unwrap_err();
+        let text = e.to_string();
+        assert!(e.is_transient(), "{text}");
+        assert!(!text.contains('\n'), "{text}");
+        assert!(text.contains("http://127.0.0.1:1"), "{text}");
+        assert!(
+            text.contains("Connection refused") && text.contains("cannot connect"),
+            "{text}"
+        );
     }
 
     #[test]

@@ -37,6 +37,24 @@ pub enum RecordError {
         /// The log error, rendered.
         message: String,
     },
+    /// The exchange could not be reached when recording started (a wrong URL, no network, the exchange down).
+    /// Nothing was written. Caller: check the URL and the network. (Once a connection has been made, a broken
+    /// feed is reconnected for as long as the recorder runs and never ends it.)
+    #[error(
+        "cannot connect to {url} ({attempts} {} in {:.1} s): {reason}; check the URL and the network",
+        if *.attempts == 1 { "attempt" } else { "attempts" },
+        *.waited_ms as f64 / 1000.0
+    )]
+    Connect {
+        /// The WebSocket URL.
+        url: String,
+        /// Connection attempts made.
+        attempts: u32,
+        /// Time spent trying, ms.
+        waited_ms: u64,
+        /// Why the last attempt failed.
+        reason: String,
+    },
     /// The configuration cannot work (no currency, a bad URL).
     #[error("bad recorder configuration: {reason}")]
     Config {

@@ -99,6 +99,12 @@ pub struct RecordConfig {
     pub max_backoff: Duration,
     /// How long to wait for a response or a connection.
     pub request_timeout: Duration,
+    /// Tries at the first connection before recording gives up with [`RecordError::Connect`] (a URL that cannot
+    /// be reached when recording starts is an error; after the first connection the recorder reconnects for as
+    /// long as it runs).
+    pub first_connect_attempts: u32,
+    /// ... and the longest the first connection may take, all tries together.
+    pub connect_timeout: Duration,
     /// Log writer options.
     pub log_options: LogOptions,
     /// Print the one-line status on stderr.
@@ -129,6 +135,8 @@ impl RecordConfig {
             initial_backoff: Duration::from_millis(500),
             max_backoff: Duration::from_secs(30),
             request_timeout: Duration::from_secs(10),
+            first_connect_attempts: 3,
+            connect_timeout: Duration::from_secs(10),
             // 64 MiB segments: the mapped active segment is most of the recorder's resident set.
             log_options: LogOptions {
                 segment_bytes: 64 << 20,
@@ -256,7 +264,48 @@ impl Ctx {
     }
 }
 
+/// Connects for the first time: up to `first_connect_attempts` tries with backoff, within `connect_timeout`.
+/// `Ok(None)` when stopped meanwhile.
+async fn first_connection(
+    config: &RecordConfig,
+    stop: &mut watch::Receiver<bool>,
+) -> Result<Option<session::Ws>, RecordError> {
+    let started = tokio::time::Instant::now();
+    let deadline = started + config.connect_timeout;
+    let mut backoff = Backoff::new(config.initial_backoff, config.max_backoff, now_ns() as u64);
+    let mut attempts = 0u32;
+    loop {
+        attempts += 1;
+        let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+        let tried = tokio::select! {
+            r = session::connect(&config.url, config.request_timeout.min(left)) => r,
+            _ = stop.changed() => return Ok(None),
+        };
+        let reason = match tried {
+            Ok(ws) => return Ok(Some(ws)),
+            Err(reason) => reason,
+        };
+        let delay = backoff.next_delay();
+        if attempts >= config.first_connect_attempts.max(1)
+            || tokio::time::Instant::now() + delay >= deadline
+        {
+            return Err(RecordError::Connect {
+                url: config.url.clone(),
+                attempts,
+                waited_ms: started.elapsed().as_millis() as u64,
+                reason,
+            });
+        }
+        tracing::info!(%reason, attempt = attempts, delay_ms = delay.as_millis() as u64, "first connection failed; retrying");
+        tokio::select! {
+            _ = tokio::time::sleep(delay) => {}
+            _ = stop.changed() => return Ok(None),
+        }
+    }
+}
+
 /// Records until `stop` turns true, `config.duration` passes, or the log writer fails. Returns what was done.
+/// Fails with [`RecordError::Connect`], before the log is opened, when the first connection cannot be made.
 /// Must run inside a tokio runtime.
 pub async fn run(
     config: RecordConfig,
@@ -268,7 +317,7 @@ pub async fn run(
 /// [`run`], updating `counters` as it goes (for callers that watch progress, e.g. benches).
 pub async fn run_with_counters(
     config: RecordConfig,
-    stop: watch::Receiver<bool>,
+    mut stop: watch::Receiver<bool>,
     counters: Arc<Counters>,
 ) -> Result<RecordStats, RecordError> {
     if config.currencies.is_empty() {
@@ -283,6 +332,10 @@ pub async fn run_with_counters(
     }
     // TLS for wss:// uses rustls with the ring provider; installing it twice is harmless.
     let _ = rustls::crypto::ring::default_provider().install_default();
+    // The exchange must be reachable before the log is opened: a wrong URL fails at once and writes nothing.
+    let Some(first_ws) = first_connection(&config, &mut stop).await? else {
+        return Ok(counters.snapshot());
+    };
     let (journal, report) = Journal::open(&config.data_dir, config.log_options)?;
     if let Some((seg, off, bytes)) = &report.truncated_tail {
         tracing::warn!(segment = %seg.display(), offset = off, bytes, "torn tail truncated (the previous run was killed mid-write)");
@@ -371,6 +424,7 @@ pub async fn run_with_counters(
         now_ns() as u64,
     );
     let mut sessions = 0u64;
+    let mut first_ws = Some(first_ws);
     loop {
         if *stop_rx.borrow() {
             break;
@@ -379,7 +433,7 @@ pub async fn run_with_counters(
             status::bump(&counters.reconnects, 1);
         }
         sessions += 1;
-        let end = session::run_session(ctx.clone(), stop_rx.clone()).await;
+        let end = session::run_session(ctx.clone(), stop_rx.clone(), first_ws.take()).await;
         if end.stopped || *stop_rx.borrow() {
             break;
         }

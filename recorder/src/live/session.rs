@@ -37,27 +37,45 @@ pub(crate) struct SessionEnd {
     pub stopped: bool,
 }
 
-/// Runs one session until it ends.
-pub(crate) async fn run_session(ctx: Arc<Ctx>, mut stop: watch::Receiver<bool>) -> SessionEnd {
+/// An open WebSocket to the exchange.
+pub(crate) type Ws =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+/// Opens the WebSocket to `url` within `timeout`; `Err` says why not (without the URL).
+pub(crate) async fn connect(url: &str, timeout: Duration) -> Result<Ws, String> {
+    match tokio::time::timeout(timeout, tokio_tungstenite::connect_async(url)).await {
+        Ok(Ok((ws, _))) => Ok(ws),
+        Ok(Err(e)) => Err(e.to_string()),
+        Err(_) => Err(format!(
+            "no connection within {:.1} s",
+            timeout.as_secs_f64()
+        )),
+    }
+}
+
+/// Runs one session until it ends, on `ws` when already connected, else on a new connection.
+pub(crate) async fn run_session(
+    ctx: Arc<Ctx>,
+    mut stop: watch::Receiver<bool>,
+    ws: Option<Ws>,
+) -> SessionEnd {
     let url = ctx.config.url.clone();
-    let connected = tokio::select! {
-        r = tokio::time::timeout(ctx.config.request_timeout, tokio_tungstenite::connect_async(url.as_str())) => r,
-        _ = stop.changed() => return SessionEnd { reason: "stopping".into(), was_live: false, stopped: true },
-    };
-    let ws = match connected {
-        Ok(Ok((ws, _))) => ws,
-        Ok(Err(e)) => {
-            return SessionEnd {
-                reason: format!("cannot connect to {url}: {e}"),
-                was_live: false,
-                stopped: false,
-            }
-        }
-        Err(_) => {
-            return SessionEnd {
-                reason: format!("cannot connect to {url}: timed out"),
-                was_live: false,
-                stopped: false,
+    let ws = match ws {
+        Some(ws) => ws,
+        None => {
+            let connected = tokio::select! {
+                r = connect(&url, ctx.config.request_timeout) => r,
+                _ = stop.changed() => return SessionEnd { reason: "stopping".into(), was_live: false, stopped: true },
+            };
+            match connected {
+                Ok(ws) => ws,
+                Err(e) => {
+                    return SessionEnd {
+                        reason: format!("cannot connect to {url}: {e}"),
+                        was_live: false,
+                        stopped: false,
+                    }
+                }
             }
         }
     };

@@ -17,7 +17,9 @@ pub enum LogError {
         source: std::io::Error,
     },
     /// The directory does not exist or holds no segment.
-    #[error("{dir}: no event log here (no *.dflog segment files); record, import or synth into it first")]
+    #[error(
+        "no event log in {dir} (no *.dflog segment files); record, import or synth into it first"
+    )]
     NoLog {
         /// The directory.
         dir: PathBuf,
