@@ -83,6 +83,18 @@ pub enum Liquidation {
     Both,
 }
 
+impl Liquidation {
+    /// Deribit's `liquidation` field of a trade: `"M"` (maker), `"T"` (taker), `"MT"` (both), absent when none.
+    pub fn deribit_code(self) -> Option<&'static str> {
+        match self {
+            Liquidation::None => None,
+            Liquidation::Maker => Some("M"),
+            Liquidation::Taker => Some("T"),
+            Liquidation::Both => Some("MT"),
+        }
+    }
+}
+
 /// One option trade as seen by the taker.
 #[derive(Clone, Debug, PartialEq, Serialize, rkyv::Archive, rkyv::Serialize, rkyv::Deserialize)]
 #[rkyv(derive(Debug))]

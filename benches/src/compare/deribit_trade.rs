@@ -13,7 +13,6 @@ use std::path::Path;
 use anyhow::{bail, Context, Result};
 use dealerflow_recorder::import::{read_trade_file, Layout};
 use dealerflow_schemas::log::LogReader;
-use dealerflow_schemas::Liquidation;
 use dealerflow_schemas::{Event, TakerSide};
 use serde::{Deserialize, Serialize};
 
@@ -99,12 +98,7 @@ pub fn write_json_lines_from_log(log_dir: &Path, out: &Path) -> Result<WrittenTr
                     iv: t.iv.map_or(0.0, |v| v * 100.0),
                     index_price: t.index_price,
                     block_trade_id: t.block_trade_id,
-                    liquidation: match t.liquidation {
-                        Liquidation::None => None,
-                        Liquidation::Maker => Some("M".into()),
-                        Liquidation::Taker => Some("T".into()),
-                        Liquidation::Both => Some("MT".into()),
-                    },
+                    liquidation: t.liquidation.deribit_code().map(String::from),
                     combo_id: t.combo_id,
                 };
                 serde_json::to_writer(&mut w, &obj)

@@ -58,12 +58,7 @@ pub fn load_log(dir: &Path) -> Result<Tape, SimError> {
                         mark_price: t.mark_price,
                         iv_percent: t.iv.map_or(0.0, |iv| iv * 100.0),
                         block_trade_id: t.block_trade_id,
-                        liquidation: match t.liquidation {
-                            Liquidation::None => None,
-                            Liquidation::Maker => Some("M".into()),
-                            Liquidation::Taker => Some("T".into()),
-                            Liquidation::Both => Some("MT".into()),
-                        },
+                        liquidation: t.liquidation.deribit_code().map(String::from),
                         combo_id: t.combo_id,
                     },
                 });
