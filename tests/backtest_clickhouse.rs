@@ -2,6 +2,8 @@
 //! the CSV, in sample, out of sample and per regime; running the same sweep again replaces the rows; an
 //! unreachable server fails in one line before the log is sampled.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::collections::BTreeMap;
 use std::path::Path;
 

@@ -17,7 +17,7 @@ use dealerflow_recorder::deribit::{parse_frame, Incoming};
 use dealerflow_recorder::live::state::{Origin, RecorderState};
 use dealerflow_recorder::live::{self, Counters, RecordConfig};
 use dealerflow_recorder::sim::synthetic::{synthetic_trades, SyntheticSpec};
-use dealerflow_recorder::sim::{SimConfig, SimTrade, Simulator, Speed, Tape};
+use dealerflow_recorder::sim::{SimConfig, SimTrade, Simulator, Tape};
 use dealerflow_schemas::log::{FsyncPolicy, LogOptions, LogWriter};
 
 /// A dense synthetic session: `n` trades over a few hours.

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use dealerflow_schemas::log::LogReader;
-use dealerflow_schemas::{Event, InstrumentId, Liquidation};
+use dealerflow_schemas::{Event, InstrumentId};
 
 use super::error::SimError;
 use super::source::{sequence_trades, SourceTrade};
@@ -130,7 +130,7 @@ pub fn load_log(dir: &Path) -> Result<Tape, SimError> {
 mod tests {
     use super::*;
     use dealerflow_schemas::log::{LogOptions, LogWriter};
-    use dealerflow_schemas::{Amount, Instrument, OptionKind, TakerSide, Trade};
+    use dealerflow_schemas::{Amount, Instrument, Liquidation, OptionKind, TakerSide, Trade};
 
     #[test]
     fn a_log_becomes_a_tape_with_its_sequences_index_prices_and_open_interest() {

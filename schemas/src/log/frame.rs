@@ -77,7 +77,7 @@ fn u64_at(buf: &[u8], off: usize) -> u64 {
 ///
 /// `off` must be a multiple of [`FRAME_ALIGN`] and `off + 4 <= buf.len()`.
 pub(crate) fn load_len(buf: &[u8], off: usize) -> u32 {
-    debug_assert!(off % FRAME_ALIGN == 0 && off + 4 <= buf.len());
+    debug_assert!(off.is_multiple_of(FRAME_ALIGN) && off + 4 <= buf.len());
     let ptr = buf[off..off + 4].as_ptr() as *const AtomicU32;
     // SAFETY: the four bytes are in bounds (slice indexing above checked it) and 4-byte aligned (segments are
     // page-aligned maps and `off` is a multiple of 16). The word may be written concurrently by the writer
