@@ -29,9 +29,9 @@ use dealerflow_schemas::time::format_ms;
 use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::cmd::gex::{open_log, parse_duration_ms, time_range, FoldArgs};
-use crate::cmd::sync_clickhouse::{runtime, OptionalClickHouseArgs};
+use crate::cmd::sync_clickhouse::{require_reachable, runtime, OptionalClickHouseArgs};
 use dealerflow_backtest::sweep::SweepOutcome;
-use dealerflow_recorder::clickhouse::{apply_schema, insert_sweep_results, SweepResultRow};
+use dealerflow_recorder::clickhouse::{insert_sweep_results, SweepResultRow};
 
 /// Horizons always cached besides `--horizon` (when multiples of `--every`): 15 min, 1 h, 4 h.
 const DEFAULT_HORIZONS_MS: [i64; 3] = [900_000, 3_600_000, 14_400_000];
@@ -228,15 +228,15 @@ pub fn run(args: BacktestArgs) -> Result<ExitCode> {
         log: Some(LogFingerprint::of(&reader)?),
         fold: fold.clone(),
     };
-    // ClickHouse is checked (and its tables created) before any work, so that an unreachable server or bad
-    // credentials do not surface only after the sweep.
+    // ClickHouse must answer before any work, so that an unreachable server or bad credentials do not surface
+    // only after the sweep (its tables are created with the first insert).
     let clickhouse = match clickhouse {
         Some(target) => {
             let rt = runtime()?;
-            rt.block_on(apply_schema(&target))?;
+            require_reachable(&rt, &target, "check --clickhouse, or backtest without it")?;
             let run_id = match &args.run_id {
                 Some(id) => id.trim().to_string(),
-                None => default_run_id(&args, &key, sets.len())?,
+                None => default_run_id(&args, &key, sets.len()),
             };
             Some((target, rt, run_id))
         }
@@ -343,11 +343,11 @@ pub fn run(args: BacktestArgs) -> Result<ExitCode> {
 }
 
 /// A run id that names what determines the results: the log's fingerprint and fold parameters, the grid (or
-/// random draw), the objective and the scoring options. FNV-1a 64 over their text; `CURRENCY-OBJECTIVE-HASH`.
-fn default_run_id(args: &BacktestArgs, key: &CacheKey, sets: usize) -> Result<String> {
+/// random draw), the objective and the scoring options. `CURRENCY-OBJECTIVE-CRC32C` of their text.
+fn default_run_id(args: &BacktestArgs, key: &CacheKey, sets: usize) -> String {
     let text = format!(
         "{}|{}|{:?}|{}|{}|{}|{}|{}|{}|{:?}|{}|{}|{}",
-        serde_json::to_string(key).context("run id")?,
+        key.to_json(),
         args.grid,
         args.random,
         args.seed,
@@ -361,12 +361,12 @@ fn default_run_id(args: &BacktestArgs, key: &CacheKey, sets: usize) -> Result<St
         args.fold.alpha,
         args.fold.beta,
     );
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for b in text.bytes() {
-        h ^= u64::from(b);
-        h = h.wrapping_mul(0x0100_0000_01b3);
-    }
-    Ok(format!("{}-{}-{h:016x}", key.fold.currency, args.objective))
+    format!(
+        "{}-{}-{:08x}",
+        key.fold.currency,
+        args.objective,
+        crc32c::crc32c(text.as_bytes())
+    )
 }
 
 fn finite(v: f64) -> Option<f64> {
