@@ -28,18 +28,6 @@ pub enum EngineError {
         /// The log directory.
         dir: PathBuf,
     },
-    /// The requested time is outside the log's exchange-time range.
-    #[error("time {at} is outside the log {dir}, which covers {first} to {last}")]
-    TimeOutsideLog {
-        /// The log directory.
-        dir: PathBuf,
-        /// The requested time, RFC 3339.
-        at: String,
-        /// First exchange time in the log, RFC 3339.
-        first: String,
-        /// Last exchange time in the log, RFC 3339.
-        last: String,
-    },
     /// No spot price (index or trade index price) for the currency at the time.
     #[error("no spot price for {currency} at {at_ms} ms: no index tick and no trade of a {currency} option up to then")]
     NoSpot {
