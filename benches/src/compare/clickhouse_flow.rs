@@ -148,17 +148,6 @@ async fn query_positions(
     Ok(out)
 }
 
-async fn drop_database(target: &ClickHouseTarget) -> Result<()> {
-    target
-        .server_client()
-        .query("DROP DATABASE IF EXISTS ?")
-        .bind(clickhouse::sql::Identifier(target.database()))
-        .execute()
-        .await
-        .map_err(|e| target.request_error("drop database", e))?;
-    Ok(())
-}
-
 /// Runs baseline 3 against `target` (its database is created, filled and dropped).
 pub fn compare_clickhouse(
     log_dir: &Path,
@@ -172,7 +161,7 @@ pub fn compare_clickhouse(
         .build()
         .context("starting the async runtime")?;
     let result = run(&rt, log_dir, currency, target, repeat);
-    let dropped = rt.block_on(drop_database(target));
+    let dropped = rt.block_on(target.drop_database());
     let c = result?;
     dropped?;
     Ok(c)
@@ -185,7 +174,7 @@ fn run(
     target: &ClickHouseTarget,
     repeat: usize,
 ) -> Result<ClickHouseComparison> {
-    rt.block_on(drop_database(target))?;
+    rt.block_on(target.drop_database())?;
     let server_version: String = rt
         .block_on(target.server_client().query("SELECT version()").fetch_one())
         .map_err(|e| target.request_error("server version", e))?;

@@ -111,6 +111,16 @@ impl ClickHouseTarget {
         }
     }
 
+    /// Drops the target's database and everything in it (for throwaway databases: tests, benches).
+    pub async fn drop_database(&self) -> Result<(), ClickHouseError> {
+        self.server_client()
+            .query("DROP DATABASE IF EXISTS ?")
+            .bind(clickhouse::sql::Identifier(self.database()))
+            .execute()
+            .await
+            .map_err(|e| self.request_error("drop database", e))
+    }
+
     /// Checks that the server answers (`SELECT 1`, as this user, within `timeout`), so that a wrong URL, a
     /// stopped server or bad credentials are reported before any work is done.
     pub async fn ping(&self, timeout: Duration) -> Result<(), ClickHouseError> {

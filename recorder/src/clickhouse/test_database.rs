@@ -63,12 +63,6 @@ impl TestDatabase {
 
     /// Drops the test's database.
     pub async fn drop_database(&self) -> Result<(), ClickHouseError> {
-        self.target
-            .server_client()
-            .query("DROP DATABASE IF EXISTS ?")
-            .bind(clickhouse::sql::Identifier(self.target.database()))
-            .execute()
-            .await
-            .map_err(|e| self.target.request_error("drop database", e))
+        self.target.drop_database().await
     }
 }
