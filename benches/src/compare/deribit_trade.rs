@@ -5,15 +5,13 @@
 //! Units are Deribit's: `amount` in contracts, `price` and `mark_price` in the coin, `index_price` in USD, `iv`
 //! in percent (0 = not available), `timestamp` in epoch ms. Nothing here folds or compares.
 
-use std::collections::HashMap;
 use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::path::Path;
 
 use anyhow::{bail, Context, Result};
 use dealerflow_recorder::import::{read_trade_file, Layout};
-use dealerflow_schemas::log::LogReader;
-use dealerflow_schemas::{Event, TakerSide};
+use dealerflow_recorder::sim::log_source::load_log;
 use serde::{Deserialize, Serialize};
 
 /// One Deribit trade, field for field (unknown fields are ignored when reading, as Deribit adds new ones).
@@ -59,60 +57,29 @@ pub struct WrittenTrades {
     pub trades: u64,
 }
 
-/// Writes every trade of the log in `log_dir` as one Deribit trade object per line into `out`, in log order.
+/// Writes every trade of the log in `log_dir` as one Deribit trade object per line into `out`, in exchange-time
+/// order: the objects the exchange simulator serves for that log ([`load_log`], [`SimTrade::to_json`]), so the
+/// baseline reads exactly what a script would have saved from Deribit.
+///
+/// [`SimTrade::to_json`]: dealerflow_recorder::sim::trade::SimTrade::to_json
 pub fn write_json_lines_from_log(log_dir: &Path, out: &Path) -> Result<WrittenTrades> {
-    let reader = LogReader::open(log_dir)
-        .with_context(|| format!("opening the log {}", log_dir.display()))?;
+    let tape =
+        load_log(log_dir).with_context(|| format!("reading the log {}", log_dir.display()))?;
     let file = File::create(out).with_context(|| format!("creating {}", out.display()))?;
     let mut w = BufWriter::new(file);
-    let mut names: HashMap<u32, String> = HashMap::new();
-    let mut written = WrittenTrades::default();
-    for r in reader.iter() {
-        let r = r.with_context(|| format!("reading the log {}", log_dir.display()))?;
-        match r.event.to_event() {
-            Event::Instrument(i) => {
-                names.insert(i.id.0, i.name);
-            }
-            Event::Trade(t) => {
-                let Some(name) = names.get(&t.instrument.0) else {
-                    bail!(
-                        "{}: trade {} (seq {}) names instrument id {} before its definition",
-                        log_dir.display(),
-                        t.trade_id,
-                        r.seq,
-                        t.instrument.0
-                    );
-                };
-                let obj = DeribitTrade {
-                    trade_id: t.trade_id,
-                    instrument_name: name.clone(),
-                    timestamp: t.ts_exchange_ms,
-                    trade_seq: t.trade_seq,
-                    direction: match t.taker_side {
-                        TakerSide::Buy => "buy".into(),
-                        TakerSide::Sell => "sell".into(),
-                    },
-                    amount: t.amount.to_f64(),
-                    price: t.price,
-                    mark_price: t.mark_price,
-                    iv: t.iv.map_or(0.0, |v| v * 100.0),
-                    index_price: t.index_price,
-                    block_trade_id: t.block_trade_id,
-                    liquidation: t.liquidation.deribit_code().map(String::from),
-                    combo_id: t.combo_id,
-                };
-                serde_json::to_writer(&mut w, &obj)
-                    .with_context(|| format!("writing {}", out.display()))?;
-                w.write_all(b"\n")
-                    .with_context(|| format!("writing {}", out.display()))?;
-                written.trades += 1;
-            }
-            _ => {}
-        }
+    let mut line = String::with_capacity(400);
+    for t in tape.trades() {
+        line.clear();
+        t.write_json(&mut line);
+        line.push('\n');
+        w.write_all(line.as_bytes())
+            .with_context(|| format!("writing {}", out.display()))?;
     }
     w.flush()
         .with_context(|| format!("writing {}", out.display()))?;
-    Ok(written)
+    Ok(WrittenTrades {
+        trades: tape.trades().len() as u64,
+    })
 }
 
 /// Writes the trade records of a saved Deribit trade file (any layout the importer reads) as JSON lines, each
