@@ -33,3 +33,17 @@ pub fn json_rows(json: &str) -> Vec<serde_json::Value> {
         other => other["rows"].as_array().cloned().unwrap_or_default(),
     }
 }
+
+/// Whether a test may go on: true when `path` exists. When it does not, the test fails under `CI=true` (CI provides
+/// the shared data, so its absence is an error there) and otherwise prints `SKIPPED` and returns false.
+pub fn require_shared_data(path: &str) -> bool {
+    if std::path::Path::new(path).exists() {
+        return true;
+    }
+    assert!(
+        std::env::var("CI").as_deref() != Ok("true"),
+        "{path} not found: CI must provide the shared data beside the repository"
+    );
+    eprintln!("SKIPPED: {path} not found");
+    false
+}
