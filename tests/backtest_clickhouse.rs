@@ -7,7 +7,7 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use dealerflow_recorder::clickhouse::TestDatabase;
+use dealerflow_store::TestDatabase;
 
 mod cli_support;
 use cli_support::{bin, json_rows, ok};

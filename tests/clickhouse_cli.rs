@@ -11,9 +11,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use dealerflow_recorder::clickhouse::{ClickHouseTarget, LocalServer, TestDatabase};
-use dealerflow_schemas::log::LogReader;
+use dealerflow_log::LogReader;
 use dealerflow_schemas::{Event, OptionKind, TakerSide};
+use dealerflow_store::{ClickHouseTarget, LocalServer, TestDatabase};
 use serde_json::Value;
 
 const BIN: &str = env!("CARGO_BIN_EXE_dealerflow");
@@ -121,6 +121,10 @@ fn runtime() -> tokio::runtime::Runtime {
 #[test]
 fn sync_and_query_the_real_trade_file() {
     if !Path::new(REAL).exists() {
+        assert!(
+            std::env::var("CI").as_deref() != Ok("true"),
+            "CI=true but a test prerequisite is missing: {REAL} not found"
+        );
         eprintln!("SKIPPED: {REAL} not found");
         return;
     }
@@ -361,6 +365,10 @@ fn wait_child(child: &mut std::process::Child, limit: Duration) -> std::process:
 #[test]
 fn sync_resumes_after_the_server_is_killed_mid_sync() {
     if LocalServer::binary().is_none() {
+        assert!(
+            std::env::var("CI").as_deref() != Ok("true"),
+            "CI=true but a test prerequisite is missing: clickhouse-server not installed (server kill test)"
+        );
         eprintln!("SKIPPED: clickhouse-server not installed (server kill test)");
         return;
     }

@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use dealerflow_recorder::clickhouse::TestDatabase;
+use dealerflow_store::TestDatabase;
 
 mod cli_support;
 use cli_support::{bin, json_rows, ok, REAL};
@@ -14,6 +14,10 @@ const AT: &str = "2026-08-17T07:00:00Z";
 #[test]
 fn flow_by_strike_equals_gex_dealer_positions() {
     if !Path::new(REAL).exists() {
+        assert!(
+            std::env::var("CI").as_deref() != Ok("true"),
+            "CI=true but a test prerequisite is missing: {REAL} not found"
+        );
         eprintln!("SKIPPED: {REAL} not found");
         return;
     }

@@ -32,6 +32,10 @@ fn run_ok(cmd: &mut Command) -> String {
 
 fn import(dir: &Path) -> bool {
     if !Path::new(TRADES).exists() {
+        assert!(
+            std::env::var("CI").as_deref() != Ok("true"),
+            "CI=true but a test prerequisite is missing: {TRADES} not found"
+        );
         eprintln!("SKIPPED: {TRADES} not found");
         return false;
     }

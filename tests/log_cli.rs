@@ -2,7 +2,7 @@
 
 use std::process::Command;
 
-use dealerflow_schemas::log::{FsyncPolicy, LogOptions, LogWriter};
+use dealerflow_log::{FsyncPolicy, LogOptions, LogWriter};
 use dealerflow_schemas::*;
 
 fn bin() -> Command {

@@ -13,10 +13,10 @@ use std::net::{Ipv4Addr, TcpListener};
 use std::path::Path;
 use std::time::Duration;
 
-use dealerflow_recorder::clickhouse::{ClickHouseTarget, TestDatabase};
-use dealerflow_recorder::sim::source::{load_trade_file, sequence_trades};
-use dealerflow_recorder::sim::SimTrade;
-use dealerflow_schemas::log::LogReader;
+use dealerflow_log::LogReader;
+use dealerflow_sim::source::{load_trade_file, sequence_trades};
+use dealerflow_sim::SimTrade;
+use dealerflow_store::{ClickHouseTarget, TestDatabase};
 use record_support::*;
 use serde_json::Value;
 

@@ -9,10 +9,10 @@ mod record_support;
 
 use std::time::Duration;
 
-use dealerflow_recorder::sim::source::{load_trade_file, sequence_trades};
-use dealerflow_recorder::sim::synthetic::{synthetic_trades, SyntheticSpec};
-use dealerflow_recorder::sim::SimTrade;
 use dealerflow_schemas::Session;
+use dealerflow_sim::source::{load_trade_file, sequence_trades};
+use dealerflow_sim::synthetic::{synthetic_trades, SyntheticSpec};
+use dealerflow_sim::SimTrade;
 use record_support::*;
 
 #[test]

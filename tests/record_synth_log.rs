@@ -10,9 +10,9 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use dealerflow_recorder::sim::SimStatsSnapshot;
-use dealerflow_schemas::log::LogReader;
+use dealerflow_log::LogReader;
 use dealerflow_schemas::{Event, EventKind, GapUnit, InstrumentId, Session, Trade};
+use dealerflow_sim::SimStatsSnapshot;
 
 const BIN: &str = env!("CARGO_BIN_EXE_dealerflow");
 

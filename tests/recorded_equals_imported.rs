@@ -24,10 +24,10 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::Duration;
 
-use dealerflow_recorder::import::compare_trade_ids;
-use dealerflow_recorder::sim::source::{load_trade_file, sequence_trades};
-use dealerflow_schemas::log::LogReader;
+use dealerflow_deribit::import::compare_trade_ids;
+use dealerflow_log::LogReader;
 use dealerflow_schemas::{Event, Instrument, InstrumentId, Trade};
+use dealerflow_sim::source::{load_trade_file, sequence_trades};
 use record_support::*;
 
 /// Every fault type, often enough that each fires on 560 trades.

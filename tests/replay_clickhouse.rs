@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-use dealerflow_recorder::clickhouse::TestDatabase;
+use dealerflow_store::TestDatabase;
 
 mod cli_support;
 use cli_support::{bin, json_rows, ok, REAL};
@@ -11,6 +11,10 @@ use cli_support::{bin, json_rows, ok, REAL};
 #[test]
 fn replay_series_lands_in_gex_history() {
     if !Path::new(REAL).exists() {
+        assert!(
+            std::env::var("CI").as_deref() != Ok("true"),
+            "CI=true but a test prerequisite is missing: {REAL} not found"
+        );
         eprintln!("SKIPPED: {REAL} not found");
         return;
     }

@@ -33,7 +33,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use dealerflow_engine::checkpoint::log_fingerprint;
-use dealerflow_schemas::log::LogReader;
+use dealerflow_log::LogReader;
 
 use crate::error::BacktestError;
 use crate::feature_cache::{Features, FoldParams, HorizonColumns};

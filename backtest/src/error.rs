@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 
 use dealerflow_engine::EngineError;
-use dealerflow_schemas::log::LogError;
+use dealerflow_log::LogError;
 
 /// Errors of the feature cache, the sweep and its reports.
 #[derive(Debug, thiserror::Error)]

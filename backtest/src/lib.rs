@@ -1,6 +1,5 @@
 //! dealerflow-backtest: everything that evaluates hedging-pressure signals on history.
 //!
-//! - [`synth`]: a deterministic synthetic Deribit option market written into an event log.
 //!
 //! The backtest reads logs through `dealerflow_schemas::log` and folds them with `dealerflow_engine`; it never
 //! talks to an exchange.
@@ -24,6 +23,5 @@ pub mod report;
 pub mod scoring;
 pub mod strategy;
 pub mod sweep;
-pub mod synth;
 pub mod walk_forward;
 pub mod window;

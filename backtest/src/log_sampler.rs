@@ -9,7 +9,7 @@
 use dealerflow_engine::report::evaluate;
 use dealerflow_engine::sweep::{grid_times, Sweep};
 use dealerflow_engine::{EngineError, InventoryModel};
-use dealerflow_schemas::log::LogReader;
+use dealerflow_log::LogReader;
 
 use crate::engine_sample::EngineSample;
 use crate::error::BacktestError;

@@ -14,14 +14,14 @@ use dealerflow_backtest::feature_cache::{Features, FoldParams};
 use dealerflow_backtest::log_sampler::LogSampler;
 use dealerflow_backtest::planted_samples::{planted_samples, PlantedConfig};
 use dealerflow_backtest::scoring::{bucket, score, score_all};
-use dealerflow_backtest::synth::{generate_into_dir, CurrencyConfig, NoPlantedEffect, SynthConfig};
 use dealerflow_engine::hpp::HppParams;
 use dealerflow_engine::report::GexReport;
 use dealerflow_engine::scenario::ScenarioParams;
 use dealerflow_engine::sweep::{grid_times, run_series, SeriesConfig};
 use dealerflow_engine::InventoryModel;
-use dealerflow_schemas::log::{LogOptions, LogReader, LogWriter};
+use dealerflow_log::{LogOptions, LogReader, LogWriter};
 use dealerflow_schemas::{Event, IndexPrice};
+use dealerflow_synth::{generate_into_dir, CurrencyConfig, NoPlantedEffect, SynthConfig};
 
 fn fold(every_ms: i64) -> FoldParams {
     FoldParams {

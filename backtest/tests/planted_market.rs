@@ -24,11 +24,11 @@ use dealerflow_backtest::log_sampler::LogSampler;
 use dealerflow_backtest::objective::Objective;
 use dealerflow_backtest::params::ParamSet;
 use dealerflow_backtest::sweep::{run_sweep, SweepConfig, SweepOutcome};
-use dealerflow_backtest::synth::{
+use dealerflow_engine::InventoryModel;
+use dealerflow_log::LogReader;
+use dealerflow_synth::{
     generate_into_dir, CurrencyConfig, HppPlantedEffect, PlantedHpp, SynthConfig,
 };
-use dealerflow_engine::InventoryModel;
-use dealerflow_schemas::log::LogReader;
 
 const DAY_MS: i64 = 86_400_000;
 const EVERY_MS: i64 = 60_000;

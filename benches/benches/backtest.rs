@@ -21,9 +21,9 @@ use dealerflow_backtest::objective::Objective;
 use dealerflow_backtest::params::ParamSet;
 use dealerflow_backtest::planted_samples::{planted_samples, PlantedConfig};
 use dealerflow_backtest::sweep::{run_sweep, SweepConfig};
-use dealerflow_backtest::synth::{generate_into_dir, CurrencyConfig, NoPlantedEffect, SynthConfig};
 use dealerflow_engine::InventoryModel;
-use dealerflow_schemas::log::LogReader;
+use dealerflow_log::LogReader;
+use dealerflow_synth::{generate_into_dir, CurrencyConfig, NoPlantedEffect, SynthConfig};
 
 fn fold(lookback_ms: i64, window_ms: i64) -> FoldParams {
     FoldParams {

@@ -12,8 +12,8 @@
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
 use dealerflow_engine::report::evaluate;
 use dealerflow_engine::{InventoryModel, State};
+use dealerflow_log::{FsyncPolicy, LogOptions, LogReader, LogWriter};
 use dealerflow_schemas::event::ArchivedEvent;
-use dealerflow_schemas::log::{FsyncPolicy, LogOptions, LogReader, LogWriter};
 use dealerflow_schemas::{
     Amount, Event, IndexPrice, Instrument, InstrumentId, Liquidation, MarkIv, MarkIvSnapshot,
     OptionKind, TakerSide, Trade,

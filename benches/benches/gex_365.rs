@@ -23,7 +23,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use criterion::{criterion_group, criterion_main, Criterion};
-use dealerflow_schemas::log::LogReader;
+use dealerflow_log::LogReader;
 use dealerflow_schemas::time::format_ms;
 
 const BUDGET_MS: f64 = 50.0;

@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
-use dealerflow_schemas::log::{Follower, FsyncPolicy, LogOptions, LogReader, LogWriter};
+use dealerflow_log::{Follower, FsyncPolicy, LogOptions, LogReader, LogWriter};
 use dealerflow_schemas::{Amount, Event, InstrumentId, Liquidation, TakerSide, Trade};
 
 const BASE_MS: i64 = 1_786_900_000_000;

@@ -9,7 +9,7 @@ use std::collections::HashMap;
 use std::hint::black_box;
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
-use dealerflow_recorder::deribit::{parse_frame, Incoming};
+use dealerflow_deribit::{parse_frame, Incoming};
 use dealerflow_schemas::InstrumentId;
 
 /// Deterministic, realistic frames: 80 instruments, prices/ivs/amounts varying per trade.

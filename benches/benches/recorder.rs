@@ -5,7 +5,7 @@
 //!   tracking, validation (`RecorderState::ingest_trades`) → `LogWriter::append`, on one core:
 //!   ≥ 500 000 trades/s;
 //! - `loopback`: the exchange simulator (`--speed max`, no faults) → WebSocket over 127.0.0.1 → the full live
-//!   recorder (`live::run`) → log: ≥ 100 000 trades/s (both ends share the 2-core machine);
+//!   recorder (`dealerflow_recorder::run`) → log: ≥ 100 000 trades/s (both ends share the 2-core machine);
 //! - resident set size after the loopback run is printed (budget: the recorder stays under 100 MB).
 
 use std::hint::black_box;
@@ -13,12 +13,12 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
-use dealerflow_recorder::deribit::{parse_frame, Incoming};
-use dealerflow_recorder::live::state::{Origin, RecorderState};
-use dealerflow_recorder::live::{self, Counters, RecordConfig};
-use dealerflow_recorder::sim::synthetic::{synthetic_trades, SyntheticSpec};
-use dealerflow_recorder::sim::{SimConfig, SimTrade, Simulator, Tape};
-use dealerflow_schemas::log::{FsyncPolicy, LogOptions, LogWriter};
+use dealerflow_deribit::{parse_frame, Incoming};
+use dealerflow_log::{FsyncPolicy, LogOptions, LogWriter};
+use dealerflow_recorder::state::{Origin, RecorderState};
+use dealerflow_recorder::{self, Counters, RecordConfig};
+use dealerflow_sim::synthetic::{synthetic_trades, SyntheticSpec};
+use dealerflow_sim::{SimConfig, SimTrade, Simulator, Tape};
 
 /// A dense synthetic session: `n` trades over a few hours.
 fn session(n: usize) -> Vec<SimTrade> {
@@ -117,8 +117,11 @@ fn bench_loopback(c: &mut Criterion) {
                     let counters = Arc::new(Counters::default());
                     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
                     let t0 = Instant::now();
-                    let rec =
-                        tokio::spawn(live::run_with_counters(config, stop_rx, counters.clone()));
+                    let rec = tokio::spawn(dealerflow_recorder::run_with_counters(
+                        config,
+                        stop_rx,
+                        counters.clone(),
+                    ));
                     while counters.snapshot().trades() < n
                         && t0.elapsed() < Duration::from_secs(120)
                     {

@@ -8,7 +8,7 @@
 use std::hint::black_box;
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
-use dealerflow_backtest::synth::{generate_into_dir, NoPlantedEffect, SynthConfig};
+use dealerflow_synth::{generate_into_dir, NoPlantedEffect, SynthConfig};
 
 fn bench(c: &mut Criterion) {
     let config = SynthConfig::new(2, 7);

@@ -17,7 +17,7 @@ use dealerflow_benches::compare::trade_fold::{
 };
 use dealerflow_engine::as_of::fold_as_of;
 use dealerflow_engine::InventoryModel;
-use dealerflow_schemas::log::LogReader;
+use dealerflow_log::LogReader;
 use serde_json::Value;
 
 const NUMPY_SCRIPT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/compare/gex_numpy.py");
@@ -116,6 +116,10 @@ fn assert_agreement(report: &Value, min_trades: u64) {
         assert_eq!(d["synced_trades"], trades["details"]["script_trades"]);
     } else {
         assert_eq!(ch["outcome"]["status"], "skipped", "{ch}");
+        assert!(
+            std::env::var("CI").as_deref() != Ok("true"),
+            "CI=true but a test prerequisite is missing: ClickHouse baseline: DEALERFLOW_TEST_CLICKHOUSE_URL is not set"
+        );
         eprintln!("SKIPPED: ClickHouse baseline: DEALERFLOW_TEST_CLICKHOUSE_URL is not set");
     }
 }
@@ -138,6 +142,10 @@ fn synthetic_day_agrees_on_every_baseline() {
 #[test]
 fn real_deribit_trades_agree_on_every_baseline() {
     if !Path::new(REAL).exists() {
+        assert!(
+            std::env::var("CI").as_deref() != Ok("true"),
+            "CI=true but a test prerequisite is missing: {REAL} not found"
+        );
         eprintln!("SKIPPED: {REAL} not found");
         return;
     }

@@ -13,8 +13,8 @@
 
 use std::collections::BTreeSet;
 
+use dealerflow_log::{BlockInfo, LogReader};
 use dealerflow_schemas::event::ArchivedEvent;
-use dealerflow_schemas::log::{BlockInfo, LogReader};
 
 use crate::checkpoint::{Checkpoint, Coverage};
 use crate::error::EngineError;
@@ -34,7 +34,7 @@ pub struct FoldStats {
     pub definition_blocks_read: u64,
 }
 
-fn log_err(reader: &LogReader) -> impl Fn(dealerflow_schemas::log::LogError) -> EngineError + '_ {
+fn log_err(reader: &LogReader) -> impl Fn(dealerflow_log::LogError) -> EngineError + '_ {
     move |source| EngineError::Log {
         dir: reader.dir().to_path_buf(),
         source,

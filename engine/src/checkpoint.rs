@@ -37,7 +37,7 @@ use std::fs;
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 
-use dealerflow_schemas::log::LogReader;
+use dealerflow_log::LogReader;
 
 use crate::error::EngineError;
 use crate::inventory::InventoryModel;
@@ -633,7 +633,7 @@ mod tests {
 
     #[test]
     fn fingerprint_is_unchanged_by_buffering() {
-        use dealerflow_schemas::log::{LogOptions, LogWriter};
+        use dealerflow_log::{LogOptions, LogWriter};
         let dir = tempfile::tempdir().unwrap();
         let (mut w, _) = LogWriter::open(
             dir.path(),

@@ -11,7 +11,7 @@
 
 use std::collections::BTreeMap;
 
-use dealerflow_schemas::log::LogReader;
+use dealerflow_log::LogReader;
 
 use crate::checkpoint::Fingerprints;
 use crate::error::EngineError;

@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use dealerflow_schemas::log::LogError;
+use dealerflow_log::LogError;
 
 /// Errors of the engine.
 #[derive(Debug, thiserror::Error)]

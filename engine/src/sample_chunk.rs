@@ -42,7 +42,7 @@ use std::fs;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use dealerflow_schemas::log::LogReader;
+use dealerflow_log::LogReader;
 
 use crate::checkpoint::{Fingerprints, CHECKPOINT_DIR};
 use crate::error::EngineError;

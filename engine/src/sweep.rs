@@ -15,8 +15,8 @@
 
 use std::collections::BTreeMap;
 
+use dealerflow_log::LogReader;
 use dealerflow_schemas::event::ArchivedEvent;
-use dealerflow_schemas::log::LogReader;
 use dealerflow_schemas::Event;
 
 use crate::checkpoint::{Checkpoint, CheckpointStore, Coverage, Fingerprints};

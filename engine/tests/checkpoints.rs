@@ -12,7 +12,7 @@ use dealerflow_engine::report::evaluate;
 use dealerflow_engine::scenario::ScenarioParams;
 use dealerflow_engine::sweep::{run_series, CheckpointPolicy, SeriesConfig};
 use dealerflow_engine::InventoryModel;
-use dealerflow_schemas::log::{LogOptions, LogReader, LogWriter};
+use dealerflow_log::{LogOptions, LogReader, LogWriter};
 use dealerflow_schemas::OptionKind::{Call, Put};
 use dealerflow_schemas::{Event, TakerSide};
 

@@ -19,7 +19,7 @@ use dealerflow_engine::report::evaluate;
 use dealerflow_engine::scenario::ScenarioParams;
 use dealerflow_engine::sweep::{run_series, CheckpointPolicy, SeriesConfig, Sweep};
 use dealerflow_engine::{InventoryModel, State};
-use dealerflow_schemas::log::{LogOptions, LogReader, LogWriter};
+use dealerflow_log::{LogOptions, LogReader, LogWriter};
 use dealerflow_schemas::{Event, OptionKind, TakerSide};
 use proptest::prelude::*;
 

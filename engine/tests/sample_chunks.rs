@@ -19,7 +19,7 @@ use dealerflow_engine::sweep::{
     run_series, sample_at, CheckpointPolicy, SeriesConfig, SeriesStats,
 };
 use dealerflow_engine::InventoryModel;
-use dealerflow_schemas::log::{LogOptions, LogReader, LogWriter};
+use dealerflow_log::{LogOptions, LogReader, LogWriter};
 use dealerflow_schemas::OptionKind::{Call, Put};
 use dealerflow_schemas::TakerSide::{Buy, Sell};
 use dealerflow_schemas::{Event, IndexPrice, Instrument, InstrumentId};

@@ -9,9 +9,9 @@ mod record_support;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use dealerflow_recorder::live::{self, Counters, RecordError};
-use dealerflow_recorder::sim::synthetic::{synthetic_trades, SyntheticSpec};
-use dealerflow_recorder::sim::{SimConfig, Simulator, Speed, Tape};
+use dealerflow_recorder::{self, Counters, RecordError};
+use dealerflow_sim::synthetic::{synthetic_trades, SyntheticSpec};
+use dealerflow_sim::{SimConfig, Simulator, Speed, Tape};
 use tokio::sync::watch;
 
 use record_support::*;
@@ -29,7 +29,7 @@ async fn an_unreachable_exchange_is_an_error_and_writes_nothing() {
     config.duration = Some(Duration::from_secs(600));
     let (_stop_tx, stop_rx) = watch::channel(false);
     let started = Instant::now();
-    let err = live::run(config, stop_rx).await.unwrap_err();
+    let err = dealerflow_recorder::run(config, stop_rx).await.unwrap_err();
     let took = started.elapsed();
     match &err {
         RecordError::Connect {
@@ -68,7 +68,7 @@ async fn a_server_that_answers_nothing_is_given_up_at_the_connect_timeout() {
     config.connect_timeout = Duration::from_millis(1500);
     let (_stop_tx, stop_rx) = watch::channel(false);
     let started = Instant::now();
-    let err = live::run(config, stop_rx).await.unwrap_err();
+    let err = dealerflow_recorder::run(config, stop_rx).await.unwrap_err();
     let took = started.elapsed();
     silent.abort();
     assert!(matches!(err, RecordError::Connect { .. }), "{err}");
@@ -100,7 +100,11 @@ async fn an_outage_after_the_first_connection_is_waited_out() {
     config.connect_timeout = Duration::from_millis(500);
     let counters = Arc::new(Counters::default());
     let (stop_tx, stop_rx) = watch::channel(false);
-    let recorder = tokio::spawn(live::run_with_counters(config, stop_rx, counters.clone()));
+    let recorder = tokio::spawn(dealerflow_recorder::run_with_counters(
+        config,
+        stop_rx,
+        counters.clone(),
+    ));
 
     let d = log_dir.clone();
     let n = trades.len();

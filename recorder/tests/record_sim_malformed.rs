@@ -8,9 +8,8 @@ mod record_support;
 
 use std::time::Duration;
 
-use dealerflow_recorder::live;
-use dealerflow_recorder::sim::synthetic::{synthetic_trades, SyntheticSpec};
-use dealerflow_recorder::sim::{FaultSpec, SimConfig, Simulator, Speed, Tape};
+use dealerflow_sim::synthetic::{synthetic_trades, SyntheticSpec};
+use dealerflow_sim::{FaultSpec, SimConfig, Simulator, Speed, Tape};
 use tokio::sync::watch;
 
 use record_support::*;
@@ -35,7 +34,10 @@ async fn garbage_on_the_wire_never_stops_the_recorder() {
     let dir = tempfile::tempdir().unwrap();
     let log_dir = dir.path().join("log");
     let (stop_tx, stop_rx) = watch::channel(false);
-    let recorder = tokio::spawn(live::run(test_config(sim.url(), log_dir.clone()), stop_rx));
+    let recorder = tokio::spawn(dealerflow_recorder::run(
+        test_config(sim.url(), log_dir.clone()),
+        stop_rx,
+    ));
     let d = log_dir.clone();
     let n = trades.len();
     let complete =

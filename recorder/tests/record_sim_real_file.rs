@@ -10,10 +10,9 @@ mod record_support;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use dealerflow_recorder::live;
-use dealerflow_recorder::sim::source::{load_trade_file, sequence_trades};
-use dealerflow_recorder::sim::{FaultSpec, SimConfig, Simulator, Speed, Tape};
 use dealerflow_schemas::Session;
+use dealerflow_sim::source::{load_trade_file, sequence_trades};
+use dealerflow_sim::{FaultSpec, SimConfig, Simulator, Speed, Tape};
 use tokio::sync::watch;
 
 use record_support::*;
@@ -26,6 +25,11 @@ fn real_file() -> Option<PathBuf> {
     if p.exists() {
         Some(p)
     } else {
+        assert!(
+            std::env::var("CI").as_deref() != Ok("true"),
+            "CI=true but a test prerequisite is missing: {} not found",
+            p.display()
+        );
         eprintln!("SKIPPED: {} not found", p.display());
         None
     }
@@ -58,7 +62,10 @@ async fn every_real_trade_exactly_once_through_every_fault() {
     let dir = tempfile::tempdir().unwrap();
     let log_dir = dir.path().join("log");
     let (stop_tx, stop_rx) = watch::channel(false);
-    let recorder = tokio::spawn(live::run(test_config(sim.url(), log_dir.clone()), stop_rx));
+    let recorder = tokio::spawn(dealerflow_recorder::run(
+        test_config(sim.url(), log_dir.clone()),
+        stop_rx,
+    ));
 
     let d = log_dir.clone();
     let complete =

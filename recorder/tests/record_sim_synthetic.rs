@@ -8,9 +8,8 @@ mod record_support;
 
 use std::time::Duration;
 
-use dealerflow_recorder::live;
-use dealerflow_recorder::sim::synthetic::{synthetic_trades, SyntheticSpec};
-use dealerflow_recorder::sim::{FaultSpec, SimConfig, Simulator, Speed, Tape};
+use dealerflow_sim::synthetic::{synthetic_trades, SyntheticSpec};
+use dealerflow_sim::{FaultSpec, SimConfig, Simulator, Speed, Tape};
 use tokio::sync::watch;
 
 use record_support::*;
@@ -51,7 +50,7 @@ async fn multi_day_session_with_a_thousand_faults_loses_and_duplicates_nothing()
     config.requests_per_s = 200.0;
     config.request_burst = 200.0;
     let (stop_tx, stop_rx) = watch::channel(false);
-    let recorder = tokio::spawn(live::run(config, stop_rx));
+    let recorder = tokio::spawn(dealerflow_recorder::run(config, stop_rx));
 
     let d = log_dir.clone();
     let n = trades.len();

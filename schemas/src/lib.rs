@@ -5,14 +5,14 @@
 //! - [`units`]: fixed-point amounts ([`Amount`], exact sums), [`TakerSide`], [`OptionKind`];
 //! - [`instrument_name`]: Deribit option names (`BTC-17AUG26-63000-P`, `XRP_USDC-30JUN23-0d625-C`);
 //! - [`time`]: epoch-millisecond helpers (RFC 3339 parsing, 08:00 UTC expiries);
-//! - [`log`]: the segmented, memory-mapped, append-only event log.
+//! - `backoff` (feature `backoff`): reconnection and retry delays (exponential backoff with jitter).
 //!
-//! This crate does no networking and no analytics; it only defines data and stores it.
+//! This crate does no I/O and no analytics; it only defines data (the log crate stores it).
 
-pub mod catalog;
+#[cfg(feature = "backoff")]
+pub mod backoff;
 pub mod event;
 pub mod instrument_name;
-pub mod log;
 pub mod time;
 pub mod units;
 

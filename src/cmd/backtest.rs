@@ -31,7 +31,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use crate::cmd::gex::{open_log, parse_duration_ms, time_range, FoldArgs};
 use crate::cmd::sync_clickhouse::{require_reachable, runtime, OptionalClickHouseArgs};
 use dealerflow_backtest::sweep::SweepOutcome;
-use dealerflow_recorder::clickhouse::{insert_sweep_results, SweepResultRow};
+use dealerflow_store::{insert_sweep_results, SweepResultRow};
 
 /// Horizons always cached besides `--horizon` (when multiples of `--every`): 15 min, 1 h, 4 h.
 const DEFAULT_HORIZONS_MS: [i64; 3] = [900_000, 3_600_000, 14_400_000];

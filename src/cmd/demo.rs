@@ -8,13 +8,13 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
 use clap::{Args, Parser};
-use dealerflow_recorder::live::{self, RecordConfig};
-use dealerflow_recorder::sim::log_source::load_log;
-use dealerflow_recorder::sim::source::{load_trade_file, sequence_trades};
-use dealerflow_recorder::sim::{FaultSpec, SimConfig, Simulator, Speed, Tape};
-use dealerflow_schemas::log::{FsyncPolicy, LogOptions, LogReader};
+use dealerflow_log::{FsyncPolicy, LogOptions, LogReader};
+use dealerflow_recorder::{self, RecordConfig};
 use dealerflow_schemas::time::format_ms;
 use dealerflow_schemas::EventKind;
+use dealerflow_sim::log_source::load_log;
+use dealerflow_sim::source::{load_trade_file, sequence_trades};
+use dealerflow_sim::{FaultSpec, SimConfig, Simulator, Speed, Tape};
 
 /// Run the whole pipeline on loopback: simulate, record, rebuild GEX, sweep.
 ///
@@ -179,7 +179,7 @@ pub fn run(args: DemoArgs) -> Result<ExitCode> {
         config.initial_backoff = Duration::from_millis(100);
         config.max_backoff = Duration::from_secs(2);
         let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-        let recorder = tokio::spawn(live::run(config, stop_rx));
+        let recorder = tokio::spawn(dealerflow_recorder::run(config, stop_rx));
         let deadline = Instant::now() + Duration::from_secs(args.timeout_s);
         let mut have = 0;
         while Instant::now() < deadline {
@@ -219,7 +219,7 @@ pub fn run(args: DemoArgs) -> Result<ExitCode> {
         rec.gaps_detected,
         sim_stats.faults_total()
     );
-    let verified = dealerflow_schemas::log::verify(&log_dir)?;
+    let verified = dealerflow_log::verify(&log_dir)?;
     if !verified.is_sound() {
         bail!("the recorded log does not verify: {:?}", verified.problems);
     }

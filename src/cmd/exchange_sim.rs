@@ -7,9 +7,9 @@ use std::time::Duration;
 
 use anyhow::{Context, Result};
 use clap::Args;
-use dealerflow_recorder::sim::log_source::load_log;
-use dealerflow_recorder::sim::source::{load_trade_file, sequence_trades};
-use dealerflow_recorder::sim::{FaultSpec, SimConfig, Simulator, Speed, Tape};
+use dealerflow_sim::log_source::load_log;
+use dealerflow_sim::source::{load_trade_file, sequence_trades};
+use dealerflow_sim::{FaultSpec, SimConfig, Simulator, Speed, Tape};
 
 /// Serve a Deribit-protocol exchange (JSON-RPC 2.0 over WebSocket at /ws/api/v2) replaying recorded trades.
 ///

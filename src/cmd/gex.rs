@@ -20,7 +20,7 @@ use dealerflow_engine::report::GexReport;
 use dealerflow_engine::scenario::ScenarioParams;
 use dealerflow_engine::sweep::{run_series, CheckpointPolicy, SeriesConfig};
 use dealerflow_engine::{EngineError, InventoryModel};
-use dealerflow_schemas::log::LogReader;
+use dealerflow_log::LogReader;
 use dealerflow_schemas::time::{format_ms, parse_time_ms};
 
 /// Breakdown of the table and CSV outputs.

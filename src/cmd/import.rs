@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use anyhow::{bail, Context, Result};
 use clap::{Args, Subcommand};
-use dealerflow_recorder::import::import_deribit_json;
+use dealerflow_deribit::import::import_deribit_json;
 
 /// Import saved exchange data into an event log.
 #[derive(Debug, Args)]

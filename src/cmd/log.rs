@@ -7,8 +7,8 @@ use std::process::ExitCode;
 
 use anyhow::{bail, Context, Result};
 use clap::{Args, Subcommand};
+use dealerflow_log::{verify, Fault, IndexHealth};
 use dealerflow_schemas::event::ArchivedEvent;
-use dealerflow_schemas::log::{verify, Fault, IndexHealth};
 use dealerflow_schemas::time::{format_ms, parse_time_ms};
 use dealerflow_schemas::EventKind;
 use serde_json::Value;

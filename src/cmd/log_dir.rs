@@ -6,7 +6,7 @@ use std::path::Path;
 
 use anyhow::{bail, Result};
 use dealerflow_engine::EngineError;
-use dealerflow_schemas::log::LogReader;
+use dealerflow_log::LogReader;
 use dealerflow_schemas::time::format_ms;
 
 /// Fails unless `dir` is an existing directory.

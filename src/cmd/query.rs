@@ -6,9 +6,7 @@ use std::process::ExitCode;
 
 use anyhow::{bail, Context, Result};
 use clap::Args;
-use dealerflow_recorder::clickhouse::{
-    run_named_query, run_read_only_sql, NamedQuery, OutputFormat, QueryFilter,
-};
+use dealerflow_store::{run_named_query, run_read_only_sql, NamedQuery, OutputFormat, QueryFilter};
 
 use crate::cmd::sync_clickhouse::{runtime, ClickHouseArgs};
 

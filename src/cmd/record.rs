@@ -13,11 +13,9 @@ use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
 use clap::Args;
-use dealerflow_recorder::clickhouse::{
-    run_sink, ClickHouseError, ClickHouseTarget, SinkOptions, SinkReport,
-};
-use dealerflow_recorder::live::{self, RecordConfig, DERIBIT_URL};
-use dealerflow_schemas::log::FsyncPolicy;
+use dealerflow_log::FsyncPolicy;
+use dealerflow_recorder::{self, RecordConfig, DERIBIT_URL};
+use dealerflow_store::{run_sink, ClickHouseError, ClickHouseTarget, SinkOptions, SinkReport};
 use tokio::sync::{oneshot, watch};
 
 /// Record Deribit option trades (plus index, mark IV, open interest and instruments) into an event log.
@@ -239,7 +237,7 @@ pub fn run(args: RecordArgs) -> Result<ExitCode> {
             tracing::info!("stopping: flushing the log");
             let _ = stop_tx.send(true);
         });
-        live::run(config, stop_rx)
+        dealerflow_recorder::run(config, stop_rx)
             .await
             .with_context(|| format!("recording into {}", data_dir.display()))
     });

@@ -15,8 +15,8 @@ use anyhow::{bail, Context, Result};
 use clap::Args;
 use dealerflow_engine::report::GexReport;
 use dealerflow_engine::sweep::{grid_times, run_series};
-use dealerflow_recorder::clickhouse::{insert_gex_snapshots, GexSnapshotRow};
 use dealerflow_schemas::time::format_ms;
+use dealerflow_store::{insert_gex_snapshots, GexSnapshotRow};
 use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::cmd::gex::{open_log, parse_duration_ms, parse_user_time, time_range, FoldArgs};

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 use clap::Args;
-use dealerflow_recorder::clickhouse::{run_sink, ClickHouseTarget, SinkOptions, SinkStats};
+use dealerflow_store::{run_sink, ClickHouseTarget, SinkOptions, SinkStats};
 use indicatif::{ProgressBar, ProgressStyle};
 
 /// Where ClickHouse is and who we are there. The password is never printed.
@@ -102,7 +102,7 @@ fn parse_duration(s: &str) -> Result<Duration, String> {
     if s == "0" {
         return Ok(Duration::ZERO);
     }
-    dealerflow_recorder::clickhouse::filter::parse_interval_ms(s)
+    dealerflow_store::filter::parse_interval_ms(s)
         .map(|ms| Duration::from_millis(ms as u64))
         .map_err(|e| e.to_string())
 }

@@ -6,11 +6,11 @@ use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
 use clap::Args;
-use dealerflow_backtest::synth::{
+use dealerflow_schemas::time::{format_ms, parse_time_ms};
+use dealerflow_synth::{
     generate_into_dir, CurrencyConfig, HppPlantedEffect, NoPlantedEffect, PlantedEffect,
     PlantedHpp, SynthConfig, SynthProgress,
 };
-use dealerflow_schemas::time::{format_ms, parse_time_ms};
 use indicatif::{ProgressBar, ProgressStyle};
 
 /// Write a synthetic Deribit option market (instruments, trades, index ticks, mark IV and open interest) into an

@@ -42,7 +42,7 @@ pub fn require_shared_data(path: &str) -> bool {
     }
     assert!(
         std::env::var("CI").as_deref() != Ok("true"),
-        "{path} not found: CI must provide the shared data beside the repository"
+        "CI=true but a test prerequisite is missing: {path} not found"
     );
     eprintln!("SKIPPED: {path} not found");
     false

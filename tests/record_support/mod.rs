@@ -8,9 +8,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
-use dealerflow_recorder::sim::{SimStatsSnapshot, SimTrade};
-use dealerflow_schemas::log::LogReader;
+use dealerflow_log::LogReader;
 use dealerflow_schemas::{Event, EventKind, Instrument, InstrumentId, Session, Trade};
+use dealerflow_sim::{SimStatsSnapshot, SimTrade};
 
 /// The `dealerflow` binary under test.
 pub const BIN: &str = env!("CARGO_BIN_EXE_dealerflow");
@@ -27,6 +27,10 @@ pub fn real_file() -> Option<PathBuf> {
     if path.exists() {
         Some(path)
     } else {
+        assert!(
+            std::env::var("CI").as_deref() != Ok("true"),
+            "CI=true but a test prerequisite is missing: {REAL} not found"
+        );
         eprintln!("SKIPPED: {REAL} not found");
         None
     }

@@ -9,8 +9,8 @@ use anyhow::{bail, Context, Result};
 use clap::Parser;
 use dealerflow_benches::compare::input::InputSource;
 use dealerflow_benches::compare::{run, ClickHouseUrl, CompareOptions};
-use dealerflow_recorder::clickhouse::ClickHouseTarget;
 use dealerflow_schemas::time::parse_time_ms;
+use dealerflow_store::ClickHouseTarget;
 
 const EXAMPLE: &str = "Examples:
   cargo run --release -p dealerflow-benches --bin compare

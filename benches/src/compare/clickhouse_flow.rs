@@ -18,8 +18,8 @@ use std::path::Path;
 
 use anyhow::{Context, Result};
 use dealerflow_engine::state::KEEP_AFTER_EXPIRY_MS;
-use dealerflow_recorder::clickhouse::{run_sink, ClickHouseTarget, SinkOptions};
 use dealerflow_schemas::OptionKind;
+use dealerflow_store::{run_sink, ClickHouseTarget, SinkOptions};
 use serde::Deserialize;
 
 use super::timing::{time_runs, time_runs_async, Timing};

@@ -10,8 +10,8 @@ use std::io::{BufWriter, Write};
 use std::path::Path;
 
 use anyhow::{bail, Context, Result};
-use dealerflow_recorder::import::{read_trade_file, Layout};
-use dealerflow_recorder::sim::log_source::load_log;
+use dealerflow_deribit::import::{read_trade_file, Layout};
+use dealerflow_sim::log_source::load_log;
 use serde::{Deserialize, Serialize};
 
 /// One Deribit trade, field for field (unknown fields are ignored when reading, as Deribit adds new ones).
@@ -61,7 +61,7 @@ pub struct WrittenTrades {
 /// order: the objects the exchange simulator serves for that log ([`load_log`], [`SimTrade::to_json`]), so the
 /// baseline reads exactly what a script would have saved from Deribit.
 ///
-/// [`SimTrade::to_json`]: dealerflow_recorder::sim::trade::SimTrade::to_json
+/// [`SimTrade::to_json`]: dealerflow_sim::trade::SimTrade::to_json
 pub fn write_json_lines_from_log(log_dir: &Path, out: &Path) -> Result<WrittenTrades> {
     let tape =
         load_log(log_dir).with_context(|| format!("reading the log {}", log_dir.display()))?;

@@ -6,11 +6,11 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
-use dealerflow_backtest::synth::{generate_into_dir, CurrencyConfig, NoPlantedEffect, SynthConfig};
-use dealerflow_recorder::import::import_deribit_json;
-use dealerflow_schemas::log::LogReader;
+use dealerflow_deribit::import::import_deribit_json;
+use dealerflow_log::LogReader;
 use dealerflow_schemas::time::format_ms;
 use dealerflow_schemas::Event;
+use dealerflow_synth::{generate_into_dir, CurrencyConfig, NoPlantedEffect, SynthConfig};
 
 use super::deribit_trade::{write_json_lines_from_log, write_json_lines_from_trade_file};
 

@@ -26,9 +26,9 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result};
 use dealerflow_engine::as_of::fold_as_of;
 use dealerflow_engine::InventoryModel;
-use dealerflow_recorder::clickhouse::ClickHouseTarget;
-use dealerflow_schemas::log::LogReader;
+use dealerflow_log::LogReader;
 use dealerflow_schemas::time::format_ms;
+use dealerflow_store::ClickHouseTarget;
 
 use input::{prepare, CompareInput, InputSource};
 use numpy_gex::{GEX_ABS_FLOOR_USD, GEX_REL_TOL, ZERO_GAMMA_REL_TOL};

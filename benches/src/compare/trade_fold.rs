@@ -16,7 +16,7 @@ use std::path::Path;
 use anyhow::{bail, Context, Result};
 use dealerflow_engine::state::KEEP_AFTER_EXPIRY_MS;
 use dealerflow_engine::{InventoryModel, State};
-use dealerflow_schemas::log::LogReader;
+use dealerflow_log::LogReader;
 use dealerflow_schemas::Event;
 
 use super::deribit_trade::DeribitTrade;

@@ -7,10 +7,10 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use dealerflow_recorder::live::RecordConfig;
-use dealerflow_recorder::sim::SimTrade;
-use dealerflow_schemas::log::LogReader;
+use dealerflow_log::LogReader;
+use dealerflow_recorder::RecordConfig;
 use dealerflow_schemas::{Event, GapUnit, InstrumentId, Session, Trade};
+use dealerflow_sim::SimTrade;
 
 /// What a log holds, in seq order.
 #[derive(Debug, Default)]

@@ -1,0 +1,469 @@
+//! Readers: a snapshot of a log (possibly still being written by another process), iterated from the start, from
+//! a seq or from an exchange time, with every frame's checksum verified and the payload read in place (zero-copy).
+
+use std::fs::File;
+use std::path::{Path, PathBuf};
+
+use memmap2::Mmap;
+
+use super::error::LogError;
+use super::frame::{read_slot, Slot};
+use super::index::{index_path, read_index, scan_frames, IndexHealth, RawBlock};
+use super::segment::{decode_header, list_segments, ScanEnd, SEGMENT_HEADER};
+use super::writer::DEFAULT_BLOCK_FRAMES;
+use dealerflow_schemas::event::{ArchivedEvent, Record};
+
+/// A block of consecutive records with the range of their exchange times (from the sparse index).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct BlockInfo {
+    /// Seq of the block's first record.
+    pub first_seq: u64,
+    /// Records in the block.
+    pub frames: u64,
+    /// Smallest exchange time in the block, ms (`None`: only instruments / session events).
+    pub min_ts_ms: Option<i64>,
+    /// Largest exchange time in the block, ms.
+    pub max_ts_ms: Option<i64>,
+    /// Largest exchange time in this block and every block before it, ms: monotonic, used to seek by time.
+    pub running_max_ts_ms: Option<i64>,
+    /// Index of the block's segment in [`LogReader::segments`].
+    pub segment: usize,
+    /// Byte offset of the block's first frame in its segment.
+    pub offset: u64,
+}
+
+/// One segment as a reader sees it.
+#[derive(Debug)]
+pub struct SegmentInfo {
+    /// The segment file.
+    pub path: PathBuf,
+    /// Seq of its first record.
+    pub first_seq: u64,
+    /// Seq after its last good record.
+    pub next_seq: u64,
+    /// Bytes of the file used by frames (header included).
+    pub used_bytes: u64,
+    /// True when the segment is sealed (the log continues in the next one).
+    pub sealed: bool,
+    /// Health of its index sidecar.
+    pub index: IndexHealth,
+    map: Mmap,
+}
+
+/// Where reading stops short of what the files hold.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Fault {
+    /// A crash cut the last append short at this offset of the last segment; a writer truncates it on open.
+    TornTail {
+        /// Segment file.
+        segment: PathBuf,
+        /// Byte offset of the torn frame.
+        offset: u64,
+        /// What was wrong.
+        reason: String,
+    },
+    /// A bad frame inside the log: records after it are not readable.
+    Corrupt {
+        /// Segment file.
+        segment: PathBuf,
+        /// Byte offset of the bad frame.
+        offset: u64,
+        /// Seq it should have carried.
+        expected_seq: u64,
+        /// What was wrong.
+        reason: String,
+    },
+}
+
+/// A consistent snapshot of a log directory.
+#[derive(Debug)]
+pub struct LogReader {
+    dir: PathBuf,
+    segments: Vec<SegmentInfo>,
+    blocks: Vec<BlockInfo>,
+    next_seq: u64,
+    fault: Option<Fault>,
+}
+
+/// One record read in place.
+#[derive(Clone, Copy, Debug)]
+pub struct RecordView<'a> {
+    /// Dense sequence number.
+    pub seq: u64,
+    /// Local receive time, ns.
+    pub ts_recv_ns: i64,
+    /// Exchange time, ms (`None` for instruments and session events).
+    pub ts_exchange_ms: Option<i64>,
+    /// The archived event (zero-copy).
+    pub event: &'a ArchivedEvent,
+}
+
+impl RecordView<'_> {
+    /// Copies the record out of the map.
+    pub fn to_record(&self) -> Record {
+        Record {
+            seq: self.seq,
+            ts_recv_ns: self.ts_recv_ns,
+            event: self.event.to_event(),
+        }
+    }
+}
+
+/// Reads an archived event whose bytes passed their checksum.
+pub(crate) fn archived_event(payload: &[u8]) -> &ArchivedEvent {
+    // SAFETY: `payload` is the payload of a frame whose CRC32C matched, i.e. exactly the bytes our writer produced
+    // with `rkyv::to_bytes` for an `Event` of this format version (the segment header's version was checked), and
+    // it is 16-byte aligned (frames are 16-aligned, the payload starts 32 bytes in). `log verify` re-checks every
+    // payload with rkyv's validator for logs from untrusted sources.
+    unsafe { rkyv::access_unchecked::<ArchivedEvent>(payload) }
+}
+
+/// Validates an archived event fully (bytecheck), for `log verify`.
+pub fn checked_event(payload: &[u8]) -> Result<&ArchivedEvent, String> {
+    rkyv::access::<ArchivedEvent, rkyv::rancor::Error>(payload).map_err(|e| e.to_string())
+}
+
+impl LogReader {
+    /// Opens a snapshot of the log in `dir`.
+    pub fn open(dir: &Path) -> Result<LogReader, LogError> {
+        Self::open_with(dir, DEFAULT_BLOCK_FRAMES)
+    }
+
+    /// Opens with a non-default index block size (must match the writer's).
+    pub fn open_with(dir: &Path, block_frames: u32) -> Result<LogReader, LogError> {
+        if !dir.is_dir() {
+            return Err(LogError::NoLog {
+                dir: dir.to_path_buf(),
+            });
+        }
+        let files = list_segments(dir)?;
+        if files.is_empty() {
+            return Err(LogError::NoLog {
+                dir: dir.to_path_buf(),
+            });
+        }
+        let mut segments = Vec::with_capacity(files.len());
+        let mut blocks = Vec::new();
+        let mut fault = None;
+        let mut expect_seq = 0u64;
+        let n = files.len();
+        for (i, (name_seq, path)) in files.into_iter().enumerate() {
+            let file = File::open(&path).map_err(|e| LogError::io(&path, "open segment", e))?;
+            let len = file
+                .metadata()
+                .map_err(|e| LogError::io(&path, "stat segment", e))?
+                .len();
+            if len < SEGMENT_HEADER as u64 {
+                return Err(LogError::BadHeader {
+                    segment: path,
+                    reason: format!("file is {len} bytes, shorter than the header"),
+                });
+            }
+            // SAFETY: read-only shared map of a segment; the writer only appends past committed frames and
+            // publishes each with an atomic length store, and never shrinks a file below its committed frames.
+            let map =
+                unsafe { Mmap::map(&file) }.map_err(|e| LogError::io(&path, "mmap segment", e))?;
+            let first_seq = decode_header(&path, &map)?;
+            if first_seq != name_seq {
+                return Err(LogError::BadHeader {
+                    segment: path,
+                    reason: format!("header says first seq {first_seq}, file name says {name_seq}"),
+                });
+            }
+            if first_seq != expect_seq {
+                return Err(LogError::SeqGap {
+                    segment: path,
+                    expected: expect_seq,
+                    found: first_seq,
+                });
+            }
+            let (mut raw, index) =
+                match read_index(&index_path(dir, first_seq), first_seq, &map, block_frames) {
+                    Ok(raw) => (raw, IndexHealth::Ok),
+                    Err(reason) => (Vec::new(), IndexHealth::Rebuilt { reason }),
+                };
+            // Re-scan from the last indexed block (its end offset is not stored) to the end of the segment.
+            let (start_off, start_seq) = match raw.pop() {
+                Some(b) => (b.offset as usize, b.first_seq),
+                None => (SEGMENT_HEADER, first_seq),
+            };
+            let scan = scan_frames(&map, start_off, start_seq, block_frames, None, false);
+            // An index that claims more records than the segment holds is stale: rebuild from scratch.
+            let (raw, scan, index) = if raw
+                .last()
+                .is_some_and(|b| b.first_seq + b.frames as u64 > scan.next_seq)
+                || (start_seq != first_seq && scan.blocks.is_empty())
+            {
+                let full = scan_frames(&map, SEGMENT_HEADER, first_seq, block_frames, None, false);
+                (
+                    Vec::new(),
+                    full,
+                    IndexHealth::Rebuilt {
+                        reason: "index disagrees with the segment".into(),
+                    },
+                )
+            } else {
+                (raw, scan, index)
+            };
+            let last = i + 1 == n;
+            let (used, sealed) = match &scan.end {
+                ScanEnd::Sealed { offset } => (*offset as u64 + 16, true),
+                ScanEnd::Open { offset } => {
+                    if !last {
+                        fault = Some(Fault::Corrupt {
+                            segment: path.clone(),
+                            offset: *offset as u64,
+                            expected_seq: scan.next_seq,
+                            reason: "segment ends without an end marker but a later segment exists"
+                                .into(),
+                        });
+                    }
+                    (*offset as u64, false)
+                }
+                ScanEnd::TornTail { offset, reason } if last => {
+                    fault = Some(Fault::TornTail {
+                        segment: path.clone(),
+                        offset: *offset as u64,
+                        reason: reason.to_string(),
+                    });
+                    (*offset as u64, false)
+                }
+                ScanEnd::TornTail { offset, reason } | ScanEnd::Corrupt { offset, reason } => {
+                    fault = Some(Fault::Corrupt {
+                        segment: path.clone(),
+                        offset: *offset as u64,
+                        expected_seq: scan.next_seq,
+                        reason: reason.to_string(),
+                    });
+                    (*offset as u64, false)
+                }
+            };
+            let seg_idx = segments.len();
+            for b in raw.iter().chain(scan.blocks.iter()) {
+                blocks.push(block_info(b, seg_idx));
+            }
+            expect_seq = scan.next_seq;
+            segments.push(SegmentInfo {
+                path,
+                first_seq,
+                next_seq: scan.next_seq,
+                used_bytes: used,
+                sealed,
+                index,
+                map,
+            });
+            if fault.is_some() {
+                break;
+            }
+        }
+        let mut running: Option<i64> = None;
+        for b in &mut blocks {
+            running = match (running, b.max_ts_ms) {
+                (Some(r), Some(m)) => Some(r.max(m)),
+                (r, m) => r.or(m),
+            };
+            b.running_max_ts_ms = running;
+        }
+        Ok(LogReader {
+            dir: dir.to_path_buf(),
+            segments,
+            blocks,
+            next_seq: expect_seq,
+            fault,
+        })
+    }
+
+    /// The log directory.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// One past the last readable seq (= number of readable records).
+    pub fn next_seq(&self) -> u64 {
+        self.next_seq
+    }
+
+    /// True when the log holds no record.
+    pub fn is_empty(&self) -> bool {
+        self.next_seq == 0
+    }
+
+    /// The blocks of the sparse index, covering every readable record in seq order.
+    pub fn blocks(&self) -> &[BlockInfo] {
+        &self.blocks
+    }
+
+    /// The segments.
+    pub fn segments(&self) -> &[SegmentInfo] {
+        &self.segments
+    }
+
+    /// A torn tail or a corruption that stops reading short of the files' end, if any.
+    pub fn fault(&self) -> Option<&Fault> {
+        self.fault.as_ref()
+    }
+
+    /// Smallest and largest exchange time in the log, ms.
+    pub fn time_range_ms(&self) -> Option<(i64, i64)> {
+        let min = self.blocks.iter().filter_map(|b| b.min_ts_ms).min()?;
+        let max = self.blocks.last().and_then(|b| b.running_max_ts_ms)?;
+        Some((min, max))
+    }
+
+    /// Iterates every record from seq 0.
+    pub fn iter(&self) -> Iter<'_> {
+        self.iter_from_seq(0)
+    }
+
+    /// Iterates from `seq` (an iterator at the end when `seq` is past the last record).
+    pub fn iter_from_seq(&self, seq: u64) -> Iter<'_> {
+        let Some(bi) = self
+            .blocks
+            .partition_point(|b| b.first_seq <= seq)
+            .checked_sub(1)
+        else {
+            return self.end_iter();
+        };
+        let b = self.blocks[bi];
+        let mut it = Iter {
+            reader: self,
+            segment: b.segment,
+            offset: b.offset as usize,
+            seq: b.first_seq,
+            done: false,
+        };
+        while it.seq < seq && !it.done {
+            if it.next().is_none() {
+                break;
+            }
+        }
+        it
+    }
+
+    /// Iterates from the first block whose running maximum exchange time reaches `ts_ms`: every record with an
+    /// exchange time ≥ `ts_ms` is at or after this position (late records may still have earlier times).
+    pub fn iter_from_time(&self, ts_ms: i64) -> Iter<'_> {
+        let i = self
+            .blocks
+            .partition_point(|b| b.running_max_ts_ms.is_none_or(|r| r < ts_ms));
+        match self.blocks.get(i) {
+            Some(b) => self.iter_from_seq(b.first_seq),
+            None => self.end_iter(),
+        }
+    }
+
+    fn end_iter(&self) -> Iter<'_> {
+        Iter {
+            reader: self,
+            segment: self.segments.len(),
+            offset: 0,
+            seq: self.next_seq,
+            done: true,
+        }
+    }
+}
+
+fn block_info(b: &RawBlock, segment: usize) -> BlockInfo {
+    BlockInfo {
+        first_seq: b.first_seq,
+        frames: b.frames as u64,
+        min_ts_ms: (b.min_ts_ms != i64::MAX).then_some(b.min_ts_ms),
+        max_ts_ms: (b.max_ts_ms != i64::MIN).then_some(b.max_ts_ms),
+        running_max_ts_ms: None,
+        segment,
+        offset: b.offset,
+    }
+}
+
+/// Iterator over the records of a [`LogReader`]; yields an error (once) where the log is corrupt.
+#[derive(Debug)]
+pub struct Iter<'a> {
+    reader: &'a LogReader,
+    segment: usize,
+    offset: usize,
+    seq: u64,
+    done: bool,
+}
+
+impl<'a> Iter<'a> {
+    /// The seq of the next record this iterator yields.
+    pub fn position(&self) -> u64 {
+        self.seq
+    }
+
+    /// Segment index and byte offset of the next frame (for error messages and `inspect`).
+    pub fn location(&self) -> (usize, u64) {
+        (self.segment, self.offset as u64)
+    }
+
+    fn fail(&mut self) -> Option<Result<RecordView<'a>, LogError>> {
+        self.done = true;
+        match &self.reader.fault {
+            Some(Fault::Corrupt {
+                segment,
+                offset,
+                expected_seq,
+                reason,
+            }) => Some(Err(LogError::Corrupt {
+                segment: segment.clone(),
+                offset: *offset,
+                expected_seq: *expected_seq,
+                reason: reason.clone(),
+            })),
+            _ => None,
+        }
+    }
+}
+
+impl<'a> Iterator for Iter<'a> {
+    type Item = Result<RecordView<'a>, LogError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        loop {
+            if self.done {
+                return None;
+            }
+            if self.seq >= self.reader.next_seq {
+                return self.fail();
+            }
+            let seg = self.reader.segments.get(self.segment)?;
+            match read_slot(&seg.map, self.offset) {
+                Slot::Frame(f) if f.seq == self.seq => {
+                    self.seq += 1;
+                    self.offset = f.next_offset;
+                    return Some(Ok(RecordView {
+                        seq: f.seq,
+                        ts_recv_ns: f.ts_recv_ns,
+                        ts_exchange_ms: f.ts_exchange_ms,
+                        event: archived_event(f.payload),
+                    }));
+                }
+                Slot::EndOfSegment => {
+                    self.segment += 1;
+                    self.offset = SEGMENT_HEADER;
+                }
+                other => {
+                    // The snapshot said a good frame is here; the file changed under us (it was truncated or
+                    // overwritten by something other than the writer).
+                    self.done = true;
+                    let reason = match other {
+                        Slot::Bad(r) => r.to_string(),
+                        _ => "frame vanished while reading".to_string(),
+                    };
+                    return Some(Err(LogError::Corrupt {
+                        segment: seg.path.clone(),
+                        offset: self.offset as u64,
+                        expected_seq: self.seq,
+                        reason,
+                    }));
+                }
+            }
+        }
+    }
+}
+
+impl SegmentInfo {
+    pub(crate) fn bytes(&self) -> &[u8] {
+        &self.map
+    }
+}

@@ -1,0 +1,49 @@
+//! The ClickHouse history store: a projection of the event log that can always be rebuilt or caught up from it.
+//!
+//! - [`schema`]: the tables (`data/clickhouse/*.sql`), applied idempotently;
+//! - [`sink`]: [`run_sink`] tails a log from the last seq ClickHouse has durably acknowledged
+//!   ([`progress`]) and inserts batches, retrying with backoff through outages;
+//! - [`query`]: the named history queries (`flow-by-strike`, `gex-history`, ...) built with escaped client-side
+//!   binding from validated [`filter`] values, and the read-only guard for ad-hoc SQL ([`read_only`]);
+//! - [`result_table`]: query results as a typed table printed as text, JSON or CSV;
+//! - [`history_rows`]: rows other commands write (the `replay` GEX series, sweep results);
+//! - [`local_server`], [`test_database`]: a throwaway local server and per-test databases for tests and benches (feature `test-support`).
+//!
+//! Nothing here writes to the log, and the log writer never waits for anything here: the sink reads the log
+//! through its own reader, on its own thread.
+
+#![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used))]
+
+pub mod error;
+pub mod filter;
+pub mod history_rows;
+pub mod instrument_map;
+#[cfg(feature = "test-support")]
+pub mod local_server;
+pub mod progress;
+pub mod query;
+pub mod read_only;
+pub mod result_table;
+pub mod rows;
+pub mod schema;
+pub mod sink;
+pub mod target;
+#[cfg(feature = "test-support")]
+pub mod test_database;
+
+mod log_batches;
+
+pub use error::ClickHouseError;
+pub use filter::{Currency, QueryFilter};
+pub use history_rows::{
+    insert_gex_snapshots, insert_sweep_results, GexSnapshotRow, SweepResultRow,
+};
+#[cfg(feature = "test-support")]
+pub use local_server::LocalServer;
+pub use query::{run_named_query, run_read_only_sql, NamedQuery};
+pub use result_table::{OutputFormat, ResultTable};
+pub use schema::apply_schema;
+pub use sink::{run_sink, SinkOptions, SinkReport, SinkStats};
+pub use target::ClickHouseTarget;
+#[cfg(feature = "test-support")]
+pub use test_database::TestDatabase;
