@@ -15,6 +15,8 @@
 //! thread, does no networking; every iteration that feeds output is ordered. File I/O is limited to reading the
 //! log and reading/writing checkpoints and sample chunks.
 
+#![warn(missing_docs)]
+
 pub mod as_of;
 pub mod black_scholes;
 pub mod checkpoint;

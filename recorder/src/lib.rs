@@ -8,6 +8,7 @@
 //!
 //! This crate writes events only through `dealerflow_schemas::log`; it does no analytics.
 
+#![warn(missing_docs)]
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used))]
 
 pub mod clickhouse;

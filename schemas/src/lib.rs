@@ -9,6 +9,8 @@
 //!
 //! This crate does no networking and no analytics; it only defines data and stores it.
 
+#![warn(missing_docs)]
+
 pub mod catalog;
 pub mod event;
 pub mod instrument_name;
