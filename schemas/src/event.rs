@@ -1,5 +1,5 @@
-//! The events of a dealerflow log (DESIGN §2). A log frame carries a dense `seq`, the local receive time and
-//! one [`Event`]. Exchange time (`ts_exchange_ms`) is Deribit's own timestamp in epoch milliseconds.
+//! The events of a dealerflow log (docs/ARCHITECTURE.md §5). A log frame carries a dense `seq`, the local receive
+//! time and one [`Event`]. Exchange time (`ts_exchange_ms`) is Deribit's own timestamp in epoch milliseconds.
 //!
 //! Units: prices of inverse options in the coin (BTC per contract of 1 BTC), index prices and strikes in USD,
 //! amounts in contracts (fixed-point, [`Amount`]), implied volatility as a fraction (0.45 = 45 %).
