@@ -1,6 +1,6 @@
-//! One evaluation of the engine at a sample time, reduced to what the backtest scores: spot, the DESIGN §5 sums
-//! (NGI, VSS, CHL24h, VOLG), the levels the scenario rules read, and ADV. Produced from the log by
-//! [`crate::log_sampler`], or directly by tests and generators that build samples without a log.
+//! One evaluation of the engine at a sample time, reduced to what the backtest scores: spot, the exposure sums
+//! (NGI, VSS, CHL24h, VOLG; docs/FORMULAS.md §5.2), the levels the scenario rules read, and ADV. Produced from the
+//! log by [`crate::log_sampler`], or directly by tests and generators that build samples without a log.
 //!
 //! Nothing here computes exposures: the values are the engine's, copied.
 

@@ -1,5 +1,6 @@
 //! The feature cache: every engine sample of a log with what a sweep needs to score it, column by column, so
-//! that α, β and the scenario thresholds re-score it in O(samples) without replaying events (DESIGN §6).
+//! that α, β and the scenario thresholds re-score it in O(samples) without replaying events
+//! (docs/FORMULAS.md §10.1).
 //!
 //! Per sample: time, spot, NGI, VSS, CHL24h, VOLG, zero-gamma level, major positive strike, call and put walls,
 //! ADV; from the engine's own HPP sampler ([`dealerflow_engine::hpp::HppSampler`], fed the samples in order):

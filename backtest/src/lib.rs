@@ -4,6 +4,7 @@
 //! The backtest reads logs through `dealerflow_schemas::log` and folds them with `dealerflow_engine`; it never
 //! talks to an exchange.
 
+#![warn(missing_docs)]
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used))]
 
 pub mod cache_file;

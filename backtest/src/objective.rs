@@ -2,7 +2,7 @@
 //! CSCV halves and reported:
 //!
 //! - `ic_vol`: Spearman ρ of HPP against forward realized volatility. HPP > 0 reads as dampening, so a useful
-//!   score has a negative ρ: **lower is better** (DESIGN §6); ranked by −ρ.
+//!   score has a negative ρ: **lower is better** (docs/FORMULAS.md §10.4); ranked by −ρ.
 //! - `ic_trend`: Spearman ρ of −HPP·sign(ΔS) against the forward log return: positive when the score predicts
 //!   continuation of the last move when hedging reinforces it (HPP < 0) and reversal when it opposes it; higher
 //!   is better.

@@ -1,6 +1,6 @@
-//! The parameters a sweep varies: the HPP weights α, β and the scenario thresholds θ (DESIGN §5). They only
-//! re-score the feature cache; parameters that change the fold itself (inventory model, sampling step, ΔS
-//! lookback, IQR window, rate, horizon) need a new cache and are set by their own options, never swept here.
+//! The parameters a sweep varies: the HPP weights α, β and the scenario thresholds θ (docs/FORMULAS.md §7, §9).
+//! They only re-score the feature cache; parameters that change the fold itself (inventory model, sampling step,
+//! ΔS lookback, IQR window, rate, horizon) need a new cache and are set by their own options, never swept here.
 
 use dealerflow_engine::scenario::ScenarioParams;
 

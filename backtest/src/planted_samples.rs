@@ -1,5 +1,5 @@
 //! Synthetic engine samples with a planted effect, for testing and benchmarking the sweep without a log:
-//! forward volatility is driven by the hedging-pressure score at known weights α*, β* (DESIGN §6).
+//! forward volatility is driven by the hedging-pressure score at known weights α*, β* (docs/FORMULAS.md §11.6).
 //!
 //! NGI, VSS and CHL24h follow independent Gaussian AR(1) processes (persistence `exp(−every/6 h)`, different
 //! scales so that the IQR scaling matters). HPP*_t is scored by the engine's own sampler with α*, β* and the

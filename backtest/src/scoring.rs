@@ -1,4 +1,5 @@
-//! Re-scoring a cached sample with a parameter set: the HPP score and the scenario bucket (DESIGN §5).
+//! Re-scoring a cached sample with a parameter set: the HPP score and the scenario bucket
+//! (docs/FORMULAS.md §10.3).
 //!
 //! HPP = sign(ΔS)·NGI + α_eff·VSS + β_eff·CHL24h, α_eff = α·IQR(NGI)/IQR(VSS), β_eff = β·IQR(NGI)/IQR(CHL24h),
 //! a zero IQR falling back to the unscaled weight. sign(ΔS) and the IQRs come from the engine's HPP sampler
@@ -23,7 +24,7 @@ pub fn weight_eff(weight: f64, iqr_ngi: f64, iqr_other: f64) -> f64 {
 /// HPP of sample `i` and its effective weights.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Scored {
-    /// HPP, USD per 1 % move (+ = dealer hedging dampens moves).
+    /// HPP, USD per 1 % move: the signed dealer hedge flow (+ = dealers sell the underlying, − = they buy).
     pub hpp: f64,
     /// α_eff.
     pub alpha_eff: f64,

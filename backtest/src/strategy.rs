@@ -3,9 +3,9 @@
 //!
 //! Rule, at each sample t whose scenario bucket is active — `amplified`, `pinned`, `dampened`, `vanna_driven`
 //! or `charm_driven` — hold p = −sign(HPP)·sign(ΔS) until the next sample: follow the last move (ΔS over the HPP
-//! lookback) when HPP < 0 (hedging reinforces it), fade it when HPP > 0 (hedging opposes it; DESIGN §5). Flat
-//! in `neutral` and `flip_zone` (dealer gamma about to change sign), when HPP or ΔS is 0, and at the last sample
-//! of a window segment (no next return inside the window).
+//! lookback) when HPP < 0, fade it when HPP > 0, reading HPP as a dampening score (docs/FORMULAS.md §10.5, and the
+//! open point of §7.5). Flat in `neutral` and `flip_zone` (dealer gamma about to change sign), when HPP or ΔS is
+//! 0, and at the last sample of a window segment (no next return inside the window).
 //!
 //! Return of the step t → t+1, a fraction of notional: r = p·ln(S(t+1)/S(t)) − fee·|p − p_prev|, fee =
 //! `fee_bps`·10⁻⁴ per unit of turnover (taker fee plus slippage; Deribit's perpetual taker fee is 5 bps). Each

@@ -1,5 +1,5 @@
 //! The sweep: every parameter set scored on the feature cache, in parallel, with the overfitting diagnostics
-//! that make the number of trials visible (DESIGN §6).
+//! that make the number of trials visible (docs/FORMULAS.md §10.6–§10.7).
 //!
 //! Windows: the data is cut into S equal time blocks ([`crate::window::time_blocks`]). The first S − 1 blocks
 //! are the in-sample part, on which sets are ranked and every metric is reported; the last block is held out

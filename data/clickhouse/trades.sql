@@ -1,4 +1,4 @@
--- Taker-side option trades, one row per Deribit trade (DESIGN §2), projected from the event log.
+-- Taker-side option trades, one row per Deribit trade (docs/ARCHITECTURE.md §5), projected from the event log.
 -- Re-sending a trade never duplicates it: rows with the same ordering key collapse to the one with the highest
 -- log seq (ReplacingMergeTree, read with FINAL). A Deribit trade id is unique per currency and a trade's exchange
 -- time never changes, so (currency, ts_exchange_ms, trade_id) identifies a trade exactly as (currency, trade_id)

@@ -1,5 +1,5 @@
 //! Black–Scholes prices and greeks of a European option on spot `S` with a continuously compounded rate `r`
-//! and no dividend yield (DESIGN §4; r = 0 by default, `--rate`).
+//! and no dividend yield (docs/FORMULAS.md §4; r = 0 by default, `--rate`).
 //!
 //! Formulas (Hull, *Options, Futures and Other Derivatives*, ch. 15 and 19; vanna and volga as in Haug,
 //! *The Complete Guide to Option Pricing Formulas*, §2.2):

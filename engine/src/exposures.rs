@@ -1,4 +1,4 @@
-//! Dealer greek exposures at time t (DESIGN §4 table), per instrument, per strike and per expiry.
+//! Dealer greek exposures at time t (docs/FORMULAS.md §5), per instrument, per strike and per expiry.
 //!
 //! With dealer position q (contracts, + = dealers long), contract size m (units of underlying) and spot S (USD):
 //!
@@ -119,7 +119,7 @@ pub struct ExpiryExposure {
     pub volga_exposure_usd: f64,
 }
 
-/// Sums over every instrument (DESIGN §5 names).
+/// Sums over every instrument (named as in docs/FORMULAS.md §5.2).
 #[derive(Clone, Copy, Debug, Default, PartialEq, serde::Serialize)]
 pub struct ExposureTotals {
     /// NGI = Σ GEX, USD per 1 % spot move.
@@ -352,7 +352,7 @@ pub fn atm_sigma(inputs: &MarketInputs<'_>) -> Option<f64> {
     (n > 0).then(|| sigmas.iter().map(|s| s.2).sum::<f64>() / n as f64)
 }
 
-/// Expected one-day move, USD: S·σ_atm·√(1/365) (DESIGN §4).
+/// Expected one-day move, USD: S·σ_atm·√(1/365) (docs/FORMULAS.md §6.4).
 pub fn expected_move_1d_usd(spot_usd: f64, sigma_atm: f64) -> f64 {
     spot_usd * sigma_atm * ONE_DAY_YEARS.sqrt()
 }

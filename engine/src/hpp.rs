@@ -1,11 +1,13 @@
-//! The hedging-pressure score (DESIGN §5):
+//! The hedging-pressure score (docs/FORMULAS.md §7):
 //!
 //! **HPP = sign(ΔS)·NGI + α_eff·VSS + β_eff·CHL24h**, USD per 1 % move,
 //!
 //! where ΔS is the spot change over a lookback (default 1 h: the spot of the latest earlier sample at least
 //! the lookback old; 0 when there is none), α_eff = α·IQR(NGI)/IQR(VSS) and β_eff = β·IQR(NGI)/IQR(CHL24h),
-//! with the IQRs over the samples of a trailing window (default 7 days, the current sample included). A zero IQR falls back to the unscaled weight. HPP > 0 reads as dealer
-//! hedging that opposes the move (dampening), HPP < 0 as hedging that reinforces it.
+//! with the IQRs over the samples of a trailing window (default 7 days, the current sample included). A zero IQR
+//! falls back to the unscaled weight. HPP is the signed dealer hedge flow: positive = dealers sell the underlying,
+//! negative = they buy. The hedge dampens the move when sign(ΔS)·HPP > 0 and amplifies it when sign(ΔS)·HPP < 0
+//! (docs/FORMULAS.md §7.5).
 //!
 //! The trailing samples live here, in [`HppSampler`], not in the per-t fold: the score depends on the sampling
 //! grid, the fold does not. Quantiles are the linear interpolation of order statistics (Hyndman & Fan type 7,
@@ -62,7 +64,7 @@ pub struct HppSample {
 /// The score of one sample and how it was scaled.
 #[derive(Clone, Copy, Debug, Default, PartialEq, serde::Serialize)]
 pub struct HppScore {
-    /// HPP, USD per 1 % move (+ = dealer hedging dampens moves).
+    /// HPP, USD per 1 % move: the signed dealer hedge flow (+ = dealers sell the underlying, − = they buy).
     pub hpp: f64,
     /// α_eff = α·IQR(NGI)/IQR(VSS), or α when an IQR is zero.
     pub alpha_eff: f64,

@@ -1,4 +1,4 @@
-//! Input selection at time t (DESIGN §4): spot, and per instrument the volatility σ and time to expiry τ.
+//! Input selection at time t (docs/FORMULAS.md §3): spot, and per instrument the volatility σ and time to expiry τ.
 //!
 //! - spot S = the latest index price, else the index price of the latest trade ([`State::spot_usd`]);
 //! - σ = the latest mark IV from a `MarkIvSnapshot`, else the latest trade IV > 0, else the IV implied from the

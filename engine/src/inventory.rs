@@ -1,4 +1,4 @@
-//! Inventory models (DESIGN §4): how dealer positions are derived from the log.
+//! Inventory models (docs/FORMULAS.md §2): how dealer positions are derived from the log.
 //!
 //! The dealer is the maker of every trade, so a taker buy of `a` contracts moves the dealer position by −a and
 //! a taker sell by +a ([`dealerflow_schemas::TakerSide::dealer_delta`]). This module only names the models and

@@ -1,4 +1,4 @@
-//! Levels derived from the exposures (DESIGN §4): zero-gamma level, call and put walls, major and minor
+//! Levels derived from the exposures (docs/FORMULAS.md §6): zero-gamma level, call and put walls, major and minor
 //! positive and negative strikes, expected one-day move.
 //!
 //! Zero-gamma level: total GEX as a function of a hypothetical spot S', every instrument repriced with its σ
@@ -172,7 +172,7 @@ fn argmax_strike(
     best.map(|(k, _)| k)
 }
 
-/// Computes every level of DESIGN §4 from the exposures.
+/// Computes every level of docs/FORMULAS.md §6 from the exposures.
 pub fn compute_levels(exposures: &Exposures) -> Levels {
     let strikes = &exposures.strikes;
     let call_wall = argmax_strike(

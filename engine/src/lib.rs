@@ -1,11 +1,11 @@
-//! dealerflow-engine: the pure fold of an event log into dealer inventory and greek exposures (DESIGN §4–§5).
+//! dealerflow-engine: the pure fold of an event log into dealer inventory and greek exposures (docs/FORMULAS.md).
 //!
 //! - [`state`]: [`State`], the fold; [`State::apply`] / [`State::apply_archived`] are its only mutators;
 //! - [`inputs`]: spot, σ and τ at a time t; [`black_scholes`]: prices and greeks;
 //! - [`exposures`]: GEX, delta, vanna, charm and volga exposures per instrument, strike and expiry;
 //! - [`levels`]: zero-gamma level, walls, major/minor strikes, expected move;
 //! - [`hpp`]: the hedging-pressure score and its trailing sampler; [`scenario`]: the six buckets;
-//! - [`report`]: one evaluation at t as the `gex` JSON contract (DESIGN §7);
+//! - [`report`]: one evaluation at t as the `gex` JSON contract (docs/ARCHITECTURE.md §9);
 //! - [`checkpoint`]: versioned, checksummed state files; [`sample_chunk`]: the HPP samples of a sampling grid,
 //!   stored beside them; [`checkpoint_build`]: both, for a stretch of the log, in one sweep;
 //! - [`as_of`]: the exact fold of the events with `ts_exchange_ms ≤ t` from a log, with block skipping and
@@ -14,6 +14,8 @@
 //! Determinism: same log in, same bits out. The engine reads no clock, draws no random numbers, starts no
 //! thread, does no networking; every iteration that feeds output is ordered. File I/O is limited to reading the
 //! log and reading/writing checkpoints and sample chunks.
+
+#![warn(missing_docs)]
 
 pub mod as_of;
 pub mod black_scholes;

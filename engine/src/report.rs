@@ -1,4 +1,4 @@
-//! One evaluation of the engine at t, and its rendering as the `gex --format json` contract (DESIGN §7).
+//! One evaluation of the engine at t, and its rendering as the `gex --format json` contract (docs/ARCHITECTURE.md §9).
 //!
 //! [`evaluate`] is a pure function of a [`State`] (the fold of the events with `ts ≤ t`): exposures, levels and
 //! ADV. [`GexReport`] adds the HPP score (which needs trailing samples, see [`crate::hpp`]) and the scenario.
@@ -65,7 +65,7 @@ impl Evaluation {
     }
 }
 
-/// The `gex` report: the JSON contract of DESIGN §7 (field order is the serialization order).
+/// The `gex` report: the JSON contract of docs/ARCHITECTURE.md §9 (field order is the serialization order).
 #[derive(Clone, Debug, PartialEq, serde::Serialize)]
 pub struct GexReport {
     /// Evaluation time, epoch ms.

@@ -1,4 +1,4 @@
-//! Scenario rules (DESIGN §5): each sample maps to one of six buckets, or 0 `neutral` when none matches;
+//! Scenario rules (docs/FORMULAS.md §9): each sample maps to one of six buckets, or 0 `neutral` when none matches;
 //! first match wins. Thresholds scale with ADV (trailing 24 h traded notional, USD):
 //!
 //! 1 `flip_zone`    |S − zero_gamma_level|/S ≤ θ_flip
@@ -11,7 +11,7 @@
 //! With ADV = 0 (no trade in the 24 h window) the ADV-scaled rules 2–6 do not apply: a zero threshold would
 //! classify any book. Pure function, no state.
 
-/// A scenario bucket; the discriminant is the bucket number of DESIGN §5.
+/// A scenario bucket; the discriminant is the bucket number of docs/FORMULAS.md §9.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Scenario {

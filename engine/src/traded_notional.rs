@@ -1,5 +1,5 @@
-//! Traded notional per hour, the input of ADV (DESIGN §5: "ADV = trailing 24 h traded notional (USD),
-//! refreshed hourly").
+//! Traded notional per hour, the input of ADV (docs/FORMULAS.md §8: ADV is the trailing 24 h traded notional,
+//! USD, refreshed hourly).
 //!
 //! A trade's notional is amount × contract size × index price, USD, rounded once per trade to whole micro-USD
 //! so that hourly sums are exact integers and do not depend on the order trades are folded in. ADV at `t` is

@@ -1,6 +1,6 @@
-//! The event log (DESIGN §3): a directory of segment files named by their first seq, each a 64-byte versioned
-//! header followed by frames `length | CRC32C | seq | ts_recv_ns | ts_exchange_ms | rkyv payload` (see [`frame`]
-//! and [`segment`]), plus a sparse time index per segment ([`index`]).
+//! The event log (docs/ARCHITECTURE.md §6): a directory of segment files named by their first seq, each a 64-byte
+//! versioned header followed by frames `length | CRC32C | seq | ts_recv_ns | ts_exchange_ms | rkyv payload` (see
+//! [`frame`] and [`segment`]), plus a sparse time index per segment ([`index`]).
 //!
 //! - One writer ([`LogWriter`], guarded by `flock`), many readers ([`LogReader`] snapshots, [`Follower`] tails),
 //!   also in other processes and while the writer appends.
@@ -10,6 +10,7 @@
 //!
 //! This crate knows nothing about markets: it stores [`dealerflow_schemas::Event`]s.
 
+#![warn(missing_docs)]
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used))]
 
 pub mod catalog;

@@ -1,10 +1,10 @@
 //! Backfill: asking the exchange for trades the live feed missed.
 //!
-//! - [`sweep`]: `public/get_last_trades_by_currency_and_time` over an exchange-time window, paging on
+//! - `sweep`: `public/get_last_trades_by_currency_and_time` over an exchange-time window, paging on
 //!   `has_more` (count ≤ 1000, ascending; the next page starts at the last timestamp seen, inclusive, and
 //!   duplicates are dropped by trade id). Deribit keeps only the last 24 h there, so a window reaching further
 //!   back is clamped and the unreachable part is written as a gap.
-//! - [`fill_seq_gaps`]: `public/get_last_trades_by_instrument` by `start_seq`/`end_seq` for each instrument
+//! - `fill_seq_gaps`: `public/get_last_trades_by_instrument` by `start_seq`/`end_seq` for each instrument
 //!   with missing trade_seq numbers; seqs the exchange does not return are given up with a note.
 //!
 //! Every backfill that appends trades writes a `Session::Backfilled` event.

@@ -2,8 +2,8 @@
 //! for the disk; the journal appends them in the order received, syncs per the fsync policy, and on close
 //! syncs and releases the log.
 //!
-//! A failed append or fsync stops the journal (DESIGN §3: a failed fsync stops the writer); the error is kept
-//! for the recorder to report, and nothing after it is acknowledged.
+//! A failed append or fsync stops the journal (a failed fsync stops the writer: docs/ARCHITECTURE.md §6); the
+//! error is kept for the recorder to report, and nothing after it is acknowledged.
 
 use std::path::{Path, PathBuf};
 use std::sync::mpsc;

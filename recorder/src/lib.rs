@@ -4,9 +4,9 @@
 //!
 //! How completeness is kept:
 //! - per-instrument `trade_seq` jumps are detected on arrival and filled with
-//!   `public/get_last_trades_by_instrument` ([`backfill::fill_seq_gaps`]);
+//!   `public/get_last_trades_by_instrument` (`backfill::fill_seq_gaps`);
 //! - after every (re)connection the window since the last complete point (the *watermark*) is announced as
-//!   a gap and backfilled with `public/get_last_trades_by_currency_and_time` ([`backfill::sweep`]);
+//!   a gap and backfilled with `public/get_last_trades_by_currency_and_time` (`backfill::sweep`);
 //! - a periodic reconciliation sweeps recent history up to just behind the live feed (or, once the feed has
 //!   been quiet for the settle margin, up to that margin behind the exchange's clock), which also catches a
 //!   dropped last trade of an instrument that no later trade_seq would reveal; it then advances the watermark;
@@ -21,6 +21,7 @@
 //! own thread ([`journal`]); nothing on the network side waits for the disk. This crate must not interpret
 //! the market: it stores what Deribit says.
 
+#![warn(missing_docs)]
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used))]
 
 pub mod backfill;

@@ -9,6 +9,8 @@
 //!
 //! This crate does no I/O and no analytics; it only defines data (the log crate stores it).
 
+#![warn(missing_docs)]
+
 #[cfg(feature = "backoff")]
 pub mod backoff;
 pub mod event;

@@ -3,7 +3,7 @@
 //! methods, enforces heartbeats and the credit rate limit, and injects faults on purpose and reproducibly.
 //!
 //! It exists to test the live recorder without the internet: every behaviour the recorder relies on
-//! (DESIGN §8) is here, including the unpleasant ones. It must not be mistaken for a market model: index
+//! (docs/ARCHITECTURE.md §10) is here, including the unpleasant ones. It must not be mistaken for a market model: index
 //! prices, mark-price snapshots and open interest come from the source or not at all — a trade file implies
 //! only the index prices its trades report, and no mark-price snapshots or open interest.
 //!
@@ -14,6 +14,7 @@
 //! - [`methods`] / [`subscriptions`] / [`credits`]: the JSON-RPC surface;
 //! - [`connection`] / [`server`]: sockets.
 
+#![warn(missing_docs)]
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used))]
 
 pub mod connection;

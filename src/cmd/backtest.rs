@@ -67,7 +67,7 @@ pub struct BacktestArgs {
     /// Ranking objective: ic_vol, ic_trend, bucket_separation, sharpe, pnl.
     #[arg(long, default_value = "ic_vol")]
     pub objective: String,
-    /// Named regimes from a TOML file ([[regime]] name, from, to).
+    /// Named regimes from a TOML file (`[[regime]]` tables with name, from, to).
     #[arg(long, conflicts_with = "auto_regimes")]
     pub regimes: Option<PathBuf>,
     /// Label regimes automatically: daily realized-vol tercile × trend sign.

@@ -1,5 +1,5 @@
 //! `dealerflow gex --data-dir DIR --at TIME`: dealer inventory and greek exposures at one time, as a table, the
-//! JSON contract of DESIGN §7, or CSV; optionally the per-strike GEX profile as an SVG or PNG plot.
+//! JSON contract of docs/ARCHITECTURE.md §9, or CSV; optionally the per-strike GEX profile as an SVG or PNG plot.
 //!
 //! Also holds what `gex` and `replay` share: opening the log with clear errors, choosing the currency, reading
 //! durations, building the series configuration.
@@ -39,7 +39,7 @@ pub enum By {
 pub enum Format {
     /// Summary and a breakdown table for people.
     Table,
-    /// The stable JSON contract (DESIGN §7).
+    /// The stable JSON contract (docs/ARCHITECTURE.md §9).
     Json,
     /// The breakdown as CSV.
     Csv,

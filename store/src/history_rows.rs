@@ -9,7 +9,7 @@ use super::progress::now_ms;
 use super::schema::apply_schema;
 use super::target::{ClickHouseTarget, INSERT_TIMEOUTS};
 
-/// One sample of the replay series (the top-level fields of `gex`, DESIGN §7).
+/// One sample of the replay series (the top-level fields of `gex`, docs/ARCHITECTURE.md §9).
 #[derive(Clone, Debug, PartialEq, clickhouse::Row, Serialize)]
 pub struct GexSnapshotRow {
     /// Underlying currency.
@@ -87,7 +87,7 @@ pub struct SweepResultRow {
     pub objective_value: Option<f64>,
     /// Spearman correlation of HPP with forward realized vol.
     pub ic_vol: Option<f64>,
-    /// The `ic_trend` objective (Spearman rank correlation, DESIGN §6).
+    /// The `ic_trend` objective (Spearman rank correlation, docs/FORMULAS.md §10.4).
     pub ic_trend: Option<f64>,
     /// Separation of forward vol between scenario buckets.
     pub bucket_separation: Option<f64>,

@@ -12,6 +12,7 @@
 //! Nothing here writes to the log, and the log writer never waits for anything here: the sink reads the log
 //! through its own reader, on its own thread.
 
+#![warn(missing_docs)]
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used))]
 
 pub mod error;

@@ -5,8 +5,8 @@
 //! validated their shape. The SQL text itself is built from constants alone. Every query is sent with the
 //! `readonly=1` setting and reads with `FINAL`, so rows re-sent by the sink count once.
 //!
-//! Dealer position (DESIGN §4, `flow` model) = −Σ signed taker amount: a taker buy of `a` contracts moves the
-//! dealer by −a, a taker sell by +a. Amounts are summed as exact fixed-point integers, then divided by 1e8.
+//! Dealer position (`flow` model, docs/FORMULAS.md §2.2) = −Σ signed taker amount: a taker buy of `a` contracts
+//! moves the dealer by −a, a taker sell by +a. Amounts are summed as exact fixed-point integers, then divided by 1e8.
 
 use clickhouse::query::Query;
 use clickhouse::Client;

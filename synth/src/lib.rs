@@ -35,6 +35,7 @@
 //! hedging-pressure score at known α*, β* (`dealerflow synth --planted-alpha A --planted-beta B`), so that a
 //! backtest can be checked to recover them.
 
+#![warn(missing_docs)]
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used))]
 
 mod calendar;

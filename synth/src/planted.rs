@@ -1,6 +1,6 @@
 //! Planted effects: models that watch the generated events and set the index's volatility minute by minute, so
-//! that a backtest can be checked to find an effect of known size (DESIGN §6: forward vol driven by a
-//! hedging-pressure score at known α*, β*).
+//! that a backtest can be checked to find an effect of known size (forward vol driven by a hedging-pressure
+//! score at known α*, β*; docs/FORMULAS.md §11.6).
 //!
 //! The generator calls [`PlantedEffect::observe`] with every event it appends, in log order, and
 //! [`PlantedEffect::volatility`] once per simulated minute and currency, before the events of that minute; the
@@ -92,7 +92,7 @@ impl PlantedHpp {
     }
 }
 
-/// Forward volatility driven by the hedging-pressure score at known weights (DESIGN §6).
+/// Forward volatility driven by the hedging-pressure score at known weights (docs/FORMULAS.md §11.6).
 ///
 /// The model folds every generated event into its own engine [`State`] (flow inventory, r = 0), exactly as the
 /// backtest's feature cache will fold the log, and once a minute per currency evaluates it and feeds the

@@ -8,8 +8,8 @@
 //!
 //! PSR(SR*) = Φ( (SR̂ − SR*)·√(T − 1) / √(1 − γ₃·SR̂ + (γ₄ − 1)/4·SR̂²) )
 //!
-//! DSR = PSR(SR₀) with SR₀ = √V[SR] · ((1 − γ)·Φ⁻¹(1 − 1/N) + γ·Φ⁻¹(1 − 1/(N·e))), the expected maximum of N
-//! Sharpe ratios with variance V[SR] drawn under the null of no skill (γ = Euler–Mascheroni constant).
+//! DSR = PSR(SR₀) with SR₀ = √V\[SR\] · ((1 − γ)·Φ⁻¹(1 − 1/N) + γ·Φ⁻¹(1 − 1/(N·e))), the expected maximum of N
+//! Sharpe ratios with variance V\[SR\] drawn under the null of no skill (γ = Euler–Mascheroni constant).
 //!
 //! N counts every parameter set tried. Correlated trials make the effective N smaller, so using the raw count
 //! overstates SR₀ and understates the DSR: the test errs on the side of calling an edge overfit.

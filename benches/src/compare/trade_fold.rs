@@ -2,8 +2,8 @@
 //! the usual scripts keep and fold Deribit trades) versus dealerflow's fold of the same trades read in place
 //! from its memory-mapped event log ([`State::apply_archived`]).
 //!
-//! Dealer = maker: a taker buy of `a` contracts moves the dealer position by −a, a taker sell by +a (DESIGN §4,
-//! `flow` model). Both sides sum exact fixed-point amounts (contracts × 1e8, the JSON `amount` rounded to the
+//! Dealer = maker: a taker buy of `a` contracts moves the dealer position by −a, a taker sell by +a (`flow` model,
+//! docs/FORMULAS.md §2.2). Both sides sum exact fixed-point amounts (contracts × 1e8, the JSON `amount` rounded to the
 //! nearest 1e-8 as dealerflow's importer does), so positions must be equal to the last unit.
 //!
 //! What is compared: every instrument the fold still holds (live, i.e. not one day past its expiry). The fold

@@ -10,6 +10,7 @@
 //! The message types do no I/O, keep no state and never uses `serde_json::Value`: the live recorder, the importer
 //! and the exchange simulator's tests all read frames through it.
 
+#![warn(missing_docs)]
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used))]
 
 pub mod import;
