@@ -1,5 +1,6 @@
 //! `query flow-by-strike` over ClickHouse equals the dealer positions that `gex --at` reports for the same time,
 //! summed per strike and option kind (before the first expiry, so every instrument is still live in `gex`).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::collections::BTreeMap;
 use std::path::Path;

@@ -1,6 +1,7 @@
 //! `dealerflow demo` end to end: the real trade file through the simulator and the recorder, GEX tables at three
 //! timestamps that match `gex --at` on the same file imported, the SVG profile and the sweep; and the default
 //! generated day.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::path::Path;
 use std::process::Command;

@@ -1,4 +1,5 @@
 //! `dealerflow log inspect|verify|cat` end to end on a log written through the library.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::process::Command;
 

@@ -1,5 +1,6 @@
 //! `replay --clickhouse` stores the GEX series in `gex_snapshots`, where `query gex-history` finds the same values
 //! as the CSV; replaying again replaces the rows instead of duplicating them.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::path::Path;
 

@@ -7,8 +7,7 @@
 //!   scores one parameter set over that cache (time per set = reported time / 200).
 //!
 //! Run: `cargo bench -p dealerflow-benches --bench backtest`.
-
-#![allow(clippy::expect_used)]
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::hint::black_box;
 use std::time::Duration;

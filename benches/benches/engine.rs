@@ -6,8 +6,7 @@
 //!   (`evaluate/1000_instruments`).
 //!
 //! Run: `cargo bench -p dealerflow-benches --bench engine`.
-
-#![allow(clippy::expect_used)]
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
 use dealerflow_engine::report::evaluate;

@@ -15,8 +15,7 @@
 //! Needs the release binary: `cargo build --release -p dealerflow`. The log is generated on first use under
 //! `target/bench-data/synth-365` (85 s, ~16 GB of disk) and reused.
 //! Run: `cargo bench -p dealerflow-benches --bench gex_365`.
-
-#![allow(clippy::expect_used)]
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};

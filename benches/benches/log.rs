@@ -6,6 +6,7 @@
 //!
 //! Run: `cargo bench -p dealerflow-benches --bench log`. The 50 M-event log (~7 GB) is built once under
 //! `target/bench-data/log-50m` and reused.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -22,7 +23,7 @@ fn trade(seq: u64) -> Event {
         instrument: InstrumentId((seq % 800) as u32),
         ts_exchange_ms: BASE_MS + seq as i64 * 3,
         trade_seq: Some(seq / 800),
-        taker_side: if seq % 3 == 0 {
+        taker_side: if seq.is_multiple_of(3) {
             TakerSide::Buy
         } else {
             TakerSide::Sell

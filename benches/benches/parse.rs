@@ -4,6 +4,7 @@
 //! Budget protected: ≥ 1 000 000 trades/s on one core with one trade per notification (the worst case: Deribit
 //! batches several trades per 100 ms notification when busy), so the live recorder never falls behind the feed
 //! on parsing.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::collections::HashMap;
 use std::hint::black_box;

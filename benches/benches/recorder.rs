@@ -7,6 +7,7 @@
 //! - `loopback`: the exchange simulator (`--speed max`, no faults) → WebSocket over 127.0.0.1 → the full live
 //!   recorder (`dealerflow_recorder::run`) → log: ≥ 100 000 trades/s (both ends share the 2-core machine);
 //! - resident set size after the loopback run is printed (budget: the recorder stays under 100 MB).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::hint::black_box;
 use std::sync::Arc;

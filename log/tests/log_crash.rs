@@ -1,6 +1,7 @@
 //! Crash safety with real processes: a writer child is killed with SIGKILL at random points; the log must reopen,
 //! verify, and hold every record whose append returned before the child's last completed fsync, with no partial or
 //! duplicated record. The child is this test binary re-executed in "writer" mode.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
 

@@ -1,5 +1,6 @@
 //! Damage and bad input: torn tails are repaired on open and reported; a flipped byte inside the log is an error
 //! naming segment and offset; garbage files, a wrong magic and a future version are clear errors.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
 

@@ -1,5 +1,6 @@
 //! A reader in another process follows the log while this process appends: it sees every record, in order.
 //! (The latency figure, within 10 ms, is measured by the `log` bench, not asserted here.)
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
 

@@ -1,5 +1,6 @@
 //! Round trips through the log: whatever is appended is read back identical, across segment rolls, writer
 //! reopenings, seeks by seq and by time.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
 

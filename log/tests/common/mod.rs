@@ -7,12 +7,12 @@ use proptest::prelude::*;
 /// A deterministic event for a seq, so a test can check a log's content without keeping what it wrote.
 pub fn event_for_seq(seq: u64) -> Event {
     match seq % 5 {
-        0 | 1 | 2 => Event::Trade(Trade {
+        0..=2 => Event::Trade(Trade {
             trade_id: format!("{}", 400_000_000 + seq),
             instrument: InstrumentId((seq % 97) as u32),
             ts_exchange_ms: 1_786_900_000_000 + (seq as i64) * 37,
             trade_seq: Some(seq),
-            taker_side: if seq % 2 == 0 {
+            taker_side: if seq.is_multiple_of(2) {
                 TakerSide::Buy
             } else {
                 TakerSide::Sell
@@ -20,13 +20,13 @@ pub fn event_for_seq(seq: u64) -> Event {
             amount: Amount::from_raw(10_000_000 * (1 + (seq % 50) as i64)),
             price: 0.0005 * (1 + seq % 40) as f64,
             mark_price: 0.0004 * (1 + seq % 40) as f64,
-            iv: if seq % 7 == 0 {
+            iv: if seq.is_multiple_of(7) {
                 None
             } else {
                 Some(0.3 + (seq % 10) as f64 / 100.0)
             },
             index_price: 63_000.0 + (seq % 1000) as f64,
-            block_trade_id: if seq % 11 == 0 {
+            block_trade_id: if seq.is_multiple_of(11) {
                 Some(format!("BLOCK-{seq}"))
             } else {
                 None
