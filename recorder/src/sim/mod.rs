@@ -11,11 +11,11 @@
 //! - [`tape`]: what gets published, in order, and the backfill look-ups;
 //! - [`replay`]: the exchange clock (`--speed X` or `max`);
 //! - [`faults`] / [`feed`]: the notification stream with faults;
-//! - [`methods`] / [`subscriptions`] / [`credits`]: the JSON-RPC surface;
+//! - [`methods`] / [`subscriptions`]: the JSON-RPC surface; the credit limit is Deribit's own
+//!   ([`crate::deribit::CreditBucket`], one bucket per connection);
 //! - [`connection`] / [`server`]: sockets.
 
 pub mod connection;
-pub mod credits;
 pub mod error;
 pub mod faults;
 pub mod feed;
