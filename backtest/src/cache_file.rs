@@ -1,39 +1,36 @@
 //! The feature cache on disk: one file per set of fold parameters, keyed by a fingerprint of the log and the
 //! fold parameters, rebuilt only when either changes.
 //!
-//! Format choice: a fixed little-endian column layout with a CRC32C trailer. Every f64 is stored as its bits,
-//! so a loaded cache is bit-identical to the built one (a text format would need care to round-trip floats), a
-//! month at one sample a minute (43 200 samples × 21 columns ≈ 7 MB) loads in milliseconds, and the layout is
-//! short enough to document here. rkyv would add nothing for plain numeric columns.
+//! Format choice: a fixed little-endian column layout in a checksummed file
+//! ([`dealerflow_log::checksummed_file`]: magic `DFFEAT\0\0`, version [`CACHE_VERSION`], length and
+//! CRC32C checked on load, written atomically and fsynced). Every f64 is stored as its bits, so a loaded cache
+//! is bit-identical to the built one (a text format would need care to round-trip floats), a month at one sample
+//! a minute (43 200 samples × 21 columns ≈ 7 MB) loads in milliseconds, and the layout is short enough to
+//! document here. rkyv would add nothing for plain numeric columns. The payload:
 //!
 //! | offset | size | field |
 //! |---|---|---|
-//! | 0 | 8 | magic `DFFEAT\0\0` |
-//! | 8 | 4 | format version ([`CACHE_VERSION`]) |
-//! | 12 | 4 | key length K (bytes) |
-//! | 16 | 8 | sample count n |
-//! | 24 | 4 | horizon count H |
-//! | 28 | 4 | f64 columns C = [`BASE_COLUMNS`] + 2·H |
-//! | 32 | K | key: the [`CacheKey`] as JSON |
+//! | 0 | 4 | key length K (bytes) |
+//! | 4 | 8 | sample count n |
+//! | 12 | 4 | horizon count H |
+//! | 16 | 4 | f64 columns C = [`BASE_COLUMNS`] + 2·H |
+//! | 20 | K | key: the [`CacheKey`] as JSON |
 //! | … | 8·n | `ts_ms`, i64 |
 //! | … | n | `spot_change_sign`, i8 |
 //! | … | 8·n·C | f64 columns in [`BASE_COLUMN_NAMES`] order, then per horizon its forward log return and forward realized vol |
-//! | end − 4 | 4 | CRC32C of every byte before it |
 //!
-//! The horizons themselves are part of the key. Files are written to a temporary name and renamed, so a crash
-//! never leaves a half-written cache under the real name; a damaged or stale file is rebuilt.
+//! The horizons themselves are part of the key. A damaged, stale or other-version file (version 1 had its own
+//! framing; this build writes version 2) is rebuilt from the log.
 //!
 //! Log fingerprint: the segment file names, `next_seq`, the last block of the sparse index (first seq, frames,
 //! time range) and the engine's content fingerprint of the first and last records
 //! ([`dealerflow_engine::checkpoint::log_fingerprint`]). Appending to the log changes `next_seq`, so the cache
 //! is rebuilt.
 
-use std::fs;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use dealerflow_engine::checkpoint::log_fingerprint;
-use dealerflow_log::LogReader;
+use dealerflow_log::{ChecksummedFormat, LogError, LogReader};
 
 use crate::error::BacktestError;
 use crate::feature_cache::{Features, FoldParams, HorizonColumns};
@@ -41,7 +38,13 @@ use crate::feature_cache::{Features, FoldParams, HorizonColumns};
 /// Magic bytes opening every cache file.
 pub const CACHE_MAGIC: &[u8; 8] = b"DFFEAT\0\0";
 /// Format version written by this build (a layout change bumps it; older files are rebuilt).
-pub const CACHE_VERSION: u32 = 1;
+pub const CACHE_VERSION: u32 = 2;
+/// The checksummed-file format of cache files.
+pub const CACHE_FORMAT: ChecksummedFormat = ChecksummedFormat {
+    kind: "feature cache",
+    magic: *CACHE_MAGIC,
+    version: CACHE_VERSION,
+};
 /// Number of f64 columns before the per-horizon ones.
 pub const BASE_COLUMNS: usize = 15;
 /// The f64 columns before the per-horizon ones, in file order.
@@ -64,7 +67,8 @@ pub const BASE_COLUMN_NAMES: [&str; BASE_COLUMNS] = [
 ];
 /// Subdirectory of the log directory holding caches (unless another directory is given).
 pub const CACHE_DIR: &str = "backtest-cache";
-const HEADER_LEN: usize = 32;
+/// Bytes of the payload before the key.
+const HEADER_LEN: usize = 20;
 
 /// The last block of a log's sparse index.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -148,15 +152,13 @@ impl CacheKey {
     }
 }
 
-/// Serializes features under `key` (module docs).
+/// Serializes features under `key` into the payload of a cache file (module docs).
 pub fn encode(key: &CacheKey, f: &Features) -> Vec<u8> {
     let key = key.to_json();
     let n = f.len();
     let h = f.horizons.len();
     let columns = BASE_COLUMNS + 2 * h;
-    let mut out = Vec::with_capacity(HEADER_LEN + key.len() + n * (9 + 8 * columns) + 4);
-    out.extend_from_slice(CACHE_MAGIC);
-    out.extend_from_slice(&CACHE_VERSION.to_le_bytes());
+    let mut out = Vec::with_capacity(HEADER_LEN + key.len() + n * (9 + 8 * columns));
     out.extend_from_slice(&(key.len() as u32).to_le_bytes());
     out.extend_from_slice(&(n as u64).to_le_bytes());
     out.extend_from_slice(&(h as u32).to_le_bytes());
@@ -178,8 +180,6 @@ pub fn encode(key: &CacheKey, f: &Features) -> Vec<u8> {
         put(&hc.fwd_log_return);
         put(&hc.fwd_realized_vol);
     }
-    let crc = crc32c::crc32c(&out);
-    out.extend_from_slice(&crc.to_le_bytes());
     out
 }
 
@@ -215,29 +215,17 @@ fn le_u64(b: &[u8], at: usize) -> u64 {
     u64::from_le_bytes(a)
 }
 
-/// Reads features stored under exactly `expected` (module docs); the error says what did not match.
+/// Reads features stored under exactly `expected` from a cache file's payload (checked by [`CACHE_FORMAT`]
+/// first); the error says what did not match.
 pub fn decode(bytes: &[u8], expected: &CacheKey) -> Result<Features, String> {
-    if bytes.len() < HEADER_LEN + 4 {
+    if bytes.len() < HEADER_LEN {
         return Err(format!("{} bytes, shorter than a header", bytes.len()));
     }
-    if &bytes[..8] != CACHE_MAGIC {
-        return Err("not a feature cache (bad magic)".into());
-    }
-    let version = le_u32(bytes, 8);
-    if version != CACHE_VERSION {
-        return Err(format!(
-            "format version {version}, this build reads {CACHE_VERSION}"
-        ));
-    }
-    let body = bytes.len() - 4;
-    let crc = le_u32(bytes, body);
-    if crc32c::crc32c(&bytes[..body]) != crc {
-        return Err("checksum mismatch".into());
-    }
-    let key_len = le_u32(bytes, 12) as usize;
-    let n = usize::try_from(le_u64(bytes, 16)).map_err(|_| "sample count too large".to_string())?;
-    let h = le_u32(bytes, 24) as usize;
-    let columns = le_u32(bytes, 28) as usize;
+    let body = bytes.len();
+    let key_len = le_u32(bytes, 0) as usize;
+    let n = usize::try_from(le_u64(bytes, 4)).map_err(|_| "sample count too large".to_string())?;
+    let h = le_u32(bytes, 12) as usize;
+    let columns = le_u32(bytes, 16) as usize;
     if columns != BASE_COLUMNS + 2 * h {
         return Err(format!("{columns} columns for {h} horizons"));
     }
@@ -304,23 +292,6 @@ pub fn decode(bytes: &[u8], expected: &CacheKey) -> Result<Features, String> {
     })
 }
 
-/// Writes `bytes` to `path` through a temporary file and a rename.
-pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), BacktestError> {
-    let io = |op: &'static str, path: &Path| {
-        let path = path.to_path_buf();
-        move |source| BacktestError::Io { path, op, source }
-    };
-    if let Some(dir) = path.parent() {
-        fs::create_dir_all(dir).map_err(io("creating the directory", dir))?;
-    }
-    let tmp = path.with_extension("tmp");
-    let mut file = fs::File::create(&tmp).map_err(io("creating", &tmp))?;
-    file.write_all(bytes).map_err(io("writing", &tmp))?;
-    file.sync_all().map_err(io("syncing", &tmp))?;
-    fs::rename(&tmp, path).map_err(io("renaming into place", path))?;
-    Ok(())
-}
-
 /// Where a cache came from.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum CacheOutcome {
@@ -328,7 +299,7 @@ pub enum CacheOutcome {
     Loaded,
     /// No file was there; it was built and written.
     Built,
-    /// The file was stale or damaged (the reason); it was rebuilt and replaced.
+    /// The file was stale, damaged or of another format version (the reason); it was rebuilt and replaced.
     Rebuilt(String),
 }
 
@@ -339,21 +310,19 @@ pub fn load_or_build(
     build: impl FnOnce() -> Result<Features, BacktestError>,
 ) -> Result<(Features, CacheOutcome, PathBuf), BacktestError> {
     let path = dir.join(key.file_name());
-    let outcome = match fs::read(&path) {
-        Ok(bytes) => match decode(&bytes, key) {
+    let outcome = match CACHE_FORMAT.read(&path) {
+        Ok(payload) => match decode(&payload, key) {
             Ok(f) => return Ok((f, CacheOutcome::Loaded, path)),
             Err(reason) => CacheOutcome::Rebuilt(reason),
         },
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => CacheOutcome::Built,
-        Err(source) => {
-            return Err(BacktestError::Io {
-                path,
-                op: "reading",
-                source,
-            })
-        }
+        Err(e) if e.is_not_found() => CacheOutcome::Built,
+        Err(source @ LogError::Io { .. }) => return Err(BacktestError::CacheFile { source }),
+        // Damaged, truncated or another version: the message names the file and what is wrong.
+        Err(e) => CacheOutcome::Rebuilt(e.to_string()),
     };
     let f = build()?;
-    write_atomic(&path, &encode(key, &f))?;
+    CACHE_FORMAT
+        .write(&path, &encode(key, &f))
+        .map_err(|source| BacktestError::CacheFile { source })?;
     Ok((f, outcome, path))
 }

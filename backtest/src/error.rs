@@ -70,13 +70,13 @@ pub enum BacktestError {
         #[source]
         source: std::io::Error,
     },
-    /// A feature-cache file failed verification (it is rebuilt).
-    #[error("feature cache {path} is unusable ({reason}); it will be rebuilt")]
-    BadCache {
-        /// The file.
-        path: PathBuf,
-        /// What failed (magic, version, checksum, key, lengths).
-        reason: String,
+    /// A feature-cache file could not be read or written (the error names the file and what was being done).
+    /// A file that is merely damaged or stale is not an error: it is rebuilt.
+    #[error("{source}")]
+    CacheFile {
+        /// What the checksummed-file layer said.
+        #[source]
+        source: LogError,
     },
     /// The event log could not be read.
     #[error("event log {dir}: {source}")]

@@ -1,7 +1,7 @@
 //! dealerflow-backtest: everything that evaluates hedging-pressure signals on history.
 //!
 //!
-//! The backtest reads logs through `dealerflow_schemas::log` and folds them with `dealerflow_engine`; it never
+//! The backtest reads logs through `dealerflow_log` and folds them with `dealerflow_engine`; it never
 //! talks to an exchange.
 
 #![warn(missing_docs)]

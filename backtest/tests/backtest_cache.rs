@@ -8,7 +8,7 @@
 use std::path::Path;
 
 use dealerflow_backtest::cache_file::{
-    decode, encode, load_or_build, CacheKey, CacheOutcome, LogFingerprint,
+    decode, encode, load_or_build, CacheKey, CacheOutcome, LogFingerprint, CACHE_FORMAT,
 };
 use dealerflow_backtest::feature_cache::{Features, FoldParams};
 use dealerflow_backtest::log_sampler::LogSampler;
@@ -19,7 +19,7 @@ use dealerflow_engine::report::GexReport;
 use dealerflow_engine::scenario::ScenarioParams;
 use dealerflow_engine::sweep::{grid_times, run_series, SeriesConfig};
 use dealerflow_engine::InventoryModel;
-use dealerflow_log::{LogOptions, LogReader, LogWriter};
+use dealerflow_log::{LogError, LogOptions, LogReader, LogWriter};
 use dealerflow_schemas::{Event, IndexPrice};
 use dealerflow_synth::{generate_into_dir, CurrencyConfig, NoPlantedEffect, SynthConfig};
 
@@ -84,17 +84,33 @@ fn file_round_trip_is_bit_exact_and_damage_is_detected() {
     assert!(decode(&bytes, &other)
         .unwrap_err()
         .contains("other fold parameters"));
-    // Any flipped byte → refused.
-    for at in [3, 40, bytes.len() / 2, bytes.len() - 2] {
-        let mut bad = bytes.clone();
+    // In a file: any flipped byte → refused.
+    let path = Path::new("features.bin");
+    let file = CACHE_FORMAT.encode(&bytes);
+    let read = |file: &[u8]| -> Result<Features, String> {
+        let payload = CACHE_FORMAT.decode(path, file).map_err(|e| e.to_string())?;
+        decode(payload, &key)
+    };
+    assert!(same_bits(&f, &read(&file).unwrap()));
+    for at in [3, 40, file.len() / 2, file.len() - 2] {
+        let mut bad = file.clone();
         bad[at] ^= 0x10;
-        assert!(decode(&bad, &key).is_err(), "flip at {at} accepted");
+        assert!(read(&bad).is_err(), "flip at {at} accepted");
     }
-    assert!(decode(&bytes[..bytes.len() - 9], &key).is_err());
-    // A version from the future → refused with the reason.
-    let mut future = bytes.clone();
+    assert!(read(&file[..file.len() - 9])
+        .unwrap_err()
+        .contains("truncated"));
+    // A version from the future → refused, naming both versions.
+    let mut future = file.clone();
     future[8] = 99;
-    assert!(decode(&future, &key).unwrap_err().contains("version"));
+    assert!(matches!(
+        CACHE_FORMAT.decode(path, &future),
+        Err(LogError::FileVersion {
+            found: 99,
+            expected: 2,
+            ..
+        })
+    ));
 }
 
 #[test]

@@ -7,25 +7,23 @@
 //! timestamps) and covered-seq events after `ts_ms` are folded on top, so late events stay exact. Instrument
 //! definitions carry no time; a reader that meets an event whose definition is missing looks it up in the log.
 //!
-//! File layout (little endian), 64-byte header then payload:
+//! A file is a checksummed file ([`dealerflow_log::checksummed_file`]: magic `DFCKPT\0\0`, version
+//! [`CHECKPOINT_VERSION`], length and CRC32C checked on load, written atomically and fsynced) whose payload is
+//! (little endian):
 //!
 //! | offset | size | field |
 //! |---|---|---|
-//! | 0 | 8 | magic `DFCKPT\0\0` |
-//! | 8 | 4 | format version ([`CHECKPOINT_VERSION`]) |
-//! | 12 | 1 | inventory model (0 flow, 1 oi, 2 hybrid) |
-//! | 16 | 8 | coverage `next_seq` |
-//! | 24 | 8 | coverage `ts_ms` |
-//! | 32 | 4 | log fingerprint ([`log_fingerprint`]: covered index blocks, first and last covered records) |
-//! | 36 | 4 | CRC32C of the payload |
-//! | 40 | 8 | payload length |
-//! | 60 | 4 | CRC32C of bytes 0..60 |
-//! | 64 | n | payload: the rkyv archive of [`State`], validated (bytecheck) when loaded |
+//! | 0 | 1 | inventory model (0 flow, 1 oi, 2 hybrid) |
+//! | 1 | 7 | zero |
+//! | 8 | 8 | coverage `next_seq` |
+//! | 16 | 8 | coverage `ts_ms` |
+//! | 24 | 4 | log fingerprint ([`log_fingerprint`]: covered index blocks, first and last covered records) |
+//! | 28 | 4 | zero |
+//! | 32 | n | the rkyv archive of [`State`], validated (bytecheck) when loaded |
 //!
-//! Files are written to a temporary name and renamed, so a crash never leaves a half-written checkpoint under
-//! a real name; without an fsync a crash can still leave a renamed file whose bytes never reached the disk: it
-//! fails verification like any damaged one, is ignored with a warning and rebuilt. Files of another format
-//! version are recognised by their header alone and skipped (one warning for all of them).
+//! A damaged file (checksum, length) is ignored with a warning and rebuilt. Files of another format version
+//! (version 3 and older used their own header; this build writes version 4) are recognised by their version
+//! alone and skipped with one warning for all of them; they are rebuilt as sweeps pass their times.
 //!
 //! Size: the state holds the live instruments and one 4-byte index entry per instrument ever defined
 //! ([`crate::state`]): about 1 MB at the end of a year of BTC and ETH options (72 000 instruments defined).
@@ -34,10 +32,9 @@
 
 use std::collections::BTreeMap;
 use std::fs;
-use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 
-use dealerflow_log::LogReader;
+use dealerflow_log::{ChecksummedFormat, LogError, LogReader};
 
 use crate::error::EngineError;
 use crate::inventory::InventoryModel;
@@ -46,14 +43,21 @@ use crate::state::State;
 /// Magic bytes opening every checkpoint file.
 pub const CHECKPOINT_MAGIC: &[u8; 8] = b"DFCKPT\0\0";
 /// Format version written by this build (a change of [`State`]'s layout bumps it; older files are rebuilt).
-pub const CHECKPOINT_VERSION: u32 = 3;
+pub const CHECKPOINT_VERSION: u32 = 4;
+/// The checksummed-file format of checkpoints.
+pub const CHECKPOINT_FORMAT: ChecksummedFormat = ChecksummedFormat {
+    kind: "checkpoint",
+    magic: *CHECKPOINT_MAGIC,
+    version: CHECKPOINT_VERSION,
+};
 /// Subdirectory of the log directory holding checkpoints.
 pub const CHECKPOINT_DIR: &str = "checkpoints";
 /// File extension of checkpoints.
 pub const CHECKPOINT_EXT: &str = "ckpt";
 /// Default spacing of checkpoints in exchange time, ms (6 hours).
 pub const DEFAULT_CHECKPOINT_INTERVAL_MS: i64 = 6 * 3_600_000;
-const HEADER_LEN: usize = 64;
+/// Bytes of the payload before the state archive (a multiple of 16: the archive stays aligned).
+const PAYLOAD_HEADER_LEN: usize = 32;
 
 /// What a state covers: every timestamped event with `seq < next_seq` and `ts_exchange_ms ≤ ts_ms`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -97,7 +101,7 @@ fn model_code(m: InventoryModel) -> u8 {
     }
 }
 
-/// Serializes a checkpoint into the file layout of the module docs.
+/// Serializes a checkpoint into the payload of its file (module docs).
 pub fn encode(cp: &Checkpoint) -> Result<Vec<u8>, String> {
     encode_state(cp.coverage, cp.fingerprint, &cp.state)
 }
@@ -108,19 +112,13 @@ pub fn encode_state(
     fingerprint: u32,
     state: &State,
 ) -> Result<Vec<u8>, String> {
-    let payload = rkyv::to_bytes::<rkyv::rancor::Error>(state).map_err(|e| e.to_string())?;
-    let mut out = vec![0u8; HEADER_LEN];
-    out[0..8].copy_from_slice(CHECKPOINT_MAGIC);
-    out[8..12].copy_from_slice(&CHECKPOINT_VERSION.to_le_bytes());
-    out[12] = model_code(state.model());
-    out[16..24].copy_from_slice(&coverage.next_seq.to_le_bytes());
-    out[24..32].copy_from_slice(&coverage.ts_ms.to_le_bytes());
-    out[32..36].copy_from_slice(&fingerprint.to_le_bytes());
-    out[36..40].copy_from_slice(&crc32c::crc32c(&payload).to_le_bytes());
-    out[40..48].copy_from_slice(&(payload.len() as u64).to_le_bytes());
-    let header_crc = crc32c::crc32c(&out[0..60]);
-    out[60..64].copy_from_slice(&header_crc.to_le_bytes());
-    out.extend_from_slice(&payload);
+    let archive = rkyv::to_bytes::<rkyv::rancor::Error>(state).map_err(|e| e.to_string())?;
+    let mut out = vec![0u8; PAYLOAD_HEADER_LEN];
+    out[0] = model_code(state.model());
+    out[8..16].copy_from_slice(&coverage.next_seq.to_le_bytes());
+    out[16..24].copy_from_slice(&coverage.ts_ms.to_le_bytes());
+    out[24..28].copy_from_slice(&fingerprint.to_le_bytes());
+    out.extend_from_slice(&archive);
     Ok(out)
 }
 
@@ -136,54 +134,34 @@ fn le_u64(b: &[u8], at: usize) -> u64 {
     u64::from_le_bytes(x)
 }
 
-/// Parses and verifies a checkpoint file's bytes (magic, version, both checksums, archive validation).
-pub fn decode(bytes: &[u8]) -> Result<Checkpoint, String> {
-    if bytes.len() < HEADER_LEN {
+/// Parses a checkpoint file's payload (checked by [`CHECKPOINT_FORMAT`] first): its fields and the validated
+/// state archive. The archive is validated in place when `payload` is 16-byte aligned (as
+/// [`ChecksummedFormat::read`] returns it), else from a copy.
+pub fn decode(payload: &[u8]) -> Result<Checkpoint, String> {
+    if payload.len() < PAYLOAD_HEADER_LEN {
         return Err(format!(
-            "{} bytes, shorter than the {HEADER_LEN}-byte header",
-            bytes.len()
-        ));
-    }
-    if &bytes[0..8] != CHECKPOINT_MAGIC {
-        return Err("bad magic".to_string());
-    }
-    if crc32c::crc32c(&bytes[0..60]) != le_u32(bytes, 60) {
-        return Err("header checksum mismatch".to_string());
-    }
-    let version = le_u32(bytes, 8);
-    if version != CHECKPOINT_VERSION {
-        return Err(format!(
-            "format version {version}, this build writes {CHECKPOINT_VERSION}"
-        ));
-    }
-    let payload_len = le_u64(bytes, 40);
-    let payload = &bytes[HEADER_LEN..];
-    if payload.len() as u64 != payload_len {
-        return Err(format!(
-            "payload is {} bytes, header says {payload_len}",
+            "payload of {} bytes, shorter than its {PAYLOAD_HEADER_LEN}-byte header",
             payload.len()
         ));
     }
-    if crc32c::crc32c(payload) != le_u32(bytes, 36) {
-        return Err("payload checksum mismatch".to_string());
-    }
-    let state = if (payload.as_ptr() as usize).is_multiple_of(16) {
-        rkyv::from_bytes::<State, rkyv::rancor::Error>(payload)
+    let archive = &payload[PAYLOAD_HEADER_LEN..];
+    let state = if (archive.as_ptr() as usize).is_multiple_of(16) {
+        rkyv::from_bytes::<State, rkyv::rancor::Error>(archive)
     } else {
-        let mut aligned = rkyv::util::AlignedVec::<16>::with_capacity(payload.len());
-        aligned.extend_from_slice(payload);
+        let mut aligned = rkyv::util::AlignedVec::<16>::with_capacity(archive.len());
+        aligned.extend_from_slice(archive);
         rkyv::from_bytes::<State, rkyv::rancor::Error>(&aligned)
     }
     .map_err(|e| format!("bad state archive: {e}"))?;
-    if model_code(state.model()) != bytes[12] {
+    if model_code(state.model()) != payload[0] {
         return Err("model in header does not match the state".to_string());
     }
     Ok(Checkpoint {
         coverage: Coverage {
-            next_seq: le_u64(bytes, 16),
-            ts_ms: le_u64(bytes, 24) as i64,
+            next_seq: le_u64(payload, 8),
+            ts_ms: le_u64(payload, 16) as i64,
         },
-        fingerprint: le_u32(bytes, 32),
+        fingerprint: le_u32(payload, 24),
         state,
     })
 }
@@ -326,29 +304,18 @@ impl CheckpointStore {
         out
     }
 
-    /// The format version in a file's header, when the header is intact (magic and header checksum); reads only
-    /// the header.
+    /// The format version in a file's header, when it is a checkpoint file (magic); reads only the header.
     pub fn header_version(path: &Path) -> Option<u32> {
-        let mut header = [0u8; HEADER_LEN];
-        fs::File::open(path).ok()?.read_exact(&mut header).ok()?;
-        (&header[0..8] == CHECKPOINT_MAGIC && crc32c::crc32c(&header[0..60]) == le_u32(&header, 60))
-            .then(|| le_u32(&header, 8))
+        CHECKPOINT_FORMAT.read_version(path).ok()
     }
 
     /// Reads and verifies one file.
     pub fn load(&self, path: &Path) -> Result<Checkpoint, EngineError> {
-        let io = |source| EngineError::CheckpointIo {
-            path: path.to_path_buf(),
-            op: "read",
-            source,
-        };
-        // Read straight into a 16-byte aligned buffer: the archive is validated and deserialized in place.
-        let mut f = fs::File::open(path).map_err(io)?;
-        let len = f.metadata().map_err(io)?.len() as usize;
-        let mut bytes = rkyv::util::AlignedVec::<16>::with_capacity(len);
-        bytes.resize(len, 0);
-        f.read_exact(&mut bytes).map_err(io)?;
-        decode(&bytes).map_err(|reason| EngineError::BadCheckpoint {
+        // The payload comes back 16-byte aligned: the archive is validated and deserialized in place.
+        let payload = CHECKPOINT_FORMAT
+            .read(path)
+            .map_err(|source| EngineError::CheckpointFile { source })?;
+        decode(&payload).map_err(|reason| EngineError::BadCheckpoint {
             path: path.to_path_buf(),
             reason,
         })
@@ -384,18 +351,16 @@ impl CheckpointStore {
         other_format: &mut u64,
     ) -> Result<Option<Checkpoint>, EngineError> {
         let path = self.path_for(model, ts_ms);
-        if let Some(version) = Self::header_version(&path) {
-            if version != CHECKPOINT_VERSION {
-                *other_format += 1;
-                return Ok(None);
-            }
-        }
         let cp = match self.load(&path) {
             Ok(cp) => cp,
-            Err(EngineError::CheckpointIo { source, .. })
-                if source.kind() == std::io::ErrorKind::NotFound =>
-            {
+            Err(EngineError::CheckpointFile { source }) if source.is_not_found() => {
                 return Ok(None)
+            }
+            Err(EngineError::CheckpointFile {
+                source: LogError::FileVersion { .. },
+            }) => {
+                *other_format += 1;
+                return Ok(None);
             }
             Err(e) => {
                 warnings.push(e.to_string());
@@ -515,17 +480,16 @@ impl CheckpointStore {
     /// True when the checkpoint of `model` at `ts_ms` exists in this build's format and verifies (checksums and
     /// archive; not its log).
     pub fn is_current(&self, model: InventoryModel, ts_ms: i64) -> bool {
-        let path = self.path_for(model, ts_ms);
-        Self::header_version(&path) == Some(CHECKPOINT_VERSION) && self.load(&path).is_ok()
+        self.load(&self.path_for(model, ts_ms)).is_ok()
     }
 
-    /// Writes a checkpoint (temporary file, rename). Returns its path.
+    /// Writes a checkpoint (atomically and durably, [`ChecksummedFormat::write`]). Returns its path.
     pub fn write(&self, cp: &Checkpoint) -> Result<PathBuf, EngineError> {
         self.write_state(cp.coverage, cp.fingerprint, &cp.state)
     }
 
-    /// Writes a state with its coverage and log fingerprint as the checkpoint of `coverage.ts_ms` (temporary
-    /// file, rename; no fsync: a file damaged by a crash fails verification and is rebuilt). Returns its path.
+    /// Writes a state with its coverage and log fingerprint as the checkpoint of `coverage.ts_ms` (atomically
+    /// and durably, [`ChecksummedFormat::write`]). Returns its path.
     pub fn write_state(
         &self,
         coverage: Coverage,
@@ -533,26 +497,15 @@ impl CheckpointStore {
         state: &State,
     ) -> Result<PathBuf, EngineError> {
         let path = self.path_for(state.model(), coverage.ts_ms);
-        let io = |op: &'static str, p: &Path| {
-            let p = p.to_path_buf();
-            move |source| EngineError::CheckpointIo {
-                path: p,
-                op,
-                source,
-            }
-        };
-        fs::create_dir_all(&self.dir).map_err(io("create directory", &self.dir))?;
-        let bytes = encode_state(coverage, fingerprint, state).map_err(|reason| {
+        let payload = encode_state(coverage, fingerprint, state).map_err(|reason| {
             EngineError::BadCheckpoint {
                 path: path.clone(),
                 reason,
             }
         })?;
-        let tmp = path.with_extension(format!("{}.tmp", std::process::id()));
-        let mut f = fs::File::create(&tmp).map_err(io("create", &tmp))?;
-        f.write_all(&bytes).map_err(io("write", &tmp))?;
-        drop(f);
-        fs::rename(&tmp, &path).map_err(io("rename", &path))?;
+        CHECKPOINT_FORMAT
+            .write(&path, &payload)
+            .map_err(|source| EngineError::CheckpointFile { source })?;
         Ok(path)
     }
 }
@@ -666,18 +619,99 @@ mod tests {
     }
 
     #[test]
-    fn any_flipped_byte_is_detected() {
+    fn any_flipped_byte_or_cut_of_a_file_is_detected() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = CheckpointStore::new(dir.path());
         let cp = Checkpoint {
-            coverage: Coverage::NONE,
-            fingerprint: 0,
+            coverage: Coverage {
+                next_seq: 2,
+                ts_ms: 2_000,
+            },
+            fingerprint: 5,
             state: sample_state(),
         };
-        let bytes = encode(&cp).unwrap();
+        let path = store.write(&cp).unwrap();
+        assert_eq!(store.load(&path).unwrap(), cp);
+        assert!(store.is_current(InventoryModel::Hybrid, 2_000));
+        let bytes = fs::read(&path).unwrap();
         for i in (0..bytes.len()).step_by(7) {
             let mut bad = bytes.clone();
             bad[i] ^= 0x40;
-            assert!(decode(&bad).is_err(), "flip at {i} undetected");
+            fs::write(&path, &bad).unwrap();
+            assert!(
+                matches!(store.load(&path), Err(EngineError::CheckpointFile { .. })),
+                "flip at {i} undetected"
+            );
         }
-        assert!(decode(&bytes[..bytes.len() - 1]).is_err());
+        fs::write(&path, &bytes[..bytes.len() - 1]).unwrap();
+        let e = store.load(&path).unwrap_err();
+        assert!(
+            matches!(
+                e,
+                EngineError::CheckpointFile {
+                    source: LogError::FileLength { .. }
+                }
+            ),
+            "{e}"
+        );
+        assert!(e.to_string().contains(&path.display().to_string()), "{e}");
+        assert!(!store.is_current(InventoryModel::Hybrid, 2_000));
+    }
+
+    #[test]
+    fn files_of_the_previous_format_are_told_apart_from_damaged_ones() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = CheckpointStore::new(dir.path());
+        let cp = Checkpoint {
+            coverage: Coverage {
+                next_seq: 2,
+                ts_ms: 2_000,
+            },
+            fingerprint: 5,
+            state: sample_state(),
+        };
+        let path = store.write(&cp).unwrap();
+        // Version 3 had its own 64-byte header; magic and version sat where they sit now.
+        let mut old = vec![0u8; 64];
+        old[0..8].copy_from_slice(CHECKPOINT_MAGIC);
+        old[8..12].copy_from_slice(&3u32.to_le_bytes());
+        fs::write(&path, &old).unwrap();
+        assert_eq!(CheckpointStore::header_version(&path), Some(3));
+        assert_eq!(store.newest_ms(InventoryModel::Hybrid), None);
+        assert!(matches!(
+            store.load(&path),
+            Err(EngineError::CheckpointFile {
+                source: LogError::FileVersion {
+                    found: 3,
+                    expected: CHECKPOINT_VERSION,
+                    ..
+                }
+            })
+        ));
+        let mut warnings = Vec::new();
+        let mut other = 0;
+        let dir2 = tempfile::tempdir().unwrap();
+        let reader = {
+            use dealerflow_log::{LogOptions, LogWriter};
+            let (mut w, _) = LogWriter::open(dir2.path(), LogOptions::default()).unwrap();
+            w.append(
+                0,
+                &Event::Session(dealerflow_schemas::Session::Note { text: "x".into() }),
+            )
+            .unwrap();
+            w.close().unwrap();
+            LogReader::open(dir2.path()).unwrap()
+        };
+        let found = store
+            .usable_at(
+                &mut Fingerprints::new(&reader),
+                InventoryModel::Hybrid,
+                2_000,
+                &mut warnings,
+                &mut other,
+            )
+            .unwrap();
+        assert!(found.is_none());
+        assert_eq!((other, warnings.len()), (1, 0), "{warnings:?}");
     }
 }

@@ -80,18 +80,16 @@ pub enum EngineError {
         /// What was wrong.
         reason: String,
     },
-    /// Reading or writing a checkpoint file failed.
-    #[error("checkpoint {path}: {op}: {source}")]
-    CheckpointIo {
-        /// The file.
-        path: PathBuf,
-        /// What was being done.
-        op: &'static str,
-        /// The I/O error.
+    /// Reading or writing a checkpoint or sample-chunk file failed, or the file failed its checks (magic,
+    /// version, length, checksum; the error names the file). A file that fails its checks is ignored and rebuilt.
+    #[error("{source}")]
+    CheckpointFile {
+        /// What the checksummed-file layer said.
         #[source]
-        source: std::io::Error,
+        source: LogError,
     },
-    /// A checkpoint file failed verification (it is ignored and rebuilt).
+    /// A checkpoint or sample-chunk file passed its checks but its content cannot be used (it is ignored and
+    /// rebuilt).
     #[error("checkpoint {path} is unusable ({reason}); it will be rebuilt")]
     BadCheckpoint {
         /// The file.

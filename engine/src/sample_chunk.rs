@@ -13,36 +13,35 @@
 //! with a reader holding more records only when none of the records appended since can have an exchange time at
 //! or before its last grid time (by the sparse index's block minimum); a backfilled trade older than that makes
 //! the chunk stale, and it is recomputed and rewritten. Like checkpoints, chunks are projections: deleting them is
-//! always safe. They are written to a temporary name (with the process id: two writers never share one) and
-//! renamed; a file damaged by a crash fails its checksum and is recomputed, so no fsync is spent on them.
+//! always safe.
 //!
-//! File layout (little endian):
+//! A file is a checksummed file ([`dealerflow_log::checksummed_file`]: magic `DFHPPS\0\0`, version
+//! [`SAMPLE_CHUNK_VERSION`], length and CRC32C checked on load, written atomically and fsynced) whose payload is
+//! (little endian):
 //!
 //! | offset | size | field |
 //! |---|---|---|
-//! | 0 | 8 | magic `DFHPPS\0\0` |
-//! | 8 | 4 | format version ([`SAMPLE_CHUNK_VERSION`]) |
-//! | 12 | 1 | inventory model (0 flow, 1 oi, 2 hybrid) |
-//! | 16 | 8 | coverage `next_seq` |
-//! | 24 | 4 | log fingerprint |
-//! | 28 | 4 | number of samples n |
-//! | 32 | 8 | sampling step, ms |
-//! | 40 | 8 | rate r (f64 bits) |
-//! | 48 | 8 | chunk start, epoch ms |
-//! | 56 | 8 | chunk length, ms |
-//! | 64 | 8 | currency length c (1..=64 bytes) |
-//! | 72 | c′ | currency (UTF-8), zero padded to a multiple of 8 |
+//! | 0 | 1 | inventory model (0 flow, 1 oi, 2 hybrid) |
+//! | 1 | 7 | zero |
+//! | 8 | 8 | coverage `next_seq` |
+//! | 16 | 4 | log fingerprint |
+//! | 20 | 4 | number of samples n |
+//! | 24 | 8 | sampling step, ms |
+//! | 32 | 8 | rate r (f64 bits) |
+//! | 40 | 8 | chunk start, epoch ms |
+//! | 48 | 8 | chunk length, ms |
+//! | 56 | 8 | currency length c (1..=64 bytes) |
+//! | 64 | c′ | currency (UTF-8), zero padded to a multiple of 8 |
 //! | … | 48·n | per grid time: ts_ms (i64), has spot (u64: 0 or 1), spot_usd, ngi, vss, chl24h (f64 bits) |
-//! | … | 4 | CRC32C of every byte before it |
 //!
-//! The version is bumped whenever the fold or the exposures change what a sample holds.
+//! The version is bumped whenever the fold or the exposures change what a sample holds. Files of another version
+//! (version 1 had its own framing; this build writes version 2) count as absent: they are recomputed and
+//! overwritten, without a warning.
 
 use std::collections::BTreeMap;
-use std::fs;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use dealerflow_log::LogReader;
+use dealerflow_log::{ChecksummedFormat, LogError, LogReader};
 
 use crate::checkpoint::{Fingerprints, CHECKPOINT_DIR};
 use crate::error::EngineError;
@@ -53,12 +52,19 @@ use crate::sweep::grid_times;
 /// Magic bytes opening every sample chunk file.
 pub const SAMPLE_CHUNK_MAGIC: &[u8; 8] = b"DFHPPS\0\0";
 /// Format version written by this build.
-pub const SAMPLE_CHUNK_VERSION: u32 = 1;
+pub const SAMPLE_CHUNK_VERSION: u32 = 2;
+/// The checksummed-file format of sample chunks.
+pub const SAMPLE_CHUNK_FORMAT: ChecksummedFormat = ChecksummedFormat {
+    kind: "HPP sample chunk",
+    magic: *SAMPLE_CHUNK_MAGIC,
+    version: SAMPLE_CHUNK_VERSION,
+};
 /// Subdirectory of the checkpoint directory holding sample chunks.
 pub const SAMPLE_DIR: &str = "samples";
 /// File extension of sample chunks.
 pub const SAMPLE_CHUNK_EXT: &str = "hpps";
-const HEADER_LEN: usize = 72;
+/// Bytes of the payload before the currency.
+const HEADER_LEN: usize = 64;
 const SAMPLE_LEN: usize = 48;
 const MAX_CURRENCY_LEN: usize = 64;
 
@@ -139,7 +145,7 @@ pub fn chunk_grid(start_ms: i64, length_ms: i64, every_ms: i64) -> impl Iterator
     )
 }
 
-/// Serializes a chunk into the file layout of the module docs.
+/// Serializes a chunk into the payload of its file (module docs).
 pub fn encode(chunk: &SampleChunk) -> Result<Vec<u8>, String> {
     let currency = chunk.key.currency.as_bytes();
     if currency.is_empty() || currency.len() > MAX_CURRENCY_LEN {
@@ -150,10 +156,8 @@ pub fn encode(chunk: &SampleChunk) -> Result<Vec<u8>, String> {
     }
     let padded = currency.len().div_ceil(8) * 8;
     let n = chunk.samples.len();
-    let mut out = Vec::with_capacity(HEADER_LEN + padded + SAMPLE_LEN * n + 4);
-    out.extend_from_slice(SAMPLE_CHUNK_MAGIC);
-    out.extend_from_slice(&SAMPLE_CHUNK_VERSION.to_le_bytes());
-    out.extend_from_slice(&[model_code(chunk.key.model), 0, 0, 0]);
+    let mut out = Vec::with_capacity(HEADER_LEN + padded + SAMPLE_LEN * n);
+    out.extend_from_slice(&[model_code(chunk.key.model), 0, 0, 0, 0, 0, 0, 0]);
     out.extend_from_slice(&chunk.next_seq.to_le_bytes());
     out.extend_from_slice(&chunk.fingerprint.to_le_bytes());
     out.extend_from_slice(&(n as u32).to_le_bytes());
@@ -178,45 +182,31 @@ pub fn encode(chunk: &SampleChunk) -> Result<Vec<u8>, String> {
             out.extend_from_slice(&v.to_bits().to_le_bytes());
         }
     }
-    let crc = crc32c::crc32c(&out);
-    out.extend_from_slice(&crc.to_le_bytes());
     Ok(out)
 }
 
-/// Parses and verifies a chunk file's bytes (magic, version, checksum, sizes, grid).
+/// Parses a chunk file's payload (checked by [`SAMPLE_CHUNK_FORMAT`] first): sizes, currency and grid.
 pub fn decode(bytes: &[u8]) -> Result<SampleChunk, String> {
-    if bytes.len() < HEADER_LEN + 4 {
+    if bytes.len() < HEADER_LEN {
         return Err(format!("{} bytes, shorter than the header", bytes.len()));
     }
-    if &bytes[0..8] != SAMPLE_CHUNK_MAGIC {
-        return Err("bad magic".to_string());
-    }
-    let body = &bytes[..bytes.len() - 4];
-    if crc32c::crc32c(body) != le_u32(bytes, bytes.len() - 4) {
-        return Err("checksum mismatch".to_string());
-    }
-    let version = le_u32(bytes, 8);
-    if version != SAMPLE_CHUNK_VERSION {
-        return Err(format!(
-            "format version {version}, this build writes {SAMPLE_CHUNK_VERSION}"
-        ));
-    }
-    let model = model_of(bytes[12]).ok_or_else(|| format!("unknown model code {}", bytes[12]))?;
-    let n = le_u32(bytes, 28) as usize;
-    let every_ms = le_u64(bytes, 32) as i64;
-    let rate = f64::from_bits(le_u64(bytes, 40));
-    let start_ms = le_u64(bytes, 48) as i64;
-    let length_ms = le_u64(bytes, 56) as i64;
-    let c = le_u64(bytes, 64) as usize;
+    let model = model_of(bytes[0]).ok_or_else(|| format!("unknown model code {}", bytes[0]))?;
+    let n = le_u32(bytes, 20) as usize;
+    let every_ms = le_u64(bytes, 24) as i64;
+    let rate = f64::from_bits(le_u64(bytes, 32));
+    let start_ms = le_u64(bytes, 40) as i64;
+    let length_ms = le_u64(bytes, 48) as i64;
+    let c = le_u64(bytes, 56) as usize;
     if c == 0 || c > MAX_CURRENCY_LEN {
         return Err(format!("currency length {c} out of range"));
     }
     let padded = c.div_ceil(8) * 8;
+    // n < 2^32 and a sample is 48 bytes: no overflow on 64-bit targets.
     let want = HEADER_LEN + padded + SAMPLE_LEN * n;
-    if body.len() != want {
+    if bytes.len() != want {
         return Err(format!(
             "{} bytes of samples and header, {n} samples need {want}",
-            body.len()
+            bytes.len()
         ));
     }
     let currency = std::str::from_utf8(&bytes[HEADER_LEN..HEADER_LEN + c])
@@ -261,8 +251,8 @@ pub fn decode(bytes: &[u8]) -> Result<SampleChunk, String> {
         },
         start_ms,
         length_ms,
-        next_seq: le_u64(bytes, 16),
-        fingerprint: le_u32(bytes, 24),
+        next_seq: le_u64(bytes, 8),
+        fingerprint: le_u32(bytes, 16),
         samples,
     })
 }
@@ -330,20 +320,16 @@ impl SampleStore {
         ))
     }
 
-    /// Reads and verifies one file; `Ok(None)` when it does not exist.
+    /// Reads and verifies one file; `Ok(None)` when it does not exist or is in another format version (an older
+    /// build wrote it; it is recomputed and overwritten).
     pub fn load(&self, path: &Path) -> Result<Option<SampleChunk>, EngineError> {
-        let bytes = match fs::read(path) {
-            Ok(b) => b,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-            Err(source) => {
-                return Err(EngineError::CheckpointIo {
-                    path: path.to_path_buf(),
-                    op: "read",
-                    source,
-                })
-            }
+        let payload = match SAMPLE_CHUNK_FORMAT.read(path) {
+            Ok(p) => p,
+            Err(e) if e.is_not_found() => return Ok(None),
+            Err(LogError::FileVersion { .. }) => return Ok(None),
+            Err(source) => return Err(EngineError::CheckpointFile { source }),
         };
-        decode(&bytes)
+        decode(&payload)
             .map(Some)
             .map_err(|reason| EngineError::BadCheckpoint {
                 path: path.to_path_buf(),
@@ -432,27 +418,16 @@ impl SampleStore {
         Ok(None)
     }
 
-    /// Writes a chunk (temporary file, rename). Returns its path.
+    /// Writes a chunk (atomically and durably, [`ChecksummedFormat::write`]). Returns its path.
     pub fn write(&self, chunk: &SampleChunk) -> Result<PathBuf, EngineError> {
         let path = self.path_for(&chunk.key, chunk.start_ms, chunk.length_ms);
-        let io = |op: &'static str, p: &Path| {
-            let p = p.to_path_buf();
-            move |source| EngineError::CheckpointIo {
-                path: p,
-                op,
-                source,
-            }
-        };
-        fs::create_dir_all(&self.dir).map_err(io("create directory", &self.dir))?;
-        let bytes = encode(chunk).map_err(|reason| EngineError::BadCheckpoint {
+        let payload = encode(chunk).map_err(|reason| EngineError::BadCheckpoint {
             path: path.clone(),
             reason,
         })?;
-        let tmp = path.with_extension(format!("{}.tmp", std::process::id()));
-        let mut f = fs::File::create(&tmp).map_err(io("create", &tmp))?;
-        f.write_all(&bytes).map_err(io("write", &tmp))?;
-        drop(f);
-        fs::rename(&tmp, &path).map_err(io("rename", &path))?;
+        SAMPLE_CHUNK_FORMAT
+            .write(&path, &payload)
+            .map_err(|source| EngineError::CheckpointFile { source })?;
         Ok(path)
     }
 }
@@ -577,15 +552,54 @@ mod tests {
         assert_eq!(decode(&encode(&c).unwrap()).unwrap(), c);
     }
 
+    /// The chunk in a file's bytes, if they pass every check.
+    fn decode_file(bytes: &[u8]) -> Option<SampleChunk> {
+        let payload = SAMPLE_CHUNK_FORMAT
+            .decode(Path::new("chunk.hpps"), bytes)
+            .ok()?;
+        decode(payload).ok()
+    }
+
     #[test]
-    fn any_flipped_byte_or_cut_is_detected() {
-        let bytes = encode(&chunk()).unwrap();
+    fn any_flipped_byte_or_cut_of_a_file_is_detected() {
+        let bytes = SAMPLE_CHUNK_FORMAT.encode(&encode(&chunk()).unwrap());
+        assert_eq!(decode_file(&bytes), Some(chunk()));
         for i in 0..bytes.len() {
             let mut bad = bytes.clone();
             bad[i] ^= 0x10;
-            assert!(decode(&bad).is_err(), "flip at {i} undetected");
+            assert!(decode_file(&bad).is_none(), "flip at {i} undetected");
         }
-        assert!(decode(&bytes[..bytes.len() - 1]).is_err());
+        assert!(decode_file(&bytes[..bytes.len() - 1]).is_none());
+    }
+
+    #[test]
+    fn files_of_another_version_count_as_absent_and_damaged_ones_are_errors() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SampleStore::new(dir.path());
+        let c = chunk();
+        let path = store.write(&c).unwrap();
+        assert_eq!(store.load(&path).unwrap(), Some(c.clone()));
+        let mut bytes = std::fs::read(&path).unwrap();
+        bytes[8..12].copy_from_slice(&1u32.to_le_bytes());
+        std::fs::write(&path, &bytes).unwrap();
+        assert_eq!(store.load(&path).unwrap(), None);
+        bytes[8..12].copy_from_slice(&SAMPLE_CHUNK_VERSION.to_le_bytes());
+        let last = bytes.len() - 1;
+        bytes[last] ^= 1;
+        std::fs::write(&path, &bytes).unwrap();
+        let e = store.load(&path).unwrap_err();
+        assert!(
+            matches!(
+                e,
+                EngineError::CheckpointFile {
+                    source: LogError::FileChecksum {
+                        part: "payload",
+                        ..
+                    }
+                }
+            ),
+            "{e}"
+        );
     }
 
     #[test]

@@ -26,7 +26,9 @@
 
 use dealerflow_schemas::event::{ArchivedEvent, ArchivedInstrument, ArchivedTrade};
 use dealerflow_schemas::time::MS_PER_DAY;
-use dealerflow_schemas::{Amount, Event, Instrument, OptionKind, Record, TakerSide};
+use dealerflow_schemas::{
+    index_currency, index_name, Amount, Event, Instrument, OptionKind, Record, TakerSide,
+};
 
 use crate::event_key::EventKey;
 use crate::inventory::{classic_position, InventoryModel};
@@ -458,7 +460,7 @@ impl State {
     /// Spot of a currency, USD: the latest index price of `{currency}_usd` (else of any index of that currency),
     /// else the index price of the latest trade of any of its instruments. Returns the value and its key.
     pub fn spot_usd(&self, currency: &str) -> Option<Stamped> {
-        let usd_index = format!("{}_usd", currency.to_ascii_lowercase());
+        let usd_index = index_name(currency, None);
         if let Some(ix) = self.indexes.iter().find(|i| i.index_name == usd_index) {
             return Some(ix.latest);
         }
@@ -1088,15 +1090,6 @@ fn retirement_record(
             contract_size: def.contract_size,
         },
     )
-}
-
-/// The currency of an index name: the part before the first `_`, upper-cased (`btc_usd` → `BTC`).
-pub fn index_currency(index_name: &str) -> String {
-    index_name
-        .split('_')
-        .next()
-        .unwrap_or(index_name)
-        .to_ascii_uppercase()
 }
 
 fn instrument_def(i: &Instrument, seq: u64) -> InstrumentDef {

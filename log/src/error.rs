@@ -114,9 +114,58 @@ pub enum LogError {
         /// One past the last record.
         next_seq: u64,
     },
+    /// A checksummed file ([`super::checksummed_file`]) is not of the format expected.
+    #[error("{path}: not a {kind} file (bad magic); move it out of the directory")]
+    FileMagic {
+        /// The file.
+        path: PathBuf,
+        /// The format expected (`checkpoint`, `feature cache`).
+        kind: &'static str,
+    },
+    /// A checksummed file was written in another format version (by an older or newer build).
+    #[error("{path}: {kind} format version {found}, this build reads version {expected}")]
+    FileVersion {
+        /// The file.
+        path: PathBuf,
+        /// The format (`checkpoint`, `feature cache`).
+        kind: &'static str,
+        /// Version in the file.
+        found: u32,
+        /// Version this build reads.
+        expected: u32,
+    },
+    /// A checksummed file's length disagrees with its header: a write that never completed, or a truncated copy.
+    #[error(
+        "{path}: {kind} file is {bytes} bytes, its header needs {expected}: truncated or torn"
+    )]
+    FileLength {
+        /// The file.
+        path: PathBuf,
+        /// The format (`checkpoint`, `feature cache`).
+        kind: &'static str,
+        /// Length of the file, bytes.
+        bytes: u64,
+        /// Length the header implies (or the header's own length, when the file is shorter), bytes.
+        expected: u64,
+    },
+    /// A checksum of a checksummed file does not match: its bytes were damaged.
+    #[error("{path}: {kind} {part} checksum mismatch: the file is damaged")]
+    FileChecksum {
+        /// The file.
+        path: PathBuf,
+        /// The format (`checkpoint`, `feature cache`).
+        kind: &'static str,
+        /// Which checksum failed: `header` or `payload`.
+        part: &'static str,
+    },
 }
 
 impl LogError {
+    /// True for an I/O error saying the file or directory does not exist.
+    pub fn is_not_found(&self) -> bool {
+        matches!(self, LogError::Io { source, .. } if source.kind() == std::io::ErrorKind::NotFound)
+    }
+
     pub(crate) fn io(
         path: impl Into<PathBuf>,
         op: &'static str,

@@ -7,6 +7,8 @@
 //! - A torn tail (crash mid-append) is truncated when a writer opens the log, and reported; a bad frame followed by
 //!   good ones is corruption, reported with segment and offset, never skipped.
 //! - Records are never edited in place. A format change gets a new version number; this build reads version 1.
+//! - Files derived from the log (checkpoints, sample chunks, feature caches) are written and checked by one
+//!   helper, [`checksummed_file`]: atomic replacement, fsync, magic, version, length and CRC32C.
 //!
 //! This crate knows nothing about markets: it stores [`dealerflow_schemas::Event`]s.
 
@@ -14,6 +16,7 @@
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used))]
 
 pub mod catalog;
+pub mod checksummed_file;
 pub mod error;
 pub mod follow;
 pub mod frame;
@@ -23,6 +26,7 @@ pub mod segment;
 pub mod verify;
 pub mod writer;
 
+pub use checksummed_file::{ChecksummedFormat, Payload};
 pub use error::LogError;
 pub use follow::Follower;
 pub use index::IndexHealth;

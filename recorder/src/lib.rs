@@ -47,6 +47,7 @@ use tokio::sync::watch;
 pub use error::RecordError;
 pub use status::RecordStats;
 
+use dealerflow_deribit::CreditLimit;
 use dealerflow_schemas::backoff::Backoff;
 use journal::{Batch, Journal, JournalHandle};
 use rpc::Pacer;
@@ -359,7 +360,11 @@ pub async fn run_with_counters(
         state: Mutex::new(state),
         journal: journal.handle(),
         counters: counters.clone(),
-        pacer: Arc::new(Pacer::new(config.requests_per_s, config.request_burst)),
+        pacer: Arc::new(Pacer::new(CreditLimit {
+            capacity_credits: config.request_burst,
+            refill_credits_per_s: config.requests_per_s,
+            cost_per_request_credits: 1.0,
+        })),
         progress: Mutex::new(Progress {
             watermark_ms: watermark,
             watermark_wall_ns,

@@ -12,6 +12,7 @@ use tokio::sync::{mpsc, oneshot};
 use tokio_tungstenite::tungstenite::Message;
 
 use super::status::{bump, Counters};
+use dealerflow_deribit::{CreditBucket, CreditLimit};
 
 /// Request ids at or above this are fire-and-forget (heartbeat answers, liveness probes): their responses are
 /// expected and ignored.
@@ -52,58 +53,54 @@ impl std::fmt::Display for CallError {
 /// The raw `result` JSON of a response, or the error.
 pub type Reply = Result<String, CallError>;
 
-/// A client-side credit bucket shared by every request of the recorder; it survives reconnections.
+/// A client-side credit bucket ([`CreditBucket`]) shared by every request of the recorder, with the pause
+/// imposed after error 10028; it survives reconnections. This is where the recorder's clock enters: the bucket
+/// itself is given the time.
 #[derive(Debug)]
 pub struct Pacer {
     inner: Mutex<PacerState>,
-    per_second: f64,
-    burst: f64,
 }
 
 #[derive(Debug)]
 struct PacerState {
-    credits: f64,
-    last: Instant,
+    bucket: CreditBucket,
     paused_until: Instant,
 }
 
 impl Pacer {
-    /// `per_second` credits per second, at most `burst` saved up.
-    pub fn new(per_second: f64, burst: f64) -> Pacer {
+    /// A pacer keeping requests within `limit`, starting with a full bucket. A refill below 0.1 credits/s or a
+    /// capacity below one request's cost is raised to it, so that every request goes out eventually.
+    pub fn new(limit: CreditLimit) -> Pacer {
+        let cost = limit.cost_per_request_credits;
+        let limit = CreditLimit {
+            capacity_credits: limit.capacity_credits.max(cost),
+            refill_credits_per_s: limit.refill_credits_per_s.max(0.1),
+            cost_per_request_credits: cost,
+        };
         let now = Instant::now();
         Pacer {
             inner: Mutex::new(PacerState {
-                credits: burst,
-                last: now,
+                bucket: CreditBucket::full(limit, now),
                 paused_until: now,
             }),
-            per_second: per_second.max(0.1),
-            burst: burst.max(1.0),
         }
     }
 
-    /// Takes a credit now if there is one, else says how long to wait.
+    /// Takes a request's credits now if there are enough (or regardless, when `force`), else says how long to
+    /// wait.
     fn try_take(&self, force: bool) -> Option<Duration> {
         let Ok(mut s) = self.inner.lock() else {
             return None;
         };
         let now = Instant::now();
-        let dt = now.saturating_duration_since(s.last).as_secs_f64();
-        s.last = now;
-        s.credits = (s.credits + dt * self.per_second).min(self.burst);
         if force {
-            s.credits -= 1.0;
+            s.bucket.take_anyway(now);
             return None;
         }
         if now < s.paused_until {
             return Some(s.paused_until - now);
         }
-        if s.credits >= 1.0 {
-            s.credits -= 1.0;
-            None
-        } else {
-            Some(Duration::from_secs_f64((1.0 - s.credits) / self.per_second))
-        }
+        s.bucket.try_take(now).err()
     }
 
     /// Waits for a credit.
@@ -121,8 +118,9 @@ impl Pacer {
     /// After a 10028: no request for `pause`, and the saved-up credits are gone.
     pub fn penalize(&self, pause: Duration) {
         if let Ok(mut s) = self.inner.lock() {
-            s.credits = 0.0;
-            s.paused_until = s.paused_until.max(Instant::now() + pause);
+            let now = Instant::now();
+            s.bucket.empty(now);
+            s.paused_until = s.paused_until.max(now + pause);
         }
     }
 }
@@ -263,7 +261,11 @@ mod tests {
 
     #[tokio::test]
     async fn pacer_spaces_requests_after_the_burst() {
-        let p = Pacer::new(100.0, 5.0);
+        let p = Pacer::new(CreditLimit {
+            capacity_credits: 5.0,
+            refill_credits_per_s: 100.0,
+            cost_per_request_credits: 1.0,
+        });
         let t0 = Instant::now();
         for _ in 0..15 {
             p.acquire().await;
@@ -285,7 +287,11 @@ mod tests {
         let (tx, mut rx) = mpsc::unbounded_channel();
         let c = RpcClient::new(
             tx,
-            Arc::new(Pacer::new(100.0, 10.0)),
+            Arc::new(Pacer::new(CreditLimit {
+                capacity_credits: 10.0,
+                refill_credits_per_s: 100.0,
+                cost_per_request_credits: 1.0,
+            })),
             Arc::new(Counters::default()),
             Duration::from_secs(5),
         );

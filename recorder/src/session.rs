@@ -15,7 +15,7 @@ use serde_json::json;
 use tokio::sync::{mpsc, watch};
 use tokio_tungstenite::tungstenite::Message;
 
-use dealerflow_schemas::{Event, Session};
+use dealerflow_schemas::{index_name, Event, Session};
 
 use dealerflow_deribit::{parse_frame, HeartbeatKind, Incoming, RpcId};
 
@@ -294,13 +294,13 @@ async fn drive(ctx: Arc<Ctx>, rpc: RpcClient, live: Arc<AtomicBool>) -> Result<(
 
     let mut channels = Vec::new();
     for cur in &cfg.currencies {
-        let lower = cur.to_ascii_lowercase();
         channels.push(format!(
             "trades.option.{cur}.{}",
             if raw_trades { "raw" } else { "100ms" }
         ));
-        channels.push(format!("deribit_price_index.{lower}_usd"));
-        channels.push(format!("markprice.options.{lower}_usd"));
+        let index = index_name(cur, None);
+        channels.push(format!("deribit_price_index.{index}"));
+        channels.push(format!("markprice.options.{index}"));
     }
     ctx.with_state(|_, out| {
         out.push((

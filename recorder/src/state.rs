@@ -28,7 +28,6 @@ use super::index_prices::IndexPriceSet;
 use super::journal::Batch;
 use super::sequence::{SeqObservation, SeqTracker};
 use super::status::{bump, Counters};
-use dealerflow_deribit::import::index_name_for;
 
 /// Where a trade came from.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -295,7 +294,7 @@ impl RecorderState {
         let index_name = match &self.index_of[slot] {
             Some(n) => n,
             None => match InstrumentName::parse(name) {
-                Ok(parsed) => self.index_of[slot].insert(index_name_for(&parsed).into()),
+                Ok(parsed) => self.index_of[slot].insert(parsed.index_name().into()),
                 // Unreachable for an interned name; without an underlying there is no index to store.
                 Err(_) => return,
             },

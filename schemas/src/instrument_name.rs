@@ -4,6 +4,10 @@
 //! The day has one or two digits without a leading zero, the month is three upper-case letters, the year two
 //! digits (20YY); options expire at 08:00 UTC of that day. Parsing accepts only the canonical spelling, so
 //! `format(parse(x)) == x` for every accepted `x`.
+//!
+//! Also the one spelling of Deribit price index names ([`index_name`], [`index_currency`]): the index of an
+//! underlying is `{currency}_{quote}` in lower case, the quote being USD unless the option is linear
+//! (`btc_usd` for `BTC-...`, `xrp_usdc` for `XRP_USDC-...`).
 
 use std::fmt;
 
@@ -75,6 +79,12 @@ pub struct InstrumentName {
 }
 
 impl InstrumentName {
+    /// The Deribit price index of the underlying: `btc_usd` for `BTC-...`, `xrp_usdc` for `XRP_USDC-...`
+    /// ([`index_name`] of the currency and quote).
+    pub fn index_name(&self) -> String {
+        index_name(&self.currency, self.quote.as_deref())
+    }
+
     /// Parses a canonical Deribit option name.
     pub fn parse(name: &str) -> Result<InstrumentName, NameError> {
         let parts: Vec<&str> = name.split('-').collect();
@@ -141,6 +151,29 @@ impl fmt::Display for InstrumentName {
     }
 }
 
+/// The Deribit price index of underlying `currency` quoted in `quote` (`None`: USD, as for inverse options):
+/// `{currency}_{quote}` in lower case, `btc_usd`, `xrp_usdc`. Any strings give a name; nothing is validated.
+pub fn index_name(currency: &str, quote: Option<&str>) -> String {
+    let quote = quote.unwrap_or("usd");
+    let mut name = String::with_capacity(currency.len() + 1 + quote.len());
+    name.push_str(currency);
+    name.push('_');
+    name.push_str(quote);
+    name.make_ascii_lowercase();
+    name
+}
+
+/// The underlying currency of a Deribit price index name: the part before the first `_`, upper-cased
+/// (`btc_usd` → `BTC`, `xrp_usdc` → `XRP`); the inverse of [`index_name`] for currencies spelled as in option
+/// names.
+pub fn index_currency(index_name: &str) -> String {
+    index_name
+        .split('_')
+        .next()
+        .unwrap_or(index_name)
+        .to_ascii_uppercase()
+}
+
 fn is_currency_token(s: &str) -> bool {
     !s.is_empty()
         && s.len() <= 16
@@ -205,6 +238,7 @@ fn parse_strike(part: &str) -> Option<f64> {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
     use proptest::prelude::*;
@@ -255,10 +289,42 @@ mod tests {
         assert!(e.to_string().contains("C or P"));
     }
 
+    #[test]
+    fn index_names_of_inverse_and_linear_options() {
+        let n = InstrumentName::parse("BTC-17AUG26-63000-P").unwrap();
+        assert_eq!(n.index_name(), "btc_usd");
+        let n = InstrumentName::parse("XRP_USDC-30JUN23-0d625-C").unwrap();
+        assert_eq!(n.index_name(), "xrp_usdc");
+        assert_eq!(index_name("ETH", None), "eth_usd");
+        assert_eq!(index_name("SOL", Some("USDC")), "sol_usdc");
+        assert_eq!(index_currency("btc_usd"), "BTC");
+        assert_eq!(index_currency("xrp_usdc"), "XRP");
+        assert_eq!(index_currency("btc"), "BTC");
+        assert_eq!(index_currency(""), "");
+    }
+
     proptest! {
         #[test]
         fn never_panics(s in "\\PC{0,40}") {
             let _ = InstrumentName::parse(&s);
+        }
+
+        #[test]
+        fn index_names_never_panic(s in "\\PC{0,40}", q in proptest::option::of("\\PC{0,8}")) {
+            if let Ok(n) = InstrumentName::parse(&s) {
+                let index = n.index_name();
+                prop_assert!(index.starts_with(&n.currency.to_ascii_lowercase()));
+            }
+            let index = index_name(&s, q.as_deref());
+            prop_assert_eq!(index.len(), s.len() + 1 + q.as_deref().map_or(3, str::len));
+            let _ = index_currency(&s);
+        }
+
+        #[test]
+        fn index_currency_inverts_index_name(cur in "[A-Z0-9]{1,16}", quote in proptest::option::of("[A-Z0-9]{1,16}")) {
+            let index = index_name(&cur, quote.as_deref());
+            prop_assert_eq!(index_currency(&index), cur);
+            prop_assert!(!index.bytes().any(|b| b.is_ascii_uppercase()));
         }
 
         #[test]

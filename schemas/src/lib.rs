@@ -22,5 +22,5 @@ pub use event::{
     Event, EventKind, GapUnit, IndexPrice, Instrument, InstrumentId, Liquidation, MarkIv,
     MarkIvSnapshot, OpenInterest, OpenInterestEntry, Record, Session, Trade,
 };
-pub use instrument_name::{InstrumentName, NameError};
+pub use instrument_name::{index_currency, index_name, InstrumentName, NameError};
 pub use units::{Amount, OptionKind, TakerSide, AMOUNT_SCALE};

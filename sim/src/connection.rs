@@ -5,7 +5,7 @@
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use futures_util::{SinkExt, StreamExt};
 use serde::Deserialize;
@@ -19,12 +19,12 @@ use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::WebSocketStream;
 
-use super::credits::CreditBucket;
 use super::faults::{ConnectionFault, FaultDice};
 use super::feed::{build_frames, OutFrame};
 use super::methods::{dispatch, ConnState, RpcError, RpcResult};
 use super::replay::Market;
 use super::stats::SimStats;
+use dealerflow_deribit::{CreditBucket, CreditLimit};
 
 /// The WebSocket path Deribit serves its API on.
 pub const WS_PATH: &str = "/ws/api/v2";
@@ -133,7 +133,14 @@ struct Session {
 impl Session {
     fn new(market: Arc<Market>, number: u64) -> Session {
         let dice = FaultDice::new(&market.config.faults, number);
-        let credits = CreditBucket::new(market.config.credits_burst, market.config.credits_per_s);
+        let credits = CreditBucket::full(
+            CreditLimit {
+                capacity_credits: market.config.credits_burst,
+                refill_credits_per_s: market.config.credits_per_s,
+                cost_per_request_credits: 1.0,
+            },
+            Instant::now(),
+        );
         Session {
             market,
             number,
@@ -250,7 +257,7 @@ impl Session {
                 self.state.awaiting_test = false;
             }
             Err(RpcError::too_many_requests())
-        } else if !self.credits.try_take() {
+        } else if self.credits.try_take(Instant::now()).is_err() {
             SimStats::add(&self.market.stats.ratelimit_exceeded, 1);
             close_after = true;
             Err(RpcError::too_many_requests())

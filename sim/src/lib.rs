@@ -11,14 +11,14 @@
 //! - [`tape`]: what gets published, in order, and the backfill look-ups;
 //! - [`replay`]: the exchange clock (`--speed X` or `max`);
 //! - [`faults`] / [`feed`]: the notification stream with faults;
-//! - [`methods`] / [`subscriptions`] / [`credits`]: the JSON-RPC surface;
+//! - [`methods`] / [`subscriptions`]: the JSON-RPC surface; the credit limit is Deribit's own
+//!   ([`dealerflow_deribit::CreditBucket`], one bucket per connection);
 //! - [`connection`] / [`server`]: sockets.
 
 #![warn(missing_docs)]
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used))]
 
 pub mod connection;
-pub mod credits;
 pub mod error;
 pub mod faults;
 pub mod feed;

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use dealerflow_log::LogReader;
-use dealerflow_schemas::{Event, InstrumentId};
+use dealerflow_schemas::{index_name, Event, InstrumentId};
 
 use super::error::SimError;
 use super::source::{sequence_trades, SourceTrade};
@@ -76,7 +76,7 @@ pub fn load_log(dir: &Path) -> Result<Tape, SimError> {
                         continue;
                     };
                     by_index
-                        .entry(super::tape::index_name_of(currency))
+                        .entry(index_name(currency, None))
                         .or_default()
                         .push(MarkEntry {
                             instrument_name: name.clone(),

@@ -16,7 +16,6 @@ use dealerflow_schemas::{Amount, InstrumentName, OptionKind};
 use serde_json::{json, Value};
 
 use super::trade::SimTrade;
-use dealerflow_deribit::import::index_name_for;
 
 /// One price-index tick (`deribit_price_index.{cur}_usd`).
 #[derive(Clone, Debug, PartialEq)]
@@ -106,15 +105,10 @@ pub struct Tape {
     instruments: BTreeMap<String, TapeInstrument>,
 }
 
-/// The `{cur}_usd` index name for an underlying currency (`BTC` → `btc_usd`).
-pub fn index_name_of(currency: &str) -> String {
-    format!("{}_usd", currency.to_ascii_lowercase())
-}
-
 /// The index ticks a trade-only source implies: one per distinct (index, timestamp, index price) of the trades,
 /// at the trade's timestamp — the index prices the trades themselves report, exactly as
 /// [`dealerflow_deribit::import`] writes them for the same file (index `btc_usd` for `BTC-...`, `xrp_usdc` for
-/// `XRP_USDC-...`, see [`index_name_for`]). Trades without a positive index price imply nothing.
+/// `XRP_USDC-...`, see [`InstrumentName::index_name`]). Trades without a positive index price imply nothing.
 fn index_ticks_from_trades(trades: &[SimTrade]) -> Vec<IndexTick> {
     let mut seen: BTreeSet<(i64, String, u64)> = BTreeSet::new();
     let mut out = Vec::new();
@@ -125,7 +119,7 @@ fn index_ticks_from_trades(trades: &[SimTrade]) -> Vec<IndexTick> {
         let Ok(name) = InstrumentName::parse(&t.instrument_name) else {
             continue;
         };
-        let index_name = index_name_for(&name);
+        let index_name = name.index_name();
         if seen.insert((t.timestamp_ms, index_name.clone(), t.index_price.to_bits())) {
             out.push(IndexTick {
                 index_name,
@@ -380,7 +374,7 @@ impl Tape {
                     "settlement_period": "day",
                     "settlement_currency": quote,
                     "quote_currency": quote,
-                    "price_index": index_name_of(currency),
+                    "price_index": i.name.index_name(),
                     "option_type": match i.name.kind { OptionKind::Call => "call", OptionKind::Put => "put" },
                     "min_trade_amount": 0.1,
                     "maker_commission": 0.0003,
@@ -436,7 +430,7 @@ impl Tape {
                 "mark_price": last.map(|t| t.mark_price),
                 "mark_iv": last.map(|t| t.iv_percent),
                 "underlying_price": last.map(|t| t.index_price),
-                "underlying_index": index_name_for(&name),
+                "underlying_index": name.index_name(),
                 "last": last.map(|t| t.price),
                 "creation_timestamp": snapshot.timestamp_ms,
                 "estimated_delivery_price": last.map(|t| t.index_price),

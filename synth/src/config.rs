@@ -55,7 +55,7 @@ impl CurrencyConfig {
 
     /// The Deribit price index of this currency (`btc_usd`).
     pub fn index_name(&self) -> String {
-        format!("{}_usd", self.currency.to_ascii_lowercase())
+        dealerflow_schemas::index_name(&self.currency, None)
     }
 }
 

@@ -196,16 +196,6 @@ pub fn compare_trade_ids(a: &str, b: &str) -> Ordering {
     }
 }
 
-/// The Deribit index of an option's underlying: `btc_usd` for `BTC-...`, `xrp_usdc` for `XRP_USDC-...`.
-pub fn index_name_for(name: &InstrumentName) -> String {
-    let quote = name.quote.as_deref().unwrap_or("usd");
-    format!(
-        "{}_{}",
-        name.currency.to_ascii_lowercase(),
-        quote.to_ascii_lowercase()
-    )
-}
-
 /// Imports `files` into the log in `data_dir` (created if needed). Returns the report; file and record
 /// problems are in the report, only log failures are errors.
 pub fn import_deribit_json(
@@ -459,7 +449,7 @@ fn collect_file(
                 pending.push(Pending {
                     trade,
                     instrument_name,
-                    index_name: index_name_for(&name),
+                    index_name: name.index_name(),
                     file: file_idx,
                 });
             }
@@ -510,13 +500,5 @@ mod tests {
         );
         assert_eq!(compare_trade_ids("007", "7"), Ordering::Equal);
         assert_eq!(compare_trade_ids("ETH-9", "ETH-10"), Ordering::Greater);
-    }
-
-    #[test]
-    fn index_names() {
-        let n = InstrumentName::parse("BTC-17AUG26-63000-P").unwrap();
-        assert_eq!(index_name_for(&n), "btc_usd");
-        let n = InstrumentName::parse("XRP_USDC-30JUN23-0d625-C").unwrap();
-        assert_eq!(index_name_for(&n), "xrp_usdc");
     }
 }

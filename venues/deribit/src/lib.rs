@@ -7,8 +7,9 @@
 //! `markprice.options.*` `iv` as a fraction; after conversion IV is always a fraction and amounts are
 //! fixed-point [`dealerflow_schemas::Amount`].
 //!
-//! The message types do no I/O, keep no state and never uses `serde_json::Value`: the live recorder, the importer
-//! and the exchange simulator's tests all read frames through it.
+//! The parsers do no I/O, keep no state and never use `serde_json::Value`: the live recorder, the importer
+//! and the exchange simulator's tests all read frames through them. [`credits`] is Deribit's credit-based rate
+//! limit ([`CreditBucket`]), enforced by the simulator and obeyed by the recorder; it reads no clock.
 
 #![warn(missing_docs)]
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used))]
@@ -18,6 +19,7 @@ pub mod import;
 mod book;
 mod book_summary;
 mod borrowed_str;
+pub mod credits;
 mod error;
 mod frame;
 mod index_price;
@@ -28,6 +30,7 @@ mod trade;
 
 pub use book::{BookLevel, BookMsg};
 pub use book_summary::BookSummaryMsg;
+pub use credits::{CreditBucket, CreditLimit};
 pub use error::ParseError;
 pub use frame::{
     parse_frame, HeartbeatKind, Incoming, Request, Response, RpcError, RpcId, SubscribeParams,
