@@ -1,6 +1,7 @@
 //! dealerflow-backtest: everything that evaluates hedging-pressure signals on history.
 //!
-//! - [`synth`]: a deterministic synthetic Deribit option market written into an event log.
+//! - [`synth`]: a deterministic synthetic Deribit option market written into an event log;
+//! - [`run`]: one backtest from its specification to its outcome (feature cache, regimes, sweep).
 //!
 //! The backtest reads logs through `dealerflow_schemas::log` and folds them with `dealerflow_engine`; it never
 //! talks to an exchange.
@@ -21,6 +22,7 @@ pub mod params;
 pub mod planted_samples;
 pub mod regimes;
 pub mod report;
+pub mod run;
 pub mod scoring;
 pub mod strategy;
 pub mod sweep;
