@@ -18,12 +18,13 @@
 //! fold starts at the beginning of the log.
 //!
 //! Currency. The reported currency is the named one, which the fold at t must define, or, when none is named,
-//! the only currency of the instruments the fold at t defines. It is chosen before the fold and checked against
-//! the fold afterwards, so a query folds once:
-//! - when the newest usable checkpoint before t defines exactly the named currency or a single one, that one
-//!   (a fold defines every currency of an earlier fold of the same log);
+//! the only currency of the instruments the fold at t defines. Every query checks it against its own fold
+//! afterwards; an as-of query with a named currency needs nothing more. Otherwise the currency is chosen before
+//! the fold, so that a query still folds once:
+//! - when the newest usable checkpoint before t defines the named currency, or a single one, that one (a fold
+//!   defines every currency of an earlier fold of the same log);
 //! - otherwise from the log's instrument catalog (one pass over the records, no fold): a named currency must be
-//!   in it; without a name, a log with a single currency gives it;
+//!   in it (a series checks this before its rows stream out); without a name, a single currency is the one;
 //! - only a log with several currencies, none named and no checkpoint to decide, is folded once more to find
 //!   the currencies defined at t (and the answer is then usually "name one").
 //!
@@ -314,7 +315,11 @@ impl LogQuery {
         if let Some(b) = &built {
             push_once(&mut warnings, b.warnings.iter().cloned());
         }
-        let chosen = self.choose_currency(cfg, policy.as_ref(), at_ms, &mut warnings)?;
+        // A named currency is only checked against the fold (below): nothing is handed out before that.
+        let chosen = match &cfg.currency {
+            Some(c) => c.clone(),
+            None => self.choose_currency(cfg, policy.as_ref(), at_ms, &mut warnings)?,
+        };
         let run = |currency: &str| -> Result<(Option<GexReport>, SeriesStats), EngineError> {
             let series = cfg.series_config(currency.to_string(), hpp_every_ms);
             let mut report = None;
