@@ -11,10 +11,9 @@ use std::process::ExitCode;
 use anyhow::{bail, Context, Result};
 use clap::Args;
 use dealerflow_backtest::report::ReportLayout;
-use dealerflow_backtest::run::{BacktestConfig, Progress, Regimes};
+use dealerflow_backtest::run::{BacktestConfig, Regimes};
 use dealerflow_backtest::sweep::SweepOutcome;
 use dealerflow_recorder::clickhouse::{insert_sweep_results, SweepResultRow};
-use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::cmd::gex::{parse_duration_ms, FoldArgs};
 use crate::cmd::log_dir::require_dir;
@@ -124,31 +123,6 @@ impl BacktestArgs {
     }
 }
 
-/// A progress bar on stderr that follows a run's stages (sampling the log, scoring the sets).
-pub fn progress_bar() -> (ProgressBar, impl Fn(Progress) + Sync) {
-    let bar = ProgressBar::hidden();
-    let shown = bar.clone();
-    let stage = move |len: u64, what: &str| {
-        shown.set_draw_target(indicatif::ProgressDrawTarget::stderr());
-        shown.set_style(
-            ProgressStyle::with_template(&format!(
-                "{{spinner}} {what} {{bar:40}} {{pos}}/{{len}}, {{elapsed}} elapsed, eta {{eta}}"
-            ))
-            .unwrap_or_else(|_| ProgressStyle::default_bar()),
-        );
-        shown.reset();
-        shown.set_length(len);
-    };
-    let bar2 = bar.clone();
-    let on = move |p: Progress| match p {
-        Progress::Sampling { samples } => stage(samples, "sampling the log"),
-        Progress::Sampled => bar2.inc(1),
-        Progress::Scoring { sets } => stage(sets, "scoring parameter sets"),
-        Progress::Scored(k) => bar2.inc(k),
-    };
-    (bar, on)
-}
-
 /// Runs `dealerflow backtest`.
 pub fn run(args: BacktestArgs) -> Result<ExitCode> {
     // What the run itself does not check: presentation and ClickHouse options.
@@ -179,7 +153,7 @@ pub fn run(args: BacktestArgs) -> Result<ExitCode> {
         }
         None => None,
     };
-    let (bar, progress) = progress_bar();
+    let (bar, progress) = crate::render::progress::backtest();
     let report = dealerflow_backtest::run::run(&config, &progress);
     bar.finish_and_clear();
     let report = report?;

@@ -221,7 +221,9 @@ pub fn run(args: DemoArgs) -> Result<ExitCode> {
     for (i, t) in times.iter().enumerate() {
         println!("\n== GEX at {} ({t})", format_ms(*t));
         let answer = query.as_of(&config, At::Ms(*t), HPP_EVERY_MS)?;
-        crate::cmd::gex::print_query_notes(&answer, &log_dir);
+        for line in render::gex::query_notes(&answer, &log_dir) {
+            eprintln!("{line}");
+        }
         print!(
             "{}",
             render::gex::table(&answer.report, render::gex::By::Strike)
@@ -260,7 +262,7 @@ pub fn run(args: DemoArgs) -> Result<ExitCode> {
         threads: None,
         needs_alpha_beta: true,
     };
-    let (bar, progress) = crate::cmd::backtest::progress_bar();
+    let (bar, progress) = render::progress::backtest();
     let report = dealerflow_backtest::run::run(&sweep, &progress);
     bar.finish_and_clear();
     render::backtest::print(&report?, 5, Some(&results), Some(&heatmap))?;

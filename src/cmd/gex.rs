@@ -214,7 +214,9 @@ pub fn run(args: GexArgs) -> Result<ExitCode> {
             format_ms(query.time_range_ms().1)
         );
     }
-    print_query_notes(&answer, &args.fold.data_dir);
+    for line in render::gex::query_notes(&answer, &args.fold.data_dir) {
+        eprintln!("{line}");
+    }
     let stdout = std::io::stdout();
     let mut out = BufWriter::new(stdout.lock());
     match args.format {
@@ -229,28 +231,6 @@ pub fn run(args: GexArgs) -> Result<ExitCode> {
         eprintln!("plot written to {}", path.display());
     }
     Ok(ExitCode::SUCCESS)
-}
-
-/// Prints on stderr what an as-of query did besides answering: checkpoints built or written, warnings.
-pub fn print_query_notes(answer: &dealerflow_engine::query::AsOf, data_dir: &std::path::Path) {
-    if let Some(b) = &answer.built {
-        eprintln!(
-            "built {} checkpoint(s) and {} HPP sample chunk(s) up to {} (once: later queries read them)",
-            b.checkpoints_written,
-            b.sample_chunks_written,
-            format_ms(answer.at_ms)
-        );
-    }
-    for w in &answer.warnings {
-        eprintln!("warning: {w}");
-    }
-    if answer.checkpoints_written > 0 {
-        eprintln!(
-            "wrote {} checkpoint(s) to {}",
-            answer.checkpoints_written,
-            data_dir.join("checkpoints").display()
-        );
-    }
 }
 
 #[cfg(test)]

@@ -16,7 +16,6 @@ use dealerflow_engine::report::GexReport;
 use dealerflow_engine::EngineError;
 use dealerflow_recorder::clickhouse::{insert_gex_snapshots, GexSnapshotRow};
 use dealerflow_schemas::time::format_ms;
-use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::cmd::gex::{parse_at, parse_duration_ms, FoldArgs};
 use crate::cmd::log_dir::{describe_range, open_query};
@@ -139,13 +138,7 @@ pub fn run(args: ReplayArgs) -> Result<ExitCode> {
         File::create(&args.out).with_context(|| format!("creating {}", args.out.display()))?;
     let mut out = SeriesCsv::new(BufWriter::new(file), cfg.model, &plan.currency, cfg.rate)
         .with_context(|| format!("writing {}", args.out.display()))?;
-    let bar = ProgressBar::new(plan.row_times.len() as u64);
-    bar.set_style(
-        ProgressStyle::with_template(
-            "{spinner} replay {bar:40} {pos}/{len} rows, {elapsed} elapsed, eta {eta}",
-        )
-        .unwrap_or_else(|_| ProgressStyle::default_bar()),
-    );
+    let bar = crate::render::progress::bar(plan.row_times.len() as u64, "replay", "rows");
     let mut snapshots: Vec<GexSnapshotRow> = Vec::new();
     let mut write_error: Option<csv::Error> = None;
     let answer = query.series(&cfg, &plan, |t, report| {

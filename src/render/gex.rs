@@ -1,11 +1,13 @@
 //! The layouts of a GEX report: the summary and one breakdown (by strike, expiry or instrument) as tables for
 //! people, the breakdown as CSV, and the rows of a replayed series as CSV. The JSON contract is the report's own
-//! serialization and is written unchanged.
+//! serialization and is written unchanged. Also the lines saying what a query did besides answering.
 
 use std::io::Write;
+use std::path::Path;
 
 use anyhow::Result;
 use clap::ValueEnum;
+use dealerflow_engine::query::AsOf;
 use dealerflow_engine::report::GexReport;
 use dealerflow_engine::InventoryModel;
 use dealerflow_schemas::time::format_ms;
@@ -355,4 +357,27 @@ impl<W: Write> SeriesCsv<W> {
             .into_inner()
             .map_err(|e| anyhow::Error::new(e.into_error()))
     }
+}
+
+/// What an as-of query did besides answering, one line each (for stderr): checkpoints built ahead of it,
+/// warnings, checkpoints its own fold wrote under `data_dir`.
+pub fn query_notes(answer: &AsOf, data_dir: &Path) -> Vec<String> {
+    let mut lines = Vec::new();
+    if let Some(b) = &answer.built {
+        lines.push(format!(
+            "built {} checkpoint(s) and {} HPP sample chunk(s) up to {} (once: later queries read them)",
+            b.checkpoints_written,
+            b.sample_chunks_written,
+            format_ms(answer.at_ms)
+        ));
+    }
+    lines.extend(answer.warnings.iter().map(|w| format!("warning: {w}")));
+    if answer.checkpoints_written > 0 {
+        lines.push(format!(
+            "wrote {} checkpoint(s) to {}",
+            answer.checkpoints_written,
+            data_dir.join("checkpoints").display()
+        ));
+    }
+    lines
 }
