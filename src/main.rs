@@ -1,11 +1,13 @@
 //! `dealerflow`: the command-line front end. Thin by design: raw args → validated args (clap) → one `run()` per
-//! command in `cmd/`; any error becomes one line on stderr and a non-zero exit code.
+//! command in `cmd/`, which maps its options to one library call and shows the result through `render/`; any
+//! error becomes one line on stderr and a non-zero exit code.
 
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
 mod cmd;
+mod render;
 
 /// Record Deribit option trades, fold them into dealer inventory and greek exposures, backtest hedging pressure.
 #[derive(Debug, Parser)]

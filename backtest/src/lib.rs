@@ -1,5 +1,6 @@
 //! dealerflow-backtest: everything that evaluates hedging-pressure signals on history.
 //!
+//! - [`run`]: one backtest from its specification to its outcome (feature cache, regimes, sweep).
 //!
 //! The backtest reads logs through `dealerflow_log` and folds them with `dealerflow_engine`; it never
 //! talks to an exchange.
@@ -21,6 +22,7 @@ pub mod params;
 pub mod planted_samples;
 pub mod regimes;
 pub mod report;
+pub mod run;
 pub mod scoring;
 pub mod strategy;
 pub mod sweep;

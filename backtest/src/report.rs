@@ -1,5 +1,5 @@
-//! Reports of a sweep: the ranked table and summary for people, and the CSV for programs (one row per
-//! parameter set, best first).
+//! Reports of a sweep: the cells of the ranked table and the summary for people, and the CSV for programs (one
+//! row per parameter set, best first). Laying the table out is left to the caller.
 //!
 //! CSV columns: `rank`, `set` (index in grid or draw order), one column per swept parameter named as in
 //! `--grid`, then `objective_in_sample`, `objective_out_of_sample`, `ic_vol`, `ic_trend`, `bucket_separation`,
@@ -142,8 +142,13 @@ fn span(w: &WindowInfo) -> String {
     }
 }
 
-/// The ranked table of the `top` best sets.
-pub fn format_table(layout: &ReportLayout, outcome: &SweepOutcome, top: usize) -> String {
+/// The cells of the ranked table of the `top` best sets: the header, then one row per set, best first (numbers
+/// already rounded for people; `-` where undefined).
+pub fn table_cells(
+    layout: &ReportLayout,
+    outcome: &SweepOutcome,
+    top: usize,
+) -> (Vec<String>, Vec<Vec<String>>) {
     let mut header: Vec<String> = vec!["rank".into()];
     header.extend(layout.params.iter().map(|p| p.name().to_string()));
     header.extend(
@@ -180,29 +185,7 @@ pub fn format_table(layout: &ReportLayout, outcome: &SweepOutcome, top: usize) -
         row.extend(r.regimes.iter().map(|&v| fixed(v, 4)));
         rows.push(row);
     }
-    let widths: Vec<usize> = (0..header.len())
-        .map(|c| {
-            rows.iter()
-                .map(|r| r[c].chars().count())
-                .chain([header[c].chars().count()])
-                .max()
-                .unwrap_or(0)
-        })
-        .collect();
-    let mut s = String::new();
-    let line = |s: &mut String, cells: &[String]| {
-        let parts: Vec<String> = cells
-            .iter()
-            .zip(&widths)
-            .map(|(c, w)| format!("{c:>w$}", w = *w))
-            .collect();
-        let _ = writeln!(s, "{}", parts.join("  "));
-    };
-    line(&mut s, &header);
-    for r in &rows {
-        line(&mut s, r);
-    }
-    s
+    (header, rows)
 }
 
 /// The summary: windows, number of trials, deflated Sharpe, PBO and walk-forward.

@@ -2,7 +2,9 @@
 
 use std::path::PathBuf;
 
+use dealerflow_log::catalog::CatalogError;
 use dealerflow_log::LogError;
+use dealerflow_schemas::time::format_ms;
 
 /// Errors of the engine.
 #[derive(Debug, thiserror::Error)]
@@ -51,7 +53,7 @@ pub enum EngineError {
         dir: PathBuf,
     },
     /// Several currencies and none chosen, or the chosen one is not in the log.
-    #[error("event log {dir}: currency {requested:?} not available; choose one of {available:?} with --currency")]
+    #[error("event log {dir}: {}", currency_problem(requested.as_deref(), available))]
     Currency {
         /// The log directory.
         dir: PathBuf,
@@ -59,6 +61,73 @@ pub enum EngineError {
         requested: Option<String>,
         /// Currencies defined in the log.
         available: Vec<String>,
+    },
+    /// A time before the log's first exchange time: nothing is known then.
+    #[error(
+        "{} is before the first event of the event log {dir}, which covers {} .. {}",
+        format_ms(*at_ms),
+        format_ms(*first_ms),
+        format_ms(*last_ms)
+    )]
+    BeforeLog {
+        /// The log directory.
+        dir: PathBuf,
+        /// The requested time, epoch ms.
+        at_ms: i64,
+        /// The log's first exchange time, epoch ms.
+        first_ms: i64,
+        /// The log's last exchange time, epoch ms.
+        last_ms: i64,
+    },
+    /// A window of a series with no time in common with the log.
+    #[error(
+        "the window {} is outside the event log {dir}, which covers {} .. {}",
+        describe_window(*from_ms, *to_ms),
+        format_ms(*first_ms),
+        format_ms(*last_ms)
+    )]
+    WindowOutsideLog {
+        /// The log directory.
+        dir: PathBuf,
+        /// Start of the window, epoch ms (`None`: open).
+        from_ms: Option<i64>,
+        /// End of the window, epoch ms (`None`: open).
+        to_ms: Option<i64>,
+        /// The log's first exchange time, epoch ms.
+        first_ms: i64,
+        /// The log's last exchange time, epoch ms.
+        last_ms: i64,
+    },
+    /// A window of a series whose start is after its end.
+    #[error("the window starts at {} after its end {}", format_ms(*from_ms), format_ms(*to_ms))]
+    WindowReversed {
+        /// Start of the window, epoch ms.
+        from_ms: i64,
+        /// End of the window, epoch ms.
+        to_ms: i64,
+    },
+    /// A series window holding no multiple of its step: it would have no row.
+    #[error(
+        "no multiple of the step {every_ms} ms between {} and {}; use a smaller step",
+        format_ms(*from_ms),
+        format_ms(*to_ms)
+    )]
+    EmptyGrid {
+        /// The step, ms.
+        every_ms: i64,
+        /// Start of the window, epoch ms.
+        from_ms: i64,
+        /// End of the window, epoch ms.
+        to_ms: i64,
+    },
+    /// Reading the log's instrument definitions failed.
+    #[error("event log {dir}: instrument definitions: {source}")]
+    Catalog {
+        /// The log directory.
+        dir: PathBuf,
+        /// What the catalog said.
+        #[source]
+        source: CatalogError,
     },
     /// HPP samples must come in increasing time.
     #[error("HPP sample at {ts_ms} ms is not after the previous sample at {previous_ms} ms")]
@@ -97,4 +166,29 @@ pub enum EngineError {
         /// What failed.
         reason: String,
     },
+}
+
+/// What is wrong with the currency of a query, for [`EngineError::Currency`].
+fn currency_problem(requested: Option<&str>, available: &[String]) -> String {
+    let list = if available.is_empty() {
+        "none".to_string()
+    } else {
+        available.join(", ")
+    };
+    match requested {
+        Some(c) => {
+            format!("currency {c} is not defined (currencies defined: {list}); name one of those")
+        }
+        None => format!("several currencies are defined ({list}); name the one to report"),
+    }
+}
+
+/// A window with either end open, for messages.
+fn describe_window(from_ms: Option<i64>, to_ms: Option<i64>) -> String {
+    match (from_ms, to_ms) {
+        (Some(f), Some(t)) => format!("{} .. {}", format_ms(f), format_ms(t)),
+        (Some(f), None) => format!("from {}", format_ms(f)),
+        (None, Some(t)) => format!("to {}", format_ms(t)),
+        (None, None) => "(unbounded)".to_string(),
+    }
 }

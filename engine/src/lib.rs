@@ -9,7 +9,9 @@
 //! - [`checkpoint`]: versioned, checksummed state files; [`sample_chunk`]: the HPP samples of a sampling grid,
 //!   stored beside them; [`checkpoint_build`]: both, for a stretch of the log, in one sweep;
 //! - [`as_of`]: the exact fold of the events with `ts_exchange_ms ≤ t` from a log, with block skipping and
-//!   checkpoints; [`sweep`]: states at many times in one pass, and the series behind `gex` and `replay`.
+//!   checkpoints; [`sweep`]: states at many times in one pass, and the series behind `gex` and `replay`;
+//! - [`query`]: the facade front ends call: open a log, answer "as of t" or a series of rows, choosing the
+//!   currency and the checkpoint use.
 //!
 //! Determinism: same log in, same bits out. The engine reads no clock, draws no random numbers, starts no
 //! thread, does no networking; every iteration that feeds output is ordered. File I/O is limited to reading the
@@ -28,6 +30,7 @@ pub mod hpp;
 pub mod inputs;
 pub mod inventory;
 pub mod levels;
+pub mod query;
 pub mod report;
 pub mod sample_chunk;
 pub mod scenario;

@@ -10,31 +10,14 @@ use std::process::ExitCode;
 
 use anyhow::{bail, Context, Result};
 use clap::Args;
-use dealerflow_backtest::cache_file::{
-    load_or_build, CacheKey, CacheOutcome, LogFingerprint, CACHE_DIR,
-};
-use dealerflow_backtest::feature_cache::{Features, FoldParams};
-use dealerflow_backtest::grid::GridSpec;
-use dealerflow_backtest::heatmap::draw_heatmap;
-use dealerflow_backtest::log_sampler::LogSampler;
-use dealerflow_backtest::metrics::pbo::MAX_BLOCKS;
-use dealerflow_backtest::metrics::sharpe::SampleStep;
-use dealerflow_backtest::objective::Objective;
-use dealerflow_backtest::params::{Param, ParamSet};
-use dealerflow_backtest::regimes::{auto_regimes, check_regimes, load_regimes, regime_windows};
-use dealerflow_backtest::report::{format_summary, format_table, write_csv, ReportLayout};
-use dealerflow_backtest::sweep::{run_sweep, validate, with_threads, SweepConfig};
-use dealerflow_engine::hpp::DEFAULT_LOOKBACK_MS;
-use dealerflow_schemas::time::format_ms;
-use indicatif::{ProgressBar, ProgressStyle};
-
-use crate::cmd::gex::{open_log, parse_duration_ms, time_range, FoldArgs};
-use crate::cmd::sync_clickhouse::{require_reachable, runtime, OptionalClickHouseArgs};
+use dealerflow_backtest::report::ReportLayout;
+use dealerflow_backtest::run::{BacktestConfig, Regimes};
 use dealerflow_backtest::sweep::SweepOutcome;
 use dealerflow_store::{insert_sweep_results, SweepResultRow};
 
-/// Horizons always cached besides `--horizon` (when multiples of `--every`): 15 min, 1 h, 4 h.
-const DEFAULT_HORIZONS_MS: [i64; 3] = [900_000, 3_600_000, 14_400_000];
+use crate::cmd::gex::{parse_duration_ms, FoldArgs};
+use crate::cmd::log_dir::require_dir;
+use crate::cmd::sync_clickhouse::{require_reachable, runtime, OptionalClickHouseArgs};
 
 /// Sweep HPP α, β and the scenario thresholds over the feature cache of a log.
 #[derive(Debug, Args)]
@@ -108,227 +91,89 @@ pub struct BacktestArgs {
     pub clickhouse: OptionalClickHouseArgs,
 }
 
-fn bar(len: u64, what: &str) -> ProgressBar {
-    let b = ProgressBar::new(len);
-    b.set_style(
-        ProgressStyle::with_template(&format!(
-            "{{spinner}} {what} {{bar:40}} {{pos}}/{{len}}, {{elapsed}} elapsed, eta {{eta}}"
-        ))
-        .unwrap_or_else(|_| ProgressStyle::default_bar()),
-    );
-    b
+impl BacktestArgs {
+    /// The run's configuration.
+    pub fn config(&self) -> BacktestConfig {
+        BacktestConfig {
+            data_dir: self.fold.data_dir.clone(),
+            model: self.fold.model,
+            currency: self.fold.currency.clone(),
+            rate: self.fold.rate,
+            alpha: self.fold.alpha,
+            beta: self.fold.beta,
+            lookback_ms: self.fold.lookback,
+            hpp_window_ms: self.fold.hpp_window,
+            grid: self.grid.clone(),
+            random: self.random,
+            seed: self.seed,
+            objective: self.objective.clone(),
+            regimes: match (&self.regimes, self.auto_regimes) {
+                (Some(path), _) => Regimes::File(path.clone()),
+                (None, true) => Regimes::Auto,
+                (None, false) => Regimes::None,
+            },
+            every_ms: self.every,
+            horizon_ms: self.horizon,
+            fee_bps: self.fee_bps,
+            blocks: self.blocks,
+            cache_dir: self.cache_dir.clone(),
+            threads: self.threads,
+            needs_alpha_beta: self.heatmap.is_some(),
+        }
+    }
 }
 
 /// Runs `dealerflow backtest`.
 pub fn run(args: BacktestArgs) -> Result<ExitCode> {
-    // Everything that can be checked without reading the log.
-    let grid = GridSpec::parse(&args.grid)?;
-    let objective = Objective::parse(&args.objective)?;
-    if args.every <= 0 {
-        bail!("--every must be positive");
-    }
-    if args.horizon <= 0 || args.horizon % args.every != 0 {
-        bail!(
-            "--horizon {} ms must be a positive multiple of --every {} ms",
-            args.horizon,
-            args.every
-        );
-    }
-    if args.blocks < 2 || !args.blocks.is_multiple_of(2) || args.blocks > MAX_BLOCKS {
-        bail!(
-            "--blocks {}: use an even number from 2 to {MAX_BLOCKS}",
-            args.blocks
-        );
-    }
-    if !(args.fee_bps.is_finite() && args.fee_bps >= 0.0) {
-        bail!("--fee-bps must be a number ≥ 0");
-    }
+    // What the run itself does not check: presentation and ClickHouse options.
     if args.top == 0 {
         bail!("--top must be at least 1");
-    }
-    if args.random == Some(0) {
-        bail!("--random must be at least 1");
-    }
-    if args.threads == Some(0) {
-        bail!("--threads must be at least 1");
     }
     if let Some(h) = &args.heatmap {
         if !h.extension().is_some_and(|e| e.eq_ignore_ascii_case("svg")) {
             bail!("--heatmap {} must end in .svg", h.display());
         }
-        let params = grid.params();
-        if !params.contains(&Param::Alpha) || !params.contains(&Param::Beta) {
-            bail!("--heatmap draws the objective over (alpha, beta): put both alpha and beta in --grid");
-        }
     }
-    let base = ParamSet {
-        alpha: args.fold.alpha,
-        beta: args.fold.beta,
-        ..ParamSet::default()
-    };
-    let sets = match args.random {
-        Some(n) => grid.random_sets(&base, n, args.seed),
-        None => grid.grid_sets(&base),
-    };
-    let mut horizons: Vec<i64> = DEFAULT_HORIZONS_MS
-        .into_iter()
-        .filter(|h| h % args.every == 0)
-        .collect();
-    horizons.push(args.horizon);
-    horizons.sort_unstable();
-    horizons.dedup();
-
     if let Some(id) = &args.run_id {
         if id.trim().is_empty() || id.len() > 200 || id.chars().any(char::is_control) {
             bail!("--run-id {id:?}: use 1 to 200 printable characters");
         }
     }
     let clickhouse = args.clickhouse.target()?;
-
-    let reader = open_log(&args.fold.data_dir)?;
-    let (first, last) = time_range(&reader)?;
-    let regime_specs = match &args.regimes {
-        Some(path) => {
-            let specs = load_regimes(path)?;
-            for name in check_regimes(&specs, first, last)? {
-                eprintln!(
-                    "warning: regime {name:?} is only partly inside the log ({} to {})",
-                    format_ms(first),
-                    format_ms(last)
-                );
-            }
-            Some(specs)
-        }
-        None => None,
-    };
-    let currency = args.fold.resolve_currency(&reader, last)?;
-    let fold = FoldParams {
-        model: args.fold.model.as_str().to_string(),
-        currency: currency.clone(),
-        rate: args.fold.rate,
-        every_ms: args.every,
-        lookback_ms: if args.fold.lookback > 0 {
-            args.fold.lookback
-        } else {
-            DEFAULT_LOOKBACK_MS
-        },
-        window_ms: args.fold.hpp_window.max(0),
-        horizons_ms: horizons,
-    };
-    fold.validate()?;
-    let sweep_cfg = SweepConfig {
-        objective,
-        horizon_ms: args.horizon,
-        fee_bps: args.fee_bps,
-        blocks: args.blocks,
-    };
-
-    // The feature cache.
-    let key = CacheKey {
-        log: Some(LogFingerprint::of(&reader)?),
-        fold: fold.clone(),
-    };
+    require_dir(&args.fold.data_dir)?;
+    let config = args.config();
     // ClickHouse must answer before any work, so that an unreachable server or bad credentials do not surface
-    // only after the sweep (its tables are created with the first insert).
+    // only after the sweep (its tables are created with the first insert). The specification is checked first.
+    dealerflow_backtest::run::check_specification(&config)?;
     let clickhouse = match clickhouse {
         Some(target) => {
             let rt = runtime()?;
             require_reachable(&rt, &target, "check --clickhouse, or backtest without it")?;
-            let run_id = match &args.run_id {
-                Some(id) => id.trim().to_string(),
-                None => default_run_id(&args, &key, sets.len()),
-            };
-            Some((target, rt, run_id))
+            Some((target, rt))
         }
         None => None,
     };
-    let cache_dir = args
-        .cache_dir
-        .clone()
-        .unwrap_or_else(|| args.fold.data_dir.join(CACHE_DIR));
-    let (features, outcome, path) = load_or_build(&cache_dir, &key, || {
-        let sampler = LogSampler::new(
-            &reader,
-            args.fold.model,
-            &currency,
-            fold.rate,
-            fold.every_ms,
-            first,
-            last,
-        );
-        let b = bar(sampler.remaining() as u64, "sampling the log");
-        let f = Features::build(sampler, &fold, |_| b.inc(1));
-        b.finish_and_clear();
-        f
-    })
-    .with_context(|| format!("feature cache in {}", cache_dir.display()))?;
-    match outcome {
-        CacheOutcome::Loaded => eprintln!(
-            "feature cache {} ({} samples) reused",
-            path.display(),
-            features.len()
-        ),
-        CacheOutcome::Built => eprintln!(
-            "feature cache {} built: {} samples",
-            path.display(),
-            features.len()
-        ),
-        CacheOutcome::Rebuilt(why) => {
-            eprintln!(
-                "feature cache {} rebuilt ({why}): {} samples",
-                path.display(),
-                features.len()
-            )
-        }
-    }
-    validate(&features, &sweep_cfg)?;
-
-    let regimes = match (&regime_specs, args.auto_regimes) {
-        (Some(specs), _) => regime_windows(&features, specs),
-        (None, true) => auto_regimes(&features),
-        (None, false) => Vec::new(),
-    };
-    for r in regimes.iter().filter(|r| r.is_empty()) {
-        eprintln!(
-            "warning: regime {:?} holds no sample (before the first spot price?)",
-            r.name
-        );
-    }
-
-    let b = bar(sets.len() as u64, "scoring parameter sets");
-    let progress = |k: u64| b.inc(k);
-    let outcome = with_threads(args.threads, || {
-        run_sweep(&features, &sets, &regimes, &sweep_cfg, &progress)
-    })??;
-    b.finish_and_clear();
-
-    let layout = ReportLayout {
-        params: grid.params(),
-        objective,
-        step: SampleStep { ms: args.every },
-    };
-    print!("{}", format_table(&layout, &outcome, args.top));
-    println!();
-    print!("{}", format_summary(&layout, &outcome));
-    if let Some(out) = &args.out {
-        write_csv(out, &layout, &outcome)?;
-        eprintln!(
-            "{} rows written to {}",
-            outcome.results.len(),
-            out.display()
-        );
-    }
-    if let Some(h) = &args.heatmap {
-        draw_heatmap(h, &outcome, objective)?;
-        eprintln!("heat map written to {}", h.display());
-    }
-    if let Some((target, rt, run_id)) = &clickhouse {
+    let (bar, progress) = crate::render::progress::backtest();
+    let report = dealerflow_backtest::run::run(&config, &progress);
+    bar.finish_and_clear();
+    let report = report?;
+    crate::render::backtest::print(
+        &report,
+        args.top,
+        args.out.as_deref(),
+        args.heatmap.as_deref(),
+    )?;
+    if let Some((target, rt)) = &clickhouse {
+        let run_id = match &args.run_id {
+            Some(id) => id.trim().to_string(),
+            None => report.run_id.clone(),
+        };
         let rows = sweep_rows(
-            run_id,
-            &currency,
-            args.fold.model.as_str(),
-            &layout,
-            &outcome,
+            &run_id,
+            &report.currency,
+            report.model.as_str(),
+            &report.layout,
+            &report.outcome,
         );
         rt.block_on(insert_sweep_results(target, &rows))
             .with_context(|| format!("storing the sweep in ClickHouse {}", target.url()))?;
@@ -340,33 +185,6 @@ pub fn run(args: BacktestArgs) -> Result<ExitCode> {
         );
     }
     Ok(ExitCode::SUCCESS)
-}
-
-/// A run id that names what determines the results: the log's fingerprint and fold parameters, the grid (or
-/// random draw), the objective and the scoring options. `CURRENCY-OBJECTIVE-CRC32C` of their text.
-fn default_run_id(args: &BacktestArgs, key: &CacheKey, sets: usize) -> String {
-    let text = format!(
-        "{}|{}|{:?}|{}|{}|{}|{}|{}|{}|{:?}|{}|{}|{}",
-        key.to_json(),
-        args.grid,
-        args.random,
-        args.seed,
-        args.objective,
-        args.horizon,
-        args.fee_bps,
-        args.blocks,
-        sets,
-        args.regimes,
-        args.auto_regimes,
-        args.fold.alpha,
-        args.fold.beta,
-    );
-    format!(
-        "{}-{}-{:08x}",
-        key.fold.currency,
-        args.objective,
-        crc32c::crc32c(text.as_bytes())
-    )
 }
 
 fn finite(v: f64) -> Option<f64> {

@@ -7,7 +7,11 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
-use clap::{Args, Parser};
+use clap::Args;
+use dealerflow_backtest::run::{BacktestConfig, Regimes};
+use dealerflow_engine::hpp::{DEFAULT_LOOKBACK_MS, DEFAULT_WINDOW_MS};
+use dealerflow_engine::query::{At, QueryConfig};
+use dealerflow_engine::InventoryModel;
 use dealerflow_log::{FsyncPolicy, LogOptions, LogReader};
 use dealerflow_recorder::{self, RecordConfig};
 use dealerflow_schemas::time::format_ms;
@@ -15,6 +19,13 @@ use dealerflow_schemas::EventKind;
 use dealerflow_sim::log_source::load_log;
 use dealerflow_sim::source::{load_trade_file, sequence_trades};
 use dealerflow_sim::{FaultSpec, SimConfig, Simulator, Speed, Tape};
+use dealerflow_synth::{generate_into_dir, CurrencyConfig, NoPlantedEffect, SynthConfig};
+
+use crate::cmd::log_dir::open_query;
+use crate::render;
+
+/// Spacing of the HPP samples of the demo's GEX reports (`gex --hpp-every` by default).
+const HPP_EVERY_MS: i64 = 3_600_000;
 
 /// Run the whole pipeline on loopback: simulate, record, rebuild GEX, sweep.
 ///
@@ -43,24 +54,6 @@ pub struct DemoArgs {
     timeout_s: u64,
 }
 
-/// Parses a subcommand's arguments exactly as the command line would, so the demo runs the same code paths.
-#[derive(Debug, Parser)]
-#[command(no_binary_name = true)]
-struct Sub<T: Args> {
-    #[command(flatten)]
-    args: T,
-}
-
-fn sub<T: Args>(argv: &[String]) -> Result<T> {
-    Ok(Sub::<T>::try_parse_from(argv)
-        .with_context(|| format!("demo arguments {argv:?}"))?
-        .args)
-}
-
-fn strings(xs: &[&str]) -> Vec<String> {
-    xs.iter().map(|s| s.to_string()).collect()
-}
-
 fn count_trades(dir: &Path) -> usize {
     match LogReader::open(dir) {
         Ok(r) => r
@@ -70,12 +63,6 @@ fn count_trades(dir: &Path) -> usize {
             .count(),
         Err(_) => 0,
     }
-}
-
-fn path_str(p: &Path) -> Result<String> {
-    p.to_str()
-        .map(str::to_string)
-        .with_context(|| format!("{} is not valid UTF-8", p.display()))
 }
 
 /// Runs `dealerflow demo`.
@@ -116,16 +103,15 @@ pub fn run(args: DemoArgs) -> Result<ExitCode> {
                 args.seed,
                 source.display()
             );
-            crate::cmd::synth::run(sub(&strings(&[
-                "--days",
-                "1",
-                "--seed",
-                &args.seed.to_string(),
-                "--currencies",
-                "BTC",
-                "--data-dir",
-                &path_str(&source)?,
-            ]))?)?;
+            let mut config = SynthConfig::new(1, args.seed);
+            config.currencies = vec![CurrencyConfig::for_currency("BTC", 30_000.0)?];
+            let started = Instant::now();
+            let report = generate_into_dir(&config, &source, &mut NoPlantedEffect, &mut |_| {})
+                .with_context(|| format!("synth into {}", source.display()))?;
+            println!(
+                "{}",
+                render::synth::written(&report, &source, started.elapsed().as_secs_f64())
+            );
             load_log(&source)?
         }
     };
@@ -225,46 +211,61 @@ pub fn run(args: DemoArgs) -> Result<ExitCode> {
     }
     println!("log verify: ok, {} records", verified.records);
 
-    // 3. GEX at three timestamps of the recorded session.
-    let reader = LogReader::open(&log_dir)?;
-    let (first, last) = reader
-        .time_range_ms()
-        .context("the recorded log has no timestamps")?;
-    drop(reader);
+    // 3. GEX at three timestamps of the recorded session (as `gex --at T` with its defaults).
+    let query = open_query(&log_dir)?;
+    let (first, last) = query.time_range_ms();
     let span = last - first;
     let times = [first + span / 4, first + span / 2, last];
     let svg = out.join("gex-profile.svg");
+    let config = QueryConfig::default();
     for (i, t) in times.iter().enumerate() {
         println!("\n== GEX at {} ({t})", format_ms(*t));
-        let mut argv = strings(&["--data-dir", &path_str(&log_dir)?, "--at", &t.to_string()]);
-        if i + 1 == times.len() {
-            argv.extend(strings(&["--plot", &path_str(&svg)?]));
+        let answer = query.as_of(&config, At::Ms(*t), HPP_EVERY_MS)?;
+        for line in render::gex::query_notes(&answer, &log_dir) {
+            eprintln!("{line}");
         }
-        crate::cmd::gex::run(sub(&argv)?)?;
+        print!(
+            "{}",
+            render::gex::table(&answer.report, render::gex::By::Strike)
+        );
+        if i + 1 == times.len() {
+            render::plot::draw(&svg, &answer.report)
+                .with_context(|| format!("drawing {}", svg.display()))?;
+            eprintln!("plot written to {}", svg.display());
+        }
     }
+    drop(query);
 
-    // 4. A small sweep of the HPP weights over the recorded session.
+    // 4. A small sweep of the HPP weights over the recorded session (as `backtest` with its defaults).
     println!("\n== a small sweep of the HPP weights (alpha, beta) on the recorded session");
     let results = out.join("sweep.csv");
     let heatmap = out.join("sweep-heatmap.svg");
-    crate::cmd::backtest::run(sub(&strings(&[
-        "--data-dir",
-        &path_str(&log_dir)?,
-        "--grid",
-        "alpha=0:2:0.5,beta=0:2:0.5",
-        "--every",
-        "5m",
-        "--horizon",
-        "1h",
-        "--blocks",
-        "4",
-        "--top",
-        "5",
-        "--out",
-        &path_str(&results)?,
-        "--heatmap",
-        &path_str(&heatmap)?,
-    ]))?)?;
+    let sweep = BacktestConfig {
+        data_dir: log_dir.clone(),
+        model: InventoryModel::Flow,
+        currency: None,
+        rate: 0.0,
+        alpha: 1.0,
+        beta: 1.0,
+        lookback_ms: DEFAULT_LOOKBACK_MS,
+        hpp_window_ms: DEFAULT_WINDOW_MS,
+        grid: "alpha=0:2:0.5,beta=0:2:0.5".into(),
+        random: None,
+        seed: 0,
+        objective: "ic_vol".into(),
+        regimes: Regimes::None,
+        every_ms: 300_000,
+        horizon_ms: 3_600_000,
+        fee_bps: 5.0,
+        blocks: 4,
+        cache_dir: None,
+        threads: None,
+        needs_alpha_beta: true,
+    };
+    let (bar, progress) = render::progress::backtest();
+    let report = dealerflow_backtest::run::run(&sweep, &progress);
+    bar.finish_and_clear();
+    render::backtest::print(&report?, 5, Some(&results), Some(&heatmap))?;
 
     println!(
         "\n== done in {:.1} s; everything is in {}",

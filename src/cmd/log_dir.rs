@@ -5,6 +5,7 @@
 use std::path::Path;
 
 use anyhow::{bail, Result};
+use dealerflow_engine::query::LogQuery;
 use dealerflow_engine::EngineError;
 use dealerflow_log::LogReader;
 use dealerflow_schemas::time::format_ms;
@@ -43,6 +44,11 @@ pub fn open_nonempty(dir: &Path) -> Result<LogReader> {
         .into());
     }
     Ok(reader)
+}
+
+/// Opens the log in `dir` for the engine's query facade; fails when it holds no record or no timestamped event.
+pub fn open_query(dir: &Path) -> Result<LogQuery> {
+    Ok(LogQuery::new(open(dir)?)?)
 }
 
 /// `first .. last` of a log's exchange-time range, RFC 3339, for error messages.

@@ -6,21 +6,22 @@
 //! `gex --at <its time> --hpp-every <every>` bit for bit.
 
 use std::fs::File;
-use std::io::{BufWriter, Write};
+use std::io::BufWriter;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use crate::cmd::sync_clickhouse::{require_reachable, runtime, OptionalClickHouseArgs};
-use anyhow::{bail, Context, Result};
+use anyhow::{anyhow, bail, Context, Result};
 use clap::Args;
 use dealerflow_engine::report::GexReport;
-use dealerflow_engine::sweep::{grid_times, run_series};
+use dealerflow_engine::EngineError;
 use dealerflow_schemas::time::format_ms;
 use dealerflow_store::{insert_gex_snapshots, GexSnapshotRow};
-use indicatif::{ProgressBar, ProgressStyle};
 
-use crate::cmd::gex::{open_log, parse_duration_ms, parse_user_time, time_range, FoldArgs};
-use crate::cmd::log_dir::require_overlap;
+use crate::cmd::gex::{parse_at, parse_duration_ms, FoldArgs};
+use crate::cmd::log_dir::{describe_range, open_query};
+use crate::cmd::sync_clickhouse::{require_reachable, runtime, OptionalClickHouseArgs};
+use crate::render::gex::SeriesCsv;
+use dealerflow_engine::query::At;
 
 /// Replay the log into a time series of exposures, levels, HPP and scenario.
 #[derive(Debug, Args)]
@@ -48,58 +49,83 @@ pub struct ReplayArgs {
     pub clickhouse: OptionalClickHouseArgs,
 }
 
+/// The facade's window and currency errors in the words of the command line.
+fn window_error(e: EngineError) -> anyhow::Error {
+    match e {
+        EngineError::WindowOutsideLog {
+            dir,
+            from_ms,
+            to_ms,
+            first_ms,
+            last_ms,
+        } => {
+            let window = match (from_ms, to_ms) {
+                (Some(f), Some(t)) => format!("{} .. {}", format_ms(f), format_ms(t)),
+                (Some(f), None) => format!("from {}", format_ms(f)),
+                (None, Some(t)) => format!("to {}", format_ms(t)),
+                (None, None) => String::new(),
+            };
+            anyhow!(
+                "the window {window} is outside the log {}, which covers {}; choose --from/--to in that range",
+                dir.display(),
+                describe_range((first_ms, last_ms))
+            )
+        }
+        EngineError::WindowReversed { from_ms, to_ms } => {
+            anyhow!(
+                "--from {} is after --to {}",
+                format_ms(from_ms),
+                format_ms(to_ms)
+            )
+        }
+        EngineError::EmptyGrid {
+            every_ms,
+            from_ms,
+            to_ms,
+        } => anyhow!(
+            "no multiple of --every {every_ms} ms between {} and {}; use a smaller step",
+            format_ms(from_ms),
+            format_ms(to_ms)
+        ),
+        e @ EngineError::Currency { .. } => anyhow!("{e} with --currency"),
+        e => e.into(),
+    }
+}
+
 /// Runs `dealerflow replay`.
 pub fn run(args: ReplayArgs) -> Result<ExitCode> {
     if args.every <= 0 {
         bail!("--every must be positive");
     }
-    let reader = open_log(&args.fold.data_dir)?;
-    let (first, last) = time_range(&reader)?;
-    let range = (first, last);
-    let from = args
-        .from
-        .as_deref()
-        .map(|s| parse_user_time(s, "from", range))
-        .transpose()?;
-    let to = args
-        .to
-        .as_deref()
-        .map(|s| parse_user_time(s, "to", range))
-        .transpose()?;
-    require_overlap(reader.dir(), from, to, range)?;
+    let query = open_query(&args.fold.data_dir)?;
+    let last = query.time_range_ms().1;
+    let time = |s: &Option<String>, what: &str| -> Result<Option<i64>> {
+        Ok(match s.as_deref().map(|s| parse_at(s, what)).transpose()? {
+            Some(At::Latest) => Some(last),
+            Some(At::Ms(t)) => Some(t),
+            None => None,
+        })
+    };
+    let from = time(&args.from, "from")?;
+    let to = time(&args.to, "to")?;
+    let cfg = args.fold.query_config();
+    let plan = query
+        .plan_series(&cfg, from, to, args.every)
+        .map_err(window_error)?;
     // The series covers the log: a window reaching past either end is cut to it (rows outside would carry
     // no information the log has).
-    let from = match from {
-        Some(f) if f < first => {
-            eprintln!(
-                "note: --from {} is before the log's first event; rows start at {}",
-                format_ms(f),
-                format_ms(first)
-            );
-            first
-        }
-        Some(f) => f,
-        None => first,
-    };
-    let to = match to {
-        Some(t) if t > last => {
-            eprintln!(
-                "note: --to {} is after the log's last event; rows end at {}",
-                format_ms(t),
-                format_ms(last)
-            );
-            last
-        }
-        Some(t) => t,
-        None => last,
-    };
-    let rows: Vec<i64> = grid_times(from, to, args.every).collect();
-    if rows.is_empty() {
-        bail!(
-            "no multiple of --every {} ms between {} and {}; use a smaller step",
-            args.every,
-            format_ms(from),
-            format_ms(to)
+    if let Some(f) = plan.from_cut_ms {
+        eprintln!(
+            "note: --from {} is before the log's first event; rows start at {}",
+            format_ms(f),
+            format_ms(plan.from_ms)
+        );
+    }
+    if let Some(t) = plan.to_cut_ms {
+        eprintln!(
+            "note: --to {} is after the log's last event; rows end at {}",
+            format_ms(t),
+            format_ms(plan.to_ms)
         );
     }
     // ClickHouse must answer before the series is computed, not after.
@@ -107,36 +133,20 @@ pub fn run(args: ReplayArgs) -> Result<ExitCode> {
     if let Some(t) = &target {
         require_reachable(&runtime()?, t, "check --clickhouse, or replay without it")?;
     }
-    let currency = args.fold.resolve_currency(&reader, to)?;
-    let cfg = args.fold.series_config(currency.clone(), args.every);
-    let policy = args.fold.checkpoints();
 
     let file =
         File::create(&args.out).with_context(|| format!("creating {}", args.out.display()))?;
-    let mut out = BufWriter::new(file);
-    writeln!(out, "{}", GexReport::SUMMARY_FIELDS.join(","))?;
-    let bar = ProgressBar::new(rows.len() as u64);
-    bar.set_style(
-        ProgressStyle::with_template(
-            "{spinner} replay {bar:40} {pos}/{len} rows, {elapsed} elapsed, eta {eta}",
-        )
-        .unwrap_or_else(|_| ProgressStyle::default_bar()),
-    );
-    let model = args.fold.model;
+    let mut out = SeriesCsv::new(BufWriter::new(file), cfg.model, &plan.currency, cfg.rate)
+        .with_context(|| format!("writing {}", args.out.display()))?;
+    let bar = crate::render::progress::bar(plan.row_times.len() as u64, "replay", "rows");
     let mut snapshots: Vec<GexSnapshotRow> = Vec::new();
-    let mut write_error: Option<std::io::Error> = None;
-    let stats = run_series(&reader, model, &cfg, &rows, policy.as_ref(), |t, report| {
-        let line = match report {
-            Some(r) => {
-                if target.is_some() {
-                    snapshots.push(snapshot_row(&r));
-                }
-                r.summary_values().join(",")
-            }
-            None => empty_row(t, model.as_str(), &currency, cfg.rate),
-        };
+    let mut write_error: Option<csv::Error> = None;
+    let answer = query.series(&cfg, &plan, |t, report| {
+        if let (Some(r), Some(_)) = (&report, &target) {
+            snapshots.push(snapshot_row(r));
+        }
         bar.inc(1);
-        match writeln!(out, "{line}") {
+        match out.row(t, report.as_ref()) {
             Ok(()) => true,
             Err(e) => {
                 write_error = Some(e);
@@ -148,9 +158,9 @@ pub fn run(args: ReplayArgs) -> Result<ExitCode> {
     if let Some(e) = write_error {
         return Err(e).with_context(|| format!("writing {}", args.out.display()));
     }
-    out.flush()
+    out.finish()
         .with_context(|| format!("writing {}", args.out.display()))?;
-    for w in &stats.warnings {
+    for w in &answer.warnings {
         eprintln!("warning: {w}");
     }
     if let Some(target) = &target {
@@ -164,6 +174,7 @@ pub fn run(args: ReplayArgs) -> Result<ExitCode> {
             target.database()
         );
     }
+    let stats = &answer.stats;
     eprintln!(
         "{} rows ({} before the first spot price) written to {}; {} checkpoint(s) written",
         stats.rows,
@@ -202,20 +213,4 @@ fn snapshot_row(r: &GexReport) -> GexSnapshotRow {
         excluded_instruments: r.excluded_instruments,
         version: 0,
     }
-}
-
-/// A row for a time with no spot yet: time, model, currency and rate; every other field empty.
-fn empty_row(t: i64, model: &str, currency: &str, rate: f64) -> String {
-    GexReport::SUMMARY_FIELDS
-        .iter()
-        .map(|f| match *f {
-            "at_ms" => t.to_string(),
-            "model" => model.to_string(),
-            "at" => format_ms(t),
-            "currency" => currency.to_string(),
-            "rate" => rate.to_string(),
-            _ => String::new(),
-        })
-        .collect::<Vec<_>>()
-        .join(",")
 }

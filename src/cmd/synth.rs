@@ -6,7 +6,7 @@ use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
 use clap::Args;
-use dealerflow_schemas::time::{format_ms, parse_time_ms};
+use dealerflow_schemas::time::parse_time_ms;
 use dealerflow_synth::{
     generate_into_dir, CurrencyConfig, HppPlantedEffect, NoPlantedEffect, PlantedEffect,
     PlantedHpp, SynthConfig, SynthProgress,
@@ -156,26 +156,9 @@ pub fn run(args: SynthArgs) -> Result<ExitCode> {
             q.alpha, q.beta, q.lookback_ms, q.window_ms, q.strength, p.evaluations()
         );
     }
-    let trades: Vec<String> = report
-        .trades
-        .iter()
-        .map(|(c, n)| format!("{c} {n}"))
-        .collect();
     println!(
-        "wrote {} events to {} in {:.1} s: {} instruments, trades {}, {} index ticks, {} mark-IV and {} open-interest snapshots; {} .. {}; regime minutes calm/normal/stressed {}/{}/{}",
-        report.events,
-        args.data_dir.display(),
-        started.elapsed().as_secs_f64(),
-        report.instruments,
-        if trades.is_empty() { "0".to_string() } else { trades.join(", ") },
-        report.index_prices,
-        report.mark_iv_snapshots,
-        report.open_interest_snapshots,
-        format_ms(report.first_ts_ms),
-        format_ms(report.last_ts_ms),
-        report.regime_minutes[0],
-        report.regime_minutes[1],
-        report.regime_minutes[2],
+        "{}",
+        crate::render::synth::written(&report, &args.data_dir, started.elapsed().as_secs_f64())
     );
     Ok(ExitCode::SUCCESS)
 }
