@@ -54,10 +54,11 @@ fn sigkill_and_restart_lose_and_duplicate_nothing() {
     // A synthetic trade file with trade_seq, replayed 20 000 times faster than real time (two days in ~9 s):
     // the exchange keeps trading while the recorder is dead.
     let want = synthetic_trades(&SyntheticSpec {
-        days: 2.0,
+        days: 2,
         trades_per_day: 4000.0,
         ..SyntheticSpec::small(17)
-    });
+    })
+    .unwrap();
     let file = dir.path().join("trades.json");
     let body: Vec<String> = want.iter().map(SimTrade::to_json).collect();
     std::fs::write(

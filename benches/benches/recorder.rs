@@ -21,14 +21,13 @@ use dealerflow_recorder::{self, Counters, RecordConfig};
 use dealerflow_sim::synthetic::{synthetic_trades, SyntheticSpec};
 use dealerflow_sim::{SimConfig, SimTrade, Simulator, Tape};
 
-/// A dense synthetic session: `n` trades over a few hours.
+/// A synthetic session cut to its first `n` trades.
 fn session(n: usize) -> Vec<SimTrade> {
-    let days = 0.1;
     let mut t = synthetic_trades(&SyntheticSpec {
-        days,
-        trades_per_day: n as f64 / days,
+        trades_per_day: n as f64 * 1.1,
         ..SyntheticSpec::small(1)
-    });
+    })
+    .unwrap();
     t.truncate(n);
     t
 }

@@ -80,7 +80,7 @@ async fn a_server_that_answers_nothing_is_given_up_at_the_connect_timeout() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_outage_after_the_first_connection_is_waited_out() {
-    let trades = synthetic_trades(&SyntheticSpec::small(7));
+    let trades = synthetic_trades(&SyntheticSpec::small(7)).unwrap();
     let sim_config = || SimConfig {
         speed: Speed::Max,
         min_heartbeat_interval_s: 1,

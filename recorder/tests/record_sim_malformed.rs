@@ -16,7 +16,7 @@ use record_support::*;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn garbage_on_the_wire_never_stops_the_recorder() {
-    let trades = synthetic_trades(&SyntheticSpec::small(3));
+    let trades = synthetic_trades(&SyntheticSpec::small(3)).unwrap();
     let sim = Simulator::start(
         "127.0.0.1:0",
         Tape::new(trades.clone(), vec![], vec![]),

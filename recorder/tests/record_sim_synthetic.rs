@@ -17,14 +17,14 @@ use record_support::*;
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn multi_day_session_with_a_thousand_faults_loses_and_duplicates_nothing() {
     let spec = SyntheticSpec {
-        days: 3.0,
-        trades_per_day: 6000.0,
+        days: 3,
+        trades_per_day: 7000.0,
         ..SyntheticSpec::small(42)
     };
-    let trades = synthetic_trades(&spec);
+    let trades = synthetic_trades(&spec).unwrap();
     assert!(trades.len() > 15_000, "{}", trades.len());
     let faults = FaultSpec::parse(
-        "drop_conn=2500,gap=0.02,dup=0.02,reorder=0.02,malformed=0.01,stall=1800,stall_ms=700,ratelimit=0.02,seed=99",
+        "drop_conn=2500,gap=0.02,dup=0.02,reorder=0.02,malformed=0.01,stall=1800,stall_ms=700,ratelimit=0.15,seed=99",
     )
     .unwrap();
     let sim = Simulator::start(

@@ -77,4 +77,11 @@ pub enum SimError {
         #[source]
         source: std::io::Error,
     },
+    /// The synthetic market could not be generated. Caller: check the synthetic session's spec.
+    #[error("synthetic session: {source}")]
+    Synth {
+        /// The synthetic market's error.
+        #[source]
+        source: dealerflow_synth::SynthError,
+    },
 }

@@ -268,7 +268,11 @@ mod tests {
 
     #[test]
     fn a_perfect_feed_sends_every_trade_once_in_order() {
-        let tape = Tape::new(synthetic_trades(&SyntheticSpec::small(1)), vec![], vec![]);
+        let tape = Tape::new(
+            synthetic_trades(&SyntheticSpec::small(1)).unwrap(),
+            vec![],
+            vec![],
+        );
         let stats = SimStats::default();
         let mut dice = FaultDice::new(&FaultSpec::none(), 0);
         let frames = build_frames(&tape, &subs_all(), 0..tape.len(), &mut dice, &stats);
@@ -283,7 +287,11 @@ mod tests {
 
     #[test]
     fn faults_never_break_per_instrument_order_and_gaps_are_reported() {
-        let tape = Tape::new(synthetic_trades(&SyntheticSpec::small(2)), vec![], vec![]);
+        let tape = Tape::new(
+            synthetic_trades(&SyntheticSpec::small(2)).unwrap(),
+            vec![],
+            vec![],
+        );
         let stats = SimStats::default();
         let spec =
             FaultSpec::parse("gap=0.05,dup=0.05,reorder=0.2,malformed=0.05,seed=11").unwrap();

@@ -67,7 +67,11 @@ impl Client {
 }
 
 fn tape() -> Tape {
-    Tape::new(synthetic_trades(&SyntheticSpec::small(8)), vec![], vec![])
+    Tape::new(
+        synthetic_trades(&SyntheticSpec::small(8)).unwrap(),
+        vec![],
+        vec![],
+    )
 }
 
 async fn sim(config: SimConfig) -> Simulator {

@@ -10,10 +10,8 @@ use std::process::ExitCode;
 
 use anyhow::{bail, Context, Result};
 use clap::Args;
-use dealerflow_backtest::report::ReportLayout;
 use dealerflow_backtest::run::{BacktestConfig, Regimes};
-use dealerflow_backtest::sweep::SweepOutcome;
-use dealerflow_store::{insert_sweep_results, SweepResultRow};
+use dealerflow_store::{insert_sweep_results, sweep_result_rows};
 
 use crate::cmd::gex::{parse_duration_ms, FoldArgs};
 use crate::cmd::log_dir::require_dir;
@@ -168,7 +166,7 @@ pub fn run(args: BacktestArgs) -> Result<ExitCode> {
             Some(id) => id.trim().to_string(),
             None => report.run_id.clone(),
         };
-        let rows = sweep_rows(
+        let rows = sweep_result_rows(
             &run_id,
             &report.currency,
             report.model.as_str(),
@@ -185,76 +183,4 @@ pub fn run(args: BacktestArgs) -> Result<ExitCode> {
         );
     }
     Ok(ExitCode::SUCCESS)
-}
-
-fn finite(v: f64) -> Option<f64> {
-    v.is_finite().then_some(v)
-}
-
-/// The `sweep_results` rows of a sweep: per set, the in-sample metrics, the held-out objective, and the
-/// objective per regime; rank 1 is the best set.
-fn sweep_rows(
-    run_id: &str,
-    currency: &str,
-    model: &str,
-    layout: &ReportLayout,
-    outcome: &SweepOutcome,
-) -> Vec<SweepResultRow> {
-    let pbo = outcome.pbo.as_ref().map(|p| p.pbo);
-    let mut rows = Vec::new();
-    for (rank, &set) in outcome.ranking.iter().enumerate() {
-        let r = &outcome.results[set];
-        let params = layout
-            .params
-            .iter()
-            .map(|&p| format!("{}={}", p.name(), r.params.get(p)))
-            .collect::<Vec<_>>()
-            .join(",");
-        let base = SweepResultRow {
-            run_id: run_id.to_string(),
-            created_ms: 0,
-            currency: currency.to_string(),
-            model: model.to_string(),
-            rank: u32::try_from(rank + 1).unwrap_or(u32::MAX),
-            params,
-            regime: "all".into(),
-            sample: "in_sample".into(),
-            objective: outcome.objective.to_string(),
-            objective_value: finite(r.objective_in_sample),
-            ic_vol: finite(r.in_sample.ic_vol),
-            ic_trend: finite(r.in_sample.ic_trend),
-            bucket_separation: finite(r.in_sample.bucket_separation),
-            pnl: finite(r.in_sample.strategy.pnl),
-            sharpe: finite(r.sharpe_annualized),
-            deflated_sharpe: r.deflated_sharpe.and_then(finite),
-            pbo,
-            samples: outcome.in_sample.samples as u64,
-            trials: outcome.trials as u64,
-        };
-        let only_objective =
-            |regime: &str, sample: &str, value: f64, samples: usize| SweepResultRow {
-                regime: regime.to_string(),
-                sample: sample.to_string(),
-                objective_value: finite(value),
-                ic_vol: None,
-                ic_trend: None,
-                bucket_separation: None,
-                pnl: None,
-                sharpe: None,
-                deflated_sharpe: None,
-                samples: samples as u64,
-                ..base.clone()
-            };
-        rows.push(only_objective(
-            "all",
-            "out_of_sample",
-            r.objective_out_of_sample,
-            outcome.out_of_sample.samples,
-        ));
-        for (w, &v) in outcome.regimes.iter().zip(&r.regimes) {
-            rows.push(only_objective(&w.name, "regime", v, w.samples));
-        }
-        rows.push(base);
-    }
-    rows
 }

@@ -12,7 +12,6 @@ use std::process::ExitCode;
 
 use anyhow::{anyhow, bail, Context, Result};
 use clap::Args;
-use dealerflow_engine::report::GexReport;
 use dealerflow_engine::EngineError;
 use dealerflow_schemas::time::format_ms;
 use dealerflow_store::{insert_gex_snapshots, GexSnapshotRow};
@@ -143,7 +142,7 @@ pub fn run(args: ReplayArgs) -> Result<ExitCode> {
     let mut write_error: Option<csv::Error> = None;
     let answer = query.series(&cfg, &plan, |t, report| {
         if let (Some(r), Some(_)) = (&report, &target) {
-            snapshots.push(snapshot_row(r));
+            snapshots.push(GexSnapshotRow::from_report(r));
         }
         bar.inc(1);
         match out.row(t, report.as_ref()) {
@@ -183,34 +182,4 @@ pub fn run(args: ReplayArgs) -> Result<ExitCode> {
         stats.checkpoints_written
     );
     Ok(ExitCode::SUCCESS)
-}
-
-/// The ClickHouse row of one sample (version 0: stamped with the write time, so a re-run replaces the rows).
-fn snapshot_row(r: &GexReport) -> GexSnapshotRow {
-    GexSnapshotRow {
-        currency: r.currency.clone(),
-        model: r.model.as_str().to_string(),
-        at_ms: r.at_ms,
-        spot: r.spot,
-        net_gamma_exposure_usd: r.net_gamma_exposure_usd,
-        zero_gamma_level: r.zero_gamma_level,
-        call_wall: r.call_wall,
-        put_wall: r.put_wall,
-        major_positive_strike: r.major_positive_strike,
-        minor_positive_strike: r.minor_positive_strike,
-        major_negative_strike: r.major_negative_strike,
-        minor_negative_strike: r.minor_negative_strike,
-        ngi: r.ngi,
-        vss: r.vss,
-        chl24h: r.chl24h,
-        volg: r.volg,
-        hpp: r.hpp,
-        scenario: r.scenario.as_str().to_string(),
-        scenario_code: r.scenario_code,
-        expected_move_1d_usd: r.expected_move_1d_usd,
-        delta_exposure_usd: r.delta_exposure_usd,
-        adv_usd: r.adv_usd,
-        excluded_instruments: r.excluded_instruments,
-        version: 0,
-    }
 }

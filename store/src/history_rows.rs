@@ -1,7 +1,11 @@
-//! Rows that other commands write into the history store: the `replay` GEX series and parameter-sweep results.
+//! Rows that other commands write into the history store: the `replay` GEX series (from the engine's reports) and
+//! parameter-sweep results (from the backtest's outcome); the conversions live here, not in the CLI.
 //! Both tables are keyed so that writing the same rows again replaces them (the newer `version`/`created_ms`
 //! wins), and both are created on first use.
 
+use dealerflow_backtest::report::ReportLayout;
+use dealerflow_backtest::sweep::SweepOutcome;
+use dealerflow_engine::report::GexReport;
 use serde::Serialize;
 
 use super::error::ClickHouseError;
@@ -103,6 +107,111 @@ pub struct SweepResultRow {
     pub samples: u64,
     /// Parameter sets tried in the sweep.
     pub trials: u64,
+}
+
+impl GexSnapshotRow {
+    /// The row of one `replay` sample (version 0: stamped with the write time on insert, so a re-run replaces
+    /// the rows).
+    pub fn from_report(r: &GexReport) -> GexSnapshotRow {
+        GexSnapshotRow {
+            currency: r.currency.clone(),
+            model: r.model.as_str().to_string(),
+            at_ms: r.at_ms,
+            spot: r.spot,
+            net_gamma_exposure_usd: r.net_gamma_exposure_usd,
+            zero_gamma_level: r.zero_gamma_level,
+            call_wall: r.call_wall,
+            put_wall: r.put_wall,
+            major_positive_strike: r.major_positive_strike,
+            minor_positive_strike: r.minor_positive_strike,
+            major_negative_strike: r.major_negative_strike,
+            minor_negative_strike: r.minor_negative_strike,
+            ngi: r.ngi,
+            vss: r.vss,
+            chl24h: r.chl24h,
+            volg: r.volg,
+            hpp: r.hpp,
+            scenario: r.scenario.as_str().to_string(),
+            scenario_code: r.scenario_code,
+            expected_move_1d_usd: r.expected_move_1d_usd,
+            delta_exposure_usd: r.delta_exposure_usd,
+            adv_usd: r.adv_usd,
+            excluded_instruments: r.excluded_instruments,
+            version: 0,
+        }
+    }
+}
+
+fn finite(v: f64) -> Option<f64> {
+    v.is_finite().then_some(v)
+}
+
+/// The `sweep_results` rows of a sweep: per set, the in-sample metrics, the held-out objective, and the
+/// objective per regime; rank 1 is the best set.
+pub fn sweep_result_rows(
+    run_id: &str,
+    currency: &str,
+    model: &str,
+    layout: &ReportLayout,
+    outcome: &SweepOutcome,
+) -> Vec<SweepResultRow> {
+    let pbo = outcome.pbo.as_ref().map(|p| p.pbo);
+    let mut rows = Vec::new();
+    for (rank, &set) in outcome.ranking.iter().enumerate() {
+        let r = &outcome.results[set];
+        let params = layout
+            .params
+            .iter()
+            .map(|&p| format!("{}={}", p.name(), r.params.get(p)))
+            .collect::<Vec<_>>()
+            .join(",");
+        let base = SweepResultRow {
+            run_id: run_id.to_string(),
+            created_ms: 0,
+            currency: currency.to_string(),
+            model: model.to_string(),
+            rank: u32::try_from(rank + 1).unwrap_or(u32::MAX),
+            params,
+            regime: "all".into(),
+            sample: "in_sample".into(),
+            objective: outcome.objective.to_string(),
+            objective_value: finite(r.objective_in_sample),
+            ic_vol: finite(r.in_sample.ic_vol),
+            ic_trend: finite(r.in_sample.ic_trend),
+            bucket_separation: finite(r.in_sample.bucket_separation),
+            pnl: finite(r.in_sample.strategy.pnl),
+            sharpe: finite(r.sharpe_annualized),
+            deflated_sharpe: r.deflated_sharpe.and_then(finite),
+            pbo,
+            samples: outcome.in_sample.samples as u64,
+            trials: outcome.trials as u64,
+        };
+        let only_objective =
+            |regime: &str, sample: &str, value: f64, samples: usize| SweepResultRow {
+                regime: regime.to_string(),
+                sample: sample.to_string(),
+                objective_value: finite(value),
+                ic_vol: None,
+                ic_trend: None,
+                bucket_separation: None,
+                pnl: None,
+                sharpe: None,
+                deflated_sharpe: None,
+                samples: samples as u64,
+                ..base.clone()
+            };
+        rows.push(only_objective(
+            "all",
+            "out_of_sample",
+            r.objective_out_of_sample,
+            outcome.out_of_sample.samples,
+        ));
+        for (w, &v) in outcome.regimes.iter().zip(&r.regimes) {
+            rows.push(only_objective(&w.name, "regime", v, w.samples));
+        }
+        rows.push(base);
+    }
+    rows
 }
 
 /// Writes replay samples (creating the tables if needed). Rows with `version == 0` get the write time.

@@ -37,7 +37,7 @@ mod log_batches;
 pub use error::ClickHouseError;
 pub use filter::{Currency, QueryFilter};
 pub use history_rows::{
-    insert_gex_snapshots, insert_sweep_results, GexSnapshotRow, SweepResultRow,
+    insert_gex_snapshots, insert_sweep_results, sweep_result_rows, GexSnapshotRow, SweepResultRow,
 };
 #[cfg(feature = "test-support")]
 pub use local_server::LocalServer;
