@@ -6,7 +6,9 @@ use std::process::ExitCode;
 
 use anyhow::{bail, Context, Result};
 use clap::Args;
-use dealerflow_store::{run_named_query, run_read_only_sql, NamedQuery, OutputFormat, QueryFilter};
+use dealerflow_store::{run_named_query, run_read_only_sql, NamedQuery, QueryFilter};
+
+use crate::render::query::QueryFormat;
 
 use crate::cmd::sync_clickhouse::{runtime, ClickHouseArgs};
 
@@ -59,7 +61,7 @@ pub struct QueryArgs {
 
 /// Runs `dealerflow query`.
 pub fn run(args: QueryArgs) -> Result<ExitCode> {
-    let Some(format) = OutputFormat::parse(&args.format) else {
+    let Some(format) = QueryFormat::parse(&args.format) else {
         bail!("--format {:?}: use table, json or csv", args.format);
     };
     let target = args.clickhouse.target()?;
@@ -98,7 +100,7 @@ pub fn run(args: QueryArgs) -> Result<ExitCode> {
     };
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
-    match table.write(format, &mut out).and_then(|()| out.flush()) {
+    match crate::render::query::write(&table, format, &mut out).and_then(|()| out.flush()) {
         // The reader went away (`| head`): not an error of the query.
         Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(ExitCode::SUCCESS),
         other => {

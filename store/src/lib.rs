@@ -5,7 +5,7 @@
 //!   ([`progress`]) and inserts batches, retrying with backoff through outages;
 //! - [`query`]: the named history queries (`flow-by-strike`, `gex-history`, ...) built with escaped client-side
 //!   binding from validated [`filter`] values, and the read-only guard for ad-hoc SQL ([`read_only`]);
-//! - [`result_table`]: query results as a typed table printed as text, JSON or CSV;
+//! - [`result_table`]: query results as a typed table (the CLI prints it);
 //! - [`history_rows`]: rows other commands write (the `replay` GEX series, sweep results);
 //! - [`local_server`], [`test_database`]: a throwaway local server and per-test databases for tests and benches (feature `test-support`).
 //!
@@ -42,7 +42,7 @@ pub use history_rows::{
 #[cfg(feature = "test-support")]
 pub use local_server::LocalServer;
 pub use query::{run_named_query, run_read_only_sql, NamedQuery};
-pub use result_table::{OutputFormat, ResultTable};
+pub use result_table::{Column, ResultTable};
 pub use schema::apply_schema;
 pub use sink::{run_sink, SinkOptions, SinkReport, SinkStats};
 pub use target::ClickHouseTarget;
