@@ -28,7 +28,8 @@ use dealerflow_engine::hpp::DEFAULT_LOOKBACK_MS;
 use dealerflow_schemas::time::format_ms;
 use indicatif::{ProgressBar, ProgressStyle};
 
-use crate::cmd::gex::{open_log, parse_duration_ms, time_range, FoldArgs};
+use crate::cmd::duration_flag;
+use crate::cmd::gex::{open_log, time_range, FoldArgs};
 use crate::cmd::sync_clickhouse::{require_reachable, runtime, OptionalClickHouseArgs};
 use dealerflow_backtest::sweep::SweepOutcome;
 use dealerflow_recorder::clickhouse::{insert_sweep_results, SweepResultRow};
@@ -82,11 +83,11 @@ pub struct BacktestArgs {
     /// Draw the objective over (alpha, beta) to this SVG file.
     #[arg(long)]
     pub heatmap: Option<PathBuf>,
-    /// Sampling step of the feature cache.
-    #[arg(long, default_value = "1m", value_parser = parse_duration_ms)]
+    /// Sampling step of the feature cache (e.g. 1m, 5m).
+    #[arg(long, default_value = "1m", value_parser = duration_flag::positive_ms)]
     pub every: i64,
-    /// Forward horizon of the IC and bucket metrics (a multiple of --every).
-    #[arg(long, default_value = "1h", value_parser = parse_duration_ms)]
+    /// Forward horizon of the IC and bucket metrics (a multiple of --every, e.g. 1h).
+    #[arg(long, default_value = "1h", value_parser = duration_flag::positive_ms)]
     pub horizon: i64,
     /// Strategy cost per unit of turnover, basis points.
     #[arg(long, default_value_t = 5.0)]

@@ -19,7 +19,8 @@ use dealerflow_recorder::clickhouse::{insert_gex_snapshots, GexSnapshotRow};
 use dealerflow_schemas::time::format_ms;
 use indicatif::{ProgressBar, ProgressStyle};
 
-use crate::cmd::gex::{open_log, parse_duration_ms, parse_user_time, time_range, FoldArgs};
+use crate::cmd::duration_flag;
+use crate::cmd::gex::{open_log, parse_user_time, time_range, FoldArgs};
 use crate::cmd::log_dir::require_overlap;
 
 /// Replay the log into a time series of exposures, levels, HPP and scenario.
@@ -32,7 +33,7 @@ pub struct ReplayArgs {
     #[command(flatten)]
     pub fold: FoldArgs,
     /// Sampling step (rows at its multiples since the epoch): e.g. 1m, 15m, 1h.
-    #[arg(long, default_value = "1m", value_parser = parse_duration_ms)]
+    #[arg(long, default_value = "1m", value_parser = duration_flag::positive_ms)]
     pub every: i64,
     /// First row at or after this time (default, and at the earliest: the log's first exchange time).
     #[arg(long)]

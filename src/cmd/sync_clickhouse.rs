@@ -94,17 +94,8 @@ pub struct SyncClickHouseArgs {
     /// Give up after ClickHouse has been failing for this long (e.g. 30s, 5m; 0 = never). Default: 5m, or never
     /// with --follow, once ClickHouse has answered; without this flag a ClickHouse that does not answer at the
     /// start is an error at once (a wrong URL or a stopped server), with it the start waits as long.
-    #[arg(long, value_parser = parse_duration)]
+    #[arg(long, value_parser = crate::cmd::duration_flag::duration)]
     pub retry_for: Option<Duration>,
-}
-
-fn parse_duration(s: &str) -> Result<Duration, String> {
-    if s == "0" {
-        return Ok(Duration::ZERO);
-    }
-    dealerflow_recorder::clickhouse::filter::parse_interval_ms(s)
-        .map(|ms| Duration::from_millis(ms as u64))
-        .map_err(|e| e.to_string())
 }
 
 /// How long the first request to ClickHouse may take before the server counts as unreachable.

@@ -17,7 +17,7 @@ pub enum ClickHouseError {
     /// A value given for a query or a connection is not acceptable. Nothing was sent to the server.
     #[error("bad {argument} {value:?}: {reason}")]
     BadArgument {
-        /// The flag or field (`--currency`, `--from`, `database`).
+        /// The setting (`currency`, `from`, `interval`, `database`).
         argument: &'static str,
         /// The rejected value (at most 80 characters of it).
         value: String,
