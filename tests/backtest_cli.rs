@@ -160,7 +160,10 @@ fn bad_specifications_fail_before_any_work() {
             vec!["--grid", "delta=0:1:0.5"],
             "unknown parameter \"delta\"",
         ),
-        (vec!["--grid", "lookback=1|2"], "--lookback"),
+        (
+            vec!["--grid", "lookback=1|2"],
+            "set the run's lookback instead",
+        ),
         (
             vec!["--grid", "alpha=0|1", "--objective", "sortino"],
             "unknown objective \"sortino\"",

@@ -42,9 +42,10 @@ pub fn parse_regimes(path: &Path, text: &str) -> Result<Vec<RegimeSpec>, Backtes
         path: path.to_path_buf(),
         reason,
     };
-    let doc: toml::Table = text
-        .parse()
-        .map_err(|e: toml::de::Error| err(format!("not valid TOML: {e}")))?;
+    let doc: toml::Table = text.parse().map_err(|source| BacktestError::RegimesToml {
+        path: path.to_path_buf(),
+        source,
+    })?;
     for key in doc.keys() {
         if key != "regime" {
             return Err(err(format!(

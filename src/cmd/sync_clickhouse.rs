@@ -12,7 +12,9 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 use clap::Args;
-use dealerflow_recorder::clickhouse::{run_sink, ClickHouseTarget, SinkOptions, SinkStats};
+use dealerflow_recorder::clickhouse::{
+    run_sink, ClickHouseError, ClickHouseTarget, SinkOptions, SinkStats,
+};
 use indicatif::{ProgressBar, ProgressStyle};
 
 /// Where ClickHouse is and who we are there. The password is never printed.
@@ -154,8 +156,17 @@ pub fn run(args: SyncClickHouseArgs) -> Result<ExitCode> {
         let _ = progress.await;
         result
     });
-    let report = report
-        .with_context(|| format!("syncing {} to {}", args.data_dir.display(), target.url()))?;
+    let report = report.map_err(|e| {
+        let hint = match e {
+            ClickHouseError::ProgressAhead { .. } => " (--from-seq 0 re-sends the log)",
+            _ => "",
+        };
+        anyhow::Error::new(e).context(format!(
+            "syncing {} to {}{hint}",
+            args.data_dir.display(),
+            target.url()
+        ))
+    })?;
     let secs = (report.elapsed_ms as f64 / 1000.0).max(1e-3);
     let rows = report.trades
         + report.index_prices

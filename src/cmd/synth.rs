@@ -8,7 +8,7 @@ use anyhow::{bail, Context, Result};
 use clap::Args;
 use dealerflow_backtest::synth::{
     generate_into_dir, CurrencyConfig, HppPlantedEffect, NoPlantedEffect, PlantedEffect,
-    PlantedHpp, SynthConfig, SynthProgress,
+    PlantedHpp, SynthConfig, SynthError, SynthProgress,
 };
 use dealerflow_schemas::time::{format_ms, parse_time_ms};
 use indicatif::{ProgressBar, ProgressStyle};
@@ -76,6 +76,30 @@ pub struct SynthArgs {
     planted_window: i64,
 }
 
+/// A generator error, with the flag of the setting it names (the generator names settings, not flags).
+fn with_flag(e: SynthError) -> anyhow::Error {
+    let flag = match &e {
+        SynthError::Config { setting, .. } => match *setting {
+            "days" => Some("--days"),
+            "currencies" => Some("--currencies"),
+            "start" => Some("--start"),
+            "mark-IV interval" => Some("--mark-iv-interval"),
+            "open-interest interval" => Some("--oi-interval"),
+            "trades per day" => Some("--trades-per-day-btc/--trades-per-day-eth"),
+            "planted weights" => Some("--planted-alpha/--planted-beta"),
+            "planted strength" => Some("--planted-strength"),
+            "planted lookback" => Some("--planted-lookback"),
+            "planted window" => Some("--planted-window"),
+            _ => None,
+        },
+        _ => None,
+    };
+    match flag {
+        Some(flag) => anyhow::Error::new(e).context(flag),
+        None => e.into(),
+    }
+}
+
 /// Runs `dealerflow synth`.
 pub fn run(args: SynthArgs) -> Result<ExitCode> {
     let start_ms = parse_time_ms(&args.start).map_err(|e| anyhow::anyhow!("--start: {e}"))?;
@@ -92,7 +116,7 @@ pub fn run(args: SynthArgs) -> Result<ExitCode> {
         };
         config
             .currencies
-            .push(CurrencyConfig::for_currency(c, per_day)?);
+            .push(CurrencyConfig::for_currency(c, per_day).map_err(with_flag)?);
     }
     let bar = ProgressBar::new(u64::from(args.days) * 86_400);
     bar.set_style(
@@ -115,7 +139,7 @@ pub fn run(args: SynthArgs) -> Result<ExitCode> {
                 lookback_ms: args.planted_lookback,
                 window_ms: args.planted_window,
             };
-            Some(HppPlantedEffect::new(&config, params)?)
+            Some(HppPlantedEffect::new(&config, params).map_err(with_flag)?)
         }
         _ => None,
     };
@@ -124,6 +148,7 @@ pub fn run(args: SynthArgs) -> Result<ExitCode> {
         None => &mut NoPlantedEffect,
     };
     let report = generate_into_dir(&config, &args.data_dir, effect, &mut progress)
+        .map_err(with_flag)
         .with_context(|| format!("synth into {}", args.data_dir.display()))?;
     bar.finish_and_clear();
     if let Some(p) = &planted {

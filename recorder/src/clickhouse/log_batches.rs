@@ -13,7 +13,7 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use dealerflow_schemas::event::ArchivedEvent;
-use dealerflow_schemas::log::{Follower, LogReader};
+use dealerflow_schemas::log::{Follower, LogError, LogReader};
 use dealerflow_schemas::Record;
 use tokio::sync::mpsc;
 
@@ -58,11 +58,11 @@ pub(crate) fn spawn(plan: ReadPlan, tx: Sender) -> std::io::Result<JoinHandle<()
         })
 }
 
-fn log_error(plan: &ReadPlan, seq: Option<u64>, e: impl std::fmt::Display) -> ClickHouseError {
+fn log_error(plan: &ReadPlan, seq: Option<u64>, source: LogError) -> ClickHouseError {
     ClickHouseError::Log {
         dir: plan.dir.clone(),
         seq,
-        message: e.to_string(),
+        source,
     }
 }
 
