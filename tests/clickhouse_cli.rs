@@ -253,7 +253,7 @@ fn sync_and_query_the_real_trade_file() {
         // The filter's own message (`bad currency "..."`) after the flag, or clap's naming the flag.
         let setting = flag.trim_start_matches("--");
         assert!(
-            err.contains(&format!("{flag}: bad {setting} "))
+            err.contains(&format!("{flag}: bad {setting}"))
                 || err.contains(&format!("invalid value '{}' for '{flag} ", extra[2])),
             "{extra:?}: {err}"
         );

@@ -7,6 +7,7 @@ use std::path::PathBuf;
 
 use dealerflow_engine::EngineError;
 use dealerflow_schemas::log::LogError;
+use dealerflow_schemas::time::TimeError;
 
 /// Errors of the feature cache, the sweep and its reports.
 #[derive(Debug, thiserror::Error)]
@@ -52,6 +53,19 @@ pub enum BacktestError {
         path: PathBuf,
         /// What is wrong (entry number and field).
         reason: String,
+    },
+    /// A regime's `from` or `to` that is not a time.
+    #[error("regimes file {path}: regime {name:?}: `{field}`: {source}")]
+    RegimeTime {
+        /// The file.
+        path: PathBuf,
+        /// The regime's name.
+        name: String,
+        /// `from` or `to`.
+        field: &'static str,
+        /// Why the value is not a time.
+        #[source]
+        source: TimeError,
     },
     /// A regime window that does not overlap the data.
     #[error(

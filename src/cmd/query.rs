@@ -62,7 +62,8 @@ pub struct QueryArgs {
 /// A refused filter value, with the flag it came from (the library names the filter, `--` is the CLI's).
 fn with_flag(e: ClickHouseError) -> anyhow::Error {
     match &e {
-        ClickHouseError::BadArgument { argument, .. } => {
+        ClickHouseError::BadArgument { argument, .. }
+        | ClickHouseError::BadTime { argument, .. } => {
             let flag = format!("--{argument}");
             anyhow::Error::new(e).context(flag)
         }

@@ -102,7 +102,7 @@ fn with_flag(e: SynthError) -> anyhow::Error {
 
 /// Runs `dealerflow synth`.
 pub fn run(args: SynthArgs) -> Result<ExitCode> {
-    let start_ms = parse_time_ms(&args.start).map_err(|e| anyhow::anyhow!("--start: {e}"))?;
+    let start_ms = parse_time_ms(&args.start).context("--start")?;
     let mut config = SynthConfig::new(args.days, args.seed);
     config.start_ms = start_ms;
     config.mark_iv_interval_ms = args.mark_iv_interval;

@@ -4,6 +4,7 @@
 use std::path::PathBuf;
 
 use dealerflow_schemas::log::LogError;
+use dealerflow_schemas::time::TimeError;
 
 /// What went wrong talking to ClickHouse, reading the log for it, or validating a query.
 #[derive(Debug, thiserror::Error)]
@@ -25,6 +26,15 @@ pub enum ClickHouseError {
         value: String,
         /// The shape it must have.
         reason: String,
+    },
+    /// A time filter that is not a time. Nothing was sent to the server.
+    #[error("bad {argument}: {source}")]
+    BadTime {
+        /// The filter (`from`, `to`).
+        argument: &'static str,
+        /// Why the value is not a time.
+        #[source]
+        source: TimeError,
     },
     /// Ad-hoc SQL that is not a single read-only statement. Nothing was sent to the server.
     #[error("refused SQL: {reason}")]
@@ -108,6 +118,17 @@ pub enum ClickHouseError {
         /// The last failure.
         #[source]
         last_error: Box<ClickHouseError>,
+    },
+    /// A file or process operation for the throwaway local server failed.
+    #[error("local ClickHouse server in {dir}: {operation}: {source}")]
+    LocalServerIo {
+        /// Its directory.
+        dir: PathBuf,
+        /// What was being done (`writing config.xml`, `starting /usr/bin/clickhouse-server`).
+        operation: String,
+        /// The I/O error.
+        #[source]
+        source: std::io::Error,
     },
     /// The throwaway local server could not be started or stopped.
     #[error("local ClickHouse server in {dir}: {reason}")]

@@ -72,7 +72,10 @@ impl QueryFilter {
     ) -> Result<QueryFilter, ClickHouseError> {
         let time = |arg: &'static str, v: Option<&str>| -> Result<Option<i64>, ClickHouseError> {
             v.map(|s| {
-                parse_time_ms(s).map_err(|reason| ClickHouseError::bad_argument(arg, s, reason))
+                parse_time_ms(s).map_err(|source| ClickHouseError::BadTime {
+                    argument: arg,
+                    source,
+                })
             })
             .transpose()
         };
@@ -160,7 +163,13 @@ mod tests {
             (None, None, Some("BTC-PERPETUAL")),
         ] {
             let e = QueryFilter::parse(from, None, cur, inst, None, None).unwrap_err();
-            assert!(matches!(e, ClickHouseError::BadArgument { .. }), "{e}");
+            assert!(
+                matches!(
+                    e,
+                    ClickHouseError::BadArgument { .. } | ClickHouseError::BadTime { .. }
+                ),
+                "{e}"
+            );
         }
         assert!(QueryFilter::parse(
             Some("2026-08-18"),

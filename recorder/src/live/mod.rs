@@ -42,7 +42,7 @@ use dealerflow_schemas::log::LogOptions;
 use dealerflow_schemas::{Event, Session};
 use tokio::sync::watch;
 
-pub use error::RecordError;
+pub use error::{ConnectFailure, RecordError};
 pub use status::RecordStats;
 
 use backoff::Backoff;
@@ -293,7 +293,7 @@ async fn first_connection(
                 url: config.url.clone(),
                 attempts,
                 waited_ms: started.elapsed().as_millis() as u64,
-                reason,
+                source: reason,
             });
         }
         tracing::info!(%reason, attempt = attempts, delay_ms = delay.as_millis() as u64, "first connection failed; retrying");
@@ -337,6 +337,7 @@ pub async fn run_with_counters(
         return Ok(counters.snapshot());
     };
     let (journal, report) = Journal::open(&config.data_dir, config.log_options)?;
+    let data_dir = config.data_dir.clone();
     if let Some((seg, off, bytes)) = &report.truncated_tail {
         tracing::warn!(segment = %seg.display(), offset = off, bytes, "torn tail truncated (the previous run was killed mid-write)");
     }
@@ -463,10 +464,9 @@ pub async fn run_with_counters(
     drop(ctx);
     let closed = tokio::task::spawn_blocking(move || journal.close())
         .await
-        .map_err(|e| RecordError::WriteLog {
-            dir: PathBuf::new(),
-            seq: 0,
-            message: format!("closing the log: {e}"),
+        .map_err(|_| RecordError::JournalStopped {
+            dir: data_dir.clone(),
+            what: "panicked while closing the log",
         })?;
     if let Some(e) = failure {
         return Err(e);
