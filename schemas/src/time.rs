@@ -78,6 +78,7 @@ pub fn utc_date(ms: i64) -> Option<(i32, u32, u32)> {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

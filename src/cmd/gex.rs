@@ -110,7 +110,7 @@ pub struct GexArgs {
     pub hpp_every: i64,
 }
 
-fn parse_model(s: &str) -> Result<InventoryModel, String> {
+fn parse_model(s: &str) -> Result<InventoryModel, EngineError> {
     s.parse()
 }
 

@@ -110,7 +110,7 @@ pub fn require_reachable(
     what_then: &str,
 ) -> Result<()> {
     rt.block_on(target.ping(PING_TIMEOUT))
-        .map_err(|e| anyhow::anyhow!("{e}; {what_then}"))
+        .with_context(|| format!("ClickHouse does not answer ({what_then})"))
 }
 
 /// Runs `dealerflow sync-clickhouse`.
