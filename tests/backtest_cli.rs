@@ -160,14 +160,17 @@ fn bad_specifications_fail_before_any_work() {
             vec!["--grid", "delta=0:1:0.5"],
             "unknown parameter \"delta\"",
         ),
-        (vec!["--grid", "lookback=1|2"], "--lookback"),
+        (
+            vec!["--grid", "lookback=1|2"],
+            "set the run's lookback instead",
+        ),
         (
             vec!["--grid", "alpha=0|1", "--objective", "sortino"],
             "unknown objective \"sortino\"",
         ),
         (
             vec!["--grid", "alpha=0|1", "--horizon", "7m", "--every", "5m"],
-            "multiple of --every",
+            "multiple of the sampling step",
         ),
         (vec!["--grid", "alpha=0|1", "--blocks", "5"], "even number"),
         (

@@ -94,7 +94,7 @@ fn synthetic_market_with_a_thousand_faults_is_recorded_exactly_once() {
     let stats_file = dir.path().join("stats.json");
     let _sim = Proc(
         Command::new(BIN)
-            .args(["exchange-sim", "--listen", "127.0.0.1:0", "--speed", "max", "--min-heartbeat", "1"])
+            .args(["exchange-sim", "--listen", "127.0.0.1:0", "--speed", "max", "--min-heartbeat", "1s"])
             .args([
                 "--faults",
                 "all,drop_conn=20000,gap=0.03,dup=0.03,reorder=0.03,malformed=0.005,stall=15000,stall_ms=600,ratelimit=0.02,seed=21",
@@ -132,7 +132,7 @@ fn synthetic_market_with_a_thousand_faults_is_recorded_exactly_once() {
             .args(["--url", &format!("ws://127.0.0.1:{port}/ws/api/v2")])
             .args([
                 "--heartbeat",
-                "1",
+                "1s",
                 "--watchdog",
                 "900ms",
                 "--reconcile-interval",

@@ -1,37 +1,71 @@
-//! The backtest's error type: bad specifications (grid, objective, regimes, options), cache files, the log and the
-//! engine. Every variant names what was wrong and where, and says what the caller can do.
+//! The backtest's error type: bad specifications (grid, objective, regimes, settings), cache files, the log and
+//! the engine. Every variant names what was wrong and where, and says what the caller can do. Settings are named
+//! as the backtest knows them (`horizon`, `sampling step`), not as a command line spells them: the caller adds
+//! its flag names.
 
 use std::path::PathBuf;
 
 use dealerflow_engine::EngineError;
 use dealerflow_log::LogError;
+use dealerflow_schemas::time::TimeError;
 
 /// Errors of the feature cache, the sweep and its reports.
 #[derive(Debug, thiserror::Error)]
 pub enum BacktestError {
-    /// A `--grid` specification that cannot be used.
-    #[error("bad --grid {spec:?}: {reason}")]
+    /// A grid specification that cannot be used.
+    #[error("bad grid {spec:?}: {reason}")]
     Grid {
         /// The offending part of the specification.
         spec: String,
         /// What is wrong and how to fix it.
         reason: String,
     },
-    /// An option out of range (objective name, horizon, block count, …).
-    #[error("bad option {option}: {reason}")]
-    Option {
-        /// The option, e.g. `--objective`.
-        option: &'static str,
+    /// A setting out of range (objective name, horizon, block count, …).
+    #[error("bad {setting}: {reason}")]
+    Setting {
+        /// The setting, e.g. `objective`, `horizon`, `sampling step`.
+        setting: &'static str,
         /// What is wrong and how to fix it.
         reason: String,
     },
-    /// A regimes file that cannot be read or used.
+    /// The worker thread pool could not be started.
+    #[error("cannot start {threads} worker threads: {source}")]
+    Threads {
+        /// Threads asked for.
+        threads: usize,
+        /// Why the pool could not be built.
+        #[source]
+        source: rayon::ThreadPoolBuildError,
+    },
+    /// A regimes file that is not TOML.
+    #[error("regimes file {path}: not valid TOML: {source}")]
+    RegimesToml {
+        /// The file.
+        path: PathBuf,
+        /// The TOML parser's error (line and column).
+        #[source]
+        source: toml::de::Error,
+    },
+    /// A regimes file that cannot be used.
     #[error("regimes file {path}: {reason}")]
     Regimes {
         /// The file.
         path: PathBuf,
         /// What is wrong (entry number and field).
         reason: String,
+    },
+    /// A regime's `from` or `to` that is not a time.
+    #[error("regimes file {path}: regime {name:?}: `{field}`: {source}")]
+    RegimeTime {
+        /// The file.
+        path: PathBuf,
+        /// The regime's name.
+        name: String,
+        /// `from` or `to`.
+        field: &'static str,
+        /// Why the value is not a time.
+        #[source]
+        source: TimeError,
     },
     /// A regime window that does not overlap the data.
     #[error(
@@ -100,12 +134,21 @@ pub enum BacktestError {
         /// What is missing and how to get it.
         reason: String,
     },
-    /// Drawing the heat map failed.
+    /// The heat map cannot be drawn to this file.
     #[error("heat map {path}: {reason}")]
     Plot {
         /// The output file.
         path: PathBuf,
-        /// What failed.
+        /// What is wrong.
         reason: String,
+    },
+    /// Drawing or writing the heat map failed.
+    #[error("heat map {path}: {source}")]
+    Draw {
+        /// The output file.
+        path: PathBuf,
+        /// The drawing library's error (a font, layout or I/O failure).
+        #[source]
+        source: plotters::drawing::DrawingAreaErrorKind<std::io::Error>,
     },
 }

@@ -46,31 +46,31 @@ impl FoldParams {
     /// Checks the sampling step and horizons.
     pub fn validate(&self) -> Result<(), BacktestError> {
         if self.every_ms <= 0 {
-            return Err(BacktestError::Option {
-                option: "--every",
+            return Err(BacktestError::Setting {
+                setting: "sampling step",
                 reason: "must be positive".into(),
             });
         }
         if self.horizons_ms.is_empty() {
-            return Err(BacktestError::Option {
-                option: "--horizon",
+            return Err(BacktestError::Setting {
+                setting: "horizon",
                 reason: "at least one horizon is needed".into(),
             });
         }
         for &h in &self.horizons_ms {
             if h <= 0 || h % self.every_ms != 0 {
-                return Err(BacktestError::Option {
-                    option: "--horizon",
+                return Err(BacktestError::Setting {
+                    setting: "horizon",
                     reason: format!(
-                        "horizon {h} ms must be a positive multiple of --every ({} ms)",
+                        "horizon {h} ms must be a positive multiple of the sampling step ({} ms)",
                         self.every_ms
                     ),
                 });
             }
         }
         if self.horizons_ms.windows(2).any(|w| w[0] >= w[1]) {
-            return Err(BacktestError::Option {
-                option: "--horizon",
+            return Err(BacktestError::Setting {
+                setting: "horizon",
                 reason: "horizons must be ascending and distinct".into(),
             });
         }

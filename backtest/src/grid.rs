@@ -164,10 +164,10 @@ impl GridSpec {
             let param = match Param::parse(name) {
                 Some(p) => p,
                 None => {
-                    if let Some((_, option)) = FOLD_PARAMETERS.iter().find(|(n, _)| *n == name) {
+                    if let Some((_, setting)) = FOLD_PARAMETERS.iter().find(|(n, _)| *n == name) {
                         return Err(grid_err(
                             part,
-                            format!("{name} changes the fold and cannot be swept from one cache; set it with {option} (one run per value)"),
+                            format!("{name} changes the fold and cannot be swept from one cache; set the run's {setting} instead (one run per value)"),
                         ));
                     }
                     return Err(grid_err(

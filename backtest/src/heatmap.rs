@@ -135,7 +135,10 @@ pub fn draw_heatmap(
     };
 
     let root = SVGBackend::new(path, (1000, 800)).into_drawing_area();
-    let e = |x: DrawingAreaErrorKind<std::io::Error>| fail(x.to_string());
+    let e = |source: DrawingAreaErrorKind<std::io::Error>| BacktestError::Draw {
+        path: path.to_path_buf(),
+        source,
+    };
     root.fill(&WHITE).map_err(e)?;
     let (plot, legend) = root.split_horizontally(860);
     let mut chart = ChartBuilder::on(&plot)

@@ -61,8 +61,8 @@ impl Objective {
         Objective::ALL
             .into_iter()
             .find(|o| o.name() == name)
-            .ok_or_else(|| BacktestError::Option {
-                option: "--objective",
+            .ok_or_else(|| BacktestError::Setting {
+                setting: "objective",
                 reason: format!(
                     "unknown objective {name:?}; use one of {}",
                     Objective::ALL.map(|o| o.name()).join(", ")

@@ -23,16 +23,16 @@ pub enum Param {
     ThetaCharm,
 }
 
-/// Fold parameters users may try to sweep, with the option that sets them instead.
+/// Fold parameters users may try to sweep, with the setting of the run that fixes them instead.
 pub const FOLD_PARAMETERS: [(&str, &str); 8] = [
-    ("lookback", "--lookback"),
-    ("hpp_window", "--hpp-window"),
-    ("window", "--hpp-window"),
-    ("model", "--model"),
-    ("every", "--every"),
-    ("rate", "--rate"),
-    ("horizon", "--horizon"),
-    ("currency", "--currency"),
+    ("lookback", "lookback"),
+    ("hpp_window", "HPP window"),
+    ("window", "HPP window"),
+    ("model", "inventory model"),
+    ("every", "sampling step"),
+    ("rate", "rate"),
+    ("horizon", "horizon"),
+    ("currency", "currency"),
 ];
 
 impl Param {

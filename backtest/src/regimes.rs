@@ -42,9 +42,10 @@ pub fn parse_regimes(path: &Path, text: &str) -> Result<Vec<RegimeSpec>, Backtes
         path: path.to_path_buf(),
         reason,
     };
-    let doc: toml::Table = text
-        .parse()
-        .map_err(|e: toml::de::Error| err(format!("not valid TOML: {e}")))?;
+    let doc: toml::Table = text.parse().map_err(|source| BacktestError::RegimesToml {
+        path: path.to_path_buf(),
+        source,
+    })?;
     for key in doc.keys() {
         if key != "regime" {
             return Err(err(format!(
@@ -79,7 +80,7 @@ pub fn parse_regimes(path: &Path, text: &str) -> Result<Vec<RegimeSpec>, Backtes
             Some(s) if !s.trim().is_empty() => s.trim().to_string(),
             _ => return Err(err(format!("regime #{n}: missing or empty `name`"))),
         };
-        let time = |field: &str| -> Result<i64, BacktestError> {
+        let time = |field: &'static str| -> Result<i64, BacktestError> {
             let text = match t.get(field) {
                 Some(toml::Value::String(s)) => s.clone(),
                 Some(toml::Value::Datetime(d)) => d.to_string(),
@@ -91,7 +92,12 @@ pub fn parse_regimes(path: &Path, text: &str) -> Result<Vec<RegimeSpec>, Backtes
                 }
                 None => return Err(err(format!("regime {name:?}: missing `{field}`"))),
             };
-            parse_time_ms(&text).map_err(|e| err(format!("regime {name:?}: `{field}`: {e}")))
+            parse_time_ms(&text).map_err(|source| BacktestError::RegimeTime {
+                path: path.to_path_buf(),
+                name: name.clone(),
+                field,
+                source,
+            })
         };
         let (from_ms, to_ms) = (time("from")?, time("to")?);
         if from_ms >= to_ms {

@@ -138,48 +138,48 @@ pub struct Report {
     pub warnings: Vec<String>,
 }
 
-fn option(option: &'static str, reason: String) -> BacktestError {
-    BacktestError::Option { option, reason }
+fn setting(setting: &'static str, reason: String) -> BacktestError {
+    BacktestError::Setting { setting, reason }
 }
 
 /// Checks what can be checked without reading the log.
 fn check(cfg: &BacktestConfig, grid: &GridSpec) -> Result<(), BacktestError> {
     if cfg.every_ms <= 0 {
-        return Err(option(
-            "--every",
-            "the sampling step must be positive".into(),
-        ));
+        return Err(setting("sampling step", "it must be positive".into()));
     }
     if cfg.horizon_ms <= 0 || cfg.horizon_ms % cfg.every_ms != 0 {
-        return Err(option(
-            "--horizon",
+        return Err(setting(
+            "horizon",
             format!(
-                "{} ms must be a positive multiple of --every {} ms",
+                "{} ms must be a positive multiple of the sampling step {} ms",
                 cfg.horizon_ms, cfg.every_ms
             ),
         ));
     }
     if cfg.blocks < 2 || !cfg.blocks.is_multiple_of(2) || cfg.blocks > MAX_BLOCKS {
-        return Err(option(
-            "--blocks",
+        return Err(setting(
+            "block count",
             format!("{}: use an even number from 2 to {MAX_BLOCKS}", cfg.blocks),
         ));
     }
     if !(cfg.fee_bps.is_finite() && cfg.fee_bps >= 0.0) {
-        return Err(option("--fee-bps", "must be a number ≥ 0".into()));
+        return Err(setting(
+            "fee",
+            "it must be a number of basis points ≥ 0".into(),
+        ));
     }
     if cfg.random == Some(0) {
-        return Err(option("--random", "must be at least 1".into()));
+        return Err(setting("random draw count", "it must be at least 1".into()));
     }
     if cfg.threads == Some(0) {
-        return Err(option("--threads", "must be at least 1".into()));
+        return Err(setting("thread count", "it must be at least 1".into()));
     }
     if cfg.needs_alpha_beta {
         let params = grid.params();
         if !params.contains(&Param::Alpha) || !params.contains(&Param::Beta) {
-            return Err(option(
-                "--heatmap",
-                "the heat map draws the objective over (alpha, beta): put both alpha and beta in --grid"
+            return Err(setting(
+                "heat map",
+                "the heat map draws the objective over (alpha, beta): put both alpha and beta in the grid"
                     .into(),
             ));
         }

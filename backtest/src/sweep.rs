@@ -157,10 +157,7 @@ pub fn with_threads<T: Send>(
             let pool = rayon::ThreadPoolBuilder::new()
                 .num_threads(n)
                 .build()
-                .map_err(|e| BacktestError::Option {
-                    option: "--threads",
-                    reason: format!("cannot start {n} threads: {e}"),
-                })?;
+                .map_err(|source| BacktestError::Threads { threads: n, source })?;
             Ok(pool.install(work))
         }
     }
@@ -169,8 +166,8 @@ pub fn with_threads<T: Send>(
 /// Checks a configuration against the features (before any work).
 pub fn validate(f: &Features, cfg: &SweepConfig) -> Result<usize, BacktestError> {
     if cfg.blocks < 2 || !cfg.blocks.is_multiple_of(2) || cfg.blocks > MAX_BLOCKS {
-        return Err(BacktestError::Option {
-            option: "--blocks",
+        return Err(BacktestError::Setting {
+            setting: "block count",
             reason: format!(
                 "{} blocks; use an even number from 2 to {MAX_BLOCKS}",
                 cfg.blocks
@@ -178,15 +175,15 @@ pub fn validate(f: &Features, cfg: &SweepConfig) -> Result<usize, BacktestError>
         });
     }
     if !(cfg.fee_bps.is_finite() && cfg.fee_bps >= 0.0) {
-        return Err(BacktestError::Option {
-            option: "--fee-bps",
-            reason: "must be a number ≥ 0".into(),
+        return Err(BacktestError::Setting {
+            setting: "fee",
+            reason: format!("{} bps; use a number ≥ 0", cfg.fee_bps),
         });
     }
     let horizon = f
         .horizon_index(cfg.horizon_ms)
-        .ok_or_else(|| BacktestError::Option {
-            option: "--horizon",
+        .ok_or_else(|| BacktestError::Setting {
+            setting: "horizon",
             reason: format!(
                 "{} ms is not among the cached horizons {:?}",
                 cfg.horizon_ms, f.fold.horizons_ms
@@ -195,7 +192,7 @@ pub fn validate(f: &Features, cfg: &SweepConfig) -> Result<usize, BacktestError>
     if f.len() < 4 * cfg.blocks {
         return Err(BacktestError::NotEnoughData {
             reason: format!(
-                "{} samples for {} blocks; use a longer log, a smaller --every or fewer --blocks",
+                "{} samples for {} blocks; use a longer log, a smaller sampling step or fewer blocks",
                 f.len(),
                 cfg.blocks
             ),
@@ -215,8 +212,8 @@ pub fn run_sweep(
 ) -> Result<SweepOutcome, BacktestError> {
     let horizon = validate(f, cfg)?;
     if sets.is_empty() {
-        return Err(BacktestError::Option {
-            option: "--grid",
+        return Err(BacktestError::Setting {
+            setting: "grid",
             reason: "no parameter set to evaluate".into(),
         });
     }

@@ -87,8 +87,8 @@ fn bad_specs_say_what_to_fix() {
             "gamma=0:1:0.1",
             "unknown parameter \"gamma\"; sweepable parameters: alpha, beta",
         ),
-        ("lookback=1:2:1", "set it with --lookback"),
-        ("model=1|2", "set it with --model"),
+        ("lookback=1:2:1", "set the run's lookback instead"),
+        ("model=1|2", "set the run's inventory model instead"),
         ("alpha=0:1:0.1,alpha=2", "given twice"),
         ("alpha=0:1:0", "step 0 must be > 0"),
         ("alpha=0:1:-0.1", "must be > 0"),
@@ -181,7 +181,7 @@ fn other_options_fail_before_any_work() {
             fee_bps: -1.0,
             ..good.clone()
         },
-        "--fee-bps",
+        "bad fee: -1 bps",
     );
     let tiny = Features::build(
         planted_samples(&PlantedConfig { samples: 60, ..cfg })
@@ -202,7 +202,7 @@ fn other_options_fail_before_any_work() {
     .unwrap_err()
     .to_string();
     assert!(
-        e.contains("60 samples for 20 blocks") && e.contains("fewer --blocks"),
+        e.contains("60 samples for 20 blocks") && e.contains("fewer blocks"),
         "{e}"
     );
     let e = run_sweep(&f, &[], &[], &good, &|_| {})
@@ -217,5 +217,5 @@ fn other_options_fail_before_any_work() {
     .validate()
     .unwrap_err()
     .to_string();
-    assert!(e.contains("multiple of --every"), "{e}");
+    assert!(e.contains("multiple of the sampling step"), "{e}");
 }

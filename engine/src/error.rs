@@ -18,6 +18,12 @@ pub enum EngineError {
         #[source]
         source: LogError,
     },
+    /// An inventory model name that is not one of `flow`, `oi`, `hybrid`.
+    #[error("unknown inventory model {name:?}: use flow, oi or hybrid")]
+    UnknownModel {
+        /// The name given.
+        name: String,
+    },
     /// The log holds no record.
     #[error("event log {dir} is empty: record, import or synth into it first")]
     EmptyLog {

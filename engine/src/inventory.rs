@@ -9,6 +9,8 @@ use std::str::FromStr;
 
 use dealerflow_schemas::{Amount, OptionKind};
 
+use crate::EngineError;
+
 /// How dealer positions are derived (`--model`).
 #[derive(
     Clone,
@@ -63,12 +65,14 @@ impl fmt::Display for InventoryModel {
 }
 
 impl FromStr for InventoryModel {
-    type Err = String;
+    type Err = EngineError;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         InventoryModel::ALL
             .into_iter()
             .find(|m| m.as_str() == s)
-            .ok_or_else(|| format!("unknown inventory model {s:?}: use flow, oi or hybrid"))
+            .ok_or_else(|| EngineError::UnknownModel {
+                name: s.to_string(),
+            })
     }
 }
 
@@ -89,9 +93,14 @@ mod tests {
     #[test]
     fn names_round_trip() {
         for m in InventoryModel::ALL {
-            assert_eq!(m.as_str().parse::<InventoryModel>(), Ok(m));
+            assert_eq!(m.as_str().parse::<InventoryModel>().unwrap(), m);
         }
-        assert!("gex".parse::<InventoryModel>().is_err());
+        let e = "gex".parse::<InventoryModel>().unwrap_err();
+        assert!(matches!(e, EngineError::UnknownModel { .. }), "{e}");
+        assert_eq!(
+            e.to_string(),
+            "unknown inventory model \"gex\": use flow, oi or hybrid"
+        );
     }
 
     #[test]

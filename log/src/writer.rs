@@ -34,21 +34,6 @@ pub enum FsyncPolicy {
     Never,
 }
 
-impl FsyncPolicy {
-    /// Parses `always`, `never` or a number of milliseconds (`200`, `200ms`).
-    pub fn parse(s: &str) -> Option<FsyncPolicy> {
-        match s {
-            "always" => Some(FsyncPolicy::Always),
-            "never" => Some(FsyncPolicy::Never),
-            _ => s
-                .trim_end_matches("ms")
-                .parse()
-                .ok()
-                .map(FsyncPolicy::EveryMs),
-        }
-    }
-}
-
 /// Options of a writer.
 #[derive(Clone, Copy, Debug)]
 pub struct LogOptions {

@@ -10,7 +10,7 @@ use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 
-use dealerflow_log::{LogOptions, LogWriter, OpenReport};
+use dealerflow_log::{LogError, LogOptions, LogWriter, OpenReport};
 use dealerflow_schemas::Event;
 
 use super::error::RecordError;
@@ -20,14 +20,32 @@ pub type Batch = Vec<(i64, Event)>;
 
 enum Command {
     Append(Batch),
-    Sync(tokio::sync::oneshot::Sender<Result<u64, String>>),
+    Sync(tokio::sync::oneshot::Sender<Result<u64, RecordError>>),
+}
+
+/// Why the journal stopped: the first seq that may not be stored and the log error, kept for every later caller.
+#[derive(Clone, Debug)]
+struct Failure {
+    seq: u64,
+    source: Arc<LogError>,
+}
+
+impl Failure {
+    fn error(&self, dir: &Path) -> RecordError {
+        RecordError::WriteLog {
+            dir: dir.to_path_buf(),
+            seq: self.seq,
+            source: self.source.clone(),
+        }
+    }
 }
 
 /// A handle to the journal thread. Cloneable; the thread ends when [`Journal::close`] is called.
 #[derive(Clone, Debug)]
 pub struct JournalHandle {
     tx: mpsc::Sender<Command>,
-    failure: Arc<Mutex<Option<RecordError>>>,
+    dir: PathBuf,
+    failure: Arc<Mutex<Option<Failure>>>,
 }
 
 impl JournalHandle {
@@ -42,43 +60,27 @@ impl JournalHandle {
     pub async fn sync(&self) -> Result<u64, RecordError> {
         let (tx, rx) = tokio::sync::oneshot::channel();
         if self.tx.send(Command::Sync(tx)).is_err() {
-            return Err(self.failure().unwrap_or(RecordError::WriteLog {
-                dir: PathBuf::new(),
-                seq: 0,
-                message: "the journal thread has stopped".into(),
-            }));
+            return Err(self.stopped());
         }
         match rx.await {
-            Ok(Ok(seq)) => Ok(seq),
-            Ok(Err(message)) => Err(RecordError::WriteLog {
-                dir: PathBuf::new(),
-                seq: 0,
-                message,
-            }),
-            Err(_) => Err(self.failure().unwrap_or(RecordError::WriteLog {
-                dir: PathBuf::new(),
-                seq: 0,
-                message: "the journal thread has stopped".into(),
-            })),
+            Ok(result) => result,
+            Err(_) => Err(self.stopped()),
         }
+    }
+
+    /// The error that stopped the journal, or that it stopped without one.
+    fn stopped(&self) -> RecordError {
+        self.failure()
+            .unwrap_or_else(|| RecordError::JournalStopped {
+                dir: self.dir.clone(),
+                what: "has stopped",
+            })
     }
 
     /// The error that stopped the journal, if it stopped.
     pub fn failure(&self) -> Option<RecordError> {
-        self.failure.lock().ok().and_then(|f| {
-            f.as_ref().map(|e| match e {
-                RecordError::WriteLog { dir, seq, message } => RecordError::WriteLog {
-                    dir: dir.clone(),
-                    seq: *seq,
-                    message: message.clone(),
-                },
-                other => RecordError::WriteLog {
-                    dir: PathBuf::new(),
-                    seq: 0,
-                    message: other.to_string(),
-                },
-            })
-        })
+        let failure = self.failure.lock().ok()?.clone()?;
+        Some(failure.error(&self.dir))
     }
 
     /// True when the journal stopped because of an error.
@@ -106,23 +108,27 @@ impl Journal {
         let thread = std::thread::Builder::new()
             .name("dealerflow-journal".into())
             .spawn(move || run(dir_owned, opts, rx, ready_tx, failure_thread))
-            .map_err(|e| RecordError::OpenLog {
+            .map_err(|source| RecordError::JournalThread {
                 dir: dir.to_path_buf(),
-                message: format!("cannot start the writer thread: {e}"),
+                source,
             })?;
         let report = match ready_rx.recv() {
             Ok(Ok(r)) => r,
             Ok(Err(e)) => return Err(e),
             Err(_) => {
-                return Err(RecordError::OpenLog {
+                return Err(RecordError::JournalStopped {
                     dir: dir.to_path_buf(),
-                    message: "the writer thread ended while opening".into(),
+                    what: "ended while opening the log",
                 })
             }
         };
         Ok((
             Journal {
-                handle: JournalHandle { tx, failure },
+                handle: JournalHandle {
+                    tx,
+                    dir: dir.to_path_buf(),
+                    failure,
+                },
                 thread,
             },
             report,
@@ -138,13 +144,13 @@ impl Journal {
     /// handle must be dropped first or the thread keeps waiting for them.
     pub fn close(self) -> Result<u64, RecordError> {
         let Journal { handle, thread } = self;
+        let dir = handle.dir.clone();
         drop(handle);
         match thread.join() {
             Ok(r) => r,
-            Err(_) => Err(RecordError::WriteLog {
-                dir: PathBuf::new(),
-                seq: 0,
-                message: "the writer thread panicked".into(),
+            Err(_) => Err(RecordError::JournalStopped {
+                dir,
+                what: "panicked",
             }),
         }
     }
@@ -155,76 +161,64 @@ fn run(
     opts: LogOptions,
     rx: mpsc::Receiver<Command>,
     ready: mpsc::Sender<Result<OpenReport, RecordError>>,
-    failure: Arc<Mutex<Option<RecordError>>>,
+    failure: Arc<Mutex<Option<Failure>>>,
 ) -> Result<u64, RecordError> {
     let (mut writer, report) = match LogWriter::open(&dir, opts) {
         Ok(x) => x,
-        Err(e) => {
+        Err(source) => {
             let _ = ready.send(Err(RecordError::OpenLog {
                 dir: dir.clone(),
-                message: e.to_string(),
+                source,
             }));
-            return Err(RecordError::OpenLog {
+            return Err(RecordError::JournalStopped {
                 dir,
-                message: "open failed".into(),
+                what: "could not open the log",
             });
         }
     };
     let _ = ready.send(Ok(report));
-    let fail = |writer: &LogWriter, e: String| {
-        let err = RecordError::WriteLog {
-            dir: dir.clone(),
-            seq: writer.next_seq(),
-            message: e,
+    // Keeps the failure for every later caller and returns it.
+    let fail = |seq: u64, e: LogError| {
+        let f = Failure {
+            seq,
+            source: Arc::new(e),
         };
+        let err = f.error(&dir);
         tracing::error!(error = %err, "log writer stopped");
-        if let Ok(mut f) = failure.lock() {
-            *f = Some(RecordError::WriteLog {
-                dir: dir.clone(),
-                seq: writer.next_seq(),
-                message: err.to_string(),
-            });
+        if let Ok(mut kept) = failure.lock() {
+            *kept = Some(f.clone());
         }
-        err
+        f
     };
     while let Ok(cmd) = rx.recv() {
         match cmd {
             Command::Append(batch) => {
                 for (ts_recv_ns, event) in &batch {
                     if let Err(e) = writer.append(*ts_recv_ns, event) {
-                        return Err(fail(&writer, e.to_string()));
+                        return Err(fail(writer.next_seq(), e).error(&dir));
                     }
                 }
                 if let Err(e) = writer.maybe_sync() {
-                    return Err(fail(&writer, e.to_string()));
+                    return Err(fail(writer.next_seq(), e).error(&dir));
                 }
             }
-            Command::Sync(reply) => {
-                let r = writer.sync().map(|_| writer.next_seq());
-                match r {
-                    Ok(seq) => {
-                        let _ = reply.send(Ok(seq));
-                    }
-                    Err(e) => {
-                        let msg = e.to_string();
-                        let _ = reply.send(Err(msg.clone()));
-                        return Err(fail(&writer, msg));
-                    }
+            Command::Sync(reply) => match writer.sync() {
+                Ok(_) => {
+                    let _ = reply.send(Ok(writer.next_seq()));
                 }
-            }
+                Err(e) => {
+                    let f = fail(writer.next_seq(), e);
+                    let _ = reply.send(Err(f.error(&dir)));
+                    return Err(f.error(&dir));
+                }
+            },
         }
     }
     let next = writer.next_seq();
-    writer
-        .close()
-        .map_err(|e| fail_close(&dir, next, e.to_string()))?;
+    writer.close().map_err(|e| RecordError::WriteLog {
+        dir: dir.clone(),
+        seq: next,
+        source: Arc::new(e),
+    })?;
     Ok(next)
-}
-
-fn fail_close(dir: &Path, seq: u64, message: String) -> RecordError {
-    RecordError::WriteLog {
-        dir: dir.to_path_buf(),
-        seq,
-        message,
-    }
 }

@@ -44,7 +44,7 @@ use dealerflow_log::LogOptions;
 use dealerflow_schemas::{Event, Session};
 use tokio::sync::watch;
 
-pub use error::RecordError;
+pub use error::{ConnectFailure, RecordError};
 pub use status::RecordStats;
 
 use dealerflow_deribit::CreditLimit;
@@ -296,7 +296,7 @@ async fn first_connection(
                 url: config.url.clone(),
                 attempts,
                 waited_ms: started.elapsed().as_millis() as u64,
-                reason,
+                source: reason,
             });
         }
         tracing::info!(%reason, attempt = attempts, delay_ms = delay.as_millis() as u64, "first connection failed; retrying");
@@ -340,6 +340,7 @@ pub async fn run_with_counters(
         return Ok(counters.snapshot());
     };
     let (journal, report) = Journal::open(&config.data_dir, config.log_options)?;
+    let data_dir = config.data_dir.clone();
     if let Some((seg, off, bytes)) = &report.truncated_tail {
         tracing::warn!(segment = %seg.display(), offset = off, bytes, "torn tail truncated (the previous run was killed mid-write)");
     }
@@ -470,10 +471,9 @@ pub async fn run_with_counters(
     drop(ctx);
     let closed = tokio::task::spawn_blocking(move || journal.close())
         .await
-        .map_err(|e| RecordError::WriteLog {
-            dir: PathBuf::new(),
-            seq: 0,
-            message: format!("closing the log: {e}"),
+        .map_err(|_| RecordError::JournalStopped {
+            dir: data_dir.clone(),
+            what: "panicked while closing the log",
         })?;
     if let Some(e) = failure {
         return Err(e);

@@ -20,6 +20,7 @@ use dealerflow_schemas::{index_name, Event, Session};
 use dealerflow_deribit::{parse_frame, HeartbeatKind, Incoming, RpcId};
 
 use super::backfill::{exchange_now, fill_seq_gaps, sweep};
+use super::error::ConnectFailure;
 use super::reference::{poll_open_interest, refresh_instruments};
 use super::rpc::{CallError, RpcClient, TOO_MANY_REQUESTS};
 use super::state::Origin;
@@ -42,14 +43,13 @@ pub(crate) type Ws =
     tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
 /// Opens the WebSocket to `url` within `timeout`; `Err` says why not (without the URL).
-pub(crate) async fn connect(url: &str, timeout: Duration) -> Result<Ws, String> {
+pub(crate) async fn connect(url: &str, timeout: Duration) -> Result<Ws, ConnectFailure> {
     match tokio::time::timeout(timeout, tokio_tungstenite::connect_async(url)).await {
         Ok(Ok((ws, _))) => Ok(ws),
-        Ok(Err(e)) => Err(e.to_string()),
-        Err(_) => Err(format!(
-            "no connection within {:.1} s",
-            timeout.as_secs_f64()
-        )),
+        Ok(Err(e)) => Err(ConnectFailure::WebSocket(Box::new(e))),
+        Err(_) => Err(ConnectFailure::Timeout {
+            timeout_ms: u64::try_from(timeout.as_millis()).unwrap_or(u64::MAX),
+        }),
     }
 }
 

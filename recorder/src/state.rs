@@ -103,27 +103,27 @@ impl RecorderState {
         dedup_window_ms: i64,
     ) -> Result<RecorderState, RecordError> {
         let mut s = RecorderState::new(counters, dedup_window_ms);
-        let reader = LogReader::open(dir).map_err(|e| RecordError::ReadLog {
+        let reader = LogReader::open(dir).map_err(|source| RecordError::ReadLog {
             dir: dir.to_path_buf(),
             seq: 0,
-            message: e.to_string(),
+            source,
         })?;
         for rec in reader.iter() {
-            let rec = rec.map_err(|e| RecordError::ReadLog {
+            let rec = rec.map_err(|source| RecordError::ReadLog {
                 dir: dir.to_path_buf(),
                 seq: reader.next_seq(),
-                message: e.to_string(),
+                source,
             })?;
             match rec.event {
                 ArchivedEvent::Instrument(_) => {
                     if let Event::Instrument(i) = rec.event.to_event() {
-                        s.catalog
-                            .observe(Some(rec.seq), i)
-                            .map_err(|e| RecordError::ReadLog {
+                        s.catalog.observe(Some(rec.seq), i).map_err(|source| {
+                            RecordError::Catalog {
                                 dir: dir.to_path_buf(),
                                 seq: rec.seq,
-                                message: e.to_string(),
-                            })?;
+                                source,
+                            }
+                        })?;
                     }
                 }
                 ArchivedEvent::Trade(t) => {

@@ -9,7 +9,7 @@ mod record_support;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use dealerflow_recorder::{self, Counters, RecordError};
+use dealerflow_recorder::{self, ConnectFailure, Counters, RecordError};
 use dealerflow_sim::synthetic::{synthetic_trades, SyntheticSpec};
 use dealerflow_sim::{SimConfig, Simulator, Speed, Tape};
 use tokio::sync::watch;
@@ -35,12 +35,13 @@ async fn an_unreachable_exchange_is_an_error_and_writes_nothing() {
         RecordError::Connect {
             url: u,
             attempts,
-            reason,
+            source,
             ..
         } => {
             assert_eq!(u, &url);
             assert_eq!(*attempts, 3);
-            assert!(reason.contains("refused"), "{reason}");
+            assert!(matches!(source, ConnectFailure::WebSocket(_)), "{source:?}");
+            assert!(source.to_string().contains("refused"), "{source}");
         }
         other => panic!("expected a connection error, got {other:?}"),
     }

@@ -5,6 +5,7 @@
 //! - [`units`]: fixed-point amounts ([`Amount`], exact sums), [`TakerSide`], [`OptionKind`];
 //! - [`instrument_name`]: Deribit option names (`BTC-17AUG26-63000-P`, `XRP_USDC-30JUN23-0d625-C`);
 //! - [`time`]: epoch-millisecond helpers (RFC 3339 parsing, 08:00 UTC expiries);
+//! - [`duration`]: durations as people write them (`500ms`, `30s`, `15m`, `1h`, `7d`), one syntax for every setting;
 //! - `backoff` (feature `backoff`): reconnection and retry delays (exponential backoff with jitter).
 //!
 //! This crate does no I/O and no analytics; it only defines data (the log crate stores it).
@@ -13,11 +14,13 @@
 
 #[cfg(feature = "backoff")]
 pub mod backoff;
+pub mod duration;
 pub mod event;
 pub mod instrument_name;
 pub mod time;
 pub mod units;
 
+pub use duration::{DurationError, DurationMs};
 pub use event::{
     Event, EventKind, GapUnit, IndexPrice, Instrument, InstrumentId, Liquidation, MarkIv,
     MarkIvSnapshot, OpenInterest, OpenInterestEntry, Record, Session, Trade,

@@ -10,14 +10,37 @@ pub const MS_PER_YEAR: f64 = 365.0 * 86_400_000.0;
 /// Deribit options expire at 08:00 UTC of the named day.
 pub const EXPIRY_HOUR_UTC: u32 = 8;
 
+/// Why a string is not a time.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum TimeError {
+    /// Digits only, but not an `i64` of epoch milliseconds (too many digits).
+    #[error("bad epoch milliseconds {input:?}: {source}")]
+    EpochMs {
+        /// The input, trimmed.
+        input: String,
+        /// Why the number does not fit.
+        #[source]
+        source: std::num::ParseIntError,
+    },
+    /// None of the three forms.
+    #[error(
+        "cannot read time {input:?}: use RFC 3339 (2026-08-17T10:00:00Z), a date (2026-08-17) or epoch milliseconds"
+    )]
+    Unrecognised {
+        /// The input, trimmed.
+        input: String,
+    },
+}
+
 /// Parses a user time: RFC 3339 (`2026-08-17T10:00:00Z`), a bare date (`2026-08-17`, midnight UTC) or epoch
 /// milliseconds (`1786960800000`). Returns epoch milliseconds.
-pub fn parse_time_ms(s: &str) -> Result<i64, String> {
+pub fn parse_time_ms(s: &str) -> Result<i64, TimeError> {
     let t = s.trim();
     if !t.is_empty() && t.bytes().all(|b| b.is_ascii_digit()) {
-        return t
-            .parse::<i64>()
-            .map_err(|e| format!("bad epoch milliseconds {t:?}: {e}"));
+        return t.parse::<i64>().map_err(|source| TimeError::EpochMs {
+            input: t.to_string(),
+            source,
+        });
     }
     if let Ok(dt) = DateTime::parse_from_rfc3339(t) {
         return Ok(dt.timestamp_millis());
@@ -27,9 +50,9 @@ pub fn parse_time_ms(s: &str) -> Result<i64, String> {
             return Ok(Utc.from_utc_datetime(&dt).timestamp_millis());
         }
     }
-    Err(format!(
-        "cannot read time {t:?}: use RFC 3339 (2026-08-17T10:00:00Z), a date (2026-08-17) or epoch milliseconds"
-    ))
+    Err(TimeError::Unrecognised {
+        input: t.to_string(),
+    })
 }
 
 /// Formats epoch milliseconds as RFC 3339 UTC with milliseconds (`2026-08-17T10:00:00.000Z`).
@@ -55,6 +78,7 @@ pub fn utc_date(ms: i64) -> Option<(i32, u32, u32)> {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 
@@ -70,7 +94,17 @@ mod tests {
             parse_time_ms("2026-08-17T12:00:00+02:00").unwrap(),
             1_786_960_800_000
         );
-        assert!(parse_time_ms("yesterday").unwrap_err().contains("RFC 3339"));
+        let e = parse_time_ms("yesterday").unwrap_err();
+        assert_eq!(
+            e,
+            TimeError::Unrecognised {
+                input: "yesterday".into()
+            }
+        );
+        assert!(e.to_string().contains("RFC 3339"), "{e}");
+        let e = parse_time_ms("99999999999999999999").unwrap_err();
+        assert!(matches!(e, TimeError::EpochMs { .. }), "{e:?}");
+        assert!(std::error::Error::source(&e).is_some());
     }
 
     #[test]

@@ -2,6 +2,9 @@
 
 use std::path::PathBuf;
 
+use dealerflow_log::LogError;
+use dealerflow_schemas::NameError;
+
 /// Why the simulator could not start or could not load its source.
 #[derive(Debug, thiserror::Error)]
 pub enum SimError {
@@ -14,18 +17,24 @@ pub enum SimError {
         #[source]
         source: std::io::Error,
     },
-    /// The trade file is not the JSON-RPC response of `public/get_last_trades_by_currency_and_time` (or a
-    /// bare `trades` array). Caller: fix the file; `line`/`column` point at the problem.
-    #[error("{path}: not a Deribit trade file at line {line}, column {column}: {message}")]
+    /// The trade file is not JSON of the expected shape. Caller: fix the file; the JSON error gives the line
+    /// and column.
+    #[error("{path}: not a Deribit trade file: {source}")]
+    TradeFileJson {
+        /// The file.
+        path: PathBuf,
+        /// serde_json's error (with its line and column).
+        #[source]
+        source: serde_json::Error,
+    },
+    /// The trade file is JSON but not the JSON-RPC response of `public/get_last_trades_by_currency_and_time`
+    /// (nor a bare `trades` array). Caller: give such a file.
+    #[error("{path}: not a Deribit trade file: {reason}")]
     TradeFile {
         /// The file.
         path: PathBuf,
-        /// 1-based line of the error.
-        line: usize,
-        /// 1-based column of the error.
-        column: usize,
-        /// What was wrong.
-        message: String,
+        /// What is missing.
+        reason: &'static str,
     },
     /// One trade of a source is unusable (bad instrument name, non-positive amount, ...). Caller: fix or
     /// drop that trade; `trade` names it and `index` is its position in the source (0-based).
@@ -40,13 +49,27 @@ pub enum SimError {
         /// What is wrong with it.
         reason: String,
     },
+    /// A trade of a source names an instrument that is not a Deribit option name. Caller: fix or drop it.
+    #[error("{path}: trade {trade} (record {index}): {source}")]
+    BadInstrument {
+        /// The file or log directory.
+        path: PathBuf,
+        /// The trade id.
+        trade: String,
+        /// 0-based position in the source.
+        index: usize,
+        /// Why the name is not an option name.
+        #[source]
+        source: NameError,
+    },
     /// A dealerflow log could not be opened or read. Caller: run `dealerflow log verify` on it.
-    #[error("log {path}: {message}")]
+    #[error("log {path}: {source}")]
     Log {
         /// The log directory.
         path: PathBuf,
-        /// The log error, rendered.
-        message: String,
+        /// The log error.
+        #[source]
+        source: LogError,
     },
     /// The source holds no trades; there is nothing to replay.
     #[error("{path}: no trades to replay")]

@@ -16,18 +16,18 @@ use super::trade::SimTrade;
 
 /// Reads the log in `dir` into a tape.
 pub fn load_log(dir: &Path) -> Result<Tape, SimError> {
-    let log_err = |message: String| SimError::Log {
+    let log_err = |source| SimError::Log {
         path: dir.to_path_buf(),
-        message,
+        source,
     };
-    let reader = LogReader::open(dir).map_err(|e| log_err(e.to_string()))?;
+    let reader = LogReader::open(dir).map_err(log_err)?;
     let mut names: BTreeMap<InstrumentId, (String, String)> = BTreeMap::new();
     let mut trades = Vec::new();
     let mut index = Vec::new();
     let mut marks = Vec::new();
     let mut open_interest = Vec::new();
     for rec in reader.iter() {
-        let rec = rec.map_err(|e| log_err(e.to_string()))?;
+        let rec = rec.map_err(log_err)?;
         match rec.event.to_event() {
             Event::Instrument(i) => {
                 names.insert(i.id, (i.name, i.currency));

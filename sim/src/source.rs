@@ -89,11 +89,9 @@ pub fn load_trade_file(path: &Path) -> Result<Vec<SourceTrade>, SimError> {
 
 /// Parses the text of a Deribit trade file (see [`load_trade_file`]); `path` only names it in errors.
 pub fn parse_trade_file(path: &Path, text: &str) -> Result<Vec<SourceTrade>, SimError> {
-    let json_err = |e: serde_json::Error| SimError::TradeFile {
+    let json_err = |source: serde_json::Error| SimError::TradeFileJson {
         path: path.to_path_buf(),
-        line: e.line(),
-        column: e.column(),
-        message: e.to_string(),
+        source,
     };
     let raw: Vec<FileTrade> = if text.trim_start().starts_with('[') {
         serde_json::from_str(text).map_err(json_err)?
@@ -105,9 +103,7 @@ pub fn parse_trade_file(path: &Path, text: &str) -> Result<Vec<SourceTrade>, Sim
             (None, None) => {
                 return Err(SimError::TradeFile {
                     path: path.to_path_buf(),
-                    line: 1,
-                    column: 1,
-                    message: "no `result.trades` or `trades` member".into(),
+                    reason: "no `result.trades` or `trades` member",
                 })
             }
         }
@@ -121,8 +117,13 @@ pub fn parse_trade_file(path: &Path, text: &str) -> Result<Vec<SourceTrade>, Sim
             index,
             reason,
         };
-        if let Err(e) = InstrumentName::parse(&t.instrument_name) {
-            return Err(bad(e.to_string()));
+        if let Err(source) = InstrumentName::parse(&t.instrument_name) {
+            return Err(SimError::BadInstrument {
+                path: path.to_path_buf(),
+                trade: trade_id.clone(),
+                index,
+                source,
+            });
         }
         let direction = match t.direction.as_str() {
             "buy" => TakerSide::Buy,

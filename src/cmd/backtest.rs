@@ -13,7 +13,8 @@ use clap::Args;
 use dealerflow_backtest::run::{BacktestConfig, Regimes};
 use dealerflow_store::{insert_sweep_results, sweep_result_rows};
 
-use crate::cmd::gex::{parse_duration_ms, FoldArgs};
+use crate::cmd::duration_flag;
+use crate::cmd::gex::FoldArgs;
 use crate::cmd::log_dir::require_dir;
 use crate::cmd::sync_clickhouse::{require_reachable, runtime, OptionalClickHouseArgs};
 
@@ -63,11 +64,11 @@ pub struct BacktestArgs {
     /// Draw the objective over (alpha, beta) to this SVG file.
     #[arg(long)]
     pub heatmap: Option<PathBuf>,
-    /// Sampling step of the feature cache.
-    #[arg(long, default_value = "1m", value_parser = parse_duration_ms)]
+    /// Sampling step of the feature cache (e.g. 1m, 5m).
+    #[arg(long, default_value = "1m", value_parser = duration_flag::positive_ms)]
     pub every: i64,
-    /// Forward horizon of the IC and bucket metrics (a multiple of --every).
-    #[arg(long, default_value = "1h", value_parser = parse_duration_ms)]
+    /// Forward horizon of the IC and bucket metrics (a multiple of --every, e.g. 1h).
+    #[arg(long, default_value = "1h", value_parser = duration_flag::positive_ms)]
     pub horizon: i64,
     /// Strategy cost per unit of turnover, basis points.
     #[arg(long, default_value_t = 5.0)]
@@ -142,7 +143,7 @@ pub fn run(args: BacktestArgs) -> Result<ExitCode> {
     let config = args.config();
     // ClickHouse must answer before any work, so that an unreachable server or bad credentials do not surface
     // only after the sweep (its tables are created with the first insert). The specification is checked first.
-    dealerflow_backtest::run::check_specification(&config)?;
+    dealerflow_backtest::run::check_specification(&config).map_err(with_flag)?;
     let clickhouse = match clickhouse {
         Some(target) => {
             let rt = runtime()?;
@@ -154,7 +155,7 @@ pub fn run(args: BacktestArgs) -> Result<ExitCode> {
     let (bar, progress) = crate::render::progress::backtest();
     let report = dealerflow_backtest::run::run(&config, &progress);
     bar.finish_and_clear();
-    let report = report?;
+    let report = report.map_err(with_flag)?;
     crate::render::backtest::print(
         &report,
         args.top,
@@ -183,4 +184,32 @@ pub fn run(args: BacktestArgs) -> Result<ExitCode> {
         );
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The command-line flag of a backtest setting, so that an error names what to change on this command line.
+fn flag_of(setting: &str) -> Option<&'static str> {
+    Some(match setting {
+        "sampling step" => "--every",
+        "horizon" => "--horizon",
+        "block count" => "--blocks",
+        "fee" => "--fee-bps",
+        "random draw count" => "--random",
+        "thread count" => "--threads",
+        "heat map" => "--heatmap",
+        "objective" => "--objective",
+        "grid" => "--grid",
+        _ => return None,
+    })
+}
+
+/// Adds the flag to a backtest error about one setting.
+fn with_flag(e: dealerflow_backtest::error::BacktestError) -> anyhow::Error {
+    let flag = match &e {
+        dealerflow_backtest::error::BacktestError::Setting { setting, .. } => flag_of(setting),
+        _ => None,
+    };
+    match flag {
+        Some(flag) => anyhow::Error::new(e).context(flag),
+        None => e.into(),
+    }
 }

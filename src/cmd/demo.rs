@@ -15,7 +15,7 @@ use dealerflow_engine::InventoryModel;
 use dealerflow_log::{FsyncPolicy, LogOptions, LogReader};
 use dealerflow_recorder::{self, RecordConfig};
 use dealerflow_schemas::time::format_ms;
-use dealerflow_schemas::EventKind;
+use dealerflow_schemas::{DurationMs, EventKind};
 use dealerflow_sim::log_source::load_log;
 use dealerflow_sim::source::{load_trade_file, sequence_trades};
 use dealerflow_sim::{FaultSpec, SimConfig, Simulator, Speed, Tape};
@@ -49,9 +49,9 @@ pub struct DemoArgs {
     /// Faults the simulator injects (e.g. `all`, `drop_conn=500,gap=0.01`); the recorder must still get every trade.
     #[arg(long, default_value = "none")]
     faults: String,
-    /// Give up if recording has not received every trade after this many seconds.
-    #[arg(long, default_value_t = 90)]
-    timeout_s: u64,
+    /// Give up if recording has not received every trade after this long (e.g. 90s, 5m).
+    #[arg(long, default_value = "90s", value_parser = DurationMs::parse_positive)]
+    timeout: DurationMs,
 }
 
 fn count_trades(dir: &Path) -> usize {
@@ -166,7 +166,7 @@ pub fn run(args: DemoArgs) -> Result<ExitCode> {
         config.max_backoff = Duration::from_secs(2);
         let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
         let recorder = tokio::spawn(dealerflow_recorder::run(config, stop_rx));
-        let deadline = Instant::now() + Duration::from_secs(args.timeout_s);
+        let deadline = Instant::now() + args.timeout.as_std();
         let mut have = 0;
         while Instant::now() < deadline {
             tokio::time::sleep(Duration::from_millis(500)).await;
@@ -187,8 +187,8 @@ pub fn run(args: DemoArgs) -> Result<ExitCode> {
         sim.shutdown().await;
         if have < want {
             bail!(
-                "recorded {have} of {want} trades before the {} s timeout",
-                args.timeout_s
+                "recorded {have} of {want} trades before the {} timeout (--timeout)",
+                args.timeout
             );
         }
         Ok::<_, anyhow::Error>((stats, sim_stats))

@@ -45,8 +45,8 @@ pub struct ExchangeSimArgs {
     /// Rewrite the counters and injected faults as JSON to this file every 200 ms.
     #[arg(long)]
     stats_file: Option<PathBuf>,
-    /// Smallest public/set_heartbeat interval accepted, seconds (Deribit: 10).
-    #[arg(long, default_value_t = 10)]
+    /// Smallest public/set_heartbeat interval accepted, whole seconds (Deribit: 10s).
+    #[arg(long, default_value = "10s", value_parser = crate::cmd::duration_flag::positive_whole_seconds)]
     min_heartbeat: u64,
     /// Request credits refilled per second per connection (Deribit: about 20).
     #[arg(long, default_value_t = 20.0)]

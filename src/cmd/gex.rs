@@ -17,6 +17,7 @@ use dealerflow_engine::scenario::ScenarioParams;
 use dealerflow_engine::{EngineError, InventoryModel};
 use dealerflow_schemas::time::{format_ms, parse_time_ms};
 
+use crate::cmd::duration_flag;
 use crate::cmd::log_dir::{describe_range, open_query};
 use crate::render;
 pub use crate::render::gex::By;
@@ -54,16 +55,16 @@ pub struct FoldArgs {
     #[arg(long, default_value_t = 1.0, allow_negative_numbers = true)]
     pub beta: f64,
     /// Trailing window of the HPP IQRs (e.g. 7d, 12h, 0 to score without history).
-    #[arg(long, default_value = "7d", value_parser = parse_duration_ms)]
+    #[arg(long, default_value = "7d", value_parser = duration_flag::ms)]
     pub hpp_window: i64,
     /// Lookback of the spot change ΔS in HPP.
-    #[arg(long, default_value = "1h", value_parser = parse_duration_ms)]
+    #[arg(long, default_value = "1h", value_parser = duration_flag::positive_ms)]
     pub lookback: i64,
     /// Neither read nor write checkpoints (fold the log from its start).
     #[arg(long)]
     pub no_checkpoints: bool,
     /// Spacing of checkpoints in exchange time.
-    #[arg(long, default_value = "6h", value_parser = parse_duration_ms)]
+    #[arg(long, default_value = "6h", value_parser = duration_flag::positive_ms)]
     pub checkpoint_interval: i64,
 }
 
@@ -91,38 +92,12 @@ pub struct GexArgs {
     #[arg(long)]
     pub plot: Option<PathBuf>,
     /// Spacing of the HPP samples in the trailing window.
-    #[arg(long, default_value = "1h", value_parser = parse_duration_ms)]
+    #[arg(long, default_value = "1h", value_parser = duration_flag::positive_ms)]
     pub hpp_every: i64,
 }
 
-fn parse_model(s: &str) -> Result<InventoryModel, String> {
+fn parse_model(s: &str) -> Result<InventoryModel, EngineError> {
     s.parse()
-}
-
-/// Reads a duration: `500ms`, `30s`, `1m`, `1h`, `7d`, or plain milliseconds. Returns milliseconds.
-pub fn parse_duration_ms(s: &str) -> Result<i64, String> {
-    let t = s.trim();
-    let (num, unit) = match t.find(|c: char| !c.is_ascii_digit()) {
-        Some(i) => t.split_at(i),
-        None => (t, "ms"),
-    };
-    let n: i64 = num
-        .parse()
-        .map_err(|_| format!("cannot read duration {t:?}: use e.g. 500ms, 30s, 1m, 1h, 7d"))?;
-    let scale = match unit {
-        "ms" => 1,
-        "s" => 1_000,
-        "m" | "min" => 60_000,
-        "h" => 3_600_000,
-        "d" => 86_400_000,
-        _ => {
-            return Err(format!(
-                "cannot read duration {t:?}: unit must be ms, s, m, h or d"
-            ))
-        }
-    };
-    n.checked_mul(scale)
-        .ok_or_else(|| format!("duration {t:?} is too long"))
 }
 
 /// Reads a time given as `--{what}`: RFC 3339, epoch ms, or `latest` (the log's last exchange time).
@@ -236,16 +211,6 @@ pub fn run(args: GexArgs) -> Result<ExitCode> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn durations() {
-        assert_eq!(parse_duration_ms("1m"), Ok(60_000));
-        assert_eq!(parse_duration_ms("7d"), Ok(604_800_000));
-        assert_eq!(parse_duration_ms("250"), Ok(250));
-        assert_eq!(parse_duration_ms("0"), Ok(0));
-        assert!(parse_duration_ms("1w").is_err());
-        assert!(parse_duration_ms("h").is_err());
-    }
 
     #[test]
     fn gaps_for_people() {

@@ -202,13 +202,11 @@ fn cat(
         .as_deref()
         .map(parse_time_ms)
         .transpose()
-        .map_err(anyhow::Error::msg)
         .context("--from")?;
     let to_ms = to
         .as_deref()
         .map(parse_time_ms)
         .transpose()
-        .map_err(anyhow::Error::msg)
         .context("--to")?;
     let kind = match kind.as_deref() {
         None => None,

@@ -2,6 +2,7 @@
 
 pub mod backtest;
 pub mod demo;
+pub mod duration_flag;
 pub mod exchange_sim;
 pub mod gex;
 pub mod import;

@@ -6,7 +6,9 @@ use std::process::ExitCode;
 
 use anyhow::{bail, Context, Result};
 use clap::Args;
-use dealerflow_store::{run_named_query, run_read_only_sql, NamedQuery, QueryFilter};
+use dealerflow_store::{
+    run_named_query, run_read_only_sql, ClickHouseError, NamedQuery, QueryFilter,
+};
 
 use crate::render::query::QueryFormat;
 
@@ -52,11 +54,23 @@ pub struct QueryArgs {
     #[arg(long)]
     pub model: Option<String>,
     /// Bucket width of taker-imbalance: 30s, 15m, 1h, 1d.
-    #[arg(long)]
-    pub interval: Option<String>,
+    #[arg(long, value_parser = crate::cmd::duration_flag::positive_ms)]
+    pub interval: Option<i64>,
     /// Output: table, json or csv.
     #[arg(long, default_value = "table")]
     pub format: String,
+}
+
+/// A refused filter value, with the flag it came from (the library names the filter, `--` is the CLI's).
+fn with_flag(e: ClickHouseError) -> anyhow::Error {
+    match &e {
+        ClickHouseError::BadArgument { argument, .. }
+        | ClickHouseError::BadTime { argument, .. } => {
+            let flag = format!("--{argument}");
+            anyhow::Error::new(e).context(flag)
+        }
+        _ => e.into(),
+    }
 }
 
 /// Runs `dealerflow query`.
@@ -74,9 +88,8 @@ pub fn run(args: QueryArgs) -> Result<ExitCode> {
                 &args.currency,
                 &args.instrument,
                 &args.model,
-                &args.interval,
             ];
-            if filters.iter().any(|f| f.is_some()) {
+            if filters.iter().any(|f| f.is_some()) || args.interval.is_some() {
                 bail!("--sql takes no filters; write them into the statement");
             }
             rt.block_on(run_read_only_sql(&target, sql))?
@@ -92,9 +105,11 @@ pub fn run(args: QueryArgs) -> Result<ExitCode> {
                 args.currency.as_deref(),
                 args.instrument.as_deref(),
                 args.model.as_deref(),
-                args.interval.as_deref(),
-            )?;
-            rt.block_on(run_named_query(&target, query, &filter))?
+                args.interval,
+            )
+            .map_err(with_flag)?;
+            rt.block_on(run_named_query(&target, query, &filter))
+                .map_err(with_flag)?
         }
         (None, None) => bail!("give a query name or --sql"),
     };

@@ -11,12 +11,14 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Duration;
 
-use anyhow::{bail, Context, Result};
+use anyhow::{Context, Result};
 use clap::Args;
 use dealerflow_log::FsyncPolicy;
 use dealerflow_recorder::{self, RecordConfig, DERIBIT_URL};
 use dealerflow_store::{run_sink, ClickHouseError, ClickHouseTarget, SinkOptions, SinkReport};
 use tokio::sync::{oneshot, watch};
+
+use crate::cmd::duration_flag;
 
 /// Record Deribit option trades (plus index, mark IV, open interest and instruments) into an event log.
 ///
@@ -38,35 +40,35 @@ pub struct RecordArgs {
     url: String,
     /// Give up when no connection to --url can be made this long after starting (3 tries at most). Once
     /// connected, a broken feed is reconnected with backoff for as long as the recorder runs.
-    #[arg(long, default_value = "10s")]
-    connect_timeout: String,
+    #[arg(long, default_value = "10s", value_parser = duration_flag::positive_duration)]
+    connect_timeout: Duration,
     /// Stop after this long (e.g. 90s, 30m, 6h, 2d); default: until SIGINT/SIGTERM.
-    #[arg(long)]
-    duration: Option<String>,
-    /// At most one mark-IV snapshot per this much exchange time.
-    #[arg(long, default_value = "60s")]
-    mark_iv_interval: String,
+    #[arg(long, value_parser = duration_flag::positive_duration)]
+    duration: Option<Duration>,
+    /// At most one mark-IV snapshot per this much exchange time (0 keeps every snapshot).
+    #[arg(long, default_value = "60s", value_parser = duration_flag::duration)]
+    mark_iv_interval: Duration,
     /// Open-interest poll interval.
-    #[arg(long, default_value = "5m")]
-    oi_interval: String,
+    #[arg(long, default_value = "5m", value_parser = duration_flag::positive_duration)]
+    oi_interval: Duration,
     /// Reconnect when the feed is quiet this long.
-    #[arg(long, default_value = "30s")]
-    watchdog: String,
+    #[arg(long, default_value = "30s", value_parser = duration_flag::positive_duration)]
+    watchdog: Duration,
     /// Reconcile recent history with the exchange this often.
-    #[arg(long, default_value = "60s")]
-    reconcile_interval: String,
-    /// Heartbeat interval asked of the server, seconds (Deribit: at least 10).
-    #[arg(long, default_value_t = 10)]
+    #[arg(long, default_value = "60s", value_parser = duration_flag::positive_duration)]
+    reconcile_interval: Duration,
+    /// Heartbeat interval asked of the server, whole seconds (Deribit: at least 10s).
+    #[arg(long, default_value = "10s", value_parser = duration_flag::positive_whole_seconds)]
     heartbeat: u64,
     /// First reconnection delay (doubles up to 30 s, with jitter).
-    #[arg(long, default_value = "500ms")]
-    initial_backoff: String,
+    #[arg(long, default_value = "500ms", value_parser = duration_flag::positive_duration)]
+    initial_backoff: Duration,
     /// Client-side request rate limit, requests per second.
     #[arg(long, default_value_t = 15.0)]
     requests_per_s: f64,
-    /// Log fsync policy: always, never, or a period in ms.
-    #[arg(long, default_value = "200")]
-    fsync: String,
+    /// Log fsync policy: always, never, or a period (e.g. 200ms, 1s).
+    #[arg(long, default_value = "200ms", value_parser = duration_flag::fsync_policy)]
+    fsync: FsyncPolicy,
     /// No live status line on stderr.
     #[arg(long)]
     quiet: bool,
@@ -139,30 +141,6 @@ impl BackgroundSink {
     }
 }
 
-/// Parses `500ms`, `30s`, `15m`, `1h`, `2d` (a bare number is seconds).
-pub fn parse_duration(s: &str) -> Result<Duration> {
-    let t = s.trim();
-    let split = t
-        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-        .unwrap_or(t.len());
-    let (num, unit) = t.split_at(split);
-    let x: f64 = num
-        .parse()
-        .with_context(|| format!("duration {s:?}: expected e.g. 500ms, 30s, 15m, 1h, 2d"))?;
-    let secs = match unit {
-        "ms" => x / 1000.0,
-        "" | "s" => x,
-        "m" => x * 60.0,
-        "h" => x * 3600.0,
-        "d" => x * 86_400.0,
-        other => bail!("duration {s:?}: unknown unit {other:?} (use ms, s, m, h or d)"),
-    };
-    if !secs.is_finite() || secs < 0.0 {
-        bail!("duration {s:?} must be a non-negative number");
-    }
-    Ok(Duration::from_secs_f64(secs))
-}
-
 /// Structured logs on stderr; `RUST_LOG` overrides the default level (warn).
 fn init_logging() {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
@@ -185,29 +163,17 @@ pub fn run(args: RecordArgs) -> Result<ExitCode> {
         args.data_dir.clone(),
     );
     config.url = args.url.clone();
-    config.duration = args
-        .duration
-        .as_deref()
-        .map(parse_duration)
-        .transpose()
-        .context("--duration")?;
-    config.mark_iv_interval =
-        parse_duration(&args.mark_iv_interval).context("--mark-iv-interval")?;
-    config.oi_interval = parse_duration(&args.oi_interval).context("--oi-interval")?;
-    config.watchdog = parse_duration(&args.watchdog).context("--watchdog")?;
-    config.reconcile_interval =
-        parse_duration(&args.reconcile_interval).context("--reconcile-interval")?;
-    config.initial_backoff = parse_duration(&args.initial_backoff).context("--initial-backoff")?;
-    config.connect_timeout = parse_duration(&args.connect_timeout).context("--connect-timeout")?;
+    config.duration = args.duration;
+    config.mark_iv_interval = args.mark_iv_interval;
+    config.oi_interval = args.oi_interval;
+    config.watchdog = args.watchdog;
+    config.reconcile_interval = args.reconcile_interval;
+    config.initial_backoff = args.initial_backoff;
+    config.connect_timeout = args.connect_timeout;
     config.heartbeat_interval_s = args.heartbeat;
     config.requests_per_s = args.requests_per_s;
     config.status_line = !args.quiet;
-    config.log_options.fsync = FsyncPolicy::parse(&args.fsync).with_context(|| {
-        format!(
-            "--fsync {:?}: use always, never or milliseconds",
-            args.fsync
-        )
-    })?;
+    config.log_options.fsync = args.fsync;
     if let (Ok(id), Ok(secret)) = (
         std::env::var("DERIBIT_CLIENT_ID"),
         std::env::var("DERIBIT_CLIENT_SECRET"),
@@ -347,12 +313,50 @@ mod tests {
 
     #[test]
     fn durations() {
-        assert_eq!(parse_duration("500ms").unwrap(), Duration::from_millis(500));
-        assert_eq!(parse_duration("30s").unwrap(), Duration::from_secs(30));
-        assert_eq!(parse_duration("5m").unwrap(), Duration::from_secs(300));
-        assert_eq!(parse_duration("2").unwrap(), Duration::from_secs(2));
-        assert_eq!(parse_duration("1.5h").unwrap(), Duration::from_secs(5400));
-        assert!(parse_duration("5 parsecs").is_err());
-        assert!(parse_duration("").is_err());
+        let args = parse(&["--currency", "BTC", "--data-dir", "d"]);
+        assert_eq!(args.connect_timeout, Duration::from_secs(10));
+        assert_eq!(args.duration, None);
+        assert_eq!(args.heartbeat, 10);
+        assert_eq!(args.initial_backoff, Duration::from_millis(500));
+        assert_eq!(args.fsync, FsyncPolicy::EveryMs(200));
+        let args = parse(&[
+            "--currency",
+            "BTC",
+            "--data-dir",
+            "d",
+            "--duration",
+            "1h30m",
+            "--mark-iv-interval",
+            "0",
+            "--heartbeat",
+            "1m",
+            "--fsync",
+            "never",
+        ]);
+        assert_eq!(args.duration, Some(Duration::from_secs(5400)));
+        assert_eq!(args.mark_iv_interval, Duration::ZERO);
+        assert_eq!(args.heartbeat, 60);
+        assert_eq!(args.fsync, FsyncPolicy::Never);
+        let refused = |flag: &str, value: &str| {
+            use clap::Parser;
+            let argv = [
+                "record",
+                "--currency",
+                "BTC",
+                "--data-dir",
+                "d",
+                flag,
+                value,
+            ];
+            Cli::try_parse_from(argv).unwrap_err().to_string()
+        };
+        let e = refused("--duration", "2");
+        assert!(
+            e.contains("'--duration <DURATION>'") && e.contains("write 2s"),
+            "{e}"
+        );
+        assert!(refused("--watchdog", "0s").contains("zero"));
+        assert!(refused("--heartbeat", "1500ms").contains("whole number of seconds"));
+        assert!(refused("--fsync", "200").contains("or always"));
     }
 }

@@ -16,7 +16,8 @@ use dealerflow_engine::EngineError;
 use dealerflow_schemas::time::format_ms;
 use dealerflow_store::{insert_gex_snapshots, GexSnapshotRow};
 
-use crate::cmd::gex::{parse_at, parse_duration_ms, FoldArgs};
+use crate::cmd::duration_flag;
+use crate::cmd::gex::{parse_at, FoldArgs};
 use crate::cmd::log_dir::{describe_range, open_query};
 use crate::cmd::sync_clickhouse::{require_reachable, runtime, OptionalClickHouseArgs};
 use crate::render::gex::SeriesCsv;
@@ -32,7 +33,7 @@ pub struct ReplayArgs {
     #[command(flatten)]
     pub fold: FoldArgs,
     /// Sampling step (rows at its multiples since the epoch): e.g. 1m, 15m, 1h.
-    #[arg(long, default_value = "1m", value_parser = parse_duration_ms)]
+    #[arg(long, default_value = "1m", value_parser = duration_flag::positive_ms)]
     pub every: i64,
     /// First row at or after this time (default, and at the earliest: the log's first exchange time).
     #[arg(long)]

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 use clap::Args;
-use dealerflow_store::{run_sink, ClickHouseTarget, SinkOptions, SinkStats};
+use dealerflow_store::{run_sink, ClickHouseError, ClickHouseTarget, SinkOptions, SinkStats};
 use indicatif::{ProgressBar, ProgressStyle};
 
 /// Where ClickHouse is and who we are there. The password is never printed.
@@ -94,17 +94,8 @@ pub struct SyncClickHouseArgs {
     /// Give up after ClickHouse has been failing for this long (e.g. 30s, 5m; 0 = never). Default: 5m, or never
     /// with --follow, once ClickHouse has answered; without this flag a ClickHouse that does not answer at the
     /// start is an error at once (a wrong URL or a stopped server), with it the start waits as long.
-    #[arg(long, value_parser = parse_duration)]
+    #[arg(long, value_parser = crate::cmd::duration_flag::duration)]
     pub retry_for: Option<Duration>,
-}
-
-fn parse_duration(s: &str) -> Result<Duration, String> {
-    if s == "0" {
-        return Ok(Duration::ZERO);
-    }
-    dealerflow_store::filter::parse_interval_ms(s)
-        .map(|ms| Duration::from_millis(ms as u64))
-        .map_err(|e| e.to_string())
 }
 
 /// How long the first request to ClickHouse may take before the server counts as unreachable.
@@ -117,7 +108,7 @@ pub fn require_reachable(
     what_then: &str,
 ) -> Result<()> {
     rt.block_on(target.ping(PING_TIMEOUT))
-        .map_err(|e| anyhow::anyhow!("{e}; {what_then}"))
+        .with_context(|| format!("ClickHouse does not answer ({what_then})"))
 }
 
 /// Runs `dealerflow sync-clickhouse`.
@@ -163,8 +154,17 @@ pub fn run(args: SyncClickHouseArgs) -> Result<ExitCode> {
         let _ = progress.await;
         result
     });
-    let report = report
-        .with_context(|| format!("syncing {} to {}", args.data_dir.display(), target.url()))?;
+    let report = report.map_err(|e| {
+        let hint = match e {
+            ClickHouseError::ProgressAhead { .. } => " (--from-seq 0 re-sends the log)",
+            _ => "",
+        };
+        anyhow::Error::new(e).context(format!(
+            "syncing {} to {}{hint}",
+            args.data_dir.display(),
+            target.url()
+        ))
+    })?;
     let secs = (report.elapsed_ms as f64 / 1000.0).max(1e-3);
     let rows = report.trades
         + report.index_prices

@@ -9,9 +9,11 @@ use clap::Args;
 use dealerflow_schemas::time::parse_time_ms;
 use dealerflow_synth::{
     generate_into_dir, CurrencyConfig, HppPlantedEffect, NoPlantedEffect, PlantedEffect,
-    PlantedHpp, SynthConfig, SynthProgress,
+    PlantedHpp, SynthConfig, SynthError, SynthProgress,
 };
 use indicatif::{ProgressBar, ProgressStyle};
+
+use crate::cmd::duration_flag;
 
 /// Write a synthetic Deribit option market (instruments, trades, index ticks, mark IV and open interest) into an
 /// empty log. Deterministic: the same arguments give a byte-identical log.
@@ -52,11 +54,11 @@ pub struct SynthArgs {
     #[arg(long, default_value_t = 20_000.0)]
     trades_per_day_eth: f64,
     /// Interval of mark-IV snapshots per currency (e.g. 15m, 1h, 30s).
-    #[arg(long, default_value = "15m")]
-    mark_iv_interval: String,
+    #[arg(long, default_value = "15m", value_parser = duration_flag::positive_ms)]
+    mark_iv_interval: i64,
     /// Interval of open-interest snapshots per currency (e.g. 1h).
-    #[arg(long, default_value = "1h")]
-    oi_interval: String,
+    #[arg(long, default_value = "1h", value_parser = duration_flag::positive_ms)]
+    oi_interval: i64,
     /// Plant an effect: forward index volatility driven by HPP with this α* (needs --planted-beta).
     #[arg(long, requires = "planted_beta", allow_negative_numbers = true)]
     planted_alpha: Option<f64>,
@@ -67,38 +69,44 @@ pub struct SynthArgs {
     #[arg(long, default_value_t = 0.25, requires = "planted_alpha")]
     planted_strength: f64,
     /// Lookback of ΔS in the planted score (use the same --lookback in backtest).
-    #[arg(long, default_value = "1h", requires = "planted_alpha")]
-    planted_lookback: String,
+    #[arg(long, default_value = "1h", requires = "planted_alpha", value_parser = duration_flag::positive_ms)]
+    planted_lookback: i64,
     /// Trailing IQR window of the planted score (use the same --hpp-window in backtest).
-    #[arg(long, default_value = "7d", requires = "planted_alpha")]
-    planted_window: String,
+    #[arg(long, default_value = "7d", requires = "planted_alpha", value_parser = duration_flag::positive_ms)]
+    planted_window: i64,
 }
 
-/// Parses `30s`, `15m`, `1h`, `2d` or a number of milliseconds into milliseconds.
-fn parse_interval_ms(s: &str) -> Result<i64> {
-    let t = s.trim();
-    let (num, unit_ms) = match t.char_indices().last() {
-        Some((i, 's')) if !t.ends_with("ms") => (&t[..i], 1_000),
-        Some((i, 'm')) => (&t[..i], 60_000),
-        Some((i, 'h')) => (&t[..i], 3_600_000),
-        Some((i, 'd')) => (&t[..i], 86_400_000),
-        _ => (t.trim_end_matches("ms"), 1),
+/// A generator error, with the flag of the setting it names (the generator names settings, not flags).
+fn with_flag(e: SynthError) -> anyhow::Error {
+    let flag = match &e {
+        SynthError::Config { setting, .. } => match *setting {
+            "days" => Some("--days"),
+            "currencies" => Some("--currencies"),
+            "start" => Some("--start"),
+            "mark-IV interval" => Some("--mark-iv-interval"),
+            "open-interest interval" => Some("--oi-interval"),
+            "trades per day" => Some("--trades-per-day-btc/--trades-per-day-eth"),
+            "planted weights" => Some("--planted-alpha/--planted-beta"),
+            "planted strength" => Some("--planted-strength"),
+            "planted lookback" => Some("--planted-lookback"),
+            "planted window" => Some("--planted-window"),
+            _ => None,
+        },
+        _ => None,
     };
-    let n: i64 = num
-        .parse()
-        .with_context(|| format!("bad interval {s:?}: use e.g. 30s, 15m, 1h"))?;
-    n.checked_mul(unit_ms)
-        .with_context(|| format!("interval {s:?} is too long"))
+    match flag {
+        Some(flag) => anyhow::Error::new(e).context(flag),
+        None => e.into(),
+    }
 }
 
 /// Runs `dealerflow synth`.
 pub fn run(args: SynthArgs) -> Result<ExitCode> {
-    let start_ms = parse_time_ms(&args.start).map_err(|e| anyhow::anyhow!("--start: {e}"))?;
+    let start_ms = parse_time_ms(&args.start).context("--start")?;
     let mut config = SynthConfig::new(args.days, args.seed);
     config.start_ms = start_ms;
-    config.mark_iv_interval_ms =
-        parse_interval_ms(&args.mark_iv_interval).context("--mark-iv-interval")?;
-    config.oi_interval_ms = parse_interval_ms(&args.oi_interval).context("--oi-interval")?;
+    config.mark_iv_interval_ms = args.mark_iv_interval;
+    config.oi_interval_ms = args.oi_interval;
     config.currencies = Vec::new();
     for c in &args.currencies {
         let per_day = match c.to_ascii_uppercase().as_str() {
@@ -108,7 +116,7 @@ pub fn run(args: SynthArgs) -> Result<ExitCode> {
         };
         config
             .currencies
-            .push(CurrencyConfig::for_currency(c, per_day)?);
+            .push(CurrencyConfig::for_currency(c, per_day).map_err(with_flag)?);
     }
     let bar = ProgressBar::new(u64::from(args.days) * 86_400);
     bar.set_style(
@@ -128,11 +136,10 @@ pub fn run(args: SynthArgs) -> Result<ExitCode> {
                 alpha,
                 beta,
                 strength: args.planted_strength,
-                lookback_ms: parse_interval_ms(&args.planted_lookback)
-                    .context("--planted-lookback")?,
-                window_ms: parse_interval_ms(&args.planted_window).context("--planted-window")?,
+                lookback_ms: args.planted_lookback,
+                window_ms: args.planted_window,
             };
-            Some(HppPlantedEffect::new(&config, params)?)
+            Some(HppPlantedEffect::new(&config, params).map_err(with_flag)?)
         }
         _ => None,
     };
@@ -141,6 +148,7 @@ pub fn run(args: SynthArgs) -> Result<ExitCode> {
         None => &mut NoPlantedEffect,
     };
     let report = generate_into_dir(&config, &args.data_dir, effect, &mut progress)
+        .map_err(with_flag)
         .with_context(|| format!("synth into {}", args.data_dir.display()))?;
     bar.finish_and_clear();
     if let Some(p) = &planted {
@@ -161,21 +169,4 @@ pub fn run(args: SynthArgs) -> Result<ExitCode> {
         crate::render::synth::written(&report, &args.data_dir, started.elapsed().as_secs_f64())
     );
     Ok(ExitCode::SUCCESS)
-}
-
-#[cfg(test)]
-#[allow(clippy::unwrap_used)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn intervals() {
-        assert_eq!(parse_interval_ms("15m").unwrap(), 900_000);
-        assert_eq!(parse_interval_ms("1h").unwrap(), 3_600_000);
-        assert_eq!(parse_interval_ms("30s").unwrap(), 30_000);
-        assert_eq!(parse_interval_ms("2d").unwrap(), 172_800_000);
-        assert_eq!(parse_interval_ms("1500ms").unwrap(), 1_500);
-        assert_eq!(parse_interval_ms("900000").unwrap(), 900_000);
-        assert!(parse_interval_ms("soon").is_err());
-    }
 }

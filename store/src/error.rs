@@ -3,10 +3,13 @@
 
 use std::path::PathBuf;
 
+use dealerflow_log::LogError;
+use dealerflow_schemas::time::TimeError;
+
 /// What went wrong talking to ClickHouse, reading the log for it, or validating a query.
 #[derive(Debug, thiserror::Error)]
 pub enum ClickHouseError {
-    /// The server URL cannot be used. Caller: pass `http://HOST:PORT` (credentials via `--user`/`--password`).
+    /// The server URL cannot be used. Caller: pass `http://HOST:PORT` (credentials apart from the URL).
     #[error("bad ClickHouse URL {url}: {reason}")]
     BadUrl {
         /// The URL with any credentials removed.
@@ -17,12 +20,21 @@ pub enum ClickHouseError {
     /// A value given for a query or a connection is not acceptable. Nothing was sent to the server.
     #[error("bad {argument} {value:?}: {reason}")]
     BadArgument {
-        /// The flag or field (`--currency`, `--from`, `database`).
+        /// The setting (`currency`, `from`, `interval`, `database`).
         argument: &'static str,
         /// The rejected value (at most 80 characters of it).
         value: String,
         /// The shape it must have.
         reason: String,
+    },
+    /// A time filter that is not a time. Nothing was sent to the server.
+    #[error("bad {argument}: {source}")]
+    BadTime {
+        /// The filter (`from`, `to`).
+        argument: &'static str,
+        /// Why the value is not a time.
+        #[source]
+        source: TimeError,
     },
     /// Ad-hoc SQL that is not a single read-only statement. Nothing was sent to the server.
     #[error("refused SQL: {reason}")]
@@ -49,14 +61,26 @@ pub enum ClickHouseError {
         reason: String,
     },
     /// Reading the log failed. Caller: run `dealerflow log verify DIR`.
-    #[error("reading the log {dir}{}: {message}", seq.map_or_else(String::new, |s| format!(" at seq {s}")))]
+    #[error("reading the log {dir}{}: {source}", seq.map_or_else(String::new, |s| format!(" at seq {s}")))]
     Log {
         /// The log directory.
         dir: PathBuf,
         /// The record being read, when known.
         seq: Option<u64>,
-        /// The log error, rendered.
-        message: String,
+        /// The log error.
+        #[source]
+        source: LogError,
+    },
+    /// A system call around the log failed (resolving its directory, starting its reader thread).
+    #[error("the log {dir}: {operation}: {source}")]
+    LogIo {
+        /// The log directory.
+        dir: PathBuf,
+        /// What was being done.
+        operation: &'static str,
+        /// The I/O error.
+        #[source]
+        source: std::io::Error,
     },
     /// The log snapshot promised records up to `expected_seq` but they could not be read (a bad frame).
     /// Caller: run `dealerflow log verify DIR`.
@@ -70,8 +94,8 @@ pub enum ClickHouseError {
         expected_seq: u64,
     },
     /// ClickHouse says more of this log was written than the log holds: the log was replaced or truncated.
-    /// Caller: re-send from the start (`--from-seq 0`); re-sent rows never duplicate.
-    #[error("ClickHouse has written log {log_id} up to seq {progress_seq} but the log ends at seq {log_next_seq}; re-send with --from-seq 0 if this is a different log")]
+    /// Caller: re-send from the start (start seq 0); re-sent rows never duplicate.
+    #[error("ClickHouse has written log {log_id} up to seq {progress_seq} but the log ends at seq {log_next_seq}; re-send from seq 0 if this is a different log")]
     ProgressAhead {
         /// The log identity used in `sink_progress`.
         log_id: String,
@@ -91,8 +115,20 @@ pub enum ClickHouseError {
         attempts: u32,
         /// Time spent retrying, ms.
         waited_ms: u64,
-        /// The last failure, rendered.
-        last_error: String,
+        /// The last failure.
+        #[source]
+        last_error: Box<ClickHouseError>,
+    },
+    /// A file or process operation for the throwaway local server failed.
+    #[error("local ClickHouse server in {dir}: {operation}: {source}")]
+    LocalServerIo {
+        /// Its directory.
+        dir: PathBuf,
+        /// What was being done (`writing config.xml`, `starting /usr/bin/clickhouse-server`).
+        operation: String,
+        /// The I/O error.
+        #[source]
+        source: std::io::Error,
     },
     /// The throwaway local server could not be started or stopped.
     #[error("local ClickHouse server in {dir}: {reason}")]

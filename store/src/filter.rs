@@ -1,10 +1,14 @@
 //! The user's query filters, validated into their shapes before any SQL is built: times parsed to epoch ms,
-//! currencies `^[A-Z0-9_]{1,16}$`, instrument names parsed as Deribit option names, models and intervals from a
-//! closed set. Values are then bound into SQL with the client's escaping ([`super::query`]); validation is the
-//! first of the two fences, not the only one.
+//! currencies `^[A-Z0-9_]{1,16}$`, instrument names parsed as Deribit option names, models from a closed set,
+//! bucket widths within 1 s and 366 days. Values are then bound into SQL with the client's escaping
+//! ([`super::query`]); validation is the first of the two fences, not the only one.
+//!
+//! Errors name the filter (`currency`, `interval`), not a command-line flag: the caller knows where the value
+//! came from. The bucket width arrives already read (as milliseconds, by the duration syntax of
+//! [`dealerflow_schemas::duration`]); this module only checks its range.
 
 use dealerflow_schemas::time::parse_time_ms;
-use dealerflow_schemas::InstrumentName;
+use dealerflow_schemas::{DurationMs, InstrumentName};
 
 use super::error::ClickHouseError;
 
@@ -22,7 +26,7 @@ impl Currency {
             Ok(Currency(s.to_string()))
         } else {
             Err(ClickHouseError::bad_argument(
-                "--currency",
+                "currency",
                 s,
                 "a currency is 1 to 16 of A-Z 0-9 _ (e.g. BTC)",
             ))
@@ -56,29 +60,33 @@ pub struct QueryFilter {
 pub const MAX_INTERVAL_MS: i64 = 366 * 86_400_000;
 
 impl QueryFilter {
-    /// Validates raw flag values. `None` means the flag was not given.
+    /// Validates raw filter values (`interval_ms`: the bucket width of `taker-imbalance`, ms). `None` means the
+    /// filter was not given.
     pub fn parse(
         from: Option<&str>,
         to: Option<&str>,
         currency: Option<&str>,
         instrument: Option<&str>,
         model: Option<&str>,
-        interval: Option<&str>,
+        interval_ms: Option<i64>,
     ) -> Result<QueryFilter, ClickHouseError> {
         let time = |arg: &'static str, v: Option<&str>| -> Result<Option<i64>, ClickHouseError> {
             v.map(|s| {
-                parse_time_ms(s).map_err(|reason| ClickHouseError::bad_argument(arg, s, reason))
+                parse_time_ms(s).map_err(|source| ClickHouseError::BadTime {
+                    argument: arg,
+                    source,
+                })
             })
             .transpose()
         };
-        let from_ms = time("--from", from)?;
-        let to_ms = time("--to", to)?;
+        let from_ms = time("from", from)?;
+        let to_ms = time("to", to)?;
         if let (Some(f), Some(t)) = (from_ms, to_ms) {
             if f > t {
                 return Err(ClickHouseError::bad_argument(
-                    "--from",
+                    "from",
                     from.unwrap_or_default(),
-                    "must not be after --to",
+                    "must not be after to",
                 ));
             }
         }
@@ -87,20 +95,20 @@ impl QueryFilter {
             .map(|s| {
                 InstrumentName::parse(s)
                     .map(|_| s.to_string())
-                    .map_err(|e| ClickHouseError::bad_argument("--instrument", s, e.to_string()))
+                    .map_err(|e| ClickHouseError::bad_argument("instrument", s, e.to_string()))
             })
             .transpose()?;
         let model = model
             .map(|s| match s {
                 "flow" | "oi" | "hybrid" => Ok(s.to_string()),
                 _ => Err(ClickHouseError::bad_argument(
-                    "--model",
+                    "model",
                     s,
                     "one of flow, oi, hybrid",
                 )),
             })
             .transpose()?;
-        let interval_ms = interval.map(parse_interval_ms).transpose()?;
+        let interval_ms = interval_ms.map(check_interval_ms).transpose()?;
         Ok(QueryFilter {
             from_ms,
             to_ms,
@@ -112,35 +120,17 @@ impl QueryFilter {
     }
 }
 
-/// Parses `30s`, `15m`, `1h`, `1d` or a number of ms into ms, between 1 s and 366 days.
-pub fn parse_interval_ms(s: &str) -> Result<i64, ClickHouseError> {
-    let bad = || {
-        ClickHouseError::bad_argument(
-            "--interval",
-            s,
-            "a duration such as 30s, 15m, 1h, 1d (or ms), between 1s and 366d",
-        )
-    };
-    let (digits, unit_ms) = match s.char_indices().find(|(_, c)| !c.is_ascii_digit()) {
-        None => (s, 1),
-        Some((i, _)) => {
-            let unit = match &s[i..] {
-                "ms" => 1,
-                "s" => 1_000,
-                "m" => 60_000,
-                "h" => 3_600_000,
-                "d" => 86_400_000,
-                _ => return Err(bad()),
-            };
-            (&s[..i], unit)
-        }
-    };
-    let n: i64 = digits.parse().map_err(|_| bad())?;
-    let ms = n.checked_mul(unit_ms).ok_or_else(bad)?;
+/// A bucket width of `taker-imbalance`, ms: accepted between 1 s and 366 days.
+pub fn check_interval_ms(ms: i64) -> Result<i64, ClickHouseError> {
     if (1_000..=MAX_INTERVAL_MS).contains(&ms) {
         Ok(ms)
     } else {
-        Err(bad())
+        let shown = DurationMs::from_ms(ms).map_or_else(|| format!("{ms} ms"), |d| d.to_string());
+        Err(ClickHouseError::bad_argument(
+            "interval",
+            &shown,
+            "a bucket is between 1s and 366d",
+        ))
     }
 }
 
@@ -156,7 +146,7 @@ mod tests {
             Some("BTC"),
             Some("BTC-17AUG26-63000-P"),
             Some("flow"),
-            Some("1h"),
+            Some(3_600_000),
         )
         .unwrap();
         assert_eq!(f.from_ms, Some(1_786_924_800_000));
@@ -173,7 +163,13 @@ mod tests {
             (None, None, Some("BTC-PERPETUAL")),
         ] {
             let e = QueryFilter::parse(from, None, cur, inst, None, None).unwrap_err();
-            assert!(matches!(e, ClickHouseError::BadArgument { .. }), "{e}");
+            assert!(
+                matches!(
+                    e,
+                    ClickHouseError::BadArgument { .. } | ClickHouseError::BadTime { .. }
+                ),
+                "{e}"
+            );
         }
         assert!(QueryFilter::parse(
             Some("2026-08-18"),
@@ -189,20 +185,26 @@ mod tests {
 
     #[test]
     fn intervals() {
-        assert_eq!(parse_interval_ms("15m").unwrap(), 900_000);
-        assert_eq!(parse_interval_ms("1d").unwrap(), 86_400_000);
-        assert_eq!(parse_interval_ms("5000").unwrap(), 5_000);
-        for bad in [
-            "",
-            "0h",
-            "999ms",
-            "1w",
-            "1h; DROP",
-            "-1h",
-            "367d",
-            "99999999999999999999d",
-        ] {
-            assert!(parse_interval_ms(bad).is_err(), "{bad}");
+        assert_eq!(check_interval_ms(900_000).unwrap(), 900_000);
+        assert_eq!(check_interval_ms(1_000).unwrap(), 1_000);
+        assert_eq!(check_interval_ms(MAX_INTERVAL_MS).unwrap(), MAX_INTERVAL_MS);
+        for bad in [0, 999, -3_600_000, MAX_INTERVAL_MS + 1, i64::MAX] {
+            let e = check_interval_ms(bad).unwrap_err();
+            assert!(
+                matches!(
+                    e,
+                    ClickHouseError::BadArgument {
+                        argument: "interval",
+                        ..
+                    }
+                ),
+                "{bad}: {e}"
+            );
         }
+        assert_eq!(
+            check_interval_ms(999).unwrap_err().to_string(),
+            "bad interval \"999ms\": a bucket is between 1s and 366d"
+        );
+        assert!(QueryFilter::parse(None, None, None, None, None, Some(500)).is_err());
     }
 }

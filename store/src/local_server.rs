@@ -50,18 +50,23 @@ impl LocalServer {
             dir: dir.to_path_buf(),
             reason,
         };
+        let io = |operation: String, source: std::io::Error| ClickHouseError::LocalServerIo {
+            dir: dir.to_path_buf(),
+            operation,
+            source,
+        };
         let binary = LocalServer::binary().ok_or_else(|| {
             err("clickhouse-server is not installed (apt-get install clickhouse-server)".into())
         })?;
-        let http_port = free_port().map_err(|e| err(format!("finding a free port: {e}")))?;
-        let tcp_port = free_port().map_err(|e| err(format!("finding a free port: {e}")))?;
+        let http_port = free_port().map_err(|e| io("finding a free port".into(), e))?;
+        let tcp_port = free_port().map_err(|e| io("finding a free port".into(), e))?;
         for sub in ["data", "tmp", "user_files", "format_schemas", "log"] {
-            fs::create_dir_all(dir.join(sub)).map_err(|e| err(format!("creating {sub}: {e}")))?;
+            fs::create_dir_all(dir.join(sub)).map_err(|e| io(format!("creating {sub}"), e))?;
         }
         fs::write(dir.join("config.xml"), config_xml(dir, http_port, tcp_port))
-            .map_err(|e| err(format!("writing config.xml: {e}")))?;
+            .map_err(|e| io("writing config.xml".into(), e))?;
         fs::write(dir.join("users.xml"), USERS_XML)
-            .map_err(|e| err(format!("writing users.xml: {e}")))?;
+            .map_err(|e| io("writing users.xml".into(), e))?;
         let mut server = LocalServer {
             dir: dir.to_path_buf(),
             binary,
@@ -96,9 +101,16 @@ impl LocalServer {
             dir: dir.clone(),
             reason,
         };
+        let io = |operation: String, source: std::io::Error| ClickHouseError::LocalServerIo {
+            dir: dir.clone(),
+            operation,
+            source,
+        };
         let out = fs::File::create(self.dir.join("log/stdout.log"))
-            .map_err(|e| err(format!("creating log/stdout.log: {e}")))?;
-        let out2 = out.try_clone().map_err(|e| err(e.to_string()))?;
+            .map_err(|e| io("creating log/stdout.log".into(), e))?;
+        let out2 = out
+            .try_clone()
+            .map_err(|e| io("duplicating the stdout log".into(), e))?;
         let child = Command::new(&self.binary)
             .arg(format!(
                 "--config-file={}",
@@ -109,7 +121,7 @@ impl LocalServer {
             .stdout(out)
             .stderr(out2)
             .spawn()
-            .map_err(|e| err(format!("starting {}: {e}", self.binary.display())))?;
+            .map_err(|e| io(format!("starting {}", self.binary.display()), e))?;
         self.child = Some(child);
         let deadline = Instant::now() + Duration::from_secs(60);
         loop {

@@ -12,6 +12,7 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
+use dealerflow_log::LogError;
 use dealerflow_log::{Follower, LogReader};
 use dealerflow_schemas::event::ArchivedEvent;
 use dealerflow_schemas::Record;
@@ -58,11 +59,11 @@ pub(crate) fn spawn(plan: ReadPlan, tx: Sender) -> std::io::Result<JoinHandle<()
         })
 }
 
-fn log_error(plan: &ReadPlan, seq: Option<u64>, e: impl std::fmt::Display) -> ClickHouseError {
+fn log_error(plan: &ReadPlan, seq: Option<u64>, source: LogError) -> ClickHouseError {
     ClickHouseError::Log {
         dir: plan.dir.clone(),
         seq,
-        message: e.to_string(),
+        source,
     }
 }
 

@@ -20,19 +20,21 @@ pub fn log_id(dir: &Path, reader: &LogReader) -> Result<Option<String>, ClickHou
     let first = match reader.iter().next() {
         None => return Ok(None),
         Some(Ok(rec)) => rec.ts_recv_ns,
-        Some(Err(e)) => {
+        Some(Err(source)) => {
             return Err(ClickHouseError::Log {
                 dir: dir.to_path_buf(),
                 seq: Some(0),
-                message: e.to_string(),
+                source,
             })
         }
     };
-    let canonical = dir.canonicalize().map_err(|e| ClickHouseError::Log {
-        dir: dir.to_path_buf(),
-        seq: None,
-        message: format!("resolving the directory: {e}"),
-    })?;
+    let canonical = dir
+        .canonicalize()
+        .map_err(|source| ClickHouseError::LogIo {
+            dir: dir.to_path_buf(),
+            operation: "resolving the directory",
+            source,
+        })?;
     Ok(Some(format!("{}#{first}", canonical.display())))
 }
 

@@ -10,6 +10,7 @@
 
 use clickhouse::query::Query;
 use clickhouse::Client;
+use dealerflow_schemas::DurationMs;
 
 use super::error::ClickHouseError;
 use super::filter::QueryFilter;
@@ -127,14 +128,14 @@ impl NamedQuery {
         if gex {
             if let Some(i) = &filter.instrument {
                 return Err(ClickHouseError::bad_argument(
-                    "--instrument",
+                    "instrument",
                     i,
                     "gex-history is per currency and model, not per instrument",
                 ));
             }
         } else if let Some(m) = &filter.model {
             return Err(ClickHouseError::bad_argument(
-                "--model",
+                "model",
                 m,
                 "only gex-history has a model (trades are model-free)",
             ));
@@ -142,8 +143,8 @@ impl NamedQuery {
         if self != NamedQuery::TakerImbalance {
             if let Some(i) = filter.interval_ms {
                 return Err(ClickHouseError::bad_argument(
-                    "--interval",
-                    &i.to_string(),
+                    "interval",
+                    &DurationMs::from_ms(i).map_or_else(|| i.to_string(), |d| d.to_string()),
                     "only taker-imbalance has buckets",
                 ));
             }
@@ -222,7 +223,7 @@ pub async fn run_read_only_sql(
     let q = target
         .client()
         .query(&padded_for_post(&checked.replace('?', "??")));
-    fetch_table(target, q, "--sql").await
+    fetch_table(target, q, "read-only SQL").await
 }
 
 /// The client sends read queries up to this many bytes with GET, longer ones with POST.
@@ -277,7 +278,7 @@ mod tests {
             Some("BTC"),
             Some("BTC-17AUG26-63000-P"),
             None,
-            Some("15m"),
+            Some(900_000),
         )
         .unwrap();
         let s = sql(NamedQuery::TakerImbalance, &f);
@@ -339,7 +340,7 @@ mod tests {
         assert!(NamedQuery::FlowByStrike
             .build(&Client::default(), &model)
             .is_err());
-        let interval = QueryFilter::parse(None, None, None, None, None, Some("1h")).unwrap();
+        let interval = QueryFilter::parse(None, None, None, None, None, Some(3_600_000)).unwrap();
         assert!(NamedQuery::VolumeByInstrument
             .build(&Client::default(), &interval)
             .is_err());

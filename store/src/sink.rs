@@ -263,10 +263,10 @@ pub async fn run_sink(
         flush_interval: options.flush_interval,
         shutdown: stop_flag.clone(),
     };
-    let reader = log_batches::spawn(plan, tx).map_err(|e| ClickHouseError::Log {
+    let reader = log_batches::spawn(plan, tx).map_err(|source| ClickHouseError::LogIo {
         dir: log_dir.to_path_buf(),
-        seq: Some(start_seq),
-        message: format!("starting the reader thread: {e}"),
+        operation: "starting the reader thread",
+        source,
     })?;
     let _stop_reader = StopOnDrop(stop_flag.clone());
 
@@ -343,11 +343,11 @@ impl Drop for StopOnDrop {
     }
 }
 
-fn log_err(dir: &Path, e: LogError) -> ClickHouseError {
+fn log_err(dir: &Path, source: LogError) -> ClickHouseError {
     ClickHouseError::Log {
         dir: PathBuf::from(dir),
         seq: None,
-        message: e.to_string(),
+        source,
     }
 }
 
@@ -408,7 +408,7 @@ impl Retry {
                 next_seq: stats.stored_seq.load(Ordering::Relaxed).max(next_seq),
                 attempts: self.attempts,
                 waited_ms: waited.as_millis() as u64,
-                last_error: e.to_string(),
+                last_error: Box::new(e),
             });
         }
         stats.retries.fetch_add(1, Ordering::Relaxed);

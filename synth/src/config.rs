@@ -46,6 +46,7 @@ impl CurrencyConfig {
                 trade_id_prefix: "ETH-",
             }),
             other => Err(SynthError::Config {
+                setting: "currencies",
                 reason: format!(
                     "unsupported currency {other:?}: the synthetic market knows BTC and ETH"
                 ),
@@ -100,44 +101,49 @@ impl SynthConfig {
         self.start_ms + i64::from(self.days) * MS_PER_DAY
     }
 
-    /// Checks the parameters; every error names the parameter.
+    /// Checks the parameters; every error names the setting.
     pub fn validate(&self) -> Result<(), SynthError> {
-        let fail = |reason: String| Err(SynthError::Config { reason });
+        let fail =
+            |setting: &'static str, reason: String| Err(SynthError::Config { setting, reason });
         if self.days == 0 {
-            return fail("--days must be at least 1".into());
+            return fail("days", "must be at least 1".into());
         }
         if self.currencies.is_empty() {
-            return fail("--currencies must name at least one currency".into());
+            return fail("currencies", "name at least one currency".into());
         }
         if self.start_ms % 1000 != 0 || self.start_ms <= 0 {
-            return fail(format!(
-                "--start must be a positive whole second, got {} ms",
-                self.start_ms
-            ));
+            return fail(
+                "start",
+                format!("must be a positive whole second, got {} ms", self.start_ms),
+            );
         }
-        for (name, v) in [
-            ("--mark-iv-interval", self.mark_iv_interval_ms),
-            ("--oi-interval", self.oi_interval_ms),
+        for (setting, v) in [
+            ("mark-IV interval", self.mark_iv_interval_ms),
+            ("open-interest interval", self.oi_interval_ms),
         ] {
             if v < 1000 || v % 1000 != 0 {
-                return fail(format!(
-                    "{name} must be a whole number of seconds ≥ 1 s, got {v} ms"
-                ));
+                return fail(
+                    setting,
+                    format!("must be a whole number of seconds ≥ 1 s, got {v} ms"),
+                );
             }
         }
         let mut seen = std::collections::BTreeSet::new();
         for c in &self.currencies {
             if !seen.insert(c.currency.clone()) {
-                return fail(format!("currency {} is listed twice", c.currency));
+                return fail("currencies", format!("{} is listed twice", c.currency));
             }
             if !(c.trades_per_day.is_finite()
                 && c.trades_per_day >= 0.0
                 && c.trades_per_day <= 5_000_000.0)
             {
-                return fail(format!(
-                    "trades per day for {} must be in 0..=5000000, got {}",
-                    c.currency, c.trades_per_day
-                ));
+                return fail(
+                    "trades per day",
+                    format!(
+                        "for {} must be in 0..=5000000, got {}",
+                        c.currency, c.trades_per_day
+                    ),
+                );
             }
         }
         Ok(())

@@ -267,8 +267,8 @@ fn intern(sink: &mut Sink<'_>, t: i64, name: &str) -> Result<InstrumentId, Synth
         return Ok(id);
     }
     let Some(instrument) = sink.catalog.prepare(name, 1.0)? else {
-        return sink.catalog.id(name).ok_or_else(|| SynthError::Config {
-            reason: format!("instrument {name} vanished from the catalog"),
+        return sink.catalog.id(name).ok_or_else(|| SynthError::Vanished {
+            name: name.to_string(),
         });
     };
     let id = instrument.id;

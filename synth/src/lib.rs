@@ -68,11 +68,19 @@ pub use vol_surface::VolSurface;
 /// Why a synthetic run failed.
 #[derive(Debug, thiserror::Error)]
 pub enum SynthError {
-    /// A parameter is out of range; `reason` names it.
-    #[error("synth: {reason}")]
+    /// A setting is out of range.
+    #[error("synth: bad {setting}: {reason}")]
     Config {
-        /// What is wrong.
+        /// The setting, as the generator names it (`days`, `mark-IV interval`, `planted lookback`).
+        setting: &'static str,
+        /// What is wrong and what is accepted.
         reason: String,
+    },
+    /// The instrument catalog lost an instrument it had just prepared (a bug).
+    #[error("synth: instrument {name} vanished from the catalog")]
+    Vanished {
+        /// The instrument name.
+        name: String,
     },
     /// The target log already holds records; a synthetic market is written into an empty log only.
     #[error(

@@ -75,18 +75,34 @@ impl Default for PlantedHpp {
 impl PlantedHpp {
     /// Checks the weights, strength and windows.
     pub fn validate(&self) -> Result<(), SynthError> {
-        let bad = |reason: String| Err(SynthError::Config { reason });
+        let bad =
+            |setting: &'static str, reason: String| Err(SynthError::Config { setting, reason });
         if !(self.alpha.is_finite() && self.beta.is_finite()) {
-            return bad("--planted-alpha and --planted-beta must be finite numbers".into());
+            return bad(
+                "planted weights",
+                format!(
+                    "alpha {} and beta {} must be finite numbers",
+                    self.alpha, self.beta
+                ),
+            );
         }
         if !(self.strength.is_finite() && (0.0..=1.0).contains(&self.strength)) {
-            return bad(format!(
-                "--planted-strength {} must lie in [0, 1]",
-                self.strength
-            ));
+            return bad(
+                "planted strength",
+                format!("{} must lie in [0, 1]", self.strength),
+            );
         }
-        if self.lookback_ms <= 0 || self.window_ms <= 0 {
-            return bad("--planted-lookback and --planted-window must be positive".into());
+        if self.lookback_ms <= 0 {
+            return bad(
+                "planted lookback",
+                format!("{} ms; it must be positive", self.lookback_ms),
+            );
+        }
+        if self.window_ms <= 0 {
+            return bad(
+                "planted window",
+                format!("{} ms; it must be positive", self.window_ms),
+            );
         }
         Ok(())
     }

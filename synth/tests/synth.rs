@@ -350,6 +350,6 @@ fn planted_parameters_are_checked() {
     ] {
         let err = HppPlantedEffect::new(&config, bad).unwrap_err();
         assert!(matches!(err, SynthError::Config { .. }), "{err}");
-        assert!(err.to_string().contains("--planted-"), "{err}");
+        assert!(err.to_string().contains("synth: bad planted "), "{err}");
     }
 }

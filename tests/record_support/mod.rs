@@ -75,7 +75,7 @@ pub fn start_sim(source: &[&str], faults: &str, speed: &str, dir: &Path) -> (Pro
             "--faults",
             faults,
             "--min-heartbeat",
-            "1",
+            "1s",
         ])
         .args(source)
         .arg("--port-file")
@@ -123,7 +123,7 @@ pub fn start_recorder(port: u16, log: &Path, extra: &[&str]) -> Proc {
             .args(["--url", &format!("ws://127.0.0.1:{port}/ws/api/v2")])
             .args([
                 "--heartbeat",
-                "1",
+                "1s",
                 "--watchdog",
                 "900ms",
                 "--reconcile-interval",

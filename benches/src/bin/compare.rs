@@ -142,7 +142,7 @@ fn options(a: Args) -> Result<(CompareOptions, Option<PathBuf>)> {
         a.at.as_deref()
             .map(parse_time_ms)
             .transpose()
-            .map_err(|e| anyhow::anyhow!("--at: {e}"))?;
+            .context("--at")?;
     let clickhouse = clickhouse_url(a.clickhouse);
     let target_dir = std::env::var_os("CARGO_TARGET_DIR")
         .map(PathBuf::from)
