@@ -1,13 +1,16 @@
 //! Readers: a snapshot of a log (possibly still being written by another process), iterated from the start, from
-//! a seq or from an exchange time, with every frame's checksum verified and the payload read in place (zero-copy).
+//! a seq or from an exchange time, with every frame's checksum and every payload's structure verified and the
+//! payload read in place (zero-copy). A frame that fails either check ends the iteration with an error naming the
+//! segment and offset; nothing after it is read and nothing is skipped.
 
 use std::fs::File;
 use std::path::{Path, PathBuf};
 
 use memmap2::Mmap;
+use rkyv::rancor::BoxedError;
 
 use super::error::LogError;
-use super::frame::{read_slot, Slot};
+use super::frame::{read_slot, FrameRef, Slot};
 use super::index::{index_path, read_index, scan_frames, IndexHealth, RawBlock};
 use super::segment::{decode_header, list_segments, ScanEnd, SEGMENT_HEADER};
 use super::writer::DEFAULT_BLOCK_FRAMES;
@@ -109,18 +112,29 @@ impl RecordView<'_> {
     }
 }
 
-/// Reads an archived event whose bytes passed their checksum.
-pub(crate) fn archived_event(payload: &[u8]) -> &ArchivedEvent {
-    // SAFETY: `payload` is the payload of a frame whose CRC32C matched, i.e. exactly the bytes our writer produced
-    // with `rkyv::to_bytes` for an `Event` of this format version (the segment header's version was checked), and
-    // it is 16-byte aligned (frames are 16-aligned, the payload starts 32 bytes in). `log verify` re-checks every
-    // payload with rkyv's validator for logs from untrusted sources.
-    unsafe { rkyv::access_unchecked::<ArchivedEvent>(payload) }
+/// The archived event in the payload of the frame at `offset` of `segment`, after validating its structure.
+///
+/// A matching CRC32C only says the bytes are the ones that were checksummed, not that our writer produced them:
+/// anything that can write the file can also fix the checksum. So every payload is checked with rkyv's validator
+/// (bytecheck: enum tags, relative pointers and lengths inside the payload, UTF-8 of strings, alignment) before it
+/// is read as an [`ArchivedEvent`]; a payload that fails is an [`LogError::InvalidEvent`] naming the segment and
+/// the frame's offset, never a read outside the map.
+pub(crate) fn event_in_frame<'a>(
+    segment: &Path,
+    offset: usize,
+    frame: &FrameRef<'a>,
+) -> Result<&'a ArchivedEvent, LogError> {
+    checked_event(frame.payload).map_err(|source| LogError::InvalidEvent {
+        segment: segment.to_path_buf(),
+        offset: offset as u64,
+        seq: frame.seq,
+        source,
+    })
 }
 
-/// Validates an archived event fully (bytecheck), for `log verify`.
-pub fn checked_event(payload: &[u8]) -> Result<&ArchivedEvent, String> {
-    rkyv::access::<ArchivedEvent, rkyv::rancor::Error>(payload).map_err(|e| e.to_string())
+/// Validates a payload fully (bytecheck) and returns the archived event in it.
+pub fn checked_event(payload: &[u8]) -> Result<&ArchivedEvent, BoxedError> {
+    rkyv::access::<ArchivedEvent, BoxedError>(payload)
 }
 
 impl LogReader {
@@ -331,12 +345,9 @@ impl LogReader {
             offset: b.offset as usize,
             seq: b.first_seq,
             done: false,
+            pending: None,
         };
-        while it.seq < seq && !it.done {
-            if it.next().is_none() {
-                break;
-            }
-        }
+        it.skip_to(seq);
         it
     }
 
@@ -359,6 +370,7 @@ impl LogReader {
             offset: 0,
             seq: self.next_seq,
             done: true,
+            pending: None,
         }
     }
 }
@@ -375,7 +387,7 @@ fn block_info(b: &RawBlock, segment: usize) -> BlockInfo {
     }
 }
 
-/// Iterator over the records of a [`LogReader`]; yields an error (once) where the log is corrupt.
+/// Iterator over the records of a [`LogReader`]; yields an error (once) where the log is corrupt, then ends.
 #[derive(Debug)]
 pub struct Iter<'a> {
     reader: &'a LogReader,
@@ -383,6 +395,8 @@ pub struct Iter<'a> {
     offset: usize,
     seq: u64,
     done: bool,
+    /// An error met while skipping to the start seq, yielded first.
+    pending: Option<LogError>,
 }
 
 impl<'a> Iter<'a> {
@@ -396,7 +410,12 @@ impl<'a> Iter<'a> {
         (self.segment, self.offset as u64)
     }
 
-    fn fail(&mut self) -> Option<Result<RecordView<'a>, LogError>> {
+    /// Takes the error met while positioning the iterator, if any (it is otherwise yielded by `next`).
+    pub(crate) fn take_pending(&mut self) -> Option<LogError> {
+        self.pending.take()
+    }
+
+    fn fail(&mut self) -> Option<LogError> {
         self.done = true;
         match &self.reader.fault {
             Some(Fault::Corrupt {
@@ -404,40 +423,29 @@ impl<'a> Iter<'a> {
                 offset,
                 expected_seq,
                 reason,
-            }) => Some(Err(LogError::Corrupt {
+            }) => Some(LogError::Corrupt {
                 segment: segment.clone(),
                 offset: *offset,
                 expected_seq: *expected_seq,
                 reason: reason.clone(),
-            })),
+            }),
             _ => None,
         }
     }
-}
 
-impl<'a> Iterator for Iter<'a> {
-    type Item = Result<RecordView<'a>, LogError>;
-
-    fn next(&mut self) -> Option<Self::Item> {
+    /// The checksummed frame of the next record and its segment, without reading the payload or moving past it.
+    fn next_frame(&mut self) -> Option<Result<(&'a SegmentInfo, FrameRef<'a>), LogError>> {
+        let reader = self.reader;
         loop {
             if self.done {
                 return None;
             }
-            if self.seq >= self.reader.next_seq {
-                return self.fail();
+            if self.seq >= reader.next_seq {
+                return self.fail().map(Err);
             }
-            let seg = self.reader.segments.get(self.segment)?;
+            let seg = reader.segments.get(self.segment)?;
             match read_slot(&seg.map, self.offset) {
-                Slot::Frame(f) if f.seq == self.seq => {
-                    self.seq += 1;
-                    self.offset = f.next_offset;
-                    return Some(Ok(RecordView {
-                        seq: f.seq,
-                        ts_recv_ns: f.ts_recv_ns,
-                        ts_exchange_ms: f.ts_exchange_ms,
-                        event: archived_event(f.payload),
-                    }));
-                }
+                Slot::Frame(f) if f.seq == self.seq => return Some(Ok((seg, f))),
                 Slot::EndOfSegment => {
                     self.segment += 1;
                     self.offset = SEGMENT_HEADER;
@@ -457,6 +465,55 @@ impl<'a> Iterator for Iter<'a> {
                         reason,
                     }));
                 }
+            }
+        }
+    }
+
+    /// Moves past `frame` (the one [`Iter::next_frame`] returned) without reading its payload.
+    fn skip(&mut self, frame: &FrameRef<'a>) {
+        self.seq += 1;
+        self.offset = frame.next_offset;
+    }
+
+    /// Moves forward to `seq` over frames whose payloads are not read; an error on the way is kept for `next`.
+    fn skip_to(&mut self, seq: u64) {
+        while self.seq < seq {
+            match self.next_frame() {
+                Some(Ok((_, f))) => self.skip(&f),
+                Some(Err(e)) => {
+                    self.pending = Some(e);
+                    return;
+                }
+                None => return,
+            }
+        }
+    }
+}
+
+impl<'a> Iterator for Iter<'a> {
+    type Item = Result<RecordView<'a>, LogError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if let Some(e) = self.pending.take() {
+            return Some(Err(e));
+        }
+        let (seg, f) = match self.next_frame()? {
+            Ok(found) => found,
+            Err(e) => return Some(Err(e)),
+        };
+        match event_in_frame(&seg.path, self.offset, &f) {
+            Ok(event) => {
+                self.skip(&f);
+                Some(Ok(RecordView {
+                    seq: f.seq,
+                    ts_recv_ns: f.ts_recv_ns,
+                    ts_exchange_ms: f.ts_exchange_ms,
+                    event,
+                }))
+            }
+            Err(e) => {
+                self.done = true;
+                Some(Err(e))
             }
         }
     }
