@@ -12,7 +12,7 @@ use dealerflow_recorder::live::{self, RecordConfig};
 use dealerflow_recorder::sim::log_source::load_log;
 use dealerflow_recorder::sim::source::{load_trade_file, sequence_trades};
 use dealerflow_recorder::sim::{FaultSpec, SimConfig, Simulator, Speed, Tape};
-use dealerflow_schemas::log::{FsyncPolicy, LogOptions, LogReader};
+use dealerflow_schemas::log::{FsyncPolicy, LogError, LogOptions, LogReader};
 use dealerflow_schemas::time::format_ms;
 use dealerflow_schemas::EventKind;
 
@@ -61,15 +61,21 @@ fn strings(xs: &[&str]) -> Vec<String> {
     xs.iter().map(|s| s.to_string()).collect()
 }
 
-fn count_trades(dir: &Path) -> usize {
-    match LogReader::open(dir) {
-        Ok(r) => r
-            .iter()
-            .filter_map(Result::ok)
-            .filter(|r| r.event.kind() == EventKind::Trade)
-            .count(),
-        Err(_) => 0,
+/// Trades recorded so far: 0 while the recorder has not created the log yet; a log that cannot be read is an
+/// error, not a short count.
+fn count_trades(dir: &Path) -> Result<usize, LogError> {
+    let reader = match LogReader::open(dir) {
+        Ok(r) => r,
+        Err(LogError::NoLog { .. }) => return Ok(0),
+        Err(e) => return Err(e),
+    };
+    let mut trades = 0;
+    for rec in reader.iter() {
+        if rec?.event.kind() == EventKind::Trade {
+            trades += 1;
+        }
     }
+    Ok(trades)
 }
 
 fn path_str(p: &Path) -> Result<String> {
@@ -190,7 +196,7 @@ pub fn run(args: DemoArgs) -> Result<ExitCode> {
             let dir = log_dir.clone();
             have = tokio::task::spawn_blocking(move || count_trades(&dir))
                 .await
-                .unwrap_or(0);
+                .context("counting the recorded trades")??;
             if have >= want && sim.all_published() {
                 break;
             }

@@ -109,10 +109,11 @@ impl RecorderState {
             seq: 0,
             message: e.to_string(),
         })?;
-        for rec in reader.iter() {
+        let mut records = reader.iter();
+        while let Some(rec) = records.next() {
             let rec = rec.map_err(|e| RecordError::ReadLog {
                 dir: dir.to_path_buf(),
-                seq: reader.next_seq(),
+                seq: records.position(),
                 message: e.to_string(),
             })?;
             match rec.event {
