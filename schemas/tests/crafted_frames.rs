@@ -538,3 +538,49 @@ fn a_valid_payload_under_a_fixed_checksum_is_read_as_that_event() {
     assert_eq!(all[a.seq as usize], written[b.seq as usize]);
     assert!(verify(dir.path()).unwrap().is_sound());
 }
+
+#[test]
+fn seeking_past_a_frame_that_fails_its_checksum_yields_the_corruption() {
+    // Positioning an iterator at a seq walks the frames before it; a bad frame on the way is the first item the
+    // iterator yields (it used to be dropped, leaving an iterator that silently yielded nothing).
+    let dir = tempfile::tempdir().unwrap();
+    let written = events();
+    let frames = write_log(dir.path(), &written);
+    let victim = frames
+        .iter()
+        .find(|f| f.seq % u64::from(BLOCK_FRAMES) == 5 && f.seq > 100)
+        .unwrap();
+    let mut bytes = fs::read(&victim.segment).unwrap();
+    bytes[victim.offset as usize + 40] ^= 0x20;
+    fs::write(&victim.segment, &bytes).unwrap();
+
+    // The damage is in a block the index covers: opening does not read it, iterating does.
+    let reader = LogReader::open_with(dir.path(), BLOCK_FRAMES).unwrap();
+    assert_eq!(reader.next_seq(), written.len() as u64);
+    for from in [victim.seq, victim.seq + 3] {
+        let mut it = reader.iter_from_seq(from);
+        match it.next() {
+            Some(Err(LogError::Corrupt {
+                segment, offset, ..
+            })) => assert_eq!((segment, offset), (victim.segment.clone(), victim.offset)),
+            other => panic!("from seq {from}: {other:?}"),
+        }
+        assert!(it.next().is_none());
+    }
+    match Follower::open(dir.path(), victim.seq - 2) {
+        Ok(mut f) => {
+            assert!(f.try_next().unwrap().is_some());
+            assert!(f.try_next().unwrap().is_some());
+            // A frame that fails its checksum may be one being written: the follower waits at it.
+            assert!(f.try_next().unwrap().is_none());
+            assert_eq!(f.next_seq(), victim.seq);
+        }
+        Err(e) => panic!("{e}"),
+    }
+    // Starting after the damage means walking over it: an error, not a follower parked at the wrong frame.
+    let err = Follower::open(dir.path(), victim.seq + 3).unwrap_err();
+    assert!(
+        matches!(&err, LogError::Corrupt { offset, .. } if *offset == victim.offset),
+        "{err}"
+    );
+}

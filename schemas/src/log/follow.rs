@@ -33,15 +33,17 @@ impl Follower {
     /// Starts following `dir` at `from_seq` (which may be the current end, to see only new records).
     pub fn open(dir: &Path, from_seq: u64) -> Result<Follower, LogError> {
         let reader = LogReader::open(dir)?;
+        // Damage between the last index block and `from_seq` (the frames walked to get there) comes first: it
+        // is also why a log can end before `from_seq`.
+        let mut it = reader.iter_from_seq(from_seq);
+        if let Some(e) = it.take_pending() {
+            return Err(e);
+        }
         if from_seq > reader.next_seq() {
             return Err(LogError::SeqOutOfRange {
                 seq: from_seq,
                 next_seq: reader.next_seq(),
             });
-        }
-        let mut it = reader.iter_from_seq(from_seq);
-        if let Some(e) = it.take_pending() {
-            return Err(e);
         }
         let (segment, offset) = it.location();
         let (segment_first_seq, offset) = match reader.segments().get(segment) {
