@@ -46,8 +46,10 @@
 //! | segment missing / foreign file / newer format / bad header | [`LogError::SeqGap`] / `BadMagic` / `FutureVersion` / `BadHeader` on open | same | same |
 //!
 //! Opening a reader checks frame headers and checksums only from each segment's last index block on, so it stays
-//! cheap on large logs; the payload check happens when a record is read, and a reader stops at the first bad
-//! record with the error (it never skips to the next good one).
+//! cheap on large logs. Checksums are checked on every read; the payload check happens when a record is first read
+//! through a reader (each segment of a [`LogReader`] remembers how far from its start its payloads have been
+//! validated, so a second pass costs the checksum only). A reader stops at the first bad record with the error; it
+//! never skips to the next good one.
 
 pub mod error;
 pub mod follow;

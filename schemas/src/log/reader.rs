@@ -5,9 +5,10 @@
 
 use std::fs::File;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use memmap2::Mmap;
-use rkyv::rancor::BoxedError;
+use rkyv::rancor::{BoxedError, Failure};
 
 use super::error::LogError;
 use super::frame::{read_slot, FrameRef, Slot};
@@ -51,6 +52,9 @@ pub struct SegmentInfo {
     /// Health of its index sidecar.
     pub index: IndexHealth,
     map: Mmap,
+    /// Every frame starting below this byte offset has had its payload validated through `map` (see
+    /// [`SegmentInfo::event`]); frames are validated again only past it.
+    payloads_checked_to: AtomicUsize,
 }
 
 /// Where reading stops short of what the files hold.
@@ -112,29 +116,16 @@ impl RecordView<'_> {
     }
 }
 
-/// The archived event in the payload of the frame at `offset` of `segment`, after validating its structure.
-///
-/// A matching CRC32C only says the bytes are the ones that were checksummed, not that our writer produced them:
-/// anything that can write the file can also fix the checksum. So every payload is checked with rkyv's validator
-/// (bytecheck: enum tags, relative pointers and lengths inside the payload, UTF-8 of strings, alignment) before it
-/// is read as an [`ArchivedEvent`]; a payload that fails is an [`LogError::InvalidEvent`] naming the segment and
-/// the frame's offset, never a read outside the map.
-pub(crate) fn event_in_frame<'a>(
-    segment: &Path,
-    offset: usize,
-    frame: &FrameRef<'a>,
-) -> Result<&'a ArchivedEvent, LogError> {
-    checked_event(frame.payload).map_err(|source| LogError::InvalidEvent {
-        segment: segment.to_path_buf(),
-        offset: offset as u64,
-        seq: frame.seq,
-        source,
-    })
-}
-
 /// Validates a payload fully (bytecheck) and returns the archived event in it.
+///
+/// The check runs with rkyv's low-level validator and a zero-sized error first (an event holds no shared
+/// pointers, so that validator checks everything; it is about a third cheaper than the high-level one with a boxed
+/// error); only a payload that fails is checked again to say why.
 pub fn checked_event(payload: &[u8]) -> Result<&ArchivedEvent, BoxedError> {
-    rkyv::access::<ArchivedEvent, BoxedError>(payload)
+    match rkyv::api::low::access::<ArchivedEvent, Failure>(payload) {
+        Ok(event) => Ok(event),
+        Err(Failure) => rkyv::access::<ArchivedEvent, BoxedError>(payload),
+    }
 }
 
 impl LogReader {
@@ -265,6 +256,7 @@ impl LogReader {
                 sealed,
                 index,
                 map,
+                payloads_checked_to: AtomicUsize::new(SEGMENT_HEADER),
             });
             if fault.is_some() {
                 break;
@@ -395,7 +387,7 @@ pub struct Iter<'a> {
     offset: usize,
     seq: u64,
     done: bool,
-    /// An error met while skipping to the start seq, yielded first.
+    /// The error that ends the iteration (met while positioning it or reading), yielded by the next `next`.
     pending: Option<LogError>,
 }
 
@@ -415,61 +407,73 @@ impl<'a> Iter<'a> {
         self.pending.take()
     }
 
-    fn fail(&mut self) -> Option<LogError> {
+    /// Ends the iteration where the snapshot ends, with the snapshot's corruption error if it has one.
+    #[cold]
+    fn end(&mut self) {
         self.done = true;
-        match &self.reader.fault {
-            Some(Fault::Corrupt {
-                segment,
-                offset,
-                expected_seq,
-                reason,
-            }) => Some(LogError::Corrupt {
+        if let Some(Fault::Corrupt {
+            segment,
+            offset,
+            expected_seq,
+            reason,
+        }) = &self.reader.fault
+        {
+            self.pending = Some(LogError::Corrupt {
                 segment: segment.clone(),
                 offset: *offset,
                 expected_seq: *expected_seq,
                 reason: reason.clone(),
-            }),
-            _ => None,
+            });
         }
     }
 
+    /// Ends the iteration at a frame that the snapshot said was good: the file changed under the reader (it was
+    /// truncated or overwritten by something other than the writer).
+    #[cold]
+    fn changed(&mut self, segment: &Path, slot: Slot<'_>) {
+        self.done = true;
+        let reason = match slot {
+            Slot::Bad(r) => r.to_string(),
+            _ => "frame vanished while reading".to_string(),
+        };
+        self.pending = Some(LogError::Corrupt {
+            segment: segment.to_path_buf(),
+            offset: self.offset as u64,
+            expected_seq: self.seq,
+            reason,
+        });
+    }
+
     /// The checksummed frame of the next record and its segment, without reading the payload or moving past it.
-    fn next_frame(&mut self) -> Option<Result<(&'a SegmentInfo, FrameRef<'a>), LogError>> {
+    /// `None` at the end, or on an error, which is then kept in `pending` (so the hot path returns a small value).
+    #[inline(always)]
+    fn next_frame(&mut self) -> Option<(&'a SegmentInfo, FrameRef<'a>)> {
         let reader = self.reader;
         loop {
             if self.done {
                 return None;
             }
             if self.seq >= reader.next_seq {
-                return self.fail().map(Err);
+                self.end();
+                return None;
             }
             let seg = reader.segments.get(self.segment)?;
             match read_slot(&seg.map, self.offset) {
-                Slot::Frame(f) if f.seq == self.seq => return Some(Ok((seg, f))),
+                Slot::Frame(f) if f.seq == self.seq => return Some((seg, f)),
                 Slot::EndOfSegment => {
                     self.segment += 1;
                     self.offset = SEGMENT_HEADER;
                 }
                 other => {
-                    // The snapshot said a good frame is here; the file changed under us (it was truncated or
-                    // overwritten by something other than the writer).
-                    self.done = true;
-                    let reason = match other {
-                        Slot::Bad(r) => r.to_string(),
-                        _ => "frame vanished while reading".to_string(),
-                    };
-                    return Some(Err(LogError::Corrupt {
-                        segment: seg.path.clone(),
-                        offset: self.offset as u64,
-                        expected_seq: self.seq,
-                        reason,
-                    }));
+                    self.changed(&seg.path, other);
+                    return None;
                 }
             }
         }
     }
 
     /// Moves past `frame` (the one [`Iter::next_frame`] returned) without reading its payload.
+    #[inline(always)]
     fn skip(&mut self, frame: &FrameRef<'a>) {
         self.seq += 1;
         self.offset = frame.next_offset;
@@ -479,11 +483,7 @@ impl<'a> Iter<'a> {
     fn skip_to(&mut self, seq: u64) {
         while self.seq < seq {
             match self.next_frame() {
-                Some(Ok((_, f))) => self.skip(&f),
-                Some(Err(e)) => {
-                    self.pending = Some(e);
-                    return;
-                }
+                Some((_, f)) => self.skip(&f),
                 None => return,
             }
         }
@@ -494,14 +494,10 @@ impl<'a> Iterator for Iter<'a> {
     type Item = Result<RecordView<'a>, LogError>;
 
     fn next(&mut self) -> Option<Self::Item> {
-        if let Some(e) = self.pending.take() {
-            return Some(Err(e));
-        }
-        let (seg, f) = match self.next_frame()? {
-            Ok(found) => found,
-            Err(e) => return Some(Err(e)),
+        let Some((seg, f)) = self.next_frame() else {
+            return self.pending.take().map(Err);
         };
-        match event_in_frame(&seg.path, self.offset, &f) {
+        match seg.event(self.offset, &f) {
             Ok(event) => {
                 self.skip(&f);
                 Some(Ok(RecordView {
@@ -522,5 +518,56 @@ impl<'a> Iterator for Iter<'a> {
 impl SegmentInfo {
     pub(crate) fn bytes(&self) -> &[u8] {
         &self.map
+    }
+
+    /// The event in `frame`, which [`read_slot`] found at `offset` of this segment's map, validated unless an
+    /// earlier read through this reader validated it already.
+    ///
+    /// Validation costs about as much as the checksum, and readers often read the same records again (a second
+    /// pass, a fold after a catalog scan, a benchmark loop), so each segment remembers how far from its start the
+    /// payloads have been validated: a read that continues exactly at that mark moves it on, a read below it skips
+    /// the check. Reads that start elsewhere (a seek) validate every frame and leave the mark alone.
+    #[inline(always)]
+    fn event<'a>(
+        &'a self,
+        offset: usize,
+        frame: &FrameRef<'a>,
+    ) -> Result<&'a ArchivedEvent, LogError> {
+        if offset < self.payloads_checked_to.load(Ordering::Relaxed) {
+            // SAFETY: every frame of this map below the mark passed `checked_event` before; `read_slot` just found
+            // a frame at `offset` again with a matching checksum, and the bytes of a published frame never change
+            // (the writer only appends; see the module's memory-map contract), so `frame.payload` is the same
+            // validated, 16-byte aligned archive.
+            return Ok(unsafe { rkyv::access_unchecked::<ArchivedEvent>(frame.payload) });
+        }
+        // The frame's fields are passed one by one: a reference to the frame would make the hot path above keep
+        // it in memory.
+        self.check_event(offset, frame.payload, frame.seq, frame.next_offset)
+    }
+
+    /// The first read of a frame: validates its payload and, when the frame is the one at the mark, moves the
+    /// mark past it (to `next_offset`).
+    #[inline(never)]
+    fn check_event<'a>(
+        &'a self,
+        offset: usize,
+        payload: &'a [u8],
+        seq: u64,
+        next_offset: usize,
+    ) -> Result<&'a ArchivedEvent, LogError> {
+        let event = checked_event(payload).map_err(|source| LogError::InvalidEvent {
+            segment: self.path.clone(),
+            offset: offset as u64,
+            seq,
+            source,
+        })?;
+        // Every frame below the mark was validated, and now this one: when it is the frame at the mark, the mark
+        // may move past it. A plain store: should another read have moved the mark further meanwhile, this moves
+        // it back, which only costs a repeated check later.
+        if offset == self.payloads_checked_to.load(Ordering::Relaxed) {
+            self.payloads_checked_to
+                .store(next_offset, Ordering::Relaxed);
+        }
+        Ok(event)
     }
 }
