@@ -76,7 +76,9 @@ fn u64_at(buf: &[u8], off: usize) -> u64 {
 /// True when a frame may start at `off` of `buf`: the address is a multiple of [`FRAME_ALIGN`] (segments are
 /// page-aligned maps and frames start at multiples of 16 in them).
 fn frame_aligned(buf: &[u8], off: usize) -> bool {
-    (buf.as_ptr() as usize).wrapping_add(off) % FRAME_ALIGN == 0
+    (buf.as_ptr() as usize)
+        .wrapping_add(off)
+        .is_multiple_of(FRAME_ALIGN)
 }
 
 /// Atomically loads the length word at `off` (acquire), pairing with the writer's release store; `None` when the
