@@ -13,7 +13,7 @@ use std::process::Output;
 
 use cli_support::{bin, ok, require_shared_data, REAL};
 use dealerflow_recorder::clickhouse::TestDatabase;
-use dealerflow_schemas::log::LogReader;
+use dealerflow_schemas::log::{verify, LogReader};
 use dealerflow_schemas::EventKind;
 
 /// Seeds of the crafted frames; each picks the victim's kind and position and the random bytes.
@@ -42,7 +42,7 @@ struct Victim {
 }
 
 /// Imports the real trades into `dir` and crafts one frame chosen by `seed`: its payload becomes random bytes
-/// (drawn again until the library's reader refuses them) and its checksum is fixed.
+/// (drawn again until the library's `verify` refuses them) and its checksum is fixed.
 fn crafted_log(dir: &Path, seed: u64) -> Victim {
     ok(bin()
         .args(["import", "deribit-json", REAL, "--data-dir"])
@@ -87,8 +87,7 @@ fn crafted_log(dir: &Path, seed: u64) -> Victim {
         let crc = crc32c::crc32c(&frame[8..]);
         frame[4..8].copy_from_slice(&crc.to_le_bytes());
         file.write_all_at(&frame, offset).unwrap();
-        let reader = LogReader::open(dir).unwrap();
-        if reader.iter().nth(seq as usize).unwrap().is_err() {
+        if !verify(dir).unwrap().is_sound() {
             return Victim {
                 segment,
                 offset,
