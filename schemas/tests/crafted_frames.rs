@@ -584,3 +584,95 @@ fn seeking_past_a_frame_that_fails_its_checksum_yields_the_corruption() {
         "{err}"
     );
 }
+
+/// A 48-byte frame of 16 junk payload bytes with seq `seq` and a matching checksum, every byte below 0x80 (valid
+/// UTF-8, so that it can ride inside a string of a real event).
+fn ascii_frame(seq: u64) -> Vec<u8> {
+    assert!(seq < 0x80);
+    for attempt in 0u8..=0x7F {
+        let mut f = Vec::with_capacity(48);
+        f.extend_from_slice(&16u32.to_le_bytes());
+        f.extend_from_slice(&[0; 4]);
+        f.extend_from_slice(&seq.to_le_bytes());
+        f.extend_from_slice(&[b'A'; 16]);
+        f.extend_from_slice(b"not an event: ");
+        f.push(b'a' + attempt % 26);
+        f.push(attempt);
+        let crc = crc32c::crc32c(&f[8..]);
+        if crc.to_le_bytes().iter().all(|&b| b < 0x80) {
+            f[4..8].copy_from_slice(&crc.to_le_bytes());
+            return f;
+        }
+    }
+    panic!("no ASCII checksum found");
+}
+
+#[test]
+fn a_seek_through_a_forged_index_into_a_validated_frame_is_checked_again() {
+    // The index sidecar is only checked for consistency. Forged, it can send a seek into the middle of a frame
+    // that an earlier pass validated, where a string holds bytes that look like a frame with the expected seq and
+    // a matching checksum. The reader must validate that "frame" (and refuse it), not take it as validated.
+    const K: u64 = 48;
+    let fake = ascii_frame(K);
+    let mut written = events();
+    for pad in 0..16 {
+        let dir = tempfile::tempdir().unwrap();
+        let mut text = " ".repeat(pad);
+        text.push_str(std::str::from_utf8(&fake).unwrap());
+        written[K as usize] = Event::Session(Session::Note { text });
+        let frames = write_log(dir.path(), &written);
+        let real = &frames[K as usize];
+        let bytes = fs::read(&real.segment).unwrap();
+        let Some(at) = bytes.windows(fake.len()).position(|w| w == &fake[..]) else {
+            panic!("the note's bytes are in the segment");
+        };
+        if at % 16 != 0 {
+            continue;
+        }
+        let fake_offset = at as u64;
+        assert!(fake_offset > real.offset && fake_offset < frames[K as usize + 1].offset);
+
+        // Point the index block that starts at seq K at the fake frame, with a correct entry checksum.
+        let idx_path = real.segment.with_extension("dfidx");
+        let mut idx = fs::read(&idx_path).unwrap();
+        let entries = (idx.len() - 32) / 48;
+        let i = (0..entries)
+            .find(|&i| idx[32 + i * 48..32 + i * 48 + 8] == K.to_le_bytes())
+            .expect("an index block starts at seq K");
+        assert!(
+            i + 1 < entries,
+            "not the last entry, which the reader checks against its frame"
+        );
+        let e = &mut idx[32 + i * 48..32 + (i + 1) * 48];
+        e[8..16].copy_from_slice(&fake_offset.to_le_bytes());
+        let crc = crc32c::crc32c_append(crc32c::crc32c(&e[0..20]), &e[24..48]);
+        e[20..24].copy_from_slice(&crc.to_le_bytes());
+        fs::write(&idx_path, &idx).unwrap();
+
+        let reader = LogReader::open_with(dir.path(), BLOCK_FRAMES).unwrap();
+        assert_eq!(
+            reader.segments()[0].index,
+            dealerflow_schemas::log::IndexHealth::Ok,
+            "the forged index is consistent"
+        );
+        // A full pass walks the real frames and validates every payload.
+        assert_eq!(reader.iter().map(|r| r.unwrap().seq).count(), written.len());
+        // The seek lands on the fake frame: an error naming it, not an unchecked read.
+        let err = reader.iter_from_seq(K).next().unwrap().unwrap_err();
+        match &err {
+            LogError::InvalidEvent {
+                segment,
+                offset,
+                seq,
+                ..
+            } => assert_eq!(
+                (segment, *offset, *seq),
+                (&real.segment, fake_offset, K),
+                "{err}"
+            ),
+            other => panic!("{other}"),
+        }
+        return;
+    }
+    panic!("no padding put the fake frame at a 16-byte boundary");
+}

@@ -52,8 +52,9 @@ pub struct SegmentInfo {
     /// Health of its index sidecar.
     pub index: IndexHealth,
     map: Mmap,
-    /// Every frame starting below this byte offset has had its payload validated through `map` (see
-    /// [`SegmentInfo::event`]); frames are validated again only past it.
+    /// Every frame of the chain from the segment's start (each frame followed by the one at its `next_offset`)
+    /// that starts below this byte offset has had its payload validated through `map` (see
+    /// [`SegmentInfo::event`]).
     payloads_checked_to: AtomicUsize,
 }
 
@@ -337,6 +338,7 @@ impl LogReader {
             offset: b.offset as usize,
             seq: b.first_seq,
             done: false,
+            walked_from_segment_start: b.offset as usize == SEGMENT_HEADER,
             pending: None,
         };
         it.skip_to(seq);
@@ -362,6 +364,7 @@ impl LogReader {
             offset: 0,
             seq: self.next_seq,
             done: true,
+            walked_from_segment_start: false,
             pending: None,
         }
     }
@@ -387,6 +390,10 @@ pub struct Iter<'a> {
     offset: usize,
     seq: u64,
     done: bool,
+    /// True when the iterator reached `offset` by walking frame by frame from the start of its segment, so every
+    /// offset it visits is the start of a frame the writer wrote (a seek starts at an offset taken from the index
+    /// sidecar, which is only trusted to be consistent, not to point at frame starts).
+    walked_from_segment_start: bool,
     /// The error that ends the iteration (met while positioning it or reading), yielded by the next `next`.
     pending: Option<LogError>,
 }
@@ -463,6 +470,7 @@ impl<'a> Iter<'a> {
                 Slot::EndOfSegment => {
                     self.segment += 1;
                     self.offset = SEGMENT_HEADER;
+                    self.walked_from_segment_start = true;
                 }
                 other => {
                     self.changed(&seg.path, other);
@@ -497,7 +505,7 @@ impl<'a> Iterator for Iter<'a> {
         let Some((seg, f)) = self.next_frame() else {
             return self.pending.take().map(Err);
         };
-        match seg.event(self.offset, &f) {
+        match seg.event(self.offset, &f, self.walked_from_segment_start) {
             Ok(event) => {
                 self.skip(&f);
                 Some(Ok(RecordView {
@@ -525,19 +533,24 @@ impl SegmentInfo {
     ///
     /// Validation costs about as much as the checksum, and readers often read the same records again (a second
     /// pass, a fold after a catalog scan, a benchmark loop), so each segment remembers how far from its start the
-    /// payloads have been validated: a read that continues exactly at that mark moves it on, a read below it skips
-    /// the check. Reads that start elsewhere (a seek) validate every frame and leave the mark alone.
+    /// payloads have been validated: a read that continues exactly at that mark moves it on, and a read that
+    /// walked to `offset` from the segment's start (`walked`) skips the check below it. A read that started
+    /// elsewhere (a seek through the index) validates every frame: the index could point inside a validated frame,
+    /// at bytes that merely look like a frame.
     #[inline(always)]
     fn event<'a>(
         &'a self,
         offset: usize,
         frame: &FrameRef<'a>,
+        walked: bool,
     ) -> Result<&'a ArchivedEvent, LogError> {
-        if offset < self.payloads_checked_to.load(Ordering::Relaxed) {
-            // SAFETY: every frame of this map below the mark passed `checked_event` before; `read_slot` just found
-            // a frame at `offset` again with a matching checksum, and the bytes of a published frame never change
-            // (the writer only appends; see the module's memory-map contract), so `frame.payload` is the same
-            // validated, 16-byte aligned archive.
+        if walked && offset < self.payloads_checked_to.load(Ordering::Relaxed) {
+            // SAFETY: the mark only ever moves along the chain of frames from the segment's start (it moves from a
+            // frame at the mark to the frame after it), and every frame of this map on that chain below the mark
+            // passed `checked_event`. `walked` says `offset` was reached along the same chain, so the frame here is
+            // one of those: `read_slot` just found it again with a matching checksum, and the bytes of a published
+            // frame never change (the writer only appends; see the module's memory-map contract), so
+            // `frame.payload` is the same validated, 16-byte aligned archive.
             return Ok(unsafe { rkyv::access_unchecked::<ArchivedEvent>(frame.payload) });
         }
         // The frame's fields are passed one by one: a reference to the frame would make the hot path above keep
@@ -561,9 +574,10 @@ impl SegmentInfo {
             seq,
             source,
         })?;
-        // Every frame below the mark was validated, and now this one: when it is the frame at the mark, the mark
-        // may move past it. A plain store: should another read have moved the mark further meanwhile, this moves
-        // it back, which only costs a repeated check later.
+        // Every frame on the chain below the mark was validated, and now this one: when it is the frame at the
+        // mark (the mark is on the chain, so a frame starting there is the next frame of the chain, however this
+        // read got here), the mark may move past it. A plain store: should another read have moved the mark
+        // further meanwhile, this moves it back, which only costs a repeated check later.
         if offset == self.payloads_checked_to.load(Ordering::Relaxed) {
             self.payloads_checked_to
                 .store(next_offset, Ordering::Relaxed);
