@@ -32,8 +32,8 @@
 //!
 //! # What each kind of damage does
 //!
-//! Damage found in files at rest (a bad disk, a bad copy, an edit made while nothing had the log open) is always
-//! an error or a report naming the segment and the byte offset, never a crash:
+//! Damage in files at rest (a bad disk, a bad copy, an edit made while nothing had the log open) never crashes a
+//! reader; wherever it can be detected it is an error or a report naming the segment and the byte offset:
 //!
 //! | damage | readers ([`LogReader`], iterators, [`Follower`]) | writer on open | [`verify`] |
 //! |---|---|---|---|
@@ -42,14 +42,15 @@
 //! | a frame fails its checksum, valid frames follow | [`LogError::Corrupt`] when reached | refuses to open if in the active segment | problem |
 //! | checksum matches, payload is not a valid event | [`LogError::InvalidEvent`] when the record is read | opens (payloads are not read) | problem, every such frame |
 //! | checksum matches, payload is another valid event | read as that event (the log cannot tell) | opens | sound |
-//! | index sidecar missing or inconsistent | rebuilt in memory ([`IndexHealth::Rebuilt`]) | rewritten | noted, sound |
+//! | index sidecar missing or inconsistent | rebuilt in memory ([`IndexHealth::Rebuilt`]) | rewritten (active segment) | noted, sound |
+//! | index entry consistent but pointing at other bytes | a seek there gets an error, or reads the event it finds | rewritten (active segment) | not detected |
 //! | segment missing / foreign file / newer format / bad header | [`LogError::SeqGap`] / `BadMagic` / `FutureVersion` / `BadHeader` on open | same | same |
 //!
 //! Opening a reader checks frame headers and checksums only from each segment's last index block on, so it stays
 //! cheap on large logs. Checksums are checked on every read; the payload check happens when a record is first read
 //! through a reader (each segment of a [`LogReader`] remembers how far from its start its payloads have been
-//! validated, so a second pass costs the checksum only). A reader stops at the first bad record with the error; it
-//! never skips to the next good one.
+//! validated, so a second pass from the start costs the checksum only; a seek through the index checks every
+//! payload it reads). A reader stops at the first bad record with the error; it never skips to the next good one.
 
 pub mod error;
 pub mod follow;
