@@ -214,7 +214,7 @@ fn bad_specifications_fail_before_the_log_is_read() {
                 horizon_ms: 420_000,
                 ..config(&missing)
             },
-            "multiple of --every",
+            "multiple of the sampling step",
         ),
         (
             BacktestConfig {

@@ -68,6 +68,22 @@ pub enum LogError {
         /// What check failed.
         reason: String,
     },
+    /// A frame passes its checksum but its payload is not a valid event of this format version (an offset, length,
+    /// enum tag or string inside it is out of bounds or malformed): the segment was rewritten by something other
+    /// than the log's writer. Records from here on are not read; `dealerflow log verify` lists every such frame.
+    #[error(
+        "{segment} at offset {offset}: frame for seq {seq} does not hold a valid event: {source}"
+    )]
+    InvalidEvent {
+        /// The segment file.
+        segment: PathBuf,
+        /// Byte offset of the frame in the segment.
+        offset: u64,
+        /// The seq the frame carries.
+        seq: u64,
+        /// What the payload validator rejected.
+        source: rkyv::rancor::BoxedError,
+    },
     /// Segment files do not continue each other (a file is missing or foreign).
     #[error("{segment}: starts at seq {found} but the previous segment ends at seq {expected}; a segment is missing")]
     SeqGap {

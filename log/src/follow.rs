@@ -2,6 +2,8 @@
 //!
 //! The follower maps the segment it reads and polls the next frame's length word, which the writer publishes
 //! with a release store after the frame's bytes; a new frame is seen within one poll interval (default 200 µs).
+//! Each new frame's checksum and payload structure are checked once, when it is read; a frame that passes its
+//! checksum but holds no valid event is an error (the follower stays before it), never a wild read.
 
 use std::fs::File;
 use std::path::{Path, PathBuf};
@@ -11,7 +13,7 @@ use memmap2::Mmap;
 
 use super::error::LogError;
 use super::frame::{read_slot, Slot};
-use super::reader::{archived_event, LogReader};
+use super::reader::{checked_event, LogReader};
 use super::segment::{decode_header, segment_file_name, SEGMENT_HEADER};
 use dealerflow_schemas::event::Record;
 
@@ -31,13 +33,18 @@ impl Follower {
     /// Starts following `dir` at `from_seq` (which may be the current end, to see only new records).
     pub fn open(dir: &Path, from_seq: u64) -> Result<Follower, LogError> {
         let reader = LogReader::open(dir)?;
+        // Damage between the last index block and `from_seq` (the frames walked to get there) comes first: it
+        // is also why a log can end before `from_seq`.
+        let mut it = reader.iter_from_seq(from_seq);
+        if let Some(e) = it.take_pending() {
+            return Err(e);
+        }
         if from_seq > reader.next_seq() {
             return Err(LogError::SeqOutOfRange {
                 seq: from_seq,
                 next_seq: reader.next_seq(),
             });
         }
-        let it = reader.iter_from_seq(from_seq);
         let (segment, offset) = it.location();
         let (segment_first_seq, offset) = match reader.segments().get(segment) {
             Some(s) => (s.first_seq, offset as usize),
@@ -99,10 +106,21 @@ impl Follower {
             };
             match read_slot(map, self.offset) {
                 Slot::Frame(f) if f.seq == self.next_seq => {
+                    let event = match checked_event(f.payload) {
+                        Ok(event) => event.to_event(),
+                        Err(source) => {
+                            return Err(LogError::InvalidEvent {
+                                segment: self.dir.join(segment_file_name(self.segment_first_seq)),
+                                offset: self.offset as u64,
+                                seq: f.seq,
+                                source,
+                            })
+                        }
+                    };
                     let record = Record {
                         seq: f.seq,
                         ts_recv_ns: f.ts_recv_ns,
-                        event: archived_event(f.payload).to_event(),
+                        event,
                     };
                     self.offset = f.next_offset;
                     self.next_seq += 1;

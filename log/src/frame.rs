@@ -73,25 +73,43 @@ fn u64_at(buf: &[u8], off: usize) -> u64 {
     u64::from_le_bytes(b)
 }
 
-/// Atomically loads the length word at `off` (acquire), pairing with the writer's release store.
-///
-/// `off` must be a multiple of [`FRAME_ALIGN`] and `off + 4 <= buf.len()`.
-pub(crate) fn load_len(buf: &[u8], off: usize) -> u32 {
-    debug_assert!(off.is_multiple_of(FRAME_ALIGN) && off + 4 <= buf.len());
-    let ptr = buf[off..off + 4].as_ptr() as *const AtomicU32;
-    // SAFETY: the four bytes are in bounds (slice indexing above checked it) and 4-byte aligned (segments are
-    // page-aligned maps and `off` is a multiple of 16). The word may be written concurrently by the writer
-    // (possibly in another process) only through an atomic store, so an atomic load is the correct access.
-    let word = unsafe { &*ptr };
-    u32::from_le(word.load(Ordering::Acquire))
+/// True when a frame may start at `off` of `buf`: the address is a multiple of [`FRAME_ALIGN`] (segments are
+/// page-aligned maps and frames start at multiples of 16 in them).
+fn frame_aligned(buf: &[u8], off: usize) -> bool {
+    (buf.as_ptr() as usize)
+        .wrapping_add(off)
+        .is_multiple_of(FRAME_ALIGN)
 }
 
-/// Reads the frame at `off`, verifying its checksum.
-pub fn read_slot(buf: &[u8], off: usize) -> Slot<'_> {
-    if off + 4 > buf.len() {
+/// Atomically loads the length word at `off` (acquire), pairing with the writer's release store; `None` when the
+/// word is out of bounds or not 4-byte aligned (not a frame position).
+fn load_len(buf: &[u8], off: usize) -> Option<u32> {
+    let bytes = buf.get(off..off.checked_add(4)?)?;
+    let ptr = bytes.as_ptr();
+    if !(ptr as usize).is_multiple_of(std::mem::align_of::<AtomicU32>()) {
+        return None;
+    }
+    // SAFETY: the four bytes are in bounds (`get` above) and 4-byte aligned (checked above). The word may be
+    // written concurrently by the writer (possibly in another process) only through an atomic store, so an
+    // atomic load is the correct access.
+    let word = unsafe { &*(ptr as *const AtomicU32) };
+    Some(u32::from_le(word.load(Ordering::Acquire)))
+}
+
+/// Reads the frame at `off`, verifying its bounds, alignment and checksum. A position past the end of `buf` is
+/// [`Slot::Empty`]; a position that is not 16-byte aligned in memory is [`Slot::Bad`]. Crate-private: readers
+/// use it on the page-aligned segment maps only, and the payload it returns is validated before it is read as an
+/// event (see `reader::event_in_frame`).
+pub(crate) fn read_slot(buf: &[u8], off: usize) -> Slot<'_> {
+    if off.checked_add(4).is_none_or(|end| end > buf.len()) {
         return Slot::Empty;
     }
-    let len = load_len(buf, off);
+    if !frame_aligned(buf, off) {
+        return Slot::Bad("frame position is not 16-byte aligned");
+    }
+    let Some(len) = load_len(buf, off) else {
+        return Slot::Bad("frame position is not 16-byte aligned");
+    };
     if len == 0 {
         return Slot::Empty;
     }
@@ -177,5 +195,23 @@ mod tests {
         assert!(matches!(read_slot(&b.0, 48), Slot::Empty));
         b.0[40] ^= 1;
         assert!(matches!(read_slot(&b.0, 0), Slot::Bad("checksum mismatch")));
+    }
+
+    #[test]
+    fn misaligned_and_out_of_range_positions_are_not_frames() {
+        let mut b = Buf([0; 256]);
+        write_frame(&mut b.0, 16, 7, 11, Some(13), b"hello world");
+        assert!(matches!(read_slot(&b.0, 16), Slot::Frame(_)));
+        // A slice that starts one byte into the buffer: its multiples of 16 are misaligned addresses.
+        for off in [0, 16, 32] {
+            assert!(
+                matches!(read_slot(&b.0[1..], off), Slot::Bad(r) if r.contains("aligned")),
+                "{off}"
+            );
+        }
+        assert!(matches!(read_slot(&b.0, 8), Slot::Bad(r) if r.contains("aligned")));
+        assert!(matches!(read_slot(&b.0, 256), Slot::Empty));
+        assert!(matches!(read_slot(&b.0, usize::MAX - 2), Slot::Empty));
+        assert!(matches!(read_slot(&[], 0), Slot::Empty));
     }
 }

@@ -1,13 +1,17 @@
 //! Readers: a snapshot of a log (possibly still being written by another process), iterated from the start, from
-//! a seq or from an exchange time, with every frame's checksum verified and the payload read in place (zero-copy).
+//! a seq or from an exchange time, with every frame's checksum and every payload's structure verified and the
+//! payload read in place (zero-copy). A frame that fails either check ends the iteration with an error naming the
+//! segment and offset; nothing after it is read and nothing is skipped.
 
 use std::fs::File;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use memmap2::Mmap;
+use rkyv::rancor::{BoxedError, Failure};
 
 use super::error::LogError;
-use super::frame::{read_slot, Slot};
+use super::frame::{read_slot, FrameRef, Slot};
 use super::index::{index_path, read_index, scan_frames, IndexHealth, RawBlock};
 use super::segment::{decode_header, list_segments, ScanEnd, SEGMENT_HEADER};
 use super::writer::DEFAULT_BLOCK_FRAMES;
@@ -48,6 +52,10 @@ pub struct SegmentInfo {
     /// Health of its index sidecar.
     pub index: IndexHealth,
     map: Mmap,
+    /// Every frame of the chain from the segment's start (each frame followed by the one at its `next_offset`)
+    /// that starts below this byte offset has had its payload validated through `map` (see
+    /// [`SegmentInfo::event`]).
+    payloads_checked_to: AtomicUsize,
 }
 
 /// Where reading stops short of what the files hold.
@@ -109,18 +117,16 @@ impl RecordView<'_> {
     }
 }
 
-/// Reads an archived event whose bytes passed their checksum.
-pub(crate) fn archived_event(payload: &[u8]) -> &ArchivedEvent {
-    // SAFETY: `payload` is the payload of a frame whose CRC32C matched, i.e. exactly the bytes our writer produced
-    // with `rkyv::to_bytes` for an `Event` of this format version (the segment header's version was checked), and
-    // it is 16-byte aligned (frames are 16-aligned, the payload starts 32 bytes in). `log verify` re-checks every
-    // payload with rkyv's validator for logs from untrusted sources.
-    unsafe { rkyv::access_unchecked::<ArchivedEvent>(payload) }
-}
-
-/// Validates an archived event fully (bytecheck), for `log verify`.
-pub fn checked_event(payload: &[u8]) -> Result<&ArchivedEvent, String> {
-    rkyv::access::<ArchivedEvent, rkyv::rancor::Error>(payload).map_err(|e| e.to_string())
+/// Validates a payload fully (bytecheck) and returns the archived event in it.
+///
+/// The check runs with rkyv's low-level validator and a zero-sized error first (an event holds no shared
+/// pointers, so that validator checks everything; it is about a third cheaper than the high-level one with a boxed
+/// error); only a payload that fails is checked again to say why.
+pub fn checked_event(payload: &[u8]) -> Result<&ArchivedEvent, BoxedError> {
+    match rkyv::api::low::access::<ArchivedEvent, Failure>(payload) {
+        Ok(event) => Ok(event),
+        Err(Failure) => rkyv::access::<ArchivedEvent, BoxedError>(payload),
+    }
 }
 
 impl LogReader {
@@ -251,6 +257,7 @@ impl LogReader {
                 sealed,
                 index,
                 map,
+                payloads_checked_to: AtomicUsize::new(SEGMENT_HEADER),
             });
             if fault.is_some() {
                 break;
@@ -331,12 +338,10 @@ impl LogReader {
             offset: b.offset as usize,
             seq: b.first_seq,
             done: false,
+            walked_from_segment_start: b.offset as usize == SEGMENT_HEADER,
+            pending: None,
         };
-        while it.seq < seq && !it.done {
-            if it.next().is_none() {
-                break;
-            }
-        }
+        it.skip_to(seq);
         it
     }
 
@@ -359,6 +364,8 @@ impl LogReader {
             offset: 0,
             seq: self.next_seq,
             done: true,
+            walked_from_segment_start: false,
+            pending: None,
         }
     }
 }
@@ -375,7 +382,7 @@ fn block_info(b: &RawBlock, segment: usize) -> BlockInfo {
     }
 }
 
-/// Iterator over the records of a [`LogReader`]; yields an error (once) where the log is corrupt.
+/// Iterator over the records of a [`LogReader`]; yields an error (once) where the log is corrupt, then ends.
 #[derive(Debug)]
 pub struct Iter<'a> {
     reader: &'a LogReader,
@@ -383,6 +390,12 @@ pub struct Iter<'a> {
     offset: usize,
     seq: u64,
     done: bool,
+    /// True when the iterator reached `offset` by walking frame by frame from the start of its segment, so every
+    /// offset it visits is the start of a frame the writer wrote (a seek starts at an offset taken from the index
+    /// sidecar, which is only trusted to be consistent, not to point at frame starts).
+    walked_from_segment_start: bool,
+    /// The error that ends the iteration (met while positioning it or reading), yielded by the next `next`.
+    pending: Option<LogError>,
 }
 
 impl<'a> Iter<'a> {
@@ -396,21 +409,91 @@ impl<'a> Iter<'a> {
         (self.segment, self.offset as u64)
     }
 
-    fn fail(&mut self) -> Option<Result<RecordView<'a>, LogError>> {
+    /// Takes the error met while positioning the iterator, if any (it is otherwise yielded by `next`).
+    pub(crate) fn take_pending(&mut self) -> Option<LogError> {
+        self.pending.take()
+    }
+
+    /// Ends the iteration where the snapshot ends, with the snapshot's corruption error if it has one.
+    #[cold]
+    fn end(&mut self) {
         self.done = true;
-        match &self.reader.fault {
-            Some(Fault::Corrupt {
-                segment,
-                offset,
-                expected_seq,
-                reason,
-            }) => Some(Err(LogError::Corrupt {
+        if let Some(Fault::Corrupt {
+            segment,
+            offset,
+            expected_seq,
+            reason,
+        }) = &self.reader.fault
+        {
+            self.pending = Some(LogError::Corrupt {
                 segment: segment.clone(),
                 offset: *offset,
                 expected_seq: *expected_seq,
                 reason: reason.clone(),
-            })),
-            _ => None,
+            });
+        }
+    }
+
+    /// Ends the iteration at a frame that the snapshot said was good: the file changed under the reader (it was
+    /// truncated or overwritten by something other than the writer).
+    #[cold]
+    fn changed(&mut self, segment: &Path, slot: Slot<'_>) {
+        self.done = true;
+        let reason = match slot {
+            Slot::Bad(r) => r.to_string(),
+            _ => "frame vanished while reading".to_string(),
+        };
+        self.pending = Some(LogError::Corrupt {
+            segment: segment.to_path_buf(),
+            offset: self.offset as u64,
+            expected_seq: self.seq,
+            reason,
+        });
+    }
+
+    /// The checksummed frame of the next record and its segment, without reading the payload or moving past it.
+    /// `None` at the end, or on an error, which is then kept in `pending` (so the hot path returns a small value).
+    #[inline(always)]
+    fn next_frame(&mut self) -> Option<(&'a SegmentInfo, FrameRef<'a>)> {
+        let reader = self.reader;
+        loop {
+            if self.done {
+                return None;
+            }
+            if self.seq >= reader.next_seq {
+                self.end();
+                return None;
+            }
+            let seg = reader.segments.get(self.segment)?;
+            match read_slot(&seg.map, self.offset) {
+                Slot::Frame(f) if f.seq == self.seq => return Some((seg, f)),
+                Slot::EndOfSegment => {
+                    self.segment += 1;
+                    self.offset = SEGMENT_HEADER;
+                    self.walked_from_segment_start = true;
+                }
+                other => {
+                    self.changed(&seg.path, other);
+                    return None;
+                }
+            }
+        }
+    }
+
+    /// Moves past `frame` (the one [`Iter::next_frame`] returned) without reading its payload.
+    #[inline(always)]
+    fn skip(&mut self, frame: &FrameRef<'a>) {
+        self.seq += 1;
+        self.offset = frame.next_offset;
+    }
+
+    /// Moves forward to `seq` over frames whose payloads are not read; an error on the way is kept for `next`.
+    fn skip_to(&mut self, seq: u64) {
+        while self.seq < seq {
+            match self.next_frame() {
+                Some((_, f)) => self.skip(&f),
+                None => return,
+            }
         }
     }
 }
@@ -419,44 +502,22 @@ impl<'a> Iterator for Iter<'a> {
     type Item = Result<RecordView<'a>, LogError>;
 
     fn next(&mut self) -> Option<Self::Item> {
-        loop {
-            if self.done {
-                return None;
+        let Some((seg, f)) = self.next_frame() else {
+            return self.pending.take().map(Err);
+        };
+        match seg.event(self.offset, &f, self.walked_from_segment_start) {
+            Ok(event) => {
+                self.skip(&f);
+                Some(Ok(RecordView {
+                    seq: f.seq,
+                    ts_recv_ns: f.ts_recv_ns,
+                    ts_exchange_ms: f.ts_exchange_ms,
+                    event,
+                }))
             }
-            if self.seq >= self.reader.next_seq {
-                return self.fail();
-            }
-            let seg = self.reader.segments.get(self.segment)?;
-            match read_slot(&seg.map, self.offset) {
-                Slot::Frame(f) if f.seq == self.seq => {
-                    self.seq += 1;
-                    self.offset = f.next_offset;
-                    return Some(Ok(RecordView {
-                        seq: f.seq,
-                        ts_recv_ns: f.ts_recv_ns,
-                        ts_exchange_ms: f.ts_exchange_ms,
-                        event: archived_event(f.payload),
-                    }));
-                }
-                Slot::EndOfSegment => {
-                    self.segment += 1;
-                    self.offset = SEGMENT_HEADER;
-                }
-                other => {
-                    // The snapshot said a good frame is here; the file changed under us (it was truncated or
-                    // overwritten by something other than the writer).
-                    self.done = true;
-                    let reason = match other {
-                        Slot::Bad(r) => r.to_string(),
-                        _ => "frame vanished while reading".to_string(),
-                    };
-                    return Some(Err(LogError::Corrupt {
-                        segment: seg.path.clone(),
-                        offset: self.offset as u64,
-                        expected_seq: self.seq,
-                        reason,
-                    }));
-                }
+            Err(e) => {
+                self.done = true;
+                Some(Err(e))
             }
         }
     }
@@ -465,5 +526,62 @@ impl<'a> Iterator for Iter<'a> {
 impl SegmentInfo {
     pub(crate) fn bytes(&self) -> &[u8] {
         &self.map
+    }
+
+    /// The event in `frame`, which [`read_slot`] found at `offset` of this segment's map, validated unless an
+    /// earlier read through this reader validated it already.
+    ///
+    /// Validation costs about as much as the checksum, and readers often read the same records again (a second
+    /// pass, a fold after a catalog scan, a benchmark loop), so each segment remembers how far from its start the
+    /// payloads have been validated: a read that continues exactly at that mark moves it on, and a read that
+    /// walked to `offset` from the segment's start (`walked`) skips the check below it. A read that started
+    /// elsewhere (a seek through the index) validates every frame: the index could point inside a validated frame,
+    /// at bytes that merely look like a frame.
+    #[inline(always)]
+    fn event<'a>(
+        &'a self,
+        offset: usize,
+        frame: &FrameRef<'a>,
+        walked: bool,
+    ) -> Result<&'a ArchivedEvent, LogError> {
+        if walked && offset < self.payloads_checked_to.load(Ordering::Relaxed) {
+            // SAFETY: the mark only ever moves along the chain of frames from the segment's start (it moves from a
+            // frame at the mark to the frame after it), and every frame of this map on that chain below the mark
+            // passed `checked_event`. `walked` says `offset` was reached along the same chain, so the frame here is
+            // one of those: `read_slot` just found it again with a matching checksum, and the bytes of a published
+            // frame never change (the writer only appends; see the module's memory-map contract), so
+            // `frame.payload` is the same validated, 16-byte aligned archive.
+            return Ok(unsafe { rkyv::access_unchecked::<ArchivedEvent>(frame.payload) });
+        }
+        // The frame's fields are passed one by one: a reference to the frame would make the hot path above keep
+        // it in memory.
+        self.check_event(offset, frame.payload, frame.seq, frame.next_offset)
+    }
+
+    /// The first read of a frame: validates its payload and, when the frame is the one at the mark, moves the
+    /// mark past it (to `next_offset`).
+    #[inline(never)]
+    fn check_event<'a>(
+        &'a self,
+        offset: usize,
+        payload: &'a [u8],
+        seq: u64,
+        next_offset: usize,
+    ) -> Result<&'a ArchivedEvent, LogError> {
+        let event = checked_event(payload).map_err(|source| LogError::InvalidEvent {
+            segment: self.path.clone(),
+            offset: offset as u64,
+            seq,
+            source,
+        })?;
+        // Every frame on the chain below the mark was validated, and now this one: when it is the frame at the
+        // mark (the mark is on the chain, so a frame starting there is the next frame of the chain, however this
+        // read got here), the mark may move past it. A plain store: should another read have moved the mark
+        // further meanwhile, this moves it back, which only costs a repeated check later.
+        if offset == self.payloads_checked_to.load(Ordering::Relaxed) {
+            self.payloads_checked_to
+                .store(next_offset, Ordering::Relaxed);
+        }
+        Ok(event)
     }
 }

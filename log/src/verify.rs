@@ -1,6 +1,7 @@
 //! `log verify`: reads every frame of every segment, checking the checksum, the seq continuity, the payload's
-//! structure (rkyv validation, stricter than the readers' checksum-only fast path) and the index against the
-//! frames. Nothing is modified.
+//! structure (rkyv validation, the same check every reader makes) and the index against the frames. Unlike a
+//! reader, which stops at the first bad payload, it lists every frame whose payload is not a valid event. Nothing
+//! is modified.
 
 use std::path::{Path, PathBuf};
 

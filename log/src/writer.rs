@@ -1,11 +1,11 @@
 //! The single writer of a log: appends frames to the active segment through a writable memory map, rolls to a new
 //! segment when full, maintains the sparse index, and syncs according to the [`FsyncPolicy`].
 //!
-//! Opening a log takes an exclusive `flock` on `DIR/LOCK` (released by the kernel if the process dies), scans the
-//! active segment with checksums, truncates a torn tail (zeroing the half-written bytes) and reports it.
+//! Opening a log takes an exclusive lock on `DIR/LOCK` (`File::try_lock`, an `flock` on Linux; released by the
+//! kernel if the process dies), scans the active segment with checksums, truncates a torn tail (zeroing the
+//! half-written bytes) and reports it.
 
-use std::fs::{File, OpenOptions};
-use std::os::unix::io::AsRawFd;
+use std::fs::{File, OpenOptions, TryLockError};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -115,18 +115,14 @@ fn lock_dir(dir: &Path) -> Result<File, LogError> {
         .write(true)
         .open(&path)
         .map_err(|e| LogError::io(&path, "open lock file", e))?;
-    // SAFETY: flock on a file descriptor we own; no memory is involved.
-    let rc = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) };
-    if rc != 0 {
-        let err = std::io::Error::last_os_error();
-        if err.raw_os_error() == Some(libc::EWOULDBLOCK) {
-            return Err(LogError::Locked {
-                dir: dir.to_path_buf(),
-            });
-        }
-        return Err(LogError::io(&path, "lock", err));
+    // An exclusive advisory lock (`flock(LOCK_EX | LOCK_NB)` on Linux), held for as long as the file is open.
+    match file.try_lock() {
+        Ok(()) => Ok(file),
+        Err(TryLockError::WouldBlock) => Err(LogError::Locked {
+            dir: dir.to_path_buf(),
+        }),
+        Err(TryLockError::Error(e)) => Err(LogError::io(&path, "lock", e)),
     }
-    Ok(file)
 }
 
 fn map_rw(path: &Path) -> Result<(File, MmapMut), LogError> {

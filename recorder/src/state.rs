@@ -108,10 +108,11 @@ impl RecorderState {
             seq: 0,
             source,
         })?;
-        for rec in reader.iter() {
+        let mut records = reader.iter();
+        while let Some(rec) = records.next() {
             let rec = rec.map_err(|source| RecordError::ReadLog {
                 dir: dir.to_path_buf(),
-                seq: reader.next_seq(),
+                seq: records.position(),
                 source,
             })?;
             match rec.event {

@@ -12,7 +12,7 @@ use dealerflow_backtest::run::{BacktestConfig, Regimes};
 use dealerflow_engine::hpp::{DEFAULT_LOOKBACK_MS, DEFAULT_WINDOW_MS};
 use dealerflow_engine::query::{At, QueryConfig};
 use dealerflow_engine::InventoryModel;
-use dealerflow_log::{FsyncPolicy, LogOptions, LogReader};
+use dealerflow_log::{FsyncPolicy, LogError, LogOptions, LogReader};
 use dealerflow_recorder::{self, RecordConfig};
 use dealerflow_schemas::time::format_ms;
 use dealerflow_schemas::{DurationMs, EventKind};
@@ -54,15 +54,21 @@ pub struct DemoArgs {
     timeout: DurationMs,
 }
 
-fn count_trades(dir: &Path) -> usize {
-    match LogReader::open(dir) {
-        Ok(r) => r
-            .iter()
-            .filter_map(Result::ok)
-            .filter(|r| r.event.kind() == EventKind::Trade)
-            .count(),
-        Err(_) => 0,
+/// Trades recorded so far: 0 while the recorder has not created the log yet; a log that cannot be read is an
+/// error, not a short count.
+fn count_trades(dir: &Path) -> Result<usize, LogError> {
+    let reader = match LogReader::open(dir) {
+        Ok(r) => r,
+        Err(LogError::NoLog { .. }) => return Ok(0),
+        Err(e) => return Err(e),
+    };
+    let mut trades = 0;
+    for rec in reader.iter() {
+        if rec?.event.kind() == EventKind::Trade {
+            trades += 1;
+        }
     }
+    Ok(trades)
 }
 
 /// Runs `dealerflow demo`.
@@ -176,7 +182,7 @@ pub fn run(args: DemoArgs) -> Result<ExitCode> {
             let dir = log_dir.clone();
             have = tokio::task::spawn_blocking(move || count_trades(&dir))
                 .await
-                .unwrap_or(0);
+                .context("counting the recorded trades")??;
             if have >= want && sim.all_published() {
                 break;
             }

@@ -34,7 +34,8 @@ enum LogAction {
         /// The log directory.
         dir: PathBuf,
     },
-    /// Check every frame (checksum, seq continuity, payload structure) and the index. Exit 0 only when sound.
+    /// Check every frame (checksum, seq continuity, payload structure) and the index. Exit 0 only when sound; each
+    /// problem is one line on stderr naming the segment file and byte offset.
     #[command(after_help = "Example: dealerflow log verify data/btc")]
     Verify {
         /// The log directory.
@@ -182,8 +183,9 @@ fn run_verify(dir: &std::path::Path) -> Result<ExitCode> {
         );
         Ok(ExitCode::SUCCESS)
     } else {
-        eprintln!(
-            "log {} is NOT sound: {} problem(s); {} records verified before the damage",
+        // The problems went to stderr, one line each; the summary is part of the report.
+        println!(
+            "log {} is NOT sound: {} problem(s); {} records sound",
             dir.display(),
             report.problems.len(),
             report.records
