@@ -246,7 +246,7 @@ impl GridSpec {
             Some(n) if n <= MAX_SETS => Ok(GridSpec { axes }),
             _ => Err(grid_err(
                 spec,
-                format!("the grid has more than {MAX_SETS} sets; use larger steps or --random N"),
+                format!("the grid has more than {MAX_SETS} sets; use larger steps or a random search over the grid"),
             )),
         }
     }

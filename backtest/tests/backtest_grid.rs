@@ -100,7 +100,7 @@ fn bad_specs_say_what_to_fix() {
         ("theta_gamma=-0.01|0.01", "must be ≥ 0"),
         (
             "alpha=0:3000:1,beta=0:3000:1",
-            "more than 5000000 sets; use larger steps or --random N",
+            "more than 5000000 sets; use larger steps or a random search over the grid",
         ),
     ];
     for (spec, expect) in cases {

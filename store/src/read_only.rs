@@ -44,7 +44,9 @@ pub fn check_read_only(sql: &str) -> Result<String, ClickHouseError> {
         }
     }
     if words.words.iter().any(|w| w == "FORMAT") {
-        return refuse("leave out the FORMAT clause; choose the output with --format".into());
+        return refuse(
+            "leave out the FORMAT clause; the output format is chosen by the caller".into(),
+        );
     }
     let body = &sql[..words.end_of_statement];
     Ok(format!("{}\n", body.trim()))

@@ -244,7 +244,7 @@ fn split_credentials(
     if !(path.is_empty() || path == "/") {
         return Err(bad(
             shown,
-            "no path or query is allowed; pass the database with --database",
+            "no path or query is allowed; name the database separately",
         ));
     }
     let (user, password) = match userinfo {
