@@ -210,10 +210,13 @@ pub fn run(args: RecordArgs) -> Result<ExitCode> {
     // The recorder has synced and closed the log (or failed): the sink may now store the rest and stop.
     if let (Some(sink), Some(target)) = (sink, &clickhouse) {
         let catch_up = format!(
-            "dealerflow sync-clickhouse --data-dir {} --clickhouse {} --database {}",
+            "dealerflow sync-clickhouse --data-dir {} --clickhouse {} --database {}{}",
             args.data_dir.display(),
             target.url(),
-            target.database()
+            target.database(),
+            target
+                .cluster()
+                .map_or_else(String::new, |c| format!(" --cluster {c}"))
         );
         match sink.finish(&runtime) {
             // Recording failed before anything reached the sink (e.g. the exchange was unreachable): the error

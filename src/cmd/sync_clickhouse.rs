@@ -37,6 +37,10 @@ pub struct ClickHouseArgs {
     /// Database holding the tables (created by sync-clickhouse if missing).
     #[arg(long, env = "CLICKHOUSE_DATABASE", default_value = "dealerflow")]
     pub database: String,
+    /// Spread the tables over this ClickHouse cluster (a name in the server's system.clusters): per-server tables
+    /// on every server and a Distributed table over them; the URL may be any one server of the cluster.
+    #[arg(long, env = "CLICKHOUSE_CLUSTER", value_name = "NAME")]
+    pub cluster: Option<String>,
 }
 
 impl fmt::Debug for ClickHouseArgs {
@@ -57,7 +61,8 @@ impl ClickHouseArgs {
             self.user.clone(),
             self.password.clone(),
             &self.database,
-        )?)
+        )?
+        .with_cluster(self.cluster.as_deref())?)
     }
 }
 
@@ -74,7 +79,8 @@ pub fn runtime() -> Result<tokio::runtime::Runtime> {
 #[derive(Debug, Args)]
 #[command(after_help = "Examples:\n  \
 dealerflow sync-clickhouse --data-dir data/btc --clickhouse http://127.0.0.1:8123\n  \
-CLICKHOUSE_PASSWORD=... dealerflow sync-clickhouse --data-dir data/btc --clickhouse http://db:8123 --user writer --follow\n\n\
+CLICKHOUSE_PASSWORD=... dealerflow sync-clickhouse --data-dir data/btc --clickhouse http://db:8123 --user writer --follow\n  \
+dealerflow sync-clickhouse --data-dir data/btc --clickhouse http://127.0.0.1:8123 --cluster dealerflow_local\n\n\
 Every table is keyed so that re-sending rows never duplicates them; --from-seq 0 rebuilds from the start.")]
 pub struct SyncClickHouseArgs {
     /// The log directory.
@@ -293,6 +299,16 @@ pub struct OptionalClickHouseArgs {
         value_name = "NAME"
     )]
     pub database: String,
+    /// Spread the tables over this ClickHouse cluster (a name in the server's system.clusters): per-server tables
+    /// on every server and a Distributed table over them; --clickhouse may be any one server of the cluster.
+    #[arg(
+        id = "clickhouse_cluster",
+        long = "cluster",
+        env = "CLICKHOUSE_CLUSTER",
+        value_name = "NAME",
+        requires = "clickhouse_url"
+    )]
+    pub cluster: Option<String>,
 }
 
 impl fmt::Debug for OptionalClickHouseArgs {
@@ -317,6 +333,7 @@ impl OptionalClickHouseArgs {
                     self.password.clone(),
                     &self.database,
                 )
+                .and_then(|t| t.with_cluster(self.cluster.as_deref()))
                 .context("--clickhouse")?,
             )),
         }

@@ -119,6 +119,18 @@ pub enum ClickHouseError {
         #[source]
         last_error: Box<ClickHouseError>,
     },
+    /// The database on a server is not laid out for the cluster asked for: the cluster is unknown, or a table
+    /// exists with another engine (a database created for a single server). Caller: name the right cluster, or
+    /// use another database for the cluster.
+    #[error("ClickHouse {url}, database {database}: {reason}")]
+    ClusterLayout {
+        /// The server URL without credentials.
+        url: String,
+        /// The database.
+        database: String,
+        /// What does not fit.
+        reason: String,
+    },
     /// A file or process operation for the throwaway local server failed.
     #[error("local ClickHouse server in {dir}: {operation}: {source}")]
     LocalServerIo {

@@ -223,7 +223,7 @@ pub async fn insert_gex_snapshots(
     let version = now_ms().max(1) as u64;
     let op = "insert into gex_snapshots";
     let mut insert = target
-        .client()
+        .insert_client()
         .insert::<GexSnapshotRow>("gex_snapshots")
         .map_err(|e| target.request_error(op, e))?
         .with_timeouts(INSERT_TIMEOUTS.0, INSERT_TIMEOUTS.1);
@@ -255,7 +255,7 @@ pub async fn insert_sweep_results(
     let created = now_ms().max(1);
     let op = "insert into sweep_results";
     let mut insert = target
-        .client()
+        .insert_client()
         .insert::<SweepResultRow>("sweep_results")
         .map_err(|e| target.request_error(op, e))?
         .with_timeouts(INSERT_TIMEOUTS.0, INSERT_TIMEOUTS.1);

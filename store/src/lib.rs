@@ -1,6 +1,7 @@
 //! The ClickHouse history store: a projection of the event log that can always be rebuilt or caught up from it.
 //!
 //! - [`schema`]: the tables (`data/clickhouse/*.sql`), applied idempotently;
+//! - [`cluster`]: the same tables spread over a ClickHouse cluster (`Distributed` over per-server tables);
 //! - [`sink`]: [`run_sink`] tails a log from the last seq ClickHouse has durably acknowledged
 //!   ([`progress`]) and inserts batches, retrying with backoff through outages;
 //! - [`query`]: the named history queries (`flow-by-strike`, `gex-history`, ...) built with escaped client-side
@@ -15,6 +16,7 @@
 #![warn(missing_docs)]
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used))]
 
+pub mod cluster;
 pub mod error;
 pub mod filter;
 pub mod history_rows;
@@ -34,13 +36,14 @@ pub mod test_database;
 
 mod log_batches;
 
+pub use cluster::{cluster_servers, ClusterServer};
 pub use error::ClickHouseError;
 pub use filter::{Currency, QueryFilter};
 pub use history_rows::{
     insert_gex_snapshots, insert_sweep_results, sweep_result_rows, GexSnapshotRow, SweepResultRow,
 };
 #[cfg(feature = "test-support")]
-pub use local_server::LocalServer;
+pub use local_server::{LocalCluster, LocalServer};
 pub use query::{run_named_query, run_read_only_sql, NamedQuery};
 pub use result_table::{Column, ResultTable};
 pub use schema::apply_schema;

@@ -46,6 +46,21 @@ impl LocalServer {
 
     /// Writes a config under `dir` (created if needed) and starts a server on free ports.
     pub fn start(dir: &Path) -> Result<LocalServer, ClickHouseError> {
+        let ports = free_ports(2).map_err(|source| ClickHouseError::LocalServerIo {
+            dir: dir.to_path_buf(),
+            operation: "finding free ports".into(),
+            source,
+        })?;
+        LocalServer::start_configured(dir, ports[0], ports[1], "")
+    }
+
+    /// Writes a config under `dir` for these ports, with `extra` XML inside the root element, and starts it.
+    fn start_configured(
+        dir: &Path,
+        http_port: u16,
+        tcp_port: u16,
+        extra: &str,
+    ) -> Result<LocalServer, ClickHouseError> {
         let err = |reason: String| ClickHouseError::LocalServer {
             dir: dir.to_path_buf(),
             reason,
@@ -58,13 +73,14 @@ impl LocalServer {
         let binary = LocalServer::binary().ok_or_else(|| {
             err("clickhouse-server is not installed (apt-get install clickhouse-server)".into())
         })?;
-        let http_port = free_port().map_err(|e| io("finding a free port".into(), e))?;
-        let tcp_port = free_port().map_err(|e| io("finding a free port".into(), e))?;
         for sub in ["data", "tmp", "user_files", "format_schemas", "log"] {
             fs::create_dir_all(dir.join(sub)).map_err(|e| io(format!("creating {sub}"), e))?;
         }
-        fs::write(dir.join("config.xml"), config_xml(dir, http_port, tcp_port))
-            .map_err(|e| io("writing config.xml".into(), e))?;
+        fs::write(
+            dir.join("config.xml"),
+            config_xml(dir, http_port, tcp_port, extra),
+        )
+        .map_err(|e| io("writing config.xml".into(), e))?;
         fs::write(dir.join("users.xml"), USERS_XML)
             .map_err(|e| io("writing users.xml".into(), e))?;
         let mut server = LocalServer {
@@ -213,13 +229,106 @@ pub fn ping(port: u16) -> bool {
     answer.starts_with("HTTP/1.") && answer.contains(" 200 ") && answer.ends_with("Ok.\n")
 }
 
-fn free_port() -> std::io::Result<u16> {
-    Ok(TcpListener::bind((Ipv4Addr::LOCALHOST, 0))?
-        .local_addr()?
-        .port())
+/// `n` distinct free ports (all held open until every one is chosen).
+fn free_ports(n: usize) -> std::io::Result<Vec<u16>> {
+    let listeners = (0..n)
+        .map(|_| TcpListener::bind((Ipv4Addr::LOCALHOST, 0)))
+        .collect::<std::io::Result<Vec<_>>>()?;
+    listeners
+        .iter()
+        .map(|l| Ok(l.local_addr()?.port()))
+        .collect()
 }
 
-fn config_xml(dir: &Path, http_port: u16, tcp_port: u16) -> String {
+/// Servers on 127.0.0.1 started as one ClickHouse cluster ([`LocalCluster::NAME`]): one shard each, no replicas,
+/// no ZooKeeper. Each server's config lists all of them in `<remote_servers>` and names its own HTTP port in the
+/// `http_port` macro (how the store finds the shards' HTTP ports). `scripts/clickhouse start-cluster` does the
+/// same from the shell.
+#[derive(Debug)]
+pub struct LocalCluster {
+    servers: Vec<LocalServer>,
+    dir: PathBuf,
+}
+
+impl LocalCluster {
+    /// The cluster's name in `system.clusters`.
+    pub const NAME: &'static str = "dealerflow_local";
+
+    /// Starts `shards` servers under a new directory in the system temp dir, removed when dropped.
+    pub fn start_temp(shards: usize) -> Result<LocalCluster, ClickHouseError> {
+        use std::sync::atomic::{AtomicU32, Ordering};
+        static N: AtomicU32 = AtomicU32::new(0);
+        let dir = std::env::temp_dir().join(format!(
+            "dealerflow-clickhouse-cluster-{}-{}",
+            std::process::id(),
+            N.fetch_add(1, Ordering::Relaxed)
+        ));
+        let _ = fs::remove_dir_all(&dir);
+        let io = |source: std::io::Error| ClickHouseError::LocalServerIo {
+            dir: dir.clone(),
+            operation: "finding free ports".into(),
+            source,
+        };
+        let ports = free_ports(2 * shards.max(1)).map_err(io)?;
+        let (http, tcp) = ports.split_at(shards.max(1));
+        let mut cluster = LocalCluster {
+            servers: Vec::new(),
+            dir: dir.clone(),
+        };
+        for (i, (&h, _)) in http.iter().zip(tcp).enumerate() {
+            let extra = cluster_xml(i + 1, tcp, h);
+            let server = LocalServer::start_configured(
+                &dir.join(format!("shard{}", i + 1)),
+                h,
+                tcp[i],
+                &extra,
+            )?;
+            cluster.servers.push(server);
+        }
+        Ok(cluster)
+    }
+
+    /// The servers, shard 1 first.
+    pub fn servers(&mut self) -> &mut [LocalServer] {
+        &mut self.servers
+    }
+
+    /// The URL of shard 1's server (any one server answers for the cluster).
+    pub fn url(&self) -> String {
+        self.servers
+            .first()
+            .map(LocalServer::url)
+            .unwrap_or_default()
+    }
+
+    /// A target on shard 1's server with the cluster's tables.
+    pub fn target(&self, database: &str) -> Result<ClickHouseTarget, ClickHouseError> {
+        ClickHouseTarget::new(&self.url(), None, None, database)?.with_cluster(Some(Self::NAME))
+    }
+}
+
+impl Drop for LocalCluster {
+    fn drop(&mut self) {
+        self.servers.clear();
+        let _ = fs::remove_dir_all(&self.dir);
+    }
+}
+
+fn cluster_xml(shard: usize, tcp_ports: &[u16], http_port: u16) -> String {
+    let mut xml = format!("    <remote_servers>\n        <{}>\n", LocalCluster::NAME);
+    for p in tcp_ports {
+        xml.push_str(&format!(
+            "            <shard><replica><host>127.0.0.1</host><port>{p}</port></replica></shard>\n"
+        ));
+    }
+    xml.push_str(&format!(
+        "        </{}>\n    </remote_servers>\n    <macros><shard>{shard}</shard><replica>r1</replica><http_port>{http_port}</http_port></macros>\n",
+        LocalCluster::NAME
+    ));
+    xml
+}
+
+fn config_xml(dir: &Path, http_port: u16, tcp_port: u16, extra: &str) -> String {
     let d = dir.display();
     format!(
         r#"<?xml version="1.0"?>
@@ -243,7 +352,7 @@ fn config_xml(dir: &Path, http_port: u16, tcp_port: u16) -> String {
     <default_database>default</default_database>
     <mark_cache_size>268435456</mark_cache_size>
     <max_concurrent_queries>100</max_concurrent_queries>
-</yandex>
+{extra}</yandex>
 "#
     )
 }

@@ -65,7 +65,7 @@ pub async fn write_progress(
     };
     let op = "insert into sink_progress";
     let mut insert = target
-        .client()
+        .insert_client()
         .insert::<ProgressRow>("sink_progress")
         .map_err(|e| target.request_error(op, e))?
         .with_timeouts(INSERT_TIMEOUTS.0, INSERT_TIMEOUTS.1);

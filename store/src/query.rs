@@ -210,6 +210,7 @@ pub async fn run_named_query(
     filter: &QueryFilter,
 ) -> Result<ResultTable, ClickHouseError> {
     let q = query.build(&target.client(), filter)?;
+    check_cluster(target).await?;
     fetch_table(target, q, query.name()).await
 }
 
@@ -219,11 +220,21 @@ pub async fn run_read_only_sql(
     sql: &str,
 ) -> Result<ResultTable, ClickHouseError> {
     let checked = check_read_only(sql)?;
+    check_cluster(target).await?;
     // `?` is the client's placeholder; `??` sends a literal `?`.
     let q = target
         .client()
         .query(&padded_for_post(&checked.replace('?', "??")));
     fetch_table(target, q, "read-only SQL").await
+}
+
+/// On a cluster target, checks that the database has the cluster layout before anything is read from it (reading a
+/// single server's tables as if they were the cluster's would silently answer for one shard).
+async fn check_cluster(target: &ClickHouseTarget) -> Result<(), ClickHouseError> {
+    match target.cluster() {
+        Some(_) => crate::cluster::check_cluster_layout(target).await,
+        None => Ok(()),
+    }
 }
 
 /// The client sends read queries up to this many bytes with GET, longer ones with POST.

@@ -511,7 +511,7 @@ async fn write_batch(
         }
     }
     let instruments = &*instruments;
-    let client = target.client();
+    let client = target.insert_client();
     let mut counts = BatchCounts::default();
     let mut instrument_rows = TableInsert::<InstrumentRow<'_>>::new("instruments");
     let mut trades = TableInsert::<TradeRow<'_>>::new("trades");

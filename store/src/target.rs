@@ -19,6 +19,7 @@ pub struct ClickHouseTarget {
     user: Option<String>,
     password: Option<String>,
     database: String,
+    cluster: Option<String>,
 }
 
 impl fmt::Debug for ClickHouseTarget {
@@ -28,6 +29,7 @@ impl fmt::Debug for ClickHouseTarget {
             .field("user", &self.user)
             .field("password", &self.password.as_ref().map(|_| "***"))
             .field("database", &self.database)
+            .field("cluster", &self.cluster)
             .finish()
     }
 }
@@ -48,7 +50,34 @@ impl ClickHouseTarget {
             user: user.or(url_user).filter(|u| !u.is_empty()),
             password: password.or(url_password).filter(|p| !p.is_empty()),
             database: database.to_string(),
+            cluster: None,
         })
+    }
+
+    /// The same target, its tables spread over the ClickHouse cluster `name` (as named in the server's
+    /// `system.clusters`): local tables on every server of the cluster and a `Distributed` table over them under
+    /// each table's usual name (see [`crate::cluster`]). `None` is a single server.
+    pub fn with_cluster(self, name: Option<&str>) -> Result<ClickHouseTarget, ClickHouseError> {
+        if let Some(n) = name {
+            validate_cluster(n)?;
+        }
+        Ok(ClickHouseTarget {
+            cluster: name.map(str::to_string),
+            ..self
+        })
+    }
+
+    /// The cluster the tables are spread over, `None` for a single server.
+    pub fn cluster(&self) -> Option<&str> {
+        self.cluster.as_deref()
+    }
+
+    /// The same credentials and database on another server of the cluster (`http://HOST:PORT`).
+    pub(crate) fn on_server(&self, url: String) -> ClickHouseTarget {
+        ClickHouseTarget {
+            url,
+            ..self.clone()
+        }
     }
 
     /// The same server with another database (validated).
@@ -73,6 +102,12 @@ impl ClickHouseTarget {
     /// A client bound to the database.
     pub fn client(&self) -> Client {
         self.server_client().with_database(self.database.clone())
+    }
+
+    /// A client for inserts: bound to the database, and on a cluster acknowledged only once every shard holds
+    /// its rows (`insert_distributed_sync = 1`; harmless on a plain table).
+    pub fn insert_client(&self) -> Client {
+        self.client().with_option("insert_distributed_sync", "1")
     }
 
     /// A client without a database (for `CREATE DATABASE`).
@@ -191,6 +226,23 @@ pub(crate) const INSERT_TIMEOUTS: (Option<Duration>, Option<Duration>) = (
     Some(Duration::from_secs(30)),
     Some(Duration::from_secs(120)),
 );
+
+fn validate_cluster(cluster: &str) -> Result<(), ClickHouseError> {
+    let ok = !cluster.is_empty()
+        && cluster.len() <= 64
+        && cluster
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-' || c == '.');
+    if ok {
+        Ok(())
+    } else {
+        Err(ClickHouseError::bad_argument(
+            "cluster",
+            cluster,
+            "a cluster name is 1 to 64 of A-Z a-z 0-9 _ - . as in the server's remote_servers",
+        ))
+    }
+}
 
 fn validate_database(database: &str) -> Result<(), ClickHouseError> {
     let mut chars = database.chars();
