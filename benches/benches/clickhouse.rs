@@ -1,6 +1,8 @@
 //! ClickHouse history store. Budgets protected (2-core machine, server on the same machine):
 //! - the sink writes ≥ 300 k trade rows/s from the log into a local ClickHouse (`sync_1m_trades`: 1 M trades,
 //!   800 instruments, catch-up from seq 0 into an empty database, acknowledged batches of 262 144 records);
+//! - the same sync into a two-shard local cluster (`sync_1m_trades_cluster2`), measured in the same run, for the
+//!   comparison in benches/README.md (no budget: both servers share this machine's two cores);
 //! - `gex-history` over 30 days of 1-minute GEX snapshots (43 200 rows) answers in < 1 s (`gex_history_30d`).
 //!
 //! Run: `cargo bench -p dealerflow-benches --bench clickhouse`. Uses the server at
@@ -18,8 +20,8 @@ use dealerflow_schemas::{
     Amount, Event, Instrument, InstrumentId, Liquidation, OptionKind, TakerSide, Trade,
 };
 use dealerflow_store::{
-    insert_gex_snapshots, run_named_query, run_sink, ClickHouseTarget, GexSnapshotRow, LocalServer,
-    NamedQuery, QueryFilter, SinkOptions,
+    insert_gex_snapshots, run_named_query, run_sink, ClickHouseTarget, GexSnapshotRow,
+    LocalCluster, LocalServer, NamedQuery, QueryFilter, SinkOptions,
 };
 
 const TRADES: u64 = 1_000_000;
@@ -148,6 +150,42 @@ fn bench_clickhouse(c: &mut Criterion) {
             total
         })
     });
+
+    // The same sync into a two-shard local cluster (two servers on this machine, Distributed tables, inserts
+    // acknowledged by both shards), in the same run as the single server above.
+    let mut cluster = LocalCluster::start_temp(2).unwrap();
+    let shard_urls: Vec<String> = cluster.servers().iter().map(|s| s.url()).collect();
+    g.bench_function("sync_1m_trades_cluster2", |b| {
+        b.iter_custom(|iters| {
+            let mut total = Duration::ZERO;
+            for _ in 0..iters {
+                run += 1;
+                let database = format!("dealerflow_bench_sync_cluster_{run}");
+                let t = cluster.target(&database).unwrap();
+                let shards: Vec<ClickHouseTarget> = shard_urls
+                    .iter()
+                    .map(|u| ClickHouseTarget::new(u, None, None, &database).unwrap())
+                    .collect();
+                rt.block_on(async {
+                    for s in &shards {
+                        drop_database(s).await;
+                    }
+                    let (_stop, rx) = tokio::sync::watch::channel(false);
+                    let t0 = Instant::now();
+                    let report = run_sink(dir.path(), &t, SinkOptions::catch_up(), rx)
+                        .await
+                        .unwrap();
+                    total += t0.elapsed();
+                    assert_eq!(report.trades, TRADES);
+                    for s in &shards {
+                        drop_database(s).await;
+                    }
+                });
+            }
+            total
+        })
+    });
+    drop(cluster);
 
     // 30 days of 1-minute GEX snapshots.
     let t = ClickHouseTarget::new(&url, None, None, "dealerflow_bench_gex").unwrap();

@@ -178,12 +178,15 @@ pub fn run(args: SyncClickHouseArgs) -> Result<ExitCode> {
         + report.open_interest
         + report.instruments;
     eprintln!(
-        "synced seq {}..{} of {} into {}/{}: {} records, {} trades, {} index prices, {} mark IV rows, {} open interest rows, {} instruments in {:.1} s ({:.0} rows/s){}{}",
+        "synced seq {}..{} of {} into {}/{}{}: {} records, {} trades, {} index prices, {} mark IV rows, {} open interest rows, {} instruments in {:.1} s ({:.0} rows/s){}{}",
         report.start_seq,
         report.stored_seq,
         args.data_dir.display(),
         target.url(),
         target.database(),
+        target
+            .cluster()
+            .map_or_else(String::new, |c| format!(" (cluster {c})")),
         report.records,
         report.trades,
         report.index_prices,
