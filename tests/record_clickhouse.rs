@@ -2,7 +2,8 @@
 //! file: (1) with ClickHouse down for the whole run the recording is unaffected — all 560 trades in the log, exit
 //! 0 on SIGINT, a warning that names the catch-up command — and `dealerflow sync-clickhouse` later fills a real
 //! server with exactly the 560 trades; (2) with the server up, the sink running beside the recorder has stored
-//! exactly the 560 trades (and everything up to the log's end) when the recorder exits.
+//! exactly the 560 trades (and everything up to the log's end) when the recorder exits; (3) the same with
+//! `--cluster`, into a two-shard local cluster, the trades spread over both shards.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -16,7 +17,7 @@ use std::time::Duration;
 use dealerflow_log::LogReader;
 use dealerflow_sim::source::{load_trade_file, sequence_trades};
 use dealerflow_sim::SimTrade;
-use dealerflow_store::{ClickHouseTarget, TestDatabase};
+use dealerflow_store::{ClickHouseTarget, LocalCluster, LocalServer, TestDatabase};
 use record_support::*;
 use serde_json::Value;
 
@@ -180,4 +181,47 @@ fn clickhouse_up_stores_every_trade_while_recording() {
     let stored = query(&t, "SELECT max(next_seq) AS n FROM sink_progress");
     assert_eq!(stored[0]["n"].as_u64(), Some(log_end));
     drop_database(&db);
+}
+
+#[test]
+fn a_cluster_stores_every_trade_while_recording() {
+    let Some(file) = real_file() else {
+        return;
+    };
+    if LocalServer::binary().is_none() {
+        assert!(
+            std::env::var("CI").as_deref() != Ok("true"),
+            "CI=true but a test prerequisite is missing: clickhouse-server not installed (record into a cluster)"
+        );
+        eprintln!("SKIPPED: clickhouse-server not installed (record into a cluster)");
+        return;
+    }
+    let mut cluster = LocalCluster::start_temp(2).unwrap();
+    let t = cluster.target("dealerflow_record_cluster").unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let (want, stderr) = record_real_file(
+        tmp.path(),
+        &file,
+        &[
+            "--clickhouse",
+            t.url(),
+            "--clickhouse-database",
+            t.database(),
+            "--cluster",
+            LocalCluster::NAME,
+        ],
+    );
+    let log_end = LogReader::open(&tmp.path().join("log")).unwrap().next_seq();
+    assert!(
+        stderr.contains(&format!("stored seq 0..{log_end} (560 trades")),
+        "{stderr}"
+    );
+    assert_trades_in_clickhouse(&t, &want);
+    let mut per_shard = Vec::new();
+    for server in cluster.servers() {
+        let shard = server.target(t.database()).unwrap();
+        per_shard.push(count(&shard, "SELECT count() AS n FROM trades_local"));
+    }
+    assert!(per_shard.iter().all(|&n| n > 100), "{per_shard:?}");
+    assert_eq!(per_shard.iter().sum::<u64>(), 560);
 }

@@ -162,11 +162,67 @@ impl ClickHouseError {
         }
     }
 
-    /// True for failures worth retrying (the server or the network), false for bad input and bad logs.
+    /// True for failures worth retrying (the server or the network), false for bad input, bad logs, a database
+    /// laid out for something else, and server errors that the same request will meet again (a missing table or
+    /// column, a rejected column, a syntax error, a refused user: see [`PERMANENT_SERVER_ERRORS`]).
     pub fn is_transient(&self) -> bool {
-        matches!(
-            self,
-            ClickHouseError::Request { .. } | ClickHouseError::Response { .. }
-        )
+        match self {
+            ClickHouseError::Request { message, .. } => {
+                !server_error_code(message).is_some_and(|c| PERMANENT_SERVER_ERRORS.contains(&c))
+            }
+            ClickHouseError::Response { .. } => true,
+            _ => false,
+        }
+    }
+}
+
+/// ClickHouse error codes that retrying cannot cure: 8, 10, 16 (no such column), 36 (bad arguments), 44 (illegal
+/// column, e.g. inserting a materialized one), 46 (unknown function), 47 (unknown identifier), 53 (type
+/// mismatch), 60 (unknown table), 62 (syntax error), 81 (unknown database), 164 (read-only user), 170 (unknown
+/// cluster on older servers), 192 (unknown user), 193 (wrong password), 497 (access denied), 516 (authentication
+/// failed), 701 (unknown cluster).
+pub const PERMANENT_SERVER_ERRORS: [u32; 18] = [
+    8, 10, 16, 36, 44, 46, 47, 53, 60, 62, 81, 164, 170, 192, 193, 497, 516, 701,
+];
+
+/// The code of a ClickHouse exception in a server's answer (`Code: 60, e.displayText() = ...` or
+/// `Code: 60. DB::Exception: ...`).
+fn server_error_code(message: &str) -> Option<u32> {
+    let rest = &message[message.find("Code: ")? + "Code: ".len()..];
+    let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
+    digits.parse().ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn request(message: &str) -> ClickHouseError {
+        ClickHouseError::Request {
+            url: "http://127.0.0.1:8123".into(),
+            operation: "insert into trades".into(),
+            message: message.into(),
+        }
+    }
+
+    #[test]
+    fn outages_are_retried_and_mistakes_are_not() {
+        for transient in [
+            "cannot connect: Connection refused (os error 111) (is ClickHouse running there?)",
+            "bad response: Code: 210, e.displayText() = DB::NetException: Connection refused (127.0.0.1:9001)",
+            "bad response: Code: 279. DB::NetException: All connection tries failed",
+            "bad response: Code: 252, e.displayText() = DB::Exception: Too many parts",
+            "timeout",
+        ] {
+            assert!(request(transient).is_transient(), "{transient}");
+        }
+        for permanent in [
+            "bad response: Code: 44, e.displayText() = DB::Exception: Cannot insert column expiry, because it is MATERIALIZED column.",
+            "bad response: Code: 60. DB::Exception: Table dealerflow.trades doesn't exist.",
+            "bad response: Code: 516, e.displayText() = DB::Exception: default: Authentication failed",
+        ] {
+            assert!(!request(permanent).is_transient(), "{permanent}");
+        }
+        assert!(!ClickHouseError::bad_argument("cluster", "x", "y").is_transient());
     }
 }
