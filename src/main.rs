@@ -50,6 +50,8 @@ enum Command {
     SyncClickhouse(cmd::sync_clickhouse::SyncClickHouseArgs),
     /// Ask ClickHouse about history (named queries or read-only SQL).
     Query(cmd::query::QueryArgs),
+    /// Serve GEX live and for any past time over HTTP (API, push stream, metrics).
+    Serve(cmd::serve::ServeArgs),
     /// Run the whole pipeline offline: simulator → recorder → GEX at three times → a small sweep.
     Demo(cmd::demo::DemoArgs),
 }
@@ -67,6 +69,7 @@ fn main() -> ExitCode {
         Command::SyncClickhouse(args) => cmd::sync_clickhouse::run(args),
         Command::Query(args) => cmd::query::run(args),
         Command::Demo(args) => cmd::demo::run(args),
+        Command::Serve(args) => cmd::serve::run(args),
         Command::Record(args) => cmd::record::run(args),
         Command::ExchangeSim(args) => cmd::exchange_sim::run(args),
     };

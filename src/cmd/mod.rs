@@ -12,5 +12,6 @@ pub mod logging;
 pub mod query;
 pub mod record;
 pub mod replay;
+pub mod serve;
 pub mod sync_clickhouse;
 pub mod synth;

@@ -1,0 +1,453 @@
+//! The HTTP endpoints. Every answer is computed from the log through the engine's query facade; nothing here
+//! writes to the log (the facade may write checkpoints, which are projections beside it).
+
+use std::collections::{BTreeMap, HashMap};
+use std::convert::Infallible;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Query, State};
+use axum::http::header::CONTENT_TYPE;
+use axum::http::HeaderMap;
+use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::response::{IntoResponse, Response};
+use dealerflow_engine::query::{At, LogQuery, QueryConfig};
+use dealerflow_log::catalog::InstrumentCatalog;
+use dealerflow_log::LogReader;
+use dealerflow_schemas::event::Event as LogEvent;
+use dealerflow_schemas::time::format_ms;
+use futures_util::Stream;
+use serde_json::{json, Map, Value};
+use tokio::sync::{broadcast, mpsc};
+
+use crate::error::ApiError;
+use crate::events::{report_summary, TradeEvent};
+use crate::hub::{trades_between, StreamEvent};
+use crate::params::Params;
+use crate::AppState;
+
+/// Most rows `/v1/series` returns.
+pub const MAX_SERIES_ROWS: usize = 10_000;
+/// Most times `/v1/heatmap` returns.
+pub const MAX_HEATMAP_TIMES: usize = 2_000;
+/// Most trades `/v1/trades` returns.
+pub const MAX_TRADES: usize = 10_000;
+/// Widest window of `/v1/trades`, ms (7 days).
+pub const MAX_TRADES_WINDOW_MS: i64 = 7 * 86_400_000;
+/// Queue of one stream client, events.
+pub const CLIENT_QUEUE: usize = 1_024;
+
+type Raw = Result<Query<HashMap<String, String>>, QueryRejection>;
+
+fn params(raw: Raw, allowed: &[&str]) -> Result<Params, ApiError> {
+    let Query(map) = raw.map_err(|e| ApiError::bad("query string", e.body_text()))?;
+    Params::new(map, allowed)
+}
+
+/// Runs blocking engine work off the async threads.
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, ApiError> + Send + 'static,
+) -> Result<T, ApiError> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .unwrap_or_else(|e| Err(ApiError::internal(format!("the query failed: {e}"))))
+}
+
+fn open(state: &AppState) -> Result<LogQuery, ApiError> {
+    LogQuery::open(&state.live.dir).map_err(|e| ApiError::from_engine(e, "at"))
+}
+
+fn config(state: &AppState, p: &Params) -> Result<QueryConfig, ApiError> {
+    Ok(QueryConfig {
+        model: p.model()?,
+        currency: p.currency()?.or_else(|| state.live.query.currency.clone()),
+        ..state.live.query.clone()
+    })
+}
+
+fn json_bytes(bytes: Vec<u8>) -> Response {
+    ([(CONTENT_TYPE, "application/json")], bytes).into_response()
+}
+
+/// `GET /v1/gex?currency=&at=&model=&by=`: exactly the bytes of `gex --format json` with the same options.
+pub async fn gex(State(state): State<AppState>, raw: Raw) -> Result<Response, ApiError> {
+    let p = params(raw, &["currency", "at", "model", "by"])?;
+    p.choice("by", &["strike", "expiry", "instrument"])?;
+    let at = p.at("at", true)?.unwrap_or(At::Latest);
+    let cfg = config(&state, &p)?;
+    let hpp_every = state.live.hpp_every_ms;
+    let bytes = blocking(move || {
+        let query = open(&state)?;
+        let answer = query
+            .as_of(&cfg, at, hpp_every)
+            .map_err(|e| ApiError::from_engine(e, "at"))?;
+        let mut out = serde_json::to_vec_pretty(&answer.report)
+            .map_err(|e| ApiError::internal(e.to_string()))?;
+        out.push(b'\n');
+        Ok(out)
+    })
+    .await?;
+    Ok(json_bytes(bytes))
+}
+
+/// `GET /v1/series?currency=&from=&to=&every=&model=&format=`: the `replay` series (top-level fields per row; a
+/// row without a spot has only its time), as JSON or CSV.
+pub async fn series(State(state): State<AppState>, raw: Raw) -> Result<Response, ApiError> {
+    let p = params(raw, &["currency", "from", "to", "every", "model", "format"])?;
+    let format = p.choice("format", &["json", "csv"])?;
+    let (from, to) = p.range_ms()?;
+    let every = p.every_ms("1m")?;
+    let cfg = config(&state, &p)?;
+    let rows = blocking(move || {
+        let query = open(&state)?;
+        let plan = query
+            .plan_series(&cfg, from, to, every)
+            .map_err(|e| ApiError::from_engine(e, "from"))?;
+        if plan.row_times.len() > MAX_SERIES_ROWS {
+            return Err(ApiError::bad(
+                "every",
+                format!(
+                    "{} rows in the window; at most {MAX_SERIES_ROWS} per request: narrow from/to or raise every",
+                    plan.row_times.len()
+                ),
+            ));
+        }
+        let mut rows: Vec<Map<String, Value>> = Vec::with_capacity(plan.row_times.len());
+        query
+            .series(&cfg, &plan, |t, report| {
+                rows.push(match report {
+                    Some(r) => report_summary(&r),
+                    None => {
+                        let mut m = Map::new();
+                        m.insert("at_ms".into(), Value::from(t));
+                        m.insert("at".into(), Value::from(format_ms(t)));
+                        m
+                    }
+                });
+                true
+            })
+            .map_err(|e| ApiError::from_engine(e, "from"))?;
+        Ok(rows)
+    })
+    .await?;
+    if format == "json" {
+        let bytes = serde_json::to_vec(&rows).map_err(|e| ApiError::internal(e.to_string()))?;
+        return Ok(json_bytes(bytes));
+    }
+    let columns: Vec<String> = rows
+        .iter()
+        .max_by_key(|r| r.len())
+        .map(|r| r.keys().cloned().collect())
+        .unwrap_or_default();
+    let mut w = csv::Writer::from_writer(Vec::new());
+    let csv_err = |e: csv::Error| ApiError::internal(e.to_string());
+    w.write_record(&columns).map_err(csv_err)?;
+    for row in &rows {
+        let cells: Vec<String> = columns
+            .iter()
+            .map(|c| match row.get(c) {
+                None | Some(Value::Null) => String::new(),
+                Some(Value::String(s)) => s.clone(),
+                Some(v) => v.to_string(),
+            })
+            .collect();
+        w.write_record(&cells).map_err(csv_err)?;
+    }
+    let bytes = w
+        .into_inner()
+        .map_err(|e| ApiError::internal(e.to_string()))?;
+    Ok(([(CONTENT_TYPE, "text/csv; charset=utf-8")], bytes).into_response())
+}
+
+/// `GET /v1/heatmap?currency=&from=&to=&every=&model=`: net GEX per strike over time, a time × strike grid
+/// (`null` where a strike holds no position at that time), USD per 1 % move.
+pub async fn heatmap(State(state): State<AppState>, raw: Raw) -> Result<Response, ApiError> {
+    let p = params(raw, &["currency", "from", "to", "every", "model"])?;
+    let (from, to) = p.range_ms()?;
+    let every = p.every_ms("1h")?;
+    let cfg = config(&state, &p)?;
+    let body = blocking(move || {
+        let query = open(&state)?;
+        let plan = query
+            .plan_series(&cfg, from, to, every)
+            .map_err(|e| ApiError::from_engine(e, "from"))?;
+        if plan.row_times.len() > MAX_HEATMAP_TIMES {
+            return Err(ApiError::bad(
+                "every",
+                format!(
+                    "{} times in the window; at most {MAX_HEATMAP_TIMES} per request: narrow from/to or raise every",
+                    plan.row_times.len()
+                ),
+            ));
+        }
+        let mut times = Vec::new();
+        let mut per_time: Vec<BTreeMap<u64, f64>> = Vec::new();
+        let mut spots = Vec::new();
+        query
+            .series(&cfg, &plan, |t, report| {
+                times.push(t);
+                let mut row = BTreeMap::new();
+                if let Some(r) = &report {
+                    for s in &r.strikes {
+                        row.insert(s.strike.to_bits(), s.net_gamma_exposure_usd);
+                    }
+                }
+                spots.push(report.map(|r| r.spot));
+                per_time.push(row);
+                true
+            })
+            .map_err(|e| ApiError::from_engine(e, "from"))?;
+        let mut strikes: Vec<f64> = per_time
+            .iter()
+            .flat_map(|r| r.keys().map(|b| f64::from_bits(*b)))
+            .collect();
+        strikes.sort_by(f64::total_cmp);
+        strikes.dedup();
+        let grid: Vec<Vec<Option<f64>>> = per_time
+            .iter()
+            .map(|row| strikes.iter().map(|k| row.get(&k.to_bits()).copied()).collect())
+            .collect();
+        Ok(json!({
+            "currency": plan.currency,
+            "every_ms": every,
+            "times_ms": times,
+            "spot": spots,
+            "strikes": strikes,
+            "net_gamma_exposure_usd": grid,
+        }))
+    })
+    .await?;
+    Ok(axum::Json(body).into_response())
+}
+
+/// `GET /v1/trades?currency=&from=&to=&limit=`: the trade tape in `[from, to]` (default: the log's last hour),
+/// the most recent `limit` (default 1000, at most 10 000), oldest first, with taker side and dealer-position
+/// change.
+pub async fn trades(State(state): State<AppState>, raw: Raw) -> Result<Response, ApiError> {
+    let p = params(raw, &["currency", "from", "to", "limit"])?;
+    let (from, to) = p.range_ms()?;
+    let limit = p.limit(1_000, MAX_TRADES)?;
+    let currency = p.currency()?;
+    let body = blocking(move || {
+        let reader = LogReader::open(&state.live.dir)
+            .map_err(|e| ApiError::unavailable(format!("the log: {e}")))?;
+        let Some((first, last)) = reader.time_range_ms() else {
+            return Ok(Vec::new());
+        };
+        let to = to.unwrap_or(last);
+        let from = from.unwrap_or((to - 3_600_000).max(first));
+        if to - from > MAX_TRADES_WINDOW_MS {
+            return Err(ApiError::bad(
+                "from",
+                format!(
+                    "the window is {} days; at most 7 days per request",
+                    (to - from) as f64 / 86_400_000.0
+                ),
+            ));
+        }
+        let catalog = InstrumentCatalog::from_reader(&reader)
+            .map_err(|e| ApiError::internal(format!("reading instruments: {e}")))?;
+        if let Some(c) = &currency {
+            let known = (0..catalog.len() as u32)
+                .filter_map(|i| catalog.get(dealerflow_schemas::InstrumentId(i)))
+                .any(|i| &i.currency == c);
+            if !known {
+                return Err(ApiError::bad("currency", format!("{c} is not in the log")));
+            }
+        }
+        let mut out = std::collections::VecDeque::with_capacity(limit);
+        for rec in reader.iter_from_time(from) {
+            let rec = rec.map_err(|e| ApiError::internal(format!("reading the log: {e}")))?;
+            if rec.ts_exchange_ms.is_some_and(|t| t > to) {
+                break;
+            }
+            if !matches!(
+                rec.event,
+                dealerflow_schemas::event::ArchivedEvent::Trade(_)
+            ) {
+                continue;
+            }
+            let record = rec.to_record();
+            if let LogEvent::Trade(t) = &record.event {
+                if t.ts_exchange_ms < from || t.ts_exchange_ms > to {
+                    continue;
+                }
+                if let Some(inst) = catalog.get(t.instrument) {
+                    if currency.as_ref().is_none_or(|c| c == &inst.currency) {
+                        if out.len() == limit {
+                            out.pop_front();
+                        }
+                        out.push_back(TradeEvent::new(record.seq, t, inst));
+                    }
+                }
+            }
+        }
+        Ok(out.into_iter().collect::<Vec<_>>())
+    })
+    .await?;
+    Ok(axum::Json(body).into_response())
+}
+
+/// `GET /healthz`: `ok` while the follower reads the log, with where it is.
+pub async fn healthz(State(state): State<AppState>) -> Response {
+    let hub = &state.hub;
+    let error = hub.last_error();
+    let body = json!({
+        "status": if error.is_none() { "ok" } else { "degraded" },
+        "folded_seq": hub.metrics.folded_seq.get(),
+        "lag_records": hub.metrics.lag_records.get(),
+        "currencies": hub.currencies(),
+        "stream_clients": hub.metrics.stream_clients.get(),
+        "error": error,
+    });
+    axum::Json(body).into_response()
+}
+
+/// `GET /metrics`: Prometheus text format.
+pub async fn metrics(State(state): State<AppState>) -> Response {
+    (
+        [(
+            CONTENT_TYPE,
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        )],
+        state.hub.metrics.render(),
+    )
+        .into_response()
+}
+
+/// `GET /v1/stream?currency=`: Server-Sent Events `trade`, `gex` and `alert`, each with its position as id
+/// (see [`crate::hub`]). With `Last-Event-ID` every trade since that id is sent from the log first, then every
+/// evaluation since then still in memory, then live events. Without it the newest evaluation of each currency
+/// comes first. A client whose queue is full loses events (counted in `dealerflow_stream_dropped_messages`); the
+/// fold and the other clients never wait for it.
+pub async fn stream(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    raw: Raw,
+) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ApiError> {
+    let p = params(raw, &["currency"])?;
+    let currency = p.currency()?;
+    if let Some(c) = &currency {
+        if !state.hub.currencies().contains(c) {
+            return Err(ApiError::bad(
+                "currency",
+                format!(
+                    "{c} is not in the log (it has {})",
+                    state
+                        .hub
+                        .currencies()
+                        .into_iter()
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            ));
+        }
+    }
+    let last_id = match headers.get("last-event-id") {
+        None => None,
+        Some(v) => Some(
+            v.to_str()
+                .ok()
+                .and_then(|s| s.trim().parse::<u64>().ok())
+                .ok_or_else(|| ApiError::bad("Last-Event-ID", "not an event id of this stream"))?,
+        ),
+    };
+    let mut live = state.hub.subscribe();
+    let published = state.hub.published_pos();
+    let (tx, rx) = mpsc::channel::<Arc<StreamEvent>>(CLIENT_QUEUE);
+    state.hub.metrics.stream_clients.inc();
+    let hub = state.hub.clone();
+    let dir = state.live.dir.clone();
+    tokio::spawn(async move {
+        let wanted = |e: &StreamEvent| currency.as_ref().is_none_or(|c| c == &e.currency);
+        let mut sent = published;
+        let mut ok = true;
+        match last_id {
+            Some(after) => {
+                // Missed trades from the log, merged with missed evaluations from memory, in position order.
+                let mut evaluations: std::collections::VecDeque<Arc<StreamEvent>> =
+                    hub.recent_between(after, published).into();
+                let mut from = after;
+                loop {
+                    let c = currency.clone();
+                    let d = dir.clone();
+                    let batch = tokio::task::spawn_blocking(move || {
+                        trades_between(&d, from, published, c.as_deref(), 4_096)
+                    })
+                    .await
+                    .unwrap_or_else(|e| Err(e.to_string()));
+                    let batch = match batch {
+                        Ok(b) => b,
+                        Err(_) => {
+                            hub.metrics.errors.inc();
+                            break;
+                        }
+                    };
+                    let done = batch.len() < 4_096;
+                    for t in batch {
+                        while evaluations.front().is_some_and(|e| e.pos < t.pos) {
+                            if let Some(e) = evaluations.pop_front() {
+                                if wanted(&e) {
+                                    ok &= tx.send(e).await.is_ok();
+                                }
+                            }
+                        }
+                        from = t.pos;
+                        ok &= tx.send(Arc::new(t)).await.is_ok();
+                        if !ok {
+                            break;
+                        }
+                    }
+                    if done || !ok {
+                        break;
+                    }
+                }
+                for e in evaluations {
+                    if ok && wanted(&e) {
+                        ok &= tx.send(e).await.is_ok();
+                    }
+                }
+            }
+            None => {
+                for e in hub.latest_evaluations() {
+                    if ok && wanted(&e) {
+                        ok &= tx.send(e).await.is_ok();
+                    }
+                }
+            }
+        }
+        while ok {
+            match live.recv().await {
+                Ok(e) => {
+                    if e.pos > sent || e.kind == crate::hub::StreamKind::Alert {
+                        sent = sent.max(e.pos);
+                        if wanted(&e) {
+                            match tx.try_send(e) {
+                                Ok(()) => {}
+                                Err(mpsc::error::TrySendError::Full(_)) => {
+                                    hub.metrics.stream_dropped.inc();
+                                }
+                                Err(mpsc::error::TrySendError::Closed(_)) => ok = false,
+                            }
+                        }
+                    }
+                }
+                Err(broadcast::error::RecvError::Lagged(n)) => {
+                    hub.metrics.stream_dropped.inc_by(n);
+                }
+                Err(broadcast::error::RecvError::Closed) => ok = false,
+            }
+        }
+        hub.metrics.stream_clients.dec();
+    });
+    let events = futures_util::stream::unfold(rx, |mut rx| async move {
+        let e = rx.recv().await?;
+        let event = Event::default()
+            .id(e.pos.to_string())
+            .event(e.kind.as_str())
+            .data(e.data.as_str());
+        Some((Ok::<_, Infallible>(event), rx))
+    });
+    Ok(Sse::new(events).keep_alive(KeepAlive::new().interval(Duration::from_secs(15))))
+}
