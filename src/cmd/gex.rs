@@ -33,21 +33,29 @@ pub enum Format {
     Csv,
 }
 
-/// Options shared by `gex` and `replay`: what is folded and how it is scored.
+/// Options shared by `gex` and `replay`: which log, which currency, and how it is scored.
 #[derive(Debug, Args)]
 pub struct FoldArgs {
     /// The log directory.
     #[arg(long)]
     pub data_dir: PathBuf,
+    /// Underlying currency (default: the only one the log defines at the time asked about).
+    #[arg(long)]
+    pub currency: Option<String>,
+    #[command(flatten)]
+    pub scoring: ScoringArgs,
+}
+
+/// How a fold is scored: inventory model, rate, HPP weights and windows, checkpoints (`gex`, `replay`,
+/// `serve`).
+#[derive(Debug, Args)]
+pub struct ScoringArgs {
     /// Inventory model: flow (dealer = −Σ taker flow), oi (long calls / short puts in open interest), hybrid.
     #[arg(long, default_value = "flow", value_parser = parse_model)]
     pub model: InventoryModel,
     /// Continuously compounded rate r for Black–Scholes, fraction per year.
     #[arg(long, default_value_t = 0.0, allow_negative_numbers = true)]
     pub rate: f64,
-    /// Underlying currency (default: the only one the log defines at the time asked about).
-    #[arg(long)]
-    pub currency: Option<String>,
     /// HPP weight α of VSS (before IQR scaling).
     #[arg(long, default_value_t = 1.0, allow_negative_numbers = true)]
     pub alpha: f64,
@@ -128,9 +136,16 @@ pub fn format_gap_ms(ms: i64) -> String {
 impl FoldArgs {
     /// The query configuration of these options.
     pub fn query_config(&self) -> QueryConfig {
+        self.scoring.query_config(self.currency.clone())
+    }
+}
+
+impl ScoringArgs {
+    /// The query configuration of these options for `currency`.
+    pub fn query_config(&self, currency: Option<String>) -> QueryConfig {
         QueryConfig {
             model: self.model,
-            currency: self.currency.clone(),
+            currency,
             rate: self.rate,
             hpp: HppParams {
                 alpha: self.alpha,

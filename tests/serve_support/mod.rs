@@ -141,6 +141,16 @@ pub struct SseClient {
 impl SseClient {
     /// Connects to `path` (e.g. `/v1/stream`), with `Last-Event-ID` when given.
     pub fn connect(addr: &str, path: &str, last_event_id: Option<u64>) -> SseClient {
+        SseClient::connect_until(addr, path, last_event_id, usize::MAX)
+    }
+
+    /// The same, disconnecting as soon as `max_trades` trade events have arrived.
+    pub fn connect_until(
+        addr: &str,
+        path: &str,
+        last_event_id: Option<u64>,
+        max_trades: usize,
+    ) -> SseClient {
         let mut s = TcpStream::connect(addr).unwrap();
         let mut req =
             format!("GET {path} HTTP/1.0\r\nHost: {addr}\r\nAccept: text/event-stream\r\n");
@@ -151,6 +161,7 @@ impl SseClient {
         s.write_all(req.as_bytes()).unwrap();
         let events = Arc::new(Mutex::new(Vec::new()));
         let reader = s.try_clone().unwrap();
+        let closer = s.try_clone().unwrap();
         let sink = events.clone();
         std::thread::spawn(move || {
             let mut lines = BufReader::new(reader).lines();
@@ -167,11 +178,16 @@ impl SseClient {
             for line in lines.map_while(Result::ok) {
                 if line.is_empty() {
                     if !event.is_empty() || !data.is_empty() {
-                        sink.lock().unwrap().push(SseEvent {
+                        let mut all = sink.lock().unwrap();
+                        all.push(SseEvent {
                             id: id.take(),
                             event: std::mem::take(&mut event),
                             data: std::mem::take(&mut data),
                         });
+                        if all.iter().filter(|e| e.event == "trade").count() >= max_trades {
+                            let _ = closer.shutdown(Shutdown::Both);
+                            return;
+                        }
                     }
                     continue;
                 }
