@@ -156,6 +156,7 @@ fn every_command_has_an_example_in_its_help() {
         vec!["sync-clickhouse"],
         vec!["query"],
         vec!["demo"],
+        vec!["serve"],
     ];
     // The list above covers every command and subcommand the binary has.
     for parent in [vec![], vec!["import"], vec!["log"]] {
