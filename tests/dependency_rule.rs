@@ -1,7 +1,8 @@
 //! The dependency rule of docs/ARCHITECTURE.md §3, checked on the real dependency graph (`cargo tree -e normal`):
 //! the engine links no async runtime, network stack, random source, thread pool or ClickHouse client; the recorder
 //! does not link the ClickHouse client; the store does not depend on the recorder; and no library crate depends on
-//! more than one of the recorder, the simulator and the store.
+//! more than one of the recorder, the simulator and the store; the service re-implements none of the fold: it
+//! reads the log and asks the engine, and depends on neither the recorder, the simulator nor the store.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::collections::BTreeSet;
@@ -39,7 +40,7 @@ fn normal_dependencies(package: &str) -> BTreeSet<String> {
         .collect()
 }
 
-const LIBRARIES: [&str; 10] = [
+const LIBRARIES: [&str; 11] = [
     "dealerflow-schemas",
     "dealerflow-log",
     "dealerflow-deribit",
@@ -47,6 +48,7 @@ const LIBRARIES: [&str; 10] = [
     "dealerflow-sim",
     "dealerflow-store",
     "dealerflow-engine",
+    "dealerflow-serve",
     "dealerflow-synth",
     "dealerflow-backtest",
     "dealerflow-benches",
@@ -102,4 +104,20 @@ fn only_the_cli_and_benches_combine_recorder_sim_and_store() {
     // The CLI does combine them (the check above would not be vacuous).
     let cli = normal_dependencies("dealerflow");
     assert!(rooms.iter().all(|r| cli.contains(*r)), "{cli:?}");
+}
+
+#[test]
+fn the_service_asks_the_engine_and_records_nothing_itself() {
+    let serve = normal_dependencies("dealerflow-serve");
+    for needed in ["dealerflow-engine", "dealerflow-log", "axum", "tokio"] {
+        assert!(serve.contains(needed), "{needed} in {serve:?}");
+    }
+    for banned in [
+        "dealerflow-recorder",
+        "dealerflow-sim",
+        "dealerflow-store",
+        "clickhouse",
+    ] {
+        assert!(!serve.contains(banned), "dealerflow-serve depends on {banned}");
+    }
 }
