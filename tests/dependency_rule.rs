@@ -118,6 +118,9 @@ fn the_service_asks_the_engine_and_records_nothing_itself() {
         "dealerflow-store",
         "clickhouse",
     ] {
-        assert!(!serve.contains(banned), "dealerflow-serve depends on {banned}");
+        assert!(
+            !serve.contains(banned),
+            "dealerflow-serve depends on {banned}"
+        );
     }
 }

@@ -164,3 +164,70 @@ fn serve_records_and_serves_in_one_process() {
     drop(sim);
     check_clients(&server, &log, &early, &dropped_events);
 }
+
+#[test]
+fn demo_live_serves_a_generated_day_until_interrupted() {
+    use std::io::{BufRead, BufReader};
+    use std::process::{Command, Stdio};
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("demo");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_dealerflow"))
+        .args([
+            "demo",
+            "--live",
+            "--speed",
+            "3600",
+            "--listen",
+            "127.0.0.1:0",
+            "--out",
+        ])
+        .arg(&out)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    let reader = std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    let mut addr = None;
+    while addr.is_none() {
+        let line = rx
+            .recv_timeout(Duration::from_secs(120))
+            .expect("the printed URL");
+        addr = line
+            .split("at http://")
+            .nth(1)
+            .map(|a| a.split('/').next().unwrap().to_string());
+    }
+    let addr = addr.unwrap();
+    // Trades arrive while it runs (an hour of market per second).
+    let t0 = std::time::Instant::now();
+    loop {
+        let r = get(&addr, "/v1/trades?limit=5");
+        if r.status == 200 && !r.json().as_array().unwrap().is_empty() {
+            break;
+        }
+        assert!(
+            t0.elapsed() < Duration::from_secs(60),
+            "no trades served: {}",
+            r.text()
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    assert_eq!(get(&addr, "/v1/gex").status, 200);
+    let pid = child.id().to_string();
+    assert!(Command::new("kill")
+        .args(["-INT", &pid])
+        .status()
+        .unwrap()
+        .success());
+    let status = child.wait().unwrap();
+    assert!(status.success(), "{status:?}");
+    reader.join().unwrap();
+    let rest: Vec<String> = rx.try_iter().collect();
+    assert!(rest.iter().any(|l| l.starts_with("recorded ")), "{rest:?}");
+}

@@ -34,7 +34,7 @@ const HPP_EVERY_MS: i64 = 3_600_000;
 ///   dealerflow demo --trades ../shared/data/deribit/btc-option-trades-2026-08-16.json --out demo-real
 #[derive(Debug, Args)]
 #[command(
-    after_help = "Examples:\n  dealerflow demo\n  dealerflow demo --trades ../shared/data/deribit/btc-option-trades-2026-08-16.json --out demo-real\n  dealerflow demo --faults all"
+    after_help = "Examples:\n  dealerflow demo\n  dealerflow demo --trades ../shared/data/deribit/btc-option-trades-2026-08-16.json --out demo-real\n  dealerflow demo --faults all\n  dealerflow demo --live --speed 60      (then open the printed URL)"
 )]
 pub struct DemoArgs {
     /// Serve this Deribit trade file (a `public/get_last_trades_*` response or JSON lines) instead of a generated day.
@@ -52,6 +52,16 @@ pub struct DemoArgs {
     /// Give up if recording has not received every trade after this long (e.g. 90s, 5m).
     #[arg(long, default_value = "90s", value_parser = DurationMs::parse_positive)]
     timeout: DurationMs,
+    /// Live instead: the simulator replays the session at --speed, the recorder records it and `serve` shows it
+    /// at the printed URL until Ctrl-C.
+    #[arg(long)]
+    live: bool,
+    /// Replay speed of --live, a factor of real time (60 = one hour of market per minute).
+    #[arg(long, default_value_t = 60.0, requires = "live")]
+    speed: f64,
+    /// Address of the service with --live.
+    #[arg(long, default_value = "127.0.0.1:8080", requires = "live")]
+    listen: std::net::SocketAddr,
 }
 
 /// Trades recorded so far: 0 while the recorder has not created the log yet; a log that cannot be read is an
@@ -136,6 +146,10 @@ pub fn run(args: DemoArgs) -> Result<ExitCode> {
         c.dedup();
         c
     };
+
+    if args.live {
+        return run_live(&args, tape, currencies, &log_dir);
+    }
 
     // 2. Simulator on loopback + the real recorder, until every trade is in the log.
     println!(
@@ -291,4 +305,63 @@ pub fn run(args: DemoArgs) -> Result<ExitCode> {
             .join(" ")
     );
     Ok(ExitCode::SUCCESS)
+}
+
+/// `demo --live`: simulator at `--speed` → recorder → `serve`, until Ctrl-C.
+fn run_live(
+    args: &DemoArgs,
+    tape: Tape,
+    currencies: Vec<String>,
+    log_dir: &Path,
+) -> Result<ExitCode> {
+    if !(args.speed.is_finite() && args.speed > 0.0) {
+        bail!(
+            "--speed {}: give a positive factor of real time, e.g. 60",
+            args.speed
+        );
+    }
+    let faults = if args.faults == "none" {
+        FaultSpec::none()
+    } else {
+        FaultSpec::parse(&args.faults)?
+    };
+    let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
+    runtime.block_on(async {
+        let mut serve = dealerflow_serve::ServeConfig::new(log_dir.to_path_buf());
+        serve.listen = args.listen;
+        let running = dealerflow_serve::start(serve).await.context("--listen")?;
+        let sim = Simulator::start(
+            "127.0.0.1:0",
+            tape,
+            SimConfig {
+                speed: Speed::Factor(args.speed),
+                faults,
+                ..SimConfig::default()
+            },
+        )
+        .await?;
+        let mut config = RecordConfig::new(currencies.clone(), log_dir.to_path_buf());
+        config.url = sim.url();
+        config.status_line = false;
+        let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+        let recorder = tokio::spawn(dealerflow_recorder::run(config, stop_rx));
+        println!(
+            "== live: the simulator replays the session at {}x real time into {}; dashboard and API at http://{}/ (Ctrl-C to stop)",
+            args.speed,
+            log_dir.display(),
+            running.local_addr
+        );
+        tokio::signal::ctrl_c().await.context("waiting for Ctrl-C")?;
+        println!("stopping");
+        let _ = stop_tx.send(true);
+        let stats = recorder.await.context("recorder task")??;
+        sim.shutdown().await;
+        running.stop().await.context("stopping the service")?;
+        println!(
+            "recorded {} trades into {}",
+            stats.trades_live + stats.trades_backfilled,
+            log_dir.display()
+        );
+        Ok(ExitCode::SUCCESS)
+    })
 }

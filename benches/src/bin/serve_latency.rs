@@ -389,7 +389,10 @@ fn main() {
     let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len().max(1) as f64;
     for (name, s) in [
         ("anonymous", all.iter().map(|x| x.0).collect::<Vec<_>>()),
-        ("file-backed (mapped log)", all.iter().map(|x| x.1).collect()),
+        (
+            "file-backed (mapped log)",
+            all.iter().map(|x| x.1).collect(),
+        ),
     ] {
         println!(
             "memory over one hour of market ({} trades in {:.0} s, 10 clients), {name} RSS: first third {:.0} MiB, last third {:.0} MiB, peak {:.0} MiB ({} samples)",
