@@ -148,12 +148,15 @@ fn rss_mib() -> (f64, f64) {
     (field("RssAnon:"), field("RssFile:"))
 }
 
+/// `(log_seq, receive time ns)` of every `gex` event one client saw.
+type GexSeen = Arc<Mutex<Vec<(u64, u64)>>>;
+
 /// One stream client: records (seq, receive time) of trades and (log_seq, receive time) of gex events.
 async fn client(
     addr: String,
     times: Arc<AppendTimes>,
     trade_lat: Arc<Mutex<Vec<f64>>>,
-    gex_seen: Option<Arc<Mutex<Vec<(u64, u64)>>>>,
+    gex_seen: Option<GexSeen>,
     stop: Arc<AtomicBool>,
 ) {
     let mut s = TcpStream::connect(&addr).await.unwrap();
