@@ -3,8 +3,8 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::convert::Infallible;
-use std::sync::Arc;
-use std::time::Duration;
+use std::sync::{Arc, PoisonError};
+use std::time::{Duration, Instant};
 
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
@@ -54,9 +54,35 @@ async fn blocking<T: Send + 'static>(
         .unwrap_or_else(|e| Err(ApiError::internal(format!("the query failed: {e}"))))
 }
 
-fn open(state: &AppState) -> Result<LogQuery, ApiError> {
-    LogQuery::open(&state.live.dir).map_err(|e| ApiError::from_engine(e, "at"))
+/// A snapshot of the log for a query: the cached one while the follower has read nothing new since it was
+/// taken (and for at most [`SNAPSHOT_MAX_AGE`]), else a new one. Opening a snapshot of a long log costs more than
+/// most queries, and an answer from an unchanged log is the same from either.
+fn open(state: &AppState) -> Result<Arc<LogQuery>, ApiError> {
+    let folded = state.hub.metrics.folded_seq.get();
+    {
+        let cached = state
+            .snapshot
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        if let Some((taken, q)) = cached.as_ref() {
+            if q.reader().next_seq() as i64 == folded && taken.elapsed() < SNAPSHOT_MAX_AGE {
+                return Ok(q.clone());
+            }
+        }
+    }
+    let q = Arc::new(LogQuery::open(&state.live.dir).map_err(|e| ApiError::from_engine(e, "at"))?);
+    *state
+        .snapshot
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner) = Some((Instant::now(), q.clone()));
+    Ok(q)
 }
+
+/// The API's cached log snapshot and when it was taken.
+pub type SnapshotCache = Arc<std::sync::Mutex<Option<(Instant, Arc<LogQuery>)>>>;
+
+/// How long a cached log snapshot may serve queries at most.
+pub const SNAPSHOT_MAX_AGE: Duration = Duration::from_secs(5);
 
 fn config(state: &AppState, p: &Params) -> Result<QueryConfig, ApiError> {
     Ok(QueryConfig {

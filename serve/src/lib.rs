@@ -88,6 +88,8 @@ pub struct AppState {
     /// The live configuration.
     pub live: Arc<LiveConfig>,
     token: Option<Arc<str>>,
+    /// The last log snapshot the API opened, with when (see `api::open`).
+    snapshot: api::SnapshotCache,
 }
 
 /// A running service: where it listens, and how to stop it.
@@ -163,6 +165,7 @@ pub async fn start(config: ServeConfig) -> Result<Running, ServeError> {
         hub: hub.clone(),
         live,
         token: config.token.map(Arc::from),
+        snapshot: Arc::default(),
     };
     let app = router(state);
     let (shutdown, on_shutdown) = tokio::sync::oneshot::channel::<()>();
