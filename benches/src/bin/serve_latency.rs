@@ -50,6 +50,9 @@ struct Args {
     /// Leave out the 365-day `/v1/gex` part.
     #[arg(long)]
     skip_365: bool,
+    /// Run only the 365-day `/v1/gex` part.
+    #[arg(long, conflicts_with = "skip_365")]
+    only_365: bool,
     /// Requests per client in the 365-day part.
     #[arg(long, default_value_t = 50)]
     requests: usize,
@@ -230,6 +233,10 @@ fn main() {
         args.clients,
         args.every_ms
     );
+    if args.only_365 {
+        gex_365(&rt, args.requests);
+        return;
+    }
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("log");
     let total = (args.rate * args.seconds + args.hour_trades + 100_000) as usize;
