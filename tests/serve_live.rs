@@ -50,9 +50,16 @@ fn check_clients(server: &Server, log: &Path, early: &SseClient, dropped: &[SseE
     let want = trade_seqs(log);
     assert_eq!(want.len(), 560);
     let last = *want.last().unwrap();
-    early.wait_until(Duration::from_secs(60), "every trade on the stream", |e| {
-        seqs(e).last() == Some(&last)
-    });
+    early.wait_until(
+        Duration::from_secs(60),
+        "every trade, then an evaluation that includes the last one",
+        |e| {
+            seqs(e).last() == Some(&last)
+                && e.iter().any(|g| {
+                    g.event == "gex" && g.json()["log_seq"].as_u64().is_some_and(|b| b > last)
+                })
+        },
+    );
     let got = early.snapshot();
     assert_eq!(seqs(&got), want, "every trade exactly once, in log order");
     assert_ids_increase(&got);

@@ -35,8 +35,6 @@ pub const MAX_HEATMAP_TIMES: usize = 2_000;
 pub const MAX_TRADES: usize = 10_000;
 /// Widest window of `/v1/trades`, ms (7 days).
 pub const MAX_TRADES_WINDOW_MS: i64 = 7 * 86_400_000;
-/// Queue of one stream client, events.
-pub const CLIENT_QUEUE: usize = 1_024;
 
 type Raw = Result<Query<HashMap<String, String>>, QueryRejection>;
 
@@ -345,8 +343,9 @@ pub async fn metrics(State(state): State<AppState>) -> Response {
 /// `GET /v1/stream?currency=`: Server-Sent Events `trade`, `gex` and `alert`, each with its position as id
 /// (see [`crate::hub`]). With `Last-Event-ID` every trade since that id is sent from the log first, then every
 /// evaluation since then still in memory, then live events. Without it the newest evaluation of each currency
-/// comes first. A client whose queue is full loses events (counted in `dealerflow_stream_dropped_messages`); the
-/// fold and the other clients never wait for it.
+/// comes first. Each client has a queue of `stream_buffer` events; a client whose connection falls that far
+/// behind loses the newest events (counted in `dealerflow_stream_dropped_messages` as they are lost); the fold
+/// and the other clients never wait for it.
 pub async fn stream(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -381,7 +380,7 @@ pub async fn stream(
     };
     let mut live = state.hub.subscribe();
     let published = state.hub.published_pos();
-    let (tx, rx) = mpsc::channel::<Arc<StreamEvent>>(CLIENT_QUEUE);
+    let (tx, rx) = mpsc::channel::<Arc<StreamEvent>>(state.stream_buffer);
     state.hub.metrics.stream_clients.inc();
     let hub = state.hub.clone();
     let dir = state.live.dir.clone();
@@ -449,6 +448,7 @@ pub async fn stream(
                     if e.pos > sent || e.kind == crate::hub::StreamKind::Alert {
                         sent = sent.max(e.pos);
                         if wanted(&e) {
+                            // Never wait for the connection: a full queue loses the event, counted now.
                             match tx.try_send(e) {
                                 Ok(()) => {}
                                 Err(mpsc::error::TrySendError::Full(_)) => {

@@ -32,7 +32,7 @@ use crate::metrics::Metrics;
 /// Evaluations kept in memory for clients that reconnect.
 pub const RECENT_EVALUATIONS: usize = 10_000;
 
-/// Capacity of the broadcast ring: a client whose queue falls this far behind loses the oldest events (counted).
+/// Default events queued per stream client (and the capacity of the broadcast ring that feeds the clients' queues).
 pub const BROADCAST_CAPACITY: usize = 16_384;
 
 /// The kind of a stream event (its SSE `event:` name).
@@ -98,15 +98,15 @@ pub struct Hub {
 
 impl Default for Hub {
     fn default() -> Self {
-        Hub::new()
+        Hub::new(BROADCAST_CAPACITY)
     }
 }
 
 impl Hub {
-    /// An empty hub.
-    pub fn new() -> Hub {
+    /// An empty hub whose stream clients may fall `capacity` events behind before they lose any.
+    pub fn new(capacity: usize) -> Hub {
         Hub {
-            tx: broadcast::channel(BROADCAST_CAPACITY).0,
+            tx: broadcast::channel(capacity.max(1)).0,
             recent: Mutex::new(VecDeque::new()),
             published_pos: AtomicU64::new(0),
             currencies: Mutex::new(BTreeSet::new()),

@@ -62,6 +62,8 @@ pub struct ServeConfig {
     pub query: QueryConfig,
     /// HPP sampling step, ms (as `gex --hpp-every`).
     pub hpp_every_ms: i64,
+    /// Events queued per stream client: a client whose connection falls this far behind loses events (counted).
+    pub stream_buffer: usize,
 }
 
 impl ServeConfig {
@@ -76,6 +78,7 @@ impl ServeConfig {
             public: false,
             query: QueryConfig::default(),
             hpp_every_ms: 3_600_000,
+            stream_buffer: hub::BROADCAST_CAPACITY,
         }
     }
 }
@@ -90,6 +93,8 @@ pub struct AppState {
     token: Option<Arc<str>>,
     /// The last log snapshot the API opened, with when (see `api::open`).
     snapshot: api::SnapshotCache,
+    /// Events queued per stream client.
+    pub stream_buffer: usize,
 }
 
 /// A running service: where it listens, and how to stop it.
@@ -149,7 +154,7 @@ pub async fn start(config: ServeConfig) -> Result<Running, ServeError> {
         query: config.query.clone(),
         hpp_every_ms: config.hpp_every_ms,
     });
-    let hub = Arc::new(Hub::new());
+    let hub = Arc::new(Hub::new(config.stream_buffer));
     let stop = Arc::new(AtomicBool::new(false));
     let follower = {
         let (live, hub, stop) = (live.as_ref().clone(), hub.clone(), stop.clone());
@@ -166,6 +171,7 @@ pub async fn start(config: ServeConfig) -> Result<Running, ServeError> {
         live,
         token: config.token.map(Arc::from),
         snapshot: Arc::default(),
+        stream_buffer: config.stream_buffer.max(1),
     };
     let app = router(state);
     let (shutdown, on_shutdown) = tokio::sync::oneshot::channel::<()>();

@@ -54,6 +54,10 @@ pub struct ServeArgs {
     /// Spacing of the HPP samples in the trailing window.
     #[arg(long, default_value = "1h", value_parser = duration_flag::positive_ms)]
     pub hpp_every: i64,
+    /// Events queued per stream client; a client whose connection falls further behind loses events (counted in
+    /// /metrics) instead of slowing anything else.
+    #[arg(long, default_value_t = dealerflow_serve::hub::BROADCAST_CAPACITY)]
+    pub stream_buffer: usize,
     /// Also record Deribit (the --currency list) into the log in this process, as `dealerflow record` does.
     #[arg(long, requires = "currency")]
     pub record: bool,
@@ -79,6 +83,7 @@ pub fn run(args: ServeArgs) -> Result<ExitCode> {
         .scoring
         .query_config((currencies.len() == 1).then(|| currencies[0].clone()));
     config.hpp_every_ms = args.hpp_every;
+    config.stream_buffer = args.stream_buffer.max(1);
     let recording = args.record.then(|| {
         let mut r = RecordConfig::new(currencies.clone(), args.data_dir.clone());
         r.url = args.url.clone();
