@@ -245,7 +245,7 @@ pub fn run_follower(config: LiveConfig, hub: Arc<Hub>, stop: Arc<AtomicBool>) {
         if stop.load(Ordering::Acquire) {
             return;
         }
-        match FollowerState::open(&config.dir, from_start) {
+        match FollowerState::open(&config.dir, from_start, Some(&hub.metrics)) {
             Ok(Some(s)) => break s,
             Ok(None) => from_start = true,
             Err(e) => hub.set_error(Some(e)),
@@ -377,7 +377,11 @@ struct FollowerState {
 
 impl FollowerState {
     /// Follows the log from its current end, or from its start; `None` while there is no log or it is empty.
-    fn open(dir: &Path, from_start: bool) -> Result<Option<FollowerState>, String> {
+    fn open(
+        dir: &Path,
+        from_start: bool,
+        metrics: Option<&Metrics>,
+    ) -> Result<Option<FollowerState>, String> {
         let reader = match LogReader::open(dir) {
             Ok(r) => r,
             Err(dealerflow_log::LogError::NoLog { .. }) => return Ok(None),
@@ -389,6 +393,11 @@ impl FollowerState {
         let (catalog, from_seq) = if from_start {
             (InstrumentCatalog::new(), 0)
         } else {
+            // Where the follower stands is known before the instruments are read (one pass over a long log):
+            // the API may use its snapshot of the log meanwhile.
+            if let Some(m) = metrics {
+                m.folded_seq.set(reader.next_seq() as i64);
+            }
             let catalog = InstrumentCatalog::from_reader(&reader)
                 .map_err(|e| format!("reading instruments: {e}"))?;
             (catalog, reader.next_seq())
