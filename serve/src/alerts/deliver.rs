@@ -13,7 +13,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use dealerflow_schemas::backoff::Backoff;
-use serde_json::{json, Value};
+use serde_json::json;
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 
@@ -21,13 +21,13 @@ use super::rules::{DeliverySettings, Format, Target};
 use super::{Alert, AlertsError, Journal};
 use crate::hub::Hub;
 
-/// The body `format` sends for `alert`: the alert itself without its target list (`json`), `{"content": ...}` (`discord`, at most 2 000
-/// characters) or `{"text": ...}` (`slack`).
-pub fn body(format: Format, alert: &Alert) -> Value {
+/// The JSON body `format` sends for `alert`: the alert itself without its target list (`json`),
+/// `{"content": ...}` (`discord`, at most 2 000 characters) or `{"text": ...}` (`slack`).
+pub fn body(format: Format, alert: &Alert) -> String {
     match format {
         Format::Json => alert.public_json(),
-        Format::Discord => json!({ "content": truncate(&alert.text(), 2_000) }),
-        Format::Slack => json!({ "text": alert.text() }),
+        Format::Discord => json!({ "content": truncate(&alert.text(), 2_000) }).to_string(),
+        Format::Slack => json!({ "text": alert.text() }).to_string(),
     }
 }
 
@@ -80,7 +80,8 @@ pub fn client(settings: &DeliverySettings) -> Result<reqwest::Client, AlertsErro
 pub async fn post(client: &reqwest::Client, target: &Target, alert: &Alert) -> Result<(), Failure> {
     let response = client
         .post(&target.url)
-        .json(&body(target.format, alert))
+        .header(reqwest::header::CONTENT_TYPE, "application/json")
+        .body(body(target.format, alert))
         .send()
         .await
         .map_err(|e| Failure::Retry {

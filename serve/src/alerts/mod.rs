@@ -112,13 +112,33 @@ impl Alert {
         )
     }
 
-    /// The alert as JSON without its target list (what the stream and `json` targets get).
-    pub fn public_json(&self) -> Value {
-        let mut v = serde_json::to_value(self).unwrap_or(Value::Null);
-        if let Value::Object(m) = &mut v {
-            m.remove("targets");
+    /// The alert as JSON without its target list, fields in declaration order (what the stream and `json`
+    /// targets get).
+    pub fn public_json(&self) -> String {
+        #[derive(Serialize)]
+        struct Public<'a> {
+            id: &'a str,
+            rule: &'a str,
+            when: &'a str,
+            currency: &'a str,
+            pos: u64,
+            at_ms: i64,
+            at: &'a str,
+            message: &'a str,
+            values: &'a Value,
         }
-        v
+        serde_json::to_string(&Public {
+            id: &self.id,
+            rule: &self.rule,
+            when: &self.when,
+            currency: &self.currency,
+            pos: self.pos,
+            at_ms: self.at_ms,
+            at: &self.at,
+            message: &self.message,
+            values: &self.values,
+        })
+        .unwrap_or_default()
     }
 }
 
@@ -181,7 +201,7 @@ impl Alerter {
             pos,
             kind: StreamKind::Alert,
             currency: alert.currency.clone(),
-            data: alert.public_json().to_string(),
+            data: alert.public_json(),
         });
         let alert = Arc::new(alert);
         self.delivery.enqueue(&alert, &alert.targets);
@@ -396,18 +416,25 @@ mod tests {
         a.message = "taker sell of 6".into();
         assert_eq!(
             deliver::body(Format::Slack, &a),
-            serde_json::json!({"text": "dealerflow BTC big: taker sell of 6 (alert big:BTC:21)"})
+            r#"{"text":"dealerflow BTC big: taker sell of 6 (alert big:BTC:21)"}"#
         );
         assert_eq!(
             deliver::body(Format::Discord, &a),
-            serde_json::json!({"content": "dealerflow BTC big: taker sell of 6 (alert big:BTC:21)"})
+            r#"{"content":"dealerflow BTC big: taker sell of 6 (alert big:BTC:21)"}"#
         );
-        a.message = "x".repeat(3_000);
-        let long = deliver::body(Format::Discord, &a);
-        assert_eq!(long["content"].as_str().unwrap().chars().count(), 2_000);
         let json = deliver::body(Format::Json, &a);
-        assert_eq!(json["id"], "big:BTC:21");
+        assert!(
+            json.starts_with(
+                r#"{"id":"big:BTC:21","rule":"big","when":"trade_size","currency":"BTC","pos":21,"#
+            ),
+            "{json}"
+        );
+        let json: Value = serde_json::from_str(&json).unwrap();
         assert!(json.get("targets").is_none());
+        assert_eq!(json["values"]["amount"], 30.0);
+        a.message = "x".repeat(3_000);
+        let long: Value = serde_json::from_str(&deliver::body(Format::Discord, &a)).unwrap();
+        assert_eq!(long["content"].as_str().unwrap().chars().count(), 2_000);
     }
 
     /// A webhook on 127.0.0.1: `/flaky` answers 503 twice then 200, `/gone` 404; records (path, body) of each
