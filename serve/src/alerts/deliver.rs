@@ -7,6 +7,8 @@
 //! `Retry-After` header asks, up to `retry_max`), for as long as the service runs; any other 4xx means the target
 //! will never take this alert, which is journaled as undeliverable. One target being down holds up only its own
 //! queue. What is still queued when the service stops stays pending in the journal and is sent on the next start.
+//! The one window left: a target that took an alert in the instant before the service died, before its answer
+//! was journaled, gets that alert again after the restart (at least once, never lost).
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, PoisonError};
