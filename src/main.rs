@@ -50,8 +50,10 @@ enum Command {
     SyncClickhouse(cmd::sync_clickhouse::SyncClickHouseArgs),
     /// Ask ClickHouse about history (named queries or read-only SQL).
     Query(cmd::query::QueryArgs),
-    /// Serve GEX live and for any past time over HTTP (API, push stream, metrics).
+    /// Serve GEX live and for any past time over HTTP (API, push stream, metrics, alerts).
     Serve(cmd::serve::ServeArgs),
+    /// Check an alert rules file and try its webhook targets.
+    Alerts(cmd::alerts::AlertsArgs),
     /// Run the whole pipeline offline: simulator → recorder → GEX at three times → a small sweep.
     Demo(cmd::demo::DemoArgs),
 }
@@ -70,6 +72,7 @@ fn main() -> ExitCode {
         Command::Query(args) => cmd::query::run(args),
         Command::Demo(args) => cmd::demo::run(args),
         Command::Serve(args) => cmd::serve::run(args),
+        Command::Alerts(args) => cmd::alerts::run(args),
         Command::Record(args) => cmd::record::run(args),
         Command::ExchangeSim(args) => cmd::exchange_sim::run(args),
     };

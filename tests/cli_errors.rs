@@ -157,9 +157,11 @@ fn every_command_has_an_example_in_its_help() {
         vec!["query"],
         vec!["demo"],
         vec!["serve"],
+        vec!["alerts"],
+        vec!["alerts", "test"],
     ];
     // The list above covers every command and subcommand the binary has.
-    for parent in [vec![], vec!["import"], vec!["log"]] {
+    for parent in [vec![], vec!["import"], vec!["log"], vec!["alerts"]] {
         let help = ok(cmd().args(&parent).arg("--help"));
         for c in listed_commands(&help) {
             let mut p = parent.clone();

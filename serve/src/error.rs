@@ -39,6 +39,9 @@ pub enum ServeError {
         #[source]
         source: LogError,
     },
+    /// Alerts could not start (the journal).
+    #[error("alerts: {0}")]
+    Alerts(#[from] crate::alerts::AlertsError),
     /// A thread could not be started.
     #[error("starting the {what} thread: {source}")]
     Thread {

@@ -6,7 +6,9 @@
 //! after every trade it includes and before every trade it does not. The follower publishes in position order
 //! (before an evaluation of `b` records it sends every trade below `b`), and a position is the stream's event
 //! id: a client that reconnects with `Last-Event-ID: p` is sent every trade after `p` from the log and every
-//! evaluation after `p` still held in memory (the last [`RECENT_EVALUATIONS`]), then the live events.
+//! evaluation after `p` still held in memory (the last [`RECENT_EVALUATIONS`]), then the live events. An alert
+//! has the position of the trade or evaluation it fired on and is published right after it (a [`FollowerHook`]
+//! hears of each trade and evaluation).
 //!
 //! An evaluation is the engine's query facade as of the log's last exchange time ([`LogQuery::as_of`] with
 //! [`At::Latest`]), exactly what `gex --at latest` computes on the same records, so the live values and the API's
@@ -20,6 +22,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use dealerflow_engine::query::{At, LogQuery, QueryConfig};
+use dealerflow_engine::report::GexReport;
 use dealerflow_log::catalog::InstrumentCatalog;
 use dealerflow_log::{Follower, LogReader};
 use dealerflow_schemas::event::{Event, Record};
@@ -68,6 +71,24 @@ pub struct StreamEvent {
     pub currency: String,
     /// The JSON payload.
     pub data: String,
+}
+
+/// Told by the follower about each trade and each evaluation right after it is published (the alert rules
+/// listen here). Called on the follower thread: an implementation must not wait on anything slow.
+pub trait FollowerHook: Send {
+    /// The trade `trade` (position `2·trade.seq + 1`) was published.
+    fn after_trade(&mut self, hub: &Hub, trade: &TradeEvent);
+    /// The evaluation `report` of the log's first `records` records (position `2·records`) was published.
+    fn after_evaluation(&mut self, hub: &Hub, records: u64, report: &GexReport);
+}
+
+/// The hook that does nothing (a service without alerts).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct NoHook;
+
+impl FollowerHook for NoHook {
+    fn after_trade(&mut self, _: &Hub, _: &TradeEvent) {}
+    fn after_evaluation(&mut self, _: &Hub, _: u64, _: &GexReport) {}
 }
 
 /// How the follower evaluates.
@@ -176,7 +197,7 @@ impl Hub {
             .unwrap_or_else(PoisonError::into_inner) = e;
     }
 
-    fn publish(&self, event: StreamEvent) {
+    pub(crate) fn publish(&self, event: StreamEvent) {
         let event = Arc::new(event);
         if event.kind != StreamKind::Trade {
             let mut recent = self.recent.lock().unwrap_or_else(PoisonError::into_inner);
@@ -238,8 +259,14 @@ fn trade_event(seq: u64, t: &TradeEvent) -> StreamEvent {
 
 /// The follower thread's loop: waits for the log to exist, then reads it from its current end, until `stop`.
 /// A log that does not exist yet, or is empty, when the service starts is followed from its first record once
-/// it appears (everything in it is new); an existing log from its end.
-pub fn run_follower(config: LiveConfig, hub: Arc<Hub>, stop: Arc<AtomicBool>) {
+/// it appears (everything in it is new); an existing log from its end. `hook` hears of every trade and
+/// evaluation published.
+pub fn run_follower(
+    config: LiveConfig,
+    hub: Arc<Hub>,
+    stop: Arc<AtomicBool>,
+    mut hook: Box<dyn FollowerHook>,
+) {
     let mut from_start = false;
     let mut follower_state = loop {
         if stop.load(Ordering::Acquire) {
@@ -270,7 +297,7 @@ pub fn run_follower(config: LiveConfig, hub: Arc<Hub>, stop: Arc<AtomicBool>) {
             if last_evaluated != Some(follower_state.follower.next_seq())
                 || last_evaluated.is_none()
             {
-                let seen = evaluate(&config, &hub, &mut follower_state);
+                let seen = evaluate(&config, &hub, &mut follower_state, hook.as_mut());
                 last_evaluated = seen.or(last_evaluated);
             }
             next_eval += config.every;
@@ -282,11 +309,11 @@ pub fn run_follower(config: LiveConfig, hub: Arc<Hub>, stop: Arc<AtomicBool>) {
         let wait = (next_eval - now).min(Duration::from_millis(50));
         match follower_state.follower.next_timeout(wait) {
             Ok(Some(rec)) => {
-                follower_state.apply(&rec, &hub);
+                follower_state.apply(&rec, &hub, hook.as_mut());
                 // Read what is there without waiting, up to the next evaluation.
                 while Instant::now() < next_eval {
                     match follower_state.follower.try_next() {
-                        Ok(Some(rec)) => follower_state.apply(&rec, &hub),
+                        Ok(Some(rec)) => follower_state.apply(&rec, &hub, hook.as_mut()),
                         Ok(None) => break,
                         Err(e) => {
                             hub.set_error(Some(format!("reading the log: {e}")));
@@ -306,7 +333,12 @@ pub fn run_follower(config: LiveConfig, hub: Arc<Hub>, stop: Arc<AtomicBool>) {
 }
 
 /// One evaluation round; returns the number of records it covered.
-fn evaluate(config: &LiveConfig, hub: &Hub, state: &mut FollowerState) -> Option<u64> {
+fn evaluate(
+    config: &LiveConfig,
+    hub: &Hub,
+    state: &mut FollowerState,
+    hook: &mut dyn FollowerHook,
+) -> Option<u64> {
     let started = Instant::now();
     let query = match LogQuery::open(&config.dir) {
         Ok(q) => q,
@@ -319,7 +351,7 @@ fn evaluate(config: &LiveConfig, hub: &Hub, state: &mut FollowerState) -> Option
     // Every trade the evaluation includes goes out before it.
     while state.follower.next_seq() < covered {
         match state.follower.next_timeout(Duration::from_millis(200)) {
-            Ok(Some(rec)) => state.apply(&rec, hub),
+            Ok(Some(rec)) => state.apply(&rec, hub, hook),
             Ok(None) => break,
             Err(e) => {
                 hub.set_error(Some(format!("reading the log: {e}")));
@@ -354,6 +386,7 @@ fn evaluate(config: &LiveConfig, hub: &Hub, state: &mut FollowerState) -> Option
                     currency,
                     data: Value::Object(summary).to_string(),
                 });
+                hook.after_evaluation(hub, covered, &answer.report);
             }
             // A currency without a spot yet, or defined later than the last checkpoint: try again next round.
             Err(e) => failed = Some(format!("evaluating {currency}: {e}")),
@@ -414,7 +447,7 @@ impl FollowerState {
             .collect()
     }
 
-    fn apply(&mut self, rec: &Record, hub: &Hub) {
+    fn apply(&mut self, rec: &Record, hub: &Hub, hook: &mut dyn FollowerHook) {
         hub.metrics.events_folded.inc();
         hub.metrics.folded_seq.set(rec.seq as i64 + 1);
         match &rec.event {
@@ -428,8 +461,10 @@ impl FollowerState {
             }
             Event::Trade(t) => {
                 if let Some(inst) = self.catalog.get(t.instrument) {
-                    hub.publish(trade_event(rec.seq, &TradeEvent::new(rec.seq, t, inst)));
+                    let trade = TradeEvent::new(rec.seq, t, inst);
+                    hub.publish(trade_event(rec.seq, &trade));
                     hub.metrics.trades_streamed.inc();
+                    hook.after_trade(hub, &trade);
                 }
             }
             _ => {}

@@ -18,10 +18,14 @@
 //! is a 4xx with `{"error": "..."}` naming the parameter. The service binds 127.0.0.1 unless told otherwise; a
 //! non-loopback address needs a token (checked on every request, `Authorization: Bearer T` or `?token=T`) or an
 //! explicit public flag. Nothing served writes to the log.
+//!
+//! With [`ServeConfig::alerts`] the follower also evaluates alert rules after every trade and evaluation, keeps a
+//! journal of what fired in `DIR/alerts/` and delivers it to webhooks ([`alerts`]); alerts go to the stream too.
 
 #![warn(missing_docs)]
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used))]
 
+pub mod alerts;
 pub mod api;
 pub mod error;
 pub mod events;
@@ -64,6 +68,8 @@ pub struct ServeConfig {
     pub hpp_every_ms: i64,
     /// Events queued per stream client: a client whose connection falls this far behind loses events (counted).
     pub stream_buffer: usize,
+    /// Alert rules and targets (`None`: no alerts).
+    pub alerts: Option<alerts::AlertsConfig>,
 }
 
 impl ServeConfig {
@@ -79,6 +85,7 @@ impl ServeConfig {
             query: QueryConfig::default(),
             hpp_every_ms: 3_600_000,
             stream_buffer: hub::BROADCAST_CAPACITY,
+            alerts: None,
         }
     }
 }
@@ -108,6 +115,7 @@ pub struct Running {
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
     server: tokio::task::JoinHandle<Result<(), ServeError>>,
     follower: Option<std::thread::JoinHandle<()>>,
+    alerts: Option<alerts::AlertService>,
 }
 
 impl Running {
@@ -122,6 +130,9 @@ impl Running {
             .unwrap_or_else(|e| Err(ServeError::Http(std::io::Error::other(e))));
         if let Some(f) = self.follower.take() {
             let _ = tokio::task::spawn_blocking(move || f.join()).await;
+        }
+        if let Some(a) = self.alerts.take() {
+            a.stop().await;
         }
         result
     }
@@ -156,11 +167,18 @@ pub async fn start(config: ServeConfig) -> Result<Running, ServeError> {
     });
     let hub = Arc::new(Hub::new(config.stream_buffer));
     let stop = Arc::new(AtomicBool::new(false));
+    let (hook, alert_service): (Box<dyn hub::FollowerHook>, _) = match &config.alerts {
+        Some(rules) => {
+            let (alerter, service) = alerts::start(rules, &config.data_dir, hub.clone())?;
+            (Box::new(alerter), Some(service))
+        }
+        None => (Box::new(hub::NoHook), None),
+    };
     let follower = {
         let (live, hub, stop) = (live.as_ref().clone(), hub.clone(), stop.clone());
         std::thread::Builder::new()
             .name("serve-follower".into())
-            .spawn(move || hub::run_follower(live, hub, stop))
+            .spawn(move || hub::run_follower(live, hub, stop, hook))
             .map_err(|source| ServeError::Thread {
                 what: "follower",
                 source,
@@ -190,6 +208,7 @@ pub async fn start(config: ServeConfig) -> Result<Running, ServeError> {
         shutdown: Some(shutdown),
         server,
         follower: Some(follower),
+        alerts: alert_service,
     })
 }
 

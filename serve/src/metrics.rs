@@ -28,6 +28,8 @@ pub struct Metrics {
     pub stream_clients: Gauge,
     /// Events a slow stream client did not get (its queue was full).
     pub stream_dropped: Counter,
+    /// Alerts fired (journaled and published).
+    pub alerts_fired: Counter,
     /// Alerts delivered to a target.
     pub alerts_sent: Counter,
     /// Alert deliveries that failed (each retry counts once).
@@ -55,6 +57,7 @@ impl Metrics {
         let errors = Counter::default();
         let stream_clients = Gauge::default();
         let stream_dropped = Counter::default();
+        let alerts_fired = Counter::default();
         let alerts_sent = Counter::default();
         let alerts_failed = Counter::default();
         let http_requests = Counter::default();
@@ -100,6 +103,11 @@ impl Metrics {
             stream_dropped.clone(),
         );
         registry.register(
+            "alerts_fired",
+            "Alerts fired (journaled and published)",
+            alerts_fired.clone(),
+        );
+        registry.register(
             "alerts_sent",
             "Alerts delivered to a target",
             alerts_sent.clone(),
@@ -125,6 +133,7 @@ impl Metrics {
             errors,
             stream_clients,
             stream_dropped,
+            alerts_fired,
             alerts_sent,
             alerts_failed,
             http_requests,

@@ -1,5 +1,6 @@
 //! One module per `dealerflow` subcommand; each exposes its clap `Args` and a `run` returning the exit code.
 
+pub mod alerts;
 pub mod backtest;
 pub mod demo;
 pub mod duration_flag;

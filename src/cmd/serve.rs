@@ -1,6 +1,6 @@
 //! `dealerflow serve --data-dir DIR [--listen 127.0.0.1:8080] [--every 1s] [--token T | --public]
-//! [--record --currency BTC,ETH [--url URL]]`: maps the options to `dealerflow_serve::start` (and, with
-//! `--record`, to the recorder in the same process) and runs until Ctrl-C.
+//! [--record --currency BTC,ETH [--url URL]] [--alerts FILE.toml]`: maps the options to `dealerflow_serve::start`
+//! (and, with `--record`, to the recorder in the same process) and runs until Ctrl-C.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -10,12 +10,13 @@ use std::time::Duration;
 use anyhow::{bail, Context, Result};
 use clap::Args;
 use dealerflow_recorder::{RecordConfig, DERIBIT_URL};
+use dealerflow_serve::alerts::AlertsConfig;
 use dealerflow_serve::ServeConfig;
 use tokio::sync::watch;
 
-use crate::cmd::duration_flag;
 use crate::cmd::gex::ScoringArgs;
 use crate::cmd::sync_clickhouse::runtime;
+use crate::cmd::{duration_flag, logging};
 
 /// Serve GEX live and for any past time over HTTP, with a push stream.
 #[derive(Debug, Args)]
@@ -23,11 +24,14 @@ use crate::cmd::sync_clickhouse::runtime;
 dealerflow serve --data-dir data/live\n  \
 dealerflow serve --data-dir data/live --record --currency BTC,ETH\n  \
 dealerflow serve --data-dir data/live --listen 0.0.0.0:8080 --token \"$DEALERFLOW_TOKEN\"\n  \
+dealerflow serve --data-dir data/live --alerts alerts.toml\n  \
 curl 'http://127.0.0.1:8080/v1/gex?currency=BTC&at=2026-08-17T10:00:00Z'\n  \
 curl -N 'http://127.0.0.1:8080/v1/stream?currency=BTC'\n\n\
 Endpoints: /v1/gex (the bytes of gex --format json), /v1/series, /v1/heatmap, /v1/trades, /v1/stream (Server-Sent \
 Events, resumable with Last-Event-ID), /healthz, /metrics. Without --record the log may be appended by a \
-`dealerflow record` process meanwhile; nothing served writes to it.")]
+`dealerflow record` process meanwhile; nothing served writes to it. With --alerts, what the rules fire is \
+journaled in DIR/alerts/journal.jsonl, sent to the stream and delivered to the webhooks (dealerflow alerts test \
+--alerts FILE.toml tries them).")]
 pub struct ServeArgs {
     /// The log directory (it may not exist yet: the service waits for it).
     #[arg(long)]
@@ -64,6 +68,10 @@ pub struct ServeArgs {
     /// Deribit WebSocket URL for --record.
     #[arg(long, default_value = DERIBIT_URL, requires = "record")]
     pub url: String,
+    /// Alert rules and webhook targets (TOML; see the README). Alerts are journaled in DIR/alerts/, sent to the
+    /// stream and delivered with retries; a restart re-sends what was not delivered and nothing twice.
+    #[arg(long, value_name = "FILE.toml")]
+    pub alerts: Option<PathBuf>,
 }
 
 /// Runs `dealerflow serve`.
@@ -84,19 +92,37 @@ pub fn run(args: ServeArgs) -> Result<ExitCode> {
         .query_config((currencies.len() == 1).then(|| currencies[0].clone()));
     config.hpp_every_ms = args.hpp_every;
     config.stream_buffer = args.stream_buffer.max(1);
+    config.alerts = args.alerts.as_deref().map(AlertsConfig::load).transpose()?;
     let recording = args.record.then(|| {
         let mut r = RecordConfig::new(currencies.clone(), args.data_dir.clone());
         r.url = args.url.clone();
         r.status_line = false;
         r
     });
+    if config.alerts.is_some() {
+        // Delivery failures and retries are logged.
+        logging::init_logging_at("warn,dealerflow_serve=info");
+    }
+    let alerting = config.alerts.as_ref().map(|a| {
+        format!(
+            "; alerts: {} rule(s), {} target(s), journal {}",
+            a.rules.len(),
+            a.targets.len(),
+            dealerflow_serve::alerts::Journal::path_in(&args.data_dir).display()
+        )
+    });
     let rt = runtime()?;
     rt.block_on(async {
-        let mut running = dealerflow_serve::start(config).await.context("--listen")?;
+        let mut running = match dealerflow_serve::start(config).await {
+            Ok(r) => r,
+            Err(e @ dealerflow_serve::ServeError::Alerts(_)) => return Err(e.into()),
+            Err(e) => return Err(anyhow::Error::new(e).context("--listen")),
+        };
         eprintln!(
-            "serving {} at http://{} (Ctrl-C to stop)",
+            "serving {} at http://{} (Ctrl-C to stop){}",
             args.data_dir.display(),
-            running.local_addr
+            running.local_addr,
+            alerting.unwrap_or_default()
         );
         let (stop_recorder, stop_rx) = watch::channel(false);
         let mut recorder = recording.map(|r| {
