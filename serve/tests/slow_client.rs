@@ -15,7 +15,7 @@ use dealerflow_serve::ServeConfig;
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 
 const BASE_MS: i64 = 1_786_900_000_000;
-const TRADES: u64 = 60_000;
+const TRADES: u64 = 10_000;
 
 fn trade(i: u64) -> Event {
     Event::Trade(Trade {
@@ -83,12 +83,16 @@ async fn a_stalled_client_slows_nothing_and_its_losses_are_counted() {
     let mut config = ServeConfig::new(dir.clone());
     config.listen = "127.0.0.1:0".parse().unwrap();
     config.every = Duration::from_millis(200);
-    config.stream_buffer = 2_048;
+    config.stream_buffer = 1_024;
     let running = dealerflow_serve::start(config).await.unwrap();
     let addr = running.local_addr.to_string();
 
-    // The stalled client: asks for the stream and never reads a byte.
-    let mut stalled = std::net::TcpStream::connect(&addr).unwrap();
+    // The stalled client: asks for the stream and never reads a byte. Its receive window is small, so the
+    // connection backs up after a few hundred events instead of the megabytes loopback buffers can hold.
+    let socket = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
+    socket.set_recv_buffer_size(4_096).unwrap();
+    socket.connect(&running.local_addr.into()).unwrap();
+    let mut stalled: std::net::TcpStream = socket.into();
     stalled
         .write_all(format!("GET /v1/stream HTTP/1.0\r\nHost: {addr}\r\n\r\n").as_bytes())
         .unwrap();
@@ -126,13 +130,13 @@ async fn a_stalled_client_slows_nothing_and_its_losses_are_counted() {
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
 
-    // 60 000 trades at about 20 000 a second.
+    // 10 000 trades at about 5 000 a second.
     let writer = std::thread::spawn(move || {
         let first = w.next_seq();
         let start = Instant::now();
         for i in 0..TRADES {
             if i % 100 == 0 {
-                let due = start + Duration::from_millis(i / 20);
+                let due = start + Duration::from_millis(i / 5);
                 if let Some(d) = due.checked_duration_since(Instant::now()) {
                     std::thread::sleep(d);
                 }
