@@ -16,6 +16,9 @@ use dealerflow_schemas::{Event, OptionKind, TakerSide};
 use dealerflow_store::{ClickHouseTarget, LocalServer, TestDatabase};
 use serde_json::Value;
 
+mod cli_support;
+use cli_support::wait_child;
+
 const BIN: &str = env!("CARGO_BIN_EXE_dealerflow");
 const REAL: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
@@ -352,20 +355,6 @@ fn sync_and_query_the_real_trade_file() {
     );
 
     runtime().block_on(db.drop_database()).unwrap();
-}
-
-fn wait_child(child: &mut std::process::Child, limit: Duration) -> std::process::ExitStatus {
-    let t0 = Instant::now();
-    loop {
-        if let Some(s) = child.try_wait().unwrap() {
-            return s;
-        }
-        if t0.elapsed() > limit {
-            let _ = child.kill();
-            panic!("sync did not finish within {limit:?}");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
 }
 
 #[test]

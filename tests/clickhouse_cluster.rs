@@ -20,7 +20,7 @@ use dealerflow_schemas::Event;
 use dealerflow_store::{ClickHouseTarget, LocalCluster, LocalServer, NamedQuery, TestDatabase};
 
 mod cli_support;
-use cli_support::{bin, json_rows, ok};
+use cli_support::{bin, json_rows, ok, wait_child};
 
 const CLUSTER: &str = LocalCluster::NAME;
 
@@ -266,20 +266,6 @@ fn a_two_shard_cluster_answers_like_one_server() {
         stderr.contains("no cluster \"no_such_cluster\"") && stderr.contains(CLUSTER),
         "{stderr}"
     );
-}
-
-fn wait_child(child: &mut std::process::Child, limit: Duration) -> std::process::ExitStatus {
-    let t0 = Instant::now();
-    loop {
-        if let Some(s) = child.try_wait().unwrap() {
-            return s;
-        }
-        if t0.elapsed() > limit {
-            let _ = child.kill();
-            panic!("sync did not finish within {limit:?}");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
 }
 
 #[test]

@@ -47,3 +47,21 @@ pub fn require_shared_data(path: &str) -> bool {
     eprintln!("SKIPPED: {path} not found");
     false
 }
+
+/// Waits for a child process; kills it and fails after `limit`.
+pub fn wait_child(
+    child: &mut std::process::Child,
+    limit: std::time::Duration,
+) -> std::process::ExitStatus {
+    let t0 = std::time::Instant::now();
+    loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            return s;
+        }
+        if t0.elapsed() > limit {
+            let _ = child.kill();
+            panic!("the process did not finish within {limit:?}");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
