@@ -23,6 +23,7 @@
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used))]
 
 pub mod api;
+pub mod dashboard;
 pub mod error;
 pub mod events;
 pub mod hub;
@@ -194,6 +195,7 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/stream", get(api::stream))
         .route("/healthz", get(api::healthz))
         .route("/metrics", get(api::metrics))
+        .merge(dashboard::routes())
         .fallback(not_found)
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
