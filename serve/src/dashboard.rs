@@ -494,7 +494,7 @@ fn profile_chart(root: &Area<'_>, r: &GexReport) -> Result<(), String> {
         .y_label_formatter(&fmt_m)
         .x_desc("strike (USD)")
         .y_desc("USD million per 1% move")
-        .label_style((FONT, 12))
+        .label_style((FONT, 14))
         .light_line_style(RGBColor(236, 236, 236))
         .draw()
         .map_err(e2s)?;
@@ -550,7 +550,7 @@ fn profile_chart(root: &Area<'_>, r: &GexReport) -> Result<(), String> {
     }
     chart
         .configure_series_labels()
-        .label_font((FONT, 12))
+        .label_font((FONT, 13))
         .background_style(WHITE.mix(0.85))
         .border_style(RGBColor(180, 180, 180))
         .position(SeriesLabelPosition::UpperRight)
@@ -653,7 +653,7 @@ fn session_chart(root: &Area<'_>, w: &Window) -> Result<(), String> {
         .y_label_formatter(&fmt_price)
         .x_desc("time (UTC)")
         .y_desc("USD")
-        .label_style((FONT, 12))
+        .label_style((FONT, 14))
         .light_line_style(RGBColor(236, 236, 236))
         .draw()
         .map_err(e2s)?;
@@ -673,7 +673,7 @@ fn session_chart(root: &Area<'_>, w: &Window) -> Result<(), String> {
     }
     chart
         .configure_series_labels()
-        .label_font((FONT, 12))
+        .label_font((FONT, 13))
         .background_style(WHITE.mix(0.85))
         .border_style(RGBColor(180, 180, 180))
         .position(SeriesLabelPosition::UpperLeft)
@@ -713,12 +713,12 @@ fn heatmap_chart(root: &Area<'_>, w: &Window) -> Result<(), String> {
         .collect();
     strikes.sort_by(f64::total_cmp);
     strikes.dedup();
-    // Strikes within 25 % of the window's spot range (all of them when none is).
+    // Strikes within 15 % of the window's spot range (all of them when none is).
     if s_lo <= s_hi {
         let near: Vec<f64> = strikes
             .iter()
             .copied()
-            .filter(|k| *k >= s_lo * 0.75 && *k <= s_hi * 1.25)
+            .filter(|k| *k >= s_lo * 0.85 && *k <= s_hi * 1.15)
             .collect();
         if !near.is_empty() {
             strikes = near;
@@ -791,7 +791,7 @@ fn heatmap_chart(root: &Area<'_>, w: &Window) -> Result<(), String> {
         .y_label_formatter(&fmt_price)
         .x_desc("time (UTC)")
         .y_desc("strike (USD)")
-        .label_style((FONT, 12))
+        .label_style((FONT, 14))
         .draw()
         .map_err(e2s)?;
     let mut cells = Vec::new();
@@ -832,7 +832,7 @@ fn heatmap_chart(root: &Area<'_>, w: &Window) -> Result<(), String> {
     }
     chart
         .configure_series_labels()
-        .label_font((FONT, 12))
+        .label_font((FONT, 13))
         .background_style(WHITE.mix(0.85))
         .border_style(RGBColor(180, 180, 180))
         .position(SeriesLabelPosition::UpperLeft)
