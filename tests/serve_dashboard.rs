@@ -5,6 +5,7 @@
 //!   plots are loaded for that time; the trade tape is filled;
 //! - the time control moves the whole page to 2026-08-17T06:00:00Z (tiles = `/v1/gex?at=`, plots for that
 //!   time, tape ending at that time) and back to live;
+//! - behind a token, the page opened as `/?token=T` passes the token on to every call;
 //! - on a log that grows while the page is open (the real file imported while the page watches an empty
 //!   directory), tiles and tape fill from the stream without a reload;
 //! - no console error, failed load or script error at any point; a screenshot is saved to
@@ -496,7 +497,28 @@ async fn drive(driver: &WebDriver, addr: &str, log: &Path) {
     eprintln!("screenshot: {}", shot.display());
     assert_no_errors(driver, "back at live").await;
 
-    // 3. A log that grows while the page is open: the page fills from the stream, without a reload.
+    // 3. With a token: the page takes it from its own URL and passes it on to every call.
+    let guarded = start_serve(log, &["--every", "200ms", "--token", "s3cret"]);
+    assert_eq!(get(&guarded.addr, "/").status, 401);
+    driver
+        .goto(format!("http://{}/?token=s3cret", guarded.addr))
+        .await
+        .unwrap();
+    wait_js(
+        driver,
+        &format!(
+            "document.getElementById('shown-at').dataset.atMs === '{last}' \
+             && document.querySelectorAll('#tape tr').length > 0 && {PLOTS_AT_SHOWN}"
+        ),
+        "the page behind a token",
+        LONG,
+    )
+    .await;
+    assert_no_errors(driver, "behind a token").await;
+    driver.goto("about:blank").await.unwrap();
+    drop(guarded);
+
+    // 4. A log that grows while the page is open: the page fills from the stream, without a reload.
     let grown = log.parent().unwrap().join("grown");
     let server = start_serve(&grown, &["--every", "200ms"]);
     let addr = server.addr.as_str();
