@@ -596,7 +596,9 @@ fn no_times(root: &Area<'_>, w: &Window, what: &str) -> Result<(), String> {
         "{} {what}: no sample time in this window yet (one every {})",
         w.currency,
         DurationMs::from_ms(w.every).unwrap_or(DurationMs::ZERO)
-    );
+    )
+    .trim_start()
+    .to_string();
     root.draw(&Text::new(
         text,
         (20, (HEIGHT / 2) as i32),
