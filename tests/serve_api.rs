@@ -158,7 +158,7 @@ fn bad_input_is_a_4xx_naming_the_parameter() {
     let log = tmp.path().join("log");
     import_real(&log);
     let server = start_serve(&log, &[]);
-    let cases: [(&str, u16, &str); 19] = [
+    let cases: [(&str, u16, &str); 20] = [
         ("/v1/gex?currency=ETH", 400, "currency"),
         ("/v1/gex?currency=B%20T", 400, "currency"),
         ("/v1/gex?at=yesterday", 400, "at"),
@@ -170,6 +170,11 @@ fn bad_input_is_a_4xx_naming_the_parameter() {
         ("/v1/series?from=2030-01-01", 400, "from"),
         ("/v1/series?every=1s", 400, "every"),
         ("/v1/series?every=30", 400, "every"),
+        (
+            "/v1/series?every=1ms&from=2026-08-17T00:00:00Z&to=2026-08-17T00:00:01Z",
+            400,
+            "every",
+        ),
         ("/v1/series?format=xml", 400, "format"),
         ("/v1/heatmap?every=10s", 400, "every"),
         ("/v1/trades?limit=100000", 400, "limit"),
@@ -188,10 +193,19 @@ fn bad_input_is_a_4xx_naming_the_parameter() {
             .unwrap_or_else(|| panic!("{path}: {body}"));
         assert!(error.contains(names), "{path}: {error}");
     }
+    // Caps are in the messages.
     let r = get(&server.addr, "/v1/series?every=1s");
     assert!(
-        r.json()["error"].as_str().unwrap().contains("10000"),
-        "the cap is in the message"
+        r.json()["error"].as_str().unwrap().contains("50000"),
+        "{}",
+        r.text()
+    );
+    let r = get(&server.addr, "/v1/heatmap?every=30s");
+    assert_eq!(r.status, 400);
+    assert!(
+        r.json()["error"].as_str().unwrap().contains("2000"),
+        "{}",
+        r.text()
     );
     let r = get_with(&server.addr, "/v1/stream", &[("Last-Event-ID", "abc")]);
     assert_eq!(r.status, 400);

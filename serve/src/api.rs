@@ -31,6 +31,8 @@ use crate::AppState;
 pub const MAX_SERIES_ROWS: usize = 10_000;
 /// Most times `/v1/heatmap` returns.
 pub const MAX_HEATMAP_TIMES: usize = 2_000;
+/// Most HPP samples a series may take over its trailing window before its first row (the window ÷ `every`).
+pub const MAX_WARMUP_SAMPLES: i64 = 50_000;
 /// Most trades `/v1/trades` returns.
 pub const MAX_TRADES: usize = 10_000;
 /// Widest window of `/v1/trades`, ms (7 days).
@@ -90,6 +92,26 @@ fn config(state: &AppState, p: &Params) -> Result<QueryConfig, ApiError> {
     })
 }
 
+/// A series samples HPP on its own step over the whole trailing window before its first row: a tiny step over a
+/// 7-day window would be millions of evaluations. Refuses a step that needs more than [`MAX_WARMUP_SAMPLES`].
+fn check_step(every_ms: i64, cfg: &QueryConfig) -> Result<(), ApiError> {
+    let window = cfg.hpp.window_ms.max(0);
+    let floor = (window / MAX_WARMUP_SAMPLES).max(1_000);
+    if every_ms < floor {
+        return Err(ApiError::bad(
+            "every",
+            format!(
+                "{} ms is too fine: the HPP window of {} h is sampled on the same step, at most {MAX_WARMUP_SAMPLES} \
+                 times per request; use every >= {} s",
+                every_ms,
+                window / 3_600_000,
+                (floor + 999) / 1_000
+            ),
+        ));
+    }
+    Ok(())
+}
+
 fn json_bytes(bytes: Vec<u8>) -> Response {
     ([(CONTENT_TYPE, "application/json")], bytes).into_response()
 }
@@ -123,6 +145,7 @@ pub async fn series(State(state): State<AppState>, raw: Raw) -> Result<Response,
     let (from, to) = p.range_ms()?;
     let every = p.every_ms("1m")?;
     let cfg = config(&state, &p)?;
+    check_step(every, &cfg)?;
     let rows = blocking(move || {
         let query = open(&state)?;
         let plan = query
@@ -191,6 +214,7 @@ pub async fn heatmap(State(state): State<AppState>, raw: Raw) -> Result<Response
     let (from, to) = p.range_ms()?;
     let every = p.every_ms("1h")?;
     let cfg = config(&state, &p)?;
+    check_step(every, &cfg)?;
     let body = blocking(move || {
         let query = open(&state)?;
         let plan = query

@@ -13,6 +13,7 @@
 //! | `GET /v1/trades?currency=&from=&to=&limit=` | the trade tape with taker side and dealer-position change (≤ 10 000, ≤ 7 days) |
 //! | `GET /v1/stream?currency=` | Server-Sent Events `trade`, `gex`, `alert`; resumable with `Last-Event-ID` |
 //! | `GET /healthz`, `GET /metrics` | health; Prometheus text |
+//! | `GET /`, `GET /v1/range`, `GET /v1/plot/*.svg` | the dashboard ([`dashboard`]) |
 //!
 //! Bad input (an unknown parameter, an unparsable or reversed time, a range over its cap, an unknown currency)
 //! is a 4xx with `{"error": "..."}` naming the parameter. The service binds 127.0.0.1 unless told otherwise; a
@@ -27,6 +28,7 @@
 
 pub mod alerts;
 pub mod api;
+pub mod dashboard;
 pub mod error;
 pub mod events;
 pub mod hub;
@@ -222,6 +224,7 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/stream", get(api::stream))
         .route("/healthz", get(api::healthz))
         .route("/metrics", get(api::metrics))
+        .merge(dashboard::routes())
         .fallback(not_found)
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
@@ -232,7 +235,7 @@ pub fn router(state: AppState) -> Router {
 
 async fn not_found(request: Request) -> Response {
     ApiError::not_found(format!(
-        "no endpoint {}; see /v1/gex, /v1/series, /v1/heatmap, /v1/trades, /v1/stream, /healthz, /metrics",
+        "no endpoint {}; see / (the dashboard), /v1/gex, /v1/series, /v1/heatmap, /v1/trades, /v1/stream, /v1/range, /v1/plot/profile.svg, /v1/plot/session.svg, /v1/plot/heatmap.svg, /healthz, /metrics",
         request.uri().path()
     ))
     .into_response()
