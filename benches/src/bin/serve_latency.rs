@@ -5,9 +5,9 @@
 //!    connected over loopback HTTP. For every trade and client: appended → `trade` event received. For every trade
 //!    on one client: appended → the first `gex` event that includes it. Budgets: trade p99 ≤ 50 ms; gex p99 ≤
 //!    `--every` + 50 ms.
-//! 2. **Memory over an hour of market.** The writer then appends one hour of market at 1 000 trades/s of exchange
-//!    time (3.6 M trades) as fast as it can, with 10 clients connected, and the process's resident memory is
-//!    sampled every second (first third, last third, peak).
+//! 2. **Memory over hours of market.** The writer then appends `--hours` (3) hours of market at 1 000 trades/s of exchange
+//!    time (3.6 M trades an hour) as fast as the follower takes them, with 10 clients connected; the process's
+//!    resident memory (anonymous, and file-backed: the mapped log) is read at the end of each hour.
 //! 3. **`/v1/gex?at=` on the 365-day synthetic log** (`target/bench-data/synth-365`, the log of the `gex_365`
 //!    bench; made by `dealerflow synth --days 365 --seed 1` when missing): 8 concurrent clients ask for random
 //!    past times; budget p99 ≤ 20 ms.
@@ -44,9 +44,12 @@ struct Args {
     /// Evaluation interval of the service, ms.
     #[arg(long, default_value_t = 1_000)]
     every_ms: u64,
-    /// Trades of the memory phase (one hour at 1 000/s).
+    /// Trades of one hour of market in the memory phase (1 000/s).
     #[arg(long, default_value_t = 3_600_000)]
     hour_trades: u64,
+    /// Hours of market in the memory phase (memory is reported at the end of each).
+    #[arg(long, default_value_t = 3)]
+    hours: u64,
     /// Leave out the 365-day `/v1/gex` part.
     #[arg(long)]
     skip_365: bool,
@@ -179,7 +182,10 @@ async fn client(
             let now = times.now();
             if event == "trade" {
                 if let Some(seq) = field_u64(data, "\"seq\":") {
-                    let t = times.ns[seq as usize].load(Ordering::Acquire);
+                    let t = times
+                        .ns
+                        .get(seq as usize)
+                        .map_or(0, |t| t.load(Ordering::Acquire));
                     if t > 0 {
                         local.push((now.saturating_sub(t)) as f64 / 1e6);
                     }
@@ -239,7 +245,7 @@ fn main() {
     }
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("log");
-    let total = (args.rate * args.seconds + args.hour_trades + 100_000) as usize;
+    let total = (args.rate * args.seconds + args.hour_trades * args.hours + 100_000) as usize;
     let times = Arc::new(AppendTimes::new(total * 2));
 
     // The log exists before the service starts: instruments and a first index tick.
@@ -361,20 +367,14 @@ fn main() {
             stop2.clone(),
         )));
     }
-    let samples = Arc::new(Mutex::new(Vec::new()));
-    let sampling = Arc::new(AtomicBool::new(true));
-    let sampler = {
-        let (samples, sampling) = (samples.clone(), sampling.clone());
-        std::thread::spawn(move || {
-            while sampling.load(Ordering::Relaxed) {
-                samples.lock().unwrap().push(rss_mib());
-                std::thread::sleep(Duration::from_secs(1));
-            }
-        })
-    };
     let t1 = Instant::now();
     let base_ts = BASE_MS + (ticks as i64) * 10;
-    for k in 0..args.hour_trades {
+    let mut hourly = Vec::new();
+    let before = rss_mib();
+    for k in 0..args.hour_trades * args.hours {
+        if k > 0 && k % args.hour_trades == 0 {
+            hourly.push(rss_mib());
+        }
         let ts = base_ts + k as i64;
         if k % 1_000 == 0 {
             w.append(0, &index(ts)).unwrap();
@@ -392,28 +392,22 @@ fn main() {
         std::thread::sleep(Duration::from_millis(20));
     }
     std::thread::sleep(Duration::from_millis(args.every_ms + 500));
-    sampling.store(false, Ordering::Relaxed);
-    sampler.join().unwrap();
-    let all = samples.lock().unwrap().clone();
-    let third = (all.len() / 3).max(1);
-    let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len().max(1) as f64;
-    for (name, s) in [
-        ("anonymous", all.iter().map(|x| x.0).collect::<Vec<_>>()),
-        (
-            "file-backed (mapped log)",
-            all.iter().map(|x| x.1).collect(),
-        ),
-    ] {
-        println!(
-            "memory over one hour of market ({} trades in {:.0} s, 10 clients), {name} RSS: first third {:.0} MiB, last third {:.0} MiB, peak {:.0} MiB ({} samples)",
-            args.hour_trades,
-            t1.elapsed().as_secs_f64(),
-            mean(&s[..third.min(s.len())]),
-            mean(&s[s.len().saturating_sub(third)..]),
-            s.iter().copied().fold(0.0, f64::max),
-            s.len()
-        );
-    }
+    hourly.push(rss_mib());
+    let fmt = |v: &[(f64, f64)], pick: fn(&(f64, f64)) -> f64| {
+        v.iter()
+            .map(|x| format!("{:.0}", pick(x)))
+            .collect::<Vec<_>>()
+            .join(" / ")
+    };
+    println!(
+        "memory over {} hours of market ({} trades in {:.0} s, 10 clients), at the end of each hour: anonymous {} MiB (before: {:.0}); file-backed (mapped log) {} MiB",
+        args.hours,
+        args.hour_trades * args.hours,
+        t1.elapsed().as_secs_f64(),
+        fmt(&hourly, |x| x.0),
+        before.0,
+        fmt(&hourly, |x| x.1),
+    );
     stop2.store(true, Ordering::Relaxed);
     for h in handles {
         h.abort();
