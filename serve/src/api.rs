@@ -38,15 +38,17 @@ pub const MAX_TRADES: usize = 10_000;
 /// Widest window of `/v1/trades`, ms (7 days).
 pub const MAX_TRADES_WINDOW_MS: i64 = 7 * 86_400_000;
 
-type Raw = Result<Query<HashMap<String, String>>, QueryRejection>;
+/// A request's query string, or why it could not be read.
+pub(crate) type Raw = Result<Query<HashMap<String, String>>, QueryRejection>;
 
-fn params(raw: Raw, allowed: &[&str]) -> Result<Params, ApiError> {
+/// The query string checked against the parameters an endpoint takes.
+pub(crate) fn params(raw: Raw, allowed: &[&str]) -> Result<Params, ApiError> {
     let Query(map) = raw.map_err(|e| ApiError::bad("query string", e.body_text()))?;
     Params::new(map, allowed)
 }
 
 /// Runs blocking engine work off the async threads.
-async fn blocking<T: Send + 'static>(
+pub(crate) async fn blocking<T: Send + 'static>(
     f: impl FnOnce() -> Result<T, ApiError> + Send + 'static,
 ) -> Result<T, ApiError> {
     tokio::task::spawn_blocking(f)
@@ -57,7 +59,7 @@ async fn blocking<T: Send + 'static>(
 /// A snapshot of the log for a query: the cached one while the follower has read nothing new since it was
 /// taken (and for at most [`SNAPSHOT_MAX_AGE`]), else a new one. Opening a snapshot of a long log costs more than
 /// most queries, and an answer from an unchanged log is the same from either.
-fn open(state: &AppState) -> Result<Arc<LogQuery>, ApiError> {
+pub(crate) fn open(state: &AppState) -> Result<Arc<LogQuery>, ApiError> {
     let folded = state.hub.metrics.folded_seq.get();
     {
         let cached = state
@@ -84,7 +86,8 @@ pub type SnapshotCache = Arc<std::sync::Mutex<Option<(Instant, Arc<LogQuery>)>>>
 /// How long a cached log snapshot may serve queries at most.
 pub const SNAPSHOT_MAX_AGE: Duration = Duration::from_secs(5);
 
-fn config(state: &AppState, p: &Params) -> Result<QueryConfig, ApiError> {
+/// The service's query configuration with the request's model and currency.
+pub(crate) fn config(state: &AppState, p: &Params) -> Result<QueryConfig, ApiError> {
     Ok(QueryConfig {
         model: p.model()?,
         currency: p.currency()?.or_else(|| state.live.query.currency.clone()),

@@ -17,17 +17,16 @@
 //! The page (`assets/app.js`) follows `/v1/stream` for live values and the trade tape, and its time control
 //! moves every part of it to a past time of the log through `/v1/gex?at=`, `/v1/trades` and the plots.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::sync::LazyLock;
 
-use axum::extract::rejection::QueryRejection;
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
 use dealerflow_engine::exposures::StrikeExposure;
-use dealerflow_engine::query::{At, LogQuery, QueryConfig};
+use dealerflow_engine::query::{At, QueryConfig};
 use dealerflow_engine::report::GexReport;
 use dealerflow_engine::EngineError;
 use dealerflow_schemas::time::format_ms;
@@ -37,7 +36,7 @@ use plotters::coord::Shift;
 use plotters::prelude::*;
 use serde_json::json;
 
-use crate::api::{MAX_HEATMAP_TIMES, MAX_SERIES_ROWS};
+use crate::api::{blocking, config, open, params, Raw, MAX_HEATMAP_TIMES, MAX_SERIES_ROWS};
 use crate::error::ApiError;
 use crate::params::Params;
 use crate::AppState;
@@ -73,33 +72,6 @@ pub fn routes() -> Router<AppState> {
         .route("/v1/plot/profile.svg", get(profile_svg))
         .route("/v1/plot/session.svg", get(session_svg))
         .route("/v1/plot/heatmap.svg", get(heatmap_svg))
-}
-
-type Raw = Result<Query<HashMap<String, String>>, QueryRejection>;
-
-fn params(raw: Raw, allowed: &[&str]) -> Result<Params, ApiError> {
-    let Query(map) = raw.map_err(|e| ApiError::bad("query string", e.body_text()))?;
-    Params::new(map, allowed)
-}
-
-async fn blocking<T: Send + 'static>(
-    f: impl FnOnce() -> Result<T, ApiError> + Send + 'static,
-) -> Result<T, ApiError> {
-    tokio::task::spawn_blocking(f)
-        .await
-        .unwrap_or_else(|e| Err(ApiError::internal(format!("the query failed: {e}"))))
-}
-
-fn open(state: &AppState) -> Result<LogQuery, ApiError> {
-    LogQuery::open(&state.live.dir).map_err(|e| ApiError::from_engine(e, "at"))
-}
-
-fn config(state: &AppState, p: &Params) -> Result<QueryConfig, ApiError> {
-    Ok(QueryConfig {
-        model: p.model()?,
-        currency: p.currency()?.or_else(|| state.live.query.currency.clone()),
-        ..state.live.query.clone()
-    })
 }
 
 fn svg_response(svg: String) -> Response {
