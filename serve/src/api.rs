@@ -13,7 +13,6 @@ use axum::http::HeaderMap;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use dealerflow_engine::query::{At, LogQuery, QueryConfig};
-use dealerflow_log::catalog::InstrumentCatalog;
 use dealerflow_log::LogReader;
 use dealerflow_schemas::event::Event as LogEvent;
 use dealerflow_schemas::time::format_ms;
@@ -23,7 +22,7 @@ use tokio::sync::{broadcast, mpsc};
 
 use crate::error::ApiError;
 use crate::events::{report_summary, TradeEvent};
-use crate::hub::{trades_between, StreamEvent};
+use crate::hub::{trades_between, InstrumentLookup, StreamEvent};
 use crate::params::Params;
 use crate::AppState;
 
@@ -297,13 +296,9 @@ pub async fn trades(State(state): State<AppState>, raw: Raw) -> Result<Response,
                 ),
             ));
         }
-        let catalog = InstrumentCatalog::from_reader(&reader)
-            .map_err(|e| ApiError::internal(format!("reading instruments: {e}")))?;
+        let mut instruments = InstrumentLookup::new(&state.hub, &reader);
         if let Some(c) = &currency {
-            let known = (0..catalog.len() as u32)
-                .filter_map(|i| catalog.get(dealerflow_schemas::InstrumentId(i)))
-                .any(|i| &i.currency == c);
-            if !known {
+            if !instruments.has_currency(c).map_err(ApiError::internal)? {
                 return Err(ApiError::bad("currency", format!("{c} is not in the log")));
             }
         }
@@ -324,12 +319,12 @@ pub async fn trades(State(state): State<AppState>, raw: Raw) -> Result<Response,
                 if t.ts_exchange_ms < from || t.ts_exchange_ms > to {
                     continue;
                 }
-                if let Some(inst) = catalog.get(t.instrument) {
+                if let Some(inst) = instruments.get(t.instrument).map_err(ApiError::internal)? {
                     if currency.as_ref().is_none_or(|c| c == &inst.currency) {
                         if out.len() == limit {
                             out.pop_front();
                         }
-                        out.push_back(TradeEvent::new(record.seq, t, inst));
+                        out.push_back(TradeEvent::new(record.seq, t, &inst));
                     }
                 }
             }
@@ -424,8 +419,9 @@ pub async fn stream(
                 loop {
                     let c = currency.clone();
                     let d = dir.clone();
+                    let h = hub.clone();
                     let batch = tokio::task::spawn_blocking(move || {
-                        trades_between(&d, from, published, c.as_deref(), 4_096)
+                        trades_between(&h, &d, from, published, c.as_deref(), 4_096)
                     })
                     .await
                     .unwrap_or_else(|e| Err(e.to_string()));

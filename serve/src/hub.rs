@@ -18,7 +18,7 @@
 use std::collections::{BTreeSet, VecDeque};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex, PoisonError, RwLock};
 use std::time::{Duration, Instant};
 
 use dealerflow_engine::query::{At, LogQuery, QueryConfig};
@@ -26,6 +26,7 @@ use dealerflow_engine::report::GexReport;
 use dealerflow_log::catalog::InstrumentCatalog;
 use dealerflow_log::{Follower, LogReader};
 use dealerflow_schemas::event::{Event, Record};
+use dealerflow_schemas::{Instrument, InstrumentId};
 use serde_json::Value;
 use tokio::sync::broadcast;
 
@@ -111,6 +112,8 @@ pub struct Hub {
     recent: Mutex<VecDeque<Arc<StreamEvent>>>,
     published_pos: AtomicU64,
     currencies: Mutex<BTreeSet<String>>,
+    /// The instruments the follower has read (the whole log's when it started at the log's end).
+    catalog: RwLock<InstrumentCatalog>,
     /// The service's metrics.
     pub metrics: Metrics,
     /// The follower's last error, for `/healthz` (`None` when healthy).
@@ -131,6 +134,7 @@ impl Hub {
             recent: Mutex::new(VecDeque::new()),
             published_pos: AtomicU64::new(0),
             currencies: Mutex::new(BTreeSet::new()),
+            catalog: RwLock::new(InstrumentCatalog::new()),
             metrics: Metrics::new(),
             last_error: Mutex::new(None),
         }
@@ -212,9 +216,68 @@ impl Hub {
     }
 }
 
+/// Instruments of trades read from a snapshot of the log: from the follower's catalog, and for an id it has not
+/// read yet (it lags the snapshot, or is still reading a long log's instruments at start) from a catalog of the
+/// snapshot, built at most once. Spares every request a pass over the whole log.
+#[derive(Debug)]
+pub struct InstrumentLookup<'a> {
+    hub: &'a Hub,
+    reader: &'a LogReader,
+    fallback: Option<InstrumentCatalog>,
+}
+
+impl<'a> InstrumentLookup<'a> {
+    /// Looks instruments up for trades of `reader`.
+    pub fn new(hub: &'a Hub, reader: &'a LogReader) -> InstrumentLookup<'a> {
+        InstrumentLookup {
+            hub,
+            reader,
+            fallback: None,
+        }
+    }
+
+    /// The instrument `id` (`None` when the snapshot does not define it).
+    pub fn get(&mut self, id: InstrumentId) -> Result<Option<Instrument>, String> {
+        if let Some(i) = self
+            .hub
+            .catalog
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(id)
+        {
+            return Ok(Some(i.clone()));
+        }
+        Ok(self.fallback()?.get(id).cloned())
+    }
+
+    /// Whether the snapshot defines an instrument of `currency`.
+    pub fn has_currency(&mut self, currency: &str) -> Result<bool, String> {
+        if self.hub.currencies().contains(currency) {
+            return Ok(true);
+        }
+        let catalog = self.fallback()?;
+        Ok((0..catalog.len() as u32)
+            .filter_map(|i| catalog.get(InstrumentId(i)))
+            .any(|inst| inst.currency == currency))
+    }
+
+    /// The snapshot's own catalog, read on first use.
+    fn fallback(&mut self) -> Result<&InstrumentCatalog, String> {
+        if self.fallback.is_none() {
+            let catalog = InstrumentCatalog::from_reader(self.reader)
+                .map_err(|e| format!("reading instruments: {e}"))?;
+            self.fallback = Some(catalog);
+        }
+        self.fallback
+            .as_ref()
+            .ok_or_else(|| "reading instruments".to_string())
+    }
+}
+
 /// Trades of the log with a position in `(after, up_to]`, read from the log (for a client that reconnects).
 /// At most `max` are returned per call; the last one's position is where to continue.
 pub fn trades_between(
+    hub: &Hub,
     dir: &Path,
     after: u64,
     up_to: u64,
@@ -222,7 +285,7 @@ pub fn trades_between(
     max: usize,
 ) -> Result<Vec<StreamEvent>, String> {
     let reader = LogReader::open(dir).map_err(|e| e.to_string())?;
-    let catalog = InstrumentCatalog::from_reader(&reader).map_err(|e| e.to_string())?;
+    let mut instruments = InstrumentLookup::new(hub, &reader);
     let first_seq = after.div_ceil(2);
     let mut out = Vec::new();
     for rec in reader.iter_from_seq(first_seq) {
@@ -232,11 +295,11 @@ pub fn trades_between(
         }
         let record = rec.to_record();
         if let Event::Trade(t) = &record.event {
-            if let Some(inst) = catalog.get(t.instrument) {
+            if let Some(inst) = instruments.get(t.instrument)? {
                 if currency.is_none_or(|c| c == inst.currency) {
                     out.push(trade_event(
                         record.seq,
-                        &TradeEvent::new(record.seq, t, inst),
+                        &TradeEvent::new(record.seq, t, &inst),
                     ));
                     if out.len() >= max {
                         break;
@@ -272,7 +335,7 @@ pub fn run_follower(
         if stop.load(Ordering::Acquire) {
             return;
         }
-        match FollowerState::open(&config.dir, from_start, Some(&hub.metrics)) {
+        match FollowerState::open(&config.dir, from_start, &hub) {
             Ok(Some(s)) => break s,
             Ok(None) => from_start = true,
             Err(e) => hub.set_error(Some(e)),
@@ -282,12 +345,6 @@ pub fn run_follower(
     hub.metrics
         .folded_seq
         .set(follower_state.follower.next_seq() as i64);
-    for c in follower_state.catalog_currencies() {
-        hub.currencies
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .insert(c);
-    }
     // The first evaluation right away (it may build the log's checkpoints once).
     let mut next_eval = Instant::now();
     let mut last_evaluated: Option<u64> = None;
@@ -405,16 +462,12 @@ fn evaluate(
 
 struct FollowerState {
     follower: Follower,
-    catalog: InstrumentCatalog,
 }
 
 impl FollowerState {
     /// Follows the log from its current end, or from its start; `None` while there is no log or it is empty.
-    fn open(
-        dir: &Path,
-        from_start: bool,
-        metrics: Option<&Metrics>,
-    ) -> Result<Option<FollowerState>, String> {
+    /// The instruments read so far go into the hub's catalog.
+    fn open(dir: &Path, from_start: bool, hub: &Hub) -> Result<Option<FollowerState>, String> {
         let reader = match LogReader::open(dir) {
             Ok(r) => r,
             Err(dealerflow_log::LogError::NoLog { .. }) => return Ok(None),
@@ -428,23 +481,24 @@ impl FollowerState {
         } else {
             // Where the follower stands is known before the instruments are read (one pass over a long log):
             // the API may use its snapshot of the log meanwhile.
-            if let Some(m) = metrics {
-                m.folded_seq.set(reader.next_seq() as i64);
-            }
+            hub.metrics.folded_seq.set(reader.next_seq() as i64);
             let catalog = InstrumentCatalog::from_reader(&reader)
                 .map_err(|e| format!("reading instruments: {e}"))?;
             (catalog, reader.next_seq())
         };
         let follower =
             Follower::open(dir, from_seq).map_err(|e| format!("following the log: {e}"))?;
-        Ok(Some(FollowerState { follower, catalog }))
-    }
-
-    fn catalog_currencies(&self) -> BTreeSet<String> {
-        (0..self.catalog.len() as u32)
-            .filter_map(|i| self.catalog.get(dealerflow_schemas::InstrumentId(i)))
-            .map(|i| i.currency.clone())
-            .collect()
+        let mut currencies = hub
+            .currencies
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        currencies.extend(
+            (0..catalog.len() as u32)
+                .filter_map(|i| catalog.get(InstrumentId(i)))
+                .map(|i| i.currency.clone()),
+        );
+        *hub.catalog.write().unwrap_or_else(PoisonError::into_inner) = catalog;
+        Ok(Some(FollowerState { follower }))
     }
 
     fn apply(&mut self, rec: &Record, hub: &Hub, hook: &mut dyn FollowerHook) {
@@ -457,11 +511,21 @@ impl FollowerState {
                     .unwrap_or_else(PoisonError::into_inner)
                     .insert(i.currency.clone());
                 // A catalog error (a duplicate name) is the log's; the fold reports it, the stream goes on.
-                let _ = self.catalog.observe(Some(rec.seq), i.clone());
+                let _ = hub
+                    .catalog
+                    .write()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .observe(Some(rec.seq), i.clone());
             }
             Event::Trade(t) => {
-                if let Some(inst) = self.catalog.get(t.instrument) {
-                    let trade = TradeEvent::new(rec.seq, t, inst);
+                let inst = hub
+                    .catalog
+                    .read()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .get(t.instrument)
+                    .cloned();
+                if let Some(inst) = inst {
+                    let trade = TradeEvent::new(rec.seq, t, &inst);
                     hub.publish(trade_event(rec.seq, &trade));
                     hub.metrics.trades_streamed.inc();
                     hook.after_trade(hub, &trade);
