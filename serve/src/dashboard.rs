@@ -259,23 +259,40 @@ fn auto_every(span_ms: i64, target: i64) -> i64 {
 /// `GET /v1/plot/session.svg?currency=&from=&to=&every=&model=`: spot, zero-gamma level, call and put wall
 /// over the window (the rows of `/v1/series`).
 pub async fn session_svg(State(state): State<AppState>, raw: Raw) -> Result<Response, ApiError> {
-    let p = params(raw, &["currency", "from", "to", "every", "model"])?;
-    p.range_ms()?;
-    if p.get("every").is_some() {
-        plot_every(&p)?;
-    }
-    let cfg = config(&state, &p)?;
-    let svg = blocking(move || {
-        let window = rows(&state, &cfg, &p, SESSION_TIMES, MAX_SERIES_ROWS, false)?;
-        draw(|root| session_chart(root, &window))
-    })
-    .await?;
-    Ok(svg_response(svg))
+    window_svg(
+        state,
+        raw,
+        SESSION_TIMES,
+        MAX_SERIES_ROWS,
+        false,
+        session_chart,
+    )
+    .await
 }
 
 /// `GET /v1/plot/heatmap.svg?currency=&from=&to=&every=&model=`: net GEX per strike (rows) over time
 /// (columns), the grid of `/v1/heatmap`, with spot drawn over it.
 pub async fn heatmap_svg(State(state): State<AppState>, raw: Raw) -> Result<Response, ApiError> {
+    window_svg(
+        state,
+        raw,
+        HEATMAP_TIMES,
+        MAX_HEATMAP_TIMES,
+        true,
+        heatmap_chart,
+    )
+    .await
+}
+
+/// A picture of the series over a window: the parameters checked, the rows folded (see [`rows`]), then drawn.
+async fn window_svg(
+    state: AppState,
+    raw: Raw,
+    target_times: i64,
+    max_times: usize,
+    strikes: bool,
+    chart: fn(&Area<'_>, &Window) -> Result<(), String>,
+) -> Result<Response, ApiError> {
     let p = params(raw, &["currency", "from", "to", "every", "model"])?;
     p.range_ms()?;
     if p.get("every").is_some() {
@@ -283,8 +300,8 @@ pub async fn heatmap_svg(State(state): State<AppState>, raw: Raw) -> Result<Resp
     }
     let cfg = config(&state, &p)?;
     let svg = blocking(move || {
-        let window = rows(&state, &cfg, &p, HEATMAP_TIMES, MAX_HEATMAP_TIMES, true)?;
-        draw(|root| heatmap_chart(root, &window))
+        let window = rows(&state, &cfg, &p, target_times, max_times, strikes)?;
+        draw(|root| chart(root, &window))
     })
     .await?;
     Ok(svg_response(svg))
