@@ -67,6 +67,34 @@ struct ClusterRow {
 pub async fn cluster_servers(
     target: &ClickHouseTarget,
 ) -> Result<Vec<ClusterServer>, ClickHouseError> {
+    let rows = cluster_rows(target).await?;
+    let own_port = url_port(target.url());
+    let mut servers = Vec::with_capacity(rows.len());
+    for row in rows {
+        let host = bracketed(&row.host_name);
+        let http_url = if row.is_local != 0 {
+            target.url().to_string()
+        } else {
+            let port = match http_port_macro(target, &host, row.port).await? {
+                Some(p) => p,
+                None => own_port,
+            };
+            format!("http://{host}:{port}")
+        };
+        servers.push(ClusterServer {
+            shard_num: row.shard_num,
+            replica_num: row.replica_num,
+            host: row.host_name,
+            tcp_port: row.port,
+            http_url,
+        });
+    }
+    Ok(servers)
+}
+
+/// The target's cluster as `system.clusters` lists it; an unknown cluster is a
+/// [`ClickHouseError::ClusterLayout`] listing the clusters the server knows.
+async fn cluster_rows(target: &ClickHouseTarget) -> Result<Vec<ClusterRow>, ClickHouseError> {
     let cluster = cluster_name(target)?;
     let rows = target
         .server_client()
@@ -97,28 +125,7 @@ pub async fn cluster_servers(
             ),
         ));
     }
-    let own_port = url_port(target.url());
-    let mut servers = Vec::with_capacity(rows.len());
-    for row in rows {
-        let host = bracketed(&row.host_name);
-        let http_url = if row.is_local != 0 {
-            target.url().to_string()
-        } else {
-            let port = match http_port_macro(target, &host, row.port).await? {
-                Some(p) => p,
-                None => own_port,
-            };
-            format!("http://{host}:{port}")
-        };
-        servers.push(ClusterServer {
-            shard_num: row.shard_num,
-            replica_num: row.replica_num,
-            host: row.host_name,
-            tcp_port: row.port,
-            http_url,
-        });
-    }
-    Ok(servers)
+    Ok(rows)
 }
 
 /// Creates the database, the `_local` tables and the `Distributed` tables on every server of the target's
@@ -148,7 +155,7 @@ pub async fn apply_cluster_schema(target: &ClickHouseTarget) -> Result<(), Click
 pub async fn check_cluster_layout(target: &ClickHouseTarget) -> Result<(), ClickHouseError> {
     let cluster = cluster_name(target)?;
     // An unknown cluster is reported as such, before the tables are looked at.
-    cluster_servers(target).await?;
+    cluster_rows(target).await?;
     check_server_layout(target, cluster).await
 }
 
