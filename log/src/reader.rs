@@ -30,6 +30,9 @@ pub struct BlockInfo {
     pub max_ts_ms: Option<i64>,
     /// Largest exchange time in this block and every block before it, ms: monotonic, used to seek by time.
     pub running_max_ts_ms: Option<i64>,
+    /// Smallest exchange time in this block and every block after it, ms: where a forward fold to a time can
+    /// stop reading (a backfilled block later in the log can still hold earlier times).
+    pub suffix_min_ts_ms: Option<i64>,
     /// Index of the block's segment in [`LogReader::segments`].
     pub segment: usize,
     /// Byte offset of the block's first frame in its segment.
@@ -271,6 +274,14 @@ impl LogReader {
             };
             b.running_max_ts_ms = running;
         }
+        let mut suffix: Option<i64> = None;
+        for b in blocks.iter_mut().rev() {
+            suffix = match (suffix, b.min_ts_ms) {
+                (Some(s), Some(m)) => Some(s.min(m)),
+                (s, m) => s.or(m),
+            };
+            b.suffix_min_ts_ms = suffix;
+        }
         Ok(LogReader {
             dir: dir.to_path_buf(),
             segments,
@@ -377,6 +388,7 @@ fn block_info(b: &RawBlock, segment: usize) -> BlockInfo {
         min_ts_ms: (b.min_ts_ms != i64::MAX).then_some(b.min_ts_ms),
         max_ts_ms: (b.max_ts_ms != i64::MIN).then_some(b.max_ts_ms),
         running_max_ts_ms: None,
+        suffix_min_ts_ms: None,
         segment,
         offset: b.offset,
     }

@@ -133,3 +133,29 @@ fn second_writer_is_refused() {
         "{err}"
     );
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 24, ..ProptestConfig::default() })]
+
+    /// Each block's running maximum and suffix minimum of exchange times agree with the records read back.
+    #[test]
+    fn block_running_max_and_suffix_min_match_the_records(
+        events in proptest::collection::vec(arb_event(), 0..600),
+    ) {
+        let dir = tempfile::tempdir().unwrap();
+        let (mut w, _) = LogWriter::open(dir.path(), opts()).unwrap();
+        for (i, e) in events.iter().enumerate() {
+            w.append(i as i64, e).unwrap();
+        }
+        w.close().unwrap();
+        let r = LogReader::open_with(dir.path(), BLOCK).unwrap();
+        let times: Vec<Option<i64>> = r.iter().map(|x| x.unwrap().ts_exchange_ms).collect();
+        for b in r.blocks() {
+            let (start, end) = (b.first_seq as usize, (b.first_seq + b.frames) as usize);
+            let before = times[..end].iter().flatten().max().copied();
+            let after = times[start..].iter().flatten().min().copied();
+            prop_assert_eq!(b.running_max_ts_ms, before);
+            prop_assert_eq!(b.suffix_min_ts_ms, after);
+        }
+    }
+}
