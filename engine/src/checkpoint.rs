@@ -43,7 +43,7 @@ use crate::state::State;
 /// Magic bytes opening every checkpoint file.
 pub const CHECKPOINT_MAGIC: &[u8; 8] = b"DFCKPT\0\0";
 /// Format version written by this build (a change of [`State`]'s layout bumps it; older files are rebuilt).
-pub const CHECKPOINT_VERSION: u32 = 4;
+pub const CHECKPOINT_VERSION: u32 = 5;
 /// The checksummed-file format of checkpoints.
 pub const CHECKPOINT_FORMAT: ChecksummedFormat = ChecksummedFormat {
     kind: "checkpoint",
@@ -54,8 +54,23 @@ pub const CHECKPOINT_FORMAT: ChecksummedFormat = ChecksummedFormat {
 pub const CHECKPOINT_DIR: &str = "checkpoints";
 /// File extension of checkpoints.
 pub const CHECKPOINT_EXT: &str = "ckpt";
-/// Default spacing of checkpoints in exchange time, ms (6 hours).
-pub const DEFAULT_CHECKPOINT_INTERVAL_MS: i64 = 6 * 3_600_000;
+/// Default spacing of checkpoints in exchange time, ms (1 hour). A query folds the events since the checkpoint
+/// before its time: half an interval on average (on a busy two-currency Deribit log, ~10 000 events, ~1 ms).
+pub const DEFAULT_CHECKPOINT_INTERVAL_MS: i64 = 3_600_000;
+
+/// Shortest length of an HPP sample chunk, ms (6 hours): a query reads every chunk of its 7-day HPP window, so
+/// chunks are not as short as checkpoint intervals.
+pub const MIN_SAMPLE_CHUNK_MS: i64 = 6 * 3_600_000;
+
+/// Length of the HPP sample chunks written beside checkpoints every `interval_ms`: the smallest multiple of the
+/// interval that is at least [`MIN_SAMPLE_CHUNK_MS`], so that every chunk starts at a checkpoint.
+pub fn sample_chunk_ms(interval_ms: i64) -> i64 {
+    if interval_ms <= 0 {
+        return interval_ms;
+    }
+    let n = (MIN_SAMPLE_CHUNK_MS + interval_ms - 1) / interval_ms;
+    interval_ms.saturating_mul(n.max(1))
+}
 /// Bytes of the payload before the state archive (a multiple of 16: the archive stays aligned).
 const PAYLOAD_HEADER_LEN: usize = 32;
 
@@ -173,29 +188,49 @@ pub fn decode(payload: &[u8]) -> Result<Checkpoint, String> {
 /// same time ranges and the same first and last records, is not detected: delete `checkpoints/` when replacing
 /// a log by hand.)
 pub fn log_fingerprint(reader: &LogReader, next_seq: u64) -> Result<u32, EngineError> {
-    let mut crc = 0u32;
     if next_seq == 0 {
-        return Ok(crc);
+        return Ok(0);
     }
-    // Only blocks followed by a block that starts inside the coverage: those are complete and never change
-    // while the log grows (the last block of a live log still does). The 32 bytes of each block go through a
-    // buffer so the checksum runs over long slices (a year-long log has ~80 000 blocks).
+    // The 32 bytes of each block go through a buffer so the checksum runs over long slices (a year-long log
+    // has ~80 000 blocks).
+    let mut crc = 0u32;
     let mut buf: Vec<u8> = Vec::with_capacity(32 * 2048);
-    for pair in reader.blocks().windows(2) {
-        let (b, next) = (&pair[0], &pair[1]);
-        if next.first_seq >= next_seq {
-            break;
-        }
-        buf.extend_from_slice(&b.first_seq.to_le_bytes());
-        buf.extend_from_slice(&b.frames.to_le_bytes());
-        buf.extend_from_slice(&b.min_ts_ms.unwrap_or(i64::MIN).to_le_bytes());
-        buf.extend_from_slice(&b.max_ts_ms.unwrap_or(i64::MIN).to_le_bytes());
+    for b in &reader.blocks()[..fingerprinted_blocks(reader, next_seq)] {
+        buf.extend_from_slice(&block_summary(b));
         if buf.len() >= 32 * 2048 {
             crc = crc32c::crc32c_append(crc, &buf);
             buf.clear();
         }
     }
     crc = crc32c::crc32c_append(crc, &buf);
+    records_fingerprint(reader, next_seq, crc)
+}
+
+/// How many blocks a fingerprint at `next_seq` covers: only blocks followed by a block that starts inside the
+/// coverage. Those are complete and never change while the log grows (the last block of a live log still does).
+fn fingerprinted_blocks(reader: &LogReader, next_seq: u64) -> usize {
+    reader
+        .blocks()
+        .partition_point(|b| b.first_seq < next_seq)
+        .saturating_sub(1)
+}
+
+/// The 32 bytes of a block that a fingerprint covers.
+fn block_summary(b: &dealerflow_log::BlockInfo) -> [u8; 32] {
+    let mut out = [0u8; 32];
+    out[0..8].copy_from_slice(&b.first_seq.to_le_bytes());
+    out[8..16].copy_from_slice(&b.frames.to_le_bytes());
+    out[16..24].copy_from_slice(&b.min_ts_ms.unwrap_or(i64::MIN).to_le_bytes());
+    out[24..32].copy_from_slice(&b.max_ts_ms.unwrap_or(i64::MIN).to_le_bytes());
+    out
+}
+
+/// The fingerprint's second part, over the first and last covered records, continuing `crc` (the blocks' part).
+fn records_fingerprint(
+    reader: &LogReader,
+    next_seq: u64,
+    mut crc: u32,
+) -> Result<u32, EngineError> {
     for seq in [0, next_seq - 1] {
         let Some(rec) = reader.iter_from_seq(seq).next() else {
             return Ok(crc ^ 0xFFFF_FFFF);
@@ -217,10 +252,51 @@ pub fn log_fingerprint(reader: &LogReader, next_seq: u64) -> Result<u32, EngineE
     Ok(crc)
 }
 
+/// The blocks' part of [`log_fingerprint`] for every number of blocks of one reader, computed in one pass, so
+/// that a long-lived query object answers each fingerprint with two record reads instead of a pass over the
+/// sparse index (~80 000 blocks for a year).
+#[derive(Debug)]
+pub struct BlockCrcs {
+    /// `prefix[k]`: CRC32C of the summaries of blocks `0..k`.
+    prefix: Vec<u32>,
+    /// The reader's next seq when the table was made.
+    next_seq: u64,
+}
+
+impl BlockCrcs {
+    /// The table of `reader`'s blocks.
+    pub fn new(reader: &LogReader) -> Self {
+        let blocks = reader.blocks();
+        let mut prefix = Vec::with_capacity(blocks.len() + 1);
+        let mut crc = 0u32;
+        prefix.push(crc);
+        for b in blocks {
+            crc = crc32c::crc32c_append(crc, &block_summary(b));
+            prefix.push(crc);
+        }
+        BlockCrcs {
+            prefix,
+            next_seq: reader.next_seq(),
+        }
+    }
+
+    /// The blocks' part of the fingerprint at `next_seq` of the reader the table was made from (`None` when the
+    /// reader's blocks do not match the table).
+    fn blocks_crc(&self, reader: &LogReader, next_seq: u64) -> Option<u32> {
+        if reader.next_seq() != self.next_seq || reader.blocks().len() + 1 != self.prefix.len() {
+            return None;
+        }
+        self.prefix
+            .get(fingerprinted_blocks(reader, next_seq))
+            .copied()
+    }
+}
+
 /// [`log_fingerprint`] of one reader at several `next_seq`, each computed once.
 #[derive(Debug)]
 pub struct Fingerprints<'r> {
     reader: &'r LogReader,
+    table: Option<&'r BlockCrcs>,
     memo: BTreeMap<u64, u32>,
 }
 
@@ -229,6 +305,16 @@ impl<'r> Fingerprints<'r> {
     pub fn new(reader: &'r LogReader) -> Self {
         Fingerprints {
             reader,
+            table: None,
+            memo: BTreeMap::new(),
+        }
+    }
+
+    /// An empty memo for `reader` that reads the blocks' part from `table` (made from the same reader).
+    pub fn with_table(reader: &'r LogReader, table: Option<&'r BlockCrcs>) -> Self {
+        Fingerprints {
+            reader,
+            table,
             memo: BTreeMap::new(),
         }
     }
@@ -243,7 +329,14 @@ impl<'r> Fingerprints<'r> {
         if let Some(&f) = self.memo.get(&next_seq) {
             return Ok(f);
         }
-        let f = log_fingerprint(self.reader, next_seq)?;
+        let from_table = match self.table {
+            Some(t) if next_seq > 0 => t.blocks_crc(self.reader, next_seq),
+            _ => None,
+        };
+        let f = match from_table {
+            Some(crc) => records_fingerprint(self.reader, next_seq, crc)?,
+            None => log_fingerprint(self.reader, next_seq)?,
+        };
         self.memo.insert(next_seq, f);
         Ok(f)
     }
@@ -608,14 +701,48 @@ mod tests {
         w.close().unwrap();
         let reader = LogReader::open_with(dir.path(), 2).unwrap();
         assert!(reader.blocks().len() > 4_000);
-        for next_seq in [1, 2, 3, 4_097, 8_999, 9_000] {
+        let table = BlockCrcs::new(&reader);
+        let mut shared = Fingerprints::with_table(&reader, Some(&table));
+        for next_seq in [1, 2, 3, 4, 5, 4_097, 4_098, 8_999, 9_000] {
+            let reference = reference_fingerprint(&reader, next_seq);
             assert_eq!(
                 log_fingerprint(&reader, next_seq).unwrap(),
-                reference_fingerprint(&reader, next_seq),
+                reference,
                 "next_seq {next_seq}"
+            );
+            assert_eq!(
+                shared.get(next_seq).unwrap(),
+                reference,
+                "table, next_seq {next_seq}"
             );
         }
         assert_eq!(log_fingerprint(&reader, 0).unwrap(), 0);
+        assert_eq!(shared.get(0).unwrap(), 0);
+        // A table of another reader is not used: the fingerprint is computed.
+        let (mut w, _) = LogWriter::open(
+            dir.path(),
+            LogOptions {
+                block_frames: 2,
+                ..LogOptions::default()
+            },
+        )
+        .unwrap();
+        w.append(
+            9_000,
+            &Event::IndexPrice(IndexPrice {
+                index_name: "btc_usd".into(),
+                price: 1.0,
+                ts_exchange_ms: 9_000_000,
+            }),
+        )
+        .unwrap();
+        w.close().unwrap();
+        let grown = LogReader::open_with(dir.path(), 2).unwrap();
+        let mut stale = Fingerprints::with_table(&grown, Some(&table));
+        assert_eq!(
+            stale.get(9_001).unwrap(),
+            reference_fingerprint(&grown, 9_001)
+        );
     }
 
     #[test]

@@ -13,7 +13,7 @@ use std::collections::BTreeMap;
 
 use dealerflow_log::LogReader;
 
-use crate::checkpoint::Fingerprints;
+use crate::checkpoint::{sample_chunk_ms, Fingerprints};
 use crate::error::EngineError;
 use crate::inventory::InventoryModel;
 use crate::sample_chunk::{ChunkWriter, SampleKey, SampleStore};
@@ -64,7 +64,7 @@ pub fn build_checkpoints(
     let Some((log_first, _)) = reader.time_range_ms() else {
         return Ok(stats);
     };
-    let mut fingerprints = Fingerprints::new(reader);
+    let mut fingerprints = Fingerprints::with_table(reader, policy.block_crcs.as_deref());
     let start = policy.store.latest_usable_aligned(
         &mut fingerprints,
         model,
@@ -72,6 +72,22 @@ pub fn build_checkpoints(
         policy.interval_ms,
         &mut stats.warnings,
     )?;
+    // Sample chunks are longer than the interval: start at the checkpoint where the chunk holding the newest
+    // checkpoint begins, so that chunk is written whole (the checkpoints in between are only verified).
+    let chunk_ms = sample_chunk_ms(policy.interval_ms);
+    let start = match start {
+        Some(cp) if cp.coverage.ts_ms.rem_euclid(chunk_ms) != 0 => {
+            let chunk_start = cp.coverage.ts_ms.div_euclid(chunk_ms) * chunk_ms;
+            policy.store.latest_usable_aligned(
+                &mut fingerprints,
+                model,
+                chunk_start,
+                policy.interval_ms,
+                &mut stats.warnings,
+            )?
+        }
+        other => other,
+    };
     let start_ts = start.as_ref().map(|c| c.coverage.ts_ms);
     stats.started_from_checkpoint_ms = start_ts;
 
@@ -111,7 +127,7 @@ pub fn build_checkpoints(
                                 every_ms: grid.every_ms,
                                 rate: grid.rate,
                             },
-                            policy.interval_ms,
+                            chunk_ms,
                             next_seq,
                             fingerprint,
                         )

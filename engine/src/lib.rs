@@ -32,6 +32,7 @@ pub mod inventory;
 pub mod levels;
 pub mod query;
 pub mod report;
+pub mod run_length;
 pub mod sample_chunk;
 pub mod scenario;
 pub mod state;

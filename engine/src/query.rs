@@ -32,14 +32,15 @@
 //! I/O is the log reader and the checkpoint and sample stores. It prints nothing: warnings come back as lines.
 
 use std::path::Path;
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 
 use dealerflow_log::catalog::InstrumentCatalog;
 use dealerflow_log::LogReader;
 
 use crate::as_of::fold_as_of;
 use crate::checkpoint::{
-    Checkpoint, CheckpointStore, Fingerprints, DEFAULT_CHECKPOINT_INTERVAL_MS,
+    BlockCrcs, Checkpoint, CheckpointStore, Fingerprints, CHECKPOINT_VERSION,
+    DEFAULT_CHECKPOINT_INTERVAL_MS,
 };
 use crate::checkpoint_build::{build_checkpoints, BuildStats, SampleGrid};
 use crate::error::EngineError;
@@ -63,7 +64,7 @@ pub enum At {
 pub enum Checkpoints {
     /// Neither read nor write: fold from the start of the log.
     Off,
-    /// Read them, and write the missing ones every `interval_ms` of exchange time (≤ 0: the default, 6 h).
+    /// Read them, and write the missing ones every `interval_ms` of exchange time (≤ 0: the default, 1 h).
     On {
         /// Spacing of checkpoints in exchange time, ms.
         interval_ms: i64,
@@ -76,10 +77,15 @@ impl Checkpoints {
         interval_ms: DEFAULT_CHECKPOINT_INTERVAL_MS,
     };
 
-    fn policy(self, log_dir: &Path) -> Option<CheckpointPolicy> {
+    fn policy(
+        self,
+        log_dir: &Path,
+        block_crcs: Option<Arc<BlockCrcs>>,
+    ) -> Option<CheckpointPolicy> {
         match self {
             Checkpoints::Off => None,
             Checkpoints::On { interval_ms } => Some(CheckpointPolicy {
+                block_crcs,
                 store: CheckpointStore::new(log_dir),
                 interval_ms: if interval_ms > 0 {
                     interval_ms
@@ -111,7 +117,7 @@ pub struct QueryConfig {
 }
 
 impl Default for QueryConfig {
-    /// Flow model, the only currency, r = 0, default HPP and scenario parameters, checkpoints every 6 h.
+    /// Flow model, the only currency, r = 0, default HPP and scenario parameters, checkpoints every hour.
     fn default() -> Self {
         QueryConfig {
             model: InventoryModel::Flow,
@@ -200,6 +206,8 @@ pub struct LogQuery {
     range_ms: (i64, i64),
     /// Currencies of the log's instrument catalog, sorted (read on first use).
     catalog_currencies: OnceLock<Vec<String>>,
+    /// The reader's fingerprint table (made on first use; every query of this snapshot shares it).
+    block_crcs: OnceLock<Arc<BlockCrcs>>,
 }
 
 fn push_once(warnings: &mut Vec<String>, new: impl IntoIterator<Item = String>) {
@@ -233,6 +241,7 @@ impl LogQuery {
             reader,
             range_ms,
             catalog_currencies: OnceLock::new(),
+            block_crcs: OnceLock::new(),
         })
     }
 
@@ -268,6 +277,19 @@ impl LogQuery {
         Ok(self.catalog_currencies.get_or_init(|| currencies))
     }
 
+    /// The checkpoint policy of `cfg` for this snapshot.
+    fn policy(&self, cfg: &QueryConfig) -> Option<CheckpointPolicy> {
+        let table = match cfg.checkpoints {
+            Checkpoints::Off => None,
+            Checkpoints::On { .. } => Some(
+                self.block_crcs
+                    .get_or_init(|| Arc::new(BlockCrcs::new(&self.reader)))
+                    .clone(),
+            ),
+        };
+        cfg.checkpoints.policy(self.dir(), table)
+    }
+
     /// The currency a query with `cfg` at `at` reports, without evaluating it (module docs). Exact, except that a
     /// currency taken from a checkpoint or from a single-currency catalog is not checked against the fold at
     /// `at` (which [`Self::as_of`] and [`Self::series`] do); unusable checkpoints are skipped without a warning.
@@ -276,7 +298,7 @@ impl LogQuery {
             At::Latest => self.range_ms.1,
             At::Ms(t) => t,
         };
-        let policy = cfg.checkpoints.policy(self.dir());
+        let policy = self.policy(cfg);
         self.choose_currency(cfg, policy.as_ref(), at_ms, &mut Vec::new())
     }
 
@@ -300,7 +322,7 @@ impl LogQuery {
                 reason: format!("HPP sampling step {hpp_every_ms} ms; it must be positive"),
             });
         }
-        let policy = cfg.checkpoints.policy(self.dir());
+        let policy = self.policy(cfg);
         let mut warnings = Vec::new();
         let built = match &policy {
             Some(p) => {
@@ -406,7 +428,7 @@ impl LogQuery {
                 to_ms: to,
             });
         }
-        let policy = cfg.checkpoints.policy(self.dir());
+        let policy = self.policy(cfg);
         let mut warnings = Vec::new();
         let currency = self.choose_currency(cfg, policy.as_ref(), to, &mut warnings)?;
         Ok(SeriesPlan {
@@ -435,7 +457,7 @@ impl LogQuery {
         plan: &SeriesPlan,
         on_row: impl FnMut(i64, Option<GexReport>) -> bool,
     ) -> Result<SeriesAnswer, EngineError> {
-        let policy = cfg.checkpoints.policy(self.dir());
+        let policy = self.policy(cfg);
         let series = cfg.series_config(plan.currency.clone(), plan.every_ms);
         let mut stats = run_series(
             &self.reader,
@@ -474,7 +496,11 @@ impl LogQuery {
             return Ok(None);
         }
         let boundary = at_ms.div_euclid(policy.interval_ms) * policy.interval_ms;
+        // The file at the boundary answers without listing a directory of thousands of files; only a missing
+        // one asks for the newest.
         if boundary < self.range_ms.0
+            || CheckpointStore::header_version(&policy.store.path_for(model, boundary))
+                == Some(CHECKPOINT_VERSION)
             || policy
                 .store
                 .newest_ms(model)
@@ -498,7 +524,7 @@ impl LogQuery {
         };
         let mut found = Vec::new();
         let cp = p.store.latest_usable_aligned(
-            &mut Fingerprints::new(&self.reader),
+            &mut Fingerprints::with_table(&self.reader, p.block_crcs.as_deref()),
             model,
             at_ms,
             p.interval_ms,

@@ -335,6 +335,7 @@ pub struct State {
     /// Slots of the instruments seen and not retired, sorted by id.
     slots: Vec<InstrumentSlot>,
     /// `slot_index[id]`: position of the id's slot in `slots`, [`NO_SLOT`], or [`RETIRED_BIT`] | class.
+    #[rkyv(with = crate::run_length::RunLength)]
     slot_index: Vec<u32>,
     /// Classes of the retired instruments, sorted by (currency, contract size).
     retired_classes: Vec<RetiredClass>,

@@ -19,7 +19,9 @@ use dealerflow_log::LogReader;
 use dealerflow_schemas::event::ArchivedEvent;
 use dealerflow_schemas::Event;
 
-use crate::checkpoint::{Checkpoint, CheckpointStore, Coverage, Fingerprints};
+use crate::checkpoint::{
+    sample_chunk_ms, BlockCrcs, Checkpoint, CheckpointStore, Coverage, Fingerprints,
+};
 use crate::error::EngineError;
 use crate::event_key::EventKey;
 use crate::exposures::compute_totals;
@@ -40,13 +42,16 @@ pub struct Sweep<'r> {
     next_block: usize,
     /// Blocks before this one are covered by the starting checkpoint.
     first_block: usize,
-    /// `suffix_min[i − first_block]`: smallest exchange time of a possibly missing event in blocks `i..`.
+    /// `suffix_min[i − first_block]`: smallest exchange time of a possibly missing event in blocks `i..`, for the
+    /// blocks covered by the checkpoint in seq (the last entry: the reader's suffix minimum after them).
     suffix_min: Vec<i64>,
     pending: BTreeMap<EventKey, Event>,
     at_ms: Option<i64>,
     blocks_read: u64,
     /// True once the blocks holding only untimed records (definitions) have been applied.
     untimed_applied: bool,
+    /// The latest time the sweep may be asked for: events after it are never buffered.
+    horizon_ms: i64,
 }
 
 impl<'r> Sweep<'r> {
@@ -64,18 +69,26 @@ impl<'r> Sweep<'r> {
         let covered_in_seq =
             blocks.partition_point(|b| b.first_seq + b.frames <= coverage.next_seq);
         let first_block = covered_in_time.min(covered_in_seq);
-        let mut suffix_min = vec![i64::MAX; blocks.len() - first_block + 1];
-        for (i, b) in blocks.iter().enumerate().skip(first_block).rev() {
-            let end = b.first_seq + b.frames;
+        // Past the blocks the checkpoint covers in seq, every timed record can be missing: the reader's suffix
+        // minimum holds. Before them (blocks covered in seq but not in time) only times after the checkpoint's.
+        let tail = blocks
+            .get(covered_in_seq.max(first_block))
+            .and_then(|b| b.suffix_min_ts_ms)
+            .unwrap_or(i64::MAX);
+        let head_len = covered_in_seq.saturating_sub(first_block);
+        let mut suffix_min = vec![i64::MAX; head_len + 1];
+        suffix_min[head_len] = tail;
+        for (k, b) in blocks[first_block..first_block + head_len]
+            .iter()
+            .enumerate()
+            .rev()
+        {
             let relevant = match (b.min_ts_ms, b.max_ts_ms) {
-                (Some(min), Some(max)) if end <= coverage.next_seq && max > coverage.ts_ms => {
+                (Some(min), Some(max)) if max > coverage.ts_ms => {
                     min.max(coverage.ts_ms.saturating_add(1))
                 }
-                (Some(_), Some(_)) if end <= coverage.next_seq => i64::MAX,
-                (Some(min), _) => min,
                 _ => i64::MAX,
             };
-            let k = i - first_block;
             suffix_min[k] = suffix_min[k + 1].min(relevant);
         }
         Sweep {
@@ -89,6 +102,23 @@ impl<'r> Sweep<'r> {
             at_ms: (coverage != Coverage::NONE).then_some(coverage.ts_ms),
             blocks_read: 0,
             untimed_applied: false,
+            horizon_ms: i64::MAX,
+        }
+    }
+
+    /// Promises that [`Sweep::advance_to`] is never asked for a time after `horizon_ms`: events read ahead past
+    /// it are dropped rather than buffered (a query of one time reads a whole block around it).
+    pub fn with_horizon(mut self, horizon_ms: i64) -> Self {
+        self.horizon_ms = horizon_ms;
+        self
+    }
+
+    /// Smallest exchange time of a possibly missing event in blocks `i..` (`i ≥ first_block`).
+    fn suffix_min_at(&self, i: usize) -> i64 {
+        let k = i - self.first_block;
+        match self.suffix_min.get(k) {
+            Some(&m) if k + 1 < self.suffix_min.len() => m,
+            _ => self.reader.blocks()[i].suffix_min_ts_ms.unwrap_or(i64::MAX),
         }
     }
 
@@ -123,6 +153,14 @@ impl<'r> Sweep<'r> {
                 });
             }
         }
+        if at_ms > self.horizon_ms {
+            return Err(EngineError::Sampling {
+                reason: format!(
+                    "sweep asked for {at_ms} ms after its horizon {} ms",
+                    self.horizon_ms
+                ),
+            });
+        }
         if !self.untimed_applied {
             self.apply_untimed_blocks()?;
         }
@@ -134,9 +172,7 @@ impl<'r> Sweep<'r> {
             self.state.apply(key.seq, &event);
         }
         let blocks = self.reader.blocks();
-        while self.next_block < blocks.len()
-            && self.suffix_min[self.next_block - self.first_block] <= at_ms
-        {
+        while self.next_block < blocks.len() && self.suffix_min_at(self.next_block) <= at_ms {
             let b = blocks[self.next_block];
             self.next_block += 1;
             let end = b.first_seq + b.frames;
@@ -163,7 +199,7 @@ impl<'r> Sweep<'r> {
                         }
                         if ts <= at_ms {
                             self.state.apply_archived(rec.seq, rec.event);
-                        } else {
+                        } else if ts <= self.horizon_ms {
                             self.pending
                                 .insert(EventKey::new(ts, rec.seq), rec.event.to_event());
                         }
@@ -282,6 +318,9 @@ pub struct CheckpointPolicy {
     pub interval_ms: i64,
     /// Write missing or damaged checkpoints while sweeping.
     pub write: bool,
+    /// Fingerprint table of the reader the policy is used with, when the caller keeps one
+    /// ([`crate::checkpoint::BlockCrcs`]); `None`: computed as needed.
+    pub block_crcs: Option<std::sync::Arc<BlockCrcs>>,
 }
 
 /// What a series run did.
@@ -392,14 +431,15 @@ pub fn run_series(
         every_ms: cfg.every_ms,
         rate: cfg.rate,
     };
-    let mut fingerprints = Fingerprints::new(reader);
+    let mut fingerprints =
+        Fingerprints::with_table(reader, checkpoints.and_then(|p| p.block_crcs.as_deref()));
     let samples = checkpoints.map(|p| SampleStore::new(p.store.log_dir()));
     let mut stored: BTreeMap<i64, Option<HppSample>> =
         match (checkpoints, &samples, warmup.first(), warmup.last()) {
             (Some(p), Some(store), Some(&from), Some(&to)) => store.usable_samples(
                 &mut fingerprints,
                 &key,
-                p.interval_ms,
+                sample_chunk_ms(p.interval_ms),
                 from,
                 to,
                 &mut stats.warnings,
@@ -472,7 +512,7 @@ pub fn run_series(
             Some(ChunkWriter::new(
                 store,
                 key.clone(),
-                p.interval_ms,
+                sample_chunk_ms(p.interval_ms),
                 next_seq,
                 fingerprints.get(next_seq)?,
             ))
@@ -480,7 +520,8 @@ pub fn run_series(
         _ => None,
     };
 
-    let mut sweep = Sweep::new(reader, model, start);
+    let horizon = visits.keys().next_back().copied().unwrap_or(last_row);
+    let mut sweep = Sweep::new(reader, model, start).with_horizon(horizon);
     let mut sampler = HppSampler::new(cfg.hpp);
     for (t, kinds) in visits {
         if kinds.contains(&Visit::Stored) {

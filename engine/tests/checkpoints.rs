@@ -125,6 +125,7 @@ fn damaged_and_foreign_checkpoints_are_ignored_and_rebuilt() {
         store: store.clone(),
         interval_ms: 3 * HOUR_MS,
         write: true,
+        block_crcs: None,
     };
     let t = T0 + 40 * HOUR_MS;
     let (fresh, _) = gex_json(&reader, t, None);
@@ -215,6 +216,7 @@ fn checkpoints_stay_valid_while_the_log_grows() {
         store: store.clone(),
         interval_ms: 3 * HOUR_MS,
         write: true,
+        block_crcs: None,
     };
     let t = reader.time_range_ms().unwrap().1;
     gex_json(&reader, t, Some(&policy));
@@ -258,6 +260,7 @@ fn checkpoints_of_another_format_version_are_skipped_quietly_and_rebuilt() {
         store: store.clone(),
         interval_ms: 3 * HOUR_MS,
         write: true,
+        block_crcs: None,
     };
     let t = T0 + 40 * HOUR_MS;
     let (fresh, _) = gex_json(&reader, t, None);

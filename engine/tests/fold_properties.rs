@@ -298,7 +298,7 @@ proptest! {
 
         // Checkpoints every 6 hours, written by a series run, then the as-of fold from the nearest one.
         let store = CheckpointStore::new(dir.path());
-        let policy = CheckpointPolicy { store: store.clone(), interval_ms: 6 * HOUR_MS, write: true };
+        let policy = CheckpointPolicy { store: store.clone(), interval_ms: 6 * HOUR_MS, write: true, block_crcs: None };
         let cfg = SeriesConfig {
             currency: "BTC".into(),
             rate: 0.0,
@@ -345,7 +345,7 @@ proptest! {
         }
         w.close().unwrap();
         let reader = LogReader::open_with(dir.path(), 4).unwrap();
-        let policy = CheckpointPolicy { store: CheckpointStore::new(dir.path()), interval_ms: 3 * HOUR_MS, write: true };
+        let policy = CheckpointPolicy { store: CheckpointStore::new(dir.path()), interval_ms: 3 * HOUR_MS, write: true, block_crcs: None };
         let cfg = SeriesConfig {
             currency: "BTC".into(),
             rate: 0.0,

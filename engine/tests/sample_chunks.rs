@@ -143,6 +143,7 @@ fn policy(dir: &Path) -> CheckpointPolicy {
         store: CheckpointStore::new(dir),
         interval_ms: INTERVAL,
         write: true,
+        block_crcs: None,
     }
 }
 

@@ -72,7 +72,7 @@ pub struct ScoringArgs {
     #[arg(long)]
     pub no_checkpoints: bool,
     /// Spacing of checkpoints in exchange time.
-    #[arg(long, default_value = "6h", value_parser = duration_flag::positive_ms)]
+    #[arg(long, default_value = "1h", value_parser = duration_flag::positive_ms)]
     pub checkpoint_interval: i64,
 }
 
