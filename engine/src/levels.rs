@@ -6,6 +6,14 @@
 //! grid of [`ZERO_GAMMA_GRID_STEPS`] equal steps over [0.5 S, 1.5 S], then refines every sign change by
 //! bisection (a bracketing root finder: it cannot leave the bracket, and 60 halvings reach the limit of `f64`),
 //! and returns the root nearest S (the lower one on a tie); `None` when GEX does not cross zero on the grid.
+//! (Brackets farther from S than a root already found are not refined: their roots cannot be nearer.)
+//!
+//! Speed without changing a bit. The search only asks of GEX(S') its sign (negative, zero or positive). Each
+//! point is first summed with a fast exponential ([`fast_exp_nonpos`], relative error below
+//! [`FAST_EXP_REL_ERR`]) together with a bound on how far that sum can lie from the exact one (the libm
+//! exponential, summed in order, as [`GammaProfile::net_gex_at`] does). Where the fast sum is farther from zero
+//! than the bound, its sign is the exact sum's; elsewhere (near a root: the last bisection steps) the exact sum
+//! is computed. So the level is bit for bit what the exact search gives, at a fraction of the exponentials.
 //!
 //! Ties everywhere else also go to the lower strike, so levels are deterministic.
 
@@ -51,6 +59,75 @@ struct GammaTerm {
 #[derive(Clone, Debug, PartialEq)]
 pub struct GammaProfile {
     terms: Vec<GammaTerm>,
+    /// Σ |coef| over the terms.
+    abs_coef_sum: f64,
+}
+
+/// The sign of total GEX at a spot, as the exact sum gives it (NaN counts as positive, as the comparisons of the
+/// search treat it).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Sign {
+    Negative,
+    Zero,
+    Positive,
+}
+
+impl Sign {
+    fn of(f: f64) -> Sign {
+        if f == 0.0 {
+            Sign::Zero
+        } else if f < 0.0 {
+            Sign::Negative
+        } else {
+            Sign::Positive
+        }
+    }
+}
+
+/// Bound on the relative error of [`fast_exp_nonpos`] for arguments in [−708, 0] (measured below 1e−15; the
+/// tests check 1e−15 over the range).
+pub const FAST_EXP_REL_ERR: f64 = 1e-14;
+
+/// Bound on the relative error of the platform's `exp` (correctly rounded to within one ulp in glibc and musl;
+/// taken with a margin).
+const LIBM_EXP_REL_ERR: f64 = 1e-15;
+
+/// 2^(j/64) for j = 0..64, from the platform's `exp2` (within an ulp).
+fn exp2_table() -> &'static [f64; 64] {
+    static TABLE: std::sync::OnceLock<[f64; 64]> = std::sync::OnceLock::new();
+    TABLE.get_or_init(|| std::array::from_fn(|j| (j as f64 / 64.0).exp2()))
+}
+
+/// e^x for x ≤ 0: x = (64·k + j)·ln 2/64 + r with |r| ≤ ln 2/128, e^x = 2^k · 2^(j/64) · e^r, e^r by its
+/// degree-5 Taylor polynomial (remainder below 4e−17) evaluated in two short chains. Below −708 (where
+/// e^x < 2^−1021) it returns 0.
+#[inline(always)]
+pub fn fast_exp_nonpos(x: f64) -> f64 {
+    fast_exp_with(exp2_table(), x)
+}
+
+#[inline(always)]
+fn fast_exp_with(table: &[f64; 64], x: f64) -> f64 {
+    const SHIFT: f64 = 6_755_399_441_055_744.0; // 1.5·2^52: adding it rounds to an integer
+    const INV_STEP: f64 = 64.0 * std::f64::consts::LOG2_E;
+    // ln 2/64 in two parts; the high part has trailing zero bits, so n·STEP_HI is exact for |n| < 2^27.
+    // (fdlibm's ln2_hi and ln2_lo, divided by 64 exactly.)
+    const STEP_HI: f64 = f64::from_bits(0x3FE6_2E42_FEE0_0000) / 64.0;
+    const STEP_LO: f64 = f64::from_bits(0x3DEA_39EF_3579_3C76) / 64.0;
+    let z = x * INV_STEP + SHIFT;
+    let n = z - SHIFT;
+    let ni = (z.to_bits() as i64).wrapping_sub(SHIFT.to_bits() as i64);
+    let r = (x - n * STEP_HI) - n * STEP_LO;
+    let r2 = r * r;
+    let p = (1.0 + r) + r2 * ((0.5 + r * (1.0 / 6.0)) + r2 * (1.0 / 24.0 + r * (1.0 / 120.0)));
+    let k = ni >> 6;
+    let j = (ni & 63) as usize;
+    let scale = f64::from_bits((k.wrapping_add(1023) as u64) << 52);
+    if x >= -708.0 {
+        table[j] * scale * p
+    } else {
+        0.0
+    }
 }
 
 impl GammaProfile {
@@ -71,8 +148,60 @@ impl GammaProfile {
                     && term.inv_sd.is_finite())
                 .then_some(term)
             })
-            .collect();
-        GammaProfile { terms }
+            .collect::<Vec<GammaTerm>>();
+        let abs_coef_sum = terms.iter().map(|t| t.coef.abs()).sum();
+        GammaProfile {
+            terms,
+            abs_coef_sum,
+        }
+    }
+
+    /// The sign of [`Self::net_gex_at`] at `spot_usd`, from the fast sum when its error bound decides it, else
+    /// from the exact sum (module docs).
+    fn sign_at(&self, spot_usd: f64) -> Sign {
+        let ln_s = spot_usd.ln();
+        let table = exp2_table();
+        // Four independent sums, so the exponentials of neighbouring terms overlap.
+        let mut sum = [0.0f64; 4];
+        let mut gross = [0.0f64; 4];
+        let mut chunks = self.terms.chunks_exact(4);
+        for c in &mut chunks {
+            for (j, t) in c.iter().enumerate() {
+                let d1 = (ln_s - t.ln_strike_minus_drift) * t.inv_sd;
+                let v = t.coef * fast_exp_with(table, -0.5 * d1 * d1);
+                sum[j] += v;
+                gross[j] += v.abs();
+            }
+        }
+        for t in chunks.remainder() {
+            let d1 = (ln_s - t.ln_strike_minus_drift) * t.inv_sd;
+            let v = t.coef * fast_exp_with(table, -0.5 * d1 * d1);
+            sum[0] += v;
+            gross[0] += v.abs();
+        }
+        let fast = (sum[0] + sum[1]) + (sum[2] + sum[3]);
+        let gross = (gross[0] + gross[1]) + (gross[2] + gross[3]);
+        // Both sums lie within gross·(exp error + product rounding + γ_n) of the exact real sum, where
+        // γ_n = n·u/(1 − n·u) bounds the rounding of n additions in any order; the exponentials below 2^−1021
+        // (zero in the fast sum) add at most Σ|coef|·2^−1021 to each side.
+        let u = f64::EPSILON / 2.0;
+        let n = self.terms.len() as f64 + 4.0;
+        let gamma_n = n * u / (1.0 - n * u);
+        let relative = LIBM_EXP_REL_ERR + FAST_EXP_REL_ERR + 2.0 * (u + gamma_n);
+        let bound = 2.0 * (gross * (1.0 + 1e-6) * relative + self.abs_coef_sum * 1e-307);
+        if fast.is_finite()
+            && bound.is_finite()
+            && fast.abs() > bound
+            && fast.abs() * spot_usd > 1e-290
+        {
+            if fast < 0.0 {
+                Sign::Negative
+            } else {
+                Sign::Positive
+            }
+        } else {
+            Sign::of(self.net_gex_at(spot_usd))
+        }
     }
 
     /// Total GEX at spot `spot_usd`, USD per 1 % move.
@@ -87,6 +216,12 @@ impl GammaProfile {
     }
 
     /// The zero-gamma level around `spot_usd` (module docs), USD.
+    ///
+    /// Only the root nearest spot is returned, so the grid is walked outwards from spot: brackets in order of
+    /// their distance to spot, each point's sign computed when first needed, stopping at the first bracket whose
+    /// nearest point is farther than the best root so far (no root in it or beyond can be nearer). The answer is
+    /// the one of the search over the whole grid; a grid point where GEX is exactly zero sends the search over
+    /// the whole grid, as the module docs define it.
     pub fn zero_gamma_level(&self, spot_usd: f64) -> Option<f64> {
         if self.terms.is_empty() || !(spot_usd.is_finite() && spot_usd > 0.0) {
             return None;
@@ -96,49 +231,77 @@ impl GammaProfile {
         let xs: Vec<f64> = (0..=ZERO_GAMMA_GRID_STEPS)
             .map(|i| lo + step * i as f64)
             .collect();
-        let fs: Vec<f64> = xs.iter().map(|&x| self.net_gex_at(x)).collect();
-        let mut best: Option<f64> = None;
-        let mut consider = |root: f64| {
-            let better = match best {
-                None => true,
-                Some(b) => {
-                    let (db, dr) = ((b - spot_usd).abs(), (root - spot_usd).abs());
-                    dr < db || (dr == db && root < b)
-                }
-            };
-            if better {
-                best = Some(root);
+        let dist = |x: f64| (x - spot_usd).abs();
+        let bracket_dist = |i: usize| {
+            if xs[i] <= spot_usd && spot_usd <= xs[i + 1] {
+                0.0
+            } else {
+                dist(xs[i]).min(dist(xs[i + 1]))
             }
         };
-        for i in 0..ZERO_GAMMA_GRID_STEPS {
-            let (fa, fb) = (fs[i], fs[i + 1]);
-            if fa == 0.0 {
-                if fs.iter().any(|&f| f != 0.0) {
-                    consider(xs[i]);
-                }
-                continue;
+        let mut order: Vec<usize> = (0..ZERO_GAMMA_GRID_STEPS).collect();
+        order.sort_by(|&a, &b| bracket_dist(a).total_cmp(&bracket_dist(b)).then(a.cmp(&b)));
+        let mut fs: Vec<Option<Sign>> = vec![None; xs.len()];
+        let mut best: Option<f64> = None;
+        for i in order {
+            if best.is_some_and(|b| bracket_dist(i) > dist(b)) {
+                break;
             }
-            if fb != 0.0 && (fa < 0.0) != (fb < 0.0) {
-                consider(self.bisect(xs[i], xs[i + 1], fa));
+            let fa = *fs[i].get_or_insert_with(|| self.sign_at(xs[i]));
+            let fb = *fs[i + 1].get_or_insert_with(|| self.sign_at(xs[i + 1]));
+            if fa == Sign::Zero || fb == Sign::Zero {
+                return self.zero_gamma_level_on_grid(spot_usd, &xs, fs);
             }
-        }
-        if fs[ZERO_GAMMA_GRID_STEPS] == 0.0 && fs.iter().any(|&f| f != 0.0) {
-            consider(xs[ZERO_GAMMA_GRID_STEPS]);
+            if (fa == Sign::Negative) != (fb == Sign::Negative) {
+                consider_root(&mut best, self.bisect(xs[i], xs[i + 1], fa), spot_usd);
+            }
         }
         best
     }
 
-    fn bisect(&self, mut a: f64, mut b: f64, mut fa: f64) -> f64 {
+    /// The search over the whole grid (the signs known so far in `fs` are reused).
+    fn zero_gamma_level_on_grid(
+        &self,
+        spot_usd: f64,
+        xs: &[f64],
+        fs: Vec<Option<Sign>>,
+    ) -> Option<f64> {
+        let fs: Vec<Sign> = fs
+            .into_iter()
+            .zip(xs)
+            .map(|(f, &x)| f.unwrap_or_else(|| self.sign_at(x)))
+            .collect();
+        let mut best: Option<f64> = None;
+        let any_nonzero = fs.iter().any(|&f| f != Sign::Zero);
+        for i in 0..ZERO_GAMMA_GRID_STEPS {
+            let (fa, fb) = (fs[i], fs[i + 1]);
+            if fa == Sign::Zero {
+                if any_nonzero {
+                    consider_root(&mut best, xs[i], spot_usd);
+                }
+                continue;
+            }
+            if fb != Sign::Zero && (fa == Sign::Negative) != (fb == Sign::Negative) {
+                consider_root(&mut best, self.bisect(xs[i], xs[i + 1], fa), spot_usd);
+            }
+        }
+        if fs[ZERO_GAMMA_GRID_STEPS] == Sign::Zero && any_nonzero {
+            consider_root(&mut best, xs[ZERO_GAMMA_GRID_STEPS], spot_usd);
+        }
+        best
+    }
+
+    fn bisect(&self, mut a: f64, mut b: f64, mut fa: Sign) -> f64 {
         for _ in 0..BISECTION_STEPS {
             let m = 0.5 * (a + b);
             if m <= a || m >= b {
                 break;
             }
-            let fm = self.net_gex_at(m);
-            if fm == 0.0 {
+            let fm = self.sign_at(m);
+            if fm == Sign::Zero {
                 return m;
             }
-            if (fm < 0.0) == (fa < 0.0) {
+            if (fm == Sign::Negative) == (fa == Sign::Negative) {
                 a = m;
                 fa = fm;
             } else {
@@ -146,6 +309,20 @@ impl GammaProfile {
             }
         }
         0.5 * (a + b)
+    }
+}
+
+/// Keeps `root` as the best when it is nearer `spot_usd` than the best so far (the lower one on a tie).
+fn consider_root(best: &mut Option<f64>, root: f64, spot_usd: f64) {
+    let better = match *best {
+        None => true,
+        Some(b) => {
+            let (db, dr) = ((b - spot_usd).abs(), (root - spot_usd).abs());
+            dr < db || (dr == db && root < b)
+        }
+    };
+    if better {
+        *best = Some(root);
     }
 }
 
@@ -205,5 +382,166 @@ pub fn compute_levels(exposures: &Exposures) -> Levels {
         expected_move_1d_usd: exposures
             .sigma_atm
             .map(|s| expected_move_1d_usd(exposures.spot_usd, s)),
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// The search as first written: every point summed exactly.
+    fn reference_zero_gamma_level(p: &GammaProfile, spot_usd: f64) -> Option<f64> {
+        if p.terms.is_empty() || !(spot_usd.is_finite() && spot_usd > 0.0) {
+            return None;
+        }
+        let lo = 0.5 * spot_usd;
+        let step = spot_usd / ZERO_GAMMA_GRID_STEPS as f64;
+        let xs: Vec<f64> = (0..=ZERO_GAMMA_GRID_STEPS)
+            .map(|i| lo + step * i as f64)
+            .collect();
+        let fs: Vec<f64> = xs.iter().map(|&x| p.net_gex_at(x)).collect();
+        let bisect = |mut a: f64, mut b: f64, mut fa: f64| {
+            for _ in 0..BISECTION_STEPS {
+                let m = 0.5 * (a + b);
+                if m <= a || m >= b {
+                    break;
+                }
+                let fm = p.net_gex_at(m);
+                if fm == 0.0 {
+                    return m;
+                }
+                if (fm < 0.0) == (fa < 0.0) {
+                    a = m;
+                    fa = fm;
+                } else {
+                    b = m;
+                }
+            }
+            0.5 * (a + b)
+        };
+        let mut best: Option<f64> = None;
+        let mut consider = |root: f64| {
+            let better = match best {
+                None => true,
+                Some(b) => {
+                    let (db, dr) = ((b - spot_usd).abs(), (root - spot_usd).abs());
+                    dr < db || (dr == db && root < b)
+                }
+            };
+            if better {
+                best = Some(root);
+            }
+        };
+        for i in 0..ZERO_GAMMA_GRID_STEPS {
+            let (fa, fb) = (fs[i], fs[i + 1]);
+            if fa == 0.0 {
+                if fs.iter().any(|&f| f != 0.0) {
+                    consider(xs[i]);
+                }
+                continue;
+            }
+            if fb != 0.0 && (fa < 0.0) != (fb < 0.0) {
+                consider(bisect(xs[i], xs[i + 1], fa));
+            }
+        }
+        if fs[ZERO_GAMMA_GRID_STEPS] == 0.0 && fs.iter().any(|&f| f != 0.0) {
+            consider(xs[ZERO_GAMMA_GRID_STEPS]);
+        }
+        best
+    }
+
+    fn profile(terms: Vec<GammaTerm>) -> GammaProfile {
+        let abs_coef_sum = terms.iter().map(|t| t.coef.abs()).sum();
+        GammaProfile {
+            terms,
+            abs_coef_sum,
+        }
+    }
+
+    fn term(coef: f64, strike: f64, iv: f64, tau: f64) -> GammaTerm {
+        let sd = iv * tau.sqrt();
+        GammaTerm {
+            coef: coef * 0.01 * normal_pdf(0.0) / sd,
+            ln_strike_minus_drift: strike.ln() - 0.5 * iv * iv * tau,
+            inv_sd: 1.0 / sd,
+        }
+    }
+
+    #[test]
+    fn fast_exp_is_within_its_bound_over_the_range() {
+        let mut worst = 0.0f64;
+        let n = 2_000_000;
+        for i in 0..=n {
+            let x = -708.0 * i as f64 / n as f64;
+            for x in [x, x - 1e-9, x * (1.0 - f64::EPSILON)] {
+                if !(-708.0..=0.0).contains(&x) {
+                    continue;
+                }
+                let (fast, exact) = (fast_exp_nonpos(x), x.exp());
+                worst = worst.max(((fast - exact) / exact).abs());
+            }
+        }
+        // Near zero and at the ends.
+        for x in [
+            0.0,
+            -0.0,
+            -1e-300,
+            -f64::MIN_POSITIVE,
+            -0.3465,
+            -0.3466,
+            -1.0,
+            -707.9,
+            -708.0,
+        ] {
+            let (fast, exact) = (fast_exp_nonpos(x), x.exp());
+            worst = worst.max(((fast - exact) / exact).abs());
+        }
+        assert!(worst < 1e-15, "worst relative error {worst:e}");
+        assert!(worst < FAST_EXP_REL_ERR);
+        for x in [-708.000001, -745.0, -1e6, f64::MIN] {
+            assert_eq!(fast_exp_nonpos(x), 0.0);
+            assert!(x.exp() < 2f64.powi(-1021));
+        }
+    }
+
+    #[test]
+    fn exact_cancellation_has_no_level() {
+        // A long and a short of the same option: GEX is exactly zero everywhere.
+        let p = profile(vec![
+            term(3.0, 100.0, 0.5, 0.1),
+            term(-3.0, 100.0, 0.5, 0.1),
+        ]);
+        assert_eq!(p.zero_gamma_level(100.0), None);
+        assert_eq!(reference_zero_gamma_level(&p, 100.0), None);
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 400, ..ProptestConfig::default() })]
+
+        /// The level is bit for bit the exact search's, for chains with many roots, tiny and huge positions,
+        /// short and long expiries, and terms that cancel.
+        #[test]
+        fn level_is_bit_identical_to_the_exact_search(
+            spot in 0.5f64..200_000.0,
+            raw in proptest::collection::vec(
+                (-1e6f64..1e6, 0.3f64..1.7, 0.05f64..3.0, 1e-5f64..3.0, any::<bool>()),
+                1..120,
+            ),
+        ) {
+            let mut terms = Vec::new();
+            for (q, k, iv, tau, mirrored) in raw {
+                terms.push(term(q, k * spot, iv, tau));
+                if mirrored {
+                    // The same option held the other way: exact cancellation inside the sums.
+                    terms.push(term(-q, k * spot, iv, tau));
+                }
+            }
+            let p = profile(terms);
+            let got = p.zero_gamma_level(spot);
+            let want = reference_zero_gamma_level(&p, spot);
+            prop_assert_eq!(got.map(f64::to_bits), want.map(f64::to_bits), "{:?} vs {:?}", got, want);
+        }
     }
 }
