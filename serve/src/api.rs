@@ -341,6 +341,7 @@ pub async fn healthz(State(state): State<AppState>) -> Response {
     let error = hub.last_error();
     let body = json!({
         "status": if error.is_none() { "ok" } else { "degraded" },
+        "ready": hub.is_ready(),
         "folded_seq": hub.metrics.folded_seq.get(),
         "lag_records": hub.metrics.lag_records.get(),
         "currencies": hub.currencies(),

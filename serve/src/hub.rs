@@ -118,6 +118,8 @@ pub struct Hub {
     pub metrics: Metrics,
     /// The follower's last error, for `/healthz` (`None` when healthy).
     last_error: Mutex<Option<String>>,
+    /// True once the follower has read the log's instruments and finished its first evaluation round.
+    ready: AtomicBool,
 }
 
 impl Default for Hub {
@@ -137,7 +139,14 @@ impl Hub {
             catalog: RwLock::new(InstrumentCatalog::new()),
             metrics: Metrics::new(),
             last_error: Mutex::new(None),
+            ready: AtomicBool::new(false),
         }
+    }
+
+    /// True once the follower has read the log's instruments and finished its first evaluation round (on a long
+    /// log both read it whole once; queries are answered meanwhile, only more slowly).
+    pub fn is_ready(&self) -> bool {
+        self.ready.load(Ordering::Acquire)
     }
 
     /// A receiver of every event published from now on.
@@ -356,6 +365,7 @@ pub fn run_follower(
             {
                 let seen = evaluate(&config, &hub, &mut follower_state, hook.as_mut());
                 last_evaluated = seen.or(last_evaluated);
+                hub.ready.store(true, Ordering::Release);
             }
             next_eval += config.every;
             if next_eval < Instant::now() {
@@ -416,19 +426,10 @@ fn evaluate(
             }
         }
     }
-    let currencies = match query.currencies() {
-        Ok(c) => c.to_vec(),
-        Err(e) => {
-            hub.set_error(Some(format!("evaluating: {e}")));
-            return None;
-        }
-    };
+    // The follower has read every record the snapshot holds (above), so its currencies are the snapshot's:
+    // no second pass over a long log's instruments.
     let mut failed = None;
-    for currency in currencies {
-        hub.currencies
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .insert(currency.clone());
+    for currency in hub.currencies() {
         let cfg = QueryConfig {
             currency: Some(currency.clone()),
             ..config.query.clone()

@@ -209,6 +209,22 @@ fn field_u64(data: &str, key: &str) -> Option<u64> {
     digits.parse().ok()
 }
 
+async fn http_get_body(addr: &str, path: &str) -> (u16, String) {
+    let mut s = TcpStream::connect(addr).await.unwrap();
+    s.write_all(format!("GET {path} HTTP/1.0\r\nHost: {addr}\r\n\r\n").as_bytes())
+        .await
+        .unwrap();
+    let mut buf = Vec::new();
+    s.read_to_end(&mut buf).await.unwrap();
+    let text = String::from_utf8_lossy(&buf).into_owned();
+    let status = text
+        .split_whitespace()
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0);
+    (status, text)
+}
+
 async fn http_get(addr: &str, path: &str) -> (u16, usize) {
     let mut s = TcpStream::connect(addr).await.unwrap();
     s.write_all(format!("GET {path} HTTP/1.0\r\nHost: {addr}\r\n\r\n").as_bytes())
@@ -447,6 +463,25 @@ fn gex_365(rt: &tokio::runtime::Runtime, requests: usize) {
     config.every = Duration::from_secs(3_600);
     let running = rt.block_on(dealerflow_serve::start(config)).unwrap();
     let addr = running.local_addr.to_string();
+    // On a long log the service first reads the log's instruments and evaluates once (a one-time cost, reported
+    // apart); the queries are timed once it is ready.
+    let t = Instant::now();
+    loop {
+        let (status, body) = rt.block_on(http_get_body(&addr, "/healthz"));
+        assert_eq!(status, 200);
+        if body.contains("\"ready\":true") {
+            break;
+        }
+        assert!(
+            t.elapsed() < Duration::from_secs(600),
+            "serve not ready after 10 min"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    println!(
+        "/v1/gex on the 365-day log: service ready after {:.1} s (reads the log's instruments once)",
+        t.elapsed().as_secs_f64()
+    );
     // The first query builds any missing checkpoints (a one-time cost, reported apart).
     let t = Instant::now();
     let (status, _) = rt.block_on(http_get(&addr, "/v1/gex?currency=BTC&at=latest"));
