@@ -677,20 +677,15 @@ mod tests {
         crc
     }
 
-    #[test]
-    fn fingerprint_is_unchanged_by_buffering() {
+    /// Appends index prices at seqs `seqs` (exchange time 1 s × seq) to the log in `dir`, in blocks of 2.
+    fn append_index_prices(dir: &Path, seqs: std::ops::Range<i64>) {
         use dealerflow_log::{LogOptions, LogWriter};
-        let dir = tempfile::tempdir().unwrap();
-        let (mut w, _) = LogWriter::open(
-            dir.path(),
-            LogOptions {
-                block_frames: 2,
-                ..LogOptions::default()
-            },
-        )
-        .unwrap();
-        // 9 000 records in blocks of 2: more blocks than one buffer holds.
-        for i in 0..9_000i64 {
+        let opts = LogOptions {
+            block_frames: 2,
+            ..LogOptions::default()
+        };
+        let (mut w, _) = LogWriter::open(dir, opts).unwrap();
+        for i in seqs {
             let e = Event::IndexPrice(IndexPrice {
                 index_name: "btc_usd".into(),
                 price: 60_000.0 + i as f64,
@@ -699,6 +694,13 @@ mod tests {
             w.append(i, &e).unwrap();
         }
         w.close().unwrap();
+    }
+
+    #[test]
+    fn fingerprint_is_unchanged_by_buffering() {
+        let dir = tempfile::tempdir().unwrap();
+        // 9 000 records in blocks of 2: more blocks than one buffer holds.
+        append_index_prices(dir.path(), 0..9_000);
         let reader = LogReader::open_with(dir.path(), 2).unwrap();
         assert!(reader.blocks().len() > 4_000);
         let table = BlockCrcs::new(&reader);
@@ -719,24 +721,7 @@ mod tests {
         assert_eq!(log_fingerprint(&reader, 0).unwrap(), 0);
         assert_eq!(shared.get(0).unwrap(), 0);
         // A table of another reader is not used: the fingerprint is computed.
-        let (mut w, _) = LogWriter::open(
-            dir.path(),
-            LogOptions {
-                block_frames: 2,
-                ..LogOptions::default()
-            },
-        )
-        .unwrap();
-        w.append(
-            9_000,
-            &Event::IndexPrice(IndexPrice {
-                index_name: "btc_usd".into(),
-                price: 1.0,
-                ts_exchange_ms: 9_000_000,
-            }),
-        )
-        .unwrap();
-        w.close().unwrap();
+        append_index_prices(dir.path(), 9_000..9_001);
         let grown = LogReader::open_with(dir.path(), 2).unwrap();
         let mut stale = Fingerprints::with_table(&grown, Some(&table));
         assert_eq!(

@@ -209,23 +209,8 @@ fn field_u64(data: &str, key: &str) -> Option<u64> {
     digits.parse().ok()
 }
 
-async fn http_get_body(addr: &str, path: &str) -> (u16, String) {
-    let mut s = TcpStream::connect(addr).await.unwrap();
-    s.write_all(format!("GET {path} HTTP/1.0\r\nHost: {addr}\r\n\r\n").as_bytes())
-        .await
-        .unwrap();
-    let mut buf = Vec::new();
-    s.read_to_end(&mut buf).await.unwrap();
-    let text = String::from_utf8_lossy(&buf).into_owned();
-    let status = text
-        .split_whitespace()
-        .nth(1)
-        .and_then(|c| c.parse().ok())
-        .unwrap_or(0);
-    (status, text)
-}
-
-async fn http_get(addr: &str, path: &str) -> (u16, usize) {
+/// One HTTP/1.0 GET: the status and the whole response (head and body).
+async fn http_get_raw(addr: &str, path: &str) -> (u16, Vec<u8>) {
     let mut s = TcpStream::connect(addr).await.unwrap();
     s.write_all(format!("GET {path} HTTP/1.0\r\nHost: {addr}\r\n\r\n").as_bytes())
         .await
@@ -237,6 +222,16 @@ async fn http_get(addr: &str, path: &str) -> (u16, usize) {
         .and_then(|h| h.split_whitespace().nth(1))
         .and_then(|c| c.parse().ok())
         .unwrap_or(0);
+    (status, buf)
+}
+
+async fn http_get_body(addr: &str, path: &str) -> (u16, String) {
+    let (status, buf) = http_get_raw(addr, path).await;
+    (status, String::from_utf8_lossy(&buf).into_owned())
+}
+
+async fn http_get(addr: &str, path: &str) -> (u16, usize) {
+    let (status, buf) = http_get_raw(addr, path).await;
     (status, buf.len())
 }
 
