@@ -24,6 +24,11 @@ use crate::exposures::{expected_move_1d_usd, Exposures, InstrumentExposure, Stri
 pub const ZERO_GAMMA_GRID_STEPS: usize = 200;
 /// Bisection halvings of a grid bracket (0.005·S / 2^60 is far below one ulp of S).
 const BISECTION_STEPS: usize = 60;
+/// Relative error budget of the interval bounds ([`GammaProfile::sign_over`]): the exponentials, products and
+/// sums need below 1e−14, and the widened distances cover the rounding of the arguments.
+const INTERVAL_REL_ERR: f64 = 1e-12;
+/// Grid points the outward walk first tries to certify at once on each side of spot.
+const INITIAL_RUN: usize = 8;
 
 /// The levels of one currency at t. Strikes and levels in USD; `None` when absent.
 #[derive(Clone, Copy, Debug, Default, PartialEq, serde::Serialize)]
@@ -204,6 +209,105 @@ impl GammaProfile {
         }
     }
 
+    /// The strict sign that the exact sum ([`Self::net_gex_at`]) has at every spot of `[a, b]` (0 < a ≤ b), when
+    /// bounds over the interval decide it; `None` when they do not (a root may lie inside, or the bounds are too
+    /// loose).
+    ///
+    /// Each term coef·exp(−d1²/2) is a Gaussian in ln S', so over [ln a, ln b] it lies between its values at the
+    /// distance of ln K − drift from the interval (zero inside it) and at the farther end. Summing each term's
+    /// lower (upper) end gives a lower (upper) bound of the sum at every spot inside. Both distances are widened
+    /// by far more than the rounding of ln S', d1 and d1² at any grid point, and the sums are compared with 0
+    /// through the error bound of [`Self::sign_at`] taken over the largest magnitudes the terms reach, with a
+    /// relative error budget of [`INTERVAL_REL_ERR`], 100 times what the arithmetic needs.
+    fn sign_over(&self, a: f64, b: f64) -> Option<Sign> {
+        if !(a > 0.0 && a <= b && b.is_finite()) {
+            return None;
+        }
+        let (la, lb) = (a.ln(), b.ln());
+        let table = exp2_table();
+        let u = f64::EPSILON / 2.0;
+        let l_max = la.abs().max(lb.abs());
+        let mut lower = [0.0f64; 2];
+        let mut upper = [0.0f64; 2];
+        let mut gross = [0.0f64; 2];
+        for (j, t) in self.terms.iter().enumerate() {
+            let m = t.ln_strike_minus_drift;
+            let (da, db) = ((la - m).abs() * t.inv_sd, (lb - m).abs() * t.inv_sd);
+            let slack = 64.0 * u * (t.inv_sd * (l_max + m.abs()) + da.max(db));
+            let far = da.max(db) + slack;
+            let near = if la <= m && m <= lb {
+                0.0
+            } else {
+                (da.min(db) - slack).max(0.0)
+            };
+            let at_far = t.coef * fast_exp_with(table, -0.5 * far * far);
+            let at_near = t.coef * fast_exp_with(table, -0.5 * near * near);
+            let lane = j & 1;
+            if t.coef > 0.0 {
+                lower[lane] += at_far;
+                upper[lane] += at_near;
+            } else {
+                lower[lane] += at_near;
+                upper[lane] += at_far;
+            }
+            gross[lane] += at_near.abs();
+        }
+        let (lower, upper, gross) = (
+            lower[0] + lower[1],
+            upper[0] + upper[1],
+            gross[0] + gross[1],
+        );
+        let bound = 2.0 * (gross * (1.0 + 1e-6) * INTERVAL_REL_ERR + self.abs_coef_sum * 1e-307);
+        if !(lower.is_finite() && upper.is_finite() && bound.is_finite()) {
+            return None;
+        }
+        if lower > bound && lower * a > 1e-290 {
+            Some(Sign::Positive)
+        } else if upper < -bound && -upper * a > 1e-290 {
+            Some(Sign::Negative)
+        } else {
+            None
+        }
+    }
+
+    /// The sign at grid point `j` for the outward walk: known, or shared by a certified run of grid points
+    /// from `j` outwards ([`Self::sign_over`]; all of them are filled in), or summed at `j` alone.
+    /// `run[side]` is the length of the next run tried on that side of spot: doubled after a certified run,
+    /// halved after a failed one, and below 4 grown by one per single point instead of tried.
+    fn grid_sign(
+        &self,
+        xs: &[f64],
+        fs: &mut [Option<Sign>],
+        j: usize,
+        spot_index: usize,
+        run: &mut [usize; 2],
+    ) -> Sign {
+        if let Some(f) = fs[j] {
+            return f;
+        }
+        let side = usize::from(j >= spot_index);
+        if run[side] >= 4 {
+            let (first, last) = if side == 1 {
+                (j, (j + run[side] - 1).min(xs.len() - 1))
+            } else {
+                (j.saturating_sub(run[side] - 1), j)
+            };
+            if last > first {
+                if let Some(f) = self.sign_over(xs[first], xs[last]) {
+                    for slot in &mut fs[first..=last] {
+                        slot.get_or_insert(f);
+                    }
+                    run[side] = (run[side] * 2).min(xs.len());
+                    return fs[j].unwrap_or(f);
+                }
+                run[side] /= 2;
+            }
+        } else {
+            run[side] += 1;
+        }
+        *fs[j].insert(self.sign_at(xs[j]))
+    }
+
     /// Total GEX at spot `spot_usd`, USD per 1 % move.
     pub fn net_gex_at(&self, spot_usd: f64) -> f64 {
         let ln_s = spot_usd.ln();
@@ -243,12 +347,15 @@ impl GammaProfile {
         order.sort_by(|&a, &b| bracket_dist(a).total_cmp(&bracket_dist(b)).then(a.cmp(&b)));
         let mut fs: Vec<Option<Sign>> = vec![None; xs.len()];
         let mut best: Option<f64> = None;
+        // Grid points at or above this index are on the upper side of spot.
+        let spot_index = xs.partition_point(|&x| x < spot_usd);
+        let mut run = [INITIAL_RUN; 2];
         for i in order {
             if best.is_some_and(|b| bracket_dist(i) > dist(b)) {
                 break;
             }
-            let fa = *fs[i].get_or_insert_with(|| self.sign_at(xs[i]));
-            let fb = *fs[i + 1].get_or_insert_with(|| self.sign_at(xs[i + 1]));
+            let fa = self.grid_sign(&xs, &mut fs, i, spot_index, &mut run);
+            let fb = self.grid_sign(&xs, &mut fs, i + 1, spot_index, &mut run);
             if fa == Sign::Zero || fb == Sign::Zero {
                 return self.zero_gamma_level_on_grid(spot_usd, &xs, fs);
             }
@@ -542,6 +649,85 @@ mod tests {
             let got = p.zero_gamma_level(spot);
             let want = reference_zero_gamma_level(&p, spot);
             prop_assert_eq!(got.map(f64::to_bits), want.map(f64::to_bits), "{:?} vs {:?}", got, want);
+        }
+
+        /// Chains held mostly one way, where GEX often keeps its sign over much of the grid (or all of it) and
+        /// the walk certifies runs of grid points at once: still bit for bit the exact search.
+        #[test]
+        fn level_of_one_sided_chains_is_bit_identical(
+            spot in 0.5f64..200_000.0,
+            long in any::<bool>(),
+            raw in proptest::collection::vec(
+                (0.0f64..1e6, 0.3f64..1.7, 0.05f64..3.0, 1e-4f64..3.0, 0u8..10),
+                1..80,
+            ),
+        ) {
+            let side = if long { 1.0 } else { -1.0 };
+            let terms: Vec<GammaTerm> = raw
+                .into_iter()
+                .map(|(q, k, iv, tau, flip)| {
+                    // One position in ten (of any size) is held the other way.
+                    let q = if flip == 0 { -q } else { q };
+                    term(side * q, k * spot, iv, tau)
+                })
+                .collect();
+            let p = profile(terms);
+            let got = p.zero_gamma_level(spot);
+            let want = reference_zero_gamma_level(&p, spot);
+            prop_assert_eq!(got.map(f64::to_bits), want.map(f64::to_bits), "{:?} vs {:?}", got, want);
+        }
+
+        /// Wherever the interval bound certifies a sign, the exact sum has that sign at every grid point of the
+        /// interval and at points in between.
+        #[test]
+        fn a_certified_interval_has_the_exact_sign_everywhere(
+            spot in 0.5f64..200_000.0,
+            first in 0usize..200,
+            len in 1usize..200,
+            raw in proptest::collection::vec(
+                (-1e6f64..1e6, 0.3f64..1.7, 0.05f64..3.0, 1e-5f64..3.0),
+                1..60,
+            ),
+        ) {
+            let p = profile(raw.into_iter().map(|(q, k, iv, tau)| term(q, k * spot, iv, tau)).collect());
+            let step = spot / ZERO_GAMMA_GRID_STEPS as f64;
+            let xs: Vec<f64> = (0..=ZERO_GAMMA_GRID_STEPS).map(|i| 0.5 * spot + step * i as f64).collect();
+            let last = (first + len).min(ZERO_GAMMA_GRID_STEPS);
+            if let Some(f) = p.sign_over(xs[first], xs[last]) {
+                prop_assert!(f != Sign::Zero);
+                for (i, &x) in xs.iter().enumerate().take(last + 1).skip(first) {
+                    prop_assert_eq!(Sign::of(p.net_gex_at(x)), f, "grid point {}", i);
+                    let mid = x + 0.37 * step;
+                    if mid <= xs[last] {
+                        prop_assert_eq!(Sign::of(p.net_gex_at(mid)), f, "between {} and {}", i, i + 1);
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn a_one_signed_chain_is_certified_over_the_whole_grid() {
+        let spot = 30_000.0;
+        let p = profile(
+            (0..50)
+                .map(|i| term(10.0 + i as f64, spot * (0.6 + 0.016 * i as f64), 0.6, 0.2))
+                .collect(),
+        );
+        assert_eq!(p.sign_over(0.5 * spot, 1.5 * spot), Some(Sign::Positive));
+        let short = profile(p.terms.iter().map(|t| GammaTerm { coef: -t.coef, ..*t }).collect());
+        assert_eq!(short.sign_over(0.5 * spot, 1.5 * spot), Some(Sign::Negative));
+        assert_eq!(p.zero_gamma_level(spot), None);
+        // A chain with a root inside is not certified over an interval holding it.
+        let mut mixed = p.terms.clone();
+        mixed.extend(
+            (0..50).map(|i| term(-30.0 - i as f64, spot * (0.6 + 0.016 * i as f64), 0.6, 0.02)),
+        );
+        let mixed = profile(mixed);
+        let level = mixed.zero_gamma_level(spot);
+        assert_eq!(level.map(f64::to_bits), reference_zero_gamma_level(&mixed, spot).map(f64::to_bits));
+        if let Some(root) = level {
+            assert_eq!(mixed.sign_over(root * 0.99, root * 1.01), None);
         }
     }
 }

@@ -64,16 +64,36 @@ pub struct ChecksummedFormat {
 /// The payload of a file read by [`ChecksummedFormat::read`], verified, 16-byte aligned in memory.
 #[derive(Debug)]
 pub struct Payload {
-    file: AlignedVec<16>,
+    file: FileBytes,
+}
+
+/// A file's bytes: read into aligned memory (small files), or mapped from the page cache (larger ones, which
+/// saves zeroing, copying and freeing a buffer per read; the map is page-aligned).
+#[derive(Debug)]
+enum FileBytes {
+    Read(AlignedVec<16>),
+    Mapped(memmap2::Mmap),
+}
+
+impl FileBytes {
+    fn bytes(&self) -> &[u8] {
+        match self {
+            FileBytes::Read(v) => v,
+            FileBytes::Mapped(m) => m,
+        }
+    }
 }
 
 impl Deref for Payload {
     type Target = [u8];
 
     fn deref(&self) -> &[u8] {
-        &self.file[CHECKSUMMED_HEADER_LEN..]
+        &self.file.bytes()[CHECKSUMMED_HEADER_LEN..]
     }
 }
+
+/// Files at least this long are mapped rather than read by [`ChecksummedFormat::read`].
+pub const MAP_AT_LEAST: usize = 64 * 1024;
 
 fn le_u32(b: &[u8], at: usize) -> u32 {
     let mut x = [0u8; 4];
@@ -163,6 +183,10 @@ impl ChecksummedFormat {
 
     /// Reads and checks the file at `path` and returns its payload. A missing file is [`LogError::Io`] with
     /// [`std::io::ErrorKind::NotFound`] ([`LogError::is_not_found`]).
+    ///
+    /// Files of [`MAP_AT_LEAST`] bytes or more are memory-mapped (read-only, pages populated up front) instead of
+    /// copied. These files are only ever replaced by a rename, never rewritten in place, so a mapped file keeps
+    /// its bytes for as long as the payload lives, as the mapped log segments do.
     pub fn read(&self, path: &Path) -> Result<Payload, LogError> {
         let mut f = File::open(path).map_err(|e| LogError::io(path, "open", e))?;
         // A length that does not fit (32-bit targets) reads short and fails the length check.
@@ -170,11 +194,20 @@ impl ChecksummedFormat {
             .metadata()
             .map_err(|e| LogError::io(path, "stat", e))?
             .len() as usize;
-        let mut file = AlignedVec::<16>::with_capacity(len);
-        file.resize(len, 0);
-        f.read_exact(&mut file)
-            .map_err(|e| LogError::io(path, "read", e))?;
-        self.decode(path, &file)?;
+        let file = if len >= MAP_AT_LEAST {
+            // SAFETY: the file is opened read-only and never truncated or rewritten in place by dealerflow
+            // (writers rename a new file over it); the map is only read.
+            let map = unsafe { memmap2::MmapOptions::new().len(len).populate().map(&f) }
+                .map_err(|e| LogError::io(path, "map", e))?;
+            FileBytes::Mapped(map)
+        } else {
+            let mut file = AlignedVec::<16>::with_capacity(len);
+            file.resize(len, 0);
+            f.read_exact(&mut file)
+                .map_err(|e| LogError::io(path, "read", e))?;
+            FileBytes::Read(file)
+        };
+        self.decode(path, file.bytes())?;
         Ok(Payload { file })
     }
 
@@ -308,6 +341,41 @@ mod tests {
         let e = FORMAT.read(&dir.path().join("none.bin")).unwrap_err();
         assert!(e.is_not_found(), "{e}");
         assert!(e.to_string().contains("none.bin"), "{e}");
+    }
+
+    #[test]
+    fn large_files_are_mapped_and_checked_like_read_ones() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("big.bin");
+        let big: Vec<u8> = (0..3 * MAP_AT_LEAST as u32)
+            .map(|i| (i * 13 % 251) as u8)
+            .collect();
+        FORMAT.write(&path, &big).unwrap();
+        let back = FORMAT.read(&path).unwrap();
+        assert!(matches!(back.file, FileBytes::Mapped(_)));
+        assert_eq!(&back[..], &big[..]);
+        assert_eq!(back.as_ptr() as usize % 16, 0, "payload is 16-byte aligned");
+        // A file replaced while a payload is held: the payload keeps the old bytes.
+        FORMAT.write(&path, &big[..MAP_AT_LEAST * 2]).unwrap();
+        assert_eq!(&back[..], &big[..]);
+        assert_eq!(FORMAT.read(&path).unwrap().len(), MAP_AT_LEAST * 2);
+        // Damage anywhere in a mapped file is refused as in a read one.
+        let mut bytes = FORMAT.encode(&big);
+        for at in [40, bytes.len() / 2, bytes.len() - 1] {
+            bytes[at] ^= 0x20;
+            fs::write(&path, &bytes).unwrap();
+            let e = FORMAT.read(&path).unwrap_err();
+            assert!(
+                matches!(e, LogError::FileChecksum { part: "payload", .. }),
+                "flip at {at}: {e}"
+            );
+            bytes[at] ^= 0x20;
+        }
+        fs::write(&path, &bytes[..bytes.len() - 3]).unwrap();
+        assert!(matches!(
+            FORMAT.read(&path).unwrap_err(),
+            LogError::FileLength { .. }
+        ));
     }
 
     #[test]
