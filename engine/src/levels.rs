@@ -715,8 +715,19 @@ mod tests {
                 .collect(),
         );
         assert_eq!(p.sign_over(0.5 * spot, 1.5 * spot), Some(Sign::Positive));
-        let short = profile(p.terms.iter().map(|t| GammaTerm { coef: -t.coef, ..*t }).collect());
-        assert_eq!(short.sign_over(0.5 * spot, 1.5 * spot), Some(Sign::Negative));
+        let short = profile(
+            p.terms
+                .iter()
+                .map(|t| GammaTerm {
+                    coef: -t.coef,
+                    ..*t
+                })
+                .collect(),
+        );
+        assert_eq!(
+            short.sign_over(0.5 * spot, 1.5 * spot),
+            Some(Sign::Negative)
+        );
         assert_eq!(p.zero_gamma_level(spot), None);
         // A chain with a root inside is not certified over an interval holding it.
         let mut mixed = p.terms.clone();
@@ -725,7 +736,10 @@ mod tests {
         );
         let mixed = profile(mixed);
         let level = mixed.zero_gamma_level(spot);
-        assert_eq!(level.map(f64::to_bits), reference_zero_gamma_level(&mixed, spot).map(f64::to_bits));
+        assert_eq!(
+            level.map(f64::to_bits),
+            reference_zero_gamma_level(&mixed, spot).map(f64::to_bits)
+        );
         if let Some(root) = level {
             assert_eq!(mixed.sign_over(root * 0.99, root * 1.01), None);
         }

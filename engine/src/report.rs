@@ -137,6 +137,19 @@ pub struct GexReport {
 }
 
 impl GexReport {
+    /// The report as `gex --format json` prints it: serialized as it is, pretty-printed, with a final newline.
+    /// The buffer is sized up front from the breakdowns (about 0.8 KB per instrument), so a large report is
+    /// written once instead of being copied as it grows.
+    pub fn to_json_bytes(&self) -> Result<Vec<u8>, serde_json::Error> {
+        let estimate = 4_096
+            + 1_024 * self.instruments.len()
+            + 512 * (self.strikes.len() + self.expiries.len());
+        let mut out = Vec::with_capacity(estimate);
+        serde_json::to_writer_pretty(&mut out, self)?;
+        out.push(b'\n');
+        Ok(out)
+    }
+
     /// Assembles the report from an evaluation and its HPP score.
     pub fn new(eval: Evaluation, score: &HppScore, scenario_params: &ScenarioParams) -> Self {
         let x = &eval.exposures;

@@ -276,6 +276,80 @@ enum Unusable {
     Bad(String),
 }
 
+/// Identity of a file as the file system reports it; a file rewritten in place gets a new modification time,
+/// a file renamed over it a new inode.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct FileId {
+    dev: u64,
+    ino: u64,
+    len: u64,
+    mtime_s: i64,
+    mtime_ns: i64,
+}
+
+impl FileId {
+    /// The identity of a file whose content is settled, or `None`: a file modified within the last
+    /// [`ChunkCache::SETTLE_S`] seconds could still be changed again within the same tick of the file system's
+    /// clock (coarse on many systems) without its identity changing, so it is not cached yet.
+    #[cfg(unix)]
+    fn of(m: &std::fs::Metadata) -> Option<FileId> {
+        use std::os::unix::fs::MetadataExt;
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .ok()?
+            .as_secs() as i64;
+        (m.mtime() <= now - ChunkCache::SETTLE_S).then(|| FileId {
+            dev: m.dev(),
+            ino: m.ino(),
+            len: m.len(),
+            mtime_s: m.mtime(),
+            mtime_ns: m.mtime_nsec(),
+        })
+    }
+
+    #[cfg(not(unix))]
+    fn of(_: &std::fs::Metadata) -> Option<FileId> {
+        None
+    }
+}
+
+/// Decoded sample chunks by path, with the identity of the file each was read from. Bounded: when full it is
+/// emptied (chunks are a few hundred bytes; the bound is far above what a year of hourly samples needs).
+#[derive(Debug, Default)]
+pub struct ChunkCache {
+    map: std::collections::HashMap<PathBuf, (FileId, SampleChunk)>,
+}
+
+impl ChunkCache {
+    /// Most chunks held.
+    pub const CAPACITY: usize = 65_536;
+    /// Seconds a file must have been left unmodified before it is cached.
+    pub const SETTLE_S: i64 = 2;
+
+    fn global() -> std::sync::MutexGuard<'static, ChunkCache> {
+        static CACHE: std::sync::OnceLock<std::sync::Mutex<ChunkCache>> =
+            std::sync::OnceLock::new();
+        CACHE
+            .get_or_init(Default::default)
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn get(&self, path: &Path, id: FileId) -> Option<SampleChunk> {
+        self.map
+            .get(path)
+            .filter(|(cached, _)| *cached == id)
+            .map(|(_, chunk)| chunk.clone())
+    }
+
+    fn put(&mut self, path: &Path, id: FileId, chunk: &SampleChunk) {
+        if self.map.len() >= Self::CAPACITY {
+            self.map.clear();
+        }
+        self.map.insert(path.to_path_buf(), (id, chunk.clone()));
+    }
+}
+
 /// The sample chunks of one log directory.
 #[derive(Clone, Debug)]
 pub struct SampleStore {
@@ -322,7 +396,29 @@ impl SampleStore {
 
     /// Reads and verifies one file; `Ok(None)` when it does not exist or is in another format version (an older
     /// build wrote it; it is recomputed and overwritten).
+    ///
+    /// Decoded files are kept in a process-wide cache ([`ChunkCache`]), so a service answering many queries
+    /// reads each chunk once: a cached chunk is used while the file's identity (device, inode, length,
+    /// modification time) is unchanged. Whether it is usable with a reader is checked on every use, as for a
+    /// chunk just read.
     pub fn load(&self, path: &Path) -> Result<Option<SampleChunk>, EngineError> {
+        let id = match std::fs::metadata(path) {
+            Ok(m) => FileId::of(&m),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            // The read below reports it.
+            Err(_) => None,
+        };
+        if let Some(chunk) = id.and_then(|id| ChunkCache::global().get(path, id)) {
+            return Ok(Some(chunk));
+        }
+        let chunk = self.read(path)?;
+        if let (Some(id), Some(chunk)) = (id, chunk.as_ref()) {
+            ChunkCache::global().put(path, id, chunk);
+        }
+        Ok(chunk)
+    }
+
+    fn read(&self, path: &Path) -> Result<Option<SampleChunk>, EngineError> {
         let payload = match SAMPLE_CHUNK_FORMAT.read(path) {
             Ok(p) => p,
             Err(e) if e.is_not_found() => return Ok(None),

@@ -71,11 +71,18 @@ impl<'r> Sweep<'r> {
         let first_block = covered_in_time.min(covered_in_seq);
         // Past the blocks the checkpoint covers in seq, every timed record can be missing: the reader's suffix
         // minimum holds. Before them (blocks covered in seq but not in time) only times after the checkpoint's.
+        // From the first block whose suffix minimum is past the checkpoint's time on, every timed record of it
+        // and of later blocks is after that time, so the reader's suffix minimum holds there too: only the
+        // blocks before it (records out of time order around the checkpoint) need their own minimum. On a log
+        // in time order that is a handful of blocks, however long the log after the checkpoint.
+        let in_order_from = blocks
+            .partition_point(|b| b.suffix_min_ts_ms.is_some_and(|m| m <= coverage.ts_ms))
+            .clamp(first_block, covered_in_seq.max(first_block));
         let tail = blocks
-            .get(covered_in_seq.max(first_block))
+            .get(in_order_from)
             .and_then(|b| b.suffix_min_ts_ms)
             .unwrap_or(i64::MAX);
-        let head_len = covered_in_seq.saturating_sub(first_block);
+        let head_len = in_order_from - first_block;
         let mut suffix_min = vec![i64::MAX; head_len + 1];
         suffix_min[head_len] = tail;
         for (k, b) in blocks[first_block..first_block + head_len]

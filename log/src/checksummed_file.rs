@@ -366,7 +366,13 @@ mod tests {
             fs::write(&path, &bytes).unwrap();
             let e = FORMAT.read(&path).unwrap_err();
             assert!(
-                matches!(e, LogError::FileChecksum { part: "payload", .. }),
+                matches!(
+                    e,
+                    LogError::FileChecksum {
+                        part: "payload",
+                        ..
+                    }
+                ),
                 "flip at {at}: {e}"
             );
             bytes[at] ^= 0x20;

@@ -46,43 +46,97 @@ pub(crate) fn params(raw: Raw, allowed: &[&str]) -> Result<Params, ApiError> {
     Params::new(map, allowed)
 }
 
-/// Runs blocking engine work off the async threads.
+/// Runs blocking engine work off the async threads, at most [`ServeConfig::query_threads`] at once; the rest
+/// wait their turn in arrival order (fair), so a burst of queries is answered one after another at full speed
+/// instead of all of them slowly, time-sliced on the same cores.
+///
+/// [`ServeConfig::query_threads`]: crate::ServeConfig::query_threads
 pub(crate) async fn blocking<T: Send + 'static>(
+    turns: Arc<tokio::sync::Semaphore>,
     f: impl FnOnce() -> Result<T, ApiError> + Send + 'static,
 ) -> Result<T, ApiError> {
+    let _turn = turns
+        .acquire()
+        .await
+        .map_err(|e| ApiError::internal(format!("the query was not run: {e}")))?;
     tokio::task::spawn_blocking(f)
         .await
         .unwrap_or_else(|e| Err(ApiError::internal(format!("the query failed: {e}"))))
 }
 
 /// A snapshot of the log for a query: the cached one while the follower has read nothing new since it was
-/// taken (and for at most [`SNAPSHOT_MAX_AGE`]), else a new one. Opening a snapshot of a long log costs more than
-/// most queries, and an answer from an unchanged log is the same from either.
+/// taken, else a new one. Opening a snapshot of a long log costs more than most queries, and an answer from an
+/// unchanged log is the same from either. A cached snapshot older than [`SNAPSHOT_MAX_AGE`] still answers while a
+/// background thread opens its successor, so no request waits for that.
 pub(crate) fn open(state: &AppState) -> Result<Arc<LogQuery>, ApiError> {
     let folded = state.hub.metrics.folded_seq.get();
     {
-        let cached = state
+        let mut cache = state
             .snapshot
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
-        if let Some((taken, q)) = cached.as_ref() {
-            if q.reader().next_seq() as i64 == folded && taken.elapsed() < SNAPSHOT_MAX_AGE {
-                return Ok(q.clone());
+        if let Some((taken, q)) = cache.current.as_ref() {
+            if q.reader().next_seq() as i64 == folded {
+                let q = q.clone();
+                if taken.elapsed() >= SNAPSHOT_MAX_AGE && !cache.refreshing {
+                    cache.refreshing = true;
+                    refresh_in_background(state.snapshot.clone(), state.live.dir.clone());
+                }
+                return Ok(q);
             }
         }
     }
     let q = Arc::new(LogQuery::open(&state.live.dir).map_err(|e| ApiError::from_engine(e, "at"))?);
-    *state
+    state
         .snapshot
         .lock()
-        .unwrap_or_else(PoisonError::into_inner) = Some((Instant::now(), q.clone()));
+        .unwrap_or_else(PoisonError::into_inner)
+        .current = Some((Instant::now(), q.clone()));
     Ok(q)
 }
 
-/// The API's cached log snapshot and when it was taken.
-pub type SnapshotCache = Arc<std::sync::Mutex<Option<(Instant, Arc<LogQuery>)>>>;
+/// Opens a fresh snapshot of the log at `dir` on its own thread and puts it in `cache` (a failure keeps the old
+/// one; the next request past the age tries again).
+fn refresh_in_background(cache: SnapshotCache, dir: std::path::PathBuf) {
+    let spawned = std::thread::Builder::new()
+        .name("snapshot-refresh".into())
+        .spawn({
+            let cache = cache.clone();
+            move || {
+                let fresh = LogQuery::open(&dir).ok().map(Arc::new);
+                let mut c = cache.lock().unwrap_or_else(PoisonError::into_inner);
+                if let Some(q) = fresh {
+                    // A request may have opened a newer one meanwhile (the follower read more): keep the longer.
+                    let newer = c
+                        .current
+                        .as_ref()
+                        .is_some_and(|(_, old)| old.reader().next_seq() > q.reader().next_seq());
+                    if !newer {
+                        c.current = Some((Instant::now(), q));
+                    }
+                }
+                c.refreshing = false;
+            }
+        });
+    if spawned.is_err() {
+        cache
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .refreshing = false;
+    }
+}
 
-/// How long a cached log snapshot may serve queries at most.
+/// The API's cached log snapshot.
+pub type SnapshotCache = Arc<std::sync::Mutex<Snapshot>>;
+
+/// The last log snapshot the API opened, with when, and whether a newer one is being opened.
+#[derive(Debug, Default)]
+pub struct Snapshot {
+    current: Option<(Instant, Arc<LogQuery>)>,
+    refreshing: bool,
+}
+
+/// Age after which a cached log snapshot is reopened in the background.
 pub const SNAPSHOT_MAX_AGE: Duration = Duration::from_secs(5);
 
 /// The service's query configuration with the request's model and currency.
@@ -125,15 +179,15 @@ pub async fn gex(State(state): State<AppState>, raw: Raw) -> Result<Response, Ap
     let at = p.at("at", true)?.unwrap_or(At::Latest);
     let cfg = config(&state, &p)?;
     let hpp_every = state.live.hpp_every_ms;
-    let bytes = blocking(move || {
+    let bytes = blocking(state.queries.clone(), move || {
         let query = open(&state)?;
         let answer = query
             .as_of(&cfg, at, hpp_every)
             .map_err(|e| ApiError::from_engine(e, "at"))?;
-        let mut out = serde_json::to_vec_pretty(&answer.report)
-            .map_err(|e| ApiError::internal(e.to_string()))?;
-        out.push(b'\n');
-        Ok(out)
+        answer
+            .report
+            .to_json_bytes()
+            .map_err(|e| ApiError::internal(e.to_string()))
     })
     .await?;
     Ok(json_bytes(bytes))
@@ -148,7 +202,7 @@ pub async fn series(State(state): State<AppState>, raw: Raw) -> Result<Response,
     let every = p.every_ms("1m")?;
     let cfg = config(&state, &p)?;
     check_step(every, &cfg)?;
-    let rows = blocking(move || {
+    let rows = blocking(state.queries.clone(), move || {
         let query = open(&state)?;
         let plan = query
             .plan_series(&cfg, from, to, every)
@@ -217,7 +271,7 @@ pub async fn heatmap(State(state): State<AppState>, raw: Raw) -> Result<Response
     let every = p.every_ms("1h")?;
     let cfg = config(&state, &p)?;
     check_step(every, &cfg)?;
-    let body = blocking(move || {
+    let body = blocking(state.queries.clone(), move || {
         let query = open(&state)?;
         let plan = query
             .plan_series(&cfg, from, to, every)
@@ -279,7 +333,7 @@ pub async fn trades(State(state): State<AppState>, raw: Raw) -> Result<Response,
     let (from, to) = p.range_ms()?;
     let limit = p.limit(1_000, MAX_TRADES)?;
     let currency = p.currency()?;
-    let body = blocking(move || {
+    let body = blocking(state.queries.clone(), move || {
         let reader = LogReader::open(&state.live.dir)
             .map_err(|e| ApiError::unavailable(format!("the log: {e}")))?;
         let Some((first, last)) = reader.time_range_ms() else {

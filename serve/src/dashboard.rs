@@ -99,7 +99,7 @@ pub async fn index(raw: Raw) -> Result<Response, ApiError> {
 /// `GET /v1/range`: `{first_ms, last_ms, first, last, currencies}` of the log (503 while it is empty).
 pub async fn range(State(state): State<AppState>, raw: Raw) -> Result<Response, ApiError> {
     params(raw, &[])?;
-    let body = blocking(move || {
+    let body = blocking(state.queries.clone(), move || {
         let query = open(&state)?;
         let (first, last) = query.time_range_ms();
         let currencies = query
@@ -125,7 +125,7 @@ pub async fn profile_svg(State(state): State<AppState>, raw: Raw) -> Result<Resp
     let at = p.at("at", true)?.unwrap_or(At::Latest);
     let cfg = config(&state, &p)?;
     let hpp_every = state.live.hpp_every_ms;
-    let svg = blocking(move || {
+    let svg = blocking(state.queries.clone(), move || {
         let query = open(&state)?;
         let answer = query
             .as_of(&cfg, at, hpp_every)
@@ -299,7 +299,7 @@ async fn window_svg(
         plot_every(&p)?;
     }
     let cfg = config(&state, &p)?;
-    let svg = blocking(move || {
+    let svg = blocking(state.queries.clone(), move || {
         let window = rows(&state, &cfg, &p, target_times, max_times, strikes)?;
         draw(|root| chart(root, &window))
     })

@@ -72,6 +72,9 @@ pub struct ServeConfig {
     pub stream_buffer: usize,
     /// Alert rules and targets (`None`: no alerts).
     pub alerts: Option<alerts::AlertsConfig>,
+    /// Queries (`/v1/gex`, series, heat maps, dashboard panels) computed at once; more wait their turn in
+    /// arrival order. Default: the machine's cores.
+    pub query_threads: usize,
 }
 
 impl ServeConfig {
@@ -88,8 +91,14 @@ impl ServeConfig {
             hpp_every_ms: 3_600_000,
             stream_buffer: hub::BROADCAST_CAPACITY,
             alerts: None,
+            query_threads: default_query_threads(),
         }
     }
+}
+
+/// The machine's cores (1 when unknown): the default of [`ServeConfig::query_threads`].
+pub fn default_query_threads() -> usize {
+    std::thread::available_parallelism().map_or(1, usize::from)
 }
 
 /// What the handlers share.
@@ -104,6 +113,8 @@ pub struct AppState {
     snapshot: api::SnapshotCache,
     /// Events queued per stream client.
     pub stream_buffer: usize,
+    /// Turns for blocking queries (see `api::blocking`).
+    pub(crate) queries: Arc<tokio::sync::Semaphore>,
 }
 
 /// A running service: where it listens, and how to stop it.
@@ -192,6 +203,7 @@ pub async fn start(config: ServeConfig) -> Result<Running, ServeError> {
         token: config.token.map(Arc::from),
         snapshot: Arc::default(),
         stream_buffer: config.stream_buffer.max(1),
+        queries: Arc::new(tokio::sync::Semaphore::new(config.query_threads.max(1))),
     };
     let app = router(state);
     let (shutdown, on_shutdown) = tokio::sync::oneshot::channel::<()>();

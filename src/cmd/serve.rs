@@ -62,6 +62,10 @@ pub struct ServeArgs {
     /// /metrics) instead of slowing anything else.
     #[arg(long, default_value_t = dealerflow_serve::hub::BROADCAST_CAPACITY)]
     pub stream_buffer: usize,
+    /// Queries computed at once (/v1/gex, series, heat maps, dashboard panels); more wait their turn in arrival
+    /// order. Default: the machine's cores.
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..=1024))]
+    pub query_threads: Option<u32>,
     /// Also record Deribit (the --currency list) into the log in this process, as `dealerflow record` does.
     #[arg(long, requires = "currency")]
     pub record: bool,
@@ -92,6 +96,9 @@ pub fn run(args: ServeArgs) -> Result<ExitCode> {
         .query_config((currencies.len() == 1).then(|| currencies[0].clone()));
     config.hpp_every_ms = args.hpp_every;
     config.stream_buffer = args.stream_buffer.max(1);
+    if let Some(n) = args.query_threads {
+        config.query_threads = n as usize;
+    }
     config.alerts = args.alerts.as_deref().map(AlertsConfig::load).transpose()?;
     let recording = args.record.then(|| {
         let mut r = RecordConfig::new(currencies.clone(), args.data_dir.clone());

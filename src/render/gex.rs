@@ -179,8 +179,7 @@ pub fn table(r: &GexReport, by: By) -> String {
 
 /// The JSON contract: the report serialized as it is, pretty-printed, with a final newline.
 pub fn write_json(out: &mut impl Write, r: &GexReport) -> Result<()> {
-    serde_json::to_writer_pretty(&mut *out, r)?;
-    writeln!(out)?;
+    out.write_all(&r.to_json_bytes()?)?;
     Ok(())
 }
 

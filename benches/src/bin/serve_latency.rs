@@ -215,7 +215,8 @@ async fn http_get_raw(addr: &str, path: &str) -> (u16, Vec<u8>) {
     s.write_all(format!("GET {path} HTTP/1.0\r\nHost: {addr}\r\n\r\n").as_bytes())
         .await
         .unwrap();
-    let mut buf = Vec::new();
+    // Sized for a `/v1/gex` answer of the year-long log (~500 KB), so the client does not copy it as it grows.
+    let mut buf = Vec::with_capacity(1 << 20);
     s.read_to_end(&mut buf).await.unwrap();
     let status = std::str::from_utf8(&buf[..12.min(buf.len())])
         .ok()
