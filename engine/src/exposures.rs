@@ -172,7 +172,7 @@ fn exposure_of(p: &PricedInstrument<'_>, spot: f64, rate: f64) -> Option<Instrum
     let q = p.dealer_position.to_f64();
     let qm = q * p.def.contract_size;
     Some(InstrumentExposure {
-        instrument: p.def.name.clone(),
+        instrument: p.def.name.to_string(),
         id: p.id,
         kind: p.def.kind,
         strike: p.def.strike_usd,

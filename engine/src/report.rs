@@ -137,15 +137,32 @@ pub struct GexReport {
 }
 
 impl GexReport {
-    /// The report as `gex --format json` prints it: serialized as it is, pretty-printed, with a final newline.
-    /// The buffer is sized up front from the breakdowns (about 0.8 KB per instrument), so a large report is
-    /// written once instead of being copied as it grows.
+    /// The report as `gex --format json` prints it: serialized as it is (serde_json, pretty-printed), with a
+    /// final newline. Copies the report first; [`GexReport::into_json_bytes`] does not.
     pub fn to_json_bytes(&self) -> Result<Vec<u8>, serde_json::Error> {
+        self.clone().into_json_bytes()
+    }
+
+    /// [`GexReport::to_json_bytes`] of a report that is not needed afterwards.
+    ///
+    /// The bytes are serde_json's pretty printing of the report, made faster in two ways: the buffer is sized up
+    /// front from the breakdowns (about 0.8 KB per instrument), and the per-instrument array, the bulk of a large
+    /// report, is written by [`write_instruments_pretty`], which lays out the same bytes without serde's
+    /// per-key work (each value still goes through serde_json). A test compares both on awkward values.
+    pub fn into_json_bytes(mut self) -> Result<Vec<u8>, serde_json::Error> {
         let estimate = 4_096
             + 1_024 * self.instruments.len()
             + 512 * (self.strikes.len() + self.expiries.len());
         let mut out = Vec::with_capacity(estimate);
-        serde_json::to_writer_pretty(&mut out, self)?;
+        let instruments = std::mem::take(&mut self.instruments);
+        serde_json::to_writer_pretty(&mut out, &self)?;
+        // `instruments` is the last field: the output ends with `"instruments": []` and the closing brace.
+        const EMPTY_TAIL: &[u8] = b"[]\n}";
+        if !instruments.is_empty() && out.ends_with(EMPTY_TAIL) {
+            out.truncate(out.len() - EMPTY_TAIL.len());
+            write_instruments_pretty(&mut out, &instruments)?;
+            out.extend_from_slice(b"\n}");
+        }
         out.push(b'\n');
         Ok(out)
     }
@@ -273,4 +290,66 @@ impl GexReport {
             o(self.sigma_atm),
         ]
     }
+}
+
+/// Writes `items` as serde_json's pretty printer writes the value of a top-level field (two-space indent, the
+/// array at depth 1): `[`, each object on its own lines, `]`. Keys are the serialized field names of
+/// [`InstrumentExposure`], in order; every value is serialized by serde_json itself (strings escaped, floats in
+/// the shortest round-trip form, non-finite floats as `null`).
+pub fn write_instruments_pretty(
+    out: &mut Vec<u8>,
+    items: &[InstrumentExposure],
+) -> Result<(), serde_json::Error> {
+    fn value<T: serde::Serialize + ?Sized>(
+        out: &mut Vec<u8>,
+        key: &[u8],
+        v: &T,
+    ) -> Result<(), serde_json::Error> {
+        out.extend_from_slice(key);
+        serde_json::to_writer(&mut *out, v)
+    }
+    out.push(b'[');
+    for (n, e) in items.iter().enumerate() {
+        out.extend_from_slice(if n == 0 { b"\n    {" } else { b",\n    {" });
+        value(out, b"\n      \"instrument\": ", &e.instrument)?;
+        value(out, b",\n      \"kind\": ", &e.kind)?;
+        value(out, b",\n      \"strike\": ", &e.strike)?;
+        value(out, b",\n      \"expiry_ms\": ", &e.expiry_ms)?;
+        value(out, b",\n      \"dealer_position\": ", &e.dealer_position)?;
+        value(out, b",\n      \"contract_size\": ", &e.contract_size)?;
+        value(out, b",\n      \"iv\": ", &e.iv)?;
+        value(out, b",\n      \"iv_source\": ", &e.iv_source)?;
+        value(out, b",\n      \"tau_years\": ", &e.tau_years)?;
+        value(out, b",\n      \"price_usd\": ", &e.price_usd)?;
+        value(out, b",\n      \"delta\": ", &e.delta)?;
+        value(out, b",\n      \"gamma\": ", &e.gamma)?;
+        value(out, b",\n      \"vega\": ", &e.vega)?;
+        value(out, b",\n      \"vanna\": ", &e.vanna)?;
+        value(out, b",\n      \"volga\": ", &e.volga)?;
+        value(out, b",\n      \"charm_24h\": ", &e.charm_24h)?;
+        value(
+            out,
+            b",\n      \"gamma_exposure_usd\": ",
+            &e.gamma_exposure_usd,
+        )?;
+        value(
+            out,
+            b",\n      \"delta_exposure_usd\": ",
+            &e.delta_exposure_usd,
+        )?;
+        value(
+            out,
+            b",\n      \"vanna_exposure_usd\": ",
+            &e.vanna_exposure_usd,
+        )?;
+        value(out, b",\n      \"charm_24h_usd\": ", &e.charm_24h_usd)?;
+        value(
+            out,
+            b",\n      \"volga_exposure_usd\": ",
+            &e.volga_exposure_usd,
+        )?;
+        out.extend_from_slice(b"\n    }");
+    }
+    out.extend_from_slice(b"\n  ]");
+    Ok(())
 }

@@ -29,6 +29,7 @@ use dealerflow_schemas::time::MS_PER_DAY;
 use dealerflow_schemas::{
     index_currency, index_name, Amount, Event, Instrument, OptionKind, Record, TakerSide,
 };
+use smol_str::SmolStr;
 
 use crate::event_key::EventKey;
 use crate::inventory::{classic_position, InventoryModel};
@@ -68,16 +69,18 @@ fn slot_entry(index: &[u32], id: u32) -> SlotEntry {
     }
 }
 
-/// An instrument definition as the fold keeps it.
+/// An instrument definition as the fold keeps it. Its names are small strings held inline (up to 23 bytes, as
+/// every Deribit name is), so loading a checkpoint allocates nothing per instrument for them; they are archived
+/// exactly as `String`s are.
 #[derive(Clone, Debug, PartialEq, rkyv::Archive, rkyv::Serialize, rkyv::Deserialize)]
 #[rkyv(derive(Debug))]
 pub struct InstrumentDef {
     /// Deribit name, e.g. `BTC-17AUG26-63000-P`.
-    pub name: String,
+    pub name: SmolStr,
     /// Underlying currency (`BTC`).
-    pub currency: String,
+    pub currency: SmolStr,
     /// Quote currency (`BTC` for inverse options, `USDC` for linear ones).
-    pub quote_currency: String,
+    pub quote_currency: SmolStr,
     /// Call or put.
     pub kind: OptionKind,
     /// Strike, USD.
@@ -1095,9 +1098,9 @@ fn retirement_record(
 
 fn instrument_def(i: &Instrument, seq: u64) -> InstrumentDef {
     InstrumentDef {
-        name: i.name.clone(),
-        currency: i.currency.clone(),
-        quote_currency: i.quote_currency.clone(),
+        name: SmolStr::new(&i.name),
+        currency: SmolStr::new(&i.currency),
+        quote_currency: SmolStr::new(&i.quote_currency),
         kind: i.kind,
         strike_usd: i.strike,
         expiry_ms: i.expiry_ms,
@@ -1108,9 +1111,9 @@ fn instrument_def(i: &Instrument, seq: u64) -> InstrumentDef {
 
 fn archived_instrument_def(i: &ArchivedInstrument, seq: u64) -> InstrumentDef {
     InstrumentDef {
-        name: i.name.as_str().to_string(),
-        currency: i.currency.as_str().to_string(),
-        quote_currency: i.quote_currency.as_str().to_string(),
+        name: SmolStr::new(i.name.as_str()),
+        currency: SmolStr::new(i.currency.as_str()),
+        quote_currency: SmolStr::new(i.quote_currency.as_str()),
         kind: i.kind.to_native(),
         strike_usd: i.strike.to_native(),
         expiry_ms: i.expiry_ms.to_native(),

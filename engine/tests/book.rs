@@ -359,3 +359,53 @@ fn inventory_models() {
     assert_eq!(pos(InventoryModel::Oi), (103.0, -81.0));
     assert_eq!(pos(InventoryModel::Hybrid), (100.0 + 5.0, -80.0 - 1.0));
 }
+
+#[test]
+fn report_json_is_serde_jsons_pretty_printing_byte_for_byte() {
+    use dealerflow_engine::hpp::HppScore;
+    use dealerflow_engine::report::GexReport;
+    use dealerflow_engine::scenario::ScenarioParams;
+    let (events, _) = book();
+    let state = fold(&events);
+    let eval = evaluate(&state, "BTC", T, 0.0).unwrap();
+    let report = GexReport::new(eval, &HppScore::default(), &ScenarioParams::default());
+    assert!(report.instruments.len() > 3);
+    let serde = |r: &GexReport| {
+        let mut v = serde_json::to_vec_pretty(r).unwrap();
+        v.push(b'\n');
+        v
+    };
+    assert_eq!(report.to_json_bytes().unwrap(), serde(&report));
+
+    // Values that take every path of the formatter: non-finite floats (null), signed zero, extremes,
+    // integers as floats, and names that need escaping.
+    let mut odd = report.clone();
+    let values = [
+        f64::NAN,
+        f64::INFINITY,
+        f64::NEG_INFINITY,
+        -0.0,
+        5e-324,
+        f64::MAX,
+        -1e300,
+        1e16,
+        123456789.0,
+        0.1 + 0.2,
+    ];
+    for (n, e) in odd.instruments.iter_mut().enumerate() {
+        let v = |k: usize| values[(n * 7 + k) % values.len()];
+        e.instrument = format!("{}\"\\\n\t\u{1}é€{n}", e.instrument);
+        e.strike = v(0);
+        e.dealer_position = v(1);
+        e.iv = v(2);
+        e.tau_years = v(3);
+        e.gamma = v(4);
+        e.volga_exposure_usd = v(5);
+        e.expiry_ms = if n % 2 == 0 { i64::MIN } else { i64::MAX };
+    }
+    assert_eq!(odd.to_json_bytes().unwrap(), serde(&odd));
+    // No instruments: serde's own `[]`.
+    let mut empty = report.clone();
+    empty.instruments.clear();
+    assert_eq!(empty.to_json_bytes().unwrap(), serde(&empty));
+}

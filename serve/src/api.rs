@@ -186,7 +186,7 @@ pub async fn gex(State(state): State<AppState>, raw: Raw) -> Result<Response, Ap
             .map_err(|e| ApiError::from_engine(e, "at"))?;
         answer
             .report
-            .to_json_bytes()
+            .into_json_bytes()
             .map_err(|e| ApiError::internal(e.to_string()))
     })
     .await?;

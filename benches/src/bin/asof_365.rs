@@ -88,7 +88,7 @@ fn main() {
                     let start = Instant::now();
                     let answer = q.as_of(&cfg, At::Ms(t), 3_600_000).expect("as-of query");
                     if json {
-                        std::hint::black_box(answer.report.to_json_bytes().unwrap());
+                        std::hint::black_box(answer.report.into_json_bytes().unwrap());
                     }
                     took.push(start.elapsed());
                 }

@@ -81,7 +81,7 @@ pub fn fold_log(log_dir: &Path) -> Result<FoldPositions> {
         .instruments()
         .filter_map(|(_, slot)| {
             slot.def()
-                .map(|d| (d.name.clone(), slot.flow_position().raw()))
+                .map(|d| (d.name.to_string(), slot.flow_position().raw()))
         })
         .collect();
     Ok(FoldPositions {
