@@ -1,5 +1,5 @@
 //! `dealerflow serve --data-dir DIR [--listen 127.0.0.1:8080] [--every 1s] [--token T | --public]
-//! [--record --currency BTC,ETH [--url URL]] [--alerts FILE.toml]`: maps the options to `dealerflow_serve::start`
+//! [--query-threads N] [--record --currency BTC,ETH [--url URL]] [--alerts FILE.toml]`: maps the options to `dealerflow_serve::start`
 //! (and, with `--record`, to the recorder in the same process) and runs until Ctrl-C.
 
 use std::net::SocketAddr;
