@@ -59,6 +59,10 @@ struct Args {
     /// Requests per client in the 365-day part.
     #[arg(long, default_value_t = 50)]
     requests: usize,
+    /// Warm-up requests per client in the 365-day part, at other random times, before the timed ones
+    /// (reported apart).
+    #[arg(long, default_value_t = 25)]
+    warmup: usize,
 }
 
 const BASE_MS: i64 = 1_786_900_000_000;
@@ -252,7 +256,7 @@ fn main() {
         args.every_ms
     );
     if args.only_365 {
-        gex_365(&rt, args.requests);
+        gex_365(&rt, args.requests, args.warmup);
         return;
     }
     let tmp = tempfile::tempdir().unwrap();
@@ -428,11 +432,11 @@ fn main() {
     rt.block_on(running.stop()).unwrap();
 
     if !args.skip_365 {
-        gex_365(&rt, args.requests);
+        gex_365(&rt, args.requests, args.warmup);
     }
 }
 
-fn gex_365(rt: &tokio::runtime::Runtime, requests: usize) {
+fn gex_365(rt: &tokio::runtime::Runtime, requests: usize, warmup: usize) {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
     let dir: PathBuf = root.join("target/bench-data/synth-365");
     if !dir.join("00000000000000000000.dflog").exists() {
@@ -486,14 +490,50 @@ fn gex_365(rt: &tokio::runtime::Runtime, requests: usize) {
         "/v1/gex on the 365-day log: first query {:.0} ms (builds checkpoints when missing)",
         t.elapsed().as_secs_f64() * 1e3
     );
+    // A warm-up round at other random times first (reported, not counted): on a log four times the size of
+    // the checkpoints and most of this machine's memory, the first queries after a large build find the pages
+    // they read evicted.
+    if warmup > 0 {
+        let (l, took) = random_gex_queries(rt, &addr, (first, last), warmup, 100);
+        println!(
+            "/v1/gex?at= warm-up, 8 concurrent clients, {} requests in {:.1} s: p50 {:.1} ms  p99 {:.1} ms  max {:.1} ms (not counted)",
+            l.len(),
+            took.as_secs_f64(),
+            percentile(&l, 0.5),
+            percentile(&l, 0.99),
+            percentile(&l, 1.0),
+        );
+    }
+    let (l, took) = random_gex_queries(rt, &addr, (first, last), requests, 0);
+    println!(
+        "/v1/gex?at= random past times, 8 concurrent clients, {} requests in {:.1} s: p50 {:.1} ms  p99 {:.1} ms  max {:.1} ms  (budget p99 <= 20 ms: {})",
+        l.len(),
+        took.as_secs_f64(),
+        percentile(&l, 0.5),
+        percentile(&l, 0.99),
+        percentile(&l, 1.0),
+        if percentile(&l, 0.99) <= 20.0 { "within" } else { "OVER" }
+    );
+    rt.block_on(running.stop()).unwrap();
+}
+
+/// Eight clients, each asking `requests` times in a row for `/v1/gex` at a random time in `range` (BTC and ETH
+/// in turn); the clients' random streams are numbered from `seed`. The sorted latencies, ms, and the wall time.
+fn random_gex_queries(
+    rt: &tokio::runtime::Runtime,
+    addr: &str,
+    (first, last): (i64, i64),
+    requests: usize,
+    seed: u64,
+) -> (Vec<f64>, Duration) {
     let lat = Arc::new(Mutex::new(Vec::new()));
     let t0 = Instant::now();
     rt.block_on(async {
         let mut tasks = Vec::new();
         for c in 0..8u64 {
-            let (addr, lat) = (addr.clone(), lat.clone());
+            let (addr, lat) = (addr.to_string(), lat.clone());
             tasks.push(tokio::spawn(async move {
-                let mut x: u64 = 0x9E37_79B9_7F4A_7C15 ^ (c + 1);
+                let mut x: u64 = 0x9E37_79B9_7F4A_7C15 ^ (seed + c + 1);
                 for r in 0..requests {
                     x = x
                         .wrapping_mul(6_364_136_223_846_793_005)
@@ -514,16 +554,8 @@ fn gex_365(rt: &tokio::runtime::Runtime, requests: usize) {
             t.await.unwrap();
         }
     });
+    let took = t0.elapsed();
     let mut l = lat.lock().unwrap().clone();
     l.sort_by(f64::total_cmp);
-    println!(
-        "/v1/gex?at= random past times, 8 concurrent clients, {} requests in {:.1} s: p50 {:.1} ms  p99 {:.1} ms  max {:.1} ms  (budget p99 <= 20 ms: {})",
-        l.len(),
-        t0.elapsed().as_secs_f64(),
-        percentile(&l, 0.5),
-        percentile(&l, 0.99),
-        percentile(&l, 1.0),
-        if percentile(&l, 0.99) <= 20.0 { "within" } else { "OVER" }
-    );
-    rt.block_on(running.stop()).unwrap();
+    (l, took)
 }
