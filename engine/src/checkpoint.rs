@@ -252,30 +252,39 @@ fn records_fingerprint(
     Ok(crc)
 }
 
-/// The blocks' part of [`log_fingerprint`] for every number of blocks of one reader, computed in one pass, so
-/// that a long-lived query object answers each fingerprint with two record reads instead of a pass over the
-/// sparse index (~80 000 blocks for a year).
+/// The blocks' part of [`log_fingerprint`] for every number of blocks of one reader, so that a long-lived query
+/// object answers each fingerprint with two record reads and at most [`BlockCrcs::STRIDE`] block summaries instead
+/// of a pass over the sparse index (~80 000 blocks for a year). The table keeps the checksum at every
+/// `STRIDE`-th block, made in one pass over long slices.
 #[derive(Debug)]
 pub struct BlockCrcs {
-    /// `prefix[k]`: CRC32C of the summaries of blocks `0..k`.
-    prefix: Vec<u32>,
+    /// `every[j]`: CRC32C of the summaries of blocks `0..j * STRIDE`.
+    every: Vec<u32>,
+    /// The reader's number of blocks when the table was made.
+    blocks: usize,
     /// The reader's next seq when the table was made.
     next_seq: u64,
 }
 
 impl BlockCrcs {
+    /// Blocks between two kept checksums.
+    pub const STRIDE: usize = 64;
+
     /// The table of `reader`'s blocks.
     pub fn new(reader: &LogReader) -> Self {
         let blocks = reader.blocks();
-        let mut prefix = Vec::with_capacity(blocks.len() + 1);
+        let mut every = Vec::with_capacity(blocks.len() / Self::STRIDE + 1);
         let mut crc = 0u32;
-        prefix.push(crc);
-        for b in blocks {
-            crc = crc32c::crc32c_append(crc, &block_summary(b));
-            prefix.push(crc);
+        every.push(crc);
+        for chunk in blocks.chunks(Self::STRIDE) {
+            crc = summaries_crc(crc, chunk);
+            if chunk.len() == Self::STRIDE {
+                every.push(crc);
+            }
         }
         BlockCrcs {
-            prefix,
+            every,
+            blocks: blocks.len(),
             next_seq: reader.next_seq(),
         }
     }
@@ -283,13 +292,24 @@ impl BlockCrcs {
     /// The blocks' part of the fingerprint at `next_seq` of the reader the table was made from (`None` when the
     /// reader's blocks do not match the table).
     fn blocks_crc(&self, reader: &LogReader, next_seq: u64) -> Option<u32> {
-        if reader.next_seq() != self.next_seq || reader.blocks().len() + 1 != self.prefix.len() {
+        if reader.next_seq() != self.next_seq || reader.blocks().len() != self.blocks {
             return None;
         }
-        self.prefix
-            .get(fingerprinted_blocks(reader, next_seq))
-            .copied()
+        let k = fingerprinted_blocks(reader, next_seq);
+        let j = k / Self::STRIDE;
+        let from = self.every.get(j).copied()?;
+        Some(summaries_crc(from, &reader.blocks()[j * Self::STRIDE..k]))
     }
+}
+
+/// Continues `crc` over the summaries of `blocks` (at most [`BlockCrcs::STRIDE`]), in one checksum call.
+fn summaries_crc(crc: u32, blocks: &[dealerflow_log::BlockInfo]) -> u32 {
+    let mut buf = [0u8; 32 * BlockCrcs::STRIDE];
+    let n = blocks.len().min(BlockCrcs::STRIDE);
+    for (out, b) in buf.chunks_exact_mut(32).zip(&blocks[..n]) {
+        out.copy_from_slice(&block_summary(b));
+    }
+    crc32c::crc32c_append(crc, &buf[..32 * n])
 }
 
 /// [`log_fingerprint`] of one reader at several `next_seq`, each computed once.
@@ -705,7 +725,9 @@ mod tests {
         assert!(reader.blocks().len() > 4_000);
         let table = BlockCrcs::new(&reader);
         let mut shared = Fingerprints::with_table(&reader, Some(&table));
-        for next_seq in [1, 2, 3, 4, 5, 4_097, 4_098, 8_999, 9_000] {
+        for next_seq in [
+            1, 2, 3, 4, 5, 129, 130, 257, 258, 259, 4_097, 4_098, 8_999, 9_000,
+        ] {
             let reference = reference_fingerprint(&reader, next_seq);
             assert_eq!(
                 log_fingerprint(&reader, next_seq).unwrap(),

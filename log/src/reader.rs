@@ -4,6 +4,7 @@
 //! segment and offset; nothing after it is read and nothing is skipped.
 
 use std::fs::File;
+use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -12,7 +13,9 @@ use rkyv::rancor::{BoxedError, Failure};
 
 use super::error::LogError;
 use super::frame::{read_slot, FrameRef, Slot};
-use super::index::{index_path, read_index, scan_frames, IndexHealth, RawBlock};
+use super::index::{
+    index_path, read_index, scan_frames, FileProbe, IndexHealth, RawBlock, SegmentScan,
+};
 use super::segment::{decode_header, list_segments, ScanEnd, SEGMENT_HEADER};
 use super::writer::DEFAULT_BLOCK_FRAMES;
 use dealerflow_schemas::event::{ArchivedEvent, Record};
@@ -152,7 +155,7 @@ impl LogReader {
             });
         }
         let mut segments = Vec::with_capacity(files.len());
-        let mut blocks = Vec::new();
+        let mut blocks: Vec<BlockInfo> = Vec::new();
         let mut fault = None;
         let mut expect_seq = 0u64;
         let n = files.len();
@@ -168,11 +171,12 @@ impl LogReader {
                     reason: format!("file is {len} bytes, shorter than the header"),
                 });
             }
-            // SAFETY: read-only shared map of a segment; the writer only appends past committed frames and
-            // publishes each with an atomic length store, and never shrinks a file below its committed frames.
-            let map =
-                unsafe { Mmap::map(&file) }.map_err(|e| LogError::io(&path, "mmap segment", e))?;
-            let first_seq = decode_header(&path, &map)?;
+            // The header and the frames that check the index are read with positioned reads: a map's pages are
+            // touched only by what is read from it later.
+            let mut header = [0u8; SEGMENT_HEADER];
+            file.read_exact_at(&mut header, 0)
+                .map_err(|e| LogError::io(&path, "read segment header", e))?;
+            let first_seq = decode_header(&path, &header)?;
             if first_seq != name_seq {
                 return Err(LogError::BadHeader {
                     segment: path,
@@ -186,33 +190,30 @@ impl LogReader {
                     found: first_seq,
                 });
             }
-            let (mut raw, index) =
-                match read_index(&index_path(dir, first_seq), first_seq, &map, block_frames) {
-                    Ok(raw) => (raw, IndexHealth::Ok),
-                    Err(reason) => (Vec::new(), IndexHealth::Rebuilt { reason }),
+            let probe = FileProbe { file: &file, len };
+            let (raw, sealed_end, index) =
+                match read_index(&index_path(dir, first_seq), first_seq, &probe, block_frames) {
+                    Ok(read) => (read.blocks, read.sealed, IndexHealth::Ok),
+                    Err(reason) => (Vec::new(), None, IndexHealth::Rebuilt { reason }),
                 };
-            // Re-scan from the last indexed block (its end offset is not stored) to the end of the segment.
-            let (start_off, start_seq) = match raw.pop() {
-                Some(b) => (b.offset as usize, b.first_seq),
-                None => (SEGMENT_HEADER, first_seq),
-            };
-            let scan = scan_frames(&map, start_off, start_seq, block_frames, None, false);
-            // An index that claims more records than the segment holds is stale: rebuild from scratch.
-            let (raw, scan, index) = if raw
-                .last()
-                .is_some_and(|b| b.first_seq + b.frames as u64 > scan.next_seq)
-                || (start_seq != first_seq && scan.blocks.is_empty())
-            {
-                let full = scan_frames(&map, SEGMENT_HEADER, first_seq, block_frames, None, false);
-                (
-                    Vec::new(),
-                    full,
-                    IndexHealth::Rebuilt {
-                        reason: "index disagrees with the segment".into(),
+            // SAFETY: read-only shared map of a segment; the writer only appends past committed frames and
+            // publishes each with an atomic length store, and never shrinks a file below its committed frames.
+            let map =
+                unsafe { Mmap::map(&file) }.map_err(|e| LogError::io(&path, "mmap segment", e))?;
+            // A sealed segment whose index carries its end is taken from the index alone (the frames are checked
+            // as they are read); otherwise re-scan from the last indexed block (its end offset is not stored) to
+            // the end of the segment.
+            let (raw, scan, index) = if let Some(end) = sealed_end {
+                let scan = SegmentScan {
+                    blocks: Vec::new(),
+                    next_seq: end.next_seq,
+                    end: ScanEnd::Sealed {
+                        offset: end.end_offset as usize,
                     },
-                )
-            } else {
+                };
                 (raw, scan, index)
+            } else {
+                Self::scan_tail(&map, raw, first_seq, block_frames, index)
             };
             let last = i + 1 == n;
             let (used, sealed) = match &scan.end {
@@ -247,10 +248,16 @@ impl LogReader {
                     (*offset as u64, false)
                 }
             };
-            let seg_idx = segments.len();
-            for b in raw.iter().chain(scan.blocks.iter()) {
-                blocks.push(block_info(b, seg_idx));
+            if i == 0 {
+                // Segments hold about as many blocks as each other: room for all of them up front.
+                blocks.reserve((raw.len() + scan.blocks.len() + 1) * n);
             }
+            let seg_idx = segments.len();
+            blocks.extend(
+                raw.iter()
+                    .chain(scan.blocks.iter())
+                    .map(|b| block_info(b, seg_idx)),
+            );
             expect_seq = scan.next_seq;
             segments.push(SegmentInfo {
                 path,
@@ -289,6 +296,39 @@ impl LogReader {
             next_seq: expect_seq,
             fault,
         })
+    }
+
+    /// Scans a segment from its last indexed block (or its start) to its end; an index that disagrees with the
+    /// frames is dropped and the whole segment scanned.
+    fn scan_tail(
+        map: &[u8],
+        mut raw: Vec<RawBlock>,
+        first_seq: u64,
+        block_frames: u32,
+        index: IndexHealth,
+    ) -> (Vec<RawBlock>, SegmentScan, IndexHealth) {
+        let (start_off, start_seq) = match raw.pop() {
+            Some(b) => (b.offset as usize, b.first_seq),
+            None => (SEGMENT_HEADER, first_seq),
+        };
+        let scan = scan_frames(map, start_off, start_seq, block_frames, None, false);
+        // An index that claims more records than the segment holds is stale: rebuild from scratch.
+        if raw
+            .last()
+            .is_some_and(|b| b.first_seq + b.frames as u64 > scan.next_seq)
+            || (start_seq != first_seq && scan.blocks.is_empty())
+        {
+            let full = scan_frames(map, SEGMENT_HEADER, first_seq, block_frames, None, false);
+            (
+                Vec::new(),
+                full,
+                IndexHealth::Rebuilt {
+                    reason: "index disagrees with the segment".into(),
+                },
+            )
+        } else {
+            (raw, scan, index)
+        }
     }
 
     /// The log directory.

@@ -102,11 +102,26 @@ pub fn verify(dir: &Path) -> Result<VerifyReport, LogError> {
                     seq += 1;
                     off = f.next_offset;
                 }
-                _ => {
+                other => {
+                    let what = match other {
+                        Slot::Bad(reason) => {
+                            format!("corrupt frame (expected seq {seq}): {reason}")
+                        }
+                        Slot::EndOfSegment => {
+                            format!("segment ends before seq {seq}, which its index promises")
+                        }
+                        Slot::Frame(f) => {
+                            format!(
+                                "corrupt frame (expected seq {seq}): frame carries seq {}",
+                                f.seq
+                            )
+                        }
+                        Slot::Empty => format!("frame for seq {seq} changed while verifying"),
+                    };
                     report.problems.push(Problem {
                         segment: seg.path.clone(),
                         offset: off as u64,
-                        what: format!("frame for seq {seq} changed while verifying"),
+                        what,
                     });
                     return Ok(report);
                 }

@@ -14,7 +14,7 @@ use rkyv::util::AlignedVec;
 
 use super::error::LogError;
 use super::frame::{frame_size, store_len, write_frame, END_OF_SEGMENT, FRAME_ALIGN, MAX_PAYLOAD};
-use super::index::{index_path, read_index, scan_frames, IndexWriter, RawBlock};
+use super::index::{index_path, read_index, scan_frames, IndexWriter, RawBlock, SealedEnd};
 use super::segment::{
     create_segment, decode_header, list_segments, remove_temporaries, sync_dir, ScanEnd,
     SEGMENT_HEADER,
@@ -195,15 +195,21 @@ impl LogWriter {
         };
         report.records = scan.next_seq;
         let idx_path = index_path(dir, first_seq);
-        if let Err(reason) = read_index(&idx_path, first_seq, &map, opts.block_frames) {
+        if let Err(reason) = read_index(&idx_path, first_seq, &map[..], opts.block_frames) {
             if scan.blocks.len() > 1 || reason != "index file missing" {
                 report.index_rebuilt = Some(reason);
             }
         }
         let mut blocks = scan.blocks;
         if matches!(scan.end, ScanEnd::Sealed { .. }) {
-            // Crashed between sealing a segment and creating the next: the sealed one keeps all its blocks.
-            IndexWriter::create(idx_path, first_seq, opts.block_frames, &blocks)?;
+            // Crashed between sealing a segment and creating the next: the sealed one keeps all its blocks and
+            // its seal entry.
+            let mut index = IndexWriter::create(idx_path, first_seq, opts.block_frames, &blocks)?;
+            index.seal(SealedEnd {
+                next_seq: scan.next_seq,
+                end_offset: end_offset as u64,
+            })?;
+            index.sync()?;
             let active = Self::new_active(dir, scan.next_seq, &opts)?;
             return Ok((
                 Self::assemble(dir, opts, lock, active, scan.next_seq),
@@ -370,6 +376,10 @@ impl LogWriter {
             // The partial last block is indexed too: a sealed segment never grows again.
             a.index.push(&a.block)?;
         }
+        a.index.seal(SealedEnd {
+            next_seq: self.next_seq,
+            end_offset: a.offset as u64,
+        })?;
         self.sync()?;
         let next = Self::new_active(&self.dir, self.next_seq, &self.opts)?;
         let old = std::mem::replace(&mut self.active, next);
