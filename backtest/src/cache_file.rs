@@ -109,10 +109,10 @@ impl LogFingerprint {
             })
             .collect();
         let last_block = reader.blocks().last().map(|b| LastBlock {
-            first_seq: b.first_seq,
-            frames: b.frames,
-            min_ts_ms: b.min_ts_ms,
-            max_ts_ms: b.max_ts_ms,
+            first_seq: b.first_seq(),
+            frames: b.frames(),
+            min_ts_ms: b.min_ts_ms(),
+            max_ts_ms: b.max_ts_ms(),
         });
         let content_crc32c = log_fingerprint(reader, reader.next_seq())?;
         Ok(LogFingerprint {

@@ -43,8 +43,8 @@ fn log_err(reader: &LogReader) -> impl Fn(dealerflow_log::LogError) -> EngineErr
 
 /// True when the block can hold an event that a state with `coverage` lacks and a fold as of `at_ms` needs.
 fn block_needed(b: &BlockInfo, coverage: Coverage, at_ms: i64) -> bool {
-    let end = b.first_seq + b.frames;
-    let (Some(min), Some(max)) = (b.min_ts_ms, b.max_ts_ms) else {
+    let end = b.first_seq() + b.frames();
+    let (Some(min), Some(max)) = (b.min_ts_ms(), b.max_ts_ms()) else {
         // Only definitions and session events: looked up on demand.
         return false;
     };
@@ -67,7 +67,10 @@ fn read_block(
     state: &mut State,
     stats: &mut FoldStats,
 ) -> Result<(), EngineError> {
-    for rec in reader.iter_from_seq(b.first_seq).take(b.frames as usize) {
+    for rec in reader
+        .iter_from_seq(b.first_seq())
+        .take(b.frames() as usize)
+    {
         let rec = rec.map_err(log_err(reader))?;
         match rec.ts_exchange_ms {
             Some(ts) => {
@@ -106,7 +109,10 @@ fn find_definitions(
     for &i in skipped {
         let b = &blocks[i];
         stats.definition_blocks_read += 1;
-        for rec in reader.iter_from_seq(b.first_seq).take(b.frames as usize) {
+        for rec in reader
+            .iter_from_seq(b.first_seq())
+            .take(b.frames() as usize)
+        {
             let rec = rec.map_err(log_err(reader))?;
             if let ArchivedEvent::Instrument(inst) = rec.event {
                 if missing.remove(&inst.id.0.to_native()) {

@@ -211,17 +211,17 @@ pub fn log_fingerprint(reader: &LogReader, next_seq: u64) -> Result<u32, EngineE
 fn fingerprinted_blocks(reader: &LogReader, next_seq: u64) -> usize {
     reader
         .blocks()
-        .partition_point(|b| b.first_seq < next_seq)
+        .partition_point(|b| b.first_seq() < next_seq)
         .saturating_sub(1)
 }
 
 /// The 32 bytes of a block that a fingerprint covers.
 fn block_summary(b: &dealerflow_log::BlockInfo) -> [u8; 32] {
     let mut out = [0u8; 32];
-    out[0..8].copy_from_slice(&b.first_seq.to_le_bytes());
-    out[8..16].copy_from_slice(&b.frames.to_le_bytes());
-    out[16..24].copy_from_slice(&b.min_ts_ms.unwrap_or(i64::MIN).to_le_bytes());
-    out[24..32].copy_from_slice(&b.max_ts_ms.unwrap_or(i64::MIN).to_le_bytes());
+    out[0..8].copy_from_slice(&b.first_seq().to_le_bytes());
+    out[8..16].copy_from_slice(&b.frames().to_le_bytes());
+    out[16..24].copy_from_slice(&b.min_ts_ms().unwrap_or(i64::MIN).to_le_bytes());
+    out[24..32].copy_from_slice(&b.max_ts_ms().unwrap_or(i64::MIN).to_le_bytes());
     out
 }
 
@@ -679,13 +679,13 @@ mod tests {
         let mut crc = 0u32;
         for pair in reader.blocks().windows(2) {
             let (b, next) = (&pair[0], &pair[1]);
-            if next.first_seq >= next_seq {
+            if next.first_seq() >= next_seq {
                 break;
             }
-            crc = crc32c::crc32c_append(crc, &b.first_seq.to_le_bytes());
-            crc = crc32c::crc32c_append(crc, &b.frames.to_le_bytes());
-            crc = crc32c::crc32c_append(crc, &b.min_ts_ms.unwrap_or(i64::MIN).to_le_bytes());
-            crc = crc32c::crc32c_append(crc, &b.max_ts_ms.unwrap_or(i64::MIN).to_le_bytes());
+            crc = crc32c::crc32c_append(crc, &b.first_seq().to_le_bytes());
+            crc = crc32c::crc32c_append(crc, &b.frames().to_le_bytes());
+            crc = crc32c::crc32c_append(crc, &b.min_ts_ms().unwrap_or(i64::MIN).to_le_bytes());
+            crc = crc32c::crc32c_append(crc, &b.max_ts_ms().unwrap_or(i64::MIN).to_le_bytes());
         }
         for seq in [0, next_seq - 1] {
             let rec = reader.iter_from_seq(seq).next().unwrap().unwrap();

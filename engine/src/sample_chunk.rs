@@ -261,10 +261,10 @@ pub fn decode(bytes: &[u8]) -> Result<SampleChunk, String> {
 /// sparse index: conservative, a block straddling `next_seq` counts whole).
 pub fn appended_records_are_later(reader: &LogReader, next_seq: u64, last_ms: i64) -> bool {
     let blocks = reader.blocks();
-    let from = blocks.partition_point(|b| b.first_seq + b.frames <= next_seq);
+    let from = blocks.partition_point(|b| b.first_seq() + b.frames() <= next_seq);
     blocks[from..]
         .iter()
-        .all(|b| b.min_ts_ms.is_none_or(|m| m > last_ms))
+        .all(|b| b.min_ts_ms().is_none_or(|m| m > last_ms))
 }
 
 /// Why a stored chunk is not used.

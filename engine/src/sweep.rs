@@ -65,9 +65,9 @@ impl<'r> Sweep<'r> {
         // Blocks wholly inside the coverage, in seq and in time, never hold a missing event: start after them
         // (the running maximum time is monotonic, so both bounds are binary searches).
         let covered_in_time =
-            blocks.partition_point(|b| b.running_max_ts_ms.is_none_or(|r| r <= coverage.ts_ms));
+            blocks.partition_point(|b| b.running_max_ts_ms().is_none_or(|r| r <= coverage.ts_ms));
         let covered_in_seq =
-            blocks.partition_point(|b| b.first_seq + b.frames <= coverage.next_seq);
+            blocks.partition_point(|b| b.first_seq() + b.frames() <= coverage.next_seq);
         let first_block = covered_in_time.min(covered_in_seq);
         // Past the blocks the checkpoint covers in seq, every timed record can be missing: the reader's suffix
         // minimum holds. Before them (blocks covered in seq but not in time) only times after the checkpoint's.
@@ -76,11 +76,11 @@ impl<'r> Sweep<'r> {
         // blocks before it (records out of time order around the checkpoint) need their own minimum. On a log
         // in time order that is a handful of blocks, however long the log after the checkpoint.
         let in_order_from = blocks
-            .partition_point(|b| b.suffix_min_ts_ms.is_some_and(|m| m <= coverage.ts_ms))
+            .partition_point(|b| b.suffix_min_ts_ms().is_some_and(|m| m <= coverage.ts_ms))
             .clamp(first_block, covered_in_seq.max(first_block));
         let tail = blocks
             .get(in_order_from)
-            .and_then(|b| b.suffix_min_ts_ms)
+            .and_then(|b| b.suffix_min_ts_ms())
             .unwrap_or(i64::MAX);
         let head_len = in_order_from - first_block;
         let mut suffix_min = vec![i64::MAX; head_len + 1];
@@ -90,7 +90,7 @@ impl<'r> Sweep<'r> {
             .enumerate()
             .rev()
         {
-            let relevant = match (b.min_ts_ms, b.max_ts_ms) {
+            let relevant = match (b.min_ts_ms(), b.max_ts_ms()) {
                 (Some(min), Some(max)) if max > coverage.ts_ms => {
                     min.max(coverage.ts_ms.saturating_add(1))
                 }
@@ -125,7 +125,9 @@ impl<'r> Sweep<'r> {
         let k = i - self.first_block;
         match self.suffix_min.get(k) {
             Some(&m) if k + 1 < self.suffix_min.len() => m,
-            _ => self.reader.blocks()[i].suffix_min_ts_ms.unwrap_or(i64::MAX),
+            _ => self.reader.blocks()[i]
+                .suffix_min_ts_ms()
+                .unwrap_or(i64::MAX),
         }
     }
 
@@ -182,18 +184,18 @@ impl<'r> Sweep<'r> {
         while self.next_block < blocks.len() && self.suffix_min_at(self.next_block) <= at_ms {
             let b = blocks[self.next_block];
             self.next_block += 1;
-            let end = b.first_seq + b.frames;
-            if b.min_ts_ms.is_none()
+            let end = b.first_seq() + b.frames();
+            if b.min_ts_ms().is_none()
                 || (end <= self.coverage.next_seq
-                    && b.max_ts_ms.is_none_or(|m| m <= self.coverage.ts_ms))
+                    && b.max_ts_ms().is_none_or(|m| m <= self.coverage.ts_ms))
             {
                 continue;
             }
             self.blocks_read += 1;
             for rec in self
                 .reader
-                .iter_from_seq(b.first_seq)
-                .take(b.frames as usize)
+                .iter_from_seq(b.first_seq())
+                .take(b.frames() as usize)
             {
                 let rec = rec.map_err(|source| EngineError::Log {
                     dir: self.reader.dir().to_path_buf(),
@@ -229,14 +231,14 @@ impl<'r> Sweep<'r> {
     fn apply_untimed_blocks(&mut self) -> Result<(), EngineError> {
         self.untimed_applied = true;
         for b in &self.reader.blocks()[self.first_block..] {
-            if b.min_ts_ms.is_some() || b.first_seq + b.frames <= self.coverage.next_seq {
+            if b.min_ts_ms().is_some() || b.first_seq() + b.frames() <= self.coverage.next_seq {
                 continue;
             }
             self.blocks_read += 1;
             for rec in self
                 .reader
-                .iter_from_seq(b.first_seq)
-                .take(b.frames as usize)
+                .iter_from_seq(b.first_seq())
+                .take(b.frames() as usize)
             {
                 let rec = rec.map_err(|source| EngineError::Log {
                     dir: self.reader.dir().to_path_buf(),

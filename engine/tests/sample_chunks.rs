@@ -183,7 +183,7 @@ fn times() -> Vec<i64> {
 fn stored_samples_and_checkpoints_give_the_same_reports() {
     let dir = tempfile::tempdir().unwrap();
     let reader = write_log(dir.path(), &events());
-    assert!(reader.blocks().iter().any(|b| b.min_ts_ms.is_none()));
+    assert!(reader.blocks().iter().any(|b| b.min_ts_ms().is_none()));
     let p = policy(dir.path());
     let last = reader.time_range_ms().unwrap().1;
     let stats = build_checkpoints(

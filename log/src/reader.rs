@@ -21,25 +21,89 @@ use super::writer::DEFAULT_BLOCK_FRAMES;
 use dealerflow_schemas::event::{ArchivedEvent, Record};
 
 /// A block of consecutive records with the range of their exchange times (from the sparse index).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+///
+/// Kept compact (56 bytes; times with sentinels inside, `Option`s outside): a year's log has ~80 000 blocks and a
+/// reader holds them all.
+#[derive(Clone, Copy, PartialEq, Eq)]
 pub struct BlockInfo {
+    first_seq: u64,
+    offset: u64,
+    /// `i64::MAX`: none.
+    min_ts_ms: i64,
+    /// `i64::MIN`: none.
+    max_ts_ms: i64,
+    /// `i64::MIN`: none.
+    running_max_ts_ms: i64,
+    /// `i64::MAX`: none.
+    suffix_min_ts_ms: i64,
+    frames: u32,
+    segment: u32,
+}
+
+impl BlockInfo {
     /// Seq of the block's first record.
-    pub first_seq: u64,
+    #[inline]
+    pub fn first_seq(&self) -> u64 {
+        self.first_seq
+    }
+
     /// Records in the block.
-    pub frames: u64,
+    #[inline]
+    pub fn frames(&self) -> u64 {
+        u64::from(self.frames)
+    }
+
     /// Smallest exchange time in the block, ms (`None`: only instruments / session events).
-    pub min_ts_ms: Option<i64>,
+    #[inline]
+    pub fn min_ts_ms(&self) -> Option<i64> {
+        (self.min_ts_ms != i64::MAX).then_some(self.min_ts_ms)
+    }
+
     /// Largest exchange time in the block, ms.
-    pub max_ts_ms: Option<i64>,
+    #[inline]
+    pub fn max_ts_ms(&self) -> Option<i64> {
+        (self.max_ts_ms != i64::MIN).then_some(self.max_ts_ms)
+    }
+
     /// Largest exchange time in this block and every block before it, ms: monotonic, used to seek by time.
-    pub running_max_ts_ms: Option<i64>,
+    #[inline]
+    pub fn running_max_ts_ms(&self) -> Option<i64> {
+        (self.running_max_ts_ms != i64::MIN).then_some(self.running_max_ts_ms)
+    }
+
     /// Smallest exchange time in this block and every block after it, ms: where a forward fold to a time can
     /// stop reading (a backfilled block later in the log can still hold earlier times).
-    pub suffix_min_ts_ms: Option<i64>,
+    #[inline]
+    pub fn suffix_min_ts_ms(&self) -> Option<i64> {
+        (self.suffix_min_ts_ms != i64::MAX).then_some(self.suffix_min_ts_ms)
+    }
+
     /// Index of the block's segment in [`LogReader::segments`].
-    pub segment: usize,
+    #[inline]
+    pub fn segment(&self) -> usize {
+        self.segment as usize
+    }
+
     /// Byte offset of the block's first frame in its segment.
-    pub offset: u64,
+    #[inline]
+    pub fn offset(&self) -> u64 {
+        self.offset
+    }
+}
+
+impl std::fmt::Debug for BlockInfo {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BlockInfo")
+            .field("first_seq", &self.first_seq)
+            .field("frames", &self.frames)
+            .field("min_ts_ms", &self.min_ts_ms())
+            .field("max_ts_ms", &self.max_ts_ms())
+            .field("running_max_ts_ms", &self.running_max_ts_ms())
+            .field("suffix_min_ts_ms", &self.suffix_min_ts_ms())
+            .field("segment", &self.segment)
+            .field("offset", &self.offset)
+            .finish()
+    }
 }
 
 /// One segment as a reader sees it.
@@ -252,7 +316,10 @@ impl LogReader {
                 // Segments hold about as many blocks as each other: room for all of them up front.
                 blocks.reserve((raw.len() + scan.blocks.len() + 1) * n);
             }
-            let seg_idx = segments.len();
+            let seg_idx = u32::try_from(segments.len()).map_err(|_| LogError::BadHeader {
+                segment: path.clone(),
+                reason: "more than 4 294 967 295 segments".into(),
+            })?;
             blocks.extend(
                 raw.iter()
                     .chain(scan.blocks.iter())
@@ -273,20 +340,15 @@ impl LogReader {
                 break;
             }
         }
-        let mut running: Option<i64> = None;
+        // Sentinels (`i64::MIN` / `i64::MAX` for none) make both passes plain max / min.
+        let mut running = i64::MIN;
         for b in &mut blocks {
-            running = match (running, b.max_ts_ms) {
-                (Some(r), Some(m)) => Some(r.max(m)),
-                (r, m) => r.or(m),
-            };
+            running = running.max(b.max_ts_ms);
             b.running_max_ts_ms = running;
         }
-        let mut suffix: Option<i64> = None;
+        let mut suffix = i64::MAX;
         for b in blocks.iter_mut().rev() {
-            suffix = match (suffix, b.min_ts_ms) {
-                (Some(s), Some(m)) => Some(s.min(m)),
-                (s, m) => s.or(m),
-            };
+            suffix = suffix.min(b.min_ts_ms);
             b.suffix_min_ts_ms = suffix;
         }
         Ok(LogReader {
@@ -363,8 +425,8 @@ impl LogReader {
 
     /// Smallest and largest exchange time in the log, ms.
     pub fn time_range_ms(&self) -> Option<(i64, i64)> {
-        let min = self.blocks.iter().filter_map(|b| b.min_ts_ms).min()?;
-        let max = self.blocks.last().and_then(|b| b.running_max_ts_ms)?;
+        let min = self.blocks.first().and_then(|b| b.suffix_min_ts_ms())?;
+        let max = self.blocks.last().and_then(|b| b.running_max_ts_ms())?;
         Some((min, max))
     }
 
@@ -385,7 +447,7 @@ impl LogReader {
         let b = self.blocks[bi];
         let mut it = Iter {
             reader: self,
-            segment: b.segment,
+            segment: b.segment(),
             offset: b.offset as usize,
             seq: b.first_seq,
             done: false,
@@ -401,7 +463,7 @@ impl LogReader {
     pub fn iter_from_time(&self, ts_ms: i64) -> Iter<'_> {
         let i = self
             .blocks
-            .partition_point(|b| b.running_max_ts_ms.is_none_or(|r| r < ts_ms));
+            .partition_point(|b| b.running_max_ts_ms().is_none_or(|r| r < ts_ms));
         match self.blocks.get(i) {
             Some(b) => self.iter_from_seq(b.first_seq),
             None => self.end_iter(),
@@ -421,16 +483,16 @@ impl LogReader {
     }
 }
 
-fn block_info(b: &RawBlock, segment: usize) -> BlockInfo {
+fn block_info(b: &RawBlock, segment: u32) -> BlockInfo {
     BlockInfo {
         first_seq: b.first_seq,
-        frames: b.frames as u64,
-        min_ts_ms: (b.min_ts_ms != i64::MAX).then_some(b.min_ts_ms),
-        max_ts_ms: (b.max_ts_ms != i64::MIN).then_some(b.max_ts_ms),
-        running_max_ts_ms: None,
-        suffix_min_ts_ms: None,
-        segment,
         offset: b.offset,
+        min_ts_ms: b.min_ts_ms,
+        max_ts_ms: b.max_ts_ms,
+        running_max_ts_ms: i64::MIN,
+        suffix_min_ts_ms: i64::MAX,
+        frames: b.frames,
+        segment,
     }
 }
 

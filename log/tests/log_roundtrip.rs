@@ -70,7 +70,7 @@ proptest! {
             prop_assert_eq!(first, expect);
         }
         let blocks = r.blocks();
-        prop_assert_eq!(blocks.iter().map(|b| b.frames).sum::<u64>(), events.len() as u64);
+        prop_assert_eq!(blocks.iter().map(|b| b.frames()).sum::<u64>(), events.len() as u64);
         for e in events.iter().step_by(97) {
             if let Some(t) = e.ts_exchange_ms() {
                 let start = r.iter_from_time(t).position();
@@ -151,11 +151,11 @@ proptest! {
         let r = LogReader::open_with(dir.path(), BLOCK).unwrap();
         let times: Vec<Option<i64>> = r.iter().map(|x| x.unwrap().ts_exchange_ms).collect();
         for b in r.blocks() {
-            let (start, end) = (b.first_seq as usize, (b.first_seq + b.frames) as usize);
+            let (start, end) = (b.first_seq() as usize, (b.first_seq() + b.frames()) as usize);
             let before = times[..end].iter().flatten().max().copied();
             let after = times[start..].iter().flatten().min().copied();
-            prop_assert_eq!(b.running_max_ts_ms, before);
-            prop_assert_eq!(b.suffix_min_ts_ms, after);
+            prop_assert_eq!(b.running_max_ts_ms(), before);
+            prop_assert_eq!(b.suffix_min_ts_ms(), after);
         }
     }
 }
