@@ -9,7 +9,6 @@ mod common;
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use common::event_for_seq;
 use dealerflow_log::index::{read_index, FileProbe, IndexRead, INDEX_ENTRY};
 use dealerflow_log::{
     verify, FsyncPolicy, IndexHealth, LogError, LogOptions, LogReader, LogWriter,
@@ -28,11 +27,7 @@ fn opts() -> LogOptions {
 }
 
 fn write_log(dir: &Path, n: u64) {
-    let (mut w, _) = LogWriter::open(dir, opts()).unwrap();
-    for seq in 0..n {
-        w.append(seq as i64, &event_for_seq(seq)).unwrap();
-    }
-    w.close().unwrap();
+    common::write_numbered(dir, opts(), n);
 }
 
 fn open(dir: &Path) -> LogReader {

@@ -20,11 +20,7 @@ fn opts() -> LogOptions {
 }
 
 fn write_log(dir: &Path, n: u64) {
-    let (mut w, _) = LogWriter::open(dir, opts()).unwrap();
-    for seq in 0..n {
-        w.append(seq as i64, &event_for_seq(seq)).unwrap();
-    }
-    w.close().unwrap();
+    common::write_numbered(dir, opts(), n);
 }
 
 fn segments(dir: &Path) -> Vec<PathBuf> {

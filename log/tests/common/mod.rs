@@ -4,6 +4,15 @@
 use dealerflow_schemas::*;
 use proptest::prelude::*;
 
+/// Writes `n` records ([`event_for_seq`], receive time = seq) with `opts` and closes the writer.
+pub fn write_numbered(dir: &std::path::Path, opts: dealerflow_log::LogOptions, n: u64) {
+    let (mut w, _) = dealerflow_log::LogWriter::open(dir, opts).expect("open the writer");
+    for seq in 0..n {
+        w.append(seq as i64, &event_for_seq(seq)).expect("append");
+    }
+    w.close().expect("close the writer");
+}
+
 /// A deterministic event for a seq, so a test can check a log's content without keeping what it wrote.
 pub fn event_for_seq(seq: u64) -> Event {
     match seq % 5 {
