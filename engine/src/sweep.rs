@@ -433,6 +433,14 @@ pub fn run_series(
     let warmup_from = first_row
         .saturating_sub(cfg.hpp.window_ms.max(0))
         .saturating_sub(cfg.hpp.lookback_ms.max(0));
+    // Before the log's first exchange time the fold holds no timestamped event, so no spot and no sample: the
+    // warm-up starts there (a 7-day window sampled every second before a day-old log's start would otherwise be
+    // 600 000 empty visits).
+    let log_first = reader.time_range_ms().map(|r| r.0);
+    let warmup_from = match log_first {
+        Some(first) => warmup_from.max(first),
+        None => first_row,
+    };
     let warmup: Vec<i64> = grid_times(warmup_from, first_row - 1, cfg.every_ms).collect();
     let key = SampleKey {
         model,
@@ -443,7 +451,7 @@ pub fn run_series(
     let mut fingerprints =
         Fingerprints::with_table(reader, checkpoints.and_then(|p| p.block_crcs.as_deref()));
     let samples = checkpoints.map(|p| SampleStore::new(p.store.log_dir()));
-    let mut stored: BTreeMap<i64, Option<HppSample>> =
+    let stored: BTreeMap<i64, Option<HppSample>> =
         match (checkpoints, &samples, warmup.first(), warmup.last()) {
             (Some(p), Some(store), Some(&from), Some(&to)) => store.usable_samples(
                 &mut fingerprints,
@@ -456,15 +464,6 @@ pub fn run_series(
             )?,
             _ => BTreeMap::new(),
         };
-    // Before the log's first exchange time the fold holds no timestamped event, so no spot: no sample. (The
-    // first time costs a pass over the index: only looked up when a warm-up sample is missing.)
-    let mut log_first: Option<Option<i64>> = None;
-    if warmup.iter().any(|t| !stored.contains_key(t)) {
-        let first = *log_first.get_or_insert_with(|| reader.time_range_ms().map(|r| r.0));
-        for &t in warmup.iter().take_while(|&&t| first.is_none_or(|f| t < f)) {
-            stored.insert(t, None);
-        }
-    }
     let sweep_from = warmup
         .iter()
         .copied()
@@ -507,7 +506,7 @@ pub fn run_series(
     if let Some(p) = writing {
         let from = match start_ts {
             Some(t) => Some(t + 1),
-            None => *log_first.get_or_insert_with(|| reader.time_range_ms().map(|r| r.0)),
+            None => log_first,
         };
         if let Some(from) = from {
             for t in grid_times(from, last_row, p.interval_ms) {
