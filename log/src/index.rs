@@ -11,11 +11,11 @@
 //! entry  (48 bytes): first_seq u64 | offset u64 | frames u32 | crc32c of the other 44 bytes u32 |
 //!                    min_ts_ms i64 (i64::MAX: none) | max_ts_ms i64 (i64::MIN: none) | reserved u64
 //! ```
-//! Only complete blocks are written while a segment is active; the frames after the last entry are scanned when it
-//! is opened. Sealing a segment appends its partial last block and then a seal entry (version 2): `frames` 0,
-//! `first_seq` one past the segment's last record, `offset` its end marker and, in the reserved field, the CRC32C
-//! of every entry before it (low 32 bits; the high 32 bits are 1). A reader opens a sealed segment from the index
-//! alone, without scanning its last block, and checks the entries with that one checksum. Version-1 sidecars (no seal entry) stay
+//! Only complete blocks are written while a segment is active; the frames after the last entry are scanned when it is
+//! opened. Sealing a segment appends its partial last block and then a seal entry (version 2): `frames` 0, `first_seq`
+//! one past the segment's last record, `offset` its end marker and, in the reserved field, the CRC32C of every entry
+//! before it (low 32 bits; the high 32 bits are 1). A reader opens a sealed segment from the index alone, without
+//! scanning its last block, and checks the entries with that one checksum. Version-1 sidecars (no seal entry) stay
 //! readable: their segments' last blocks are scanned as before. The index is derived data: when it is missing or
 //! inconsistent it is rebuilt from the segment, and reported.
 
