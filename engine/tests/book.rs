@@ -394,7 +394,7 @@ fn report_json_is_serde_jsons_pretty_printing_byte_for_byte() {
     ];
     for (n, e) in odd.instruments.iter_mut().enumerate() {
         let v = |k: usize| values[(n * 7 + k) % values.len()];
-        e.instrument = format!("{}\"\\\n\t\u{1}é€{n}", e.instrument);
+        e.instrument = format!("{}\"\\\n\t\u{1}é€{n}", e.instrument).into();
         e.strike = v(0);
         e.dealer_position = v(1);
         e.iv = v(2);

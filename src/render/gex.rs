@@ -160,7 +160,7 @@ pub fn table(r: &GexReport, by: By) -> String {
             ]);
             for i in &r.instruments {
                 t.row([
-                    i.instrument.clone(),
+                    i.instrument.to_string(),
                     format!("{:.1}", i.dealer_position),
                     format!("{:.4}", i.iv),
                     format!("{:.5}", i.tau_years),
@@ -275,7 +275,7 @@ pub fn write_csv(out: impl Write, r: &GexReport, by: By) -> Result<()> {
                     OptionKind::Put => "put",
                 };
                 let mut row = vec![
-                    i.instrument.clone(),
+                    i.instrument.to_string(),
                     kind.to_string(),
                     i.strike.to_string(),
                     i.expiry_ms.to_string(),
