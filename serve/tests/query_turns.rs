@@ -4,12 +4,13 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod common;
+
 use std::time::Duration;
 
 use dealerflow_log::{FsyncPolicy, LogOptions, LogWriter};
 use dealerflow_schemas::{
-    Amount, Event, IndexPrice, Instrument, InstrumentId, Liquidation, MarkIvSnapshot, OptionKind,
-    TakerSide, Trade,
+    Amount, Event, IndexPrice, InstrumentId, Liquidation, MarkIvSnapshot, TakerSide, Trade,
 };
 use dealerflow_serve::api::SNAPSHOT_MAX_AGE;
 use dealerflow_serve::ServeConfig;
@@ -24,28 +25,7 @@ fn write_log(dir: &std::path::Path) {
         ..LogOptions::default()
     };
     let (mut w, _) = LogWriter::open(dir, opts).unwrap();
-    for id in 0..20u32 {
-        let kind = if id.is_multiple_of(2) {
-            OptionKind::Call
-        } else {
-            OptionKind::Put
-        };
-        let strike = 58_000.0 + 1_000.0 * (id / 2) as f64;
-        w.append(
-            0,
-            &Event::Instrument(Instrument {
-                id: InstrumentId(id),
-                name: format!("BTC-28AUG26-{strike}-{}", kind.suffix()),
-                currency: "BTC".into(),
-                quote_currency: "BTC".into(),
-                kind,
-                strike,
-                expiry_ms: BASE_MS + 12 * 86_400_000,
-                contract_size: 1.0,
-            }),
-        )
-        .unwrap();
-    }
+    common::append_chain(&mut w, 20, 58_000.0, BASE_MS + 12 * 86_400_000);
     for m in 0..120i64 {
         let ts = BASE_MS + m * MINUTE_MS;
         w.append(

@@ -4,13 +4,13 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod common;
+
 use std::io::Write;
 use std::time::{Duration, Instant};
 
 use dealerflow_log::{FsyncPolicy, LogOptions, LogWriter};
-use dealerflow_schemas::{
-    Amount, Event, IndexPrice, Instrument, InstrumentId, Liquidation, OptionKind, TakerSide, Trade,
-};
+use dealerflow_schemas::{Amount, Event, IndexPrice, InstrumentId, Liquidation, TakerSide, Trade};
 use dealerflow_serve::ServeConfig;
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 
@@ -48,28 +48,7 @@ async fn a_stalled_client_slows_nothing_and_its_losses_are_counted() {
         ..LogOptions::default()
     };
     let (mut w, _) = LogWriter::open(&dir, opts).unwrap();
-    for id in 0..10u32 {
-        let kind = if id.is_multiple_of(2) {
-            OptionKind::Call
-        } else {
-            OptionKind::Put
-        };
-        let strike = 60_000.0 + 1_000.0 * (id / 2) as f64;
-        w.append(
-            0,
-            &Event::Instrument(Instrument {
-                id: InstrumentId(id),
-                name: format!("BTC-28AUG26-{strike}-{}", kind.suffix()),
-                currency: "BTC".into(),
-                quote_currency: "BTC".into(),
-                kind,
-                strike,
-                expiry_ms: BASE_MS + 12 * 86_400_000,
-                contract_size: 1.0,
-            }),
-        )
-        .unwrap();
-    }
+    common::append_chain(&mut w, 10, 60_000.0, BASE_MS + 12 * 86_400_000);
     w.append(
         0,
         &Event::IndexPrice(IndexPrice {
