@@ -20,6 +20,9 @@
 //!
 //! Ties everywhere else also go to the lower strike, so levels are deterministic.
 
+use wide::bytemuck::cast;
+use wide::{f64x4, i64x4};
+
 use crate::black_scholes::normal_pdf;
 use crate::exposures::{expected_move_1d_usd, Exposures, InstrumentExposure, StrikeExposure};
 
@@ -63,10 +66,22 @@ struct GammaTerm {
     inv_sd: f64,
 }
 
+/// Four terms side by side, for the fast sums ([`GammaProfile::sign_at`], [`GammaProfile::sign_over`]). Lanes
+/// past the last term have coef = ln_strike_minus_drift = inv_sd = 0: they add exactly 0 to every sum.
+#[derive(Clone, Copy, Debug, PartialEq)]
+struct TermLanes {
+    coef: f64x4,
+    ln_strike_minus_drift: f64x4,
+    inv_sd: f64x4,
+}
+
 /// Total GEX as a function of spot, every σ and τ held.
 #[derive(Clone, Debug, PartialEq)]
 pub struct GammaProfile {
+    /// The terms in report order: the exact sum runs over them in this order.
     terms: Vec<GammaTerm>,
+    /// The same terms four at a time.
+    lanes: Vec<TermLanes>,
     /// Σ |coef| over the terms.
     abs_coef_sum: f64,
 }
@@ -100,42 +115,61 @@ pub const FAST_EXP_REL_ERR: f64 = 1e-14;
 /// taken with a margin).
 const LIBM_EXP_REL_ERR: f64 = 1e-15;
 
-/// 2^(j/64) for j = 0..64, from the platform's `exp2` (within an ulp).
-fn exp2_table() -> &'static [f64; 64] {
-    static TABLE: std::sync::OnceLock<[f64; 64]> = std::sync::OnceLock::new();
-    TABLE.get_or_init(|| std::array::from_fn(|j| (j as f64 / 64.0).exp2()))
-}
-
-/// e^x for x ≤ 0: x = (64·k + j)·ln 2/64 + r with |r| ≤ ln 2/128, e^x = 2^k · 2^(j/64) · e^r, e^r by its
-/// degree-5 Taylor polynomial (remainder below 4e−17) evaluated in two short chains. Below −708 (where
-/// e^x < 2^−1021) it returns 0.
-#[inline(always)]
+/// e^x for x ≤ 0, within [`FAST_EXP_REL_ERR`] for x in [−708, 0]; 0 below −708. One lane of the four that the
+/// fast sums compute at once (`fast_exp_nonpos_x4`).
 pub fn fast_exp_nonpos(x: f64) -> f64 {
-    fast_exp_with(exp2_table(), x)
+    fast_exp_nonpos_x4(f64x4::splat(x)).to_array()[0]
 }
 
+/// e^x for four x ≤ 0 at once, within [`FAST_EXP_REL_ERR`] of the true value for x in [−708, 0] and 0 below −708
+/// (as [`fast_exp_nonpos`]). x = n·ln 2 + r with n the integer nearest x/ln 2 and |r| ≤ ln 2/2 + 1e−16 (ln 2 in
+/// fdlibm's two parts, so n·ln2_hi is exact), e^x = 2^n · e^r, e^r by its degree-13 Taylor polynomial (Estrin's
+/// scheme): the remainder is below |r|^14/14! < 5e−18 and the rounding of the products and sums a few ulps, so the relative
+/// error stays below 1e−15 (the tests check it against the platform's `exp` over the range). No table, so the
+/// lanes run as SIMD without gathers. 2^n is built from its bits; n ≥ −1021 for x ≥ −708, a normal number.
 #[inline(always)]
-fn fast_exp_with(table: &[f64; 64], x: f64) -> f64 {
+fn fast_exp_nonpos_x4(x: f64x4) -> f64x4 {
     const SHIFT: f64 = 6_755_399_441_055_744.0; // 1.5·2^52: adding it rounds to an integer
-    const INV_STEP: f64 = 64.0 * std::f64::consts::LOG2_E;
-    // ln 2/64 in two parts; the high part has trailing zero bits, so n·STEP_HI is exact for |n| < 2^27.
-    // (fdlibm's ln2_hi and ln2_lo, divided by 64 exactly.)
-    const STEP_HI: f64 = f64::from_bits(0x3FE6_2E42_FEE0_0000) / 64.0;
-    const STEP_LO: f64 = f64::from_bits(0x3DEA_39EF_3579_3C76) / 64.0;
-    let z = x * INV_STEP + SHIFT;
-    let n = z - SHIFT;
-    let ni = (z.to_bits() as i64).wrapping_sub(SHIFT.to_bits() as i64);
-    let r = (x - n * STEP_HI) - n * STEP_LO;
-    let r2 = r * r;
-    let p = (1.0 + r) + r2 * ((0.5 + r * (1.0 / 6.0)) + r2 * (1.0 / 24.0 + r * (1.0 / 120.0)));
-    let k = ni >> 6;
-    let j = (ni & 63) as usize;
-    let scale = f64::from_bits((k.wrapping_add(1023) as u64) << 52);
-    if x >= -708.0 {
-        table[j] * scale * p
-    } else {
-        0.0
-    }
+    const LN2_HI: f64 = f64::from_bits(0x3FE6_2E42_FEE0_0000);
+    const LN2_LO: f64 = f64::from_bits(0x3DEA_39EF_3579_3C76);
+    const INV_FACT: [f64; 14] = [
+        1.0,
+        1.0,
+        1.0 / 2.0,
+        1.0 / 6.0,
+        1.0 / 24.0,
+        1.0 / 120.0,
+        1.0 / 720.0,
+        1.0 / 5_040.0,
+        1.0 / 40_320.0,
+        1.0 / 362_880.0,
+        1.0 / 3_628_800.0,
+        1.0 / 39_916_800.0,
+        1.0 / 479_001_600.0,
+        1.0 / 6_227_020_800.0,
+    ];
+    let in_range = x.simd_ge(f64x4::splat(-708.0));
+    let x = x.max(f64x4::splat(-708.0)).min(f64x4::ZERO);
+    let z = x * f64x4::splat(std::f64::consts::LOG2_E) + f64x4::splat(SHIFT);
+    let n = z - f64x4::splat(SHIFT);
+    let r = (x - n * f64x4::splat(LN2_HI)) - n * f64x4::splat(LN2_LO);
+    // Estrin's scheme: the same polynomial in four levels of independent products instead of a chain of 13.
+    let c = |k: usize| f64x4::splat(INV_FACT[k]);
+    let (r2, r4, r8) = {
+        let r2 = r * r;
+        let r4 = r2 * r2;
+        (r2, r4, r4 * r4)
+    };
+    let q0 = (c(0) + c(1) * r) + (c(2) + c(3) * r) * r2;
+    let q1 = (c(4) + c(5) * r) + (c(6) + c(7) * r) * r2;
+    let q2 = (c(8) + c(9) * r) + (c(10) + c(11) * r) * r2;
+    let q3 = c(12) + c(13) * r;
+    let p = (q0 + q1 * r4) + (q2 + q3 * r4) * r8;
+    // z's bits are SHIFT's plus n (|n| < 2^51 keeps z in SHIFT's binade), so n + 1023 + SHIFT's bits − SHIFT's
+    // bits shifted into the exponent field is 2^n.
+    let biased = cast::<f64x4, i64x4>(z) - i64x4::splat(SHIFT.to_bits() as i64 - 1023);
+    let scale = cast::<i64x4, f64x4>(biased << 52);
+    in_range.select(p * scale, f64x4::ZERO)
 }
 
 impl GammaProfile {
@@ -157,9 +191,27 @@ impl GammaProfile {
                 .then_some(term)
             })
             .collect::<Vec<GammaTerm>>();
+        Self::from_terms(terms)
+    }
+
+    fn from_terms(terms: Vec<GammaTerm>) -> Self {
         let abs_coef_sum = terms.iter().map(|t| t.coef.abs()).sum();
+        let lanes = terms
+            .chunks(4)
+            .map(|c| {
+                let lane = |f: fn(&GammaTerm) -> f64| {
+                    f64x4::new(std::array::from_fn(|j| c.get(j).map_or(0.0, f)))
+                };
+                TermLanes {
+                    coef: lane(|t| t.coef),
+                    ln_strike_minus_drift: lane(|t| t.ln_strike_minus_drift),
+                    inv_sd: lane(|t| t.inv_sd),
+                }
+            })
+            .collect();
         GammaProfile {
             terms,
+            lanes,
             abs_coef_sum,
         }
     }
@@ -167,26 +219,18 @@ impl GammaProfile {
     /// The sign of [`Self::net_gex_at`] at `spot_usd`, from the fast sum when its error bound decides it, else
     /// from the exact sum (module docs).
     fn sign_at(&self, spot_usd: f64) -> Sign {
-        let ln_s = spot_usd.ln();
-        let table = exp2_table();
-        // Four independent sums, so the exponentials of neighbouring terms overlap.
-        let mut sum = [0.0f64; 4];
-        let mut gross = [0.0f64; 4];
-        let mut chunks = self.terms.chunks_exact(4);
-        for c in &mut chunks {
-            for (j, t) in c.iter().enumerate() {
-                let d1 = (ln_s - t.ln_strike_minus_drift) * t.inv_sd;
-                let v = t.coef * fast_exp_with(table, -0.5 * d1 * d1);
-                sum[j] += v;
-                gross[j] += v.abs();
-            }
-        }
-        for t in chunks.remainder() {
+        let ln_s = f64x4::splat(spot_usd.ln());
+        // Four lanes of sums (and two sets of them, so neighbouring chunks overlap).
+        let mut sums = [f64x4::ZERO; 2];
+        let mut grosses = [f64x4::ZERO; 2];
+        for (i, t) in self.lanes.iter().enumerate() {
             let d1 = (ln_s - t.ln_strike_minus_drift) * t.inv_sd;
-            let v = t.coef * fast_exp_with(table, -0.5 * d1 * d1);
-            sum[0] += v;
-            gross[0] += v.abs();
+            let v = t.coef * fast_exp_nonpos_x4(f64x4::splat(-0.5) * d1 * d1);
+            sums[i & 1] += v;
+            grosses[i & 1] += v.abs();
         }
+        let sum = (sums[0] + sums[1]).to_array();
+        let gross = (grosses[0] + grosses[1]).to_array();
         let fast = (sum[0] + sum[1]) + (sum[2] + sum[3]);
         let gross = (gross[0] + gross[1]) + (gross[2] + gross[3]);
         // Both sums lie within gross·(exp error + product rounding + γ_n) of the exact real sum, where
@@ -227,39 +271,29 @@ impl GammaProfile {
             return None;
         }
         let (la, lb) = (a.ln(), b.ln());
-        let table = exp2_table();
         let u = f64::EPSILON / 2.0;
-        let l_max = la.abs().max(lb.abs());
-        let mut lower = [0.0f64; 2];
-        let mut upper = [0.0f64; 2];
-        let mut gross = [0.0f64; 2];
-        for (j, t) in self.terms.iter().enumerate() {
+        let l_max = f64x4::splat(la.abs().max(lb.abs()));
+        let (la, lb) = (f64x4::splat(la), f64x4::splat(lb));
+        let mut lower = f64x4::ZERO;
+        let mut upper = f64x4::ZERO;
+        let mut gross = f64x4::ZERO;
+        for t in &self.lanes {
             let m = t.ln_strike_minus_drift;
             let (da, db) = ((la - m).abs() * t.inv_sd, (lb - m).abs() * t.inv_sd);
-            let slack = 64.0 * u * (t.inv_sd * (l_max + m.abs()) + da.max(db));
-            let far = da.max(db) + slack;
-            let near = if la <= m && m <= lb {
-                0.0
-            } else {
-                (da.min(db) - slack).max(0.0)
-            };
-            let at_far = t.coef * fast_exp_with(table, -0.5 * far * far);
-            let at_near = t.coef * fast_exp_with(table, -0.5 * near * near);
-            let lane = j & 1;
-            if t.coef > 0.0 {
-                lower[lane] += at_far;
-                upper[lane] += at_near;
-            } else {
-                lower[lane] += at_near;
-                upper[lane] += at_far;
-            }
-            gross[lane] += at_near.abs();
+            let (d_far, d_near) = (da.max(db), da.min(db));
+            let slack = f64x4::splat(64.0 * u) * (t.inv_sd * (l_max + m.abs()) + d_far);
+            let far = d_far + slack;
+            let inside = la.simd_le(m) & m.simd_le(lb);
+            let near = inside.select(f64x4::ZERO, (d_near - slack).max(f64x4::ZERO));
+            let half = f64x4::splat(-0.5);
+            let at_far = t.coef * fast_exp_nonpos_x4(half * far * far);
+            let at_near = t.coef * fast_exp_nonpos_x4(half * near * near);
+            let long = t.coef.simd_gt(f64x4::ZERO);
+            lower += long.select(at_far, at_near);
+            upper += long.select(at_near, at_far);
+            gross += at_near.abs();
         }
-        let (lower, upper, gross) = (
-            lower[0] + lower[1],
-            upper[0] + upper[1],
-            gross[0] + gross[1],
-        );
+        let (lower, upper, gross) = (lower.reduce_add(), upper.reduce_add(), gross.reduce_add());
         let bound = 2.0 * (gross * (1.0 + 1e-6) * INTERVAL_REL_ERR + self.abs_coef_sum * 1e-307);
         if !(lower.is_finite() && upper.is_finite() && bound.is_finite()) {
             return None;
@@ -563,11 +597,7 @@ mod tests {
     }
 
     fn profile(terms: Vec<GammaTerm>) -> GammaProfile {
-        let abs_coef_sum = terms.iter().map(|t| t.coef.abs()).sum();
-        GammaProfile {
-            terms,
-            abs_coef_sum,
-        }
+        GammaProfile::from_terms(terms)
     }
 
     fn term(coef: f64, strike: f64, iv: f64, tau: f64) -> GammaTerm {
