@@ -107,18 +107,32 @@ impl BsInputs {
     /// (d1, d2, σ√τ).
     #[inline]
     fn d1_d2(&self) -> (f64, f64, f64) {
+        self.d1_d2_with((self.spot_usd / self.strike_usd).ln())
+    }
+
+    /// (d1, d2, σ√τ) given ln(S/K), so that a second τ reuses the logarithm (the same bits as [`Self::d1_d2`]).
+    #[inline]
+    fn d1_d2_with(&self, ln_moneyness: f64) -> (f64, f64, f64) {
         let sd = self.sigma * self.tau_years.sqrt();
-        let d1 = ((self.spot_usd / self.strike_usd).ln()
-            + (self.rate + 0.5 * self.sigma * self.sigma) * self.tau_years)
-            / sd;
+        let d1 = (ln_moneyness + (self.rate + 0.5 * self.sigma * self.sigma) * self.tau_years) / sd;
         (d1, d1 - sd, sd)
+    }
+
+    /// K·e^{−rτ}, USD (K itself when r = 0: e^0 = 1 exactly).
+    #[inline]
+    fn discounted_strike(&self) -> f64 {
+        if self.rate == 0.0 {
+            self.strike_usd
+        } else {
+            self.strike_usd * (-self.rate * self.tau_years).exp()
+        }
     }
 
     /// The option value, USD per unit of underlying: S N(d1) − K e^{−rτ} N(d2) (call),
     /// K e^{−rτ} N(−d2) − S N(−d1) (put).
     pub fn price_usd(&self) -> f64 {
         let (d1, d2, _) = self.d1_d2();
-        let df_strike = self.strike_usd * (-self.rate * self.tau_years).exp();
+        let df_strike = self.discounted_strike();
         match self.kind {
             OptionKind::Call => self.spot_usd * normal_cdf(d1) - df_strike * normal_cdf(d2),
             OptionKind::Put => df_strike * normal_cdf(-d2) - self.spot_usd * normal_cdf(-d1),
@@ -131,17 +145,27 @@ impl BsInputs {
         delta_from_d1(self.kind, d1)
     }
 
-    /// Price and every greek of the module header.
+    /// Price and every greek of the module header. N(d1) (or N(−d1)) serves the price and delta, and ln(S/K) both
+    /// τ of the charm: the same bits as computing each on its own, with three `erfc` and one logarithm.
     pub fn greeks(&self) -> Greeks {
-        let (d1, d2, sd) = self.d1_d2();
+        let ln_moneyness = (self.spot_usd / self.strike_usd).ln();
+        let (d1, d2, sd) = self.d1_d2_with(ln_moneyness);
         let pdf = normal_pdf(d1);
         let sqrt_tau = self.tau_years.sqrt();
-        let df_strike = self.strike_usd * (-self.rate * self.tau_years).exp();
-        let price_usd = match self.kind {
-            OptionKind::Call => self.spot_usd * normal_cdf(d1) - df_strike * normal_cdf(d2),
-            OptionKind::Put => df_strike * normal_cdf(-d2) - self.spot_usd * normal_cdf(-d1),
+        let df_strike = self.discounted_strike();
+        let (price_usd, delta) = match self.kind {
+            OptionKind::Call => {
+                let n_d1 = normal_cdf(d1);
+                (self.spot_usd * n_d1 - df_strike * normal_cdf(d2), n_d1)
+            }
+            OptionKind::Put => {
+                let n_minus_d1 = normal_cdf(-d1);
+                (
+                    df_strike * normal_cdf(-d2) - self.spot_usd * n_minus_d1,
+                    -n_minus_d1,
+                )
+            }
         };
-        let delta = delta_from_d1(self.kind, d1);
         let gamma = pdf / (self.spot_usd * sd);
         let vega = self.spot_usd * pdf * sqrt_tau;
         let vanna = -pdf * d2 / self.sigma;
@@ -153,19 +177,19 @@ impl BsInputs {
             vega,
             vanna,
             volga,
-            charm_24h: self.charm_24h_with(delta),
+            charm_24h: self.charm_24h_with(delta, ln_moneyness),
         }
     }
 
-    /// delta(τ − 1 day) − delta(τ), given delta(τ); the payoff delta when τ − 1 day ≤ 0.
-    fn charm_24h_with(&self, delta_now: f64) -> f64 {
+    /// delta(τ − 1 day) − delta(τ), given delta(τ) and ln(S/K); the payoff delta when τ − 1 day ≤ 0.
+    fn charm_24h_with(&self, delta_now: f64, ln_moneyness: f64) -> f64 {
         let tau_next = self.tau_years - ONE_DAY_YEARS;
         let delta_next = if tau_next > 0.0 {
-            BsInputs {
+            let next = BsInputs {
                 tau_years: tau_next,
                 ..*self
-            }
-            .delta()
+            };
+            delta_from_d1(self.kind, next.d1_d2_with(ln_moneyness).0)
         } else {
             payoff_delta(self.kind, self.spot_usd, self.strike_usd)
         };
@@ -272,6 +296,49 @@ mod tests {
                     }
                 }
             }
+        }
+    }
+
+    proptest::proptest! {
+        /// The shared N(d1), ln(S/K) and discount factor give the bits of computing each greek on its own (the
+        /// formulas of the module header, one `erfc` per N and a logarithm per τ).
+        #[test]
+        fn greeks_are_the_bits_of_each_formula_alone(
+            call in proptest::bool::ANY,
+            s in 1.0f64..200_000.0,
+            moneyness in 0.3f64..3.0,
+            tau in 1e-5f64..3.0,
+            sigma in 0.01f64..3.0,
+            rate in proptest::prop_oneof![proptest::strategy::Just(0.0), -0.05f64..0.1],
+        ) {
+            let kind = if call { OptionKind::Call } else { OptionKind::Put };
+            let b = BsInputs::new(kind, s, s * moneyness, tau, sigma, rate).unwrap();
+            let g = b.greeks();
+            let d = |x: &BsInputs| {
+                let sd = x.sigma * x.tau_years.sqrt();
+                ((x.spot_usd / x.strike_usd).ln() + (x.rate + 0.5 * x.sigma * x.sigma) * x.tau_years) / sd
+            };
+            let d1 = d(&b);
+            let d2 = d1 - b.sigma * b.tau_years.sqrt();
+            let df_strike = b.strike_usd * (-b.rate * b.tau_years).exp();
+            let (price, delta) = match kind {
+                OptionKind::Call => (s * normal_cdf(d1) - df_strike * normal_cdf(d2), normal_cdf(d1)),
+                OptionKind::Put => (df_strike * normal_cdf(-d2) - s * normal_cdf(-d1), -normal_cdf(-d1)),
+            };
+            let next = BsInputs { tau_years: tau - ONE_DAY_YEARS, ..b };
+            let delta_next = if next.tau_years > 0.0 {
+                match kind {
+                    OptionKind::Call => normal_cdf(d(&next)),
+                    OptionKind::Put => -normal_cdf(-d(&next)),
+                }
+            } else {
+                payoff_delta(kind, s, b.strike_usd)
+            };
+            proptest::prop_assert_eq!(g.price_usd.to_bits(), price.to_bits());
+            proptest::prop_assert_eq!(b.price_usd().to_bits(), price.to_bits());
+            proptest::prop_assert_eq!(g.delta.to_bits(), delta.to_bits());
+            proptest::prop_assert_eq!(b.delta().to_bits(), delta.to_bits());
+            proptest::prop_assert_eq!(g.charm_24h.to_bits(), (delta_next - delta).to_bits());
         }
     }
 }
