@@ -15,7 +15,8 @@ use dealerflow_store::ClickHouseTarget;
 const EXAMPLE: &str = "Examples:
   cargo run --release -p dealerflow-benches --bin compare
   cargo run --release -p dealerflow-benches --bin compare -- --trades ../shared/data/deribit/btc-option-trades-2026-08-16.json
-  cargo run --release -p dealerflow-benches --bin compare -- --days 2 --clickhouse http://127.0.0.1:8123 --json compare.json";
+  cargo run --release -p dealerflow-benches --bin compare -- --days 2 --clickhouse http://127.0.0.1:8123 --json compare.json
+  cargo run --release -p dealerflow-benches --bin compare -- --asof-days 60 --asof-times 50 --asof-seed 3";
 
 /// Compare dealerflow with a serde_json trade replay, a numpy GEX calculator and ClickHouse SQL on the same input.
 ///
@@ -59,6 +60,17 @@ struct Args {
     /// $CLICKHOUSE_URL). A database `dealerflow_compare_PID` is created there and dropped afterwards.
     #[arg(long)]
     clickhouse: Option<String>,
+    /// Days of the synthetic log of the as-of rows (dealer positions per strike at --asof-times random past
+    /// times), generated like the main one (same seed, currency and trades per day); with --trades, the as-of rows
+    /// use the imported trades instead.
+    #[arg(long, default_value_t = 30)]
+    asof_days: u32,
+    /// Random past times of the as-of rows (drawn uniformly over the log's time range).
+    #[arg(long, default_value_t = 20)]
+    asof_times: usize,
+    /// Seed of the as-of rows' times.
+    #[arg(long, default_value_t = 1)]
+    asof_seed: u64,
     /// Also write the results as JSON to this file.
     #[arg(long)]
     json: Option<PathBuf>,
@@ -120,22 +132,27 @@ fn options(a: Args) -> Result<(CompareOptions, Option<PathBuf>)> {
     if a.repeat == 0 {
         bail!("--repeat must be at least 1");
     }
-    let source = match a.trades {
-        Some(f) => InputSource::TradeFile(f),
+    if a.asof_times == 0 {
+        bail!("--asof-times must be at least 1");
+    }
+    let synth = |days: u32| InputSource::Synth {
+        currency: a
+            .currency
+            .clone()
+            .unwrap_or_else(|| "BTC".into())
+            .to_ascii_uppercase(),
+        days,
+        seed: a.seed,
+        trades_per_day: a.trades_per_day,
+    };
+    let (source, asof_source) = match &a.trades {
+        Some(f) => (InputSource::TradeFile(f.clone()), None),
         None => {
-            if a.days == 0 {
-                bail!("--days must be at least 1");
+            if a.days == 0 || a.asof_days == 0 {
+                bail!("--days and --asof-days must be at least 1");
             }
-            InputSource::Synth {
-                currency: a
-                    .currency
-                    .clone()
-                    .unwrap_or_else(|| "BTC".into())
-                    .to_ascii_uppercase(),
-                days: a.days,
-                seed: a.seed,
-                trades_per_day: a.trades_per_day,
-            }
+            let asof = (a.asof_days != a.days).then(|| synth(a.asof_days));
+            (synth(a.days), asof)
         }
     };
     let at_ms =
@@ -162,6 +179,9 @@ fn options(a: Args) -> Result<(CompareOptions, Option<PathBuf>)> {
             )),
             command: command_line(clickhouse.as_ref()),
             clickhouse,
+            asof_source,
+            asof_times: a.asof_times,
+            asof_seed: a.asof_seed,
         },
         a.json,
     ))
