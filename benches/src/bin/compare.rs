@@ -16,7 +16,8 @@ const EXAMPLE: &str = "Examples:
   cargo run --release -p dealerflow-benches --bin compare
   cargo run --release -p dealerflow-benches --bin compare -- --trades ../shared/data/deribit/btc-option-trades-2026-08-16.json
   cargo run --release -p dealerflow-benches --bin compare -- --days 2 --clickhouse http://127.0.0.1:8123 --json compare.json
-  cargo run --release -p dealerflow-benches --bin compare -- --asof-days 60 --asof-times 50 --asof-seed 3";
+  cargo run --release -p dealerflow-benches --bin compare -- --asof-days 60 --asof-times 50 --asof-seed 3
+  cargo run --release -p dealerflow-benches --bin compare -- --series-hours 6 --per-second-baseline-samples 0";
 
 /// Compare dealerflow with a serde_json trade replay, a numpy GEX calculator and ClickHouse SQL on the same input.
 ///
@@ -71,6 +72,17 @@ struct Args {
     /// Seed of the as-of rows' times.
     #[arg(long, default_value_t = 1)]
     asof_seed: u64,
+    /// Hours of the GEX series rows' window (ending at the log's last exchange time): dealerflow's series every
+    /// minute and every second against SQL + numpy per sample.
+    #[arg(long, default_value_t = 24)]
+    series_hours: u32,
+    /// Warm runs of the per-second series on each side, after the cold one (a day at 1 s takes tens of seconds).
+    #[arg(long, default_value_t = 1)]
+    per_second_repeat: usize,
+    /// Samples the per-second SQL + numpy baseline computes (0: all); its time is extrapolated to the whole
+    /// window and the table says so.
+    #[arg(long, default_value_t = 3_600)]
+    per_second_baseline_samples: usize,
     /// Also write the results as JSON to this file.
     #[arg(long)]
     json: Option<PathBuf>,
@@ -132,6 +144,9 @@ fn options(a: Args) -> Result<(CompareOptions, Option<PathBuf>)> {
     if a.repeat == 0 {
         bail!("--repeat must be at least 1");
     }
+    if a.series_hours == 0 || a.per_second_repeat == 0 {
+        bail!("--series-hours and --per-second-repeat must be at least 1");
+    }
     if a.asof_times == 0 {
         bail!("--asof-times must be at least 1");
     }
@@ -182,6 +197,13 @@ fn options(a: Args) -> Result<(CompareOptions, Option<PathBuf>)> {
             asof_source,
             asof_times: a.asof_times,
             asof_seed: a.asof_seed,
+            series_hours: a.series_hours,
+            per_second_repeat: a.per_second_repeat,
+            per_second_baseline_samples: a.per_second_baseline_samples,
+            series_script: PathBuf::from(concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/compare/gex_series_sql.py"
+            )),
         },
         a.json,
     ))

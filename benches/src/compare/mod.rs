@@ -15,6 +15,7 @@
 pub mod asof_positions;
 pub mod clickhouse_flow;
 pub mod deribit_trade;
+pub mod gex_series;
 pub mod input;
 pub mod numpy_gex;
 pub mod python_env;
@@ -74,6 +75,14 @@ pub struct CompareOptions {
     pub asof_times: usize,
     /// Seed of those times.
     pub asof_seed: u64,
+    /// Hours of the series rows' window (ending at the log's last exchange time).
+    pub series_hours: u32,
+    /// Warm runs of the per-second series on each side (after the cold one).
+    pub per_second_repeat: usize,
+    /// Samples the per-second baseline loops over (0: all); its time is extrapolated to the whole window.
+    pub per_second_baseline_samples: usize,
+    /// The SQL + numpy series script.
+    pub series_script: PathBuf,
     /// The command line to print for reproduction.
     pub command: String,
 }
@@ -136,6 +145,7 @@ pub fn run(opts: &CompareOptions) -> Result<Report> {
         }),
     ];
     rows.extend(asof_rows(asof_input_ref, &currency, opts));
+    rows.extend(series_rows(&input, &currency, opts, work.path()));
     Ok(Report {
         input: match &asof_input {
             Some(a) => format!("{}; as-of rows: {}", input.description, a.description),
@@ -659,4 +669,214 @@ fn asof_clickhouse_row(
     let row = result?;
     dropped?;
     Ok(row)
+}
+
+/// Baseline name of the series rows.
+const SERIES: &str = "SQL in ClickHouse + numpy/scipy per sample (Python)";
+
+/// The series rows ([`gex_series`]): every minute, then every second, over the last `series_hours` of the log.
+fn series_rows(
+    input: &CompareInput,
+    currency: &str,
+    opts: &CompareOptions,
+    work: &Path,
+) -> Vec<Row> {
+    let steps: [(&'static str, i64, usize, usize); 2] = [
+        ("series_1m", 60_000, 0, opts.repeat),
+        (
+            "series_1s",
+            1_000,
+            opts.per_second_baseline_samples,
+            opts.per_second_repeat,
+        ),
+    ];
+    let not_run = |why: Outcome| -> Vec<Row> {
+        steps
+            .iter()
+            .map(|(id, every, _, _)| {
+                Row::not_run(id, SERIES, &series_compared(*every, None), why.clone())
+            })
+            .collect()
+    };
+    let Some(ch) = &opts.clickhouse else {
+        eprintln!("compare: series baselines SKIPPED: {NO_CLICKHOUSE}");
+        return not_run(Outcome::Skipped(NO_CLICKHOUSE.into()));
+    };
+    let python = match python_env::numpy_python(&opts.python, &opts.venv_dir) {
+        Ok(p) => p,
+        Err(why) => {
+            eprintln!("WARNING: series baselines SKIPPED: {why}");
+            return not_run(Outcome::Skipped(why));
+        }
+    };
+    let Some(to_ms) = input.summary.max_ts_ms else {
+        return not_run(Outcome::Failed("the log holds no timestamped event".into()));
+    };
+    let from_ms = to_ms - opts.series_hours as i64 * 3_600_000;
+    let rt = match clickhouse_flow::runtime() {
+        Ok(rt) => rt,
+        Err(e) => return not_run(Outcome::Failed(format!("{e:#}"))),
+    };
+    let target = match clickhouse_target(ch, "_series") {
+        Ok(t) => t,
+        Err(e) => return not_run(Outcome::Failed(format!("{e:#}"))),
+    };
+    eprintln!(
+        "compare: [series] syncing the log into {}/{}",
+        target.url(),
+        target.database()
+    );
+    let synced = match clickhouse_flow::sync_log(&rt, &input.log_dir, &target) {
+        Ok(s) => s,
+        Err(e) => {
+            let _ = rt.block_on(target.drop_database());
+            return not_run(Outcome::Failed(format!("{e:#}")));
+        }
+    };
+    let rows = steps
+        .iter()
+        .map(|&(id, every_ms, limit, repeat)| {
+            row_or_failed(id, SERIES, || {
+                series_row(
+                    id,
+                    input,
+                    currency,
+                    opts,
+                    (&python.python, &target, &synced),
+                    (from_ms, to_ms, every_ms),
+                    limit,
+                    repeat,
+                    work,
+                )
+            })
+        })
+        .collect();
+    if let Err(e) = rt.block_on(target.drop_database()) {
+        eprintln!("compare: dropping {}: {e}", target.database());
+    }
+    rows
+}
+
+fn series_compared(every_ms: i64, rows: Option<u64>) -> String {
+    let step = if every_ms == 60_000 {
+        "minute"
+    } else {
+        "second"
+    };
+    match rows {
+        Some(n) => format!("GEX per strike + zero-gamma level every {step}, {n} samples"),
+        None => format!("GEX per strike + zero-gamma level every {step}"),
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn series_row(
+    id: &'static str,
+    input: &CompareInput,
+    currency: &str,
+    opts: &CompareOptions,
+    (python, target, synced): (&Path, &ClickHouseTarget, &clickhouse_flow::SyncedLog),
+    window: (i64, i64, i64),
+    limit: usize,
+    repeat: usize,
+    work: &Path,
+) -> Result<Row> {
+    let every_ms = window.2;
+    eprintln!(
+        "compare: [series] dealerflow every {} ms over {} .. {}",
+        every_ms,
+        format_ms(window.0),
+        format_ms(window.1)
+    );
+    let df =
+        gex_series::dealerflow_series(&input.log_dir, currency, opts.rate, window, limit, repeat)?;
+    eprintln!("compare: [series] SQL + numpy every {every_ms} ms");
+    let b = gex_series::baseline_series(
+        python,
+        &opts.series_script,
+        target,
+        currency,
+        window,
+        limit,
+        repeat,
+        work,
+    )?;
+    let check = gex_series::check_series(&df.rows, &b);
+    let (d, bs) = (df.timing.median_s(), b.timing.median_s());
+    let extrapolated = b.looped < b.times;
+    let per_sample = |s: f64, n: f64| format!("{} per sample", format_seconds(s / n.max(1.0)));
+    Ok(Row {
+        id,
+        baseline: SERIES.into(),
+        compared: series_compared(every_ms, Some(df.row_count)),
+        dealerflow_s: Some(d),
+        dealerflow_cold_s: df.timing.cold_s,
+        dealerflow_throughput: per_sample(d, df.row_count as f64),
+        baseline_s: Some(bs),
+        baseline_cold_s: b.timing.cold_s,
+        baseline_throughput: if extrapolated {
+            format!(
+                "extrapolated from {} of {} samples, {}",
+                b.looped,
+                b.times,
+                per_sample(bs, b.times as f64)
+            )
+        } else {
+            per_sample(bs, b.times as f64)
+        },
+        outcome: if check.agrees() {
+            Outcome::Agrees
+        } else {
+            Outcome::Disagrees
+        },
+        agreement: format!(
+            "GEX max rel diff {:.1e} over {} samples ({} values, {} outside tol.); zero gamma max |diff| {:.1e} USD, \
+             {} mismatches",
+            check.max_rel_diff,
+            check.samples,
+            check.values,
+            check.outside_tolerance + check.sample_mismatches,
+            check.max_zero_gamma_diff_usd,
+            check.zero_gamma_mismatches
+        ),
+        notes: vec![
+            format!(
+                "dealerflow: `LogQuery::plan_series` + `series` as `dealerflow replay --every {}{} --hpp-window 0` \
+                 runs them (every row a full evaluation); the cold run starts without checkpoints and wrote {}",
+                if every_ms == 60_000 { 1 } else { every_ms / 1_000 },
+                if every_ms == 60_000 { "m" } else { "s" },
+                df.checkpoints_written_cold
+            ),
+            format!(
+                "baseline: seven SQL queries (median {}; {} rows synced in {:.2} s, not in the ratio), then per sample \
+                 the numpy calculator on the positions, sigma and spot they give (median {} per sample){}; {}",
+                format_seconds(b.sql_s),
+                synced.rows,
+                synced.sync_s,
+                format_seconds(b.loop_per_sample_s),
+                if extrapolated {
+                    format!(
+                        "; the loop ran over the first {} of {} samples and its time is extrapolated to all of them \
+                         (SQL time + loop time x {:.1}); agreement is checked on those {}",
+                        b.looped,
+                        b.times,
+                        b.times as f64 / b.looped.max(1) as f64,
+                        b.looped
+                    )
+                } else {
+                    String::new()
+                },
+                b.versions
+            ),
+        ],
+        details: serde_json::json!({
+            "check": check,
+            "dealerflow_timing": df.timing,
+            "baseline_timing": b.timing,
+            "dealerflow_rows": df.row_count,
+            "baseline_samples": b.times,
+            "baseline_looped": b.looped,
+            "baseline_extrapolated": extrapolated,
+        }),
+    })
 }
