@@ -3,18 +3,20 @@
 and market inputs, then the numpy calculator of gex_numpy.py once per sample. Used by the `compare` harness as
 the baseline of `dealerflow replay --every 1m / 1s`.
 
-SQL (ClickHouse HTTP interface, TabSeparated; tables written by `dealerflow sync-clickhouse`), seven queries per
+SQL (ClickHouse HTTP interface, TabSeparated; tables written by `dealerflow sync-clickhouse`), eight queries per
 run, so the number of queries does not grow with the number of samples:
   - dealer position per instrument as of the first sample time t0 (-sum of signed taker amounts, trades FINAL,
     fixed point), with each instrument's kind, strike, expiry and contract size;
   - the trades after t0 up to the last sample time, in (exchange time, log seq) order;
   - the latest mark IV per instrument as of t0, and the mark-IV rows after t0 (mark_iv FINAL);
   - the latest trade IV > 0 per instrument as of t0 (the trades after t0 carry theirs);
-  - the latest index price as of t0, and the index ticks after t0 (index_prices FINAL).
+  - the latest index price as of t0, and the index ticks after t0 (index_prices FINAL);
+  - the index price of the latest trade as of t0 (the spot of a log without index ticks; the trades after t0
+    carry theirs).
 Per sample t (ascending): apply the rows with time <= t, then price every instrument of the currency with a
 non-zero dealer position and expiry > t: sigma = latest mark IV, else latest trade IV > 0 (the selection rule of
 docs/FORMULAS.md section 3 without its last fallback, an IV implied from the trade's mark price), tau =
-(expiry - t) / (365 d), spot = latest index price; then gex_numpy.gex_profile: per-strike GEX and the
+(expiry - t) / (365 d), spot = latest index price, else the index price of the latest trade; then gex_numpy.gex_profile: per-strike GEX and the
 zero-gamma level.
 
 Timed (the first run reported apart as the cold run, then `--repeat` runs): the SQL round trips with parsing,
@@ -61,7 +63,7 @@ def query(url, database, sql):
 
 
 def fetch(a, t0, t1):
-    """The seven queries (module docs)."""
+    """The eight queries (module docs)."""
     cur = a.currency.replace("'", "")
     idx = a.index.replace("'", "")
     signed = "if(taker_side = 'buy', -amount_raw, amount_raw)"
@@ -73,7 +75,7 @@ def fetch(a, t0, t1):
         ),
         "trades": q(
             f"SELECT ts_exchange_ms, instrument, option_kind, strike, expiry_ms, contract_size, {signed}, "
-            f"ifNull(iv, 0) FROM trades FINAL WHERE currency = '{cur}' AND ts_exchange_ms > {t0} "
+            f"ifNull(iv, 0), index_price FROM trades FINAL WHERE currency = '{cur}' AND ts_exchange_ms > {t0} "
             f"AND ts_exchange_ms <= {t1} ORDER BY ts_exchange_ms, log_seq"
         ),
         "marks": q(
@@ -92,6 +94,10 @@ def fetch(a, t0, t1):
             f"SELECT argMax(price_usd, (ts_exchange_ms, log_seq)) FROM index_prices FINAL "
             f"WHERE index_name = '{idx}' AND ts_exchange_ms <= {t0}"
         ),
+        "trade_spot": q(
+            f"SELECT argMax(index_price, (ts_exchange_ms, log_seq)), count() FROM trades FINAL "
+            f"WHERE currency = '{cur}' AND ts_exchange_ms <= {t0}"
+        ),
         "ticks": q(
             f"SELECT ts_exchange_ms, price_usd FROM index_prices FINAL WHERE index_name = '{idx}' "
             f"AND ts_exchange_ms > {t0} AND ts_exchange_ms <= {t1} ORDER BY ts_exchange_ms, log_seq"
@@ -109,15 +115,19 @@ def series(rows, times, grid_steps, keep):
         mark[name] = float(iv)
     for name, iv in rows["trade_ivs"]:
         tiv[name] = float(iv)
-    spot = float(rows["spot"][0][0]) if rows["spot"] and rows["spot"][0][0] not in ("", "0") else None
-    trades = [(int(r[0]), r[1], r[2], r[3], r[4], r[5], int(r[6]), float(r[7])) for r in rows["trades"]]
+    index_spot = float(rows["spot"][0][0]) if rows["spot"] and rows["spot"][0][0] not in ("", "0") else None
+    ts = rows["trade_spot"]
+    trade_spot = float(ts[0][0]) if ts and ts[0][1] != "0" else None
+    trades = [
+        (int(r[0]), r[1], r[2], r[3], r[4], r[5], int(r[6]), float(r[7]), float(r[8])) for r in rows["trades"]
+    ]
     marks = [(int(r[0]), r[1], float(r[2])) for r in rows["mark_rows"]]
     ticks = [(int(r[0]), float(r[1])) for r in rows["ticks"]]
     it = im = ix = 0
     out = []
     for t in times:
         while it < len(trades) and trades[it][0] <= t:
-            _, name, kind, strike, expiry, size, q, iv = trades[it]
+            _, name, kind, strike, expiry, size, q, iv, trade_spot = trades[it]
             if name not in meta:
                 meta[name] = (kind == "call", float(strike), int(expiry), float(size))
             pos[name] = pos.get(name, 0) + q
@@ -128,8 +138,9 @@ def series(rows, times, grid_steps, keep):
             mark[marks[im][1]] = marks[im][2]
             im += 1
         while ix < len(ticks) and ticks[ix][0] <= t:
-            spot = ticks[ix][1]
+            index_spot = ticks[ix][1]
             ix += 1
+        spot = index_spot if index_spot is not None else trade_spot
         if spot is None:
             continue
         live = []

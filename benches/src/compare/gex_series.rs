@@ -4,8 +4,8 @@
 //!   window, every row a full evaluation (σ selection, every greek and exposure, breakdowns, levels, HPP scored
 //!   without a trailing IQR window, the 1-hour lookback still sampled, scenario). The cold run starts without
 //!   checkpoints and writes them as it passes their times;
-//! - `benches/compare/gex_series_sql.py`: the positions, mark IVs, trade IVs and index prices from the synced
-//!   ClickHouse tables in seven queries, then per sample the numpy calculator of `gex_numpy.py` (module docs of the
+//! - `benches/compare/gex_series_sql.py`: the positions, mark IVs, trade IVs, index prices and trade index prices from the synced
+//!   ClickHouse tables in eight queries, then per sample the numpy calculator of `gex_numpy.py` (module docs of the
 //!   script). Its per-sample loop may run over the first `limit` samples only; the time of the whole window is
 //!   then extrapolated (SQL time + loop time × samples / looped samples), and the table says so.
 //!

@@ -848,7 +848,7 @@ fn series_row(
                 df.checkpoints_written_cold
             ),
             format!(
-                "baseline: seven SQL queries (median {}; {} rows synced in {:.2} s, not in the ratio), then per sample \
+                "baseline: eight SQL queries (median {}; {} rows synced in {:.2} s, not in the ratio), then per sample \
                  the numpy calculator on the positions, sigma and spot they give (median {} per sample){}; {}",
                 format_seconds(b.sql_s),
                 synced.rows,
