@@ -5,13 +5,13 @@ compute them (vectorized numpy over the option chain), used by the `compare` har
 Input (chain JSON, written by the harness from dealerflow's engine at one timestamp):
   {"spot_usd", "rate", "grid_steps", "instruments": [{"kind": "call"|"put", "strike", "dealer_position",
    "contract_size", "iv" (fraction), "tau_years"}, ...]}
-Computation (timed, `--repeat` runs after one warm-up):
+Computation (timed: one first run, reported apart as the cold run, then `--repeat` runs):
   gamma = n(d1) / (S sigma sqrt(tau)),  d1 = (ln(S/K) + (r + sigma^2/2) tau) / (sigma sqrt(tau));
   GEX per instrument = q * m * gamma * S^2 * 0.01 (USD per 1 % move), summed per strike into call, put, net;
   total GEX(S') on a grid of `grid_steps` equal steps over [0.5 S, 1.5 S] (every sigma and tau held), every sign
   change refined with scipy.optimize.brentq, the root nearest S kept (the lower one on a tie).
 Output (results JSON): per-strike call/put/net GEX, the zero-gamma level (null when GEX does not cross zero),
-the seconds of each timed run, and the numpy/scipy versions.
+the seconds of the first run and of each later run, and the numpy/scipy versions.
 
 Usage: gex_numpy.py CHAIN.json RESULTS.json [--repeat N]
 """
@@ -103,7 +103,9 @@ def main():
         "is_call": np.array([i["kind"] == "call" for i in inst], dtype=bool),
     }
 
-    result = gex_profile(chain)  # warm-up
+    t0 = time.perf_counter()
+    result = gex_profile(chain)
+    first = time.perf_counter() - t0
     runs = []
     for _ in range(max(1, a.repeat)):
         t0 = time.perf_counter()
@@ -123,6 +125,7 @@ def main():
         ],
         "zero_gamma_level": zero_gamma,
         "runs_s": runs,
+        "first_s": first,
         "instruments": len(inst),
         "versions": f"numpy {np.__version__}, scipy {scipy.__version__}, Python {sys.version.split()[0]}",
     }

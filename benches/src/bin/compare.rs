@@ -15,7 +15,9 @@ use dealerflow_store::ClickHouseTarget;
 const EXAMPLE: &str = "Examples:
   cargo run --release -p dealerflow-benches --bin compare
   cargo run --release -p dealerflow-benches --bin compare -- --trades ../shared/data/deribit/btc-option-trades-2026-08-16.json
-  cargo run --release -p dealerflow-benches --bin compare -- --days 2 --clickhouse http://127.0.0.1:8123 --json compare.json";
+  cargo run --release -p dealerflow-benches --bin compare -- --days 2 --clickhouse http://127.0.0.1:8123 --json compare.json
+  cargo run --release -p dealerflow-benches --bin compare -- --asof-days 60 --asof-times 50 --asof-seed 3
+  cargo run --release -p dealerflow-benches --bin compare -- --series-hours 6 --per-second-baseline-samples 0";
 
 /// Compare dealerflow with a serde_json trade replay, a numpy GEX calculator and ClickHouse SQL on the same input.
 ///
@@ -59,6 +61,28 @@ struct Args {
     /// $CLICKHOUSE_URL). A database `dealerflow_compare_PID` is created there and dropped afterwards.
     #[arg(long)]
     clickhouse: Option<String>,
+    /// Days of the synthetic log of the as-of rows (dealer positions per strike at --asof-times random past
+    /// times), generated like the main one (same seed, currency and trades per day); with --trades, the as-of rows
+    /// use the imported trades instead.
+    #[arg(long, default_value_t = 30)]
+    asof_days: u32,
+    /// Random past times of the as-of rows (drawn uniformly over the log's time range).
+    #[arg(long, default_value_t = 20)]
+    asof_times: usize,
+    /// Seed of the as-of rows' times.
+    #[arg(long, default_value_t = 1)]
+    asof_seed: u64,
+    /// Hours of the GEX series rows' window (ending at the log's last exchange time): dealerflow's series every
+    /// minute and every second against SQL + numpy per sample.
+    #[arg(long, default_value_t = 24)]
+    series_hours: u32,
+    /// Warm runs of the per-second series on each side, after the cold one (a day at 1 s takes tens of seconds).
+    #[arg(long, default_value_t = 1)]
+    per_second_repeat: usize,
+    /// Samples the per-second SQL + numpy baseline computes (0: all); its time is extrapolated to the whole
+    /// window and the table says so.
+    #[arg(long, default_value_t = 3_600)]
+    per_second_baseline_samples: usize,
     /// Also write the results as JSON to this file.
     #[arg(long)]
     json: Option<PathBuf>,
@@ -120,22 +144,30 @@ fn options(a: Args) -> Result<(CompareOptions, Option<PathBuf>)> {
     if a.repeat == 0 {
         bail!("--repeat must be at least 1");
     }
-    let source = match a.trades {
-        Some(f) => InputSource::TradeFile(f),
+    if a.series_hours == 0 || a.per_second_repeat == 0 {
+        bail!("--series-hours and --per-second-repeat must be at least 1");
+    }
+    if a.asof_times == 0 {
+        bail!("--asof-times must be at least 1");
+    }
+    let synth = |days: u32| InputSource::Synth {
+        currency: a
+            .currency
+            .clone()
+            .unwrap_or_else(|| "BTC".into())
+            .to_ascii_uppercase(),
+        days,
+        seed: a.seed,
+        trades_per_day: a.trades_per_day,
+    };
+    let (source, asof_source) = match &a.trades {
+        Some(f) => (InputSource::TradeFile(f.clone()), None),
         None => {
-            if a.days == 0 {
-                bail!("--days must be at least 1");
+            if a.days == 0 || a.asof_days == 0 {
+                bail!("--days and --asof-days must be at least 1");
             }
-            InputSource::Synth {
-                currency: a
-                    .currency
-                    .clone()
-                    .unwrap_or_else(|| "BTC".into())
-                    .to_ascii_uppercase(),
-                days: a.days,
-                seed: a.seed,
-                trades_per_day: a.trades_per_day,
-            }
+            let asof = (a.asof_days != a.days).then(|| synth(a.asof_days));
+            (synth(a.days), asof)
         }
     };
     let at_ms =
@@ -162,6 +194,16 @@ fn options(a: Args) -> Result<(CompareOptions, Option<PathBuf>)> {
             )),
             command: command_line(clickhouse.as_ref()),
             clickhouse,
+            asof_source,
+            asof_times: a.asof_times,
+            asof_seed: a.asof_seed,
+            series_hours: a.series_hours,
+            per_second_repeat: a.per_second_repeat,
+            per_second_baseline_samples: a.per_second_baseline_samples,
+            series_script: PathBuf::from(concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/compare/gex_series_sql.py"
+            )),
         },
         a.json,
     ))

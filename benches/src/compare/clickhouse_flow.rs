@@ -127,7 +127,9 @@ pub fn compare_strike_positions(a: &StrikePositions, b: &StrikePositions) -> Str
     d
 }
 
-async fn query_positions(
+/// The `flow-by-strike` query as of `t_ms` (trades with `ts_exchange_ms <= t_ms`, expiries live at `t_ms`): the
+/// dealer position per strike and kind, summed from the rows ClickHouse returns.
+pub async fn query_positions(
     target: &ClickHouseTarget,
     currency: &str,
     t_ms: i64,
@@ -155,11 +157,7 @@ pub fn compare_clickhouse(
     target: &ClickHouseTarget,
     repeat: usize,
 ) -> Result<ClickHouseComparison> {
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .context("starting the async runtime")?;
+    let rt = runtime()?;
     let result = run(&rt, log_dir, currency, target, repeat);
     let dropped = rt.block_on(target.drop_database());
     let c = result?;
@@ -167,13 +165,34 @@ pub fn compare_clickhouse(
     Ok(c)
 }
 
-fn run(
+/// What syncing a log into a fresh database did (not part of any ratio).
+#[derive(Clone, Debug, Default, PartialEq, serde::Serialize)]
+pub struct SyncedLog {
+    /// The server's `version()`.
+    pub server_version: String,
+    /// Trade rows the sink stored.
+    pub trades: u64,
+    /// Rows of every table the sink stored.
+    pub rows: u64,
+    /// Wall time of the sync, s.
+    pub sync_s: f64,
+}
+
+/// A multi-threaded runtime of two workers for the ClickHouse client.
+pub fn runtime() -> Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .context("starting the async runtime")
+}
+
+/// Drops `target`'s database if it exists, then syncs the log in `log_dir` into it with the project's sink.
+pub fn sync_log(
     rt: &tokio::runtime::Runtime,
     log_dir: &Path,
-    currency: &str,
     target: &ClickHouseTarget,
-    repeat: usize,
-) -> Result<ClickHouseComparison> {
+) -> Result<SyncedLog> {
     rt.block_on(target.drop_database())?;
     let server_version: String = rt
         .block_on(target.server_client().query("SELECT version()").fetch_one())
@@ -183,8 +202,26 @@ fn run(
     let report = rt
         .block_on(run_sink(log_dir, target, SinkOptions::catch_up(), stop_rx))
         .with_context(|| format!("syncing {} into ClickHouse", log_dir.display()))?;
-    let sync_s = t0.elapsed().as_secs_f64();
+    Ok(SyncedLog {
+        server_version,
+        trades: report.trades,
+        rows: report.trades
+            + report.index_prices
+            + report.mark_iv
+            + report.open_interest
+            + report.instruments,
+        sync_s: t0.elapsed().as_secs_f64(),
+    })
+}
 
+fn run(
+    rt: &tokio::runtime::Runtime,
+    log_dir: &Path,
+    currency: &str,
+    target: &ClickHouseTarget,
+    repeat: usize,
+) -> Result<ClickHouseComparison> {
+    let synced = sync_log(rt, log_dir, target)?;
     let ((df, max_ts, fold_trades), dealerflow) =
         time_runs(repeat, || fold_positions_by_strike(log_dir, currency))?;
     let t_ms = max_ts.context("the log holds no timestamped event")?;
@@ -192,14 +229,10 @@ fn run(
 
     let diff = compare_strike_positions(&df, &ch);
     Ok(ClickHouseComparison {
-        server_version,
-        synced_trades: report.trades,
-        synced_rows: report.trades
-            + report.index_prices
-            + report.mark_iv
-            + report.open_interest
-            + report.instruments,
-        sync_s,
+        server_version: synced.server_version,
+        synced_trades: synced.trades,
+        synced_rows: synced.rows,
+        sync_s: synced.sync_s,
         keys: diff.keys,
         mismatches: diff.mismatches,
         max_abs_diff_contracts: diff.max_abs_diff_contracts,

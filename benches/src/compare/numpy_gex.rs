@@ -61,6 +61,7 @@ struct NumpyResults {
     strikes: Vec<NumpyStrike>,
     zero_gamma_level: Option<f64>,
     runs_s: Vec<f64>,
+    first_s: f64,
     instruments: usize,
     versions: String,
 }
@@ -210,7 +211,7 @@ fn check(eval: &Evaluation, numpy: NumpyResults, dealerflow: Timing) -> GexCompa
         zero_gamma_dealerflow: eval.levels.zero_gamma_level,
         zero_gamma_numpy: numpy.zero_gamma_level,
         dealerflow,
-        numpy: Timing::from_runs_s(numpy.runs_s),
+        numpy: Timing::from_cold_and_runs_s(numpy.first_s, numpy.runs_s),
         versions: numpy.versions,
         ..GexComparison::default()
     };

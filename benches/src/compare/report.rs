@@ -1,5 +1,6 @@
-//! The comparison's result: one row per baseline (what is compared, both sides' median time and throughput, the
-//! ratio baseline time / dealerflow time, the agreement), printed as a text table and written as JSON.
+//! The comparison's result: one row per baseline (what is compared, both sides' warm median time and throughput,
+//! their cold (first-run) times, the ratios baseline time / dealerflow time, the agreement), printed as a text table
+//! and written as JSON.
 
 use std::fmt::Write as _;
 
@@ -35,12 +36,16 @@ pub struct Row {
     pub baseline: String,
     /// What both sides compute, on what.
     pub compared: String,
-    /// dealerflow's median time, s.
+    /// dealerflow's median warm time, s.
     pub dealerflow_s: Option<f64>,
+    /// dealerflow's cold (first-run) time, s.
+    pub dealerflow_cold_s: Option<f64>,
     /// dealerflow's throughput, as text.
     pub dealerflow_throughput: String,
-    /// The baseline's median time, s.
+    /// The baseline's median warm time, s.
     pub baseline_s: Option<f64>,
+    /// The baseline's cold (first-run) time, s.
+    pub baseline_cold_s: Option<f64>,
     /// The baseline's throughput, as text.
     pub baseline_throughput: String,
     /// How the baseline ended.
@@ -61,8 +66,10 @@ impl Row {
             baseline: baseline.into(),
             compared: compared.into(),
             dealerflow_s: None,
+            dealerflow_cold_s: None,
             dealerflow_throughput: String::new(),
             baseline_s: None,
+            baseline_cold_s: None,
             baseline_throughput: String::new(),
             outcome,
             agreement: String::new(),
@@ -71,12 +78,21 @@ impl Row {
         }
     }
 
-    /// Baseline time / dealerflow time (how many times faster dealerflow is).
+    /// Baseline time / dealerflow time, warm (how many times faster dealerflow is).
     pub fn ratio(&self) -> Option<f64> {
-        match (self.baseline_s, self.dealerflow_s) {
-            (Some(b), Some(d)) if d > 0.0 => Some(b / d),
-            _ => None,
-        }
+        ratio(self.baseline_s, self.dealerflow_s)
+    }
+
+    /// Baseline time / dealerflow time, cold.
+    pub fn cold_ratio(&self) -> Option<f64> {
+        ratio(self.baseline_cold_s, self.dealerflow_cold_s)
+    }
+}
+
+fn ratio(baseline_s: Option<f64>, dealerflow_s: Option<f64>) -> Option<f64> {
+    match (baseline_s, dealerflow_s) {
+        (Some(b), Some(d)) if d > 0.0 => Some(b / d),
+        _ => None,
     }
 }
 
@@ -108,18 +124,22 @@ impl Report {
         let _ = writeln!(out, "scope: {}", self.scope);
         let _ = writeln!(
             out,
-            "timing: median of {} runs per side after one warm-up; ratio = baseline time / dealerflow time\n",
+            "timing: warm = median of {} runs per side after the first (cold) run; ratio = baseline time / \
+             dealerflow time\n",
             self.repeat
         );
         let header = [
             "baseline",
             "compared",
-            "dealerflow",
-            "baseline time",
+            "dealerflow warm",
+            "baseline warm",
             "ratio",
+            "dealerflow cold",
+            "baseline cold",
+            "cold ratio",
             "agreement",
         ];
-        let cells: Vec<[String; 6]> = self
+        let cells: Vec<[String; 9]> = self
             .rows
             .iter()
             .map(|r| {
@@ -140,6 +160,9 @@ impl Report {
                     time(r.dealerflow_s, &r.dealerflow_throughput),
                     time(r.baseline_s, &r.baseline_throughput),
                     r.ratio().map_or("-".into(), |x| format!("{x:.1}x")),
+                    time(r.dealerflow_cold_s, ""),
+                    time(r.baseline_cold_s, ""),
+                    r.cold_ratio().map_or("-".into(), |x| format!("{x:.1}x")),
                     agreement,
                 ]
             })

@@ -1,19 +1,34 @@
-//! Wall-clock timing of one side of a comparison: one warm-up run (page cache, allocator, branch predictors),
-//! then `repeat` timed runs; the median is the figure reported. Nothing here decides what is timed.
+//! Wall-clock timing of one side of a comparison: one first ("cold") run, then `repeat` warm runs; the median of
+//! the warm runs is the main figure, the cold run is reported beside it (the first query a user pays for: the
+//! tool's own caches empty, dealerflow's checkpoints not yet built where a side uses them; the OS page cache is
+//! warm on every side, the inputs having just been written). Nothing here decides what is timed.
 
 use std::time::{Duration, Instant};
 
 /// The timed runs of one side, in run order.
 #[derive(Clone, Debug, Default, PartialEq, serde::Serialize)]
 pub struct Timing {
-    /// Seconds of each timed run (the warm-up run is not included).
+    /// Seconds of each warm run (the cold run is not included).
     pub runs_s: Vec<f64>,
+    /// Seconds of the first (cold) run, when it was timed.
+    pub cold_s: Option<f64>,
 }
 
 impl Timing {
-    /// From externally measured runs, seconds.
+    /// From externally measured warm runs, seconds.
     pub fn from_runs_s(runs_s: Vec<f64>) -> Timing {
-        Timing { runs_s }
+        Timing {
+            runs_s,
+            cold_s: None,
+        }
+    }
+
+    /// From an externally measured cold run and warm runs, seconds.
+    pub fn from_cold_and_runs_s(cold_s: f64, runs_s: Vec<f64>) -> Timing {
+        Timing {
+            runs_s,
+            cold_s: Some(cold_s),
+        }
     }
 
     /// Median run, seconds (the mean of the middle two for an even count; 0 without runs).
@@ -33,20 +48,30 @@ impl Timing {
     }
 }
 
-/// Runs `f` once to warm up, then `repeat` (at least 1) more times under the clock. Returns the result of the
-/// last run and the timings; the first error stops everything.
-pub fn time_runs<T, E>(
+/// Runs `f` once cold, then `repeat` (at least 1) more times warm, every run under the clock. Returns the result
+/// of the last run and the timings; the first error stops everything.
+pub fn time_runs<T, E>(repeat: usize, f: impl FnMut() -> Result<T, E>) -> Result<(T, Timing), E> {
+    time_cold_and_warm(repeat, f).map(|(_, last, t)| (last, t))
+}
+
+/// Same as [`time_runs`], also returning the result of the cold run (first).
+pub fn time_cold_and_warm<T, E>(
     repeat: usize,
     mut f: impl FnMut() -> Result<T, E>,
-) -> Result<(T, Timing), E> {
-    let mut last = f()?;
+) -> Result<(T, T, Timing), E> {
+    let t0 = Instant::now();
+    let cold = f()?;
+    let cold_s = Some(t0.elapsed().as_secs_f64());
     let mut runs_s = Vec::with_capacity(repeat.max(1));
-    for _ in 0..repeat.max(1) {
+    let t0 = Instant::now();
+    let mut last = f()?;
+    runs_s.push(t0.elapsed().as_secs_f64());
+    for _ in 1..repeat.max(1) {
         let t0 = Instant::now();
         last = f()?;
         runs_s.push(t0.elapsed().as_secs_f64());
     }
-    Ok((last, Timing { runs_s }))
+    Ok((cold, last, Timing { runs_s, cold_s }))
 }
 
 /// Same as [`time_runs`] for an async `f`, on `runtime`.
@@ -103,7 +128,7 @@ mod tests {
     }
 
     #[test]
-    fn warm_up_is_not_timed_and_last_result_is_returned() {
+    fn cold_run_is_timed_apart_and_last_result_is_returned() {
         let mut n = 0;
         let (last, t) = time_runs::<_, ()>(3, || {
             n += 1;
@@ -112,6 +137,7 @@ mod tests {
         .unwrap();
         assert_eq!(last, 4);
         assert_eq!(t.runs_s.len(), 3);
+        assert!(t.cold_s.is_some());
     }
 
     #[test]
