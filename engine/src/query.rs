@@ -48,6 +48,7 @@ use crate::hpp::{HppParams, DEFAULT_LOOKBACK_MS};
 use crate::inventory::InventoryModel;
 use crate::report::GexReport;
 use crate::scenario::ScenarioParams;
+use crate::state::State;
 use crate::sweep::{grid_times, run_series, CheckpointPolicy, SeriesConfig, SeriesStats};
 
 /// The time a query answers for.
@@ -166,6 +167,21 @@ pub struct AsOf {
     /// Checkpoints written by the query's own fold.
     pub checkpoints_written: u64,
     /// Warnings (unusable checkpoints or sample chunks), one line each, each once.
+    pub warnings: Vec<String>,
+}
+
+/// The fold of a log as of a time, from the checkpoint before it ([`LogQuery::state_as_of`]).
+#[derive(Debug)]
+pub struct StateAsOf {
+    /// The engine state: every event with an exchange time ≤ the asked time.
+    pub state: State,
+    /// What building checkpoints and sample chunks ahead of the fold did (`None`: nothing was behind).
+    pub built: Option<BuildStats>,
+    /// Coverage time of the checkpoint the fold started from, epoch ms (`None`: the start of the log).
+    pub from_checkpoint_ms: Option<i64>,
+    /// Records the fold applied on top of that checkpoint.
+    pub records_applied: u64,
+    /// Warnings (unusable checkpoints), one line each, each once.
     pub warnings: Vec<String>,
 }
 
@@ -380,6 +396,49 @@ impl LogQuery {
             after_log_ms: (at_ms > last).then(|| at_ms - last),
             built,
             checkpoints_written,
+            warnings,
+        })
+    }
+
+    /// The engine state as of `at_ms` under `cfg.model`, without evaluating it: what [`Self::as_of`] folds before
+    /// it evaluates (dealer positions, open interest, marks, spot). Checkpoints are built first when they are
+    /// behind `at_ms` (HPP sample chunks on a grid of `hpp_every_ms`, as [`Self::as_of`] would), then the fold
+    /// starts from the newest usable checkpoint at or before `at_ms`. `cfg.currency`, `cfg.hpp` and
+    /// `cfg.scenario` play no part.
+    pub fn state_as_of(
+        &self,
+        cfg: &QueryConfig,
+        at_ms: i64,
+        hpp_every_ms: i64,
+    ) -> Result<StateAsOf, EngineError> {
+        if hpp_every_ms <= 0 {
+            return Err(EngineError::Sampling {
+                reason: format!("HPP sampling step {hpp_every_ms} ms; it must be positive"),
+            });
+        }
+        let policy = self.policy(cfg);
+        let mut warnings = Vec::new();
+        let built = match &policy {
+            Some(p) => {
+                let grid = SampleGrid {
+                    every_ms: hpp_every_ms,
+                    rate: cfg.rate,
+                };
+                self.build_if_behind(cfg.model, p, grid, at_ms)?
+            }
+            None => None,
+        };
+        if let Some(b) = &built {
+            push_once(&mut warnings, b.warnings.iter().cloned());
+        }
+        let start = self.checkpoint_before(cfg.model, policy.as_ref(), at_ms, &mut warnings)?;
+        let from_checkpoint_ms = start.as_ref().map(|c| c.coverage.ts_ms);
+        let (state, stats) = fold_as_of(&self.reader, cfg.model, at_ms, start)?;
+        Ok(StateAsOf {
+            state,
+            built,
+            from_checkpoint_ms,
+            records_applied: stats.records_applied,
             warnings,
         })
     }

@@ -1,10 +1,10 @@
 //! Baseline 4: dealer positions per strike as of many past times T (random, fixed seed), each side answering each
 //! question on its own, the way it is done in practice:
-//! - dealerflow: the engine's as-of path over its checkpoints ([`CheckpointedLog::positions_as_of`]): when the
-//!   newest checkpoint on disk is older than the last checkpoint time at or before T, the query first builds the
+//! - dealerflow: the engine's as-of path over its checkpoints ([`LogQuery::state_as_of`]): when the newest
+//!   checkpoint on disk is older than the last checkpoint time at or before T, the query first builds the
 //!   checkpoints (every hour of exchange time) and HPP sample chunks up to T, as `dealerflow gex --at` and
 //!   serve's `/v1/gex?at=` do ([`LogQuery::as_of`]); then it loads the checkpoint before T and folds the events
-//!   between it and T ([`fold_as_of`]). It stops there (positions), where `gex --at` goes on to evaluate;
+//!   between it and T. It stops there (positions), where `gex --at` goes on to evaluate;
 //! - ClickHouse: the `flow-by-strike` SQL ([`FLOW_BY_STRIKE_SQL`]) with `ts_exchange_ms <= T` on the synced trades
 //!   table, one query per T;
 //! - serde_json: the JSON-lines trade file read and parsed from its start, trade by trade, until the first trade
@@ -21,18 +21,12 @@
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::sync::Arc;
 
 use anyhow::{bail, Context, Result};
-use dealerflow_engine::as_of::fold_as_of;
-use dealerflow_engine::checkpoint::{
-    BlockCrcs, CheckpointStore, Fingerprints, CHECKPOINT_VERSION, DEFAULT_CHECKPOINT_INTERVAL_MS,
-};
-use dealerflow_engine::checkpoint_build::{build_checkpoints, SampleGrid};
+use dealerflow_engine::checkpoint::DEFAULT_CHECKPOINT_INTERVAL_MS;
+use dealerflow_engine::query::{Checkpoints, LogQuery, QueryConfig};
 use dealerflow_engine::state::KEEP_AFTER_EXPIRY_MS;
-use dealerflow_engine::sweep::CheckpointPolicy;
 use dealerflow_engine::InventoryModel;
-use dealerflow_log::LogReader;
 use dealerflow_schemas::instrument_name::InstrumentName;
 use dealerflow_schemas::OptionKind;
 
@@ -68,75 +62,46 @@ pub struct AsOfWork {
 /// A log opened for as-of queries with checkpoints every hour in `DIR/checkpoints/` (the engine's defaults).
 #[derive(Debug)]
 pub struct CheckpointedLog {
-    reader: LogReader,
-    policy: CheckpointPolicy,
-    first_ms: i64,
+    query: LogQuery,
 }
 
 impl CheckpointedLog {
     /// Opens the log in `log_dir` (its checkpoints are read and written under it).
     pub fn open(log_dir: &Path) -> Result<CheckpointedLog> {
-        let reader = LogReader::open(log_dir)
+        let query = LogQuery::open(log_dir)
             .with_context(|| format!("opening the log {}", log_dir.display()))?;
-        let (first_ms, _) = reader
-            .time_range_ms()
-            .with_context(|| format!("the log {} holds no timestamped event", log_dir.display()))?;
-        let block_crcs = Some(Arc::new(BlockCrcs::new(&reader)));
-        Ok(CheckpointedLog {
-            policy: CheckpointPolicy {
-                store: CheckpointStore::new(log_dir),
-                interval_ms: DEFAULT_CHECKPOINT_INTERVAL_MS,
-                write: true,
-                block_crcs,
-            },
-            reader,
-            first_ms,
-        })
+        Ok(CheckpointedLog { query })
     }
 
-    /// Dealer positions of `currency` per strike and kind as of `at_ms` (module docs), building the checkpoints
-    /// up to `at_ms` first when they are behind, as `LogQuery::as_of` does (HPP samples on its default 1-hour
-    /// grid, rate `rate`).
+    /// Dealer positions of `currency` per strike and kind as of `at_ms` (module docs): the engine's
+    /// [`LogQuery::state_as_of`], which builds the checkpoints up to `at_ms` first when they are behind, as
+    /// `LogQuery::as_of` does (HPP samples on a 1-hour grid, rate `rate`), then folds from the checkpoint before
+    /// `at_ms`.
     pub fn positions_as_of(
         &self,
         currency: &str,
         at_ms: i64,
         rate: f64,
     ) -> Result<(StrikePositions, AsOfWork)> {
-        let model = InventoryModel::Flow;
-        let p = &self.policy;
-        let mut work = AsOfWork::default();
-        let boundary = at_ms.div_euclid(p.interval_ms) * p.interval_ms;
-        let behind = boundary >= self.first_ms
-            && CheckpointStore::header_version(&p.store.path_for(model, boundary))
-                != Some(CHECKPOINT_VERSION)
-            && p.store.newest_ms(model).is_none_or(|n| n < boundary);
-        if behind {
-            let grid = SampleGrid {
-                every_ms: DEFAULT_CHECKPOINT_INTERVAL_MS,
-                rate,
-            };
-            let built = build_checkpoints(&self.reader, model, p, grid, at_ms)
-                .with_context(|| format!("building checkpoints up to {at_ms}"))?;
-            work.checkpoints_built = built.checkpoints_written;
-        }
-        let mut warnings = Vec::new();
-        let start = p
-            .store
-            .latest_usable_aligned(
-                &mut Fingerprints::with_table(&self.reader, p.block_crcs.as_deref()),
-                model,
-                at_ms,
-                p.interval_ms,
-                &mut warnings,
-            )
-            .context("reading the checkpoint before the query time")?;
-        work.from_checkpoint_ms = start.as_ref().map(|c| c.coverage.ts_ms);
-        let (state, stats) = fold_as_of(&self.reader, model, at_ms, start)
-            .with_context(|| format!("folding the log as of {at_ms}"))?;
-        work.records_applied = stats.records_applied;
+        let cfg = QueryConfig {
+            model: InventoryModel::Flow,
+            rate,
+            checkpoints: Checkpoints::On {
+                interval_ms: DEFAULT_CHECKPOINT_INTERVAL_MS,
+            },
+            ..QueryConfig::default()
+        };
+        let s = self
+            .query
+            .state_as_of(&cfg, at_ms, DEFAULT_CHECKPOINT_INTERVAL_MS)
+            .with_context(|| format!("dealer positions as of {at_ms}"))?;
+        let work = AsOfWork {
+            checkpoints_built: s.built.map_or(0, |b| b.checkpoints_written),
+            from_checkpoint_ms: s.from_checkpoint_ms,
+            records_applied: s.records_applied,
+        };
         let mut out = StrikePositions::new();
-        for (_, slot) in state.instruments() {
+        for (_, slot) in s.state.instruments() {
             let Some(d) = slot.def() else { continue };
             if d.currency != currency || d.expiry_ms.saturating_add(KEEP_AFTER_EXPIRY_MS) <= at_ms {
                 continue;
