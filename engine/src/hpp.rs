@@ -84,39 +84,107 @@ pub struct HppScore {
     pub window_samples: usize,
 }
 
-/// A sorted multiset of finite values.
-#[derive(Clone, Debug, Default, PartialEq)]
+/// Values per chunk of a [`SortedWindow`] after a split; a chunk splits beyond twice this and merges with its
+/// neighbour below a quarter of it.
+const WINDOW_CHUNK: usize = 512;
+
+/// A sorted multiset of finite values (ordered by `f64::total_cmp`), kept in sorted chunks of a few hundred values
+/// so that an insert or a removal moves at most a chunk, not the whole window (a week of 1-second samples is
+/// 604 800 values), and the k-th value is found by walking the chunk lengths.
+#[derive(Clone, Debug, Default)]
 struct SortedWindow {
-    values: Vec<f64>,
+    /// Non-empty sorted chunks, each chunk's values ≤ (by `total_cmp`) the next chunk's.
+    chunks: Vec<Vec<f64>>,
+    len: usize,
+}
+
+impl PartialEq for SortedWindow {
+    /// The same values, however they are chunked.
+    fn eq(&self, other: &Self) -> bool {
+        self.len == other.len
+            && self
+                .chunks
+                .iter()
+                .flatten()
+                .zip(other.chunks.iter().flatten())
+                .all(|(a, b)| a.to_bits() == b.to_bits())
+    }
 }
 
 impl SortedWindow {
-    fn insert(&mut self, v: f64) {
-        let at = self.values.partition_point(|x| x.total_cmp(&v).is_lt());
-        self.values.insert(at, v);
+    /// The chunk that holds the first value ≥ `v`, or the last chunk when every value is < `v`.
+    fn chunk_of(&self, v: f64) -> usize {
+        self.chunks
+            .partition_point(|c| c.last().is_some_and(|x| x.total_cmp(&v).is_lt()))
+            .min(self.chunks.len().saturating_sub(1))
     }
 
-    fn remove(&mut self, v: f64) {
-        let at = self.values.partition_point(|x| x.total_cmp(&v).is_lt());
-        if self
-            .values
-            .get(at)
-            .is_some_and(|x| x.to_bits() == v.to_bits())
-        {
-            self.values.remove(at);
+    fn insert(&mut self, v: f64) {
+        if self.chunks.is_empty() {
+            self.chunks.push(Vec::with_capacity(2 * WINDOW_CHUNK + 1));
         }
+        let ci = self.chunk_of(v);
+        let c = &mut self.chunks[ci];
+        let at = c.partition_point(|x| x.total_cmp(&v).is_lt());
+        c.insert(at, v);
+        if c.len() > 2 * WINDOW_CHUNK {
+            let mut tail = Vec::with_capacity(2 * WINDOW_CHUNK + 1);
+            tail.extend_from_slice(&c[WINDOW_CHUNK..]);
+            c.truncate(WINDOW_CHUNK);
+            self.chunks.insert(ci + 1, tail);
+        }
+        self.len += 1;
+    }
+
+    /// Removes one value with the bits of `v`, if there is one.
+    fn remove(&mut self, v: f64) {
+        if self.chunks.is_empty() {
+            return;
+        }
+        let ci = self.chunk_of(v);
+        let c = &mut self.chunks[ci];
+        let at = c.partition_point(|x| x.total_cmp(&v).is_lt());
+        if c.get(at).is_none_or(|x| x.to_bits() != v.to_bits()) {
+            return;
+        }
+        c.remove(at);
+        self.len -= 1;
+        let left = c.len();
+        if left == 0 {
+            self.chunks.remove(ci);
+        } else if left < WINDOW_CHUNK / 4
+            && self
+                .chunks
+                .get(ci + 1)
+                .is_some_and(|next| left + next.len() <= 2 * WINDOW_CHUNK)
+        {
+            let next = self.chunks.remove(ci + 1);
+            self.chunks[ci].extend_from_slice(&next);
+        }
+    }
+
+    /// The value of rank `k` (0-based) in sorted order; `k` < the number of values.
+    fn get(&self, mut k: usize) -> f64 {
+        for c in &self.chunks {
+            if k < c.len() {
+                return c[k];
+            }
+            k -= c.len();
+        }
+        f64::NAN
     }
 
     /// Type-7 quantile, `p` in [0, 1].
     fn quantile(&self, p: f64) -> f64 {
-        let n = self.values.len();
+        let n = self.len;
         if n == 0 {
             return 0.0;
         }
         let h = (n - 1) as f64 * p;
         let lo = h.floor() as usize;
         let hi = (lo + 1).min(n - 1);
-        self.values[lo] + (h - lo as f64) * (self.values[hi] - self.values[lo])
+        let (v_lo, v_hi) = (self.get(lo), self.get(hi));
+        v_lo + (h - lo as f64) * (v_hi - v_lo)
     }
 
     fn iqr(&self) -> f64 {
@@ -238,6 +306,53 @@ impl HppSampler {
 #[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
     use super::*;
+
+    proptest::proptest! {
+        /// The chunked window holds the values and quantiles of one sorted vector under any mix of inserts and
+        /// removals (of present and absent values, duplicates, ±0), across chunk splits and merges.
+        #[test]
+        fn sorted_window_matches_a_sorted_vector(
+            ops in proptest::collection::vec((proptest::bool::weighted(0.6), 0usize..400, -3i32..3), 1..4_000),
+        ) {
+            let mut w = SortedWindow::default();
+            let mut plain: Vec<f64> = Vec::new();
+            let mut pool: Vec<f64> = Vec::new();
+            for (insert, pick, small) in ops {
+                let fresh = if small == 0 { -0.0 } else { f64::from(small) * 0.5 + pick as f64 * 1e-3 };
+                if insert || pool.is_empty() {
+                    let v = if pick % 5 == 0 && !pool.is_empty() { pool[pick % pool.len()] } else { fresh };
+                    w.insert(v);
+                    let at = plain.partition_point(|x| x.total_cmp(&v).is_lt());
+                    plain.insert(at, v);
+                    pool.push(v);
+                } else {
+                    let v = if pick % 7 == 0 { fresh } else { pool.swap_remove(pick % pool.len()) };
+                    w.remove(v);
+                    let at = plain.partition_point(|x| x.total_cmp(&v).is_lt());
+                    if plain.get(at).is_some_and(|x| x.to_bits() == v.to_bits()) {
+                        plain.remove(at);
+                    }
+                }
+                proptest::prop_assert_eq!(w.len, plain.len());
+                let flat: Vec<u64> = w.chunks.iter().flatten().map(|x| x.to_bits()).collect();
+                let want: Vec<u64> = plain.iter().map(|x| x.to_bits()).collect();
+                proptest::prop_assert_eq!(&flat, &want);
+                proptest::prop_assert!(w.chunks.iter().all(|c| !c.is_empty() && c.len() <= 2 * WINDOW_CHUNK));
+                for p in [0.0, 0.25, 0.5, 0.75, 1.0] {
+                    let n = plain.len();
+                    let expect = if n == 0 {
+                        0.0
+                    } else {
+                        let h = (n - 1) as f64 * p;
+                        let lo = h.floor() as usize;
+                        let hi = (lo + 1).min(n - 1);
+                        plain[lo] + (h - lo as f64) * (plain[hi] - plain[lo])
+                    };
+                    proptest::prop_assert_eq!(w.quantile(p).to_bits(), expect.to_bits());
+                }
+            }
+        }
+    }
 
     fn sample(ts_ms: i64, spot: f64, ngi: f64, vss: f64, chl: f64) -> HppSample {
         HppSample {
