@@ -19,7 +19,7 @@ use rayon::prelude::*;
 use crate::error::BacktestError;
 use crate::evaluate::{
     evaluate_group, forward_universe, Need, PreparedWindow, ScoredSamples, Scratch, WindowGroup,
-    WindowMetrics,
+    WindowMetrics, MAX_SAMPLES,
 };
 use crate::feature_cache::Features;
 use crate::metrics::deflated_sharpe::{deflated_sharpe_ratio, expected_max_sharpe};
@@ -195,6 +195,15 @@ pub fn validate(f: &Features, cfg: &SweepConfig) -> Result<usize, BacktestError>
                 "{} samples for {} blocks; use a longer log, a smaller sampling step or fewer blocks",
                 f.len(),
                 cfg.blocks
+            ),
+        });
+    }
+    if f.len() > MAX_SAMPLES {
+        return Err(BacktestError::Setting {
+            setting: "sampling step",
+            reason: format!(
+                "{} samples, more than the {MAX_SAMPLES} a sweep can rank; use a larger sampling step or a shorter range",
+                f.len()
             ),
         });
     }
