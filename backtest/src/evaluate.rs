@@ -23,7 +23,7 @@ use crate::metrics::pbo::BlockStat;
 use crate::metrics::rank::{negated_key, order_key, sort_by_key, Keyed, RankScratch, ZERO_KEY};
 use crate::metrics::spearman::RankedTarget;
 use crate::params::ParamSet;
-use crate::scoring::{bucket, score_all, Scored};
+use crate::scoring::{score_hpp_all, unweighted_bucket, weighted_bucket};
 use crate::strategy::{position, segment_returns};
 use crate::window::Window;
 
@@ -225,13 +225,20 @@ pub fn forward_universe(f: &Features, horizon: usize) -> Vec<u32> {
         .collect()
 }
 
-/// HPP, bucket and sort orders of every sample of the cache under one parameter set.
-#[derive(Clone, Debug, Default)]
-pub struct ScoredSamples {
+/// HPP, bucket and sort orders of every sample of a feature cache under one parameter set.
+///
+/// Buckets are the engine's rules in two halves ([`crate::scoring`]): the half without the HPP weights is kept
+/// per sample for the last scenario thresholds seen, so a sweep over α and β computes it once per thread and
+/// only re-applies the weighted rules, to the samples the first half leaves open.
+#[derive(Clone, Debug)]
+pub struct ScoredSamples<'f> {
+    f: &'f Features,
     hpp: Vec<f64>,
-    alpha_eff: Vec<f64>,
-    beta_eff: Vec<f64>,
     buckets: Vec<Scenario>,
+    /// Per sample: [`unweighted_bucket`] under the thresholds `unweighted_for`.
+    unweighted: Vec<Option<Scenario>>,
+    /// The scenario thresholds (as bits) `unweighted` was computed with.
+    unweighted_for: Option<[u64; 5]>,
     /// `order_key(HPP)`, sample, sign(ΔS) over the universe, sorted.
     by_hpp: Vec<Keyed>,
     /// `order_key(−HPP·sign ΔS)`, sample over the universe, sorted.
@@ -242,30 +249,53 @@ pub struct ScoredSamples {
     zero: Vec<Keyed>,
 }
 
-impl ScoredSamples {
-    /// Scores every sample of `f` with `p` and sorts the `universe` (from [`forward_universe`]) by what `need`
-    /// asks for; buckets are computed when `need.buckets` or `need.strategy`.
-    pub fn compute(&mut self, f: &Features, p: &ParamSet, universe: &[u32], need: Need) {
-        let with_buckets = need.buckets || need.strategy;
-        score_all(
+impl<'f> ScoredSamples<'f> {
+    /// Empty buffers for scoring the samples of `f`.
+    pub fn new(f: &'f Features) -> Self {
+        ScoredSamples {
             f,
-            p.alpha,
-            p.beta,
-            &mut self.hpp,
-            &mut self.alpha_eff,
-            &mut self.beta_eff,
-        );
+            hpp: Vec::new(),
+            buckets: Vec::new(),
+            unweighted: Vec::new(),
+            unweighted_for: None,
+            by_hpp: Vec::new(),
+            by_trend: Vec::new(),
+            rank: RankScratch::default(),
+            negative: Vec::new(),
+            positive: Vec::new(),
+            zero: Vec::new(),
+        }
+    }
+
+    /// Scores every sample with `p` and sorts the `universe` (from [`forward_universe`]) by what `need` asks
+    /// for; buckets are computed when `need.buckets` or `need.strategy`.
+    pub fn compute(&mut self, p: &ParamSet, universe: &[u32], need: Need) {
+        let f = self.f;
+        let with_buckets = need.buckets || need.strategy;
+        score_hpp_all(f, p.alpha, p.beta, &mut self.hpp);
         self.buckets.clear();
         if with_buckets {
-            let (hpp, ae, be) = (&self.hpp, &self.alpha_eff, &self.beta_eff);
-            self.buckets.extend((0..f.len()).map(|i| {
-                let sc = Scored {
-                    hpp: hpp[i],
-                    alpha_eff: ae[i],
-                    beta_eff: be[i],
-                };
-                bucket(f, i, &sc, &p.scenario)
-            }));
+            let s = &p.scenario;
+            let thresholds = [
+                s.theta_flip,
+                s.theta_gamma,
+                s.theta_pin,
+                s.theta_vanna,
+                s.theta_charm,
+            ]
+            .map(f64::to_bits);
+            if self.unweighted_for != Some(thresholds) {
+                self.unweighted.clear();
+                self.unweighted
+                    .extend((0..f.len()).map(|i| unweighted_bucket(f, i, s)));
+                self.unweighted_for = Some(thresholds);
+            }
+            self.buckets.extend(
+                self.unweighted
+                    .iter()
+                    .enumerate()
+                    .map(|(i, u)| u.unwrap_or_else(|| weighted_bucket(f, i, p.alpha, p.beta, s))),
+            );
         }
         self.by_hpp.clear();
         self.by_trend.clear();
@@ -475,7 +505,7 @@ fn group_spearman(
 pub fn evaluate_group(
     f: &Features,
     g: &WindowGroup,
-    sc: &ScoredSamples,
+    sc: &ScoredSamples<'_>,
     fee_bps: f64,
     need: Need,
     s: &mut Scratch,
@@ -525,7 +555,7 @@ pub fn evaluate_group(
     out
 }
 
-fn bucket_separation(w: &PreparedWindow, sc: &ScoredSamples, m: &mut WindowMetrics) {
+fn bucket_separation(w: &PreparedWindow, sc: &ScoredSamples<'_>, m: &mut WindowMetrics) {
     // Sums and counts per bucket number (branch-free).
     let mut sum = [0.0f64; 8];
     let mut count = [0u64; 8];
@@ -551,7 +581,7 @@ fn bucket_separation(w: &PreparedWindow, sc: &ScoredSamples, m: &mut WindowMetri
 fn strategy(
     f: &Features,
     w: &PreparedWindow,
-    sc: &ScoredSamples,
+    sc: &ScoredSamples<'_>,
     fee_bps: f64,
     s: &mut Scratch,
 ) -> StrategyStats {
@@ -579,5 +609,81 @@ fn strategy(
         returns,
         turnover,
         active_steps: active,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+    use crate::feature_cache::FoldParams;
+    use crate::planted_samples::{planted_samples, PlantedConfig};
+    use crate::scoring::{bucket, score};
+    use dealerflow_engine::scenario::ScenarioParams;
+
+    fn features(samples: usize) -> Features {
+        let cfg = PlantedConfig {
+            samples,
+            ..PlantedConfig::default()
+        };
+        let fold = FoldParams {
+            model: "flow".into(),
+            currency: "BTC".into(),
+            rate: 0.0,
+            every_ms: cfg.every_ms,
+            lookback_ms: cfg.lookback_ms,
+            window_ms: cfg.window_ms,
+            horizons_ms: vec![900_000],
+        };
+        Features::build(
+            planted_samples(&cfg).unwrap().into_iter().map(Ok),
+            &fold,
+            |_| {},
+        )
+        .unwrap()
+    }
+
+    fn set(alpha: f64, beta: f64, scenario: ScenarioParams) -> ParamSet {
+        ParamSet {
+            alpha,
+            beta,
+            scenario,
+        }
+    }
+
+    #[test]
+    fn scores_and_buckets_match_the_engine_rules_sample_by_sample() {
+        let f = features(3_000);
+        let universe = forward_universe(&f, 0);
+        let mut sc = ScoredSamples::new(&f);
+        let wide = ScenarioParams {
+            theta_gamma: 0.05,
+            theta_vanna: 0.002,
+            theta_charm: 0.002,
+            ..ScenarioParams::default()
+        };
+        // Thresholds change between sets and come back: the kept first half must follow them.
+        let sets = [
+            set(1.0, 1.0, ScenarioParams::default()),
+            set(0.3, 2.5, ScenarioParams::default()),
+            set(0.3, 2.5, wide),
+            set(4.0, 0.0, wide),
+            set(0.0, 0.7, ScenarioParams::default()),
+        ];
+        let mut seen = [0usize; 7];
+        for p in &sets {
+            sc.compute(p, &universe, Need::ALL);
+            assert_eq!(sc.buckets().len(), f.len());
+            for i in 0..f.len() {
+                let s = score(&f, i, p.alpha, p.beta);
+                assert_eq!(sc.hpp()[i].to_bits(), s.hpp.to_bits(), "HPP at {i}");
+                let b = bucket(&f, i, &s, &p.scenario);
+                assert_eq!(sc.buckets()[i], b, "bucket at {i} for {p:?}");
+                seen[usize::from(b.code())] += 1;
+            }
+        }
+        // Every bucket occurs, so both halves of the rules were exercised.
+        assert!(seen.iter().all(|&n| n > 0), "{seen:?}");
     }
 }

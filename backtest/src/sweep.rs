@@ -248,9 +248,9 @@ pub fn run_sweep(
     let mut results: Vec<SetResult> = sets
         .par_iter()
         .map_init(
-            <(Scratch, ScoredSamples)>::default,
+            || (Scratch::default(), ScoredSamples::new(f)),
             |(scratch, scored), p| {
-                scored.compute(f, p, &universe, Need::ALL);
+                scored.compute(p, &universe, Need::ALL);
                 let ins = evaluate_group(f, &in_sample, scored, cfg.fee_bps, Need::ALL, scratch)
                     .into_iter()
                     .next()
