@@ -13,7 +13,11 @@
 //! (b − a)·(rank − mean rank)² to Σxx — without materializing ranks. The parameter-free part of a window —
 //! its samples with forward values and the centered ranks of their forward volatility and return — is computed
 //! once ([`PreparedWindow`]). Every loop runs in sample or sorted order (the radix sort is stable), so the
-//! result depends only on the inputs.
+//! result depends only on the inputs. Windows of up to 200 000 values accumulate the sums in integers, which
+//! are exact and equal, bit for bit, to the floating-point run-by-run sums (exact too at that size; see
+//! [`group_spearman`]); larger windows use the floating-point accumulation.
+
+use std::hint::select_unpredictable;
 
 use dealerflow_engine::scenario::Scenario;
 
@@ -411,11 +415,75 @@ impl RunState {
 
     /// ρ once every run is closed, for a window of `n` values whose target has Σ deviation² = `syy`.
     fn rho(&self, n: usize, syy: f64) -> f64 {
-        if n >= 2 && self.seen as usize == n && self.sxx > 0.0 && syy > 0.0 {
-            self.sxy / (self.sxx * syy).sqrt()
-        } else {
-            f64::NAN
-        }
+        rho(n, self.seen, self.sxy, self.sxx, syy)
+    }
+}
+
+/// Spearman's ρ = Σxy/√(Σxx·Σyy) of a window of `n` values once `seen` of them were accumulated; NaN when
+/// undefined (fewer than two values, a constant side).
+fn rho(n: usize, seen: u64, sxy: f64, sxx: f64, syy: f64) -> f64 {
+    if n >= 2 && seen as usize == n && sxx > 0.0 && syy > 0.0 {
+        sxy / (sxx * syy).sqrt()
+    } else {
+        f64::NAN
+    }
+}
+
+/// Largest window the integer accumulation of [`group_spearman`] takes: with n values, every partial Σxy and Σxx
+/// of the floating-point accumulation is a multiple of ¼ below n³/4 in magnitude, so for n³ < 2⁵³ each one is
+/// exact in `f64` — the floating-point sums equal the integer ones, whatever the order.
+const EXACT_MAX_VALUES: u64 = 200_000;
+const _: () = assert!(EXACT_MAX_VALUES * EXACT_MAX_VALUES * EXACT_MAX_VALUES < 1 << 53);
+
+/// Integer accumulation of one window (in units of ¼ for the sums, ½ for ranks and deviations).
+#[derive(Clone, Copy, Debug, Default)]
+struct ExactRuns {
+    /// Key of the open run (an empty run when `run_start == seen`).
+    key: u64,
+    /// Values of the window seen so far.
+    seen: i64,
+    /// `seen` when the open run started.
+    run_start: i64,
+    /// Σ twice the target deviation over the open run.
+    run_sum: i64,
+    /// 4·Σxy.
+    sxy: i64,
+    /// 4·Σxx.
+    sxx: i64,
+}
+
+impl ExactRuns {
+    /// Takes one value of the window: key `key`, twice its target deviation `d`; `member` false leaves the state
+    /// as it is (the value belongs to another window). Branch-free: `member` and a new key select, not jump (the
+    /// held-out samples sit at random places of the order). For a window of `n` values, `n_plus_1 = n + 1`.
+    #[inline(always)]
+    fn push(&mut self, key: u64, d: i64, member: bool, n_plus_1: i64) {
+        let close = member & (key != self.key);
+        // Twice the centered average rank of the open run, positions run_start + 1 ..= seen.
+        let x = self.run_start + 1 + self.seen - n_plus_1;
+        let (sxy, sxx) = (x * self.run_sum, (self.seen - self.run_start) * x * x);
+        self.sxy += select_unpredictable(close, sxy, 0);
+        self.sxx += select_unpredictable(close, sxx, 0);
+        self.run_start = select_unpredictable(close, self.seen, self.run_start);
+        self.run_sum =
+            select_unpredictable(close, 0, self.run_sum) + select_unpredictable(member, d, 0);
+        self.key = select_unpredictable(close, key, self.key);
+        self.seen += i64::from(member);
+    }
+
+    /// ρ after the last value: closes the open run.
+    fn rho(mut self, n: usize, syy: f64) -> f64 {
+        let n_plus_1 = n as i64 + 1;
+        let x = self.run_start + 1 + self.seen - n_plus_1;
+        self.sxy += x * self.run_sum;
+        self.sxx += (self.seen - self.run_start) * x * x;
+        rho(
+            n,
+            self.seen as u64,
+            self.sxy as f64 * 0.25,
+            self.sxx as f64 * 0.25,
+            syy,
+        )
     }
 }
 
@@ -425,12 +493,88 @@ pub struct Scratch {
     positions: Vec<i8>,
     returns: Vec<f64>,
     runs: Vec<RunState>,
+    exact: Vec<ExactRuns>,
+    n_plus_1: Vec<i64>,
     mean_rank: Vec<f64>,
 }
 
 /// Spearman's ρ of the order `sorted` against each window's target (`deviation2`: twice the centered target rank
 /// per sample, from the group; `target` per window) for every window of `g`, handed to `out(window, ρ)`.
+///
+/// Windows of at most [`EXACT_MAX_VALUES`] values accumulate in integers without branches on the data
+/// ([`ExactRuns`]), which gives the very `f64` sums of the run-by-run floating-point accumulation
+/// ([`group_spearman_float`], used above that size): both are exact there. A test compares the two bit for bit.
 fn group_spearman(
+    g: &WindowGroup,
+    sorted: &[Keyed],
+    deviation2: &[i32],
+    target: impl Fn(&PreparedWindow) -> &RankedTarget,
+    s: &mut Scratch,
+    out: impl FnMut(usize, f64),
+) {
+    if g.windows
+        .iter()
+        .all(|w| w.fwd_idx.len() as u64 <= EXACT_MAX_VALUES)
+    {
+        group_spearman_exact(g, sorted, deviation2, target, s, out);
+    } else {
+        group_spearman_float(g, sorted, deviation2, target, s, out);
+    }
+}
+
+/// [`group_spearman`] in integers (windows of at most [`EXACT_MAX_VALUES`] values).
+fn group_spearman_exact(
+    g: &WindowGroup,
+    sorted: &[Keyed],
+    deviation2: &[i32],
+    target: impl Fn(&PreparedWindow) -> &RankedTarget,
+    s: &mut Scratch,
+    mut out: impl FnMut(usize, f64),
+) {
+    // The lookups by sample index are random: each chunk first gathers them in a tight loop (many loads in
+    // flight at once), then accumulates from the gathered copy, so no lookup sits on the accumulation's chain.
+    let mut d = [0i32; GATHER_CHUNK];
+    if g.windows.len() == 1 {
+        let w = &g.windows[0];
+        let n_plus_1 = w.fwd_idx.len() as i64 + 1;
+        let mut st = ExactRuns::default();
+        for chunk in sorted.chunks(GATHER_CHUNK) {
+            for (d, e) in d.iter_mut().zip(chunk) {
+                *d = deviation2[e.idx as usize];
+            }
+            for (&d, e) in d.iter().zip(chunk) {
+                st.push(e.key, i64::from(d), d != NOT_MEMBER, n_plus_1);
+            }
+        }
+        out(0, st.rho(w.fwd_idx.len(), target(w).sum_sq()));
+        return;
+    }
+    s.exact.clear();
+    s.exact.resize(g.windows.len(), ExactRuns::default());
+    s.n_plus_1.clear();
+    s.n_plus_1
+        .extend(g.windows.iter().map(|w| w.fwd_idx.len() as i64 + 1));
+    let mut window = [0u32; GATHER_CHUNK];
+    for chunk in sorted.chunks(GATHER_CHUNK) {
+        for ((d, w), e) in d.iter_mut().zip(window.iter_mut()).zip(chunk) {
+            *d = deviation2[e.idx as usize];
+            *w = g.window_of[e.idx as usize];
+        }
+        for ((&d, &w), e) in d.iter().zip(&window).zip(chunk) {
+            let w = w as usize;
+            s.exact[w].push(e.key, i64::from(d), d != NOT_MEMBER, s.n_plus_1[w]);
+        }
+    }
+    for (w, pw) in g.windows.iter().enumerate() {
+        out(w, s.exact[w].rho(pw.fwd_idx.len(), target(pw).sum_sq()));
+    }
+}
+
+/// Lookups gathered ahead of the accumulation in [`group_spearman_exact`].
+const GATHER_CHUNK: usize = 256;
+
+/// [`group_spearman`] in `f64`, run by run in sorted order (any window size).
+fn group_spearman_float(
     g: &WindowGroup,
     sorted: &[Keyed],
     deviation2: &[i32],
@@ -618,6 +762,7 @@ mod tests {
 
     use super::*;
     use crate::feature_cache::FoldParams;
+    use crate::metrics::spearman::spearman;
     use crate::planted_samples::{planted_samples, PlantedConfig};
     use crate::scoring::{bucket, score};
     use dealerflow_engine::scenario::ScenarioParams;
@@ -685,5 +830,123 @@ mod tests {
         }
         // Every bucket occurs, so both halves of the rules were exercised.
         assert!(seen.iter().all(|&n| n > 0), "{seen:?}");
+    }
+
+    /// ρ of every window of `g` by both accumulations, for the order of `values` (one per sample).
+    fn both_ways(
+        f: &Features,
+        g: &WindowGroup,
+        values: &[f64],
+        universe: &[u32],
+        vol: bool,
+    ) -> Vec<(f64, f64)> {
+        let mut sorted: Vec<Keyed> = universe
+            .iter()
+            .map(|&i| Keyed {
+                key: order_key(values[i as usize]),
+                idx: i,
+                aux: 0,
+            })
+            .collect();
+        sort_by_key(&mut sorted, &mut RankScratch::default());
+        let deviation2 = if vol {
+            &g.vol_deviation2
+        } else {
+            &g.ret_deviation2
+        };
+        fn vol_target(w: &PreparedWindow) -> &RankedTarget {
+            &w.vol_target
+        }
+        fn ret_target(w: &PreparedWindow) -> &RankedTarget {
+            &w.ret_target
+        }
+        let target = if vol { vol_target } else { ret_target };
+        let mut s = Scratch::default();
+        let mut exact = vec![f64::NAN; g.windows.len()];
+        let mut float = vec![f64::NAN; g.windows.len()];
+        group_spearman_exact(g, &sorted, deviation2, target, &mut s, |w, v| exact[w] = v);
+        group_spearman_float(g, &sorted, deviation2, target, &mut s, |w, v| float[w] = v);
+        assert_eq!(f.len(), values.len());
+        exact.into_iter().zip(float).collect()
+    }
+
+    #[test]
+    fn integer_and_floating_point_spearman_agree_bit_for_bit_and_with_the_formula() {
+        let f = features(3_000);
+        let universe = forward_universe(&f, 0);
+        let window = |name: &str, segments: Vec<std::ops::Range<usize>>| Window {
+            name: name.into(),
+            segments,
+        };
+        let groups = [
+            // One window with holes: the samples outside sit at random places of the order.
+            WindowGroup::new(
+                &f,
+                0,
+                vec![window("a", vec![0..700, 900..1_600, 1_650..2_990])],
+            ),
+            // Disjoint windows that do not cover everything.
+            WindowGroup::new(
+                &f,
+                0,
+                vec![
+                    window("b0", vec![0..500]),
+                    window("b1", vec![500..1_100, 1_300..1_400]),
+                    window("b2", vec![1_400..2_200]),
+                    window("b3", vec![2_600..3_000]),
+                ],
+            ),
+            // Too few values for ρ.
+            WindowGroup::new(&f, 0, vec![window("c", vec![10..11])]),
+        ];
+        let mut x = 0x9e37_79b9_7f4a_7c15u64;
+        let mut next = move || {
+            x = x
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            x >> 33
+        };
+        let h = &f.horizons[0];
+        for round in 0..40 {
+            // Few distinct values (long runs of ties), many, and a constant score.
+            let distinct = [3, 50, 1_000, 1 << 30, 1][round % 5];
+            let values: Vec<f64> = (0..f.len())
+                .map(|_| (next() % distinct) as f64 * if next() & 1 == 0 { 0.5 } else { -1.25 })
+                .collect();
+            for g in &groups {
+                for vol in [true, false] {
+                    let rhos = both_ways(&f, g, &values, &universe, vol);
+                    for (w, (exact, float)) in g.windows.iter().zip(rhos) {
+                        assert_eq!(
+                            exact.to_bits(),
+                            float.to_bits(),
+                            "{} round {round}",
+                            w.window.name
+                        );
+                        let x: Vec<f64> = w.fwd_idx.iter().map(|&i| values[i as usize]).collect();
+                        let y: Vec<f64> = w
+                            .fwd_idx
+                            .iter()
+                            .map(|&i| {
+                                let i = i as usize;
+                                if vol {
+                                    h.fwd_realized_vol[i]
+                                } else {
+                                    h.fwd_log_return[i]
+                                }
+                            })
+                            .collect();
+                        match spearman(&x, &y) {
+                            Some(r) => assert!(
+                                (exact - r).abs() <= 1e-12 * r.abs().max(1e-300),
+                                "{} round {round}: {exact} vs {r}",
+                                w.window.name
+                            ),
+                            None => assert!(exact.is_nan(), "{}: {exact}", w.window.name),
+                        }
+                    }
+                }
+            }
+        }
     }
 }
