@@ -325,9 +325,12 @@ impl<'f> ScoredSamples<'f> {
         let n = by_hpp.len();
         // Branch-free partitions (the signs are in no order): write every element, keep the wanted ones.
         let (negative, positive, zero) = (&mut self.negative, &mut self.positive, &mut self.zero);
+        // Sized once (every set has the same universe); the slots past a partition's count are not read.
         for v in [&mut *negative, &mut *positive, &mut *zero] {
-            v.clear();
-            v.resize(n, Keyed::default());
+            if v.len() != n {
+                v.clear();
+                v.resize(n, Keyed::default());
+            }
         }
         let (mut nn, mut np, mut nz) = (0, 0, 0);
         for (k, e) in by_hpp.iter().enumerate() {
@@ -345,11 +348,9 @@ impl<'f> ScoredSamples<'f> {
             };
             np += usize::from(r.aux > 0);
         }
-        negative.truncate(nn);
-        positive.truncate(np);
-        zero.truncate(nz);
         let out = &mut self.by_trend;
-        let (a, b) = (&*negative, &*positive);
+        out.reserve(n);
+        let (a, b, zero) = (&negative[..nn], &positive[..np], &zero[..nz]);
         let (sa, sb) = (
             a.partition_point(|e| e.key < ZERO_KEY),
             b.partition_point(|e| e.key < ZERO_KEY),
