@@ -14,8 +14,8 @@
 //! its samples with forward values and the centered ranks of their forward volatility and return — is computed
 //! once ([`PreparedWindow`]). Every loop runs in sample or sorted order (the radix sort is stable), so the
 //! result depends only on the inputs. Windows of up to 200 000 values accumulate the sums in integers, which
-//! are exact and equal, bit for bit, to the floating-point run-by-run sums (exact too at that size; see
-//! [`group_spearman`]); larger windows use the floating-point accumulation.
+//! are exact and equal, bit for bit, to the floating-point run-by-run sums (exact too at that size: every
+//! partial sum is a multiple of ¼ below 2⁵³); larger windows use the floating-point accumulation.
 
 use std::hint::select_unpredictable;
 
@@ -875,30 +875,31 @@ mod tests {
     fn integer_and_floating_point_spearman_agree_bit_for_bit_and_with_the_formula() {
         let f = features(3_000);
         let universe = forward_universe(&f, 0);
-        let window = |name: &str, segments: Vec<std::ops::Range<usize>>| Window {
+        // Segments as (start, end) pairs.
+        let window = |name: &str, segments: &[(usize, usize)]| Window {
             name: name.into(),
-            segments,
+            segments: segments.iter().map(|&(a, b)| a..b).collect(),
         };
         let groups = [
             // One window with holes: the samples outside sit at random places of the order.
             WindowGroup::new(
                 &f,
                 0,
-                vec![window("a", vec![0..700, 900..1_600, 1_650..2_990])],
+                vec![window("a", &[(0, 700), (900, 1_600), (1_650, 2_990)])],
             ),
             // Disjoint windows that do not cover everything.
             WindowGroup::new(
                 &f,
                 0,
                 vec![
-                    window("b0", vec![0..500]),
-                    window("b1", vec![500..1_100, 1_300..1_400]),
-                    window("b2", vec![1_400..2_200]),
-                    window("b3", vec![2_600..3_000]),
+                    window("b0", &[(0, 500)]),
+                    window("b1", &[(500, 1_100), (1_300, 1_400)]),
+                    window("b2", &[(1_400, 2_200)]),
+                    window("b3", &[(2_600, 3_000)]),
                 ],
             ),
             // Too few values for ρ.
-            WindowGroup::new(&f, 0, vec![window("c", vec![10..11])]),
+            WindowGroup::new(&f, 0, vec![window("c", &[(10, 11)])]),
         ];
         let mut x = 0x9e37_79b9_7f4a_7c15u64;
         let mut next = move || {
