@@ -13,7 +13,11 @@
 //! (b − a)·(rank − mean rank)² to Σxx — without materializing ranks. The parameter-free part of a window —
 //! its samples with forward values and the centered ranks of their forward volatility and return — is computed
 //! once ([`PreparedWindow`]). Every loop runs in sample or sorted order (the radix sort is stable), so the
-//! result depends only on the inputs.
+//! result depends only on the inputs. Windows of up to 200 000 values accumulate the sums in integers, which
+//! are exact and equal, bit for bit, to the floating-point run-by-run sums (exact too at that size: every
+//! partial sum is a multiple of ¼ below 2⁵³); larger windows use the floating-point accumulation.
+
+use std::hint::select_unpredictable;
 
 use dealerflow_engine::scenario::Scenario;
 
@@ -23,7 +27,7 @@ use crate::metrics::pbo::BlockStat;
 use crate::metrics::rank::{negated_key, order_key, sort_by_key, Keyed, RankScratch, ZERO_KEY};
 use crate::metrics::spearman::RankedTarget;
 use crate::params::ParamSet;
-use crate::scoring::{bucket, score_all, Scored};
+use crate::scoring::{score_hpp_all, unweighted_bucket, weighted_bucket};
 use crate::strategy::{position, segment_returns};
 use crate::window::Window;
 
@@ -149,57 +153,65 @@ impl PreparedWindow {
     }
 }
 
-const NOT_MEMBER: u32 = u32::MAX;
+/// [`WindowGroup`]'s mark of a sample outside every window of the group (or without forward values).
+const NOT_MEMBER: i32 = i32::MIN;
 
 /// Disjoint prepared windows evaluated together (module docs).
+///
+/// Per sample, the group keeps what the Spearman passes look up in sorted order, in columns of 4 bytes: the
+/// window holding the sample and twice its centered target ranks. Ranks are multiples of ½, so twice a centered
+/// rank is an integer that `i32` holds exactly for windows of fewer than 2³¹ samples (the sweep allows at most
+/// [`MAX_SAMPLES`]), and `0.5·f64::from(twice)` is the very `f64` the rank gives. The columns of a 43 200-sample
+/// cache take 170 kB each and stay in a core's L2 cache during the random lookups of a pass.
 #[derive(Clone, Debug)]
 pub struct WindowGroup {
     windows: Vec<PreparedWindow>,
-    /// Per sample: its window and target deviations (one cache line per lookup).
-    member: Vec<Membership>,
+    /// Per sample: the window holding it (meaningful where the target columns are not [`NOT_MEMBER`]).
+    window_of: Vec<u32>,
+    /// Per sample: twice the centered rank of its forward realized vol within its window, or [`NOT_MEMBER`].
+    vol_deviation2: Vec<i32>,
+    /// Per sample: twice the centered rank of its forward log return within its window, or [`NOT_MEMBER`].
+    ret_deviation2: Vec<i32>,
 }
 
-/// Where a sample sits in a group.
-#[derive(Clone, Copy, Debug)]
-struct Membership {
-    /// Centered rank of its forward realized vol within its window.
-    vol_deviation: f64,
-    /// Centered rank of its forward log return within its window.
-    ret_deviation: f64,
-    /// The window holding it among its forward samples, or [`NOT_MEMBER`].
-    window: u32,
+/// Most samples a feature cache may hold for a sweep: sample indices are kept as `u32` and twice a centered rank
+/// as `i32` ([`WindowGroup`]).
+pub const MAX_SAMPLES: usize = i32::MAX as usize;
+
+/// Twice a centered rank (a multiple of ½ of magnitude below 2³⁰), as an integer.
+fn twice(deviation: f64) -> i32 {
+    (2.0 * deviation) as i32
 }
 
 impl WindowGroup {
     /// Groups `windows` for horizon `horizon`. Windows must not share samples (a shared sample would count in
-    /// the first window only for the rank-based metrics), so callers group only disjoint windows.
+    /// the first window only for the rank-based metrics), so callers group only disjoint windows. `f` holds at
+    /// most [`MAX_SAMPLES`] samples.
     pub fn new(f: &Features, horizon: usize, windows: Vec<Window>) -> Self {
         let windows: Vec<PreparedWindow> = windows
             .into_iter()
             .map(|w| PreparedWindow::new(f, horizon, w))
             .collect();
-        let mut member = vec![
-            Membership {
-                vol_deviation: 0.0,
-                ret_deviation: 0.0,
-                window: NOT_MEMBER,
-            };
-            f.len()
-        ];
+        let mut window_of = vec![0u32; f.len()];
+        let mut vol_deviation2 = vec![NOT_MEMBER; f.len()];
+        let mut ret_deviation2 = vec![NOT_MEMBER; f.len()];
         for (w, pw) in windows.iter().enumerate() {
             let (vd, rd) = (pw.vol_target.deviations(), pw.ret_target.deviations());
             for (j, &i) in pw.fwd_idx.iter().enumerate() {
-                let m = &mut member[i as usize];
-                if m.window == NOT_MEMBER {
-                    *m = Membership {
-                        vol_deviation: vd[j],
-                        ret_deviation: rd[j],
-                        window: w as u32,
-                    };
+                let i = i as usize;
+                if vol_deviation2[i] == NOT_MEMBER {
+                    window_of[i] = w as u32;
+                    vol_deviation2[i] = twice(vd[j]);
+                    ret_deviation2[i] = twice(rd[j]);
                 }
             }
         }
-        WindowGroup { windows, member }
+        WindowGroup {
+            windows,
+            window_of,
+            vol_deviation2,
+            ret_deviation2,
+        }
     }
 
     /// The windows.
@@ -217,13 +229,20 @@ pub fn forward_universe(f: &Features, horizon: usize) -> Vec<u32> {
         .collect()
 }
 
-/// HPP, bucket and sort orders of every sample of the cache under one parameter set.
-#[derive(Clone, Debug, Default)]
-pub struct ScoredSamples {
+/// HPP, bucket and sort orders of every sample of a feature cache under one parameter set.
+///
+/// Buckets are the engine's rules in two halves ([`crate::scoring`]): the half without the HPP weights is kept
+/// per sample for the last scenario thresholds seen, so a sweep over α and β computes it once per thread and
+/// only re-applies the weighted rules, to the samples the first half leaves open.
+#[derive(Clone, Debug)]
+pub struct ScoredSamples<'f> {
+    f: &'f Features,
     hpp: Vec<f64>,
-    alpha_eff: Vec<f64>,
-    beta_eff: Vec<f64>,
     buckets: Vec<Scenario>,
+    /// Per sample: [`unweighted_bucket`] under the thresholds `unweighted_for`.
+    unweighted: Vec<Option<Scenario>>,
+    /// The scenario thresholds (as bits) `unweighted` was computed with.
+    unweighted_for: Option<[u64; 5]>,
     /// `order_key(HPP)`, sample, sign(ΔS) over the universe, sorted.
     by_hpp: Vec<Keyed>,
     /// `order_key(−HPP·sign ΔS)`, sample over the universe, sorted.
@@ -234,30 +253,53 @@ pub struct ScoredSamples {
     zero: Vec<Keyed>,
 }
 
-impl ScoredSamples {
-    /// Scores every sample of `f` with `p` and sorts the `universe` (from [`forward_universe`]) by what `need`
-    /// asks for; buckets are computed when `need.buckets` or `need.strategy`.
-    pub fn compute(&mut self, f: &Features, p: &ParamSet, universe: &[u32], need: Need) {
-        let with_buckets = need.buckets || need.strategy;
-        score_all(
+impl<'f> ScoredSamples<'f> {
+    /// Empty buffers for scoring the samples of `f`.
+    pub fn new(f: &'f Features) -> Self {
+        ScoredSamples {
             f,
-            p.alpha,
-            p.beta,
-            &mut self.hpp,
-            &mut self.alpha_eff,
-            &mut self.beta_eff,
-        );
+            hpp: Vec::new(),
+            buckets: Vec::new(),
+            unweighted: Vec::new(),
+            unweighted_for: None,
+            by_hpp: Vec::new(),
+            by_trend: Vec::new(),
+            rank: RankScratch::default(),
+            negative: Vec::new(),
+            positive: Vec::new(),
+            zero: Vec::new(),
+        }
+    }
+
+    /// Scores every sample with `p` and sorts the `universe` (from [`forward_universe`]) by what `need` asks
+    /// for; buckets are computed when `need.buckets` or `need.strategy`.
+    pub fn compute(&mut self, p: &ParamSet, universe: &[u32], need: Need) {
+        let f = self.f;
+        let with_buckets = need.buckets || need.strategy;
+        score_hpp_all(f, p.alpha, p.beta, &mut self.hpp);
         self.buckets.clear();
         if with_buckets {
-            let (hpp, ae, be) = (&self.hpp, &self.alpha_eff, &self.beta_eff);
-            self.buckets.extend((0..f.len()).map(|i| {
-                let sc = Scored {
-                    hpp: hpp[i],
-                    alpha_eff: ae[i],
-                    beta_eff: be[i],
-                };
-                bucket(f, i, &sc, &p.scenario)
-            }));
+            let s = &p.scenario;
+            let thresholds = [
+                s.theta_flip,
+                s.theta_gamma,
+                s.theta_pin,
+                s.theta_vanna,
+                s.theta_charm,
+            ]
+            .map(f64::to_bits);
+            if self.unweighted_for != Some(thresholds) {
+                self.unweighted.clear();
+                self.unweighted
+                    .extend((0..f.len()).map(|i| unweighted_bucket(f, i, s)));
+                self.unweighted_for = Some(thresholds);
+            }
+            self.buckets.extend(
+                self.unweighted
+                    .iter()
+                    .enumerate()
+                    .map(|(i, u)| u.unwrap_or_else(|| weighted_bucket(f, i, p.alpha, p.beta, s))),
+            );
         }
         self.by_hpp.clear();
         self.by_trend.clear();
@@ -283,9 +325,12 @@ impl ScoredSamples {
         let n = by_hpp.len();
         // Branch-free partitions (the signs are in no order): write every element, keep the wanted ones.
         let (negative, positive, zero) = (&mut self.negative, &mut self.positive, &mut self.zero);
+        // Sized once (every set has the same universe); the slots past a partition's count are not read.
         for v in [&mut *negative, &mut *positive, &mut *zero] {
-            v.clear();
-            v.resize(n, Keyed::default());
+            if v.len() != n {
+                v.clear();
+                v.resize(n, Keyed::default());
+            }
         }
         let (mut nn, mut np, mut nz) = (0, 0, 0);
         for (k, e) in by_hpp.iter().enumerate() {
@@ -303,11 +348,9 @@ impl ScoredSamples {
             };
             np += usize::from(r.aux > 0);
         }
-        negative.truncate(nn);
-        positive.truncate(np);
-        zero.truncate(nz);
         let out = &mut self.by_trend;
-        let (a, b) = (&*negative, &*positive);
+        out.reserve(n);
+        let (a, b, zero) = (&negative[..nn], &positive[..np], &zero[..nz]);
         let (sa, sb) = (
             a.partition_point(|e| e.key < ZERO_KEY),
             b.partition_point(|e| e.key < ZERO_KEY),
@@ -373,11 +416,75 @@ impl RunState {
 
     /// ρ once every run is closed, for a window of `n` values whose target has Σ deviation² = `syy`.
     fn rho(&self, n: usize, syy: f64) -> f64 {
-        if n >= 2 && self.seen as usize == n && self.sxx > 0.0 && syy > 0.0 {
-            self.sxy / (self.sxx * syy).sqrt()
-        } else {
-            f64::NAN
-        }
+        rho(n, self.seen, self.sxy, self.sxx, syy)
+    }
+}
+
+/// Spearman's ρ = Σxy/√(Σxx·Σyy) of a window of `n` values once `seen` of them were accumulated; NaN when
+/// undefined (fewer than two values, a constant side).
+fn rho(n: usize, seen: u64, sxy: f64, sxx: f64, syy: f64) -> f64 {
+    if n >= 2 && seen as usize == n && sxx > 0.0 && syy > 0.0 {
+        sxy / (sxx * syy).sqrt()
+    } else {
+        f64::NAN
+    }
+}
+
+/// Largest window the integer accumulation of [`group_spearman`] takes: with n values, every partial Σxy and Σxx
+/// of the floating-point accumulation is a multiple of ¼ below n³/4 in magnitude, so for n³ < 2⁵³ each one is
+/// exact in `f64` — the floating-point sums equal the integer ones, whatever the order.
+const EXACT_MAX_VALUES: u64 = 200_000;
+const _: () = assert!(EXACT_MAX_VALUES * EXACT_MAX_VALUES * EXACT_MAX_VALUES < 1 << 53);
+
+/// Integer accumulation of one window (in units of ¼ for the sums, ½ for ranks and deviations).
+#[derive(Clone, Copy, Debug, Default)]
+struct ExactRuns {
+    /// Key of the open run (an empty run when `run_start == seen`).
+    key: u64,
+    /// Values of the window seen so far.
+    seen: i64,
+    /// `seen` when the open run started.
+    run_start: i64,
+    /// Σ twice the target deviation over the open run.
+    run_sum: i64,
+    /// 4·Σxy.
+    sxy: i64,
+    /// 4·Σxx.
+    sxx: i64,
+}
+
+impl ExactRuns {
+    /// Takes one value of the window: key `key`, twice its target deviation `d`; `member` false leaves the state
+    /// as it is (the value belongs to another window). Branch-free: `member` and a new key select, not jump (the
+    /// held-out samples sit at random places of the order). For a window of `n` values, `n_plus_1 = n + 1`.
+    #[inline(always)]
+    fn push(&mut self, key: u64, d: i64, member: bool, n_plus_1: i64) {
+        let close = member & (key != self.key);
+        // Twice the centered average rank of the open run, positions run_start + 1 ..= seen.
+        let x = self.run_start + 1 + self.seen - n_plus_1;
+        let (sxy, sxx) = (x * self.run_sum, (self.seen - self.run_start) * x * x);
+        self.sxy += select_unpredictable(close, sxy, 0);
+        self.sxx += select_unpredictable(close, sxx, 0);
+        self.run_start = select_unpredictable(close, self.seen, self.run_start);
+        self.run_sum =
+            select_unpredictable(close, 0, self.run_sum) + select_unpredictable(member, d, 0);
+        self.key = select_unpredictable(close, key, self.key);
+        self.seen += i64::from(member);
+    }
+
+    /// ρ after the last value: closes the open run.
+    fn rho(mut self, n: usize, syy: f64) -> f64 {
+        let n_plus_1 = n as i64 + 1;
+        let x = self.run_start + 1 + self.seen - n_plus_1;
+        self.sxy += x * self.run_sum;
+        self.sxx += (self.seen - self.run_start) * x * x;
+        rho(
+            n,
+            self.seen as u64,
+            self.sxy as f64 * 0.25,
+            self.sxx as f64 * 0.25,
+            syy,
+        )
     }
 }
 
@@ -387,15 +494,91 @@ pub struct Scratch {
     positions: Vec<i8>,
     returns: Vec<f64>,
     runs: Vec<RunState>,
+    exact: Vec<ExactRuns>,
+    n_plus_1: Vec<i64>,
     mean_rank: Vec<f64>,
 }
 
-/// Spearman's ρ of the order `sorted` against each window's target (`deviation` per sample, `target` per
-/// window) for every window of `g`, handed to `out(window, ρ)`.
+/// Spearman's ρ of the order `sorted` against each window's target (`deviation2`: twice the centered target rank
+/// per sample, from the group; `target` per window) for every window of `g`, handed to `out(window, ρ)`.
+///
+/// Windows of at most [`EXACT_MAX_VALUES`] values accumulate in integers without branches on the data
+/// ([`ExactRuns`]), which gives the very `f64` sums of the run-by-run floating-point accumulation
+/// ([`group_spearman_float`], used above that size): both are exact there. A test compares the two bit for bit.
 fn group_spearman(
     g: &WindowGroup,
     sorted: &[Keyed],
-    deviation: impl Fn(&Membership) -> f64,
+    deviation2: &[i32],
+    target: impl Fn(&PreparedWindow) -> &RankedTarget,
+    s: &mut Scratch,
+    out: impl FnMut(usize, f64),
+) {
+    if g.windows
+        .iter()
+        .all(|w| w.fwd_idx.len() as u64 <= EXACT_MAX_VALUES)
+    {
+        group_spearman_exact(g, sorted, deviation2, target, s, out);
+    } else {
+        group_spearman_float(g, sorted, deviation2, target, s, out);
+    }
+}
+
+/// [`group_spearman`] in integers (windows of at most [`EXACT_MAX_VALUES`] values).
+fn group_spearman_exact(
+    g: &WindowGroup,
+    sorted: &[Keyed],
+    deviation2: &[i32],
+    target: impl Fn(&PreparedWindow) -> &RankedTarget,
+    s: &mut Scratch,
+    mut out: impl FnMut(usize, f64),
+) {
+    // The lookups by sample index are random: each chunk first gathers them in a tight loop (many loads in
+    // flight at once), then accumulates from the gathered copy, so no lookup sits on the accumulation's chain.
+    let mut d = [0i32; GATHER_CHUNK];
+    if g.windows.len() == 1 {
+        let w = &g.windows[0];
+        let n_plus_1 = w.fwd_idx.len() as i64 + 1;
+        let mut st = ExactRuns::default();
+        for chunk in sorted.chunks(GATHER_CHUNK) {
+            for (d, e) in d.iter_mut().zip(chunk) {
+                *d = deviation2[e.idx as usize];
+            }
+            for (&d, e) in d.iter().zip(chunk) {
+                st.push(e.key, i64::from(d), d != NOT_MEMBER, n_plus_1);
+            }
+        }
+        out(0, st.rho(w.fwd_idx.len(), target(w).sum_sq()));
+        return;
+    }
+    s.exact.clear();
+    s.exact.resize(g.windows.len(), ExactRuns::default());
+    s.n_plus_1.clear();
+    s.n_plus_1
+        .extend(g.windows.iter().map(|w| w.fwd_idx.len() as i64 + 1));
+    let mut window = [0u32; GATHER_CHUNK];
+    for chunk in sorted.chunks(GATHER_CHUNK) {
+        for ((d, w), e) in d.iter_mut().zip(window.iter_mut()).zip(chunk) {
+            *d = deviation2[e.idx as usize];
+            *w = g.window_of[e.idx as usize];
+        }
+        for ((&d, &w), e) in d.iter().zip(&window).zip(chunk) {
+            let w = w as usize;
+            s.exact[w].push(e.key, i64::from(d), d != NOT_MEMBER, s.n_plus_1[w]);
+        }
+    }
+    for (w, pw) in g.windows.iter().enumerate() {
+        out(w, s.exact[w].rho(pw.fwd_idx.len(), target(pw).sum_sq()));
+    }
+}
+
+/// Lookups gathered ahead of the accumulation in [`group_spearman_exact`].
+const GATHER_CHUNK: usize = 256;
+
+/// [`group_spearman`] in `f64`, run by run in sorted order (any window size).
+fn group_spearman_float(
+    g: &WindowGroup,
+    sorted: &[Keyed],
+    deviation2: &[i32],
     target: impl Fn(&PreparedWindow) -> &RankedTarget,
     s: &mut Scratch,
     mut out: impl FnMut(usize, f64),
@@ -405,8 +588,8 @@ fn group_spearman(
         let mean_rank = (g.windows[0].fwd_idx.len() as f64 + 1.0) / 2.0;
         let mut st = RunState::default();
         for e in sorted {
-            let m = &g.member[e.idx as usize];
-            if m.window == NOT_MEMBER {
+            let d = deviation2[e.idx as usize];
+            if d == NOT_MEMBER {
                 continue;
             }
             if st.open && st.key != e.key {
@@ -418,7 +601,7 @@ fn group_spearman(
                 st.run_start = st.seen;
                 st.run_sum = 0.0;
             }
-            st.run_sum += deviation(m);
+            st.run_sum += 0.5 * f64::from(d);
             st.seen += 1;
         }
         st.close(mean_rank);
@@ -437,14 +620,14 @@ fn group_spearman(
             .map(|w| (w.fwd_idx.len() as f64 + 1.0) / 2.0),
     );
     for e in sorted {
-        let m = &g.member[e.idx as usize];
-        let (k, w) = (e.key, m.window);
-        if w == NOT_MEMBER {
+        let d = deviation2[e.idx as usize];
+        if d == NOT_MEMBER {
             continue;
         }
-        let st = &mut s.runs[w as usize];
+        let (k, w) = (e.key, g.window_of[e.idx as usize] as usize);
+        let st = &mut s.runs[w];
         if st.open && st.key != k {
-            st.close(s.mean_rank[w as usize]);
+            st.close(s.mean_rank[w]);
         }
         if !st.open {
             st.open = true;
@@ -452,7 +635,7 @@ fn group_spearman(
             st.run_start = st.seen;
             st.run_sum = 0.0;
         }
-        st.run_sum += deviation(m);
+        st.run_sum += 0.5 * f64::from(d);
         st.seen += 1;
     }
     for (w, pw) in g.windows.iter().enumerate() {
@@ -467,7 +650,7 @@ fn group_spearman(
 pub fn evaluate_group(
     f: &Features,
     g: &WindowGroup,
-    sc: &ScoredSamples,
+    sc: &ScoredSamples<'_>,
     fee_bps: f64,
     need: Need,
     s: &mut Scratch,
@@ -490,7 +673,7 @@ pub fn evaluate_group(
         group_spearman(
             g,
             &sc.by_hpp,
-            |m| m.vol_deviation,
+            &g.vol_deviation2,
             |w| &w.vol_target,
             s,
             |w, v| out[w].ic_vol = v,
@@ -500,7 +683,7 @@ pub fn evaluate_group(
         group_spearman(
             g,
             &sc.by_trend,
-            |m| m.ret_deviation,
+            &g.ret_deviation2,
             |w| &w.ret_target,
             s,
             |w, v| out[w].ic_trend = v,
@@ -517,7 +700,7 @@ pub fn evaluate_group(
     out
 }
 
-fn bucket_separation(w: &PreparedWindow, sc: &ScoredSamples, m: &mut WindowMetrics) {
+fn bucket_separation(w: &PreparedWindow, sc: &ScoredSamples<'_>, m: &mut WindowMetrics) {
     // Sums and counts per bucket number (branch-free).
     let mut sum = [0.0f64; 8];
     let mut count = [0u64; 8];
@@ -543,7 +726,7 @@ fn bucket_separation(w: &PreparedWindow, sc: &ScoredSamples, m: &mut WindowMetri
 fn strategy(
     f: &Features,
     w: &PreparedWindow,
-    sc: &ScoredSamples,
+    sc: &ScoredSamples<'_>,
     fee_bps: f64,
     s: &mut Scratch,
 ) -> StrategyStats {
@@ -571,5 +754,201 @@ fn strategy(
         returns,
         turnover,
         active_steps: active,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+    use crate::feature_cache::FoldParams;
+    use crate::metrics::spearman::spearman;
+    use crate::planted_samples::{planted_samples, PlantedConfig};
+    use crate::scoring::{bucket, score};
+    use dealerflow_engine::scenario::ScenarioParams;
+
+    fn features(samples: usize) -> Features {
+        let cfg = PlantedConfig {
+            samples,
+            ..PlantedConfig::default()
+        };
+        let fold = FoldParams {
+            model: "flow".into(),
+            currency: "BTC".into(),
+            rate: 0.0,
+            every_ms: cfg.every_ms,
+            lookback_ms: cfg.lookback_ms,
+            window_ms: cfg.window_ms,
+            horizons_ms: vec![900_000],
+        };
+        Features::build(
+            planted_samples(&cfg).unwrap().into_iter().map(Ok),
+            &fold,
+            |_| {},
+        )
+        .unwrap()
+    }
+
+    fn set(alpha: f64, beta: f64, scenario: ScenarioParams) -> ParamSet {
+        ParamSet {
+            alpha,
+            beta,
+            scenario,
+        }
+    }
+
+    #[test]
+    fn scores_and_buckets_match_the_engine_rules_sample_by_sample() {
+        let f = features(3_000);
+        let universe = forward_universe(&f, 0);
+        let mut sc = ScoredSamples::new(&f);
+        let wide = ScenarioParams {
+            theta_gamma: 0.05,
+            theta_vanna: 0.002,
+            theta_charm: 0.002,
+            ..ScenarioParams::default()
+        };
+        // Thresholds change between sets and come back: the kept first half must follow them.
+        let sets = [
+            set(1.0, 1.0, ScenarioParams::default()),
+            set(0.3, 2.5, ScenarioParams::default()),
+            set(0.3, 2.5, wide),
+            set(4.0, 0.0, wide),
+            set(0.0, 0.7, ScenarioParams::default()),
+        ];
+        let mut seen = [0usize; 7];
+        for p in &sets {
+            sc.compute(p, &universe, Need::ALL);
+            assert_eq!(sc.buckets().len(), f.len());
+            for i in 0..f.len() {
+                let s = score(&f, i, p.alpha, p.beta);
+                assert_eq!(sc.hpp()[i].to_bits(), s.hpp.to_bits(), "HPP at {i}");
+                let b = bucket(&f, i, &s, &p.scenario);
+                assert_eq!(sc.buckets()[i], b, "bucket at {i} for {p:?}");
+                seen[usize::from(b.code())] += 1;
+            }
+        }
+        // Every bucket occurs, so both halves of the rules were exercised.
+        assert!(seen.iter().all(|&n| n > 0), "{seen:?}");
+    }
+
+    /// ρ of every window of `g` by both accumulations, for the order of `values` (one per sample).
+    fn both_ways(
+        f: &Features,
+        g: &WindowGroup,
+        values: &[f64],
+        universe: &[u32],
+        vol: bool,
+    ) -> Vec<(f64, f64)> {
+        let mut sorted: Vec<Keyed> = universe
+            .iter()
+            .map(|&i| Keyed {
+                key: order_key(values[i as usize]),
+                idx: i,
+                aux: 0,
+            })
+            .collect();
+        sort_by_key(&mut sorted, &mut RankScratch::default());
+        let deviation2 = if vol {
+            &g.vol_deviation2
+        } else {
+            &g.ret_deviation2
+        };
+        fn vol_target(w: &PreparedWindow) -> &RankedTarget {
+            &w.vol_target
+        }
+        fn ret_target(w: &PreparedWindow) -> &RankedTarget {
+            &w.ret_target
+        }
+        let target = if vol { vol_target } else { ret_target };
+        let mut s = Scratch::default();
+        let mut exact = vec![f64::NAN; g.windows.len()];
+        let mut float = vec![f64::NAN; g.windows.len()];
+        group_spearman_exact(g, &sorted, deviation2, target, &mut s, |w, v| exact[w] = v);
+        group_spearman_float(g, &sorted, deviation2, target, &mut s, |w, v| float[w] = v);
+        assert_eq!(f.len(), values.len());
+        exact.into_iter().zip(float).collect()
+    }
+
+    #[test]
+    fn integer_and_floating_point_spearman_agree_bit_for_bit_and_with_the_formula() {
+        let f = features(3_000);
+        let universe = forward_universe(&f, 0);
+        // Segments as (start, end) pairs.
+        let window = |name: &str, segments: &[(usize, usize)]| Window {
+            name: name.into(),
+            segments: segments.iter().map(|&(a, b)| a..b).collect(),
+        };
+        let groups = [
+            // One window with holes: the samples outside sit at random places of the order.
+            WindowGroup::new(
+                &f,
+                0,
+                vec![window("a", &[(0, 700), (900, 1_600), (1_650, 2_990)])],
+            ),
+            // Disjoint windows that do not cover everything.
+            WindowGroup::new(
+                &f,
+                0,
+                vec![
+                    window("b0", &[(0, 500)]),
+                    window("b1", &[(500, 1_100), (1_300, 1_400)]),
+                    window("b2", &[(1_400, 2_200)]),
+                    window("b3", &[(2_600, 3_000)]),
+                ],
+            ),
+            // Too few values for ρ.
+            WindowGroup::new(&f, 0, vec![window("c", &[(10, 11)])]),
+        ];
+        let mut x = 0x9e37_79b9_7f4a_7c15u64;
+        let mut next = move || {
+            x = x
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            x >> 33
+        };
+        let h = &f.horizons[0];
+        for round in 0..40 {
+            // Few distinct values (long runs of ties), many, and a constant score.
+            let distinct = [3, 50, 1_000, 1 << 30, 1][round % 5];
+            let values: Vec<f64> = (0..f.len())
+                .map(|_| (next() % distinct) as f64 * if next() & 1 == 0 { 0.5 } else { -1.25 })
+                .collect();
+            for g in &groups {
+                for vol in [true, false] {
+                    let rhos = both_ways(&f, g, &values, &universe, vol);
+                    for (w, (exact, float)) in g.windows.iter().zip(rhos) {
+                        assert_eq!(
+                            exact.to_bits(),
+                            float.to_bits(),
+                            "{} round {round}",
+                            w.window.name
+                        );
+                        let x: Vec<f64> = w.fwd_idx.iter().map(|&i| values[i as usize]).collect();
+                        let y: Vec<f64> = w
+                            .fwd_idx
+                            .iter()
+                            .map(|&i| {
+                                let i = i as usize;
+                                if vol {
+                                    h.fwd_realized_vol[i]
+                                } else {
+                                    h.fwd_log_return[i]
+                                }
+                            })
+                            .collect();
+                        match spearman(&x, &y) {
+                            Some(r) => assert!(
+                                (exact - r).abs() <= 1e-12 * r.abs().max(1e-300),
+                                "{} round {round}: {exact} vs {r}",
+                                w.window.name
+                            ),
+                            None => assert!(exact.is_nan(), "{}: {exact}", w.window.name),
+                        }
+                    }
+                }
+            }
+        }
     }
 }

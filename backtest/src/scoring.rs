@@ -5,9 +5,13 @@
 //! a zero IQR falling back to the unscaled weight. sign(ΔS) and the IQRs come from the engine's HPP sampler
 //! (stored in the cache); the weighting below repeats the engine's `hpp` arithmetic operation for operation,
 //! so the score is bit-identical to `HppSampler::push` with the same α and β (checked by a test against the
-//! engine). The bucket is the engine's own [`classify`].
+//! engine). The bucket is the engine's own [`classify`]; a sweep applies it in its two halves
+//! ([`unweighted_bucket`] once per threshold set, [`weighted_bucket`] per set where the first leaves it open),
+//! which compose to the same function.
 
-use dealerflow_engine::scenario::{classify, Scenario, ScenarioInputs, ScenarioParams};
+use dealerflow_engine::scenario::{
+    classify, classify_unweighted, classify_weighted, Scenario, ScenarioInputs, ScenarioParams,
+};
 
 use crate::feature_cache::Features;
 
@@ -78,22 +82,71 @@ pub fn score_all(
     }
 }
 
+/// HPP of every sample into `hpp` (resized to the sample count): the `hpp` of [`score_all`], without keeping
+/// the effective weights.
+pub fn score_hpp_all(f: &Features, alpha: f64, beta: f64, hpp: &mut Vec<f64>) {
+    let n = f.len();
+    hpp.clear();
+    hpp.resize(n, 0.0);
+    let (sign, ngi, vss, chl) = (
+        &f.spot_change_sign[..n],
+        &f.ngi[..n],
+        &f.vss[..n],
+        &f.chl24h[..n],
+    );
+    let (iqr_ngi, iqr_vss, iqr_chl) = (&f.iqr_ngi[..n], &f.iqr_vss[..n], &f.iqr_chl24h[..n]);
+    let hpp = &mut hpp[..n];
+    for i in 0..n {
+        let a = weight_eff(alpha, iqr_ngi[i], iqr_vss[i]);
+        let b = weight_eff(beta, iqr_ngi[i], iqr_chl[i]);
+        hpp[i] = f64::from(sign[i]) * ngi[i] + a * vss[i] + b * chl[i];
+    }
+}
+
+fn inputs(f: &Features, i: usize, alpha_eff: f64, beta_eff: f64) -> ScenarioInputs {
+    let level = |v: f64| (!v.is_nan()).then_some(v);
+    ScenarioInputs {
+        spot_usd: f.spot_usd[i],
+        zero_gamma_level: level(f.zero_gamma_level[i]),
+        major_positive_strike: level(f.major_positive_strike[i]),
+        ngi: f.ngi[i],
+        vss: f.vss[i],
+        chl24h: f.chl24h[i],
+        alpha_eff,
+        beta_eff,
+        adv_usd: f.adv_usd[i],
+    }
+}
+
 /// The scenario bucket of sample `i` given its effective weights.
 #[inline]
 pub fn bucket(f: &Features, i: usize, s: &Scored, p: &ScenarioParams) -> Scenario {
-    let level = |v: f64| (!v.is_nan()).then_some(v);
-    classify(
-        &ScenarioInputs {
-            spot_usd: f.spot_usd[i],
-            zero_gamma_level: level(f.zero_gamma_level[i]),
-            major_positive_strike: level(f.major_positive_strike[i]),
-            ngi: f.ngi[i],
-            vss: f.vss[i],
-            chl24h: f.chl24h[i],
-            alpha_eff: s.alpha_eff,
-            beta_eff: s.beta_eff,
-            adv_usd: f.adv_usd[i],
-        },
+    classify(&inputs(f, i, s.alpha_eff, s.beta_eff), p)
+}
+
+/// The bucket of sample `i` as far as the thresholds decide it without the HPP weights
+/// ([`classify_unweighted`]; `None`: [`weighted_bucket`] decides).
+#[inline]
+pub fn unweighted_bucket(f: &Features, i: usize, p: &ScenarioParams) -> Option<Scenario> {
+    classify_unweighted(&inputs(f, i, f64::NAN, f64::NAN), p)
+}
+
+/// The bucket of sample `i` when [`unweighted_bucket`] left it open, under weights α, β
+/// ([`classify_weighted`] with the effective weights of [`score`]).
+#[inline]
+pub fn weighted_bucket(
+    f: &Features,
+    i: usize,
+    alpha: f64,
+    beta: f64,
+    p: &ScenarioParams,
+) -> Scenario {
+    classify_weighted(
+        weight_eff(alpha, f.iqr_ngi[i], f.iqr_vss[i]),
+        f.vss[i],
+        weight_eff(beta, f.iqr_ngi[i], f.iqr_chl24h[i]),
+        f.chl24h[i],
+        f.adv_usd[i],
         p,
     )
 }

@@ -19,7 +19,7 @@ use rayon::prelude::*;
 use crate::error::BacktestError;
 use crate::evaluate::{
     evaluate_group, forward_universe, Need, PreparedWindow, ScoredSamples, Scratch, WindowGroup,
-    WindowMetrics,
+    WindowMetrics, MAX_SAMPLES,
 };
 use crate::feature_cache::Features;
 use crate::metrics::deflated_sharpe::{deflated_sharpe_ratio, expected_max_sharpe};
@@ -198,6 +198,15 @@ pub fn validate(f: &Features, cfg: &SweepConfig) -> Result<usize, BacktestError>
             ),
         });
     }
+    if f.len() > MAX_SAMPLES {
+        return Err(BacktestError::Setting {
+            setting: "sampling step",
+            reason: format!(
+                "{} samples, more than the {MAX_SAMPLES} a sweep can rank; use a larger sampling step or a shorter range",
+                f.len()
+            ),
+        });
+    }
     Ok(horizon)
 }
 
@@ -239,9 +248,9 @@ pub fn run_sweep(
     let mut results: Vec<SetResult> = sets
         .par_iter()
         .map_init(
-            <(Scratch, ScoredSamples)>::default,
+            || (Scratch::default(), ScoredSamples::new(f)),
             |(scratch, scored), p| {
-                scored.compute(f, p, &universe, Need::ALL);
+                scored.compute(p, &universe, Need::ALL);
                 let ins = evaluate_group(f, &in_sample, scored, cfg.fee_bps, Need::ALL, scratch)
                     .into_iter()
                     .next()

@@ -112,35 +112,57 @@ pub struct ScenarioInputs {
     pub adv_usd: f64,
 }
 
-/// Applies the rules of the module docs, first match wins.
+/// Applies the rules of the module docs, first match wins: [`classify_unweighted`], then [`classify_weighted`].
 pub fn classify(x: &ScenarioInputs, p: &ScenarioParams) -> Scenario {
+    classify_unweighted(x, p).unwrap_or_else(|| {
+        classify_weighted(x.alpha_eff, x.vss, x.beta_eff, x.chl24h, x.adv_usd, p)
+    })
+}
+
+/// Rules 1–4 and the zero-ADV guard: the part of [`classify`] that does not read the HPP weights (`alpha_eff`,
+/// `beta_eff` are ignored). `None`: no rule matched, [`classify_weighted`] decides. A parameter sweep computes
+/// this once per sample and threshold set and re-applies only the weighted rules per (α, β).
+pub fn classify_unweighted(x: &ScenarioInputs, p: &ScenarioParams) -> Option<Scenario> {
     let s = x.spot_usd;
     if let Some(z) = x.zero_gamma_level {
         if (s - z).abs() / s <= p.theta_flip {
-            return Scenario::FlipZone;
+            return Some(Scenario::FlipZone);
         }
     }
     if x.adv_usd.is_nan() || x.adv_usd <= 0.0 {
-        return Scenario::Neutral;
+        return Some(Scenario::Neutral);
     }
     let gamma_threshold = p.theta_gamma * x.adv_usd;
     if x.ngi <= -gamma_threshold {
-        return Scenario::Amplified;
+        return Some(Scenario::Amplified);
     }
     if x.ngi >= gamma_threshold {
         let pinned = x
             .major_positive_strike
             .is_some_and(|k| (s - k).abs() / s <= p.theta_pin);
-        return if pinned {
+        return Some(if pinned {
             Scenario::Pinned
         } else {
             Scenario::Dampened
-        };
+        });
     }
-    if (x.alpha_eff * x.vss).abs() >= p.theta_vanna * x.adv_usd {
+    None
+}
+
+/// Rules 5–6, else `neutral`: the part of [`classify`] that reads the HPP weights, for a sample
+/// [`classify_unweighted`] left undecided (ADV > 0). VSS in USD per vol point, CHL24h and ADV in USD.
+pub fn classify_weighted(
+    alpha_eff: f64,
+    vss: f64,
+    beta_eff: f64,
+    chl24h: f64,
+    adv_usd: f64,
+    p: &ScenarioParams,
+) -> Scenario {
+    if (alpha_eff * vss).abs() >= p.theta_vanna * adv_usd {
         return Scenario::VannaDriven;
     }
-    if (x.beta_eff * x.chl24h).abs() >= p.theta_charm * x.adv_usd {
+    if (beta_eff * chl24h).abs() >= p.theta_charm * adv_usd {
         return Scenario::CharmDriven;
     }
     Scenario::Neutral
@@ -163,6 +185,75 @@ mod tests {
             beta_eff: 1.0,
             adv_usd: 1000.0,
         }
+    }
+
+    #[test]
+    fn the_two_halves_make_classify_and_only_the_second_reads_the_weights() {
+        let p = ScenarioParams::default();
+        let cases = [
+            base(),
+            ScenarioInputs {
+                zero_gamma_level: Some(100.4),
+                ..base()
+            },
+            ScenarioInputs {
+                adv_usd: 0.0,
+                vss: 1e9,
+                ..base()
+            },
+            ScenarioInputs {
+                ngi: -10.0,
+                ..base()
+            },
+            ScenarioInputs {
+                ngi: 10.0,
+                major_positive_strike: Some(100.3),
+                ..base()
+            },
+            ScenarioInputs {
+                vss: -10.0,
+                ..base()
+            },
+            ScenarioInputs {
+                chl24h: 10.0,
+                ..base()
+            },
+        ];
+        for x in cases {
+            let heavy = ScenarioInputs {
+                alpha_eff: 1e6,
+                beta_eff: -1e6,
+                ..x
+            };
+            assert_eq!(classify_unweighted(&x, &p), classify_unweighted(&heavy, &p));
+            for y in [x, heavy] {
+                let whole = classify(&y, &p);
+                match classify_unweighted(&y, &p) {
+                    Some(s) => assert_eq!(s, whole),
+                    None => assert_eq!(
+                        classify_weighted(y.alpha_eff, y.vss, y.beta_eff, y.chl24h, y.adv_usd, &p),
+                        whole
+                    ),
+                }
+            }
+        }
+        // Weights decide only what the first half leaves open.
+        let open = ScenarioInputs {
+            vss: 10.0,
+            ..base()
+        };
+        assert_eq!(classify_unweighted(&open, &p), None);
+        assert_eq!(
+            classify(
+                &ScenarioInputs {
+                    alpha_eff: 0.0,
+                    ..open
+                },
+                &p
+            ),
+            Scenario::Neutral
+        );
+        assert_eq!(classify(&open, &p), Scenario::VannaDriven);
     }
 
     #[test]

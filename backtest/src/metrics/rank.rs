@@ -4,8 +4,10 @@
 //!
 //! Values are sorted through an integer key that orders like the floats ([`order_key`]), so the ranks depend only
 //! on the values, not on the order the sort visits equal keys in. Long inputs use a least-significant-digit radix
-//! sort on the key (six passes of 11 bits, passes where every key shares the digit skipped; Knuth, TAOCP vol. 3,
-//! §5.2.5), several times faster than a comparison sort at the sizes a sweep ranks (tens of thousands).
+//! sort on the top 33 bits of the key (three passes of 11 bits, passes where every key shares the digit skipped;
+//! Knuth, TAOCP vol. 3, §5.2.5), several times faster than a comparison sort at the sizes a sweep ranks (tens of
+//! thousands); the few runs of keys that share those bits (values within a relative 2⁻²¹ of each other, or equal)
+//! are then put in order by a stable comparison sort. The outcome is the stable sort by the whole key.
 
 /// An integer key with the order of `v` (total order of finite and infinite values; −0 and +0 share a key).
 /// Branch-free: negative values have every bit flipped, others only the sign bit.
@@ -52,19 +54,24 @@ pub struct RankScratch {
 /// Below this length a comparison sort is used.
 const RADIX_MIN_LEN: usize = 1024;
 const DIGIT_BITS: u32 = 11;
-const DIGITS: usize = 6;
+/// The radix passes sort on the key's bits from this one up (three digits of 11 bits).
+const RADIX_LOW_BIT: u32 = 64 - DIGIT_BITS * DIGITS as u32;
+const DIGITS: usize = 3;
 const BUCKETS: usize = 1 << DIGIT_BITS;
+/// Runs of keys sharing the radix bits up to this length are finished by insertion, longer ones by merge sort.
+const INSERTION_MAX_LEN: usize = 16;
 
-/// Sorts `keyed` by key (stable LSD radix, module docs), using `spare` as the second buffer.
+/// Sorts `keyed` by key, stably (module docs), using `spare` as the second buffer.
 fn radix_sort(keyed: &mut Vec<Keyed>, spare: &mut Vec<Keyed>, counts: &mut Vec<u32>) {
     let n = keyed.len();
     counts.clear();
     counts.resize(DIGITS * BUCKETS, 0);
+    let digit = |key: u64, d: usize| {
+        ((key >> (RADIX_LOW_BIT + d as u32 * DIGIT_BITS)) as usize) & (BUCKETS - 1)
+    };
     for e in keyed.iter() {
         for d in 0..DIGITS {
-            counts
-                [d * BUCKETS + (((e.key >> (d as u32 * DIGIT_BITS)) as usize) & (BUCKETS - 1))] +=
-                1;
+            counts[d * BUCKETS + digit(e.key, d)] += 1;
         }
     }
     spare.clear();
@@ -79,13 +86,34 @@ fn radix_sort(keyed: &mut Vec<Keyed>, spare: &mut Vec<Keyed>, counts: &mut Vec<u
             *x = offset;
             offset += here;
         }
-        let shift = d as u32 * DIGIT_BITS;
         for &item in keyed.iter() {
-            let b = ((item.key >> shift) as usize) & (BUCKETS - 1);
+            let b = digit(item.key, d);
             spare[c[b] as usize] = item;
             c[b] += 1;
         }
         std::mem::swap(keyed, spare);
+    }
+    // Stable by the radix bits; finish each run that shares them by the whole key, stably.
+    let mut start = 0;
+    while start < n {
+        let high = keyed[start].key >> RADIX_LOW_BIT;
+        let mut end = start + 1;
+        while end < n && keyed[end].key >> RADIX_LOW_BIT == high {
+            end += 1;
+        }
+        let run = &mut keyed[start..end];
+        if run.len() <= INSERTION_MAX_LEN {
+            for i in 1..run.len() {
+                let mut j = i;
+                while j > 0 && run[j - 1].key > run[j].key {
+                    run.swap(j - 1, j);
+                    j -= 1;
+                }
+            }
+        } else {
+            run.sort_by_key(|e| e.key);
+        }
+        start = end;
     }
 }
 
@@ -203,5 +231,49 @@ mod tests {
         }
         assert_eq!(negated_key(order_key(0.0)), order_key(-0.0));
         assert_eq!(average_ranks(&[-0.0, 0.0]), vec![1.5, 1.5]);
+    }
+
+    /// Elements with keys drawn by `key`, at positions as `idx`.
+    fn keyed(n: usize, mut key: impl FnMut(usize) -> u64) -> Vec<Keyed> {
+        (0..n)
+            .map(|i| Keyed {
+                key: key(i),
+                idx: i as u32,
+                aux: 0,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn radix_sort_is_the_stable_sort_by_the_whole_key() {
+        let mut x = 0x2545_f491_4f6c_dd1du64;
+        let mut next = move || {
+            x = x
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            x
+        };
+        let inputs = [
+            // Spread values of both signs: runs sharing the radix bits are rare.
+            keyed(40_000, |_| order_key((next() as i64 >> 11) as f64 * 1e-3)),
+            // Few distinct values: long runs of equal keys, kept in input order.
+            keyed(20_000, |_| order_key((next() % 7) as f64 - 3.0)),
+            // Values within 2⁻²¹ of each other: short runs that differ below the radix bits.
+            keyed(20_000, |_| {
+                order_key(1.0 + ((next() >> 40) % 4_000) as f64 * f64::EPSILON)
+            }),
+            // One long run that differs only below the radix bits, with ties.
+            keyed(5_000, |_| (1 << 63) | ((next() >> 40) % 100)),
+            // Every digit equal: every pass skipped.
+            keyed(3_000, |_| 42),
+        ];
+        for input in inputs {
+            let mut expected = input.clone();
+            expected.sort_by_key(|e| e.key);
+            let mut fast = input;
+            sort_by_key(&mut fast, &mut RankScratch::default());
+            assert!(fast.len() >= RADIX_MIN_LEN);
+            assert_eq!(fast, expected);
+        }
     }
 }
