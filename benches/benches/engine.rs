@@ -3,12 +3,16 @@
 //!   (`fold/archived`), also end to end with the log reader's frame checks (`fold/log`) and on owned events
 //!   (`fold/owned`);
 //! - exposures + levels (including the zero-gamma search) for 1 000 live instruments ≤ 5 ms
-//!   (`evaluate/1000_instruments`).
+//!   (`evaluate/1000_instruments`; ≤ 0.25 ms is the next goal);
+//! - the same for the chain of the comparison harness's numpy row, 352 instruments whose zero-gamma level lies
+//!   inside the grid, so that the search bisects (`evaluate/harness_chain_352`; ≤ 0.1 ms is the next goal).
 //!
 //! Run: `cargo bench -p dealerflow-benches --bench engine`.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
+use dealerflow_benches::compare::input::{prepare, InputSource};
+use dealerflow_engine::as_of::fold_as_of;
 use dealerflow_engine::report::evaluate;
 use dealerflow_engine::{InventoryModel, State};
 use dealerflow_log::{FsyncPolicy, LogOptions, LogReader, LogWriter};
@@ -188,5 +192,37 @@ fn bench_evaluate(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, bench_fold, bench_evaluate);
+/// The chain of the comparison harness's numpy row: `synth --days 5 --seed 7 --currencies BTC` folded as of its
+/// last BTC trade.
+fn bench_evaluate_harness_chain(c: &mut Criterion) {
+    let work = tempfile::tempdir().unwrap();
+    let source = InputSource::Synth {
+        currency: "BTC".into(),
+        days: 5,
+        seed: 7,
+        trades_per_day: 30_000.0,
+    };
+    let input = prepare(&source, work.path()).unwrap();
+    let at = input.summary.last_trade_ms["BTC"];
+    let reader = LogReader::open(&input.log_dir).unwrap();
+    let (state, _) = fold_as_of(&reader, InventoryModel::Flow, at, None).unwrap();
+    let e = evaluate(&state, "BTC", at, 0.0).expect("evaluate");
+    assert_eq!(e.exposures.instruments.len(), 352, "the harness's chain");
+    assert!(
+        e.levels.zero_gamma_level.is_some(),
+        "the zero-gamma level lies inside the grid"
+    );
+    let mut g = c.benchmark_group("evaluate");
+    g.bench_function("harness_chain_352", |b| {
+        b.iter(|| evaluate(&state, "BTC", at, 0.0).expect("evaluate"))
+    });
+    g.finish();
+}
+
+criterion_group!(
+    benches,
+    bench_fold,
+    bench_evaluate,
+    bench_evaluate_harness_chain
+);
 criterion_main!(benches);

@@ -333,26 +333,8 @@ impl LogQuery {
                 last_ms: last,
             });
         }
-        if hpp_every_ms <= 0 {
-            return Err(EngineError::Sampling {
-                reason: format!("HPP sampling step {hpp_every_ms} ms; it must be positive"),
-            });
-        }
-        let policy = self.policy(cfg);
         let mut warnings = Vec::new();
-        let built = match &policy {
-            Some(p) => {
-                let grid = SampleGrid {
-                    every_ms: hpp_every_ms,
-                    rate: cfg.rate,
-                };
-                self.build_if_behind(cfg.model, p, grid, at_ms)?
-            }
-            None => None,
-        };
-        if let Some(b) = &built {
-            push_once(&mut warnings, b.warnings.iter().cloned());
-        }
+        let (policy, built) = self.prepare(cfg, at_ms, hpp_every_ms, &mut warnings)?;
         // A named currency is only checked against the fold (below): nothing is handed out before that.
         let chosen = match &cfg.currency {
             Some(c) => c.clone(),
@@ -411,26 +393,8 @@ impl LogQuery {
         at_ms: i64,
         hpp_every_ms: i64,
     ) -> Result<StateAsOf, EngineError> {
-        if hpp_every_ms <= 0 {
-            return Err(EngineError::Sampling {
-                reason: format!("HPP sampling step {hpp_every_ms} ms; it must be positive"),
-            });
-        }
-        let policy = self.policy(cfg);
         let mut warnings = Vec::new();
-        let built = match &policy {
-            Some(p) => {
-                let grid = SampleGrid {
-                    every_ms: hpp_every_ms,
-                    rate: cfg.rate,
-                };
-                self.build_if_behind(cfg.model, p, grid, at_ms)?
-            }
-            None => None,
-        };
-        if let Some(b) = &built {
-            push_once(&mut warnings, b.warnings.iter().cloned());
-        }
+        let (policy, built) = self.prepare(cfg, at_ms, hpp_every_ms, &mut warnings)?;
         let start = self.checkpoint_before(cfg.model, policy.as_ref(), at_ms, &mut warnings)?;
         let from_checkpoint_ms = start.as_ref().map(|c| c.coverage.ts_ms);
         let (state, stats) = fold_as_of(&self.reader, cfg.model, at_ms, start)?;
@@ -539,6 +503,37 @@ impl LogQuery {
             self.require_only(&plan.currency, stats.currencies.clone())?;
         }
         Ok(SeriesAnswer { stats, warnings })
+    }
+
+    /// The checkpoint policy of `cfg`, after building checkpoints and HPP sample chunks (on a grid of
+    /// `hpp_every_ms`) up to `at_ms` when they are behind; the build's warnings go to `warnings`.
+    fn prepare(
+        &self,
+        cfg: &QueryConfig,
+        at_ms: i64,
+        hpp_every_ms: i64,
+        warnings: &mut Vec<String>,
+    ) -> Result<(Option<CheckpointPolicy>, Option<BuildStats>), EngineError> {
+        if hpp_every_ms <= 0 {
+            return Err(EngineError::Sampling {
+                reason: format!("HPP sampling step {hpp_every_ms} ms; it must be positive"),
+            });
+        }
+        let policy = self.policy(cfg);
+        let built = match &policy {
+            Some(p) => {
+                let grid = SampleGrid {
+                    every_ms: hpp_every_ms,
+                    rate: cfg.rate,
+                };
+                self.build_if_behind(cfg.model, p, grid, at_ms)?
+            }
+            None => None,
+        };
+        if let Some(b) = &built {
+            push_once(warnings, b.warnings.iter().cloned());
+        }
+        Ok((policy, built))
     }
 
     /// Builds checkpoints and HPP sample chunks (every currency, on `grid`) up to `at_ms` when the newest

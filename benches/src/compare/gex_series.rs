@@ -19,9 +19,8 @@
 //! [`LogQuery::series`]: dealerflow_engine::query::LogQuery::series
 
 use std::path::Path;
-use std::process::{Command, Stdio};
 
-use anyhow::{bail, Context, Result};
+use anyhow::{Context, Result};
 use dealerflow_engine::checkpoint::CHECKPOINT_DIR;
 use dealerflow_engine::hpp::HppParams;
 use dealerflow_engine::query::{LogQuery, QueryConfig};
@@ -29,6 +28,7 @@ use dealerflow_store::ClickHouseTarget;
 use serde::Deserialize;
 
 use super::numpy_gex::{gex_close, ZERO_GAMMA_REL_TOL};
+use super::python_env::run_json_script;
 use super::timing::{time_cold_and_warm, Timing};
 
 /// One row of dealerflow's series, as far as it is compared.
@@ -188,36 +188,21 @@ pub fn baseline_series(
 ) -> Result<BaselineSeries> {
     let results = work_dir.join(format!("gex-series-{every_ms}.json"));
     let index = format!("{}_usd", currency.to_ascii_lowercase());
-    let out = Command::new(python)
-        .arg(script)
-        .arg(target.url())
-        .arg(target.database())
-        .arg(currency)
-        .arg(&index)
-        .arg(from_ms.to_string())
-        .arg(to_ms.to_string())
-        .arg(every_ms.to_string())
-        .arg(&results)
-        .arg("--limit")
-        .arg(limit.to_string())
-        .arg("--repeat")
-        .arg(repeat.max(1).to_string())
-        .stdin(Stdio::null())
-        .output()
-        .with_context(|| format!("running {} {}", python.display(), script.display()))?;
-    if !out.status.success() {
-        let err = String::from_utf8_lossy(&out.stderr);
-        bail!(
-            "{} exited with {}: {}",
-            script.display(),
-            out.status,
-            err.trim().lines().last().unwrap_or("")
-        );
-    }
-    let text = std::fs::read_to_string(&results)
-        .with_context(|| format!("reading {}", results.display()))?;
-    let r: ScriptResults =
-        serde_json::from_str(&text).with_context(|| format!("parsing {}", results.display()))?;
+    let args: Vec<std::ffi::OsString> = vec![
+        target.url().into(),
+        target.database().into(),
+        currency.into(),
+        index.into(),
+        from_ms.to_string().into(),
+        to_ms.to_string().into(),
+        every_ms.to_string().into(),
+        results.clone().into(),
+        "--limit".into(),
+        limit.to_string().into(),
+        "--repeat".into(),
+        repeat.max(1).to_string().into(),
+    ];
+    let r: ScriptResults = run_json_script(python, script, &args, &results)?;
     let scale = r.times as f64 / r.looped.max(1) as f64;
     let whole = |run: &ScriptRun| run.sql_s + run.loop_s * scale;
     let timing = Timing::from_cold_and_runs_s(whole(&r.cold), r.runs.iter().map(whole).collect());

@@ -14,7 +14,6 @@
 //! ulp by bisection in dealerflow and by brentq in numpy).
 
 use std::path::Path;
-use std::process::{Command, Stdio};
 
 use anyhow::{bail, Context, Result};
 use dealerflow_engine::levels::ZERO_GAMMA_GRID_STEPS;
@@ -23,6 +22,7 @@ use dealerflow_engine::State;
 use dealerflow_schemas::OptionKind;
 use serde::Deserialize;
 
+use super::python_env::run_json_script;
 use super::timing::{time_runs, Timing};
 
 /// Relative tolerance of per-strike GEX.
@@ -149,28 +149,13 @@ pub fn compare_gex(
     let results_path = work_dir.join("gex-numpy-results.json");
     write_chain(&eval, currency, &chain_path)?;
 
-    let out = Command::new(python)
-        .arg(script)
-        .arg(&chain_path)
-        .arg(&results_path)
-        .arg("--repeat")
-        .arg(repeat.max(1).to_string())
-        .stdin(Stdio::null())
-        .output()
-        .with_context(|| format!("running {} {}", python.display(), script.display()))?;
-    if !out.status.success() {
-        let err = String::from_utf8_lossy(&out.stderr);
-        bail!(
-            "{} exited with {}: {}",
-            script.display(),
-            out.status,
-            err.trim().lines().last().unwrap_or("")
-        );
-    }
-    let text = std::fs::read_to_string(&results_path)
-        .with_context(|| format!("reading {}", results_path.display()))?;
-    let numpy: NumpyResults = serde_json::from_str(&text)
-        .with_context(|| format!("parsing {}", results_path.display()))?;
+    let args: Vec<std::ffi::OsString> = vec![
+        chain_path.clone().into(),
+        results_path.clone().into(),
+        "--repeat".into(),
+        repeat.max(1).to_string().into(),
+    ];
+    let numpy: NumpyResults = run_json_script(python, script, &args, &results_path)?;
     Ok(check(&eval, numpy, dealerflow))
 }
 

@@ -106,3 +106,32 @@ pub fn numpy_python(python: &Path, venv_dir: &Path) -> Result<NumpyPython, Strin
         )),
     }
 }
+
+/// Runs `python script args…` (stdin closed) and parses the JSON the script wrote to `results`. A failed run is an
+/// error carrying the last line of the script's stderr.
+pub fn run_json_script<T: serde::de::DeserializeOwned>(
+    python: &Path,
+    script: &Path,
+    args: &[std::ffi::OsString],
+    results: &Path,
+) -> anyhow::Result<T> {
+    use anyhow::Context;
+    let out = Command::new(python)
+        .arg(script)
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .with_context(|| format!("running {} {}", python.display(), script.display()))?;
+    if !out.status.success() {
+        let err = String::from_utf8_lossy(&out.stderr);
+        anyhow::bail!(
+            "{} exited with {}: {}",
+            script.display(),
+            out.status,
+            err.trim().lines().last().unwrap_or("")
+        );
+    }
+    let text = std::fs::read_to_string(results)
+        .with_context(|| format!("reading {}", results.display()))?;
+    serde_json::from_str(&text).with_context(|| format!("parsing {}", results.display()))
+}
