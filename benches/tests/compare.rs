@@ -7,7 +7,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::OnceLock;
 
@@ -47,6 +47,26 @@ const REAL: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
     "/../../shared/data/deribit/btc-option-trades-2026-08-16.json"
 );
+
+/// An executable in `dir` that runs `python` on the Python source `wrapper` (written to `dir/NAME.py`), which
+/// takes the real script as its first argument: a baseline whose results the wrapper perturbs.
+fn python_through_wrapper(dir: &Path, python: &Path, name: &str, wrapper: &str) -> PathBuf {
+    use std::os::unix::fs::PermissionsExt;
+    let source = dir.join(format!("{name}.py"));
+    std::fs::write(&source, wrapper).unwrap();
+    let runner = dir.join(format!("python-with-{name}.sh"));
+    std::fs::write(
+        &runner,
+        format!(
+            "#!/bin/sh\nexec '{}' '{}' \"$@\"\n",
+            python.display(),
+            source.display()
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(&runner, std::fs::Permissions::from_mode(0o755)).unwrap();
+    runner
+}
 
 /// A Python with numpy and scipy, installed once per test process (the tests run in parallel threads and would
 /// otherwise start concurrent pip installs); `Err` with the reason when none can be had.
@@ -336,22 +356,7 @@ fn numpy_gex_agrees_and_a_perturbed_strike_is_caught() {
     assert!(good.strikes > 5 && good.max_rel_diff < 1e-12, "{good:?}");
 
     // The wrapper takes the real script as its first argument.
-    let wrapper = dir.path().join("perturb.py");
-    std::fs::write(&wrapper, PERTURBING_WRAPPER).unwrap();
-    let runner = dir.path().join("python-with-wrapper.sh");
-    std::fs::write(
-        &runner,
-        format!(
-            "#!/bin/sh\nexec '{}' '{}' \"$@\"\n",
-            python.python.display(),
-            wrapper.display()
-        ),
-    )
-    .unwrap();
-    {
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(&runner, std::fs::Permissions::from_mode(0o755)).unwrap();
-    }
+    let runner = python_through_wrapper(dir.path(), &python.python, "perturb", PERTURBING_WRAPPER);
     let bad = compare_gex(&state, "BTC", at_ms, 0.0, 1, &runner, script, dir.path()).unwrap();
     assert!(!bad.agrees(), "{bad:?}");
     assert_eq!(bad.gex_outside_tolerance, 1, "{bad:?}");
@@ -497,22 +502,12 @@ fn a_gex_series_agrees_with_sql_and_numpy_and_a_perturbed_value_is_caught() {
         |python: &Path| baseline_series(python, script, &target, "BTC", window, 0, 1, dir.path());
     let good = run(&python.python).map(|b| check_series(&df.rows, &b));
 
-    let wrapper = dir.path().join("perturb-series.py");
-    std::fs::write(&wrapper, PERTURBING_SERIES_WRAPPER).unwrap();
-    let runner = dir.path().join("python-with-series-wrapper.sh");
-    std::fs::write(
-        &runner,
-        format!(
-            "#!/bin/sh\nexec '{}' '{}' \"$@\"\n",
-            python.python.display(),
-            wrapper.display()
-        ),
-    )
-    .unwrap();
-    {
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(&runner, std::fs::Permissions::from_mode(0o755)).unwrap();
-    }
+    let runner = python_through_wrapper(
+        dir.path(),
+        &python.python,
+        "perturb-series",
+        PERTURBING_SERIES_WRAPPER,
+    );
     let bad = run(&runner).map(|b| check_series(&df.rows, &b));
     rt.block_on(target.drop_database()).unwrap();
 
