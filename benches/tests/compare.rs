@@ -83,6 +83,21 @@ fn numpy() -> Result<NumpyPython, String> {
         .clone()
 }
 
+/// [`numpy`], or `None` after saying SKIPPED with the reason; under CI (`CI=true`) a missing numpy fails instead.
+fn numpy_or_skip(what: &str) -> Option<NumpyPython> {
+    match numpy() {
+        Ok(p) => Some(p),
+        Err(why) => {
+            assert!(
+                std::env::var("CI").as_deref() != Ok("true"),
+                "CI=true but a test prerequisite is missing: {what}: {why}"
+            );
+            eprintln!("SKIPPED: {what}: {why}");
+            None
+        }
+    }
+}
+
 /// Runs `compare` with `args` plus `--json`, asserts it succeeded, and returns the JSON report.
 fn run_compare(args: &[&str]) -> Value {
     if let Err(why) = numpy() {
@@ -318,12 +333,8 @@ with open(results, "w") as f:
 
 #[test]
 fn numpy_gex_agrees_and_a_perturbed_strike_is_caught() {
-    let python = match numpy() {
-        Ok(p) => p,
-        Err(why) => {
-            eprintln!("SKIPPED: numpy baseline: {why}");
-            return;
-        }
+    let Some(python) = numpy_or_skip("numpy baseline") else {
+        return;
     };
     let dir = tempfile::tempdir().unwrap();
     let input = prepare(
@@ -464,12 +475,8 @@ fn a_gex_series_agrees_with_sql_and_numpy_and_a_perturbed_value_is_caught() {
         eprintln!("SKIPPED: GEX series baseline: DEALERFLOW_TEST_CLICKHOUSE_URL is not set");
         return;
     };
-    let python = match numpy() {
-        Ok(p) => p,
-        Err(why) => {
-            eprintln!("SKIPPED: GEX series baseline: {why}");
-            return;
-        }
+    let Some(python) = numpy_or_skip("GEX series baseline") else {
+        return;
     };
     let dir = tempfile::tempdir().unwrap();
     let input = prepare(
