@@ -541,7 +541,7 @@ impl State {
                     self.move_hybrid_anchor(key);
                 }
             }
-            Event::Session(_) => {}
+            Event::Session(_) | Event::Forward(_) | Event::VenueGreeks(_) => {}
         }
     }
 
@@ -592,7 +592,9 @@ impl State {
                     self.move_hybrid_anchor(key);
                 }
             }
-            ArchivedEvent::Session(_) => {}
+            ArchivedEvent::Session(_)
+            | ArchivedEvent::Forward(_)
+            | ArchivedEvent::VenueGreeks(_) => {}
         }
     }
 

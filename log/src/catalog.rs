@@ -1,5 +1,6 @@
-//! Instrument interning for one log: the map between Deribit instrument names and the dense [`InstrumentId`]s
-//! that every later event of the log refers to.
+//! Instrument interning for one log: the map between instrument symbols (Deribit names such as
+//! `BTC-17AUG26-63000-P`, OSI symbols such as `SPY250902C00400000`) and the dense [`InstrumentId`]s that every
+//! later event of the log refers to.
 //!
 //! Ids are dense from 0 in log order: the `n`-th [`Event::Instrument`] of a log carries id `n`. A catalog is
 //! rebuilt from a log with [`InstrumentCatalog::from_reader`]; [`InstrumentCatalog::intern`] appends an
@@ -12,17 +13,17 @@ use std::collections::HashMap;
 
 use crate::{LogError, LogReader, LogWriter};
 use dealerflow_schemas::event::{ArchivedEvent, Event, Instrument, InstrumentId};
-use dealerflow_schemas::instrument_name::{InstrumentName, NameError};
+use dealerflow_schemas::symbol::{ParsedSymbol, SymbolError};
 
 /// Why an instrument could not be interned or a log's instruments could not be read.
 #[derive(Debug, thiserror::Error)]
 pub enum CatalogError {
-    /// The name is not a Deribit option name. Caller: reject the record that carried it.
+    /// The name is neither a Deribit option name nor an OSI symbol. Caller: reject the record that carried it.
     #[error(transparent)]
-    Name(#[from] NameError),
+    Name(#[from] SymbolError),
     /// The contract size is not a finite number > 0. Caller: reject the record.
     #[error(
-        "instrument {name}: contract size {contract_size} must be a finite number of coins > 0"
+        "instrument {name}: contract size {contract_size} must be a finite number of units of the underlying > 0"
     )]
     ContractSize {
         /// The instrument name.
@@ -127,8 +128,11 @@ impl InstrumentCatalog {
     /// The `Instrument` a new name would get (the next dense id), without adding it. Returns `Ok(None)` when the
     /// name is already known. The caller appends `Event::Instrument` and then calls [`Self::observe`].
     ///
-    /// Currency and quote currency come from the name (`BTC-...` → `BTC`/`BTC`, `XRP_USDC-...` → `XRP`/`USDC`);
-    /// `contract_size` is in coins of the underlying (1.0 for BTC and ETH options).
+    /// The name is a Deribit name or an OSI symbol (padded or not; stored in its canonical, unpadded spelling).
+    /// Currency (the underlying) and quote currency come from the name (`BTC-...` → `BTC`/`BTC`, `XRP_USDC-...` →
+    /// `XRP`/`USDC`, `SPXW250902P05432500` → `SPX`/`USD`), and so does the expiry (the product's settlement time);
+    /// `contract_size` is in units of the underlying per contract (1.0 for BTC and ETH options, 100 for US
+    /// listed options).
     pub fn prepare(
         &self,
         name: &str,
@@ -137,7 +141,10 @@ impl InstrumentCatalog {
         if self.by_name.contains_key(name) {
             return Ok(None);
         }
-        let parsed = InstrumentName::parse(name)?;
+        let parsed = ParsedSymbol::parse(name)?;
+        if self.by_name.contains_key(&parsed.canonical) {
+            return Ok(None);
+        }
         if !(contract_size.is_finite() && contract_size > 0.0) {
             return Err(CatalogError::ContractSize {
                 name: name.to_string(),
@@ -150,15 +157,11 @@ impl InstrumentCatalog {
             .ok_or_else(|| CatalogError::Exhausted {
                 name: name.to_string(),
             })?;
-        let quote_currency = parsed
-            .quote
-            .clone()
-            .unwrap_or_else(|| parsed.currency.clone());
         Ok(Some(Instrument {
             id: InstrumentId(id),
-            name: name.to_string(),
-            currency: parsed.currency,
-            quote_currency,
+            name: parsed.canonical,
+            currency: parsed.underlying,
+            quote_currency: parsed.quote_currency,
             kind: parsed.kind,
             strike: parsed.strike,
             expiry_ms: parsed.expiry_ms,
@@ -179,8 +182,9 @@ impl InstrumentCatalog {
             return Ok(id);
         }
         let Some(instrument) = self.prepare(name, contract_size)? else {
-            // Unreachable: `prepare` returns `None` only for known names, handled above.
-            return Err(CatalogError::DuplicateName {
+            // A known name in another spelling (a padded OSI symbol).
+            let canonical = ParsedSymbol::parse(name)?.canonical;
+            return self.id(&canonical).ok_or(CatalogError::DuplicateName {
                 seq: None,
                 name: name.to_string(),
                 first: 0,

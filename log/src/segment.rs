@@ -23,8 +23,11 @@ use super::frame::{read_slot, Slot, FRAME_HEADER};
 
 /// Segment file magic.
 pub const SEGMENT_MAGIC: &[u8; 8] = b"DFLOGSEG";
-/// The format version this build writes (and the highest it reads).
-pub const FORMAT_VERSION: u32 = 1;
+/// The format version this build writes (and the highest it reads). Version 2 adds event kinds after those of
+/// version 1 (`dealerflow_schemas::event`); frames and headers are unchanged, so version-1 segments are read as
+/// they are. A writer that opens a log whose last segment is version 1 seals it and starts a version-2 segment, so
+/// that an older build never meets the new kinds in a segment labelled version 1.
+pub const FORMAT_VERSION: u32 = 2;
 /// Bytes of the segment header; the first frame starts here.
 pub const SEGMENT_HEADER: usize = 64;
 /// File-name extension of segments.
@@ -71,6 +74,11 @@ pub fn encode_header(first_seq: u64, capacity: u64) -> [u8; SEGMENT_HEADER] {
     let crc = crc32c::crc32c(&h[0..60]);
     h[60..64].copy_from_slice(&crc.to_le_bytes());
     h
+}
+
+/// The format version in a segment header that [`decode_header`] accepted.
+pub fn header_version(bytes: &[u8]) -> u32 {
+    u32::from_le_bytes([bytes[8], bytes[9], bytes[10], bytes[11]])
 }
 
 /// Checks a segment header and returns its first seq.

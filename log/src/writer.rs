@@ -16,8 +16,8 @@ use super::error::LogError;
 use super::frame::{frame_size, store_len, write_frame, END_OF_SEGMENT, FRAME_ALIGN, MAX_PAYLOAD};
 use super::index::{index_path, read_index, scan_frames, IndexWriter, RawBlock, SealedEnd};
 use super::segment::{
-    create_segment, decode_header, list_segments, remove_temporaries, sync_dir, ScanEnd,
-    SEGMENT_HEADER,
+    create_segment, decode_header, header_version, list_segments, remove_temporaries, sync_dir,
+    ScanEnd, FORMAT_VERSION, SEGMENT_HEADER,
 };
 use dealerflow_schemas::event::Event;
 
@@ -221,6 +221,7 @@ impl LogWriter {
             _ => None,
         };
         let index = IndexWriter::create(idx_path, first_seq, opts.block_frames, &blocks)?;
+        let older_version = header_version(&map) < FORMAT_VERSION;
         let active = Active {
             path: last_path,
             first_seq,
@@ -230,10 +231,12 @@ impl LogWriter {
             index,
             block: block.unwrap_or_else(|| RawBlock::start(scan.next_seq, end_offset as u64)),
         };
-        Ok((
-            Self::assemble(dir, opts, lock, active, scan.next_seq),
-            report,
-        ))
+        let mut writer = Self::assemble(dir, opts, lock, active, scan.next_seq);
+        if older_version {
+            // New event kinds go only into segments labelled with the version that has them.
+            writer.roll()?;
+        }
+        Ok((writer, report))
     }
 
     fn assemble(

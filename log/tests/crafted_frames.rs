@@ -67,7 +67,7 @@ fn events() -> Vec<Event> {
     for k in 0..480u64 {
         let ts = BASE_MS + k as i64 * 250;
         let inst = InstrumentId((k % u64::from(INSTRUMENTS)) as u32);
-        out.push(match k % 8 {
+        out.push(match k % 10 {
             0..=3 => Event::Trade(Trade {
                 trade_id: format!("{}", 400_000_000 + k),
                 instrument: inst,
@@ -111,7 +111,28 @@ fn events() -> Vec<Event> {
                     })
                     .collect(),
             }),
-            _ => Event::Session(match k % 5 {
+            7 => Event::Forward(Forward {
+                currency: "BTC".into(),
+                expiry_ms: BASE_MS + 86_400_000,
+                ts_exchange_ms: ts,
+                forward_price: 63_050.0 + k as f64,
+                index_price: 63_000.0 + k as f64,
+                source: format!("SYN.BTC-{k}"),
+            }),
+            8 => Event::VenueGreeks(VenueGreeks {
+                ts_exchange_ms: ts,
+                entries: (0..(k % 4) as u32 + 1)
+                    .map(|i| VenueGreek {
+                        instrument: InstrumentId(i),
+                        delta: 0.5 - f64::from(i) / 10.0,
+                        gamma: 0.00003,
+                        vega: 12.5,
+                        theta: -40.0,
+                        rho: 3.0,
+                    })
+                    .collect(),
+            }),
+            _ => Event::Session(match (k / 10) % 5 {
                 0 => Session::Connected {
                     url: "wss://www.deribit.com/ws/api/v2".into(),
                 },
@@ -309,10 +330,11 @@ fn assert_same(got: &Event, expected: &Event, case: &str) {
 fn check_case(pristine: &Path, frames: &[FrameAt], written: &[Event], seed: u64) -> bool {
     let mut rng = Rng(seed);
     // Cycle through the kinds, and through the ways of crafting for each kind.
-    let kind = EventKind::ALL[(seed % 6) as usize];
+    let kinds = EventKind::ALL.len() as u64;
+    let kind = EventKind::ALL[(seed % kinds) as usize];
     let of_kind: Vec<&FrameAt> = frames.iter().filter(|f| f.kind == kind).collect();
     let victim = of_kind[rng.below(of_kind.len() as u64) as usize].clone();
-    let whole = (seed / 6) % 4 != 3;
+    let whole = (seed / kinds) % 4 != 3;
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path();
     copy_log(pristine, dir);

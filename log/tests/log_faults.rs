@@ -9,6 +9,7 @@ use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
 use common::event_for_seq;
+use dealerflow_log::segment::FORMAT_VERSION;
 use dealerflow_log::{verify, Fault, FsyncPolicy, LogError, LogOptions, LogReader, LogWriter};
 
 fn opts() -> LogOptions {
@@ -219,7 +220,7 @@ fn garbage_wrong_magic_and_future_version_are_clear_errors() {
             err,
             LogError::FutureVersion {
                 found: 7,
-                supported: 1,
+                supported: FORMAT_VERSION,
                 ..
             }
         ),

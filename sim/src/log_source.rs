@@ -115,7 +115,9 @@ pub fn load_log(dir: &Path) -> Result<Tape, SimError> {
                     });
                 }
             }
-            Event::Session(_) => {}
+            // The simulator publishes trades, index ticks, marks and open interest; forwards and the venue's greeks
+            // reach a log through chain imports, not through its feed.
+            Event::Session(_) | Event::Forward(_) | Event::VenueGreeks(_) => {}
         }
     }
     if trades.is_empty() {

@@ -81,3 +81,15 @@ pub fn run(args: ImportArgs) -> Result<ExitCode> {
         }
     }
 }
+
+/// Prints an importer's summary the same way for every format: at most 20 rejection lines and the counts per
+/// reason on stderr, the summary line on stdout. Exit code 0 when everything was taken, 2 when a record or a
+/// file was rejected.
+#[allow(dead_code, reason = "the importers of the other formats call it")]
+fn finish(summary: &dealerflow_schemas::import::ImportSummary) -> ExitCode {
+    for line in summary.rejection_lines() {
+        eprintln!("{line}");
+    }
+    println!("{summary}");
+    ExitCode::from(summary.exit_code())
+}

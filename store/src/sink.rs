@@ -577,6 +577,7 @@ async fn write_batch(
                 }
             }
             Event::Session(_) => counts.sessions += 1,
+            Event::Forward(_) | Event::VenueGreeks(_) => counts.skipped += 1,
         }
     }
     instrument_rows.end(target).await?;

@@ -231,6 +231,10 @@ pub struct LogContents {
     pub mark_iv_snapshots: usize,
     /// Number of `OpenInterest` events.
     pub open_interest: usize,
+    /// Forward events.
+    pub forwards: u64,
+    /// Venue greek snapshots.
+    pub venue_greeks: u64,
     /// Session events with their seq.
     pub sessions: Vec<(u64, Session)>,
 }
@@ -269,6 +273,8 @@ pub fn read_log(log: &Path) -> LogContents {
             Event::MarkIvSnapshot(_) => c.mark_iv_snapshots += 1,
             Event::OpenInterest(_) => c.open_interest += 1,
             Event::Session(s) => c.sessions.push((rec.seq, s)),
+            Event::Forward(_) => c.forwards += 1,
+            Event::VenueGreeks(_) => c.venue_greeks += 1,
         }
     }
     c
