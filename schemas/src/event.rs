@@ -128,11 +128,12 @@ pub struct Trade {
     pub amount: Amount,
     /// Trade price, quote currency per contract (BTC for BTC options).
     pub price: f64,
-    /// Mark price at the trade, quote currency per contract.
+    /// Mark price at the trade, quote currency per contract; NaN when the source did not have it (research
+    /// datasets, Tardis trades, inferred US trades).
     pub mark_price: f64,
     /// Implied volatility of the trade, fraction; `None` when Deribit sent 0 or nothing.
     pub iv: Option<f64>,
-    /// Index price at the trade, USD.
+    /// Index (underlying spot) price at the trade, USD; NaN when the source did not have it.
     pub index_price: f64,
     /// Block trade id, when the trade was part of a block trade.
     pub block_trade_id: Option<String>,
