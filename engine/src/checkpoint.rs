@@ -43,7 +43,7 @@ use crate::state::State;
 /// Magic bytes opening every checkpoint file.
 pub const CHECKPOINT_MAGIC: &[u8; 8] = b"DFCKPT\0\0";
 /// Format version written by this build (a change of [`State`]'s layout bumps it; older files are rebuilt).
-pub const CHECKPOINT_VERSION: u32 = 5;
+pub const CHECKPOINT_VERSION: u32 = 6;
 /// The checksummed-file format of checkpoints.
 pub const CHECKPOINT_FORMAT: ChecksummedFormat = ChecksummedFormat {
     kind: "checkpoint",

@@ -58,6 +58,19 @@ pub enum EngineError {
         /// The log directory.
         dir: PathBuf,
     },
+    /// The `oi` model was asked for, but no instrument of the currency has an open interest as of the time.
+    #[error(
+        "event log {dir} has no open interest for {currency} as of {}: the oi model needs open-interest snapshots; record them (dealerflow record polls them) or import a chain (dealerflow import deribit-chain, cboe-chain or tardis), or use --model flow",
+        format_ms(*at_ms)
+    )]
+    NoOpenInterest {
+        /// The log directory.
+        dir: PathBuf,
+        /// The currency.
+        currency: String,
+        /// The time asked about, epoch ms.
+        at_ms: i64,
+    },
     /// Several currencies and none chosen, or the chosen one is not in the log.
     #[error("event log {dir}: {}", currency_problem(requested.as_deref(), available))]
     Currency {

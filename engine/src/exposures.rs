@@ -1,6 +1,8 @@
 //! Dealer greek exposures at time t (docs/FORMULAS.md §5), per instrument, per strike and per expiry.
 //!
-//! With dealer position q (contracts, + = dealers long), contract size m (units of underlying) and spot S (USD):
+//! With dealer position q (contracts, + = dealers long), contract size m (units of underlying) and the price U
+//! the option is valued on (USD: spot S, or the forward of its expiry, [`crate::inputs::ForwardSource`]; the
+//! tables below write S for it, as U moves one for one in percent with spot):
 //!
 //! | exposure | definition (USD) |
 //! |---|---|
@@ -20,7 +22,7 @@ use dealerflow_schemas::time::format_ms;
 use dealerflow_schemas::{Amount, OptionKind};
 
 use crate::black_scholes::{BsInputs, Greeks, ONE_DAY_YEARS};
-use crate::inputs::{Excluded, MarketInputs, PricedInstrument, SigmaSource};
+use crate::inputs::{Excluded, ForwardSource, MarketInputs, PricedInstrument, SigmaSource};
 use crate::strike_key::StrikeKey;
 
 /// One instrument's greeks and dealer exposures.
@@ -71,6 +73,22 @@ pub struct InstrumentExposure {
     pub charm_24h_usd: f64,
     /// q·m·volga·0.0001, USD per (vol point)².
     pub volga_exposure_usd: f64,
+    /// The price the option is valued on, USD (spot or the forward of its expiry).
+    #[serde(skip)]
+    pub underlying_usd: f64,
+    /// The rate of the valuation, fraction per year.
+    #[serde(skip)]
+    pub model_rate: f64,
+    /// What `underlying_usd` is.
+    #[serde(skip)]
+    pub forward_source: ForwardSource,
+    /// The venue's own delta from its latest greeks snapshot (Deribit: Black–76 on the forward), when the log
+    /// has one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub venue_delta: Option<f64>,
+    /// The venue's own gamma, per USD, when the log has it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub venue_gamma: Option<f64>,
 }
 
 /// Exposures summed over every instrument at one strike.
@@ -103,6 +121,12 @@ pub struct ExpiryExposure {
     pub expiry: String,
     /// τ, years of 365 days.
     pub tau_years: f64,
+    /// The forward of the expiry, USD: the venue's, basis held (`forward_source` `venue`), or spot carried at
+    /// the rate, S·e^(rτ) (`spot`).
+    pub forward_usd: f64,
+    /// Where the forward comes from, and so how the expiry's options are valued (Black–76 on the venue's forward,
+    /// or Black–Scholes on spot).
+    pub forward_source: ForwardSource,
     /// GEX of the calls, USD per 1 %.
     pub call_gamma_exposure_usd: f64,
     /// GEX of the puts, USD per 1 %.
@@ -157,9 +181,12 @@ pub struct Exposures {
     pub sigma_atm: Option<f64>,
     /// Instruments left out.
     pub excluded: Excluded,
+    /// Live instruments with an open interest ([`MarketInputs::open_interest_instruments`]).
+    pub open_interest_instruments: u64,
 }
 
-fn exposure_of(p: &PricedInstrument<'_>, spot: f64, rate: f64) -> Option<InstrumentExposure> {
+fn exposure_of(p: &PricedInstrument<'_>) -> Option<InstrumentExposure> {
+    let (spot, rate) = (p.underlying_usd, p.model_rate);
     let g: Greeks = BsInputs::new(
         p.def.kind,
         spot,
@@ -194,6 +221,11 @@ fn exposure_of(p: &PricedInstrument<'_>, spot: f64, rate: f64) -> Option<Instrum
         vanna_exposure_usd: qm * g.vanna * spot * 0.01,
         charm_24h_usd: qm * spot * g.charm_24h,
         volga_exposure_usd: qm * g.volga * 0.0001,
+        underlying_usd: spot,
+        model_rate: rate,
+        forward_source: p.forward_source,
+        venue_delta: p.venue_greeks.map(|g| g.delta),
+        venue_gamma: p.venue_greeks.map(|g| g.gamma),
     })
 }
 
@@ -222,7 +254,7 @@ fn instrument_exposures(inputs: &MarketInputs<'_>) -> (Vec<InstrumentExposure>, 
     let mut excluded = inputs.excluded;
     let mut instruments = Vec::with_capacity(live.len());
     for p in live {
-        match exposure_of(p, inputs.spot_usd, inputs.rate) {
+        match exposure_of(p) {
             Some(e) => instruments.push(e),
             None => excluded.unpriced += 1,
         }
@@ -269,6 +301,11 @@ pub fn compute_exposures(inputs: &MarketInputs<'_>) -> Exposures {
                 expiry_ms: e.expiry_ms,
                 expiry: format_ms(e.expiry_ms),
                 tau_years: e.tau_years,
+                forward_usd: match e.forward_source {
+                    ForwardSource::Venue => e.underlying_usd,
+                    ForwardSource::Spot => e.underlying_usd * (e.model_rate * e.tau_years).exp(),
+                },
+                forward_source: e.forward_source,
                 ..ExpiryExposure::default()
             });
         match e.kind {
@@ -316,6 +353,7 @@ pub fn compute_exposures(inputs: &MarketInputs<'_>) -> Exposures {
         totals,
         sigma_atm: atm_sigma(inputs),
         excluded,
+        open_interest_instruments: inputs.open_interest_instruments,
     }
 }
 

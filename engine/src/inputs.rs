@@ -2,10 +2,15 @@
 //!
 //! - spot S = the latest index price, else the index price of the latest trade ([`State::spot_usd`]);
 //! - σ = the latest mark IV from a `MarkIvSnapshot`, else the latest trade IV > 0, else the IV implied from the
-//!   latest trade's mark price (inverse options: mark price in coin × the trade's index price = USD price; the
-//!   implied vol is solved at the trade's own index price and τ, with the `implied-vol` crate, Jäckel's
-//!   "Let's be rational");
-//! - τ = (expiry − t) / (365 × 86 400 000 ms).
+//!   latest trade's mark price, or its trade price when the trade carried no mark (inverse options: price in
+//!   coin × the trade's index price = USD price; the implied vol is solved at the trade's own index price and τ,
+//!   with the `implied-vol` crate, Jäckel's "Let's be rational"; a trade without an index price gives none);
+//! - τ = (expiry − t) / (365 × 86 400 000 ms);
+//! - the price each option is valued on (its *underlying* U, [`ForwardSource`]): the venue's forward of its
+//!   expiry when the log has one (an `Event::Forward`), moved with the index since that snapshot with the basis
+//!   F/S held: U = S(t) · F_snap / S_snap (F_snap as it is when the snapshot gave no index), valued with
+//!   Black–76 undiscounted (r = 0, the venue's convention); else spot, U = S, valued with Black–Scholes at the
+//!   rate r.
 //!
 //! An instrument with none of these inputs, or with τ ≤ 0 (expired at 08:00 UTC of its day), is left out and
 //! counted when it carries a dealer position. "Latest" is by `(ts_exchange_ms, seq)`. The state must be a fold
@@ -16,7 +21,28 @@ use dealerflow_schemas::{Amount, OptionKind};
 use implied_vol::{DefaultSpecialFn, ImpliedBlackVolatility};
 
 use crate::error::EngineError;
-use crate::state::{InstrumentDef, State, KEEP_AFTER_EXPIRY_MS};
+use crate::state::{InstrumentDef, State, VenueGreekQuote, KEEP_AFTER_EXPIRY_MS};
+
+/// What an instrument is valued on.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ForwardSource {
+    /// Spot, with the rate r (Black–Scholes): no forward of the expiry is known.
+    #[default]
+    Spot,
+    /// The venue's forward of the expiry, basis held since its snapshot (Black–76, r = 0).
+    Venue,
+}
+
+impl ForwardSource {
+    /// The JSON/CSV name (`spot`, `venue`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ForwardSource::Spot => "spot",
+            ForwardSource::Venue => "venue",
+        }
+    }
+}
 
 /// Where an instrument's σ came from.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]
@@ -56,6 +82,14 @@ pub struct PricedInstrument<'a> {
     pub sigma: f64,
     /// Where σ came from.
     pub sigma_source: SigmaSource,
+    /// The price the option is valued on, USD: the forward of its expiry or spot ([`ForwardSource`]).
+    pub underlying_usd: f64,
+    /// The rate of the valuation, fraction per year: 0 on a venue forward, r on spot.
+    pub model_rate: f64,
+    /// What `underlying_usd` is.
+    pub forward_source: ForwardSource,
+    /// The venue's own greeks, when the log has them.
+    pub venue_greeks: Option<VenueGreekQuote>,
 }
 
 /// Instruments with a dealer position that were left out, by reason.
@@ -89,6 +123,9 @@ pub struct MarketInputs<'a> {
     pub priced: Vec<PricedInstrument<'a>>,
     /// What was left out.
     pub excluded: Excluded,
+    /// Live instruments of the currency with an open interest from a snapshot (0: the `oi` model has nothing
+    /// to work with).
+    pub open_interest_instruments: u64,
 }
 
 /// Selects spot, σ and τ for every instrument of `currency` at `at_ms`.
@@ -117,6 +154,7 @@ pub fn select_inputs<'a>(
         })?;
     let mut priced = Vec::new();
     let mut excluded = Excluded::default();
+    let mut open_interest_instruments = 0;
     for (id, slot) in state.instruments() {
         let position = state.dealer_position(id);
         let Some(def) = slot.def() else {
@@ -128,6 +166,7 @@ pub fn select_inputs<'a>(
         if def.currency != currency || slot.is_expired() {
             continue;
         }
+        open_interest_instruments += u64::from(slot.open_interest().is_some());
         let tau_years = (def.expiry_ms - at_ms) as f64 / MS_PER_YEAR;
         if tau_years <= 0.0 {
             if position != Amount::ZERO && at_ms - def.expiry_ms < KEEP_AFTER_EXPIRY_MS {
@@ -135,6 +174,18 @@ pub fn select_inputs<'a>(
             }
             continue;
         }
+        let (underlying_usd, model_rate, forward_source) =
+            match state.forward(currency, def.expiry_ms) {
+                Some(f) => {
+                    let forward = if f.index_usd.is_nan() {
+                        f.forward_usd
+                    } else {
+                        spot.value * (f.forward_usd / f.index_usd)
+                    };
+                    (forward, 0.0, ForwardSource::Venue)
+                }
+                None => (spot.value, rate, ForwardSource::Spot),
+            };
         let sigma = if let Some(m) = slot.mark() {
             Some((m.mark_iv, SigmaSource::MarkIv))
         } else if let Some(t) = slot.trade_iv() {
@@ -142,10 +193,16 @@ pub fn select_inputs<'a>(
         } else {
             slot.last_trade().and_then(|t| {
                 let tau_at_trade = (def.expiry_ms - t.key.ts_ms) as f64 / MS_PER_YEAR;
-                let price_usd = if def.is_inverse() {
-                    t.mark_price * t.index_price_usd
+                // The mark, else (a source without marks) the trade price itself.
+                let price = if t.mark_price.is_nan() {
+                    t.price
                 } else {
                     t.mark_price
+                };
+                let price_usd = if def.is_inverse() {
+                    price * t.index_price_usd
+                } else {
+                    price
                 };
                 implied_sigma(
                     def.kind,
@@ -166,6 +223,10 @@ pub fn select_inputs<'a>(
                 tau_years,
                 sigma,
                 sigma_source,
+                underlying_usd,
+                model_rate,
+                forward_source,
+                venue_greeks: slot.venue_greeks(),
             }),
             None => {
                 if position != Amount::ZERO {
@@ -181,6 +242,7 @@ pub fn select_inputs<'a>(
         rate,
         priced,
         excluded,
+        open_interest_instruments,
     })
 }
 

@@ -173,16 +173,22 @@ fn fast_exp_nonpos_x4(x: f64x4) -> f64x4 {
 }
 
 impl GammaProfile {
-    /// The profile of a set of instrument exposures priced at rate `rate`.
-    pub fn new(instruments: &[InstrumentExposure], rate: f64) -> Self {
+    /// The profile of a set of instrument exposures evaluated at spot `spot_usd`. Each option is valued on its
+    /// own underlying U ([`InstrumentExposure::underlying_usd`]: spot, or the forward of its expiry) at its own
+    /// rate; U moves in proportion to a hypothetical spot S' (U' = S'·U/S), so with ρ = U/S
+    /// GEX_i(S') = q·m·0.01·ρ·S'·n(d1)/(σ√τ), d1 = (ln S' − (ln K − ln ρ − (r + σ²/2)τ))/(σ√τ). On spot ρ = 1
+    /// exactly and the terms are those of plain Black–Scholes, bit for bit.
+    pub fn new(instruments: &[InstrumentExposure], spot_usd: f64) -> Self {
         let terms = instruments
             .iter()
             .filter_map(|e| {
                 let sd = e.iv * e.tau_years.sqrt();
-                let qm = e.dealer_position * e.contract_size;
+                let ratio = e.underlying_usd / spot_usd;
+                let qm = e.dealer_position * e.contract_size * ratio;
                 let term = GammaTerm {
                     coef: qm * 0.01 * normal_pdf(0.0) / sd,
-                    ln_strike_minus_drift: e.strike.ln() - (rate + 0.5 * e.iv * e.iv) * e.tau_years,
+                    ln_strike_minus_drift: (e.strike.ln() - ratio.ln())
+                        - (e.model_rate + 0.5 * e.iv * e.iv) * e.tau_years,
                     inv_sd: 1.0 / sd,
                 };
                 (term.coef.is_finite()
@@ -514,7 +520,7 @@ pub fn compute_levels(exposures: &Exposures) -> Levels {
     let major_negative = argmax_strike(strikes, |s| -s.net_gamma_exposure_usd, |v| v > 0.0, None);
     let minor_negative = major_negative
         .and_then(|k| argmax_strike(strikes, |s| -s.net_gamma_exposure_usd, |v| v > 0.0, Some(k)));
-    let profile = GammaProfile::new(&exposures.instruments, exposures.rate);
+    let profile = GammaProfile::new(&exposures.instruments, exposures.spot_usd);
     Levels {
         zero_gamma_level: profile.zero_gamma_level(exposures.spot_usd),
         call_wall,

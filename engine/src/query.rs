@@ -371,7 +371,17 @@ impl LogQuery {
             push_once(&mut warnings, std::mem::take(&mut stats.warnings));
             self.require_only(&currency, stats.currencies)?;
         }
-        let report = report.ok_or(EngineError::NoSpot { currency, at_ms })?;
+        let report = report.ok_or_else(|| EngineError::NoSpot {
+            currency: currency.clone(),
+            at_ms,
+        })?;
+        if cfg.model == InventoryModel::Oi && report.open_interest_instruments == 0 {
+            return Err(EngineError::NoOpenInterest {
+                dir: self.dir().to_path_buf(),
+                currency,
+                at_ms,
+            });
+        }
         Ok(AsOf {
             report,
             at_ms,

@@ -128,6 +128,9 @@ pub struct GexReport {
     pub excluded_expired: u64,
     /// Left out because no σ could be found.
     pub excluded_unpriced: u64,
+    /// Live instruments of the currency with an open interest (not serialized; the `oi` model needs some).
+    #[serde(skip)]
+    pub open_interest_instruments: u64,
     /// By strike, ascending.
     pub strikes: Vec<StrikeExposure>,
     /// By expiry, ascending.
@@ -217,6 +220,7 @@ impl GexReport {
             sigma_atm: x.sigma_atm,
             excluded_expired: x.excluded.expired,
             excluded_unpriced: x.excluded.unpriced,
+            open_interest_instruments: x.open_interest_instruments,
             strikes: x.strikes.clone(),
             expiries: x.expiries.clone(),
             instruments: x.instruments.clone(),
@@ -348,6 +352,12 @@ pub fn write_instruments_pretty(
             b",\n      \"volga_exposure_usd\": ",
             &e.volga_exposure_usd,
         )?;
+        if let Some(d) = &e.venue_delta {
+            value(out, b",\n      \"venue_delta\": ", d)?;
+        }
+        if let Some(g) = &e.venue_gamma {
+            value(out, b",\n      \"venue_gamma\": ", g)?;
+        }
         out.extend_from_slice(b"\n    }");
     }
     out.extend_from_slice(b"\n  ]");

@@ -138,10 +138,49 @@ pub struct Stamped {
 pub struct LastTrade {
     /// Key of the trade.
     pub key: EventKey,
-    /// Mark price at the trade, quote currency per contract (≥ 0).
+    /// Mark price at the trade, quote currency per contract (≥ 0; NaN when the trade did not carry one).
     pub mark_price: f64,
-    /// Index price at the trade, USD (> 0).
+    /// Index price at the trade, USD (> 0; NaN when the trade did not carry one).
     pub index_price_usd: f64,
+    /// Trade price, quote currency per contract (≥ 0).
+    pub price: f64,
+}
+
+/// The prices a trade carries (quote currency per contract, index in USD; NaN where the source had none).
+#[derive(Clone, Copy, Debug)]
+struct TradePrices {
+    mark_price: f64,
+    index_price_usd: f64,
+    price: f64,
+}
+
+/// The latest forward of one expiry of a currency (an `Event::Forward`).
+#[derive(Clone, Debug, PartialEq, rkyv::Archive, rkyv::Serialize, rkyv::Deserialize)]
+#[rkyv(derive(Debug))]
+pub struct ForwardQuote {
+    /// Underlying currency.
+    pub currency: String,
+    /// The expiry it prices, epoch ms.
+    pub expiry_ms: i64,
+    /// Key of the event.
+    pub key: EventKey,
+    /// Forward price, USD (> 0).
+    pub forward_usd: f64,
+    /// Index price at the same snapshot, USD (> 0), or NaN when the source did not give it.
+    pub index_usd: f64,
+}
+
+/// The venue's own greeks of an instrument from its latest `Event::VenueGreeks` snapshot (units as the venue
+/// publishes them; Deribit: delta per unit of underlying, gamma per USD).
+#[derive(Clone, Copy, Debug, PartialEq, rkyv::Archive, rkyv::Serialize, rkyv::Deserialize)]
+#[rkyv(derive(Debug))]
+pub struct VenueGreekQuote {
+    /// Key of the snapshot.
+    pub key: EventKey,
+    /// Delta.
+    pub delta: f64,
+    /// Gamma.
+    pub gamma: f64,
 }
 
 /// Open interest stamped with its snapshot.
@@ -206,6 +245,7 @@ pub struct InstrumentSlot {
     mark: Option<MarkQuote>,
     trade_iv: Option<Stamped>,
     last_trade: Option<LastTrade>,
+    venue_greeks: Option<VenueGreekQuote>,
     pending_notional: Vec<PendingNotional>,
 }
 
@@ -222,6 +262,7 @@ static RETIRED: InstrumentSlot = InstrumentSlot {
     mark: None,
     trade_iv: None,
     last_trade: None,
+    venue_greeks: None,
     pending_notional: Vec::new(),
 };
 
@@ -265,6 +306,11 @@ impl InstrumentSlot {
         self.open_interest
     }
 
+    /// The venue's own greeks from the latest snapshot that listed the instrument.
+    pub fn venue_greeks(&self) -> Option<VenueGreekQuote> {
+        self.venue_greeks
+    }
+
     /// −Σ signed taker amount over every applied trade (before expiry), contracts.
     pub fn flow_position(&self) -> Amount {
         Amount::from_raw(self.flow_raw)
@@ -276,6 +322,7 @@ impl InstrumentSlot {
             && self.mark.is_none()
             && self.open_interest.is_none()
             && self.trade_iv.is_none()
+            && self.venue_greeks.is_none()
             && self.pending_notional.is_empty()
             && self.flow_raw == 0
             && self.hybrid_flow_after_raw == 0
@@ -324,6 +371,10 @@ pub struct FoldCounts {
     pub mark_iv_snapshots: u64,
     /// Open-interest snapshots applied.
     pub open_interest_snapshots: u64,
+    /// Forwards applied.
+    pub forwards: u64,
+    /// Venue greek snapshots applied.
+    pub venue_greek_snapshots: u64,
     /// Events or snapshot entries rejected as bad input (non-positive amount, non-finite or non-positive
     /// price, IV or open interest, instrument id above [`MAX_INSTRUMENT_ID`], conflicting re-definition).
     pub rejected: u64,
@@ -344,6 +395,8 @@ pub struct State {
     retired_classes: Vec<RetiredClass>,
     currencies: Vec<CurrencyBook>,
     indexes: Vec<IndexSpot>,
+    /// Latest forward per (currency, expiry), sorted by them; dropped with the instruments of the expiry.
+    forwards: Vec<ForwardQuote>,
     max_ts_ms: i64,
     next_expiry_drop_ms: i64,
     hybrid_anchor: Option<EventKey>,
@@ -362,6 +415,7 @@ impl State {
             retired_classes: Vec::new(),
             currencies: Vec::new(),
             indexes: Vec::new(),
+            forwards: Vec::new(),
             max_ts_ms: i64::MIN,
             next_expiry_drop_ms: i64::MAX,
             hybrid_anchor: None,
@@ -481,11 +535,20 @@ impl State {
             .filter(|s| s.def.as_ref().is_some_and(|d| d.currency == currency))
             .filter_map(|s| s.last_trade)
             .chain(retired)
+            .filter(|t| t.index_price_usd.is_finite())
             .max_by_key(|t| t.key)
             .map(|t| Stamped {
                 key: t.key,
                 value: t.index_price_usd,
             })
+    }
+
+    /// The latest forward of `currency` for `expiry_ms`, if one was applied (and the expiry is not retired).
+    pub fn forward(&self, currency: &str, expiry_ms: i64) -> Option<&ForwardQuote> {
+        self.forwards
+            .binary_search_by(|f| (f.currency.as_str(), f.expiry_ms).cmp(&(currency, expiry_ms)))
+            .ok()
+            .map(|i| &self.forwards[i])
     }
 
     /// ADV of a currency at `at_ms`: traded notional of the 24 whole hours before the hour of `at_ms`, USD.
@@ -511,9 +574,12 @@ impl State {
                 t.ts_exchange_ms,
                 t.taker_side,
                 t.amount.raw(),
-                t.mark_price,
+                TradePrices {
+                    mark_price: t.mark_price,
+                    index_price_usd: t.index_price,
+                    price: t.price,
+                },
                 t.iv,
-                t.index_price,
             ),
             Event::IndexPrice(p) => {
                 self.apply_index_price(seq, &p.index_name, p.price, p.ts_exchange_ms)
@@ -541,7 +607,23 @@ impl State {
                     self.move_hybrid_anchor(key);
                 }
             }
-            Event::Session(_) | Event::Forward(_) | Event::VenueGreeks(_) => {}
+            Event::Forward(f) => self.apply_forward(
+                seq,
+                &f.currency,
+                f.expiry_ms,
+                f.ts_exchange_ms,
+                f.forward_price,
+                f.index_price,
+            ),
+            Event::VenueGreeks(g) => {
+                let key = EventKey::new(g.ts_exchange_ms, seq);
+                self.begin_snapshot(key);
+                self.counts.venue_greek_snapshots += 1;
+                for e in &g.entries {
+                    self.apply_venue_greek(key, e.instrument.0, e.delta, e.gamma);
+                }
+            }
+            Event::Session(_) => {}
         }
     }
 
@@ -592,9 +674,28 @@ impl State {
                     self.move_hybrid_anchor(key);
                 }
             }
-            ArchivedEvent::Session(_)
-            | ArchivedEvent::Forward(_)
-            | ArchivedEvent::VenueGreeks(_) => {}
+            ArchivedEvent::Forward(f) => self.apply_forward(
+                seq,
+                f.currency.as_str(),
+                f.expiry_ms.to_native(),
+                f.ts_exchange_ms.to_native(),
+                f.forward_price.to_native(),
+                f.index_price.to_native(),
+            ),
+            ArchivedEvent::VenueGreeks(g) => {
+                let key = EventKey::new(g.ts_exchange_ms.to_native(), seq);
+                self.begin_snapshot(key);
+                self.counts.venue_greek_snapshots += 1;
+                for e in g.entries.iter() {
+                    self.apply_venue_greek(
+                        key,
+                        e.instrument.0.to_native(),
+                        e.delta.to_native(),
+                        e.gamma.to_native(),
+                    );
+                }
+            }
+            ArchivedEvent::Session(_) => {}
         }
     }
 
@@ -606,9 +707,12 @@ impl State {
             t.ts_exchange_ms.to_native(),
             t.taker_side.to_native(),
             t.amount.0.to_native(),
-            t.mark_price.to_native(),
+            TradePrices {
+                mark_price: t.mark_price.to_native(),
+                index_price_usd: t.index_price.to_native(),
+                price: t.price.to_native(),
+            },
             t.iv.as_ref().map(|v| v.to_native()),
-            t.index_price.to_native(),
         );
     }
 
@@ -726,6 +830,15 @@ impl State {
             let drop_at = d.expiry_ms.saturating_add(KEEP_AFTER_EXPIRY_MS);
             if drop_at <= now {
                 retiring.push(retirement_record(s, d, currencies));
+                false
+            } else {
+                next = next.min(drop_at);
+                true
+            }
+        });
+        self.forwards.retain(|f| {
+            let drop_at = f.expiry_ms.saturating_add(KEEP_AFTER_EXPIRY_MS);
+            if drop_at <= now {
                 false
             } else {
                 next = next.min(drop_at);
@@ -854,14 +967,20 @@ impl State {
         ts_ms: i64,
         taker_side: TakerSide,
         amount_raw: i64,
-        mark_price: f64,
+        prices: TradePrices,
         iv: Option<f64>,
-        index_price_usd: f64,
     ) {
+        let TradePrices {
+            mark_price,
+            index_price_usd,
+            price,
+        } = prices;
+        // A missing mark or index price is NaN (the source did not have it); any other non-finite or negative
+        // value is bad input.
         if amount_raw <= 0
             || id > MAX_INSTRUMENT_ID
-            || !(index_price_usd.is_finite() && index_price_usd > 0.0)
-            || !(mark_price.is_finite() && mark_price >= 0.0)
+            || !(index_price_usd.is_nan() || (index_price_usd.is_finite() && index_price_usd > 0.0))
+            || !(mark_price.is_nan() || (mark_price.is_finite() && mark_price >= 0.0))
         {
             self.counts.rejected += 1;
             return;
@@ -875,7 +994,7 @@ impl State {
         let model = self.model;
         let anchor = self.hybrid_anchor;
         let Some(pos) = self.slot_pos(id) else {
-            self.apply_retired_trade(id, key, hour, units, max_hour, mark_price, index_price_usd);
+            self.apply_retired_trade(id, key, hour, units, max_hour, prices);
             return;
         };
         let slot = &mut self.slots[pos];
@@ -902,6 +1021,7 @@ impl State {
                 key,
                 mark_price,
                 index_price_usd,
+                price,
             });
         }
         let dealer = match taker_side {
@@ -941,8 +1061,7 @@ impl State {
         hour: i64,
         units: Option<i64>,
         max_hour: i64,
-        mark_price: f64,
-        index_price_usd: f64,
+        prices: TradePrices,
     ) {
         let SlotEntry::Retired(class) = slot_entry(&self.slot_index, id) else {
             return;
@@ -963,8 +1082,9 @@ impl State {
         if book.retired_last_trade.is_none_or(|l| key > l.key) {
             book.retired_last_trade = Some(LastTrade {
                 key,
-                mark_price,
-                index_price_usd,
+                mark_price: prices.mark_price,
+                index_price_usd: prices.index_price_usd,
+                price: prices.price,
             });
         }
     }
@@ -999,6 +1119,67 @@ impl State {
                     latest,
                 },
             ),
+        }
+    }
+
+    fn apply_forward(
+        &mut self,
+        seq: u64,
+        currency: &str,
+        expiry_ms: i64,
+        ts_ms: i64,
+        forward_usd: f64,
+        index_usd: f64,
+    ) {
+        if !(forward_usd.is_finite() && forward_usd > 0.0)
+            || !(index_usd.is_nan() || (index_usd.is_finite() && index_usd > 0.0))
+        {
+            self.counts.rejected += 1;
+            return;
+        }
+        self.counts.forwards += 1;
+        self.advance_time(ts_ms);
+        let drop_at = expiry_ms.saturating_add(KEEP_AFTER_EXPIRY_MS);
+        if drop_at <= self.max_ts_ms {
+            // The expiry's instruments are retired (or will never be priced): nothing would read it.
+            return;
+        }
+        let key = EventKey::new(ts_ms, seq);
+        let quote = ForwardQuote {
+            currency: currency.to_string(),
+            expiry_ms,
+            key,
+            forward_usd,
+            index_usd,
+        };
+        match self
+            .forwards
+            .binary_search_by(|f| (f.currency.as_str(), f.expiry_ms).cmp(&(currency, expiry_ms)))
+        {
+            Ok(i) => {
+                if key > self.forwards[i].key {
+                    self.forwards[i] = quote;
+                }
+            }
+            Err(i) => {
+                self.forwards.insert(i, quote);
+                self.next_expiry_drop_ms = self.next_expiry_drop_ms.min(drop_at);
+            }
+        }
+    }
+
+    #[inline]
+    fn apply_venue_greek(&mut self, key: EventKey, id: u32, delta: f64, gamma: f64) {
+        if id > MAX_INSTRUMENT_ID || !delta.is_finite() || !gamma.is_finite() {
+            self.counts.rejected += 1;
+            return;
+        }
+        let Some(pos) = self.slot_pos(id) else {
+            return;
+        };
+        let slot = &mut self.slots[pos];
+        if slot.venue_greeks.is_none_or(|g| key > g.key) {
+            slot.venue_greeks = Some(VenueGreekQuote { key, delta, gamma });
         }
     }
 

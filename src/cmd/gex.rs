@@ -39,8 +39,13 @@ pub struct FoldArgs {
     /// The log directory.
     #[arg(long)]
     pub data_dir: PathBuf,
-    /// Underlying currency (default: the only one the log defines at the time asked about).
-    #[arg(long)]
+    /// The underlying (BTC, ETH, SPY, SPX; default: the only one the log defines at the time asked about). A log
+    /// may hold several: each is reported apart.
+    #[arg(
+        long = "underlying",
+        visible_alias = "currency",
+        value_name = "UNDERLYING"
+    )]
     pub currency: Option<String>,
     #[command(flatten)]
     pub scoring: ScoringArgs,
@@ -180,7 +185,7 @@ fn at_error(e: EngineError) -> anyhow::Error {
             dir.display(),
             describe_range((first_ms, last_ms))
         ),
-        e @ EngineError::Currency { .. } => anyhow!("{e} with --currency"),
+        e @ EngineError::Currency { .. } => anyhow!("{e} with --underlying"),
         e => e.into(),
     }
 }

@@ -87,7 +87,7 @@ fn window_error(e: EngineError) -> anyhow::Error {
             format_ms(from_ms),
             format_ms(to_ms)
         ),
-        e @ EngineError::Currency { .. } => anyhow!("{e} with --currency"),
+        e @ EngineError::Currency { .. } => anyhow!("{e} with --underlying"),
         e => e.into(),
     }
 }

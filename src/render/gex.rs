@@ -7,6 +7,7 @@ use std::path::Path;
 
 use anyhow::Result;
 use clap::ValueEnum;
+use dealerflow_engine::inputs::ForwardSource;
 use dealerflow_engine::query::AsOf;
 use dealerflow_engine::report::GexReport;
 use dealerflow_engine::InventoryModel;
@@ -130,6 +131,8 @@ pub fn table(r: &GexReport, by: By) -> String {
             let mut t = TextTable::new(&[
                 ("expiry", Align::Left),
                 ("tau_years", Align::Right),
+                ("forward", Align::Right),
+                ("valued on", Align::Left),
                 ("net GEX", Align::Right),
                 ("vanna", Align::Right),
                 ("charm 24h", Align::Right),
@@ -139,6 +142,11 @@ pub fn table(r: &GexReport, by: By) -> String {
                 t.row([
                     x.expiry.clone(),
                     format!("{:.5}", x.tau_years),
+                    f2(x.forward_usd),
+                    match x.forward_source {
+                        ForwardSource::Venue => "venue forward".to_string(),
+                        ForwardSource::Spot => "spot".to_string(),
+                    },
                     f2(x.net_gamma_exposure_usd),
                     f2(x.vanna_exposure_usd),
                     f2(x.charm_24h_usd),
@@ -148,7 +156,7 @@ pub fn table(r: &GexReport, by: By) -> String {
             t
         }
         By::Instrument => {
-            let mut t = TextTable::new(&[
+            let mut columns = vec![
                 ("instrument", Align::Left),
                 ("position", Align::Right),
                 ("iv", Align::Right),
@@ -157,9 +165,15 @@ pub fn table(r: &GexReport, by: By) -> String {
                 ("gamma", Align::Right),
                 ("GEX", Align::Right),
                 ("delta exp", Align::Right),
-            ]);
+            ];
+            // The venue's own greeks beside ours, when the log has them (a chain import).
+            let venue = r.instruments.iter().any(|i| i.venue_delta.is_some());
+            if venue {
+                columns.extend([("venue delta", Align::Right), ("venue gamma", Align::Right)]);
+            }
+            let mut t = TextTable::new(&columns);
             for i in &r.instruments {
-                t.row([
+                let mut row = vec![
                     i.instrument.to_string(),
                     format!("{:.1}", i.dealer_position),
                     format!("{:.4}", i.iv),
@@ -168,7 +182,18 @@ pub fn table(r: &GexReport, by: By) -> String {
                     format!("{:.3e}", i.gamma),
                     f2(i.gamma_exposure_usd),
                     f2(i.delta_exposure_usd),
-                ]);
+                ];
+                if venue {
+                    row.push(
+                        i.venue_delta
+                            .map_or_else(String::new, |d| format!("{d:.4}")),
+                    );
+                    row.push(
+                        i.venue_gamma
+                            .map_or_else(String::new, |g| format!("{g:.3e}")),
+                    );
+                }
+                t.row(row);
             }
             t
         }
@@ -219,6 +244,8 @@ pub fn write_csv(out: impl Write, r: &GexReport, by: By) -> Result<()> {
                 "expiry_ms",
                 "expiry",
                 "tau_years",
+                "forward_usd",
+                "forward_source",
                 "call_gamma_exposure_usd",
                 "put_gamma_exposure_usd",
                 "net_gamma_exposure_usd",
@@ -228,10 +255,15 @@ pub fn write_csv(out: impl Write, r: &GexReport, by: By) -> Result<()> {
                 "volga_exposure_usd",
             ])?;
             for x in &r.expiries {
-                let mut row = vec![x.expiry_ms.to_string(), x.expiry.clone()];
+                let mut row = vec![
+                    x.expiry_ms.to_string(),
+                    x.expiry.clone(),
+                    x.tau_years.to_string(),
+                    x.forward_usd.to_string(),
+                    x.forward_source.as_str().to_string(),
+                ];
                 row.extend(
                     [
-                        x.tau_years,
                         x.call_gamma_exposure_usd,
                         x.put_gamma_exposure_usd,
                         x.net_gamma_exposure_usd,
