@@ -516,3 +516,28 @@ fn missing_input_files_are_one_line_and_create_nothing() {
     let line = fails(cmd().args(["exchange-sim", "--trades", path(&missing)]));
     assert!(line.contains(path(&missing)), "{line}");
 }
+
+#[test]
+fn the_oi_model_without_open_interest_is_one_line_naming_what_to_import() {
+    if !cli_support::require_shared_data(cli_support::REAL) {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("real");
+    ok(cmd()
+        .args(["import", "deribit-json", cli_support::REAL, "--data-dir"])
+        .arg(&dir));
+    let line = fails(cmd().args([
+        "gex",
+        "--data-dir",
+        path(&dir),
+        "--at",
+        "latest",
+        "--model",
+        "oi",
+    ]));
+    assert!(line.contains("no open interest for BTC"), "{line}");
+    assert!(line.contains("import a chain"), "{line}");
+    // The flow model has what it needs.
+    succeeds(cmd().args(["gex", "--data-dir", path(&dir), "--at", "latest"]));
+}
