@@ -15,8 +15,8 @@ use dealerflow_log::catalog::InstrumentCatalog;
 use dealerflow_log::LogReader;
 use dealerflow_schemas::event::ArchivedEvent;
 use dealerflow_schemas::{
-    Event, GapUnit, IndexPrice, InstrumentId, InstrumentName, MarkIv, MarkIvSnapshot, OpenInterest,
-    OpenInterestEntry, Session, Trade,
+    Event, Forward, GapUnit, IndexPrice, InstrumentId, InstrumentName, MarkIv, MarkIvSnapshot,
+    OpenInterest, OpenInterestEntry, Session, Trade,
 };
 use std::collections::BTreeMap;
 
@@ -562,7 +562,11 @@ impl RecorderState {
     }
 
     /// Ingests a `public/get_book_summary_by_currency` result as one `OpenInterest` snapshot at
-    /// `ts_exchange_ms`.
+    /// `ts_exchange_ms`, followed by one `Forward` per expiry whose summaries name a forward: Deribit's
+    /// `underlying_price` of that expiry when `underlying_index` is a future or a synthetic future (`BTC-30JUN23`,
+    /// `SYN.BTC-13APR23`), with `estimated_delivery_price` (the index) beside it. Summaries priced on the index
+    /// itself (`underlying_index` `index_price` or an index name such as `btc_usd`) give no forward: the engine
+    /// then values that expiry on spot.
     pub fn ingest_open_interest(
         &mut self,
         list: &[BookSummaryMsg<'_>],
@@ -571,6 +575,8 @@ impl RecorderState {
         out: &mut Batch,
     ) {
         let mut entries = Vec::with_capacity(list.len());
+        // (currency, expiry) → the first forward listed for it.
+        let mut forwards: BTreeMap<(String, i64), Forward> = BTreeMap::new();
         for b in list {
             match b.open_interest() {
                 Ok((name, oi)) => {
@@ -579,6 +585,19 @@ impl RecorderState {
                             instrument: id,
                             open_interest: oi,
                         });
+                        if let (Some(inst), Some(f)) = (self.catalog.get(id), forward_of_summary(b))
+                        {
+                            forwards
+                                .entry((inst.currency.clone(), inst.expiry_ms))
+                                .or_insert_with(|| Forward {
+                                    currency: inst.currency.clone(),
+                                    expiry_ms: inst.expiry_ms,
+                                    ts_exchange_ms,
+                                    forward_price: f.0,
+                                    index_price: f.1,
+                                    source: f.2,
+                                });
+                        }
                     }
                 }
                 Err(e) => {
@@ -599,12 +618,31 @@ impl RecorderState {
                 entries,
             }),
         ));
+        for f in forwards.into_values() {
+            out.push((ts_recv_ns, Event::Forward(f)));
+        }
     }
 
     /// Forgets trade ids and index prices older than the de-duplication window; returns how many.
     pub fn prune(&mut self) -> usize {
         self.seen.prune(self.dedup_window_ms) + self.index_prices.prune(self.dedup_window_ms)
     }
+}
+
+/// The forward a book summary names: (forward price, index price or NaN, forward name), when
+/// `underlying_index` is a future or a synthetic future (it contains a `-`, as `BTC-30JUN23` and
+/// `SYN.BTC-13APR23` do and index names never do) and `underlying_price` is a positive price.
+fn forward_of_summary(b: &BookSummaryMsg<'_>) -> Option<(f64, f64, String)> {
+    let source = b.underlying_index.as_deref()?;
+    let price = b.underlying_price?;
+    if !source.contains('-') || !(price.is_finite() && price > 0.0) {
+        return None;
+    }
+    let index = b
+        .estimated_delivery_price
+        .filter(|p| p.is_finite() && *p > 0.0)
+        .unwrap_or(f64::NAN);
+    Some((price, index, source.to_string()))
 }
 
 #[cfg(test)]
@@ -684,6 +722,53 @@ mod tests {
         );
         let stats = state.counters.snapshot();
         assert_eq!((stats.index_ticks, stats.index_duplicates), (1, 2));
+    }
+
+    #[test]
+    fn book_summaries_give_open_interest_and_one_forward_per_expiry() {
+        let mut state = RecorderState::new(Arc::new(Counters::default()), 1_000_000);
+        // Real shapes: options of one expiry priced on a synthetic future, a far expiry on a future, and one
+        // priced on the index itself (no forward).
+        let summaries = r#"[
+          {"instrument_name":"BTC-13APR23-29500-C","open_interest":12.5,"underlying_price":30024.7476,
+           "underlying_index":"SYN.BTC-13APR23","estimated_delivery_price":30019.46},
+          {"instrument_name":"BTC-13APR23-31000-P","open_interest":3.0,"underlying_price":30024.80,
+           "underlying_index":"SYN.BTC-13APR23","estimated_delivery_price":30019.46},
+          {"instrument_name":"BTC-30JUN23-35000-C","open_interest":100.0,"underlying_price":30410.5,
+           "underlying_index":"BTC-30JUN23","estimated_delivery_price":30019.46},
+          {"instrument_name":"BTC-12APR23-30000-C","open_interest":1.0,"underlying_price":30019.46,
+           "underlying_index":"index_price","estimated_delivery_price":30019.46}
+        ]"#;
+        let list: Vec<BookSummaryMsg<'_>> = serde_json::from_str(summaries).unwrap();
+        let mut out = Batch::new();
+        state.ingest_open_interest(&list, 1_681_296_001_356, 7, &mut out);
+        let oi: Vec<usize> = out
+            .iter()
+            .filter_map(|(_, e)| match e {
+                Event::OpenInterest(o) => Some(o.entries.len()),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(oi, vec![4]);
+        let forwards: Vec<(i64, f64, f64, &str)> = out
+            .iter()
+            .filter_map(|(_, e)| match e {
+                Event::Forward(f) => Some((
+                    f.expiry_ms,
+                    f.forward_price,
+                    f.index_price,
+                    f.source.as_str(),
+                )),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(
+            forwards,
+            vec![
+                (1_681_372_800_000, 30024.7476, 30019.46, "SYN.BTC-13APR23"),
+                (1_688_112_000_000, 30410.5, 30019.46, "BTC-30JUN23"),
+            ]
+        );
     }
 
     #[test]
