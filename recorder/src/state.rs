@@ -635,7 +635,7 @@ impl RecorderState {
 fn forward_of_summary(b: &BookSummaryMsg<'_>) -> Option<(f64, f64, String)> {
     let source = b.underlying_index.as_deref()?;
     let price = b.underlying_price?;
-    if !source.contains('-') || !(price.is_finite() && price > 0.0) {
+    if !(source.contains('-') && price.is_finite() && price > 0.0) {
         return None;
     }
     let index = b
