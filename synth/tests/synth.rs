@@ -125,6 +125,9 @@ fn writes_a_sound_log_with_the_promised_cadence() {
             }
             Event::IndexPrice(p) => assert!(p.index_name == "btc_usd" || p.index_name == "eth_usd"),
             Event::Session(_) => panic!("synth writes no session events"),
+            Event::Forward(_) | Event::VenueGreeks(_) => {
+                panic!("synth writes no forwards or venue greeks")
+            }
         }
     }
     assert_eq!(trades, report.trades.values().sum::<u64>());

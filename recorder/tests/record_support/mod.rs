@@ -21,6 +21,7 @@ pub struct LogContents {
     pub index_ticks: usize,
     pub mark_snapshots: usize,
     pub open_interest: usize,
+    pub forwards: usize,
     /// seq of the first appearance of each instrument id.
     pub instrument_seq: BTreeMap<InstrumentId, u64>,
 }
@@ -49,6 +50,8 @@ pub fn read_log(dir: &Path) -> LogContents {
             Event::IndexPrice(_) => c.index_ticks += 1,
             Event::MarkIvSnapshot(_) => c.mark_snapshots += 1,
             Event::OpenInterest(_) => c.open_interest += 1,
+            Event::Forward(_) => c.forwards += 1,
+            Event::VenueGreeks(_) => {}
         }
     }
     c

@@ -1792,6 +1792,7 @@ share_pct_above = 40
             vanna_exposure_usd: 0.0,
             charm_24h_usd: 0.0,
             volga_exposure_usd: 0.0,
+            ..ExpiryExposure::default()
         };
         let t = 1_000_000;
         let share = short_dated_gamma_pct(
