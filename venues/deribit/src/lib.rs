@@ -39,4 +39,4 @@ pub use index_price::PriceIndexMsg;
 pub use instrument::{InstrumentMsg, OptionSpec};
 pub use mark_price::{MarkPriceMsg, ValidMark};
 pub use ticker::{TickerGreeks, TickerMsg, TickerStats};
-pub use trade::{TradeMsg, TradesPage};
+pub use trade::{MissingPrices, TradeMsg, TradesPage};
