@@ -21,8 +21,13 @@
 //! (what was appended before it stays, instruments always before their trades, and running the same import again
 //! completes it, since it skips what is already there).
 //!
+//! [`import_deribit_chain`] (`dealerflow import deribit-chain`) imports saved option-chain snapshots instead; see
+//! its module. Both importers' outcomes are [`ImportSummary`]s for the command line ([`ImportReport::summary`]).
+//!
 //! This module reads files and writes the log; it does no network I/O.
 
+mod chain;
+mod chain_file;
 mod trade_file;
 
 use std::cmp::Ordering;
@@ -37,6 +42,8 @@ use dealerflow_schemas::import::{ImportSummary, Rejection};
 use dealerflow_schemas::{Event, IndexPrice, InstrumentId, InstrumentName, Session, Trade};
 
 use crate::{MissingPrices, ParseError, TradeMsg};
+pub use chain::{import_deribit_chain, ChainImportOptions, DEFAULT_SNAPSHOT_GAP_MS};
+pub use chain_file::{read_chain_file, ChainFile, ChainRecord, RejectedPiece};
 pub use trade_file::{read_trade_file, FileFault, Layout, RawRecord, TradeFile};
 
 /// Contract size of Deribit's inverse (coin-settled) options, coins per contract.
