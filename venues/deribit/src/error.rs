@@ -95,6 +95,12 @@ impl ParseError {
     }
 }
 
+impl From<serde_json::Error> for ParseError {
+    fn from(e: serde_json::Error) -> Self {
+        ParseError::from_json(&e)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -124,11 +130,5 @@ mod tests {
         assert_eq!(m.category(), "missing field direction");
         let j: ParseError = serde_json::from_str::<u8>("x").unwrap_err().into();
         assert_eq!(j.category(), "invalid JSON");
-    }
-}
-
-impl From<serde_json::Error> for ParseError {
-    fn from(e: serde_json::Error) -> Self {
-        ParseError::from_json(&e)
     }
 }

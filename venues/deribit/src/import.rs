@@ -43,7 +43,9 @@ use dealerflow_schemas::{Event, IndexPrice, InstrumentId, InstrumentName, Sessio
 
 use crate::{MissingPrices, ParseError, TradeMsg};
 pub use chain::{import_deribit_chain, ChainImportOptions, DEFAULT_SNAPSHOT_GAP_MS};
-pub use chain_file::{read_chain_file, ChainFile, ChainRecord, RejectedPiece};
+pub use chain_file::{
+    read_chain_file, ChainFile, ChainRecord, RejectedPiece, INVALID_JSON, NOT_A_QUOTE, RPC_ERROR,
+};
 pub use trade_file::{read_trade_file, FileFault, Layout, RawRecord, TradeFile};
 
 /// Contract size of Deribit's inverse (coin-settled) options, coins per contract.

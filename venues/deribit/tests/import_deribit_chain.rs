@@ -332,7 +332,7 @@ fn a_pause_or_a_repeated_instrument_starts_a_snapshot() {
     .join("\n");
     let f = write(tmp.path(), "chain.jsonl", &lines);
     let log = tmp.path().join("log");
-    let s = import(&[f.clone()], &log);
+    let s = import(std::slice::from_ref(&f), &log);
     assert_eq!(s.rejections, [], "{s}");
     let c = contents(&log);
     let oi: Vec<(i64, Vec<u32>)> = c
@@ -394,7 +394,7 @@ fn a_pause_or_a_repeated_instrument_starts_a_snapshot() {
     for (gap, chains) in [(0, 6), (600_000, 3)] {
         let log = tmp.path().join(format!("log-{gap}"));
         import_deribit_chain(
-            &[f.clone()],
+            std::slice::from_ref(&f),
             &log,
             &ChainImportOptions {
                 snapshot_gap_ms: gap,
@@ -421,7 +421,7 @@ fn overlapping_imports_add_only_what_is_new() {
         &[rec(0, names[0]), rec(1, names[1])].join("\n"),
     );
     let log = tmp.path().join("log");
-    let first = import(&[a.clone()], &log);
+    let first = import(std::slice::from_ref(&a), &log);
     assert_eq!(first.taken, 2);
     // The same two records, repeated, and in a file given twice: read once.
     let both = write(
