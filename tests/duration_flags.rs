@@ -127,6 +127,18 @@ fn cases(missing: &str, taken: &str) -> Vec<Case> {
         "--interval",
         "--currency: bad currency \"btc\"",
     ));
+    let chain_file = format!("{missing}.jsonl");
+    cases.push(case(
+        &[
+            "import",
+            "deribit-chain",
+            &chain_file,
+            "--data-dir",
+            missing,
+        ],
+        "--snapshot-gap",
+        "cannot read",
+    ));
     cases.push(case(
         &["exchange-sim", "--data-dir", missing],
         "--min-heartbeat",
@@ -231,7 +243,12 @@ fn a_bare_number_is_a_usage_error_naming_the_flag_and_the_fix() {
 #[test]
 fn zero_is_refused_where_a_positive_duration_is_needed() {
     let (tmp, missing, taken) = dirs();
-    let zero_allowed = ["--hpp-window", "--mark-iv-interval", "--retry-for"];
+    let zero_allowed = [
+        "--hpp-window",
+        "--mark-iv-interval",
+        "--retry-for",
+        "--snapshot-gap",
+    ];
     for c in cases(&missing, &taken) {
         let (code, err) = run(&c, c.flag, "0s", tmp.path());
         // `synth --mark-iv-interval` sets an interval between snapshots; only the recorder's throttle takes 0.
