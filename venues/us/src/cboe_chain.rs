@@ -101,6 +101,8 @@ pub struct ChainOption {
     pub symbol: SymbolBuf,
     /// Call (left side of the row) or put (right side).
     pub kind: OptionKind,
+    /// Strike, thousandths of a USD.
+    pub strike_milli: u32,
     /// Exercise and settlement time, epoch ms ([`dealerflow_schemas::osi::settlement_ms`]).
     pub expiry_ms: i64,
     /// Best bid, USD per share (0 when there is none).
@@ -418,6 +420,8 @@ pub fn parse_chain(bytes: &[u8]) -> Result<ChainFile, FileFault> {
         columns,
         underlying: None,
         settlement: None,
+        expiration: None,
+        root: None,
     };
     let mut out = ChainFile {
         header: ChainHeader {
@@ -454,12 +458,17 @@ fn parse_last(value: &[u8]) -> Result<f64, FileFault> {
         })
 }
 
-/// Row-by-row state: the columns, the chain's underlying, the last settlement time computed.
+/// Row-by-row state: the columns, the chain's underlying, and what the previous row already worked out (rows
+/// come expiry by expiry, so consecutive rows mostly share their expiration date, root and settlement time).
 struct RowParser {
     columns: Columns,
     underlying: Option<String>,
-    /// (AM-settled, date) → settlement ms, for the previous row (rows come expiry by expiry).
+    /// (AM-settled, date) → settlement ms, for the previous row.
     settlement: Option<((bool, (i32, u32, u32)), i64)>,
+    /// The previous row's expiration field and its date.
+    expiration: Option<(Vec<u8>, (i32, u32, u32))>,
+    /// A root already found to be an option root of the chain's underlying (up to 6 bytes).
+    root: Option<([u8; 6], usize)>,
 }
 
 impl RowParser {
@@ -473,9 +482,16 @@ impl RowParser {
         }
         let field = |i: usize| trim(rec.get(i).unwrap_or_default());
         let exp_field = field(c.expiration);
-        let expiration = parse_expiration(exp_field).ok_or_else(|| RowFault::Expiration {
-            value: lossy(exp_field),
-        })?;
+        let expiration = match &self.expiration {
+            Some((bytes, date)) if bytes.as_slice() == exp_field => *date,
+            _ => {
+                let date = parse_expiration(exp_field).ok_or_else(|| RowFault::Expiration {
+                    value: lossy(exp_field),
+                })?;
+                self.expiration = Some((exp_field.to_vec(), date));
+                date
+            }
+        };
         let strike_field = field(c.strike);
         let strike_milli = parse_strike_milli(strike_field).ok_or_else(|| RowFault::Strike {
             value: lossy(strike_field),
@@ -528,6 +544,7 @@ impl RowParser {
         Ok(ChainOption {
             symbol,
             kind,
+            strike_milli,
             expiry_ms,
             bid_usd,
             ask_usd,
@@ -550,10 +567,7 @@ impl RowParser {
             tail[6] == kind_byte(kind)
                 && digits_u32(&tail[7..15]) == Some(strike_milli)
                 && date_matches(&tail[..6], expiration)
-                && self
-                    .underlying
-                    .as_deref()
-                    .is_some_and(|u| u.as_bytes() == underlying_bytes(root))
+                && self.root_of_chain(root)
         });
         if let Some(parts) = fast {
             return Ok(parts);
@@ -589,6 +603,25 @@ impl RowParser {
         }
         // Valid and matching: the same split as the fast path (it only failed for the first row, or on padding).
         split_osi(raw).ok_or_else(|| mismatch("spelling"))
+    }
+
+    /// True when `root` is an option root of the chain's underlying (`SPXW` of `SPX`); remembers the last one.
+    fn root_of_chain(&mut self, root: &[u8]) -> bool {
+        if let Some((known, len)) = &self.root {
+            if &known[..*len] == root {
+                return true;
+            }
+        }
+        let Some(underlying) = self.underlying.as_deref() else {
+            return false;
+        };
+        let ok = underlying.as_bytes() == underlying_bytes(root);
+        if ok && root.len() <= 6 {
+            let mut known = [0u8; 6];
+            known[..root.len()].copy_from_slice(root);
+            self.root = Some((known, root.len()));
+        }
+        ok
     }
 
     fn settlement_ms(&mut self, root: &str, expiration: (i32, u32, u32)) -> i64 {
@@ -714,10 +747,50 @@ fn whole(b: &[u8]) -> Option<u64> {
     Some(v)
 }
 
+/// Powers of ten exactly representable as `f64`.
+const POW10: [f64; 16] = [
+    1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
+];
+
 /// A finite decimal number.
+///
+/// The chain's numbers are short plain decimals (`-6.165`, `0.2671`, `1628`): with at most 15 significant digits
+/// and 15 decimals, the digits as an integer and the power of ten are both exact in an `f64`, so one division
+/// (correctly rounded by IEEE 754) gives the correctly rounded value, the same bits as `str::parse` (Clinger's
+/// fast path, which the standard library takes for these inputs too). Anything else (exponents, more digits)
+/// goes through `str::parse`.
 fn number(b: &[u8]) -> Option<f64> {
+    let (negative, digits) = match b.first() {
+        Some(b'-') => (true, &b[1..]),
+        Some(b'+') => (false, &b[1..]),
+        _ => (false, b),
+    };
+    let mut mantissa = 0u64;
+    let mut count = 0usize;
+    let mut decimals = None;
+    for (i, &c) in digits.iter().enumerate() {
+        match c {
+            b'0'..=b'9' => {
+                mantissa = mantissa * 10 + u64::from(c - b'0');
+                count += 1;
+                if count > 15 {
+                    return number_slow(b);
+                }
+            }
+            b'.' if decimals.is_none() => decimals = Some(digits.len() - i - 1),
+            _ => return number_slow(b),
+        }
+    }
+    if count == 0 {
+        return None;
+    }
+    let v = mantissa as f64 / POW10[decimals.unwrap_or(0)];
+    Some(if negative { -v } else { v })
+}
+
+/// A finite decimal number through `str::parse` (which also accepts `inf` and `NaN`: refused here).
+fn number_slow(b: &[u8]) -> Option<f64> {
     let s = std::str::from_utf8(b).ok()?;
-    // `parse` also accepts `inf`, `NaN` and `infinity`: only finite values are numbers here.
     s.parse::<f64>().ok().filter(|v| v.is_finite())
 }
 
@@ -921,6 +994,40 @@ Wed May 07 2025,5650,SPXW250507P05650000,7,0.3,2.5,2.0,x,SPXW250507C05650000,3.0
     }
 
     #[test]
+    fn numbers_read_to_the_same_bits_as_the_standard_parser() {
+        for text in [
+            "0",
+            "1628",
+            "0.2671",
+            "-6.165",
+            "+3.5",
+            "557.37",
+            ".5",
+            "5.",
+            "123456789012345",
+            "1234567890123456",
+            "0.000000000000001",
+            "9.999999999999999",
+            "1e3",
+            "-0.0",
+            "0.1",
+            "0.3",
+            "2.675",
+        ] {
+            assert_eq!(
+                number(text.as_bytes()).map(f64::to_bits),
+                text.parse::<f64>().ok().map(f64::to_bits),
+                "{text}"
+            );
+        }
+        for bad in [
+            "", "-", ".", "1.2.3", "1,5", "NaN", "inf", "infinity", "1e999", " 1",
+        ] {
+            assert_eq!(number(bad.as_bytes()), None, "{bad:?}");
+        }
+    }
+
+    #[test]
     fn strikes_read_exactly() {
         assert_eq!(parse_strike_milli(b"557.50"), Some(557_500));
         assert_eq!(parse_strike_milli(b"5650"), Some(5_650_000));
@@ -964,6 +1071,12 @@ Wed May 07 2025,5650,SPXW250507P05650000,7,0.3,2.5,2.0,x,SPXW250507C05650000,3.0
             } else {
                 proptest::prop_assert!(slow.is_err(), "{s:?}");
             }
+        }
+
+        #[test]
+        fn plain_decimals_read_like_the_standard_parser(int in 0u64..10_000_000, frac in 0u64..100_000_000, decimals in 0usize..9, negative in proptest::prelude::any::<bool>()) {
+            let text = format!("{}{int}.{:0width$}", if negative { "-" } else { "" }, frac % 10u64.pow(decimals as u32), width = decimals);
+            proptest::prop_assert_eq!(number(text.as_bytes()).map(f64::to_bits), text.parse::<f64>().ok().map(f64::to_bits), "{}", text);
         }
 
         #[test]

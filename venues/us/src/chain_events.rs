@@ -76,6 +76,7 @@ pub fn chain_events(
         iv_zero: 0,
         expired: 0,
     };
+    let mut ids = IdLookup { next_guess: None };
     for row in &chain.rows {
         let mut live = false;
         for option in [&row.call, &row.put] {
@@ -84,7 +85,7 @@ pub fn chain_events(
                 continue;
             }
             live = true;
-            let id = instrument_id(option, catalog, &mut out.instruments)?;
+            let id = ids.id(option, &out.underlying, catalog, &mut out.instruments)?;
             if option.iv > 0.0 {
                 out.marks.marks.push(MarkIv {
                     instrument: id,
@@ -135,29 +136,65 @@ pub fn live_rows_and_expired(chain: &ChainFile) -> (u64, u64) {
     })
 }
 
-fn instrument_id(
+/// Instrument ids of a chain's options. A chain lists its options in the same order from one snapshot to the
+/// next, and a first import interns them in that order, so the id after the previous option's is tried first
+/// (checked by name: a wrong guess costs one comparison); otherwise the catalog's map decides.
+struct IdLookup {
+    next_guess: Option<InstrumentId>,
+}
+
+impl IdLookup {
+    fn id(
+        &mut self,
+        option: &ChainOption,
+        underlying: &str,
+        catalog: &mut InstrumentCatalog,
+        new: &mut Vec<Instrument>,
+    ) -> Result<InstrumentId, CatalogError> {
+        let name = option.symbol.as_str();
+        let guessed = self
+            .next_guess
+            .filter(|&g| catalog.get(g).is_some_and(|i| i.name == name));
+        let id = match guessed.or_else(|| catalog.id(name)) {
+            Some(id) => id,
+            None => {
+                let instrument = new_instrument(option, underlying, catalog.len())?;
+                let id = instrument.id;
+                catalog.observe(None, instrument.clone())?;
+                new.push(instrument);
+                id
+            }
+        };
+        self.next_guess = id.0.checked_add(1).map(InstrumentId);
+        Ok(id)
+    }
+}
+
+/// The `Instrument` of a chain option with the next dense id: what [`InstrumentCatalog::prepare`] gives for its
+/// OSI symbol (currency = the underlying, quote currency USD, the settlement time as expiry, contract size
+/// [`US_OPTION_MULTIPLIER`]), built from what the row already validated instead of parsing the symbol again.
+fn new_instrument(
     option: &ChainOption,
-    catalog: &mut InstrumentCatalog,
-    new: &mut Vec<Instrument>,
-) -> Result<InstrumentId, CatalogError> {
+    underlying: &str,
+    next_id: usize,
+) -> Result<Instrument, CatalogError> {
     let name = option.symbol.as_str();
-    if let Some(id) = catalog.id(name) {
-        return Ok(id);
-    }
-    match catalog.prepare(name, US_OPTION_MULTIPLIER)? {
-        Some(instrument) => {
-            let id = instrument.id;
-            catalog.observe(None, instrument.clone())?;
-            new.push(instrument);
-            Ok(id)
-        }
-        // `prepare` only declines a known name, which `id` found above; the symbol is canonical.
-        None => catalog.id(name).ok_or_else(|| CatalogError::DuplicateName {
-            seq: None,
+    let id = u32::try_from(next_id)
+        .ok()
+        .filter(|&id| id != u32::MAX)
+        .ok_or_else(|| CatalogError::Exhausted {
             name: name.to_string(),
-            first: 0,
-        }),
-    }
+        })?;
+    Ok(Instrument {
+        id: InstrumentId(id),
+        name: name.to_string(),
+        currency: underlying.to_string(),
+        quote_currency: "USD".to_string(),
+        kind: option.kind,
+        strike: f64::from(option.strike_milli) / 1000.0,
+        expiry_ms: option.expiry_ms,
+        contract_size: US_OPTION_MULTIPLIER,
+    })
 }
 
 #[cfg(test)]
@@ -191,6 +228,13 @@ Tue Jun 10 2025,SPY250610C00610000,2,0,0,0,4,0.17,0.5,0.05,0,610.00,SPY250610P00
                 "SPY250610P00610000"
             ]
         );
+        // The instruments are those the catalog would prepare from the symbols.
+        let mut fresh = InstrumentCatalog::new();
+        for i in &ev.instruments {
+            let prepared = fresh.prepare(&i.name, 100.0).unwrap().unwrap();
+            assert_eq!(&prepared, i);
+            fresh.observe(None, prepared).unwrap();
+        }
         assert!(ev
             .instruments
             .iter()
