@@ -3,6 +3,9 @@
 //! snapshot's events (`chain_events::chain_events`: instrument ids from the catalog, the index price, the mark-IV
 //! and open-interest snapshots sorted by id). Not included: reading the file from disk and appending to the log.
 //!
+//! Beside it, the whole import of the real SPY chain into a new log (`import_cboe_chain`: reading the file, the
+//! log's creation with its pre-sized segment, the appends and the one `sync` at the end), for scale.
+//!
 //! Budget protected: ≥ 1 000 000 rows/s on one core for parse + validate + build events with the instruments
 //! already in the log (a chain imported again at a later quote time: the steady state); the first import of a
 //! chain, which also creates every instrument, is measured beside it. A row holds two options (call and put).
@@ -15,6 +18,7 @@ use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use dealerflow_log::catalog::InstrumentCatalog;
 use dealerflow_us::cboe_chain::parse_chain;
 use dealerflow_us::chain_events::chain_events;
+use dealerflow_us::import_cboe_chain;
 
 const REAL_FULL_CHAIN: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
@@ -108,6 +112,26 @@ fn bench(c: &mut Criterion) {
                 let events = chain_events(&chain, &mut cold).unwrap().unwrap();
                 (events, cold)
             })
+        });
+    }
+    if std::path::Path::new(REAL_FULL_CHAIN).exists() {
+        let file = std::path::PathBuf::from(REAL_FULL_CHAIN);
+        let rows = parse_chain(&std::fs::read(&file).unwrap())
+            .unwrap()
+            .rows_read;
+        group.throughput(Throughput::Elements(rows));
+        group.sample_size(20);
+        group.bench_function("real_spy_full_chain/import_into_new_log", |b| {
+            b.iter_batched(
+                || tempfile::tempdir().unwrap(),
+                |dir| {
+                    let summary =
+                        import_cboe_chain(std::slice::from_ref(&file), dir.path()).unwrap();
+                    assert_eq!(summary.records, rows);
+                    dir
+                },
+                criterion::BatchSize::PerIteration,
+            )
         });
     }
     group.finish();
