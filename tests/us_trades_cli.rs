@@ -278,8 +278,8 @@ fn dealer_positions_are_minus_the_taker_flow_and_exposures_use_100_shares() {
         // The latest trade of the instrument, whose price σ is implied from.
         let last = prints
             .iter()
-            .filter(|p| p.symbol() == name && parse_time_ms(p.time).unwrap() <= t)
-            .last()
+            .rev()
+            .find(|p| p.symbol() == name && parse_time_ms(p.time).unwrap() <= t)
             .unwrap();
         assert_eq!(i["contract_size"].as_f64(), Some(100.0), "{name}");
         assert_eq!(i["iv_source"], "implied_from_mark", "{name}");

@@ -458,15 +458,18 @@ fn parse_last(value: &[u8]) -> Result<f64, FileFault> {
         })
 }
 
+/// An expiration date: (year, month, day).
+type Date = (i32, u32, u32);
+
 /// Row-by-row state: the columns, the chain's underlying, and what the previous row already worked out (rows
 /// come expiry by expiry, so consecutive rows mostly share their expiration date, root and settlement time).
 struct RowParser {
     columns: Columns,
     underlying: Option<String>,
     /// (AM-settled, date) → settlement ms, for the previous row.
-    settlement: Option<((bool, (i32, u32, u32)), i64)>,
+    settlement: Option<((bool, Date), i64)>,
     /// The previous row's expiration field and its date.
-    expiration: Option<(Vec<u8>, (i32, u32, u32))>,
+    expiration: Option<(Vec<u8>, Date)>,
     /// A root already found to be an option root of the chain's underlying (up to 6 bytes).
     root: Option<([u8; 6], usize)>,
 }
@@ -1082,7 +1085,7 @@ Wed May 07 2025,5650,SPXW250507P05650000,7,0.3,2.5,2.0,x,SPXW250507C05650000,3.0
         #[test]
         fn never_panics_on_any_bytes(bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..400)) {
             let _ = parse_chain(&bytes);
-            let mut text = format!("{HEAD}").into_bytes();
+            let mut text = HEAD.as_bytes().to_vec();
             text.extend_from_slice(&bytes);
             let _ = parse_chain(&text);
         }
