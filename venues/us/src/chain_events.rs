@@ -4,8 +4,10 @@
 //! - `IndexPrice`: index `{underlying}_usd` in lower case (`spy_usd`, the index the engine reads the spot of
 //!   currency `SPY` from), price = the file's last price, USD;
 //! - `MarkIvSnapshot`: every live option with IV > 0; mark IV = CBOE's IV (fraction), mark price = the mid of bid
-//!   and ask in USD per share, NaN when the option has no two-sided quote ([`ChainOption::mid_usd`]; the engine
-//!   takes σ from the mark IV, not from this price). Options with IV 0 are left out and counted;
+//!   and ask in USD per share, NaN when the option has no two-sided quote ([`ChainOption::mid_usd`]). The engine
+//!   prices with the mark IV, not with this price, but today it drops a mark whose price is not a finite number
+//!   ≥ 0, IV included, so such an option is left unpriced (none of the real SPY chains has one: every option
+//!   with IV > 0 there has an ask). Options with IV 0 are left out and counted;
 //! - `OpenInterest`: every live option, IV 0 included, with the file's open interest in contracts;
 //! - options already expired at the quote time (settlement ≤ quote time, e.g. the same-day expiry of a chain
 //!   quoted after 16:00 New York) are in no event, and are counted.
