@@ -146,6 +146,8 @@ fn every_command_has_an_example_in_its_help() {
         vec!["import"],
         vec!["import", "deribit-json"],
         vec!["import", "deribit-chain"],
+        vec!["import", "cboe-chain"],
+        vec!["import", "inferred-trades"],
         vec!["synth"],
         vec!["log"],
         vec!["log", "inspect"],

@@ -2,7 +2,8 @@
 //! the engine links no async runtime, network stack, random source, thread pool or ClickHouse client; the recorder
 //! does not link the ClickHouse client; the store does not depend on the recorder; and no library crate depends on
 //! more than one of the recorder, the simulator and the store; the service re-implements none of the fold: it
-//! reads the log and asks the engine, and depends on neither the recorder, the simulator nor the store.
+//! reads the log and asks the engine, and depends on neither the recorder, the simulator nor the store; the venue
+//! crates depend on the schemas and the log and on no other dealerflow crate.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::collections::BTreeSet;
@@ -40,10 +41,11 @@ fn normal_dependencies(package: &str) -> BTreeSet<String> {
         .collect()
 }
 
-const LIBRARIES: [&str; 11] = [
+const LIBRARIES: [&str; 12] = [
     "dealerflow-schemas",
     "dealerflow-log",
     "dealerflow-deribit",
+    "dealerflow-us",
     "dealerflow-recorder",
     "dealerflow-sim",
     "dealerflow-store",
@@ -122,5 +124,24 @@ fn the_service_asks_the_engine_and_records_nothing_itself() {
             !serve.contains(banned),
             "dealerflow-serve depends on {banned}"
         );
+    }
+}
+
+#[test]
+fn the_venues_depend_on_the_schemas_and_the_log_only() {
+    for venue in ["dealerflow-deribit", "dealerflow-us"] {
+        let deps = normal_dependencies(venue);
+        let ours: Vec<&String> = deps
+            .iter()
+            .filter(|d| d.starts_with("dealerflow-"))
+            .collect();
+        assert_eq!(
+            ours,
+            ["dealerflow-log", "dealerflow-schemas"],
+            "{venue} depends on {ours:?}"
+        );
+        for banned in ["tokio", "hyper", "reqwest", "clickhouse"] {
+            assert!(!deps.contains(banned), "{venue} depends on {banned}");
+        }
     }
 }

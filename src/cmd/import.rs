@@ -1,5 +1,6 @@
-//! `dealerflow import FORMAT FILE... --data-dir DIR`: import saved Deribit trade files (`deribit-json`) or option
-//! chains (`deribit-chain`) into a log.
+//! `dealerflow import FORMAT FILE... --data-dir DIR`: import saved exchange data into a log: Deribit trade files
+//! (`deribit-json`) and option chains (`deribit-chain`), CBOE delayed-quote chains (`cboe-chain`) and US option
+//! trades with an inferred aggressor (`inferred-trades`).
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -8,6 +9,7 @@ use anyhow::{bail, Context, Result};
 use clap::{Args, Subcommand};
 use dealerflow_deribit::import::{import_deribit_chain, import_deribit_json, ChainImportOptions};
 use dealerflow_schemas::import::ImportSummary;
+use dealerflow_us::{import_cboe_chain, import_inferred_trades};
 
 use crate::cmd::duration_flag;
 
@@ -72,11 +74,70 @@ enum ImportSource {
         #[arg(long, default_value = "5m", value_parser = duration_flag::ms)]
         snapshot_gap: i64,
     },
+    /// Import CBOE delayed-quote option chains (the quotedata.csv download of cboe.com).
+    ///
+    /// Each file becomes one snapshot at its quote time (the "Date:" line, New York time): the options as
+    /// instruments (OSI symbols, 100 shares per contract), the underlying's last price as the index
+    /// {underlying}_usd (spy_usd), a mark-IV snapshot of every option with IV > 0 (mark price = mid of bid and ask,
+    /// USD per share) and an open-interest snapshot. Options with IV 0 are left out of the marks and options
+    /// already expired at the quote time out of everything; both are counted. A chain whose (underlying, quote
+    /// time) the log already holds is skipped, so importing twice changes nothing. Bad rows are rejected one by
+    /// one (file, line, reason on stderr; at most 20 lines, then counts per reason) and the other rows are
+    /// imported. Exit code 0 when every row was taken (or was already in the log), 2 when a row or a file was
+    /// rejected, 1 on an error (a file that cannot be opened, checked before the log is touched; the log).
+    #[command(
+        name = "cboe-chain",
+        after_help = "Example: dealerflow import cboe-chain spy-quotedata-2025-06-09.csv spy-quotedata-2025-09-03.csv --data-dir data/spy\n\
+then: dealerflow gex --data-dir data/spy --currency SPY --model oi --at 2025-06-09T20:52:00Z"
+    )]
+    CboeChain {
+        /// Chain files (quotedata.csv), any order: snapshots are written in quote-time order.
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+        /// The log directory (created if missing).
+        #[arg(long)]
+        data_dir: PathBuf,
+    },
+    /// Import US option trades with an inferred aggressor, as JSON lines.
+    ///
+    /// One trade per line: {"root":"SPY","strike":400,"right":"C","size":10,"price":1.25,"spot":401.37,
+    /// "aggressor":1,"expiration":"2025-09-02","trade_datetime":"2025-09-02T14:31:07-04:00"}. Aggressor 1 is a
+    /// taker buy, -1 a taker sell; 0 (unknown) is counted and left out. Writes the instruments (OSI symbols, 100
+    /// shares per contract), one {underlying}_usd index price per trade time from spot, and the trades (mark
+    /// price and IV absent). Trade ids are a digest of each trade's content, so importing twice changes nothing.
+    /// Bad lines are rejected one by one (file, line, reason on stderr; at most 20 lines, then counts per reason).
+    /// Exit code 0 when every line was taken (or was already in the log), 2 when a line or a file was rejected, 1
+    /// on an error (a file that cannot be opened, checked before the log is touched; the log).
+    #[command(
+        name = "inferred-trades",
+        after_help = "Example: dealerflow import inferred-trades spy-trades-2025-09-02.jsonl --data-dir data/spy\n\
+then: dealerflow gex --data-dir data/spy --currency SPY --model flow --at 2025-09-02T19:59:00Z"
+    )]
+    InferredTrades {
+        /// Trade files (JSON lines), in this order (the same trade in two files is imported once).
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+        /// The log directory (created if missing).
+        #[arg(long)]
+        data_dir: PathBuf,
+    },
 }
 
 /// Runs `dealerflow import`.
 pub fn run(args: ImportArgs) -> Result<ExitCode> {
     match args.source {
+        ImportSource::CboeChain { files, data_dir } => {
+            check_files(&files)?;
+            let summary = import_cboe_chain(&files, &data_dir)
+                .with_context(|| format!("importing into {}", data_dir.display()))?;
+            Ok(finish(&summary))
+        }
+        ImportSource::InferredTrades { files, data_dir } => {
+            check_files(&files)?;
+            let summary = import_inferred_trades(&files, &data_dir)
+                .with_context(|| format!("importing into {}", data_dir.display()))?;
+            Ok(finish(&summary))
+        }
         ImportSource::DeribitJson { files, data_dir } => {
             check_files(&files)?;
             let report = import_deribit_json(&files, &data_dir)
