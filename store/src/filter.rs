@@ -221,9 +221,7 @@ mod tests {
         assert_eq!(f.currency.unwrap().as_str(), "SPY");
         assert_eq!(f.instrument.as_deref(), Some("SPY250902C00400000"));
         assert_eq!(f.venue, Some(Venue::Opra));
-        let e = QueryFilter::default()
-            .with_venue(Some("cboe"))
-            .unwrap_err();
+        let e = QueryFilter::default().with_venue(Some("cboe")).unwrap_err();
         assert_eq!(e.to_string(), "bad venue \"cboe\": deribit or opra");
         let e = Currency::parse("S&P").unwrap_err();
         assert!(

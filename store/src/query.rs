@@ -317,7 +317,10 @@ mod tests {
             Some(900_000),
         )
         .unwrap();
-        let s = sql(NamedQuery::TakerImbalance, &f.clone().with_venue(Some("deribit")).unwrap());
+        let s = sql(
+            NamedQuery::TakerImbalance,
+            &f.clone().with_venue(Some("deribit")).unwrap(),
+        );
         assert!(s.contains("intDiv(ts_exchange_ms, 900000) * 900000"), "{s}");
         assert!(
             s.contains("WHERE 1 AND currency = 'BTC' AND venue = 'deribit' AND instrument = 'BTC-17AUG26-63000-P' AND ts_exchange_ms >= 1786924800000 AND ts_exchange_ms <= 1786960800000"),

@@ -202,8 +202,9 @@ pub(crate) async fn upgrade_tables(
                 // Another writer may have added it since the columns were read.
                 columns = table_columns(target).await?;
                 if !has(&columns) {
-                    return Err(target
-                        .request_error(format!("add column {} to {name}", column.name), e));
+                    return Err(
+                        target.request_error(format!("add column {} to {name}", column.name), e)
+                    );
                 }
             }
         }

@@ -192,7 +192,12 @@ async fn rows(target: &ClickHouseTarget, sql: &str) -> Vec<String> {
 /// The rows of `SELECT {columns} FROM {table} FINAL`, ordered by `order`. (ClickHouse 18.16 cannot sort a
 /// `FINAL` read of a `Distributed` table when the server's own shard holds more than one partition: "Cannot find
 /// column log_seq in source stream". Sorting the result of a subquery works everywhere.)
-async fn final_rows(target: &ClickHouseTarget, columns: &str, table: &str, order: &str) -> Vec<String> {
+async fn final_rows(
+    target: &ClickHouseTarget,
+    columns: &str,
+    table: &str,
+    order: &str,
+) -> Vec<String> {
     rows(
         target,
         &format!("SELECT * FROM (SELECT {columns} FROM {table} FINAL) ORDER BY {order}"),
@@ -344,7 +349,10 @@ async fn check_mixed(target: &ClickHouseTarget, m: &Mixed) {
     let all = run_named_query(target, NamedQuery::FlowByExpiry, &QueryFilter::default())
         .await
         .unwrap();
-    let (c, v) = (all.column("currency").unwrap(), all.column("venue").unwrap());
+    let (c, v) = (
+        all.column("currency").unwrap(),
+        all.column("venue").unwrap(),
+    );
     let keys: Vec<_> = all
         .rows
         .iter()
@@ -604,7 +612,11 @@ async fn a_database_of_the_first_release_is_upgraded_by_the_sink() {
         ["deribit\told-1"]
     );
     // Only the new rows from here on.
-    execute(&target, "ALTER TABLE trades DELETE WHERE trade_id = 'old-1'").await;
+    execute(
+        &target,
+        "ALTER TABLE trades DELETE WHERE trade_id = 'old-1'",
+    )
+    .await;
     wait_for_mutations(std::slice::from_ref(&target)).await;
     check_mixed(&target, &m).await;
 
@@ -668,7 +680,11 @@ async fn a_cluster_of_the_first_release_is_upgraded_on_every_server() {
     }
     // Only the new rows: remove the old one from the shard that holds it.
     for s in &servers {
-        execute(s, "ALTER TABLE trades_local DELETE WHERE trade_id = 'old-1'").await;
+        execute(
+            s,
+            "ALTER TABLE trades_local DELETE WHERE trade_id = 'old-1'",
+        )
+        .await;
     }
     wait_for_mutations(&servers).await;
     check_mixed(&target, &m).await;
