@@ -28,7 +28,7 @@ pub struct Table {
     /// key, collapsed by `FINAL`) lands on the same shard and `FINAL` stays exact across the cluster.
     pub sharding_key: &'static str,
     /// Columns added after the table was first released, in the order they were added: a table created by an
-    /// earlier version gets them with `ALTER TABLE ... ADD COLUMN` ([`upgrade_tables`]).
+    /// earlier version gets them with `ALTER TABLE ... ADD COLUMN` when the schema is applied ([`apply_schema`]).
     pub added_columns: &'static [AddedColumn],
 }
 
