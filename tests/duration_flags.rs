@@ -125,7 +125,7 @@ fn cases(missing: &str, taken: &str) -> Vec<Case> {
             "btc",
         ],
         "--interval",
-        "--currency: bad currency \"btc\"",
+        "--underlying: bad underlying \"btc\"",
     ));
     let chain_file = format!("{missing}.jsonl");
     cases.push(case(
