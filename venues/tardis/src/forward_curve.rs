@@ -17,11 +17,11 @@
 //! forward is never more than a second staler than the rows gave it and memory grows with the time an import
 //! covers, not with its rows.
 
-use std::collections::HashMap;
-
 use dealerflow_schemas::time::MS_PER_YEAR;
 use dealerflow_schemas::OptionKind;
 use implied_vol::{DefaultSpecialFn, ImpliedBlackVolatility};
+
+use crate::table_hasher::TableMap;
 
 /// How old a forward may be and still price a trade, ms.
 pub const FORWARD_MAX_AGE_MS: i64 = 3_600_000;
@@ -29,7 +29,7 @@ pub const FORWARD_MAX_AGE_MS: i64 = 3_600_000;
 /// Forward samples per (underlying, expiry).
 #[derive(Debug, Default)]
 pub struct ForwardCurve {
-    series: HashMap<(u16, i64), Vec<(i64, f64)>>,
+    series: TableMap<(u16, i64), Vec<(i64, f64)>>,
     sorted: bool,
 }
 

@@ -35,6 +35,7 @@ mod options_chain;
 mod reader;
 pub mod snapshot;
 mod symbols;
+mod table_hasher;
 mod trade_ids;
 mod trades;
 

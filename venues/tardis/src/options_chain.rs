@@ -9,8 +9,6 @@
 //! and a mark IV > 0 (the IV becomes a fraction here), greeks when it has all five, a forward when it has an
 //! underlying price. `last_price` and the best bid and ask are not read: no event holds them.
 
-use std::collections::HashMap;
-
 use csv::ByteRecord;
 use dealerflow_log::catalog::InstrumentCatalog;
 use dealerflow_schemas::{Amount, OptionKind};
@@ -19,6 +17,7 @@ use crate::error::{shown, RowError};
 use crate::field::{micros_to_ms, optional_f64, parse_f64, parse_i64, timestamp_us};
 use crate::layout::ChainColumns;
 use crate::symbols::SymbolTable;
+use crate::table_hasher::TableMap;
 
 /// The venue's greeks of one row: delta, gamma, vega, theta, rho (Deribit's units, see
 /// [`dealerflow_schemas::VenueGreek`]).
@@ -48,7 +47,7 @@ pub(crate) struct ChainRow {
 /// The `underlying_index` names of an import (`BTC-30JUN23`, `SYN.BTC-13APR23`), each stored once.
 #[derive(Debug, Default)]
 pub(crate) struct UnderlyingNames {
-    by_bytes: HashMap<Box<[u8]>, u32>,
+    by_bytes: TableMap<Box<[u8]>, u32>,
     names: Vec<String>,
 }
 

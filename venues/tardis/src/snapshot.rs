@@ -22,7 +22,7 @@
 //!
 //! Entries are ordered by instrument id; an event with no entry is not written.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 
 use dealerflow_schemas::{
     Amount, Event, Forward, InstrumentId, MarkIv, MarkIvSnapshot, OpenInterest, OpenInterestEntry,
@@ -32,6 +32,7 @@ use dealerflow_schemas::{
 use crate::field::micros_to_ms;
 use crate::options_chain::{ChainRow, Greeks, UnderlyingNames};
 use crate::symbols::SymbolTable;
+use crate::table_hasher::TableMap;
 
 /// A value with the exchange time (µs) of the row it came from.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -60,7 +61,7 @@ struct Entry {
 
 #[derive(Debug, Default)]
 struct Bucket {
-    entries: HashMap<u32, Entry>,
+    entries: TableMap<u32, Entry>,
     rows: u64,
     max_ts_us: i64,
     max_local_us: i64,

@@ -1,12 +1,11 @@
 //! The option symbols of an import, each parsed once: a row costs one hash lookup of its symbol's bytes, whatever
 //! the file's size. Rejected symbols are remembered too, with their reason.
 
-use std::collections::HashMap;
-
 use dealerflow_log::catalog::InstrumentCatalog;
 use dealerflow_schemas::{InstrumentName, OptionKind};
 
 use crate::error::{shown, RowError};
+use crate::table_hasher::TableMap;
 
 /// A Deribit option symbol of the import.
 #[derive(Clone, Debug, PartialEq)]
@@ -26,7 +25,7 @@ pub struct OptionSymbol {
 /// Symbols seen so far, by their bytes, and the underlyings they name.
 #[derive(Debug, Default)]
 pub struct SymbolTable {
-    by_bytes: HashMap<Box<[u8]>, u32>,
+    by_bytes: TableMap<Box<[u8]>, u32>,
     entries: Vec<Result<OptionSymbol, RowError>>,
     currencies: Vec<String>,
 }

@@ -3,13 +3,13 @@
 //! other ids as strings, so that `"440369272"` and `"0440369272"` stay different ids, as they are for the Deribit
 //! JSON importer, which compares the strings.
 
-use std::collections::HashSet;
+use crate::table_hasher::TableSet;
 
 /// Trade ids of one currency.
 #[derive(Debug, Default)]
 pub(crate) struct TradeIdSet {
-    numeric: HashSet<u64>,
-    other: HashSet<String>,
+    numeric: TableSet<u64>,
+    other: TableSet<String>,
 }
 
 impl TradeIdSet {
