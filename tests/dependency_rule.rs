@@ -2,7 +2,8 @@
 //! the engine links no async runtime, network stack, random source, thread pool or ClickHouse client; the recorder
 //! does not link the ClickHouse client; the store does not depend on the recorder; and no library crate depends on
 //! more than one of the recorder, the simulator and the store; the service re-implements none of the fold: it
-//! reads the log and asks the engine, and depends on neither the recorder, the simulator nor the store.
+//! reads the log and asks the engine, and depends on neither the recorder, the simulator nor the store; the Tardis
+//! importer depends on the schemas, the log and the Deribit venue only.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::collections::BTreeSet;
@@ -40,10 +41,11 @@ fn normal_dependencies(package: &str) -> BTreeSet<String> {
         .collect()
 }
 
-const LIBRARIES: [&str; 11] = [
+const LIBRARIES: [&str; 12] = [
     "dealerflow-schemas",
     "dealerflow-log",
     "dealerflow-deribit",
+    "dealerflow-tardis",
     "dealerflow-recorder",
     "dealerflow-sim",
     "dealerflow-store",
@@ -121,6 +123,27 @@ fn the_service_asks_the_engine_and_records_nothing_itself() {
         assert!(
             !serve.contains(banned),
             "dealerflow-serve depends on {banned}"
+        );
+    }
+}
+
+#[test]
+fn the_tardis_importer_reads_files_into_the_log_and_nothing_else() {
+    let tardis = normal_dependencies("dealerflow-tardis");
+    for needed in ["dealerflow-schemas", "dealerflow-log", "dealerflow-deribit"] {
+        assert!(tardis.contains(needed), "{needed} in {tardis:?}");
+    }
+    for banned in [
+        "dealerflow-engine",
+        "dealerflow-recorder",
+        "dealerflow-sim",
+        "dealerflow-store",
+        "tokio",
+        "clickhouse",
+    ] {
+        assert!(
+            !tardis.contains(banned),
+            "dealerflow-tardis depends on {banned}"
         );
     }
 }
