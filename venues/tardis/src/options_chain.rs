@@ -48,23 +48,41 @@ pub(crate) struct ChainRow {
 #[derive(Debug, Default)]
 pub(crate) struct UnderlyingNames {
     by_bytes: TableMap<Box<[u8]>, u32>,
-    names: Vec<String>,
+    names: Vec<Box<[u8]>>,
+    /// The name last seen with each symbol (it changes only when Deribit lists the expiry's future).
+    by_symbol: Vec<u32>,
 }
 
 impl UnderlyingNames {
-    fn index(&mut self, name: &[u8]) -> u32 {
-        if let Some(&i) = self.by_bytes.get(name) {
-            return i;
+    /// The index of `name`, given on a row of `symbol`.
+    fn index(&mut self, symbol: u32, name: &[u8]) -> u32 {
+        let slot = symbol as usize;
+        if let Some(&i) = self.by_symbol.get(slot) {
+            if self.names.get(i as usize).is_some_and(|n| **n == *name) {
+                return i;
+            }
         }
-        let i = self.names.len() as u32;
-        self.names.push(String::from_utf8_lossy(name).into_owned());
-        self.by_bytes.insert(name.into(), i);
+        let i = match self.by_bytes.get(name) {
+            Some(&i) => i,
+            None => {
+                let i = self.names.len() as u32;
+                self.names.push(name.into());
+                self.by_bytes.insert(name.into(), i);
+                i
+            }
+        };
+        if self.by_symbol.len() <= slot {
+            self.by_symbol.resize(slot + 1, u32::MAX);
+        }
+        self.by_symbol[slot] = i;
         i
     }
 
     /// The name at `index`; empty when unknown.
-    pub(crate) fn name(&self, index: u32) -> &str {
-        self.names.get(index as usize).map_or("", String::as_str)
+    pub(crate) fn name(&self, index: u32) -> String {
+        self.names
+            .get(index as usize)
+            .map_or_else(String::new, |n| String::from_utf8_lossy(n).into_owned())
     }
 }
 
@@ -135,7 +153,7 @@ pub(crate) fn read_chain_row(
     let underlying = field(cols.underlying_price);
     let forward = match optional_f64("underlying_price", underlying, "a price in USD > 0")? {
         None => None,
-        Some(f) if f > 0.0 => Some((f, underlyings.index(field(cols.underlying_index)))),
+        Some(f) if f > 0.0 => Some((f, underlyings.index(symbol, field(cols.underlying_index)))),
         Some(_) => {
             return Err(RowError::invalid(
                 "underlying_price",

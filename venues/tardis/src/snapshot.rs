@@ -71,7 +71,7 @@ struct Bucket {
 #[derive(Debug)]
 pub struct SnapshotBook {
     interval_ms: i64,
-    buckets: BTreeMap<(u16, i64), Bucket>,
+    buckets: TableMap<(u16, i64), Bucket>,
 }
 
 impl SnapshotBook {
@@ -79,7 +79,7 @@ impl SnapshotBook {
     pub fn new(interval_ms: i64) -> Self {
         SnapshotBook {
             interval_ms: interval_ms.max(0),
-            buckets: BTreeMap::new(),
+            buckets: TableMap::default(),
         }
     }
 
@@ -220,7 +220,7 @@ impl Snapshot {
                     ts_exchange_ms: ts,
                     forward_price: f.value.0,
                     index_price: f64::NAN,
-                    source: underlyings.name(f.value.1).to_string(),
+                    source: underlyings.name(f.value.1),
                 })
             })
             .collect();
