@@ -19,6 +19,13 @@
 //! keeps the rows before the fault. Times: Tardis gives microseconds since the epoch; events carry milliseconds,
 //! rounded down ([`micros_to_ms`]), which is the millisecond Deribit itself prints for the same moment.
 //!
+//! **What the engine makes of these events today.** `State::apply` counts a trade whose mark or index price is not
+//! a finite number as bad input and folds no position from it, and it does not fold `Forward` or `VenueGreeks`
+//! events; with no `IndexPrice` in Tardis's files, a log made only of them has no spot either. So the trades
+//! imported here are in the log (and skip their duplicates from other importers) but give no dealer position in
+//! `gex` until the engine takes trades without mark and index price; the mark IVs and open interest are folded as
+//! usual.
+//!
 //! This crate reads files and writes a log; it opens no socket and interprets nothing beyond the conversion (the
 //! engine folds the events).
 
