@@ -223,3 +223,163 @@ fn a_missing_file_is_an_error_before_the_log_is_touched() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("--snapshot-every"));
 }
+
+const ORDER_BOOKS: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../shared/data/deribit/order-book-snapshots-2023-04-12.jsonl"
+);
+
+/// Expiry of a Deribit option name, epoch ms.
+fn expiry_ms(name: &str) -> i64 {
+    dealerflow_schemas::InstrumentName::parse(name)
+        .unwrap()
+        .expiry_ms
+}
+
+fn cell(v: &Value) -> String {
+    if v.is_null() {
+        String::new()
+    } else {
+        v.to_string()
+    }
+}
+
+#[test]
+fn a_log_of_tardis_files_alone_gives_gex_on_the_venues_forwards() {
+    if !require_shared_data(ORDER_BOOKS) {
+        return;
+    }
+    // The first two hours of the real order-book snapshots of 2023-04-12, written as Tardis's three files:
+    // options_chain rows, derivative_ticker rows of the perpetuals carrying the index, and trades at the mark.
+    let text = std::fs::read_to_string(ORDER_BOOKS).unwrap();
+    let books: Vec<Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let t0 = books[0]["timestamp"].as_i64().unwrap();
+    let books: Vec<&Value> = books
+        .iter()
+        .filter(|b| b["timestamp"].as_i64().unwrap() < t0 + 7_200_000)
+        .collect();
+    let mut chain = String::from("exchange,symbol,timestamp,local_timestamp,type,strike_price,expiration,open_interest,last_price,bid_price,bid_amount,bid_iv,ask_price,ask_amount,ask_iv,mark_price,mark_iv,underlying_index,underlying_price,delta,gamma,vega,theta,rho\n");
+    let mut ticker = String::from("exchange,symbol,timestamp,local_timestamp,funding_timestamp,funding_rate,predicted_funding_rate,open_interest,last_price,index_price,mark_price\n");
+    let mut trades =
+        String::from("exchange,symbol,timestamp,local_timestamp,id,side,price,amount\n");
+    let mut want: BTreeMap<String, i64> = BTreeMap::new();
+    let mut last_btc = (0i64, 0.0f64);
+    for (i, b) in books.iter().enumerate() {
+        let name = b["instrument_name"].as_str().unwrap();
+        let us = b["timestamp"].as_i64().unwrap() * 1000;
+        let g = &b["greeks"];
+        chain.push_str(&format!(
+            "deribit,{name},{us},{},{},{},{},{},,,,,,,,{},{},{},{},{},{},{},{},{}\n",
+            us + 300,
+            if name.ends_with('C') { "call" } else { "put" },
+            name.split('-').nth(2).unwrap(),
+            expiry_ms(name) * 1000,
+            cell(&b["open_interest"]),
+            cell(&b["mark_price"]),
+            cell(&b["mark_iv"]),
+            b["underlying_index"].as_str().unwrap(),
+            cell(&b["underlying_price"]),
+            cell(&g["delta"]),
+            cell(&g["gamma"]),
+            cell(&g["vega"]),
+            cell(&g["theta"]),
+            cell(&g["rho"]),
+        ));
+        let currency = name.split('-').next().unwrap();
+        let index = b["index_price"].as_f64().unwrap();
+        ticker.push_str(&format!(
+            "deribit,{currency}-PERPETUAL,{us},{},,0,0,1000,{index},{index},{index}\n",
+            us + 200
+        ));
+        if currency == "BTC" {
+            if us / 1000 >= last_btc.0 {
+                last_btc = (us / 1000, index);
+            }
+        }
+        let mark = b["mark_price"].as_f64().unwrap_or(0.0);
+        if currency == "BTC" && i % 5 == 0 && mark > 0.0 {
+            let (side, amount) = if i % 10 == 0 {
+                ("buy", 3)
+            } else {
+                ("sell", 1 + i as i64 % 4)
+            };
+            trades.push_str(&format!(
+                "deribit,{name},{},{},{},{side},{mark},{amount}\n",
+                us + 1000,
+                us + 1500,
+                2_600_000_000u64 + i as u64
+            ));
+            *want.entry(name.to_string()).or_default() +=
+                if side == "buy" { -amount } else { amount };
+        }
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let files = [
+        (
+            "deribit_options_chain_2023-04-12_OPTIONS.csv.gz",
+            gzip(chain.as_bytes()),
+        ),
+        (
+            "deribit_derivative_ticker_2023-04-12_PERPETUALS.csv",
+            ticker.into_bytes(),
+        ),
+        ("deribit_trades_2023-04-12_OPTIONS.csv", trades.into_bytes()),
+    ];
+    let mut cmd = bin();
+    cmd.args(["import", "tardis"]);
+    for (name, bytes) in &files {
+        std::fs::write(tmp.path().join(name), bytes).unwrap();
+        cmd.arg(tmp.path().join(name));
+    }
+    let dir = tmp.path().join("log");
+    let summary = ok(cmd.arg("--data-dir").arg(&dir));
+    assert!(summary.contains(" 0 rejected; wrote "), "{summary}");
+    assert!(summary.contains(" index_price, "), "{summary}");
+
+    let at = (last_btc.0 + 1000).to_string();
+    let report: Value =
+        serde_json::from_str(&ok(bin().args(["gex", "--data-dir"]).arg(&dir).args([
+            "--underlying",
+            "BTC",
+            "--at",
+            &at,
+            "--format",
+            "json",
+            "--by",
+            "instrument",
+        ])))
+        .unwrap();
+    // Spot is the index of the latest ticker row.
+    assert_eq!(report["spot"].as_f64().unwrap(), last_btc.1);
+    // Every traded instrument is priced (σ from the chain's mark IV) with the dealer position of the trades.
+    let got: BTreeMap<String, i64> = report["instruments"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| {
+            assert_eq!(i["iv_source"], "mark_iv", "{i}");
+            assert!(i["venue_delta"].is_number(), "{i}");
+            (
+                i["instrument"].as_str().unwrap().to_string(),
+                i["dealer_position"].as_f64().unwrap().round() as i64,
+            )
+        })
+        .filter(|(_, p)| *p != 0)
+        .collect();
+    want.retain(|_, p| *p != 0);
+    assert!(want.len() > 20, "{}", want.len());
+    assert_eq!(got, want);
+    // Each expiry is valued on the venue's forward.
+    for e in report["expiries"].as_array().unwrap() {
+        assert_eq!(e["forward_source"], "venue", "{e}");
+    }
+}
+
+fn gzip(bytes: &[u8]) -> Vec<u8> {
+    let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    enc.write_all(bytes).unwrap();
+    enc.finish().unwrap()
+}

@@ -43,8 +43,8 @@ enum ImportSource {
         #[arg(long)]
         data_dir: PathBuf,
     },
-    /// Import Tardis.dev CSV files of Deribit options, plain or gzip (told by the content, not the name): `trades`
-    /// and `options_chain` files, told apart by their header line.
+    /// Import Tardis.dev CSV files of Deribit options, plain or gzip (told by the content, not the name): `trades`,
+    /// `options_chain` and `derivative_ticker` files, told apart by their header line.
     ///
     /// Trades become the same trade events as `deribit-json` writes for the same trades (a trade already in the
     /// log by trade id is skipped, whichever importer wrote it), without mark or index price (Tardis has none);
@@ -52,16 +52,17 @@ enum ImportSource {
     /// import has the forward of their expiry in the hour before, and is left empty otherwise. options_chain rows
     /// are grouped per underlying into snapshots of --snapshot-every (each option's latest values in the
     /// interval, stamped with the interval's latest row time): a forward per expiry, mark IVs, open interest and
-    /// Deribit's greeks. Rows of other exchanges, non-option symbols and bad fields are rejected one by one (file,
+    /// Deribit's greeks. derivative_ticker rows (futures, perpetuals) give the index price, one per second: the
+    /// spot of `gex`. Rows of other exchanges, non-option symbols and bad fields are rejected one by one (file,
     /// line, reason); a truncated gzip keeps the rows before the fault. Importing the same files again adds
     /// nothing. Exit code 0 when everything was taken or already there, 2 when a row or a file was rejected, 1
     /// when a file cannot be opened at all (before the log is touched) or the log fails.
     #[command(
         name = "tardis",
-        after_help = "Example: dealerflow import tardis deribit_options_chain_2023-04-12_OPTIONS.csv.gz deribit_trades_2023-04-12_OPTIONS.csv.gz --data-dir data/btc"
+        after_help = "Example: dealerflow import tardis deribit_options_chain_2023-04-12_OPTIONS.csv.gz deribit_trades_2023-04-12_OPTIONS.csv.gz deribit_derivative_ticker_2023-04-12_FUTURES.csv.gz --data-dir data/btc"
     )]
     Tardis {
-        /// Tardis CSV files (`trades`, `options_chain`), plain or .gz, in any order.
+        /// Tardis CSV files (`trades`, `options_chain`, `derivative_ticker`), plain or .gz, in any order.
         #[arg(required = true)]
         files: Vec<PathBuf>,
         /// The log directory (created if missing).

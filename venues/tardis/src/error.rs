@@ -50,8 +50,8 @@ pub enum FileError {
     /// The file (after decompression) has no header line.
     #[error("no header line")]
     Empty,
-    /// The header is not that of a Tardis `trades` or `options_chain` CSV.
-    #[error("header has no {missing} column (a trades file needs exchange,symbol,timestamp,local_timestamp,id,side,price,amount; an options_chain file needs type,strike_price,expiration,open_interest,mark_price,mark_iv,underlying_index,underlying_price and the greeks)")]
+    /// The header is not that of a Tardis `trades`, `options_chain` or `derivative_ticker` CSV.
+    #[error("header has no {missing} column (a trades file needs exchange,symbol,timestamp,local_timestamp,id,side,price,amount; an options_chain file needs type,strike_price,expiration,open_interest,mark_price,mark_iv,underlying_index,underlying_price and the greeks; a derivative_ticker file needs funding_rate and index_price)")]
     Header {
         /// The first column the header lacks.
         missing: &'static str,
@@ -73,7 +73,9 @@ impl FileError {
         match self {
             FileError::Open { .. } => "cannot open file",
             FileError::Empty => "empty file",
-            FileError::Header { .. } => "not a Tardis trades or options_chain CSV",
+            FileError::Header { .. } => {
+                "not a Tardis trades, options_chain or derivative_ticker CSV"
+            }
             FileError::BrokenOff { .. } => "file breaks off (truncated or corrupt)",
         }
     }
@@ -103,6 +105,12 @@ pub enum RowError {
         symbol: String,
         /// What is wrong with it.
         reason: String,
+    },
+    /// The symbol of a `derivative_ticker` row does not name an underlying (`BTC-PERPETUAL`, `BTC_USDC-...`).
+    #[error("{symbol:?}: not CUR-... or CUR_QUOTE-...")]
+    FutureSymbol {
+        /// The symbol field.
+        symbol: String,
     },
     /// A linear (USDC-settled) option that the log does not know yet: its contract size is not in Tardis's
     /// files. Import its instruments first (the recorder or the Deribit importer write them).
@@ -148,6 +156,7 @@ impl RowError {
             RowError::FieldCount { .. } => "wrong number of fields".into(),
             RowError::Exchange { .. } => "exchange is not deribit".into(),
             RowError::Symbol { .. } => "not a Deribit option symbol".into(),
+            RowError::FutureSymbol { .. } => "not a Deribit future or perpetual symbol".into(),
             RowError::LinearOption { .. } => "linear option not in the log".into(),
             RowError::Missing { field } => format!("missing field {field}"),
             RowError::Invalid { field, .. } => format!("bad field {field}"),

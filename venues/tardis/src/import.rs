@@ -95,6 +95,22 @@ pub fn import_tardis(
             continue;
         };
         read_files.push((path, kind));
+        if kind == DataType::DerivativeTicker {
+            for tick in reader.take_index_ticks() {
+                let p = &tick.price;
+                if known.index_prices.insert((
+                    p.index_name.clone(),
+                    p.ts_exchange_ms,
+                    p.price.to_bits(),
+                )) {
+                    out.append(tick.ts_recv_ns, &Event::IndexPrice(tick.price))?;
+                    written.count(EventKind::IndexPrice);
+                    written.chain_rows += tick.rows;
+                } else {
+                    written.chain_duplicates += tick.rows;
+                }
+            }
+        }
         if kind == DataType::OptionsChain {
             for snapshot in reader.take_snapshots() {
                 for symbol in snapshot.symbols() {
@@ -244,6 +260,8 @@ impl Output<'_> {
 struct Known {
     catalog: InstrumentCatalog,
     events: HashSet<u64>,
+    /// (index name, ts_exchange_ms, price bits), the Deribit importer's key.
+    index_prices: HashSet<(String, i64, u64)>,
 }
 
 impl Known {
@@ -260,6 +278,7 @@ impl Known {
         let mut known = Known {
             catalog: InstrumentCatalog::new(),
             events: HashSet::new(),
+            index_prices: HashSet::new(),
         };
         for rec in log.iter() {
             let rec = rec.map_err(log_err)?;
@@ -278,6 +297,13 @@ impl Known {
                         .get(t.instrument.to_native())
                         .map_or("", |i| i.currency.as_str());
                     reader.know_trade(currency, t.trade_id.as_str());
+                }
+                ArchivedEvent::IndexPrice(p) => {
+                    known.index_prices.insert((
+                        p.index_name.as_str().to_string(),
+                        p.ts_exchange_ms.to_native(),
+                        p.price.to_native().to_bits(),
+                    ));
                 }
                 ArchivedEvent::Forward(_)
                 | ArchivedEvent::MarkIvSnapshot(_)

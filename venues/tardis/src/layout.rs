@@ -12,6 +12,8 @@ pub enum DataType {
     Trades,
     /// `options_chain`: one row per ticker update of one option.
     OptionsChain,
+    /// `derivative_ticker`: one row per ticker update of a future or perpetual (read for its index price).
+    DerivativeTicker,
 }
 
 impl DataType {
@@ -20,6 +22,7 @@ impl DataType {
         match self {
             DataType::Trades => "trades",
             DataType::OptionsChain => "options_chain",
+            DataType::DerivativeTicker => "derivative_ticker",
         }
     }
 }
@@ -89,6 +92,23 @@ pub struct ChainColumns {
     pub rho: usize,
 }
 
+/// Column positions of a `derivative_ticker` file (only the index price is read).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TickerColumns {
+    /// Fields per row (the header's).
+    pub width: usize,
+    /// `exchange`.
+    pub exchange: usize,
+    /// `symbol` (`BTC-PERPETUAL`, `BTC-30JUN23`).
+    pub symbol: usize,
+    /// `timestamp`, exchange time, µs.
+    pub timestamp: usize,
+    /// `local_timestamp`, Tardis's receive time, µs.
+    pub local_timestamp: usize,
+    /// `index_price`, USD.
+    pub index_price: usize,
+}
+
 /// What a file's header says.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Layout {
@@ -96,11 +116,13 @@ pub enum Layout {
     Trades(TradeColumns),
     /// An `options_chain` file.
     OptionsChain(ChainColumns),
+    /// A `derivative_ticker` file.
+    DerivativeTicker(TickerColumns),
 }
 
 impl Layout {
-    /// Reads a header line. A header with `underlying_price` is an `options_chain` file, one with `side` a `trades`
-    /// file; either must then have all of its columns.
+    /// Reads a header line. A header with `underlying_price` is an `options_chain` file, one with `funding_rate` a
+    /// `derivative_ticker` file, one with `side` a `trades` file; each must then have all of its columns.
     pub fn from_header(header: &ByteRecord) -> Result<Layout, FileError> {
         let find = |name: &'static str| {
             header
@@ -130,6 +152,15 @@ impl Layout {
                 theta: find("theta")?,
                 rho: find("rho")?,
             }))
+        } else if find("funding_rate").is_ok() {
+            Ok(Layout::DerivativeTicker(TickerColumns {
+                width,
+                exchange: find("exchange")?,
+                symbol: find("symbol")?,
+                timestamp: find("timestamp")?,
+                local_timestamp: find("local_timestamp")?,
+                index_price: find("index_price")?,
+            }))
         } else {
             find("side")?;
             Ok(Layout::Trades(TradeColumns {
@@ -151,6 +182,7 @@ impl Layout {
         match self {
             Layout::Trades(_) => DataType::Trades,
             Layout::OptionsChain(_) => DataType::OptionsChain,
+            Layout::DerivativeTicker(_) => DataType::DerivativeTicker,
         }
     }
 }
@@ -160,6 +192,9 @@ pub const TRADES_HEADER: &str = "exchange,symbol,timestamp,local_timestamp,id,si
 
 /// The header of Tardis's `options_chain` CSV.
 pub const OPTIONS_CHAIN_HEADER: &str = "exchange,symbol,timestamp,local_timestamp,type,strike_price,expiration,open_interest,last_price,bid_price,bid_amount,bid_iv,ask_price,ask_amount,ask_iv,mark_price,mark_iv,underlying_index,underlying_price,delta,gamma,vega,theta,rho";
+
+/// The header of Tardis's `derivative_ticker` CSV.
+pub const DERIVATIVE_TICKER_HEADER: &str = "exchange,symbol,timestamp,local_timestamp,funding_timestamp,funding_rate,predicted_funding_rate,open_interest,last_price,index_price,mark_price";
 
 #[cfg(test)]
 mod tests {
@@ -180,6 +215,12 @@ mod tests {
             panic!("not options_chain");
         };
         assert_eq!((c.width, c.mark_iv, c.rho), (24, 16, 23));
+        let Layout::DerivativeTicker(d) =
+            Layout::from_header(&header(DERIVATIVE_TICKER_HEADER)).unwrap()
+        else {
+            panic!("not derivative_ticker");
+        };
+        assert_eq!((d.width, d.index_price), (11, 9));
         // Columns found by name, whatever their order.
         let Layout::Trades(t) = Layout::from_header(&header(
             "id,amount,price,side,local_timestamp,timestamp,symbol,exchange",

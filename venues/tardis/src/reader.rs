@@ -15,6 +15,7 @@ use dealerflow_schemas::{Event, InstrumentId, Trade};
 use crate::error::{FileError, RowError};
 use crate::field::micros_to_ms;
 use crate::forward_curve::{implied_vol_inverse, tau_years, ForwardCurve};
+use crate::index_ticks::{IndexTick, IndexTicks, TickerRow};
 use crate::input::open_input;
 use crate::layout::{DataType, Layout};
 use crate::options_chain::{read_chain_row, UnderlyingNames};
@@ -37,6 +38,8 @@ pub const NOTE_NO_FORWARD: &str =
 pub const NOTE_NO_IV: &str = "trades without IV: price outside Black-76's range";
 /// Note: trades written without mark and index price.
 pub const NOTE_NO_MARK: &str = "trades without mark and index price (Tardis has none)";
+/// Note: derivative_ticker rows without an index price.
+pub const NOTE_NO_INDEX_PRICE: &str = "derivative_ticker rows without index price";
 /// Note: chain rows with a mark price but a mark IV of 0 or none.
 pub const NOTE_MARK_WITHOUT_IV: &str = "chain rows with a mark price but no mark IV";
 
@@ -65,6 +68,7 @@ pub struct TardisReader {
     trades: Vec<PendingTrade>,
     book: SnapshotBook,
     forwards: ForwardCurve,
+    index_ticks: IndexTicks,
     summary: ImportSummary,
     files: usize,
 }
@@ -80,6 +84,7 @@ impl TardisReader {
             trades: Vec::new(),
             book: SnapshotBook::new(snapshot_interval_ms),
             forwards: ForwardCurve::new(),
+            index_ticks: IndexTicks::default(),
             summary: ImportSummary::new(crate::FORMAT),
             files: 0,
         }
@@ -149,6 +154,7 @@ impl TardisReader {
         let mut last_line = 1u64;
         let mut mark_without_iv = 0u64;
         let mut unknown_side = 0u64;
+        let mut no_index_price = 0u64;
         loop {
             match rdr.read_byte_record(&mut rec) {
                 Ok(true) => {}
@@ -204,6 +210,14 @@ impl TardisReader {
                     }
                     Err(e) => Err(e),
                 },
+                Layout::DerivativeTicker(cols) => match self.index_ticks.read_row(&rec, cols) {
+                    Ok(TickerRow::Tick) => Ok(()),
+                    Ok(TickerRow::NoIndexPrice) => {
+                        no_index_price += 1;
+                        Ok(())
+                    }
+                    Err(e) => Err(e),
+                },
             };
             if let Err(e) = outcome {
                 self.reject_row(path, last_line, &e);
@@ -212,6 +226,7 @@ impl TardisReader {
         self.summary.records += rows;
         self.summary.note(NOTE_UNKNOWN_SIDE, unknown_side);
         self.summary.note(NOTE_MARK_WITHOUT_IV, mark_without_iv);
+        self.summary.note(NOTE_NO_INDEX_PRICE, no_index_price);
         Some(layout.data_type())
     }
 
@@ -267,6 +282,12 @@ impl TardisReader {
     /// Takes the chain snapshots read so far (in time order).
     pub fn take_snapshots(&mut self) -> Vec<Snapshot> {
         self.book.take(&self.symbols)
+    }
+
+    /// Takes the index prices read so far from `derivative_ticker` files (one per index and second, in time
+    /// order).
+    pub fn take_index_ticks(&mut self) -> Vec<IndexTick> {
+        self.index_ticks.take()
     }
 
     /// The events of `snapshot`, with instrument ids from `id_of` (see [`crate::snapshot`]).

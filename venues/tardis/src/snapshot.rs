@@ -12,10 +12,11 @@
 //! **Events** of a snapshot, in this order, each stamped with the snapshot's time:
 //! - one `Forward` per expiry with an underlying price: `forward_price` = Deribit's `underlying_price` of that
 //!   expiry (the latest in the snapshot), `source` = its `underlying_index` (`BTC-30JUN23`, `SYN.BTC-13APR23`),
-//!   `index_price` = **NaN**: `options_chain` has no index price column, and no index price is derived from the
-//!   forwards (a forward is not the index). The engine does not fold `Forward` events today; a reader of them
-//!   must treat the NaN as unknown (no basis F / S can be held from such an event). No `IndexPrice` event is
-//!   written either, so a log made only of Tardis files has no spot until index prices come from elsewhere;
+//!   `index_price` = **NaN**: `options_chain` has no index price column, and none is derived from the forwards
+//!   (a forward is not the index). For the engine a NaN index means "value the expiry on this forward as it is"
+//!   (U = F of the snapshot, not moved with the index since; docs/FORMULAS.md §3.5), so between snapshots the
+//!   forward stays put: the snapshot interval bounds how stale it gets. Index prices come from `derivative_ticker`
+//!   files, never from this module;
 //! - a `MarkIvSnapshot` of the options with a mark price and a mark IV > 0 (IV as a fraction);
 //! - an `OpenInterest` of the options with an open interest;
 //! - a `VenueGreeks` of the options with all five greeks.

@@ -127,7 +127,7 @@ mod tests {
         let h = ByteRecord::from(TRADES_HEADER.split(',').collect::<Vec<_>>());
         match Layout::from_header(&h).unwrap() {
             Layout::Trades(c) => c,
-            Layout::OptionsChain(_) => unreachable!(),
+            _ => unreachable!(),
         }
     }
 

@@ -215,7 +215,10 @@ fn files_that_are_not_tardis_csv_are_rejected_whole() {
         got,
         [
             (empty.as_path(), "empty file"),
-            (other.as_path(), "not a Tardis trades or options_chain CSV"),
+            (
+                other.as_path(),
+                "not a Tardis trades, options_chain or derivative_ticker CSV"
+            ),
             (missing.as_path(), "cannot open file"),
         ]
     );

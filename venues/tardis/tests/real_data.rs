@@ -360,3 +360,60 @@ fn a_trade_at_deribits_mark_price_gets_deribits_mark_iv_from_the_forward() {
     // Mark prices are rounded to 0.0001 coin; the IVs implied from them agree with Deribit's to that rounding.
     assert!(median < 0.001 && p90 < 0.005, "median {median}, p90 {p90}");
 }
+
+#[test]
+fn a_derivative_ticker_file_gives_one_index_price_a_second_once() {
+    let Some(path) = shared(ORDER_BOOKS) else {
+        return;
+    };
+    let books = order_books(&path, 3000);
+    let mut csv = format!("{}\n", dealerflow_tardis::DERIVATIVE_TICKER_HEADER);
+    let mut per_second: BTreeMap<(String, i64), (i64, f64)> = BTreeMap::new();
+    for b in &books {
+        let currency = b["instrument_name"]
+            .as_str()
+            .unwrap()
+            .split('-')
+            .next()
+            .unwrap();
+        let ms = b["timestamp"].as_i64().unwrap();
+        let index = b["index_price"].as_f64().unwrap();
+        for future in ["PERPETUAL", "30JUN23"] {
+            csv.push_str(&format!(
+                "deribit,{currency}-{future},{},{},,,,,,{index},\n",
+                ms * 1000,
+                ms * 1000 + 90
+            ));
+        }
+        let slot = per_second
+            .entry((
+                format!("{}_usd", currency.to_lowercase()),
+                ms.div_euclid(1000),
+            ))
+            .or_insert((ms, index));
+        if ms >= slot.0 {
+            *slot = (ms, index);
+        }
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let file = tmp.path().join("ticker.csv");
+    std::fs::write(&file, csv).unwrap();
+    let dir = tmp.path().join("log");
+    let s = tardis(std::slice::from_ref(&file), &dir);
+    assert_eq!((s.records, s.taken), (6000, 6000), "{s}");
+    let (records, _) = read_log(&dir);
+    let got: BTreeMap<(String, i64), (i64, f64)> = events(&records, |e| match e {
+        Event::IndexPrice(p) => Some((
+            (p.index_name.clone(), p.ts_exchange_ms.div_euclid(1000)),
+            (p.ts_exchange_ms, p.price),
+        )),
+        _ => None,
+    })
+    .into_iter()
+    .collect();
+    assert_eq!(got, per_second);
+    assert_eq!(s.events_written["index_price"] as usize, per_second.len());
+    let again = tardis(std::slice::from_ref(&file), &dir);
+    assert_eq!((again.taken, again.duplicates), (0, 6000), "{again}");
+    assert!(again.events_written.is_empty());
+}
