@@ -294,10 +294,8 @@ fn a_log_of_tardis_files_alone_gives_gex_on_the_venues_forwards() {
             "deribit,{currency}-PERPETUAL,{us},{},,0,0,1000,{index},{index},{index}\n",
             us + 200
         ));
-        if currency == "BTC" {
-            if us / 1000 >= last_btc.0 {
-                last_btc = (us / 1000, index);
-            }
+        if currency == "BTC" && us / 1000 >= last_btc.0 {
+            last_btc = (us / 1000, index);
         }
         let mark = b["mark_price"].as_f64().unwrap_or(0.0);
         if currency == "BTC" && i % 5 == 0 && mark > 0.0 {

@@ -5,7 +5,7 @@
 //! (1–6 characters, padded with spaces to 6 in the 21-character form), the expiration date as `YYMMDD`, `C` or
 //! `P`, and the strike × 1000 in 8 digits: `SPY250902C00400000` is the SPY call of 2 September 2025 struck at
 //! 400. Both the padded form (`SPY   250902C00400000`) and the unpadded one are read; the canonical spelling
-//! (what [`OsiSymbol::to_string`] writes and the log stores) is unpadded.
+//! (what `OsiSymbol`'s `Display` writes and the log stores) is unpadded.
 //!
 //! Settlement ([`settlement_ms`]), in America/New_York time with daylight saving from the tz database:
 //! - PM-settled options (equities, ETFs such as SPY and QQQ, and the weekly index roots SPXW, NDXP, RUTW, XSPW):
