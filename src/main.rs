@@ -32,7 +32,8 @@ struct Cli {
 enum Command {
     /// Inspect, verify or print an event log.
     Log(cmd::log::LogArgs),
-    /// Import saved Deribit trade files into an event log.
+    /// Import saved Deribit trade files and option chains, CBOE option chains or inferred US option trades into an
+    /// event log.
     Import(cmd::import::ImportArgs),
     /// Write a synthetic Deribit option market into a new event log.
     Synth(cmd::synth::SynthArgs),

@@ -146,6 +146,9 @@ fn every_command_has_an_example_in_its_help() {
         vec!["import"],
         vec!["import", "deribit-json"],
         vec!["import", "tardis"],
+        vec!["import", "deribit-chain"],
+        vec!["import", "cboe-chain"],
+        vec!["import", "inferred-trades"],
         vec!["synth"],
         vec!["log"],
         vec!["log", "inspect"],
@@ -502,18 +505,14 @@ fn missing_input_files_are_one_line_and_create_nothing() {
     let tmp = tempfile::tempdir().unwrap();
     let missing: PathBuf = tmp.path().join("trades-that-are-not-there.json");
     let dir = tmp.path().join("imported");
-    let line = fails(cmd().args([
-        "import",
-        "deribit-json",
-        path(&missing),
-        "--data-dir",
-        path(&dir),
-    ]));
-    assert!(line.contains(path(&missing)), "{line}");
-    assert!(
-        !dir.exists(),
-        "the log was created for a file that is not there"
-    );
+    for format in ["deribit-json", "deribit-chain"] {
+        let line = fails(cmd().args(["import", format, path(&missing), "--data-dir", path(&dir)]));
+        assert!(line.contains(path(&missing)), "{line}");
+        assert!(
+            !dir.exists(),
+            "import {format}: the log was created for a file that is not there"
+        );
+    }
     let line = fails(cmd().args(["exchange-sim", "--trades", path(&missing)]));
     assert!(line.contains(path(&missing)), "{line}");
 }

@@ -2,8 +2,9 @@
 //! the engine links no async runtime, network stack, random source, thread pool or ClickHouse client; the recorder
 //! does not link the ClickHouse client; the store does not depend on the recorder; and no library crate depends on
 //! more than one of the recorder, the simulator and the store; the service re-implements none of the fold: it
-//! reads the log and asks the engine, and depends on neither the recorder, the simulator nor the store; the Tardis
-//! importer depends on the schemas, the log and the Deribit venue only.
+//! reads the log and asks the engine, and depends on neither the recorder, the simulator nor the store; the venue
+//! crates depend on the schemas and the log and on no other dealerflow crate, but for the Tardis importer, which
+//! also depends on the Deribit venue (for its trade-id order).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::collections::BTreeSet;
@@ -41,10 +42,11 @@ fn normal_dependencies(package: &str) -> BTreeSet<String> {
         .collect()
 }
 
-const LIBRARIES: [&str; 12] = [
+const LIBRARIES: [&str; 13] = [
     "dealerflow-schemas",
     "dealerflow-log",
     "dealerflow-deribit",
+    "dealerflow-us",
     "dealerflow-tardis",
     "dealerflow-recorder",
     "dealerflow-sim",
@@ -128,21 +130,39 @@ fn the_service_asks_the_engine_and_records_nothing_itself() {
 }
 
 #[test]
-fn the_tardis_importer_reads_files_into_the_log_and_nothing_else() {
-    let tardis = normal_dependencies("dealerflow-tardis");
-    for needed in ["dealerflow-schemas", "dealerflow-log", "dealerflow-deribit"] {
-        assert!(tardis.contains(needed), "{needed} in {tardis:?}");
+fn the_venues_depend_on_the_schemas_and_the_log_only() {
+    for venue in ["dealerflow-deribit", "dealerflow-us"] {
+        let deps = normal_dependencies(venue);
+        let ours: Vec<&String> = deps
+            .iter()
+            .filter(|d| d.starts_with("dealerflow-"))
+            .collect();
+        assert_eq!(
+            ours,
+            ["dealerflow-log", "dealerflow-schemas"],
+            "{venue} depends on {ours:?}"
+        );
+        for banned in ["tokio", "hyper", "reqwest", "clickhouse"] {
+            assert!(!deps.contains(banned), "{venue} depends on {banned}");
+        }
     }
-    for banned in [
-        "dealerflow-engine",
-        "dealerflow-recorder",
-        "dealerflow-sim",
-        "dealerflow-store",
-        "tokio",
-        "clickhouse",
-    ] {
+}
+
+#[test]
+fn the_tardis_importer_reads_files_into_the_log_and_nothing_else() {
+    let deps = normal_dependencies("dealerflow-tardis");
+    let ours: Vec<&String> = deps
+        .iter()
+        .filter(|d| d.starts_with("dealerflow-"))
+        .collect();
+    assert_eq!(
+        ours,
+        ["dealerflow-deribit", "dealerflow-log", "dealerflow-schemas"],
+        "dealerflow-tardis depends on {ours:?}"
+    );
+    for banned in ["tokio", "hyper", "reqwest", "clickhouse"] {
         assert!(
-            !tardis.contains(banned),
+            !deps.contains(banned),
             "dealerflow-tardis depends on {banned}"
         );
     }

@@ -133,6 +133,18 @@ fn cases(missing: &str, taken: &str) -> Vec<Case> {
         "--interval",
         "--currency: bad currency \"btc\"",
     ));
+    let chain_file = format!("{missing}.jsonl");
+    cases.push(case(
+        &[
+            "import",
+            "deribit-chain",
+            &chain_file,
+            "--data-dir",
+            missing,
+        ],
+        "--snapshot-gap",
+        "cannot read",
+    ));
     cases.push(case(
         &["exchange-sim", "--data-dir", missing],
         "--min-heartbeat",
@@ -242,6 +254,7 @@ fn zero_is_refused_where_a_positive_duration_is_needed() {
         "--mark-iv-interval",
         "--retry-for",
         "--snapshot-every",
+        "--snapshot-gap",
     ];
     for c in cases(&missing, &taken) {
         let (code, err) = run(&c, c.flag, "0s", tmp.path());

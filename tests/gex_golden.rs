@@ -1,8 +1,8 @@
 //! `gex --format json` is a stable contract: its bytes on the real Deribit trades at five times and on a generated
 //! day (flow and open-interest models) are kept as golden files under `data/golden/`, written before the crates were
 //! split, and must not change. Each query runs twice: cold (checkpoints built) and warm (checkpoints read). (When
-//! each expiry gained `forward_usd` and `forward_source` the files gained those two lines per expiry and nothing
-//! else: no value changed.)
+//! each expiry gained `forward_usd` and `forward_source`, and the report `dividend_yield`, the files gained those
+//! lines and nothing else: no value changed.)
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod cli_support;

@@ -32,6 +32,9 @@ pub struct FoldParams {
     pub currency: String,
     /// Rate r, fraction per year.
     pub rate: f64,
+    /// Dividend yield q, fraction per year (caches written before it existed read as 0).
+    #[serde(default)]
+    pub dividend_yield: f64,
     /// Sampling step, ms.
     pub every_ms: i64,
     /// Lookback of ΔS, ms.
@@ -305,6 +308,7 @@ mod tests {
             model: "flow".into(),
             currency: "BTC".into(),
             rate: 0.0,
+            dividend_yield: 0.0,
             every_ms: 60_000,
             lookback_ms: 120_000,
             window_ms: 600_000,

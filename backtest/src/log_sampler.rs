@@ -6,7 +6,8 @@
 //! the iteration. Must not score HPP: the IQR scaling belongs to the cache builder, which feeds these samples
 //! to the engine's own sampler.
 
-use dealerflow_engine::report::evaluate;
+use dealerflow_engine::inputs::Carry;
+use dealerflow_engine::report::evaluate_with;
 use dealerflow_engine::sweep::{grid_times, Sweep};
 use dealerflow_engine::{EngineError, InventoryModel};
 use dealerflow_log::LogReader;
@@ -19,7 +20,7 @@ use crate::error::BacktestError;
 pub struct LogSampler<'r> {
     sweep: Sweep<'r>,
     currency: String,
-    rate: f64,
+    carry: Carry,
     times: std::vec::IntoIter<i64>,
     visited: usize,
     skipped_without_spot: usize,
@@ -27,13 +28,13 @@ pub struct LogSampler<'r> {
 }
 
 impl<'r> LogSampler<'r> {
-    /// Samples `currency` at the multiples of `every_ms` in `[from_ms, to_ms]` with rate `rate` (fraction per
-    /// year) under inventory `model`.
+    /// Samples `currency` at the multiples of `every_ms` in `[from_ms, to_ms]` with the rate and dividend yield
+    /// of `carry` under inventory `model`.
     pub fn new(
         reader: &'r LogReader,
         model: InventoryModel,
         currency: &str,
-        rate: f64,
+        carry: Carry,
         every_ms: i64,
         from_ms: i64,
         to_ms: i64,
@@ -42,7 +43,7 @@ impl<'r> LogSampler<'r> {
         LogSampler {
             sweep: Sweep::new(reader, model, None),
             currency: currency.to_string(),
-            rate,
+            carry,
             times: times.into_iter(),
             visited: 0,
             skipped_without_spot: 0,
@@ -82,7 +83,7 @@ impl Iterator for LogSampler<'_> {
                     return Some(Err(e.into()));
                 }
             };
-            match evaluate(state, &self.currency, t, self.rate) {
+            match evaluate_with(state, &self.currency, t, self.carry) {
                 Ok(eval) => return Some(Ok(EngineSample::from_evaluation(&eval))),
                 Err(EngineError::NoSpot { .. }) => self.skipped_without_spot += 1,
                 Err(e) => {

@@ -9,6 +9,7 @@
 use std::path::PathBuf;
 
 use dealerflow_engine::hpp::DEFAULT_LOOKBACK_MS;
+use dealerflow_engine::inputs::Carry;
 use dealerflow_engine::query::{At, Checkpoints, LogQuery, QueryConfig};
 use dealerflow_engine::InventoryModel;
 use dealerflow_log::LogReader;
@@ -52,6 +53,8 @@ pub struct BacktestConfig {
     pub currency: Option<String>,
     /// Rate r, fraction per year.
     pub rate: f64,
+    /// Dividend yield q, fraction per year.
+    pub dividend_yield: f64,
     /// HPP α of the sets the grid does not sweep.
     pub alpha: f64,
     /// HPP β of the sets the grid does not sweep.
@@ -255,6 +258,7 @@ pub fn run(
         model: cfg.model.as_str().to_string(),
         currency: currency.clone(),
         rate: cfg.rate,
+        dividend_yield: cfg.dividend_yield,
         every_ms: cfg.every_ms,
         lookback_ms: if cfg.lookback_ms > 0 {
             cfg.lookback_ms
@@ -285,7 +289,10 @@ pub fn run(
             reader,
             cfg.model,
             &currency,
-            fold.rate,
+            Carry {
+                rate: fold.rate,
+                dividend_yield: fold.dividend_yield,
+            },
             fold.every_ms,
             first,
             last,

@@ -28,6 +28,7 @@ fn fold(every_ms: i64) -> FoldParams {
         model: "flow".into(),
         currency: "BTC".into(),
         rate: 0.0,
+        dividend_yield: 0.0,
         every_ms,
         lookback_ms: 3_600_000,
         window_ms: 86_400_000,
@@ -175,7 +176,7 @@ fn log_samples_equal_the_engine_replay_and_the_fingerprint_follows_the_log() {
         &reader,
         InventoryModel::Flow,
         "BTC",
-        0.0,
+        dealerflow_engine::inputs::Carry::rate(0.0),
         every,
         first,
         last,
@@ -193,6 +194,7 @@ fn log_samples_equal_the_engine_replay_and_the_fingerprint_follows_the_log() {
         let cfg = SeriesConfig {
             currency: "BTC".into(),
             rate: 0.0,
+            dividend_yield: 0.0,
             hpp: HppParams {
                 alpha,
                 beta,

@@ -126,6 +126,7 @@ fn other_options_fail_before_any_work() {
         model: "flow".into(),
         currency: "BTC".into(),
         rate: 0.0,
+        dividend_yield: 0.0,
         every_ms: 60_000,
         lookback_ms: cfg.lookback_ms,
         window_ms: cfg.window_ms,

@@ -19,6 +19,7 @@ fn fold(cfg: &PlantedConfig) -> FoldParams {
         model: "flow".into(),
         currency: "BTC".into(),
         rate: 0.0,
+        dividend_yield: 0.0,
         every_ms: cfg.every_ms,
         lookback_ms: cfg.lookback_ms,
         window_ms: cfg.window_ms,

@@ -33,6 +33,7 @@ fn config(dir: &Path) -> BacktestConfig {
         model: InventoryModel::Flow,
         currency: None,
         rate: 0.0,
+        dividend_yield: 0.0,
         alpha: 1.0,
         beta: 1.0,
         lookback_ms: 3_600_000,
@@ -99,12 +100,21 @@ fn run_equals_the_pieces_and_reuses_its_cache() {
         model: "flow".into(),
         currency: "BTC".into(),
         rate: 0.0,
+        dividend_yield: 0.0,
         every_ms: 300_000,
         lookback_ms: 3_600_000,
         window_ms: 86_400_000,
         horizons_ms: horizons,
     };
-    let sampler = LogSampler::new(&reader, InventoryModel::Flow, "BTC", 0.0, 300_000, from, to);
+    let sampler = LogSampler::new(
+        &reader,
+        InventoryModel::Flow,
+        "BTC",
+        dealerflow_engine::inputs::Carry::rate(0.0),
+        300_000,
+        from,
+        to,
+    );
     let features = Features::build(sampler, &fold, |_| {}).unwrap();
     let sets = GridSpec::parse(&cfg.grid).unwrap().grid_sets(&ParamSet {
         alpha: 1.0,

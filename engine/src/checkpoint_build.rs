@@ -15,6 +15,7 @@ use dealerflow_log::LogReader;
 
 use crate::checkpoint::{sample_chunk_ms, Fingerprints};
 use crate::error::EngineError;
+use crate::inputs::Carry;
 use crate::inventory::InventoryModel;
 use crate::sample_chunk::{ChunkWriter, SampleKey, SampleStore};
 use crate::sweep::{grid_times, sample_at, write_checkpoint_if_missing, CheckpointPolicy, Sweep};
@@ -26,6 +27,8 @@ pub struct SampleGrid {
     pub every_ms: i64,
     /// Rate r of the evaluations, fraction per year.
     pub rate: f64,
+    /// Dividend yield q of the evaluations, fraction per year.
+    pub dividend_yield: f64,
 }
 
 /// What a build did.
@@ -114,7 +117,15 @@ pub fn build_checkpoints(
         let state = sweep.advance_to(t)?;
         if kinds.contains(&Visit::Sample) {
             for currency in state.currencies() {
-                let sample = sample_at(state, currency, t, grid.rate)?;
+                let sample = sample_at(
+                    state,
+                    currency,
+                    t,
+                    Carry {
+                        rate: grid.rate,
+                        dividend_yield: grid.dividend_yield,
+                    },
+                )?;
                 stats.samples_computed += 1;
                 let writer = match writers.get_mut(currency) {
                     Some(w) => w,
@@ -126,6 +137,7 @@ pub fn build_checkpoints(
                                 currency: currency.to_string(),
                                 every_ms: grid.every_ms,
                                 rate: grid.rate,
+                                dividend_yield: grid.dividend_yield,
                             },
                             chunk_ms,
                             next_seq,

@@ -169,6 +169,8 @@ pub struct Exposures {
     pub spot_usd: f64,
     /// Rate r used, fraction per year.
     pub rate: f64,
+    /// Dividend yield q used, fraction per year.
+    pub dividend_yield: f64,
     /// Instruments with a non-zero dealer position, ordered by expiry, strike, call before put, id.
     pub instruments: Vec<InstrumentExposure>,
     /// By strike, ascending.
@@ -347,6 +349,7 @@ pub fn compute_exposures(inputs: &MarketInputs<'_>) -> Exposures {
         currency: inputs.currency.clone(),
         spot_usd: spot,
         rate: inputs.rate,
+        dividend_yield: inputs.dividend_yield,
         instruments,
         strikes,
         expiries,

@@ -9,8 +9,8 @@
 //! - the price each option is valued on (its *underlying* U, [`ForwardSource`]): the venue's forward of its
 //!   expiry when the log has one (an `Event::Forward`), moved with the index since that snapshot with the basis
 //!   F/S held: U = S(t) · F_snap / S_snap (F_snap as it is when the snapshot gave no index), valued with
-//!   Black–76 undiscounted (r = 0, the venue's convention); else spot, U = S, valued with Black–Scholes at the
-//!   rate r.
+//!   Black–76 undiscounted (r = 0, the venue's convention); else spot, U = S·e^(−qτ), valued with Black–Scholes at
+//!   the rate r (Merton's dividend yield q; U = S when q = 0).
 //!
 //! An instrument with none of these inputs, or with τ ≤ 0 (expired at 08:00 UTC of its day), is left out and
 //! counted when it carries a dealer position. "Latest" is by `(ts_exchange_ms, seq)`. The state must be a fold
@@ -23,11 +23,30 @@ use implied_vol::{DefaultSpecialFn, ImpliedBlackVolatility};
 use crate::error::EngineError;
 use crate::state::{InstrumentDef, State, VenueGreekQuote, KEEP_AFTER_EXPIRY_MS};
 
+/// The rate and the dividend yield of a valuation on spot ([`ForwardSource::Spot`]).
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct Carry {
+    /// Continuously compounded rate r, fraction per year.
+    pub rate: f64,
+    /// Continuous dividend yield q, fraction per year (0 for crypto; the yield of an equity or index).
+    pub dividend_yield: f64,
+}
+
+impl Carry {
+    /// A rate and no dividend yield.
+    pub fn rate(rate: f64) -> Self {
+        Carry {
+            rate,
+            dividend_yield: 0.0,
+        }
+    }
+}
+
 /// What an instrument is valued on.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ForwardSource {
-    /// Spot, with the rate r (Black–Scholes): no forward of the expiry is known.
+    /// Spot, with the rate r and the dividend yield q (Black–Scholes–Merton): no forward of the expiry is known.
     #[default]
     Spot,
     /// The venue's forward of the expiry, basis held since its snapshot (Black–76, r = 0).
@@ -119,6 +138,8 @@ pub struct MarketInputs<'a> {
     pub spot_usd: f64,
     /// Rate r, fraction per year.
     pub rate: f64,
+    /// Dividend yield q, fraction per year.
+    pub dividend_yield: f64,
     /// Live priceable instruments of the currency (all of them, with or without a position), by id.
     pub priced: Vec<PricedInstrument<'a>>,
     /// What was left out.
@@ -136,8 +157,12 @@ pub fn select_inputs<'a>(
     state: &'a State,
     currency: &str,
     at_ms: i64,
-    rate: f64,
+    carry: Carry,
 ) -> Result<MarketInputs<'a>, EngineError> {
+    let Carry {
+        rate,
+        dividend_yield,
+    } = carry;
     if let Some(max) = state.max_ts_ms() {
         if max > at_ms {
             return Err(EngineError::StateAhead {
@@ -184,7 +209,13 @@ pub fn select_inputs<'a>(
                     };
                     (forward, 0.0, ForwardSource::Venue)
                 }
-                None => (spot.value, rate, ForwardSource::Spot),
+                // Merton: an option on a stock paying q is the option on the prepaid forward S·e^(−qτ).
+                None if dividend_yield == 0.0 => (spot.value, rate, ForwardSource::Spot),
+                None => (
+                    spot.value * (-dividend_yield * tau_years).exp(),
+                    rate,
+                    ForwardSource::Spot,
+                ),
             };
         let sigma = if let Some(m) = slot.mark() {
             Some((m.mark_iv, SigmaSource::MarkIv))
@@ -240,6 +271,7 @@ pub fn select_inputs<'a>(
         currency: currency.to_string(),
         spot_usd: spot.value,
         rate,
+        dividend_yield,
         priced,
         excluded,
         open_interest_instruments,

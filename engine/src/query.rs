@@ -108,6 +108,8 @@ pub struct QueryConfig {
     pub currency: Option<String>,
     /// Continuously compounded rate r, fraction per year.
     pub rate: f64,
+    /// Continuous dividend yield q, fraction per year (expiries valued on spot; docs/FORMULAS.md §3.5).
+    pub dividend_yield: f64,
     /// HPP weights and windows. A lookback ≤ 0 means the default (1 h); a negative window means 0 (score without
     /// history).
     pub hpp: HppParams,
@@ -124,6 +126,7 @@ impl Default for QueryConfig {
             model: InventoryModel::Flow,
             currency: None,
             rate: 0.0,
+            dividend_yield: 0.0,
             hpp: HppParams::default(),
             scenario: ScenarioParams::default(),
             checkpoints: Checkpoints::DEFAULT,
@@ -137,6 +140,7 @@ impl QueryConfig {
         SeriesConfig {
             currency,
             rate: self.rate,
+            dividend_yield: self.dividend_yield,
             hpp: HppParams {
                 lookback_ms: if self.hpp.lookback_ms > 0 {
                     self.hpp.lookback_ms
@@ -535,6 +539,7 @@ impl LogQuery {
                 let grid = SampleGrid {
                     every_ms: hpp_every_ms,
                     rate: cfg.rate,
+                    dividend_yield: cfg.dividend_yield,
                 };
                 self.build_if_behind(cfg.model, p, grid, at_ms)?
             }

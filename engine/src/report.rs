@@ -14,7 +14,7 @@ use crate::exposures::{
     compute_exposures, ExpiryExposure, Exposures, InstrumentExposure, StrikeExposure,
 };
 use crate::hpp::{HppSample, HppScore};
-use crate::inputs::select_inputs;
+use crate::inputs::{select_inputs, Carry};
 use crate::inventory::InventoryModel;
 use crate::levels::{compute_levels, Levels};
 use crate::scenario::{classify, Scenario, ScenarioInputs, ScenarioParams};
@@ -33,14 +33,24 @@ pub struct Evaluation {
     pub adv_usd: f64,
 }
 
-/// Evaluates a state at `at_ms` for `currency` with rate `rate` (fraction per year).
+/// Evaluates a state at `at_ms` for `currency` with rate `rate` (fraction per year) and no dividend yield.
 pub fn evaluate(
     state: &State,
     currency: &str,
     at_ms: i64,
     rate: f64,
 ) -> Result<Evaluation, EngineError> {
-    let inputs = select_inputs(state, currency, at_ms, rate)?;
+    evaluate_with(state, currency, at_ms, Carry::rate(rate))
+}
+
+/// Evaluates a state at `at_ms` for `currency` with the rate and dividend yield of `carry`.
+pub fn evaluate_with(
+    state: &State,
+    currency: &str,
+    at_ms: i64,
+    carry: Carry,
+) -> Result<Evaluation, EngineError> {
+    let inputs = select_inputs(state, currency, at_ms, carry)?;
     let exposures = compute_exposures(&inputs);
     let levels = compute_levels(&exposures);
     Ok(Evaluation {
@@ -112,6 +122,8 @@ pub struct GexReport {
     pub currency: String,
     /// Rate r, fraction per year.
     pub rate: f64,
+    /// Dividend yield q, fraction per year.
+    pub dividend_yield: f64,
     /// Σ delta exposure, USD.
     pub delta_exposure_usd: f64,
     /// ADV, USD.
@@ -212,6 +224,7 @@ impl GexReport {
             at: format_ms(x.at_ms),
             currency: x.currency.clone(),
             rate: x.rate,
+            dividend_yield: x.dividend_yield,
             delta_exposure_usd: t.delta_exposure_usd,
             adv_usd: eval.adv_usd,
             scenario_code: scenario.code(),

@@ -30,12 +30,13 @@
 //! | 32 | 8 | rate r (f64 bits) |
 //! | 40 | 8 | chunk start, epoch ms |
 //! | 48 | 8 | chunk length, ms |
-//! | 56 | 8 | currency length c (1..=64 bytes) |
-//! | 64 | c′ | currency (UTF-8), zero padded to a multiple of 8 |
+//! | 56 | 8 | dividend yield q (f64 bits) |
+//! | 64 | 8 | currency length c (1..=64 bytes) |
+//! | 72 | c′ | currency (UTF-8), zero padded to a multiple of 8 |
 //! | … | 48·n | per grid time: ts_ms (i64), has spot (u64: 0 or 1), spot_usd, ngi, vss, chl24h (f64 bits) |
 //!
 //! The version is bumped whenever the fold or the exposures change what a sample holds. Files of another version
-//! (version 1 had its own framing; this build writes version 2) count as absent: they are recomputed and
+//! (version 1 had its own framing, version 2 had no dividend yield; this build writes version 3) count as absent: they are recomputed and
 //! overwritten, without a warning.
 
 use std::collections::BTreeMap;
@@ -52,7 +53,7 @@ use crate::sweep::grid_times;
 /// Magic bytes opening every sample chunk file.
 pub const SAMPLE_CHUNK_MAGIC: &[u8; 8] = b"DFHPPS\0\0";
 /// Format version written by this build.
-pub const SAMPLE_CHUNK_VERSION: u32 = 2;
+pub const SAMPLE_CHUNK_VERSION: u32 = 3;
 /// The checksummed-file format of sample chunks.
 pub const SAMPLE_CHUNK_FORMAT: ChecksummedFormat = ChecksummedFormat {
     kind: "HPP sample chunk",
@@ -64,7 +65,7 @@ pub const SAMPLE_DIR: &str = "samples";
 /// File extension of sample chunks.
 pub const SAMPLE_CHUNK_EXT: &str = "hpps";
 /// Bytes of the payload before the currency.
-const HEADER_LEN: usize = 64;
+const HEADER_LEN: usize = 72;
 const SAMPLE_LEN: usize = 48;
 const MAX_CURRENCY_LEN: usize = 64;
 
@@ -79,6 +80,8 @@ pub struct SampleKey {
     pub every_ms: i64,
     /// Rate r, fraction per year.
     pub rate: f64,
+    /// Dividend yield q, fraction per year.
+    pub dividend_yield: f64,
 }
 
 /// One grid time and its sample (`None`: no spot for the currency yet).
@@ -165,6 +168,7 @@ pub fn encode(chunk: &SampleChunk) -> Result<Vec<u8>, String> {
     out.extend_from_slice(&chunk.key.rate.to_bits().to_le_bytes());
     out.extend_from_slice(&chunk.start_ms.to_le_bytes());
     out.extend_from_slice(&chunk.length_ms.to_le_bytes());
+    out.extend_from_slice(&chunk.key.dividend_yield.to_bits().to_le_bytes());
     out.extend_from_slice(&(currency.len() as u64).to_le_bytes());
     out.extend_from_slice(currency);
     out.resize(HEADER_LEN + padded, 0);
@@ -196,7 +200,8 @@ pub fn decode(bytes: &[u8]) -> Result<SampleChunk, String> {
     let rate = f64::from_bits(le_u64(bytes, 32));
     let start_ms = le_u64(bytes, 40) as i64;
     let length_ms = le_u64(bytes, 48) as i64;
-    let c = le_u64(bytes, 56) as usize;
+    let dividend_yield = f64::from_bits(le_u64(bytes, 56));
+    let c = le_u64(bytes, 64) as usize;
     if c == 0 || c > MAX_CURRENCY_LEN {
         return Err(format!("currency length {c} out of range"));
     }
@@ -248,6 +253,7 @@ pub fn decode(bytes: &[u8]) -> Result<SampleChunk, String> {
             currency,
             every_ms,
             rate,
+            dividend_yield,
         },
         start_ms,
         length_ms,
@@ -383,10 +389,16 @@ impl SampleStore {
         &self.dir
     }
 
-    /// The file of a chunk: `{model}-{currency}-{every_ms}-{rate bits}-{start_ms}-{length_ms}.hpps`.
+    /// The file of a chunk: `{model}-{currency}-{every_ms}-{rate bits}-{start_ms}-{length_ms}.hpps`, with
+    /// `-q{dividend yield bits}` after the rate when the yield is not 0.
     pub fn path_for(&self, key: &SampleKey, start_ms: i64, length_ms: i64) -> PathBuf {
+        let q = if key.dividend_yield == 0.0 {
+            String::new()
+        } else {
+            format!("-q{:016x}", key.dividend_yield.to_bits())
+        };
         self.dir.join(format!(
-            "{}-{}-{}-{:016x}-{start_ms}-{length_ms}.{SAMPLE_CHUNK_EXT}",
+            "{}-{}-{}-{:016x}{q}-{start_ms}-{length_ms}.{SAMPLE_CHUNK_EXT}",
             key.model.as_str(),
             currency_tag(&key.currency),
             key.every_ms,
@@ -497,6 +509,7 @@ impl SampleStore {
             || chunk.key.currency != key.currency
             || chunk.key.every_ms != key.every_ms
             || chunk.key.rate.to_bits() != key.rate.to_bits()
+            || chunk.key.dividend_yield.to_bits() != key.dividend_yield.to_bits()
             || chunk.start_ms != start_ms
         {
             return bad("it does not match its name");
@@ -619,6 +632,7 @@ mod tests {
                 currency: "BTC".into(),
                 every_ms: 3_600_000,
                 rate: 0.03,
+                dividend_yield: 0.015,
             },
             start_ms: 6 * 3_600_000 * 1000,
             length_ms: 6 * 3_600_000,

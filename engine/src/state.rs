@@ -1191,7 +1191,8 @@ impl State {
     fn apply_mark(&mut self, key: EventKey, id: u32, mark_price: f64, mark_iv: f64) {
         if id > MAX_INSTRUMENT_ID
             || !(mark_iv.is_finite() && mark_iv > 0.0)
-            || !(mark_price.is_finite() && mark_price >= 0.0)
+            // NaN: the source gave an IV but no mark price (a chain row without a two-sided quote).
+            || !(mark_price.is_nan() || (mark_price.is_finite() && mark_price >= 0.0))
         {
             self.counts.rejected += 1;
             return;

@@ -26,9 +26,9 @@ use crate::error::EngineError;
 use crate::event_key::EventKey;
 use crate::exposures::compute_totals;
 use crate::hpp::{HppParams, HppSample, HppSampler};
-use crate::inputs::select_inputs;
+use crate::inputs::{select_inputs, Carry};
 use crate::inventory::InventoryModel;
-use crate::report::{evaluate, GexReport};
+use crate::report::{evaluate_with, GexReport};
 use crate::sample_chunk::{ChunkWriter, SampleKey, SampleStore};
 use crate::scenario::ScenarioParams;
 use crate::state::State;
@@ -302,6 +302,16 @@ pub fn grid_times(from_ms: i64, to_ms: i64, every_ms: i64) -> impl Iterator<Item
         .take_while(move |&t| t <= to_ms)
 }
 
+impl SeriesConfig {
+    /// The rate and dividend yield.
+    pub fn carry(&self) -> Carry {
+        Carry {
+            rate: self.rate,
+            dividend_yield: self.dividend_yield,
+        }
+    }
+}
+
 /// What a series evaluates (everything except the inventory model, which belongs to the fold).
 #[derive(Clone, Debug, PartialEq)]
 pub struct SeriesConfig {
@@ -309,6 +319,8 @@ pub struct SeriesConfig {
     pub currency: String,
     /// Rate r, fraction per year.
     pub rate: f64,
+    /// Dividend yield q, fraction per year.
+    pub dividend_yield: f64,
     /// HPP weights and windows.
     pub hpp: HppParams,
     /// Scenario thresholds.
@@ -358,14 +370,14 @@ pub struct SeriesStats {
 }
 
 /// The HPP sample of `currency` on a state folded exactly as of `at_ms` (`None`: no spot yet). Same values as
-/// [`crate::report::Evaluation::hpp_sample`] of [`evaluate`] there.
+/// [`crate::report::Evaluation::hpp_sample`] of [`evaluate_with`] there.
 pub fn sample_at(
     state: &State,
     currency: &str,
     at_ms: i64,
-    rate: f64,
+    carry: Carry,
 ) -> Result<Option<HppSample>, EngineError> {
-    match select_inputs(state, currency, at_ms, rate) {
+    match select_inputs(state, currency, at_ms, carry) {
         Ok(inputs) => {
             let totals = compute_totals(&inputs);
             Ok(Some(HppSample {
@@ -447,6 +459,7 @@ pub fn run_series(
         currency: cfg.currency.clone(),
         every_ms: cfg.every_ms,
         rate: cfg.rate,
+        dividend_yield: cfg.dividend_yield,
     };
     let mut fingerprints =
         Fingerprints::with_table(reader, checkpoints.and_then(|p| p.block_crcs.as_deref()));
@@ -548,7 +561,7 @@ pub fn run_series(
         if kinds.contains(&Visit::Row) {
             stats.samples_computed += 1;
             stats.currencies = state.currencies().map(str::to_string).collect();
-            let (report, sample) = match evaluate(state, &cfg.currency, t, cfg.rate) {
+            let (report, sample) = match evaluate_with(state, &cfg.currency, t, cfg.carry()) {
                 Ok(eval) => {
                     let sample = eval.hpp_sample();
                     let score = sampler.push(sample)?;
@@ -572,7 +585,7 @@ pub fn run_series(
             }
         } else if kinds.contains(&Visit::Sample) {
             stats.samples_computed += 1;
-            let sample = sample_at(state, &cfg.currency, t, cfg.rate)?;
+            let sample = sample_at(state, &cfg.currency, t, cfg.carry())?;
             if let Some(s) = sample {
                 sampler.push(s)?;
             }

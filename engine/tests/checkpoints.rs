@@ -86,6 +86,7 @@ fn config() -> SeriesConfig {
     SeriesConfig {
         currency: "BTC".into(),
         rate: 0.0,
+        dividend_yield: 0.0,
         hpp: HppParams {
             window_ms: 6 * HOUR_MS,
             ..HppParams::default()

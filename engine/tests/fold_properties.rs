@@ -302,6 +302,7 @@ proptest! {
         let cfg = SeriesConfig {
             currency: "BTC".into(),
             rate: 0.0,
+            dividend_yield: 0.0,
             hpp: HppParams { window_ms: 0, lookback_ms: 0, ..HppParams::default() },
             scenario: ScenarioParams::default(),
             every_ms: HOUR_MS,
@@ -349,12 +350,13 @@ proptest! {
         let cfg = SeriesConfig {
             currency: "BTC".into(),
             rate: 0.0,
+            dividend_yield: 0.0,
             hpp: HppParams { window_ms: 12 * HOUR_MS, lookback_ms: HOUR_MS, ..HppParams::default() },
             scenario: ScenarioParams::default(),
             every_ms: HOUR_MS,
         };
         let last = reader.time_range_ms().map_or(T0, |r| r.1);
-        build_checkpoints(&reader, m, &policy, SampleGrid { every_ms: HOUR_MS, rate: 0.0 }, last).unwrap();
+        build_checkpoints(&reader, m, &policy, SampleGrid { every_ms: HOUR_MS, rate: 0.0 , dividend_yield: 0.0}, last).unwrap();
         drop(reader);
         // Records appended afterwards, with any time (backfill): chunks they reach into are recomputed.
         let (mut w, _) = LogWriter::open(dir.path(), opts).unwrap();

@@ -177,3 +177,55 @@ fn trades_without_mark_or_index_count_and_are_priced_from_their_price() {
     // The spot is still the index, not the missing index price of the last trade.
     assert_eq!(state.spot_usd("BTC").unwrap().value, 60_000.0);
 }
+
+#[test]
+fn a_dividend_yield_values_spot_expiries_as_merton_and_leaves_forwards_alone() {
+    use dealerflow_engine::inputs::Carry;
+    use dealerflow_engine::report::evaluate_with;
+    let at = T0 + 3 * HOUR_MS;
+    let state = state_with(&[forward(T0 + 10, FAR, 61_200.0, 60_000.0)]);
+    let (r, q) = (0.04, 0.015);
+    let carry = Carry {
+        rate: r,
+        dividend_yield: q,
+    };
+    let x = evaluate_with(&state, "BTC", at, carry).unwrap().exposures;
+    let plain = evaluate(&state, "BTC", at, r).unwrap().exposures;
+    let s = 60_000.0f64;
+    // The near call, on spot: Merton's delta e^(−qτ)·N(d1) and gamma e^(−qτ)·n(d1)/(S σ√τ).
+    let e = x.instruments.iter().find(|e| e.id == 0).unwrap();
+    let tau = (NEAR - at) as f64 / MS_PER_YEAR;
+    let sd = 0.5 * tau.sqrt();
+    let d1 = ((s / 62_000.0).ln() + (r - q + 0.125) * tau) / sd;
+    let position = -10.0;
+    assert!(rel_close(
+        e.delta_exposure_usd,
+        position * (-q * tau).exp() * ref_cdf(d1) * s,
+        1e-9
+    ));
+    assert!(rel_close(
+        e.gamma_exposure_usd,
+        position * (-q * tau).exp() * ref_pdf(d1) / (s * sd) * s * s * 0.01,
+        1e-9
+    ));
+    assert!(rel_close(
+        x.expiries[0].forward_usd,
+        s * ((r - q) * tau).exp(),
+        1e-12
+    ));
+    // The far expiry has a venue forward: q plays no part there.
+    let far = |x: &dealerflow_engine::exposures::Exposures| {
+        x.instruments
+            .iter()
+            .filter(|e| e.expiry_ms == FAR)
+            .map(|e| e.gamma_exposure_usd.to_bits())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(far(&x), far(&plain));
+    let profile = GammaProfile::new(&x.instruments, x.spot_usd);
+    assert!(rel_close(
+        profile.net_gex_at(x.spot_usd),
+        x.totals.ngi,
+        1e-12
+    ));
+}

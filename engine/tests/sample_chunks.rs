@@ -12,6 +12,7 @@ use dealerflow_engine::as_of::fold_as_of;
 use dealerflow_engine::checkpoint::CheckpointStore;
 use dealerflow_engine::checkpoint_build::{build_checkpoints, SampleGrid};
 use dealerflow_engine::hpp::HppParams;
+use dealerflow_engine::inputs::Carry;
 use dealerflow_engine::report::evaluate;
 use dealerflow_engine::sample_chunk::SampleStore;
 use dealerflow_engine::scenario::ScenarioParams;
@@ -129,6 +130,7 @@ fn config(currency: &str) -> SeriesConfig {
     SeriesConfig {
         currency: currency.into(),
         rate: 0.0,
+        dividend_yield: 0.0,
         hpp: HppParams {
             window_ms: 2 * DAY_MS,
             ..HppParams::default()
@@ -193,6 +195,7 @@ fn stored_samples_and_checkpoints_give_the_same_reports() {
         SampleGrid {
             every_ms: HOUR_MS,
             rate: 0.0,
+            dividend_yield: 0.0,
         },
         last,
     )
@@ -237,6 +240,7 @@ fn chunks_hold_the_samples_of_the_exact_fold() {
         SampleGrid {
             every_ms: HOUR_MS,
             rate: 0.0,
+            dividend_yield: 0.0,
         },
         last,
     )
@@ -247,6 +251,7 @@ fn chunks_hold_the_samples_of_the_exact_fold() {
         currency: "ETH".into(),
         every_ms: HOUR_MS,
         rate: 0.0,
+        dividend_yield: 0.0,
     };
     let start = (T0 / INTERVAL + 9) * INTERVAL;
     let chunk = store
@@ -256,7 +261,7 @@ fn chunks_hold_the_samples_of_the_exact_fold() {
     assert_eq!(chunk.samples.len(), 6);
     for g in &chunk.samples {
         let (state, _) = fold_as_of(&reader, InventoryModel::Flow, g.ts_ms, None).unwrap();
-        let want = sample_at(&state, "ETH", g.ts_ms, 0.0).unwrap();
+        let want = sample_at(&state, "ETH", g.ts_ms, Carry::rate(0.0)).unwrap();
         let eval = evaluate(&state, "ETH", g.ts_ms, 0.0).unwrap().hpp_sample();
         assert_eq!(want, Some(eval));
         let (a, b) = (g.sample.unwrap(), want.unwrap());
@@ -285,6 +290,7 @@ fn late_records_make_later_chunks_stale() {
         SampleGrid {
             every_ms: HOUR_MS,
             rate: 0.0,
+            dividend_yield: 0.0,
         },
         last,
     )
@@ -341,6 +347,7 @@ fn chunks_of_another_log_are_not_used() {
         SampleGrid {
             every_ms: HOUR_MS,
             rate: 0.0,
+            dividend_yield: 0.0,
         },
         last,
     )

@@ -98,6 +98,7 @@ impl BacktestArgs {
             model: self.fold.scoring.model,
             currency: self.fold.currency.clone(),
             rate: self.fold.scoring.rate,
+            dividend_yield: self.fold.scoring.dividend_yield,
             alpha: self.fold.scoring.alpha,
             beta: self.fold.scoring.beta,
             lookback_ms: self.fold.scoring.lookback,

@@ -265,6 +265,7 @@ pub fn run(args: DemoArgs) -> Result<ExitCode> {
         model: InventoryModel::Flow,
         currency: None,
         rate: 0.0,
+        dividend_yield: 0.0,
         alpha: 1.0,
         beta: 1.0,
         lookback_ms: DEFAULT_LOOKBACK_MS,

@@ -61,6 +61,10 @@ pub struct ScoringArgs {
     /// Continuously compounded rate r for Black–Scholes, fraction per year.
     #[arg(long, default_value_t = 0.0, allow_negative_numbers = true)]
     pub rate: f64,
+    /// Continuous dividend yield q, fraction per year, for expiries valued on spot (no venue forward in the log):
+    /// Black–Scholes–Merton on S·e^(−qτ). Expiries with a forward in the log use it instead.
+    #[arg(long, default_value_t = 0.0, allow_negative_numbers = true)]
+    pub dividend_yield: f64,
     /// HPP weight α of VSS (before IQR scaling).
     #[arg(long, default_value_t = 1.0, allow_negative_numbers = true)]
     pub alpha: f64,
@@ -152,6 +156,7 @@ impl ScoringArgs {
             model: self.model,
             currency,
             rate: self.rate,
+            dividend_yield: self.dividend_yield,
             hpp: HppParams {
                 alpha: self.alpha,
                 beta: self.beta,

@@ -80,10 +80,55 @@ impl ParseError {
             ParseError::Json { .. } | ParseError::NotJsonRpc { .. } => None,
         }
     }
+
+    /// The kind of fault without the record or value, the same for every record rejected for the same reason:
+    /// `invalid JSON`, `missing field mark_price`, `bad amount`, `bad instrument_name`, `not JSON-RPC`. Importers
+    /// count rejections by it (`dealerflow_schemas::import::Rejection::reason`).
+    pub fn category(&self) -> String {
+        match self {
+            ParseError::Json { .. } => "invalid JSON".to_string(),
+            ParseError::NotJsonRpc { .. } => "not JSON-RPC".to_string(),
+            ParseError::MissingField { field, .. } => format!("missing field {field}"),
+            ParseError::InvalidField { field, .. } => format!("bad {field}"),
+            ParseError::InstrumentName { .. } => "bad instrument_name".to_string(),
+        }
+    }
 }
 
 impl From<serde_json::Error> for ParseError {
     fn from(e: serde_json::Error) -> Self {
         ParseError::from_json(&e)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn categories_leave_out_record_and_value() {
+        let a = ParseError::InvalidField {
+            record: "trade 1".into(),
+            field: "amount",
+            value: "-1".into(),
+            expected: "> 0",
+        };
+        let b = ParseError::InvalidField {
+            record: "trade 2".into(),
+            field: "amount",
+            value: "0".into(),
+            expected: "> 0",
+        };
+        assert_eq!(
+            (a.category(), b.category()),
+            ("bad amount".into(), "bad amount".into())
+        );
+        let m = ParseError::MissingField {
+            record: "trade 1".into(),
+            field: "direction",
+        };
+        assert_eq!(m.category(), "missing field direction");
+        let j: ParseError = serde_json::from_str::<u8>("x").unwrap_err().into();
+        assert_eq!(j.category(), "invalid JSON");
     }
 }

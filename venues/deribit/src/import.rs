@@ -3,6 +3,10 @@
 //! What is written, in exchange-time order (ties by trade id): an `Instrument` event the first time a name is
 //! seen (through [`InstrumentCatalog`]), one `IndexPrice` event per distinct (index, timestamp, index price) of the
 //! imported trades (index `btc_usd` for `BTC-...` options, `xrp_usdc` for `XRP_USDC-...`), and the `Trade` events.
+//! `mark_price`, `index_price` and `iv` may be missing (research datasets of Deribit trades lack `mark_price`): the
+//! trade is kept with NaN prices or no IV ([`MissingPrices::AsNaN`]), a trade without an index price implies no
+//! `IndexPrice` event, and the report counts such trades ([`ImportReport::without_mark_price`] and its
+//! neighbours).
 //! Receive time (`ts_recv_ns`) is the exchange time: an import has no receive clock, and this keeps imports
 //! reproducible. When anything was imported a `Session::Note` summarises the import.
 //!
@@ -17,8 +21,13 @@
 //! (what was appended before it stays, instruments always before their trades, and running the same import again
 //! completes it, since it skips what is already there).
 //!
+//! [`import_deribit_chain`] (`dealerflow import deribit-chain`) imports saved option-chain snapshots instead; see
+//! its module. Both importers' outcomes are [`ImportSummary`]s for the command line ([`ImportReport::summary`]).
+//!
 //! This module reads files and writes the log; it does no network I/O.
 
+mod chain;
+mod chain_file;
 mod trade_file;
 
 use std::cmp::Ordering;
@@ -29,9 +38,14 @@ use std::path::{Path, PathBuf};
 use dealerflow_log::catalog::{CatalogError, InstrumentCatalog};
 use dealerflow_log::{FsyncPolicy, LogError, LogOptions, LogReader, LogWriter};
 use dealerflow_schemas::event::ArchivedEvent;
+use dealerflow_schemas::import::{ImportSummary, Rejection};
 use dealerflow_schemas::{Event, IndexPrice, InstrumentId, InstrumentName, Session, Trade};
 
-use crate::{ParseError, TradeMsg};
+use crate::{MissingPrices, ParseError, TradeMsg};
+pub use chain::{import_deribit_chain, ChainImportOptions, DEFAULT_SNAPSHOT_GAP_MS};
+pub use chain_file::{
+    read_chain_file, ChainFile, ChainRecord, RejectedPiece, INVALID_JSON, NOT_A_QUOTE, RPC_ERROR,
+};
 pub use trade_file::{read_trade_file, FileFault, Layout, RawRecord, TradeFile};
 
 /// Contract size of Deribit's inverse (coin-settled) options, coins per contract.
@@ -155,8 +169,113 @@ pub struct ImportReport {
     pub instruments_added: u64,
     /// `IndexPrice` events written.
     pub index_prices_added: u64,
+    /// Imported trades that had no `mark_price` (their [`Trade::mark_price`] is NaN).
+    pub without_mark_price: u64,
+    /// Imported trades that had no `index_price` (NaN, and no `IndexPrice` event from them).
+    pub without_index_price: u64,
+    /// Imported trades without an IV (`iv` absent, `null` or 0).
+    pub without_iv: u64,
     /// Seq of the first event written, if any; `next_seq` after the import.
     pub seq_range: (u64, u64),
+}
+
+impl ImportReport {
+    /// The report in the form every importer shares: counts, events written by kind, the trades without mark
+    /// price, index price or IV as notes, and every rejected record and file (records of a file first, then
+    /// the file's own fault).
+    pub fn summary(&self) -> ImportSummary {
+        let mut s = ImportSummary::new("deribit-json");
+        s.files = self.files.len() as u64;
+        s.records = self.files.iter().map(|f| f.records).sum();
+        s.taken = self.imported;
+        s.duplicates = self.duplicates;
+        let session_notes = u64::from(self.imported > 0);
+        for (kind, n) in [
+            ("instrument", self.instruments_added),
+            ("index_price", self.index_prices_added),
+            ("trade", self.imported),
+            ("session", session_notes),
+        ] {
+            if n > 0 {
+                s.events_written.insert(kind.to_string(), n);
+            }
+        }
+        s.note("trades without mark_price", self.without_mark_price);
+        s.note("trades without index_price", self.without_index_price);
+        s.note("trades without iv", self.without_iv);
+        for f in &self.files {
+            s.rejections.extend(
+                f.rejected
+                    .iter()
+                    .chain(&f.error)
+                    .filter_map(ImportError::rejection),
+            );
+        }
+        s.seq_range = self.seq_range;
+        s
+    }
+}
+
+impl ImportError {
+    /// This error as a [`Rejection`] (file, where, reason category, detail), for the record and file variants;
+    /// `None` for the errors that abort an import (catalog, log).
+    pub fn rejection(&self) -> Option<Rejection> {
+        let (file, location, reason, detail) = match self {
+            ImportError::Read { file, source } => {
+                (file, String::new(), "cannot read file".to_string(), source.to_string())
+            }
+            ImportError::Empty { file } => (file, String::new(), "empty file".to_string(), String::new()),
+            ImportError::Malformed {
+                file,
+                line,
+                column,
+                byte,
+                message,
+                recovered,
+            } => (
+                file,
+                format!("line {line}, column {column} (byte {byte})"),
+                "malformed JSON".to_string(),
+                format!("{message}; {recovered} complete records before it were read"),
+            ),
+            ImportError::RpcError {
+                file,
+                code,
+                message,
+            } => (
+                file,
+                String::new(),
+                "JSON-RPC error response".to_string(),
+                format!("code {code}: {message}"),
+            ),
+            ImportError::NoTrades { file } => (
+                file,
+                String::new(),
+                "no trades found".to_string(),
+                "expected a response with result.trades, a trades array, an object with trades, or JSON lines"
+                    .to_string(),
+            ),
+            ImportError::Record {
+                file,
+                record,
+                line,
+                byte,
+                reason,
+            } => (
+                file,
+                format!("record {record} (line {line}, byte {byte})"),
+                reason.category(),
+                reason.to_string(),
+            ),
+            ImportError::Catalog { .. } | ImportError::Log { .. } => return None,
+        };
+        Some(Rejection {
+            file: file.clone(),
+            location,
+            reason,
+            detail,
+        })
+    }
 }
 
 impl fmt::Display for ImportReport {
@@ -271,7 +390,8 @@ pub fn import_deribit_json(
             p.trade.ts_exchange_ms,
             p.trade.index_price.to_bits(),
         );
-        if index_prices.insert(key) {
+        // A trade without an index price (NaN) implies no index tick.
+        if p.trade.index_price.is_finite() && index_prices.insert(key) {
             let event = Event::IndexPrice(IndexPrice {
                 index_name: p.index_name,
                 price: p.trade.index_price,
@@ -296,6 +416,9 @@ pub fn import_deribit_json(
             })?;
         let mut trade = p.trade;
         trade.instrument = id;
+        report.without_mark_price += u64::from(trade.mark_price.is_nan());
+        report.without_index_price += u64::from(trade.index_price.is_nan());
+        report.without_iv += u64::from(trade.iv.is_none());
         writer
             .append(ts_recv_ns, &Event::Trade(trade))
             .map_err(log_err)?;
@@ -472,7 +595,7 @@ fn validate_record(
     }
     let msg: TradeMsg<'_> =
         serde_json::from_str(rec.json).map_err(|e| ParseError::from_json(&e))?;
-    let trade = msg.to_trade(InstrumentId(u32::MAX))?;
+    let trade = msg.to_trade_with(InstrumentId(u32::MAX), MissingPrices::AsNaN)?;
     let name = msg.parse_instrument_name()?;
     let instrument_name = msg.instrument_name()?.to_string();
     let contract_size_known = catalog.id(&instrument_name).is_some();

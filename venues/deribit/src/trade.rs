@@ -6,6 +6,10 @@
 //! the batch; [`TradeMsg::to_trade`] then checks what a [`Trade`] needs and names the field and value it rejects.
 //! Units as Deribit sends them: `price`/`mark_price` in the quote currency (BTC for BTC options) per contract,
 //! `amount` in contracts, `index_price` in USD, `iv` in **percent** (0 = not available), `timestamp` in epoch ms.
+//!
+//! The live feed always carries `mark_price` and `index_price`, so the recorder requires them
+//! ([`TradeMsg::to_trade`]); research datasets of Deribit trades often lack them, so the importer accepts trades
+//! without them ([`TradeMsg::to_trade_with`] and [`MissingPrices::AsNaN`]).
 
 use std::borrow::Cow;
 
@@ -14,6 +18,16 @@ use serde::Deserialize;
 
 use super::borrowed_str::{opt_id, opt_str};
 use super::error::ParseError;
+
+/// What a conversion does with a trade that has no `mark_price` or no `index_price`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MissingPrices {
+    /// Reject the trade ([`ParseError::MissingField`]): the live feed always sends both.
+    Reject,
+    /// Keep the trade with NaN for the missing price, as [`Trade::mark_price`] and [`Trade::index_price`]
+    /// document: saved datasets often lack them. A price that is present must still be valid.
+    AsNaN,
+}
 
 /// One trade as Deribit sends it. Unknown fields are ignored; string fields borrow from the frame.
 #[derive(Clone, Debug, Default, PartialEq, Deserialize)]
@@ -82,15 +96,30 @@ impl<'a> TradeMsg<'a> {
         })
     }
 
+    /// Validates the trade and converts it into a [`Trade`] event for the interned `instrument`; a trade without
+    /// `mark_price` or `index_price` is rejected (see [`Self::to_trade_with`]).
+    pub fn to_trade(&self, instrument: InstrumentId) -> Result<Trade, ParseError> {
+        self.to_trade_with(instrument, MissingPrices::Reject)
+    }
+
     /// Validates the trade and converts it into a [`Trade`] event for the interned `instrument`.
     ///
     /// Conversions: `direction` → [`TakerSide`]; `amount` → fixed-point [`Amount`]; `iv` percent → fraction
     /// (`iv / 100`), with `0` or absent → `None`; `liquidation` `M`/`T`/`MT` → [`Liquidation`].
-    /// Rejected: missing `trade_id`, `timestamp`, `direction`, `amount`, `price`, `mark_price` or `index_price`;
-    /// an empty `trade_id`; `timestamp ≤ 0`; a direction other than `buy`/`sell`; `amount` not finite or
-    /// `≤ 0`; `price`, `mark_price` or `iv` not finite or negative; `index_price` not finite or `≤ 0`; an unknown
-    /// liquidation flag. The instrument name is checked where it is interned ([`Self::parse_instrument_name`]).
-    pub fn to_trade(&self, instrument: InstrumentId) -> Result<Trade, ParseError> {
+    /// A missing (or `null`) `mark_price` or `index_price` is rejected or becomes NaN, as `missing` says.
+    /// Rejected: missing `trade_id`, `timestamp`, `direction`, `amount` or `price`; an empty `trade_id`;
+    /// `timestamp ≤ 0`; a direction other than `buy`/`sell`; `amount` not finite or `≤ 0`; `price`, `mark_price`
+    /// or `iv` not finite or negative; `index_price` not finite or `≤ 0`; an unknown liquidation flag. The
+    /// instrument name is checked where it is interned ([`Self::parse_instrument_name`]).
+    pub fn to_trade_with(
+        &self,
+        instrument: InstrumentId,
+        missing: MissingPrices,
+    ) -> Result<Trade, ParseError> {
+        let absent = |field: &'static str| match missing {
+            MissingPrices::Reject => Err(self.missing(field)),
+            MissingPrices::AsNaN => Ok(f64::NAN),
+        };
         let trade_id = match self.trade_id.as_deref() {
             Some("") => return Err(self.invalid("trade_id", "\"\"".into(), "a non-empty id")),
             Some(id) => id,
@@ -124,17 +153,21 @@ impl<'a> TradeMsg<'a> {
             }
         };
         let price = self.non_negative("price", self.price)?;
-        let mark_price = self.non_negative("mark_price", self.mark_price)?;
-        let index_price = self
-            .index_price
-            .ok_or_else(|| self.missing("index_price"))?;
-        if !(index_price.is_finite() && index_price > 0.0) {
-            return Err(self.invalid(
-                "index_price",
-                index_price.to_string(),
-                "a finite price in USD > 0",
-            ));
-        }
+        let mark_price = match self.mark_price {
+            Some(_) => self.non_negative("mark_price", self.mark_price)?,
+            None => absent("mark_price")?,
+        };
+        let index_price = match self.index_price {
+            Some(p) if p.is_finite() && p > 0.0 => p,
+            Some(p) => {
+                return Err(self.invalid(
+                    "index_price",
+                    p.to_string(),
+                    "a finite price in USD > 0",
+                ));
+            }
+            None => absent("index_price")?,
+        };
         let iv = match self.iv {
             None => None,
             Some(p) if !(p.is_finite() && p >= 0.0) => {
@@ -248,6 +281,40 @@ mod tests {
         let json = REAL.replace(",\"iv\":16.72", "");
         let m = msg(&json);
         assert_eq!(m.to_trade(InstrumentId(0)).unwrap().iv, None);
+    }
+
+    #[test]
+    fn missing_prices_are_rejected_or_nan_as_asked() {
+        let json = REAL
+            .replace(",\"mark_price\":0.00229887", "")
+            .replace("\"index_price\":63064.71,", "");
+        let m = msg(&json);
+        let e = m.to_trade(InstrumentId(0)).unwrap_err();
+        assert_eq!(e.field(), Some("mark_price"));
+        let t = m
+            .to_trade_with(InstrumentId(0), MissingPrices::AsNaN)
+            .unwrap();
+        assert!(t.mark_price.is_nan() && t.index_price.is_nan());
+        assert_eq!(
+            (t.price, t.iv.map(|v| (v * 1e4).round())),
+            (0.002, Some(1672.0))
+        );
+        let null = REAL.replace("0.00229887", "null");
+        let t = msg(&null)
+            .to_trade_with(InstrumentId(0), MissingPrices::AsNaN)
+            .unwrap();
+        assert!(t.mark_price.is_nan());
+        assert_eq!(t.index_price, 63064.71);
+        // A price that is there must still be valid.
+        for (json, field) in [
+            (REAL.replace("0.00229887", "-1"), "mark_price"),
+            (REAL.replace("63064.71", "0"), "index_price"),
+        ] {
+            let e = msg(&json)
+                .to_trade_with(InstrumentId(0), MissingPrices::AsNaN)
+                .unwrap_err();
+            assert_eq!(e.field(), Some(field));
+        }
     }
 
     #[test]

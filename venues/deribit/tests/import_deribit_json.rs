@@ -404,3 +404,121 @@ fn truncated_json_lines_keep_every_other_line() {
         "{text}"
     );
 }
+
+#[test]
+fn trades_without_mark_price_index_price_or_iv_are_imported() {
+    let tmp = tempfile::tempdir().unwrap();
+    // A research dataset: no mark_price at all; one trade also without index_price, one with iv null.
+    let lines: Vec<String> = (1..=6)
+        .map(|i| {
+            let t = good(i).replace(r#","mark_price":0.0023"#, "");
+            match i {
+                2 => t.replace(r#""index_price":63064.71,"#, ""),
+                3 => t.replace(r#""iv":16.72"#, r#""iv":null"#),
+                _ => t,
+            }
+        })
+        .collect();
+    assert!(lines.iter().all(|l| !l.contains("mark_price")));
+    let f = write(tmp.path(), "research.jsonl", &lines.join("\n"));
+    let log = tmp.path().join("log");
+    let r = run(&[f], &log);
+    assert_eq!((r.imported, r.rejected, r.file_errors), (6, 0, 0));
+    assert_eq!(
+        (r.without_mark_price, r.without_index_price, r.without_iv),
+        (6, 1, 1)
+    );
+    let trades = trades_in(&log);
+    assert_eq!(trades.len(), 6);
+    assert!(trades.iter().all(|t| t.mark_price.is_nan()));
+    let no_index: Vec<&str> = trades
+        .iter()
+        .filter(|t| t.index_price.is_nan())
+        .map(|t| t.trade_id.as_str())
+        .collect();
+    assert_eq!(no_index, ["2"]);
+    // One index price per trade that has one (distinct timestamps), none for trade 2.
+    let index_times: Vec<i64> = events(&log)
+        .into_iter()
+        .filter_map(|e| match e {
+            Event::IndexPrice(p) => Some(p.ts_exchange_ms - 1_786_911_707_538),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(index_times, [1, 3, 4, 5, 6]);
+
+    let s = r.summary();
+    assert_eq!(s.exit_code(), 0);
+    let notes: Vec<(&str, u64)> = s.notes.iter().map(|(k, n)| (k.as_str(), *n)).collect();
+    assert_eq!(
+        notes,
+        [
+            ("trades without index_price", 1),
+            ("trades without iv", 1),
+            ("trades without mark_price", 6)
+        ]
+    );
+    let line = s.to_string();
+    assert!(
+        line.contains("6 taken") && line.contains("6 trades without mark_price"),
+        "{line}"
+    );
+}
+
+#[test]
+fn the_summary_counts_rejections_per_reason_in_file_order() {
+    let tmp = tempfile::tempdir().unwrap();
+    let name = "BTC-17AUG26-63000-P";
+    let ts = 1_786_911_707_538;
+    let lines = [
+        trade(1, name, ts, "0.002", "-0.1", "sell"),
+        good(2),
+        trade(3, name, ts, "0.002", "0", "sell"),
+        good(4).replace(r#""direction":"sell","#, ""),
+        "{".to_string(),
+    ]
+    .join("\n");
+    let bad = write(tmp.path(), "bad.jsonl", &lines);
+    let empty = write(tmp.path(), "empty.json", "");
+    let log = tmp.path().join("log");
+    let r = run(&[bad.clone(), empty.clone()], &log);
+    let s = r.summary();
+    assert_eq!((s.files, s.records, s.taken), (2, 5, 1));
+    let got: Vec<(&Path, &str, &str)> = s
+        .rejections
+        .iter()
+        .map(|x| (x.file.as_path(), x.location.as_str(), x.reason.as_str()))
+        .collect();
+    assert_eq!(
+        got,
+        [
+            (bad.as_path(), "record 1 (line 1, byte 0)", "bad amount"),
+            (bad.as_path(), got[1].1, "bad amount"),
+            (bad.as_path(), got[2].1, "missing field direction"),
+            (bad.as_path(), got[3].1, "invalid JSON"),
+            (empty.as_path(), "", "empty file"),
+        ]
+    );
+    assert!(got[1].1.starts_with("record 3 (line 3, byte "), "{got:?}");
+    let counts: Vec<(&str, u64)> = s.reasons().into_iter().collect();
+    assert_eq!(
+        counts,
+        [
+            ("bad amount", 2),
+            ("empty file", 1),
+            ("invalid JSON", 1),
+            ("missing field direction", 1)
+        ]
+    );
+    assert!(s.rejections[0]
+        .detail
+        .contains("trade 1: field `amount` = -0.1"));
+    assert_eq!(s.exit_code(), 2);
+    assert_eq!(
+        s.events_written
+            .keys()
+            .map(String::as_str)
+            .collect::<Vec<_>>(),
+        ["index_price", "instrument", "session", "trade"]
+    );
+}
