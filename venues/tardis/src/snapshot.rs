@@ -5,13 +5,13 @@
 //! falls in one interval `[k·I, (k+1)·I)` of epoch time (`I` = the snapshot interval, 1 minute by default, as the
 //! recorder throttles mark-IV snapshots; with `I` = 0, rows of the same exchange millisecond). Within a snapshot
 //! each option keeps, for each of its four groups of values (mark price and mark IV; open interest; greeks;
-//! forward), the latest value by exchange time (a later row of the file wins a tie). The snapshot is stamped with
+//! forward), the latest value by exchange time (a later row of the import wins a tie). The snapshot is stamped with
 //! the latest exchange time of its rows, so no event carries a value from after its own time (a query as of a
 //! time inside an interval sees the previous snapshot); receive time is the latest `local_timestamp` of its rows.
 //!
 //! **Events** of a snapshot, in this order, each stamped with the snapshot's time:
 //! - one `Forward` per expiry with an underlying price: `forward_price` = Deribit's `underlying_price` of that
-//!   expiry (the latest in the snapshot), `source` = its `underlying_index` (`BTC-30JUN23`, `SYN.BTC-13APR23`),
+//!   expiry (the latest row of the expiry in the snapshot, the later row on a tie, as `deribit-chain` does), `source` = its `underlying_index` (`BTC-30JUN23`, `SYN.BTC-13APR23`),
 //!   `index_price` = **NaN**: `options_chain` has no index price column, and none is derived from the forwards
 //!   (a forward is not the index). For the engine a NaN index means "value the expiry on this forward as it is"
 //!   (U = F of the snapshot, not moved with the index since; docs/FORMULAS.md §3.5), so between snapshots the
@@ -39,14 +39,16 @@ use crate::table_hasher::TableMap;
 #[derive(Clone, Copy, Debug, PartialEq)]
 struct Stamped<T> {
     ts_us: i64,
+    /// Position of the row in the import (ties of exchange time go to the later row).
+    row: u64,
     value: T,
 }
 
 /// Replaces `slot` by `value` when there is one and it is not older.
-fn keep_latest<T>(slot: &mut Option<Stamped<T>>, ts_us: i64, value: Option<T>) {
+fn keep_latest<T>(slot: &mut Option<Stamped<T>>, ts_us: i64, row: u64, value: Option<T>) {
     if let Some(value) = value {
         if slot.as_ref().is_none_or(|s| ts_us >= s.ts_us) {
-            *slot = Some(Stamped { ts_us, value });
+            *slot = Some(Stamped { ts_us, row, value });
         }
     }
 }
@@ -72,6 +74,8 @@ struct Bucket {
 #[derive(Debug)]
 pub struct SnapshotBook {
     interval_ms: i64,
+    /// Rows added so far.
+    rows: u64,
     buckets: TableMap<(u16, i64), Bucket>,
 }
 
@@ -80,6 +84,7 @@ impl SnapshotBook {
     pub fn new(interval_ms: i64) -> Self {
         SnapshotBook {
             interval_ms: interval_ms.max(0),
+            rows: 0,
             buckets: TableMap::default(),
         }
     }
@@ -97,10 +102,12 @@ impl SnapshotBook {
         bucket.max_ts_us = bucket.max_ts_us.max(row.ts_us);
         bucket.max_local_us = bucket.max_local_us.max(row.local_us);
         let e = bucket.entries.entry(row.symbol).or_default();
-        keep_latest(&mut e.mark, row.ts_us, row.mark);
-        keep_latest(&mut e.open_interest, row.ts_us, row.open_interest);
-        keep_latest(&mut e.greeks, row.ts_us, row.greeks);
-        keep_latest(&mut e.forward, row.ts_us, row.forward);
+        let n = self.rows;
+        self.rows += 1;
+        keep_latest(&mut e.mark, row.ts_us, n, row.mark);
+        keep_latest(&mut e.open_interest, row.ts_us, n, row.open_interest);
+        keep_latest(&mut e.greeks, row.ts_us, n, row.greeks);
+        keep_latest(&mut e.forward, row.ts_us, n, row.forward);
     }
 
     /// Snapshots still being filled.
@@ -180,7 +187,7 @@ impl Snapshot {
             };
             if let Some(f) = e.forward {
                 let slot = forwards.entry(option.expiry_ms).or_insert(f);
-                if f.ts_us > slot.ts_us {
+                if (f.ts_us, f.row) > (slot.ts_us, slot.row) {
                     *slot = f;
                 }
             }
