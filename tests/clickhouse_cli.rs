@@ -2,7 +2,8 @@
 //! the real trade file lands as exactly its 560 trades, `flow-by-strike` equals the dealer positions folded from
 //! the log, syncing twice changes nothing, hostile filter values and writing SQL are refused without touching the
 //! data, passwords never show, and a sync whose server is SIGKILLed halfway resumes and ends with exactly the
-//! log's trades.
+//! log's trades. A log of Deribit and US options answers per underlying (`--underlying`, formerly `--currency`)
+//! and venue.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -225,13 +226,14 @@ fn sync_and_query_the_real_trade_file() {
             "--to",
         ),
         (
-            &["flow-by-strike", "--currency", "BTC' OR '1'='1"],
-            "--currency",
+            &["flow-by-strike", "--underlying", "BTC' OR '1'='1"],
+            "--underlying",
         ),
         (
-            &["flow-by-strike", "--currency", "BTC\\' OR 1=1 --"],
-            "--currency",
+            &["flow-by-strike", "--underlying", "BTC\\' OR 1=1 --"],
+            "--underlying",
         ),
+        (&["flow-by-strike", "--venue", "opra' OR 1=1 --"], "--venue"),
         (
             &[
                 "volume-by-instrument",
@@ -257,7 +259,7 @@ fn sync_and_query_the_real_trade_file() {
     for (extra, flag) in hostile {
         let args: Vec<&str> = base.iter().copied().chain(extra.iter().copied()).collect();
         let err = refused(&args);
-        // The filter's own message (`bad currency "..."`) after the flag, or clap's naming the flag.
+        // The filter's own message (`bad underlying "..."`) after the flag, or clap's naming the flag.
         let setting = flag.trim_start_matches("--");
         assert!(
             err.contains(&format!("{flag}: bad {setting}"))
@@ -266,7 +268,9 @@ fn sync_and_query_the_real_trade_file() {
         );
     }
     // Valid filters narrow, and a valid-looking but absent value matches nothing rather than everything.
+    // (`--currency` is the old name of `--underlying`.)
     assert!(query_json(&t, &["flow-by-strike", "--currency", "ETH"]).is_empty());
+    assert!(query_json(&t, &["flow-by-strike", "--venue", "opra"]).is_empty());
     let one = query_json(
         &t,
         &[
@@ -542,4 +546,184 @@ fn sync_resumes_after_the_server_is_killed_mid_sync() {
             .unwrap()
     });
     assert_eq!(resumed, counts);
+}
+
+/// A log of a Deribit option and two SPY options (OSI symbols), with a forward per underlying and the venue's greeks.
+fn two_venue_log(dir: &Path) {
+    use dealerflow_log::catalog::InstrumentCatalog;
+    use dealerflow_log::{FsyncPolicy, LogOptions, LogWriter};
+    use dealerflow_schemas::{Amount, Forward, Liquidation, Trade, VenueGreek, VenueGreeks};
+    let opts = LogOptions {
+        fsync: FsyncPolicy::Never,
+        ..LogOptions::default()
+    };
+    let (mut w, _) = LogWriter::open(dir, opts).unwrap();
+    let mut catalog = InstrumentCatalog::new();
+    let btc = catalog
+        .intern(&mut w, 1, "BTC-17AUG26-63000-P", 1.0)
+        .unwrap();
+    let call = catalog
+        .intern(&mut w, 2, "SPY250902C00400000", 100.0)
+        .unwrap();
+    let put = catalog
+        .intern(&mut w, 3, "SPY250902P00390000", 100.0)
+        .unwrap();
+    let t0 = 1_756_735_200_000;
+    let trades = [
+        (btc, TakerSide::Buy, 3),
+        (call, TakerSide::Buy, 10),
+        (call, TakerSide::Sell, 4),
+        (put, TakerSide::Sell, 7),
+    ];
+    for (i, (instrument, side, contracts)) in trades.into_iter().enumerate() {
+        let trade = Trade {
+            trade_id: format!("t{i}"),
+            instrument,
+            ts_exchange_ms: t0 + i as i64,
+            trade_seq: None,
+            taker_side: side,
+            amount: Amount::from_raw(contracts * 100_000_000),
+            price: 1.5,
+            mark_price: f64::NAN,
+            iv: None,
+            index_price: f64::NAN,
+            block_trade_id: None,
+            liquidation: Liquidation::None,
+            combo_id: None,
+        };
+        w.append(10, &Event::Trade(trade)).unwrap();
+    }
+    for (underlying, instrument) in [("BTC", btc), ("SPY", call)] {
+        let expiry_ms = catalog.get(instrument).unwrap().expiry_ms;
+        let forward = Forward {
+            currency: underlying.into(),
+            expiry_ms,
+            ts_exchange_ms: t0,
+            forward_price: 401.0,
+            index_price: 400.0,
+            source: String::new(),
+        };
+        w.append(11, &Event::Forward(forward)).unwrap();
+    }
+    let greeks = VenueGreeks {
+        ts_exchange_ms: t0,
+        entries: vec![VenueGreek {
+            instrument: put,
+            delta: -0.4,
+            gamma: 0.03,
+            vega: 0.1,
+            theta: -0.05,
+            rho: -0.01,
+        }],
+    };
+    w.append(12, &Event::VenueGreeks(greeks)).unwrap();
+    w.sync().unwrap();
+}
+
+#[test]
+fn sync_and_query_a_log_of_two_venues() {
+    let Some(db) = TestDatabase::new("cli_two_venues") else {
+        return;
+    };
+    let t = db.target().clone();
+    let tmp = tempfile::tempdir().unwrap();
+    let log = tmp.path().join("log");
+    two_venue_log(&log);
+    let mut sync: Vec<String> = vec![
+        "sync-clickhouse".into(),
+        "--data-dir".into(),
+        log.to_str().unwrap().into(),
+    ];
+    sync.extend(connection(&t));
+    let sync: Vec<&str> = sync.iter().map(String::as_str).collect();
+    let out = dealerflow(&sync);
+    let summary = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{summary}");
+    assert!(
+        summary.contains("4 trades,")
+            && summary.contains("3 instruments, 2 forwards, 1 venue greek rows"),
+        "{summary}"
+    );
+    assert!(!summary.contains("skipped"), "{summary}");
+
+    // Positions per strike for SPY: SPY only, on its venue.
+    let spy = query_json(&t, &["flow-by-strike", "--underlying", "SPY"]);
+    let got: Vec<(String, String, f64, f64)> = spy
+        .iter()
+        .map(|r| {
+            (
+                r["currency"].as_str().unwrap().to_string(),
+                r["venue"].as_str().unwrap().to_string(),
+                r["strike"].as_f64().unwrap(),
+                r["dealer_position"].as_f64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        got,
+        [
+            ("SPY".into(), "opra".into(), 390.0, 7.0),
+            ("SPY".into(), "opra".into(), 400.0, -6.0),
+        ]
+    );
+    assert_eq!(
+        query_json(&t, &["flow-by-strike", "--currency", "SPY"]),
+        spy
+    );
+    let deribit = query_json(&t, &["volume-by-instrument", "--venue", "deribit"]);
+    assert_eq!(deribit.len(), 1);
+    assert_eq!(deribit[0]["instrument"], "BTC-17AUG26-63000-P");
+    assert_eq!(deribit[0]["currency"], "BTC");
+    // Without index prices the notional is unknown, never a number made up.
+    assert!(deribit[0]["notional_usd"].is_null(), "{}", deribit[0]);
+    let one = query_json(
+        &t,
+        &[
+            "volume-by-instrument",
+            "--venue",
+            "opra",
+            "--instrument",
+            "SPY250902C00400000",
+        ],
+    );
+    assert_eq!(one.len(), 1);
+    assert_eq!(one[0]["volume_contracts"].as_f64(), Some(14.0));
+
+    // gex-history has no venue; a bad venue or underlying names its flag.
+    let mut base: Vec<String> = vec!["query".into()];
+    base.extend(connection(&t));
+    let with = |extra: &[&str]| -> Vec<String> {
+        base.iter()
+            .cloned()
+            .chain(extra.iter().map(|s| s.to_string()))
+            .collect()
+    };
+    for (extra, expected) in [
+        (
+            with(&["gex-history", "--venue", "opra"]),
+            "--venue: bad venue \"opra\": gex-history is per underlying",
+        ),
+        (
+            with(&["flow-by-strike", "--venue", "cboe"]),
+            "--venue: bad venue \"cboe\": deribit or opra",
+        ),
+        (
+            with(&["flow-by-strike", "--underlying", "spy"]),
+            "--underlying: bad underlying \"spy\"",
+        ),
+    ] {
+        let argv: Vec<&str> = extra.iter().map(String::as_str).collect();
+        let err = refused(&argv);
+        assert!(err.contains(expected), "{err}");
+    }
+    let rows = sql_one(
+        &t,
+        "SELECT count() AS n, countIf(index_price IS NULL) AS unknown FROM forwards FINAL",
+    );
+    assert_eq!(
+        (rows["n"].clone(), rows["unknown"].clone()),
+        (2.into(), 0.into())
+    );
+
+    runtime().block_on(db.drop_database()).unwrap();
 }

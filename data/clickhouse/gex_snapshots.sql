@@ -1,4 +1,6 @@
--- The replay series: one row per sample time, currency and inventory model (the top-level fields of `gex`).
+-- The replay series: one row per sample time, underlying and inventory model (the top-level fields of `gex`).
+-- `currency` is the underlying (BTC, SPY: the column keeps its first name). It names the venue too, since an
+-- underlying's options are listed on one venue.
 -- Exposures in USD (GEX and NGI per 1 % spot move, VSS per vol point, CHL24h over one day, VOLG per vol point
 -- squared), levels are strikes or spot levels in USD, NULL when absent. `version` (epoch ms of the write) makes a
 -- re-run replace its earlier rows.

@@ -4,7 +4,7 @@
 -- objective only) or `regime` (the objective on that regime's samples). ic_vol / ic_trend are Spearman rank
 -- correlations, pnl (fraction of notional, after fees) and the annualized Sharpe ratio come from the rule
 -- strategy, deflated_sharpe and pbo are probabilities. Metrics are NULL when not computed or undefined.
--- Re-sending a run replaces its rows (the newer created_ms wins).
+-- `currency` is the underlying the run scored. Re-sending a run replaces its rows (the newer created_ms wins).
 CREATE TABLE IF NOT EXISTS sweep_results
 (
     run_id String,

@@ -1,12 +1,18 @@
--- Taker-side option trades, one row per Deribit trade (docs/ARCHITECTURE.md §5), projected from the event log.
+-- Taker-side option trades of every venue, one row per trade (docs/ARCHITECTURE.md §5), projected from the event
+-- log. `currency` is the underlying (BTC, SPY, SPX: the column keeps its first name), `venue` the instrument's venue
+-- (`deribit` or `opra`, from its symbol, added after the first release: old rows default to `deribit`).
 -- Re-sending a trade never duplicates it: rows with the same ordering key collapse to the one with the highest
--- log seq (ReplacingMergeTree, read with FINAL). A Deribit trade id is unique per currency and a trade's exchange
+-- log seq (ReplacingMergeTree, read with FINAL). A trade id is unique per underlying and a trade's exchange
 -- time never changes, so (currency, ts_exchange_ms, trade_id) identifies a trade exactly as (currency, trade_id)
 -- does, and lets time-range queries use the primary index.
 -- Amounts are fixed-point: amount_raw = contracts x 1e8 (exact sums), dealer position = -sum(signed taker amount).
+-- price and mark_price are in the quote currency as the venue quotes them (BTC for BTC options, USD for US
+-- options), index_price is the underlying's price in USD. mark_price and index_price are NaN when the trade's
+-- source did not have them.
 CREATE TABLE IF NOT EXISTS trades
 (
     currency String,
+    venue String DEFAULT 'deribit',
     trade_id String,
     instrument String,
     option_kind Enum8('call' = 1, 'put' = 2),

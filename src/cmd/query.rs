@@ -17,13 +17,17 @@ use crate::cmd::sync_clickhouse::{runtime, ClickHouseArgs};
 /// Ask ClickHouse about history: dealer flow, taker imbalance, volumes, the GEX series.
 #[derive(Debug, Args)]
 #[command(after_help = "Named queries:\n  \
-flow-by-strike        dealer position (= -sum of signed taker amount) per strike and option kind\n  \
-flow-by-expiry        dealer position per expiry, calls and puts\n  \
-taker-imbalance       taker buy vs sell contracts and notional per --interval (default 1h)\n  \
+flow-by-strike        dealer position (= -sum of signed taker amount) per underlying, venue, strike and option kind\n  \
+flow-by-expiry        dealer position per underlying, venue and expiry, calls and puts\n  \
+taker-imbalance       taker buy vs sell contracts and notional per underlying, venue and --interval (default 1h)\n  \
 volume-by-instrument  trades, volume, notional and dealer position per instrument\n  \
-gex-history           spot, net GEX, zero-gamma level, walls, HPP and scenario over time (written by replay)\n\n\
+gex-history           spot, net GEX, zero-gamma level, walls, HPP and scenario over time per underlying and model\n                        (written by replay)\n\n\
+The underlying is the `currency` column of the tables (BTC, ETH, SPY, SPX for SPXW options); the venue is deribit\n\
+or opra (US listed options, OSI symbols).\n\n\
 Examples:\n  \
-dealerflow query --clickhouse http://127.0.0.1:8123 flow-by-strike --currency BTC\n  \
+dealerflow query --clickhouse http://127.0.0.1:8123 flow-by-strike --underlying BTC\n  \
+dealerflow query --clickhouse http://127.0.0.1:8123 flow-by-strike --underlying SPY\n  \
+dealerflow query --clickhouse http://127.0.0.1:8123 volume-by-instrument --venue opra --instrument SPY250902C00400000\n  \
 dealerflow query --clickhouse http://127.0.0.1:8123 taker-imbalance --interval 15m --from 2026-08-17 --to 2026-08-18T00:00:00Z --format csv\n  \
 dealerflow query --clickhouse http://127.0.0.1:8123 gex-history --from 2026-08-01 --format json\n  \
 dealerflow query --clickhouse http://127.0.0.1:8123 --sql 'SELECT instrument, count() FROM trades FINAL GROUP BY instrument'\n\n\
@@ -44,10 +48,17 @@ pub struct QueryArgs {
     /// To this time (inclusive).
     #[arg(long)]
     pub to: Option<String>,
-    /// Underlying currency (BTC, ETH).
-    #[arg(long)]
+    /// The underlying (BTC, ETH, SPY, SPX): the `currency` column of the tables.
+    #[arg(
+        long = "underlying",
+        visible_alias = "currency",
+        value_name = "UNDERLYING"
+    )]
     pub currency: Option<String>,
-    /// One instrument, e.g. BTC-17AUG26-63000-P.
+    /// The venue of the instruments: deribit or opra (US listed options). Not for gex-history.
+    #[arg(long)]
+    pub venue: Option<String>,
+    /// One instrument: a Deribit name (BTC-17AUG26-63000-P) or an OSI symbol (SPY250902C00400000).
     #[arg(long)]
     pub instrument: Option<String>,
     /// Inventory model of the GEX series (gex-history): flow, oi or hybrid.
@@ -86,6 +97,7 @@ pub fn run(args: QueryArgs) -> Result<ExitCode> {
                 &args.from,
                 &args.to,
                 &args.currency,
+                &args.venue,
                 &args.instrument,
                 &args.model,
             ];
@@ -107,6 +119,7 @@ pub fn run(args: QueryArgs) -> Result<ExitCode> {
                 args.model.as_deref(),
                 args.interval,
             )
+            .and_then(|f| f.with_venue(args.venue.as_deref()))
             .map_err(with_flag)?;
             rt.block_on(run_named_query(&target, query, &filter))
                 .map_err(with_flag)?

@@ -223,7 +223,7 @@ pub fn run(args: RecordArgs) -> Result<ExitCode> {
             // below says it all.
             Some(Ok(r)) if recorded.is_err() && r.records == 0 => {}
             Some(Ok(r)) => eprintln!(
-                "ClickHouse {}/{}: stored seq {}..{} ({} trades, {} index prices, {} mark IV rows, {} open interest rows, {} instruments{})",
+                "ClickHouse {}/{}: stored seq {}..{} ({} trades, {} index prices, {} mark IV rows, {} open interest rows, {} instruments, {} forwards, {} venue greek rows{})",
                 target.url(),
                 target.database(),
                 r.start_seq,
@@ -233,6 +233,8 @@ pub fn run(args: RecordArgs) -> Result<ExitCode> {
                 r.mark_iv,
                 r.open_interest,
                 r.instruments,
+                r.forwards,
+                r.venue_greeks,
                 if r.retries > 0 { format!("; {} retries", r.retries) } else { String::new() },
             ),
             Some(Err(e)) => eprintln!(

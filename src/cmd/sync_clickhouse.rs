@@ -172,13 +172,9 @@ pub fn run(args: SyncClickHouseArgs) -> Result<ExitCode> {
         ))
     })?;
     let secs = (report.elapsed_ms as f64 / 1000.0).max(1e-3);
-    let rows = report.trades
-        + report.index_prices
-        + report.mark_iv
-        + report.open_interest
-        + report.instruments;
+    let rows = report.rows();
     eprintln!(
-        "synced seq {}..{} of {} into {}/{}{}: {} records, {} trades, {} index prices, {} mark IV rows, {} open interest rows, {} instruments in {:.1} s ({:.0} rows/s){}{}",
+        "synced seq {}..{} of {} into {}/{}{}: {} records, {} trades, {} index prices, {} mark IV rows, {} open interest rows, {} instruments, {} forwards, {} venue greek rows in {:.1} s ({:.0} rows/s){}{}",
         report.start_seq,
         report.stored_seq,
         args.data_dir.display(),
@@ -193,6 +189,8 @@ pub fn run(args: SyncClickHouseArgs) -> Result<ExitCode> {
         report.mark_iv,
         report.open_interest,
         report.instruments,
+        report.forwards,
+        report.venue_greeks,
         secs,
         rows as f64 / secs,
         if report.retries > 0 { format!("; {} retries", report.retries) } else { String::new() },

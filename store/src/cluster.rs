@@ -17,8 +17,13 @@
 //! `http_port` macro (`<macros><http_port>8123</http_port></macros>` in its config, read through `remote()`),
 //! and where a server has no such macro, from the port of the target URL (the usual deployment: one HTTP port on
 //! every host). With Keeper on current ClickHouse, [`keeper_ddl`] gives `ON CLUSTER` statements with
-//! `ReplicatedReplacingMergeTree` tables instead (shipped as `data/clickhouse/cluster/keeper.sql`); the tool
-//! then finds the tables in place and only checks them.
+//! `ReplicatedReplacingMergeTree` tables instead (shipped as `data/clickhouse/cluster/keeper.sql`, which also
+//! adds `ON CLUSTER` the columns that tables of an earlier version lack); the tool then finds the tables in place
+//! and only checks them.
+//!
+//! Tables created by an earlier version get the columns added since
+//! ([`crate::schema::Table::added_columns`]) server by server: every `_local` table first, then every
+//! `Distributed` table, each only where `system.columns` shows the column missing.
 //!
 //! Inserts go through the `Distributed` tables with `insert_distributed_sync = 1`
 //! ([`ClickHouseTarget::insert_client`]): an insert is acknowledged only when every shard has its rows, so the
@@ -29,7 +34,7 @@ use clickhouse::Row;
 use serde::Deserialize;
 
 use super::error::ClickHouseError;
-use super::schema::{create_database, execute_ddl, Table, TABLES};
+use super::schema::{create_database, execute_ddl, upgrade_tables, Table, TABLES};
 use super::target::ClickHouseTarget;
 
 /// The suffix of the per-server tables under a `Distributed` table.
@@ -129,23 +134,37 @@ async fn cluster_rows(target: &ClickHouseTarget) -> Result<Vec<ClusterRow>, Clic
 }
 
 /// Creates the database, the `_local` tables and the `Distributed` tables on every server of the target's
-/// cluster (each statement `IF NOT EXISTS`), then checks that every server has the cluster layout.
+/// cluster (each statement `IF NOT EXISTS`), adds the columns that tables of an earlier version lack
+/// ([`crate::schema::Table::added_columns`]), then checks that every server has the cluster layout.
+///
+/// The `_local` tables of every server are created and upgraded before any `Distributed` table is: a
+/// `Distributed` table that names a new column reads it from every shard, so every shard has it first.
 pub async fn apply_cluster_schema(target: &ClickHouseTarget) -> Result<(), ClickHouseError> {
     let cluster = cluster_name(target)?;
-    for server in cluster_servers(target).await? {
-        let on = target.on_server(server.http_url.clone());
-        create_database(&on).await?;
+    let servers: Vec<ClickHouseTarget> = cluster_servers(target)
+        .await?
+        .into_iter()
+        .map(|s| target.on_server(s.http_url))
+        .collect();
+    for on in &servers {
+        create_database(on).await?;
         for table in TABLES {
             let local = format!("{}{LOCAL_SUFFIX}", table.name);
-            execute_ddl(&on, &local, &table.ddl_named(&local)).await?;
+            execute_ddl(on, &local, &table.ddl_named(&local)).await?;
+        }
+        upgrade_tables(on, LOCAL_SUFFIX).await?;
+    }
+    for on in &servers {
+        for table in TABLES {
             execute_ddl(
-                &on,
+                on,
                 table.name,
                 &distributed_ddl(&table, cluster, on.database()),
             )
             .await?;
         }
-        check_server_layout(&on, cluster).await?;
+        upgrade_tables(on, "").await?;
+        check_server_layout(on, cluster).await?;
     }
     Ok(())
 }
@@ -182,6 +201,7 @@ pub fn keeper_ddl(cluster: &str, database: &str) -> String {
          --   clickhouse-client --multiquery < keeper.sql\n\
          -- Each server needs the macros {{shard}} and {{replica}}; the cluster is '{cluster}', the database {database}.\n\
          -- Then point dealerflow at any server with --cluster NAME: it finds these tables and only checks them.\n\
+         -- Running it again after an upgrade adds the columns that tables of an earlier version lack.\n\
          -- Written by dealerflow_store::cluster::keeper_ddl; a test keeps this file equal to its output.\n\n\
          CREATE DATABASE IF NOT EXISTS {database} {on};\n"
     );
@@ -211,6 +231,14 @@ pub fn keeper_ddl(cluster: &str, database: &str) -> String {
             columns = table.distributed_columns(),
             key = table.sharding_key,
         ));
+        for column in table.added_columns {
+            for name in [local.as_str(), table.name] {
+                out.push_str(&format!(
+                    "ALTER TABLE {database}.{name} {on} ADD COLUMN IF NOT EXISTS {} AFTER {};\n",
+                    column.definition, column.after
+                ));
+            }
+        }
     }
     out
 }

@@ -131,6 +131,19 @@ pub enum ClickHouseError {
         /// What does not fit.
         reason: String,
     },
+    /// A table was created by an earlier version and lacks a column this version reads. Caller: run the sink
+    /// once (`sync-clickhouse`), which adds it; rows written before then read as its default.
+    #[error("ClickHouse {url}, database {database}: table {table} has no column {column} (created by an earlier version); sync the log into it once (sync-clickhouse) to add the column")]
+    SchemaOutdated {
+        /// The server URL without credentials.
+        url: String,
+        /// The database.
+        database: String,
+        /// The table.
+        table: String,
+        /// The missing column.
+        column: String,
+    },
     /// A file or process operation for the throwaway local server failed.
     #[error("local ClickHouse server in {dir}: {operation}: {source}")]
     LocalServerIo {

@@ -1,23 +1,25 @@
 //! The user's query filters, validated into their shapes before any SQL is built: times parsed to epoch ms,
-//! currencies `^[A-Z0-9_]{1,16}$`, instrument names parsed as Deribit option names, models from a closed set,
-//! bucket widths within 1 s and 366 days. Values are then bound into SQL with the client's escaping
+//! underlyings `^[A-Z0-9_]{1,16}$`, instrument names parsed as option symbols of a known venue (Deribit names,
+//! OSI symbols, padded or not, kept in their canonical spelling), venues from a closed set, models from a closed
+//! set, bucket widths within 1 s and 366 days. Values are then bound into SQL with the client's escaping
 //! ([`super::query`]); validation is the first of the two fences, not the only one.
 //!
-//! Errors name the filter (`currency`, `interval`), not a command-line flag: the caller knows where the value
+//! Errors name the filter (`underlying`, `interval`), not a command-line flag: the caller knows where the value
 //! came from. The bucket width arrives already read (as milliseconds, by the duration syntax of
 //! [`dealerflow_schemas::duration`]); this module only checks its range.
 
 use dealerflow_schemas::time::parse_time_ms;
-use dealerflow_schemas::{DurationMs, InstrumentName};
+use dealerflow_schemas::{DurationMs, ParsedSymbol, Venue};
 
 use super::error::ClickHouseError;
 
-/// An underlying currency code (`BTC`, `ETH`, `XRP_USDC` style: 1 to 16 of A–Z, 0–9, `_`).
+/// An underlying (`BTC`, `ETH`, `SPY`, `SPX`, `XRP_USDC` style: 1 to 16 of A–Z, 0–9, `_`), as stored in the
+/// `currency` column of the tables (the column keeps the name it had when every underlying was a coin).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Currency(String);
 
 impl Currency {
-    /// Validates a currency code (upper case only: `btc` is refused rather than guessed).
+    /// Validates an underlying (upper case only: `btc` is refused rather than guessed).
     pub fn parse(s: &str) -> Result<Currency, ClickHouseError> {
         let ok = (1..=16).contains(&s.len())
             && s.bytes()
@@ -26,9 +28,9 @@ impl Currency {
             Ok(Currency(s.to_string()))
         } else {
             Err(ClickHouseError::bad_argument(
-                "currency",
+                "underlying",
                 s,
-                "a currency is 1 to 16 of A-Z 0-9 _ (e.g. BTC)",
+                "an underlying is 1 to 16 of A-Z 0-9 _ (e.g. BTC, SPY)",
             ))
         }
     }
@@ -46,9 +48,11 @@ pub struct QueryFilter {
     pub from_ms: Option<i64>,
     /// Inclusive upper bound, epoch ms.
     pub to_ms: Option<i64>,
-    /// Underlying currency.
+    /// Underlying (the `currency` column).
     pub currency: Option<Currency>,
-    /// A canonical Deribit option name.
+    /// Venue of the instruments (`deribit`, `opra`).
+    pub venue: Option<Venue>,
+    /// An option symbol in its canonical spelling (a Deribit name, or an unpadded OSI symbol).
     pub instrument: Option<String>,
     /// Inventory model of the GEX series: `flow`, `oi` or `hybrid`.
     pub model: Option<String>,
@@ -93,8 +97,8 @@ impl QueryFilter {
         let currency = currency.map(Currency::parse).transpose()?;
         let instrument = instrument
             .map(|s| {
-                InstrumentName::parse(s)
-                    .map(|_| s.to_string())
+                ParsedSymbol::parse(s)
+                    .map(|p| p.canonical)
                     .map_err(|e| ClickHouseError::bad_argument("instrument", s, e.to_string()))
             })
             .transpose()?;
@@ -113,10 +117,26 @@ impl QueryFilter {
             from_ms,
             to_ms,
             currency,
+            venue: None,
             instrument,
             model,
             interval_ms,
         })
+    }
+}
+
+impl QueryFilter {
+    /// The same filters, narrowed to the instruments of `venue` (`deribit` or `opra`; `None`: every venue).
+    pub fn with_venue(self, venue: Option<&str>) -> Result<QueryFilter, ClickHouseError> {
+        let venue = venue
+            .map(|v| {
+                [Venue::Deribit, Venue::Opra]
+                    .into_iter()
+                    .find(|known| known.as_str() == v)
+                    .ok_or_else(|| ClickHouseError::bad_argument("venue", v, "deribit or opra"))
+            })
+            .transpose()?;
+        Ok(QueryFilter { venue, ..self })
     }
 }
 
@@ -161,6 +181,8 @@ mod tests {
             (None, Some("BTC\\"), None),
             (None, None, Some("BTC-17AUG26-63000-P' OR 1=1 --")),
             (None, None, Some("BTC-PERPETUAL")),
+            (None, None, Some("SPY250902X00400000")),
+            (None, Some("spy"), None),
         ] {
             let e = QueryFilter::parse(from, None, cur, inst, None, None).unwrap_err();
             assert!(
@@ -181,6 +203,37 @@ mod tests {
         )
         .is_err());
         assert!(QueryFilter::parse(None, None, None, None, Some("flow' --"), None).is_err());
+    }
+
+    #[test]
+    fn us_symbols_underlyings_and_venues() {
+        let f = QueryFilter::parse(
+            None,
+            None,
+            Some("SPY"),
+            Some("SPY   250902C00400000"),
+            None,
+            None,
+        )
+        .unwrap()
+        .with_venue(Some("opra"))
+        .unwrap();
+        assert_eq!(f.currency.unwrap().as_str(), "SPY");
+        assert_eq!(f.instrument.as_deref(), Some("SPY250902C00400000"));
+        assert_eq!(f.venue, Some(Venue::Opra));
+        let e = QueryFilter::default().with_venue(Some("cboe")).unwrap_err();
+        assert_eq!(e.to_string(), "bad venue \"cboe\": deribit or opra");
+        let e = Currency::parse("S&P").unwrap_err();
+        assert!(
+            matches!(
+                e,
+                ClickHouseError::BadArgument {
+                    argument: "underlying",
+                    ..
+                }
+            ),
+            "{e}"
+        );
     }
 
     #[test]

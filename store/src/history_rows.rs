@@ -16,7 +16,7 @@ use super::target::{ClickHouseTarget, INSERT_TIMEOUTS};
 /// One sample of the replay series (the top-level fields of `gex`, docs/ARCHITECTURE.md §9).
 #[derive(Clone, Debug, PartialEq, clickhouse::Row, Serialize)]
 pub struct GexSnapshotRow {
-    /// Underlying currency.
+    /// Underlying (`BTC`, `SPY`; the `currency` column).
     pub currency: String,
     /// Inventory model: `flow`, `oi` or `hybrid`.
     pub model: String,
@@ -73,7 +73,7 @@ pub struct SweepResultRow {
     pub run_id: String,
     /// Write time, epoch ms; set by [`insert_sweep_results`] when 0. Also the row version.
     pub created_ms: i64,
-    /// Underlying currency.
+    /// Underlying (`BTC`, `SPY`; the `currency` column).
     pub currency: String,
     /// Inventory model.
     pub model: String,

@@ -46,7 +46,7 @@ pub use history_rows::{
 pub use local_server::{LocalCluster, LocalServer};
 pub use query::{run_named_query, run_read_only_sql, NamedQuery};
 pub use result_table::{Column, ResultTable};
-pub use schema::apply_schema;
+pub use schema::{apply_schema, check_added_columns};
 pub use sink::{run_sink, SinkOptions, SinkReport, SinkStats};
 pub use target::ClickHouseTarget;
 #[cfg(feature = "test-support")]

@@ -5,6 +5,10 @@
 //! validated their shape. The SQL text itself is built from constants alone. Every query is sent with the
 //! `readonly=1` setting and reads with `FINAL`, so rows re-sent by the sink count once.
 //!
+//! Trade queries answer per underlying (the `currency` column: `BTC`, `SPY`, `SPX`) and venue (`deribit`,
+//! `opra`), and take both as filters; `gex-history` answers per underlying and model (its rows have no venue: an
+//! underlying's options are listed on one venue).
+//!
 //! Dealer position (`flow` model, docs/FORMULAS.md §2.2) = −Σ signed taker amount: a taker buy of `a` contracts
 //! moves the dealer by −a, a taker sell by +a. Amounts are summed as exact fixed-point integers, then divided by 1e8.
 
@@ -16,20 +20,25 @@ use super::error::ClickHouseError;
 use super::filter::QueryFilter;
 use super::read_only::check_read_only;
 use super::result_table::ResultTable;
+use super::schema::check_added_columns;
 use super::target::ClickHouseTarget;
 
 /// A named question about history.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum NamedQuery {
-    /// Dealer position per strike and option kind (summed over expiries), with taker volumes.
+    /// Dealer position per underlying, venue, strike and option kind (summed over expiries), with taker volumes.
     FlowByStrike,
-    /// Dealer position per expiry, split into calls and puts.
+    /// Dealer position per underlying, venue and expiry, split into calls and puts.
     FlowByExpiry,
-    /// Taker buy vs sell contracts and notional per time bucket (`--interval`, default 1h).
+    /// Taker buy vs sell contracts and notional per underlying, venue and time bucket (default 1h). Notional is
+    /// contracts × contract size × index price, USD; not a number (shown as null) for a bucket holding a trade
+    /// without an index price.
     TakerImbalance,
-    /// Trades, volume, notional and dealer position per instrument, largest volume first.
+    /// Trades, volume, notional and dealer position per instrument (with its underlying and venue), largest volume
+    /// first.
     VolumeByInstrument,
-    /// The replay series: spot, net GEX, zero-gamma level, walls, HPP and scenario over time.
+    /// The replay series per underlying and model: spot, net GEX, zero-gamma level, walls, HPP and scenario over
+    /// time.
     GexHistory,
 }
 
@@ -70,16 +79,17 @@ impl NamedQuery {
         let s = SIGNED;
         match self {
             NamedQuery::FlowByStrike => format!(
-                "SELECT currency, strike, option_kind, \
+                "SELECT currency, venue, strike, option_kind, \
                  -sum({s}) / 100000000 AS dealer_position, \
                  sumIf(amount_raw, taker_side = 'buy') / 100000000 AS taker_buy_contracts, \
                  sumIf(amount_raw, taker_side = 'sell') / 100000000 AS taker_sell_contracts, \
                  count() AS trades \
                  FROM trades FINAL WHERE {condition} \
-                 GROUP BY currency, strike, option_kind ORDER BY currency, strike, option_kind"
+                 GROUP BY currency, venue, strike, option_kind \
+                 ORDER BY currency, venue, strike, option_kind"
             ),
             NamedQuery::FlowByExpiry => format!(
-                "SELECT currency, expiry_ms, toDateTime(intDiv(expiry_ms, 1000), 'UTC') AS expiry, \
+                "SELECT currency, venue, expiry_ms, toDateTime(intDiv(expiry_ms, 1000), 'UTC') AS expiry, \
                  -sumIf({s}, option_kind = 'call') / 100000000 AS call_dealer_position, \
                  -sumIf({s}, option_kind = 'put') / 100000000 AS put_dealer_position, \
                  -sum({s}) / 100000000 AS dealer_position, \
@@ -87,10 +97,10 @@ impl NamedQuery {
                  sumIf(amount_raw, taker_side = 'sell') / 100000000 AS taker_sell_contracts, \
                  count() AS trades \
                  FROM trades FINAL WHERE {condition} \
-                 GROUP BY currency, expiry_ms ORDER BY currency, expiry_ms"
+                 GROUP BY currency, venue, expiry_ms ORDER BY currency, venue, expiry_ms"
             ),
             NamedQuery::TakerImbalance => format!(
-                "SELECT currency, intDiv(ts_exchange_ms, ?) * ? AS bucket_ms, \
+                "SELECT currency, venue, intDiv(ts_exchange_ms, ?) * ? AS bucket_ms, \
                  toDateTime(intDiv(bucket_ms, 1000), 'UTC') AS bucket_start, \
                  sumIf(amount_raw, taker_side = 'buy') / 100000000 AS taker_buy_contracts, \
                  sumIf(amount_raw, taker_side = 'sell') / 100000000 AS taker_sell_contracts, \
@@ -102,15 +112,15 @@ impl NamedQuery {
                  AS taker_sell_notional_usd, \
                  count() AS trades \
                  FROM trades FINAL WHERE {condition} \
-                 GROUP BY currency, bucket_ms ORDER BY currency, bucket_ms"
+                 GROUP BY currency, venue, bucket_ms ORDER BY currency, venue, bucket_ms"
             ),
             NamedQuery::VolumeByInstrument => format!(
-                "SELECT instrument, currency, option_kind, strike, expiry_ms, count() AS trades, \
+                "SELECT instrument, currency, venue, option_kind, strike, expiry_ms, count() AS trades, \
                  sum(amount_raw) / 100000000 AS volume_contracts, \
                  sum(amount_raw * index_price * contract_size) / 100000000 AS notional_usd, \
                  -sum({s}) / 100000000 AS dealer_position \
                  FROM trades FINAL WHERE {condition} \
-                 GROUP BY instrument, currency, option_kind, strike, expiry_ms \
+                 GROUP BY instrument, currency, venue, option_kind, strike, expiry_ms \
                  ORDER BY volume_contracts DESC, instrument"
             ),
             NamedQuery::GexHistory => format!(
@@ -130,7 +140,14 @@ impl NamedQuery {
                 return Err(ClickHouseError::bad_argument(
                     "instrument",
                     i,
-                    "gex-history is per currency and model, not per instrument",
+                    "gex-history is per underlying and model, not per instrument",
+                ));
+            }
+            if let Some(v) = filter.venue {
+                return Err(ClickHouseError::bad_argument(
+                    "venue",
+                    v.as_str(),
+                    "gex-history is per underlying and model; the underlying names its venue",
                 ));
             }
         } else if let Some(m) = &filter.model {
@@ -162,6 +179,11 @@ impl NamedQuery {
         if let Some(c) = &filter.currency {
             condition.push_str(" AND currency = ?");
             strings.push(c.as_str());
+            order.push(Bound::Str(strings.len() - 1));
+        }
+        if let Some(v) = filter.venue {
+            condition.push_str(" AND venue = ?");
+            strings.push(v.as_str());
             order.push(Bound::Str(strings.len() - 1));
         }
         if let Some(i) = &filter.instrument {
@@ -211,6 +233,9 @@ pub async fn run_named_query(
 ) -> Result<ResultTable, ClickHouseError> {
     let q = query.build(&target.client(), filter)?;
     check_cluster(target).await?;
+    if query != NamedQuery::GexHistory {
+        check_added_columns(target, &["trades"]).await?;
+    }
     fetch_table(target, q, query.name()).await
 }
 
@@ -292,10 +317,13 @@ mod tests {
             Some(900_000),
         )
         .unwrap();
-        let s = sql(NamedQuery::TakerImbalance, &f);
+        let s = sql(
+            NamedQuery::TakerImbalance,
+            &f.clone().with_venue(Some("deribit")).unwrap(),
+        );
         assert!(s.contains("intDiv(ts_exchange_ms, 900000) * 900000"), "{s}");
         assert!(
-            s.contains("WHERE 1 AND currency = 'BTC' AND instrument = 'BTC-17AUG26-63000-P' AND ts_exchange_ms >= 1786924800000 AND ts_exchange_ms <= 1786960800000"),
+            s.contains("WHERE 1 AND currency = 'BTC' AND venue = 'deribit' AND instrument = 'BTC-17AUG26-63000-P' AND ts_exchange_ms >= 1786924800000 AND ts_exchange_ms <= 1786960800000"),
             "{s}"
         );
         let plain = sql(NamedQuery::FlowByStrike, &QueryFilter::default());
@@ -351,10 +379,41 @@ mod tests {
         assert!(NamedQuery::FlowByStrike
             .build(&Client::default(), &model)
             .is_err());
+        let venue = QueryFilter::default().with_venue(Some("opra")).unwrap();
+        assert!(NamedQuery::GexHistory
+            .build(&Client::default(), &venue)
+            .is_err());
         let interval = QueryFilter::parse(None, None, None, None, None, Some(3_600_000)).unwrap();
         assert!(NamedQuery::VolumeByInstrument
             .build(&Client::default(), &interval)
             .is_err());
+    }
+
+    #[test]
+    fn trade_queries_answer_per_underlying_and_venue() {
+        let spy = QueryFilter::parse(
+            None,
+            None,
+            Some("SPY"),
+            Some("SPY   250902C00400000"),
+            None,
+            None,
+        )
+        .unwrap();
+        for q in NamedQuery::ALL {
+            if q == NamedQuery::GexHistory {
+                continue;
+            }
+            let s = sql(q, &spy);
+            assert!(
+                s.contains("currency, venue, ") && s.contains("GROUP BY ") && s.contains(", venue"),
+                "{s}"
+            );
+            assert!(
+                s.contains("AND currency = 'SPY' AND instrument = 'SPY250902C00400000'"),
+                "{s}"
+            );
+        }
     }
 
     #[test]

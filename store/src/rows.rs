@@ -3,11 +3,22 @@
 //! Field order is the column order of the `INSERT`; enums travel as their `Enum8` codes (`option_kind` call = 1,
 //! put = 2; `taker_side` buy = 1, sell = 2; `liquidation` none = 0, maker = 1, taker = 2, both = 3), amounts as
 //! fixed-point raw counts (contracts × 1e8). Every row carries the log seq it came from as its version.
+//!
+//! `currency` is the underlying (`BTC`, `SPY`, `SPX` for SPXW options) in every table; the column keeps the name it
+//! had when every underlying was a coin. `venue` is the instrument's venue, a function of its symbol
+//! ([`Venue::of_symbol`]).
 
+use dealerflow_schemas::symbol::Venue;
 use dealerflow_schemas::{
-    Instrument, Liquidation, MarkIvSnapshot, OpenInterest, OptionKind, TakerSide, Trade,
+    Forward, Instrument, Liquidation, MarkIvSnapshot, OpenInterest, OptionKind, TakerSide, Trade,
+    VenueGreek, VenueGreeks,
 };
 use serde::Serialize;
+
+/// The venue of an instrument as stored (`deribit`, `opra`).
+pub fn venue_of(instrument: &Instrument) -> &'static str {
+    Venue::of_symbol(&instrument.name).as_str()
+}
 
 /// The `Enum8` code of an option kind: call = 1, put = 2.
 pub fn option_kind_code(kind: OptionKind) -> i8 {
@@ -37,8 +48,10 @@ fn liquidation_code(l: Liquidation) -> i8 {
 /// A row of `trades`.
 #[derive(Debug, clickhouse::Row, Serialize)]
 pub struct TradeRow<'a> {
-    /// Underlying currency (`BTC`).
+    /// Underlying (`BTC`, `SPY`).
     pub currency: &'a str,
+    /// The instrument's venue (`deribit`, `opra`).
+    pub venue: &'static str,
     /// Deribit trade id.
     pub trade_id: &'a str,
     /// Instrument name.
@@ -59,13 +72,13 @@ pub struct TradeRow<'a> {
     pub amount_raw: i64,
     /// Price, quote currency per contract.
     pub price: f64,
-    /// Mark price, quote currency per contract.
+    /// Mark price, quote currency per contract; NaN when the source did not have it.
     pub mark_price: f64,
     /// Trade IV, fraction.
     pub iv: Option<f64>,
-    /// Index price, USD.
+    /// Index price, USD; NaN when the source did not have it.
     pub index_price: f64,
-    /// Contract size, coins.
+    /// Contract size, units of the underlying.
     pub contract_size: f64,
     /// Block trade id.
     pub block_trade_id: Option<&'a str>,
@@ -84,6 +97,7 @@ impl<'a> TradeRow<'a> {
     pub fn new(trade: &'a Trade, instrument: &'a Instrument, seq: u64, ts_recv_ns: i64) -> Self {
         TradeRow {
             currency: &instrument.currency,
+            venue: venue_of(instrument),
             trade_id: &trade.trade_id,
             instrument: &instrument.name,
             option_kind: option_kind_code(instrument.kind),
@@ -123,8 +137,10 @@ pub struct IndexPriceRow<'a> {
 /// A row of `mark_iv` (one instrument of a snapshot).
 #[derive(Debug, clickhouse::Row, Serialize)]
 pub struct MarkIvRow<'a> {
-    /// Underlying currency.
+    /// Underlying (`BTC`, `SPY`).
     pub currency: &'a str,
+    /// The instrument's venue (`deribit`, `opra`).
+    pub venue: &'static str,
     /// Instrument name.
     pub instrument: &'a str,
     /// Snapshot time, epoch ms.
@@ -147,6 +163,7 @@ impl<'a> MarkIvRow<'a> {
     ) -> Self {
         MarkIvRow {
             currency: &instrument.currency,
+            venue: venue_of(instrument),
             instrument: &instrument.name,
             ts_exchange_ms: snapshot.ts_exchange_ms,
             mark_price: mark.mark_price,
@@ -159,8 +176,10 @@ impl<'a> MarkIvRow<'a> {
 /// A row of `open_interest` (one instrument of a snapshot).
 #[derive(Debug, clickhouse::Row, Serialize)]
 pub struct OpenInterestRow<'a> {
-    /// Underlying currency.
+    /// Underlying (`BTC`, `SPY`).
     pub currency: &'a str,
+    /// The instrument's venue (`deribit`, `opra`).
+    pub venue: &'static str,
     /// Instrument name.
     pub instrument: &'a str,
     /// Snapshot time, epoch ms.
@@ -181,6 +200,7 @@ impl<'a> OpenInterestRow<'a> {
     ) -> Self {
         OpenInterestRow {
             currency: &instrument.currency,
+            venue: venue_of(instrument),
             instrument: &instrument.name,
             ts_exchange_ms: snapshot.ts_exchange_ms,
             open_interest_raw: entry.open_interest.raw(),
@@ -192,8 +212,10 @@ impl<'a> OpenInterestRow<'a> {
 /// A row of `instruments`.
 #[derive(Debug, clickhouse::Row, Serialize)]
 pub struct InstrumentRow<'a> {
-    /// Underlying currency.
+    /// Underlying (`BTC`, `SPY`).
     pub currency: &'a str,
+    /// The instrument's venue (`deribit`, `opra`).
+    pub venue: &'static str,
     /// Instrument name.
     pub name: &'a str,
     /// Quote currency.
@@ -204,7 +226,7 @@ pub struct InstrumentRow<'a> {
     pub strike: f64,
     /// Expiry, epoch ms.
     pub expiry_ms: i64,
-    /// Contract size, coins.
+    /// Contract size, units of the underlying (1 coin, 100 shares).
     pub contract_size: f64,
     /// Log seq.
     pub log_seq: u64,
@@ -215,12 +237,98 @@ impl<'a> InstrumentRow<'a> {
     pub fn new(instrument: &'a Instrument, seq: u64) -> Self {
         InstrumentRow {
             currency: &instrument.currency,
+            venue: venue_of(instrument),
             name: &instrument.name,
             quote_currency: &instrument.quote_currency,
             option_kind: option_kind_code(instrument.kind),
             strike: instrument.strike,
             expiry_ms: instrument.expiry_ms,
             contract_size: instrument.contract_size,
+            log_seq: seq,
+        }
+    }
+}
+
+/// A row of `forwards`.
+#[derive(Debug, clickhouse::Row, Serialize)]
+pub struct ForwardRow<'a> {
+    /// Underlying (`BTC`, `SPY`).
+    pub currency: &'a str,
+    /// The venue of the underlying's options (`deribit`, `opra`); empty when unknown.
+    pub venue: &'static str,
+    /// The expiry the forward prices, epoch ms.
+    pub expiry_ms: i64,
+    /// Snapshot time, epoch ms.
+    pub ts_exchange_ms: i64,
+    /// Forward price, USD.
+    pub forward_price: f64,
+    /// Index price at the same snapshot, USD; `None` when the source did not have it (NaN in the log).
+    pub index_price: Option<f64>,
+    /// What the venue names the forward; empty when unknown.
+    pub source: &'a str,
+    /// Log seq.
+    pub log_seq: u64,
+}
+
+impl<'a> ForwardRow<'a> {
+    /// The row of `forward`, priced for the options of `venue` (`None`: unknown).
+    pub fn new(forward: &'a Forward, venue: Option<Venue>, seq: u64) -> Self {
+        ForwardRow {
+            currency: &forward.currency,
+            venue: venue.map_or("", Venue::as_str),
+            expiry_ms: forward.expiry_ms,
+            ts_exchange_ms: forward.ts_exchange_ms,
+            forward_price: forward.forward_price,
+            index_price: (!forward.index_price.is_nan()).then_some(forward.index_price),
+            source: &forward.source,
+            log_seq: seq,
+        }
+    }
+}
+
+/// A row of `venue_greeks` (one instrument of a snapshot).
+#[derive(Debug, clickhouse::Row, Serialize)]
+pub struct VenueGreekRow<'a> {
+    /// Underlying (`BTC`, `SPY`).
+    pub currency: &'a str,
+    /// The instrument's venue (`deribit`, `opra`).
+    pub venue: &'static str,
+    /// Instrument name.
+    pub instrument: &'a str,
+    /// Snapshot time, epoch ms.
+    pub ts_exchange_ms: i64,
+    /// Delta, as the venue gives it.
+    pub delta: f64,
+    /// Gamma, as the venue gives it.
+    pub gamma: f64,
+    /// Vega, as the venue gives it.
+    pub vega: f64,
+    /// Theta, as the venue gives it.
+    pub theta: f64,
+    /// Rho, as the venue gives it.
+    pub rho: f64,
+    /// Log seq.
+    pub log_seq: u64,
+}
+
+impl<'a> VenueGreekRow<'a> {
+    /// The row of entry `greek` of `snapshot`.
+    pub fn new(
+        snapshot: &VenueGreeks,
+        greek: &VenueGreek,
+        instrument: &'a Instrument,
+        seq: u64,
+    ) -> Self {
+        VenueGreekRow {
+            currency: &instrument.currency,
+            venue: venue_of(instrument),
+            instrument: &instrument.name,
+            ts_exchange_ms: snapshot.ts_exchange_ms,
+            delta: greek.delta,
+            gamma: greek.gamma,
+            vega: greek.vega,
+            theta: greek.theta,
+            rho: greek.rho,
             log_seq: seq,
         }
     }

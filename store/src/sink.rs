@@ -3,13 +3,14 @@
 //! ```text
 //! log ──(reader thread, own LogReader/Follower)──► batches ──(bounded channel)──► inserts ──► sink_progress
 //! ```
-//! Each batch is inserted table by table (`instruments`, `trades`, `index_prices`, `mark_iv`, `open_interest`);
-//! only when every insert is acknowledged is `next_seq` written to `sink_progress`. A failure anywhere re-sends the
+//! Each batch is inserted table by table (`instruments`, `trades`, `index_prices`, `mark_iv`, `open_interest`,
+//! `forwards`, `venue_greeks`); only when every insert is acknowledged is `next_seq` written to `sink_progress`. A failure anywhere re-sends the
 //! whole batch after a backoff (rows collapse by key, so nothing is duplicated) until it succeeds or the retry
 //! budget runs out. The log writer never waits for any of this.
 //!
 //! Session events have no table and are only counted. A trade or snapshot entry whose instrument id the log never
-//! defined is counted as skipped (it cannot be named).
+//! defined is counted as skipped (it cannot be named). Rows of instruments carry their venue (from the symbol);
+//! a forward carries the venue of its underlying's options ([`InstrumentMap::venue_of_underlying`]).
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -27,7 +28,9 @@ use super::error::ClickHouseError;
 use super::instrument_map::InstrumentMap;
 use super::log_batches::{self, Batch, ReadPlan};
 use super::progress::{log_id, read_progress, write_progress};
-use super::rows::{IndexPriceRow, InstrumentRow, MarkIvRow, OpenInterestRow, TradeRow};
+use super::rows::{
+    ForwardRow, IndexPriceRow, InstrumentRow, MarkIvRow, OpenInterestRow, TradeRow, VenueGreekRow,
+};
 use super::schema::apply_schema;
 use super::target::{ClickHouseTarget, INSERT_TIMEOUTS};
 use dealerflow_schemas::backoff::Backoff;
@@ -103,6 +106,10 @@ pub struct SinkStats {
     pub open_interest: AtomicU64,
     /// Rows stored in `instruments`.
     pub instruments: AtomicU64,
+    /// Rows stored in `forwards`.
+    pub forwards: AtomicU64,
+    /// Rows stored in `venue_greeks`.
+    pub venue_greeks: AtomicU64,
     /// Trades and snapshot entries skipped because their instrument id was never defined.
     pub skipped_unknown_instrument: AtomicU64,
     /// Session events read (they have no table).
@@ -122,6 +129,8 @@ impl SinkStats {
             &self.mark_iv,
             &self.open_interest,
             &self.instruments,
+            &self.forwards,
+            &self.venue_greeks,
         ]
         .iter()
         .map(|c| c.load(Ordering::Relaxed))
@@ -150,6 +159,10 @@ pub struct SinkReport {
     pub open_interest: u64,
     /// Rows stored in `instruments`.
     pub instruments: u64,
+    /// Rows stored in `forwards`.
+    pub forwards: u64,
+    /// Rows stored in `venue_greeks`.
+    pub venue_greeks: u64,
     /// Entries skipped for an undefined instrument id.
     pub skipped_unknown_instrument: u64,
     /// Session events read.
@@ -163,6 +176,17 @@ pub struct SinkReport {
 }
 
 impl SinkReport {
+    /// Every row stored, all tables.
+    pub fn rows(&self) -> u64 {
+        self.trades
+            + self.index_prices
+            + self.mark_iv
+            + self.open_interest
+            + self.instruments
+            + self.forwards
+            + self.venue_greeks
+    }
+
     fn from_stats(log_id: Option<String>, s: &SinkStats, started: Instant) -> SinkReport {
         let l = |c: &AtomicU64| c.load(Ordering::Relaxed);
         SinkReport {
@@ -175,6 +199,8 @@ impl SinkReport {
             mark_iv: l(&s.mark_iv),
             open_interest: l(&s.open_interest),
             instruments: l(&s.instruments),
+            forwards: l(&s.forwards),
+            venue_greeks: l(&s.venue_greeks),
             skipped_unknown_instrument: l(&s.skipped_unknown_instrument),
             session_events: l(&s.session_events),
             batches: l(&s.batches),
@@ -296,7 +322,7 @@ pub async fn run_sink(
         if batch.prelude {
             for rec in &batch.records {
                 if let Event::Instrument(i) = &rec.event {
-                    instruments.observe(i);
+                    instruments.observe(rec.seq, i);
                 }
             }
             continue;
@@ -431,6 +457,8 @@ struct BatchCounts {
     mark_iv: u64,
     open_interest: u64,
     instruments: u64,
+    forwards: u64,
+    venue_greeks: u64,
     skipped: u64,
     sessions: u64,
 }
@@ -444,6 +472,9 @@ impl BatchCounts {
         s.open_interest
             .fetch_add(self.open_interest, Ordering::Relaxed);
         s.instruments.fetch_add(self.instruments, Ordering::Relaxed);
+        s.forwards.fetch_add(self.forwards, Ordering::Relaxed);
+        s.venue_greeks
+            .fetch_add(self.venue_greeks, Ordering::Relaxed);
         s.skipped_unknown_instrument
             .fetch_add(self.skipped, Ordering::Relaxed);
         s.session_events.fetch_add(self.sessions, Ordering::Relaxed);
@@ -507,7 +538,7 @@ async fn write_batch(
 ) -> Result<BatchCounts, ClickHouseError> {
     for rec in &batch.records {
         if let Event::Instrument(i) = &rec.event {
-            instruments.observe(i);
+            instruments.observe(rec.seq, i);
         }
     }
     let instruments = &*instruments;
@@ -518,6 +549,8 @@ async fn write_batch(
     let mut index_prices = TableInsert::<IndexPriceRow<'_>>::new("index_prices");
     let mut mark_iv = TableInsert::<MarkIvRow<'_>>::new("mark_iv");
     let mut open_interest = TableInsert::<OpenInterestRow<'_>>::new("open_interest");
+    let mut forwards = TableInsert::<ForwardRow<'_>>::new("forwards");
+    let mut venue_greeks = TableInsert::<VenueGreekRow<'_>>::new("venue_greeks");
     for rec in &batch.records {
         let seq = rec.seq;
         match &rec.event {
@@ -576,8 +609,27 @@ async fn write_batch(
                     }
                 }
             }
+            Event::Forward(f) => {
+                let venue = instruments.venue_of_underlying(&f.currency, seq);
+                forwards
+                    .write(&client, target, &ForwardRow::new(f, venue, seq))
+                    .await?;
+                counts.forwards += 1;
+            }
+            Event::VenueGreeks(g) => {
+                for entry in &g.entries {
+                    match instruments.get(entry.instrument) {
+                        Some(inst) => {
+                            venue_greeks
+                                .write(&client, target, &VenueGreekRow::new(g, entry, inst, seq))
+                                .await?;
+                            counts.venue_greeks += 1;
+                        }
+                        None => counts.skipped += 1,
+                    }
+                }
+            }
             Event::Session(_) => counts.sessions += 1,
-            Event::Forward(_) | Event::VenueGreeks(_) => counts.skipped += 1,
         }
     }
     instrument_rows.end(target).await?;
@@ -585,6 +637,8 @@ async fn write_batch(
     index_prices.end(target).await?;
     mark_iv.end(target).await?;
     open_interest.end(target).await?;
+    forwards.end(target).await?;
+    venue_greeks.end(target).await?;
     write_progress(target, log_id, batch.next_seq).await?;
     Ok(counts)
 }

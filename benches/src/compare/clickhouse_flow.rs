@@ -205,11 +205,7 @@ pub fn sync_log(
     Ok(SyncedLog {
         server_version,
         trades: report.trades,
-        rows: report.trades
-            + report.index_prices
-            + report.mark_iv
-            + report.open_interest
-            + report.instruments,
+        rows: report.rows(),
         sync_s: t0.elapsed().as_secs_f64(),
     })
 }

@@ -2,15 +2,22 @@
 --   clickhouse-client --multiquery < keeper.sql
 -- Each server needs the macros {shard} and {replica}; the cluster is '{cluster}', the database dealerflow.
 -- Then point dealerflow at any server with --cluster NAME: it finds these tables and only checks them.
+-- Running it again after an upgrade adds the columns that tables of an earlier version lack.
 -- Written by dealerflow_store::cluster::keeper_ddl; a test keeps this file equal to its output.
 
 CREATE DATABASE IF NOT EXISTS dealerflow ON CLUSTER '{cluster}';
 
--- Option instruments: strike in USD, expiry in epoch ms (08:00 UTC), contract size in coins of the underlying.
+-- Option instruments of every venue. `currency` is the underlying (BTC, ETH, SPY, SPX for SPXW options: the column
+-- keeps its first name), `venue` where the option is listed: `deribit` (names like BTC-17AUG26-63000-P, coin-quoted,
+-- expiry 08:00 UTC) or `opra` (US listed options, OSI symbols like SPY250902C00400000, USD-quoted, expiry at the
+-- settlement time in New York). Strike in USD (USDC for linear Deribit options), expiry in epoch ms, contract size
+-- in units of the underlying (1 coin on Deribit, 100 shares or index units for US options). `venue` was added after
+-- the first release: a table created before it gets the column, and its old rows (all Deribit's) the default.
 -- Partitioned by expiry month, one row per (currency, name).
 CREATE TABLE IF NOT EXISTS dealerflow.instruments_local ON CLUSTER '{cluster}'
 (
     currency String,
+    venue String DEFAULT 'deribit',
     name String,
     quote_currency String,
     option_kind Enum8('call' = 1, 'put' = 2),
@@ -27,6 +34,7 @@ ORDER BY (currency, name);
 CREATE TABLE IF NOT EXISTS dealerflow.instruments ON CLUSTER '{cluster}'
 (
     currency String,
+    venue String DEFAULT 'deribit',
     name String,
     quote_currency String,
     option_kind Enum8('call' = 1, 'put' = 2),
@@ -37,16 +45,24 @@ CREATE TABLE IF NOT EXISTS dealerflow.instruments ON CLUSTER '{cluster}'
     log_seq UInt64
 )
 ENGINE = Distributed('{cluster}', 'dealerflow', 'instruments_local', cityHash64(currency, name));
+ALTER TABLE dealerflow.instruments_local ON CLUSTER '{cluster}' ADD COLUMN IF NOT EXISTS venue String DEFAULT 'deribit' AFTER currency;
+ALTER TABLE dealerflow.instruments ON CLUSTER '{cluster}' ADD COLUMN IF NOT EXISTS venue String DEFAULT 'deribit' AFTER currency;
 
--- Taker-side option trades, one row per Deribit trade (docs/ARCHITECTURE.md §5), projected from the event log.
+-- Taker-side option trades of every venue, one row per trade (docs/ARCHITECTURE.md §5), projected from the event
+-- log. `currency` is the underlying (BTC, SPY, SPX: the column keeps its first name), `venue` the instrument's venue
+-- (`deribit` or `opra`, from its symbol, added after the first release: old rows default to `deribit`).
 -- Re-sending a trade never duplicates it: rows with the same ordering key collapse to the one with the highest
--- log seq (ReplacingMergeTree, read with FINAL). A Deribit trade id is unique per currency and a trade's exchange
+-- log seq (ReplacingMergeTree, read with FINAL). A trade id is unique per underlying and a trade's exchange
 -- time never changes, so (currency, ts_exchange_ms, trade_id) identifies a trade exactly as (currency, trade_id)
 -- does, and lets time-range queries use the primary index.
 -- Amounts are fixed-point: amount_raw = contracts x 1e8 (exact sums), dealer position = -sum(signed taker amount).
+-- price and mark_price are in the quote currency as the venue quotes them (BTC for BTC options, USD for US
+-- options), index_price is the underlying's price in USD. mark_price and index_price are NaN when the trade's
+-- source did not have them.
 CREATE TABLE IF NOT EXISTS dealerflow.trades_local ON CLUSTER '{cluster}'
 (
     currency String,
+    venue String DEFAULT 'deribit',
     trade_id String,
     instrument String,
     option_kind Enum8('call' = 1, 'put' = 2),
@@ -75,6 +91,7 @@ ORDER BY (currency, ts_exchange_ms, trade_id);
 CREATE TABLE IF NOT EXISTS dealerflow.trades ON CLUSTER '{cluster}'
 (
     currency String,
+    venue String DEFAULT 'deribit',
     trade_id String,
     instrument String,
     option_kind Enum8('call' = 1, 'put' = 2),
@@ -97,6 +114,8 @@ CREATE TABLE IF NOT EXISTS dealerflow.trades ON CLUSTER '{cluster}'
     ts_recv_ns Int64
 )
 ENGINE = Distributed('{cluster}', 'dealerflow', 'trades_local', cityHash64(currency, trade_id));
+ALTER TABLE dealerflow.trades_local ON CLUSTER '{cluster}' ADD COLUMN IF NOT EXISTS venue String DEFAULT 'deribit' AFTER currency;
+ALTER TABLE dealerflow.trades ON CLUSTER '{cluster}' ADD COLUMN IF NOT EXISTS venue String DEFAULT 'deribit' AFTER currency;
 
 -- Index price ticks (e.g. btc_usd), USD. One row per (index, exchange ms), a re-sent tick replaces itself.
 CREATE TABLE IF NOT EXISTS dealerflow.index_prices_local ON CLUSTER '{cluster}'
@@ -121,11 +140,14 @@ CREATE TABLE IF NOT EXISTS dealerflow.index_prices ON CLUSTER '{cluster}'
 )
 ENGINE = Distributed('{cluster}', 'dealerflow', 'index_prices_local', cityHash64(index_name, ts_exchange_ms));
 
--- Mark price and mark IV snapshots, one row per instrument per snapshot. mark_price in the quote currency per
--- contract (BTC for BTC options), mark_iv a fraction (0.45 = 45 %).
+-- Mark price and mark IV snapshots, one row per instrument per snapshot. `currency` is the underlying, `venue` the
+-- instrument's venue (`deribit` or `opra`, added after the first release: old rows default to `deribit`).
+-- mark_price in the quote currency as the venue quotes it (BTC for BTC options, USD for US options), mark_iv a
+-- fraction (0.45 = 45 %).
 CREATE TABLE IF NOT EXISTS dealerflow.mark_iv_local ON CLUSTER '{cluster}'
 (
     currency String,
+    venue String DEFAULT 'deribit',
     instrument String,
     ts_exchange_ms Int64,
     ts DateTime('UTC') MATERIALIZED toDateTime(intDiv(ts_exchange_ms, 1000), 'UTC'),
@@ -140,6 +162,7 @@ ORDER BY (currency, instrument, ts_exchange_ms);
 CREATE TABLE IF NOT EXISTS dealerflow.mark_iv ON CLUSTER '{cluster}'
 (
     currency String,
+    venue String DEFAULT 'deribit',
     instrument String,
     ts_exchange_ms Int64,
     ts DateTime('UTC') ALIAS toDateTime(intDiv(ts_exchange_ms, 1000), 'UTC'),
@@ -148,11 +171,16 @@ CREATE TABLE IF NOT EXISTS dealerflow.mark_iv ON CLUSTER '{cluster}'
     log_seq UInt64
 )
 ENGINE = Distributed('{cluster}', 'dealerflow', 'mark_iv_local', cityHash64(currency, instrument, ts_exchange_ms));
+ALTER TABLE dealerflow.mark_iv_local ON CLUSTER '{cluster}' ADD COLUMN IF NOT EXISTS venue String DEFAULT 'deribit' AFTER currency;
+ALTER TABLE dealerflow.mark_iv ON CLUSTER '{cluster}' ADD COLUMN IF NOT EXISTS venue String DEFAULT 'deribit' AFTER currency;
 
--- Open interest snapshots, one row per instrument per snapshot. open_interest_raw = contracts x 1e8.
+-- Open interest snapshots, one row per instrument per snapshot. `currency` is the underlying, `venue` the
+-- instrument's venue (`deribit` or `opra`, added after the first release: old rows default to `deribit`).
+-- open_interest_raw = contracts x 1e8.
 CREATE TABLE IF NOT EXISTS dealerflow.open_interest_local ON CLUSTER '{cluster}'
 (
     currency String,
+    venue String DEFAULT 'deribit',
     instrument String,
     ts_exchange_ms Int64,
     ts DateTime('UTC') MATERIALIZED toDateTime(intDiv(ts_exchange_ms, 1000), 'UTC'),
@@ -166,6 +194,7 @@ ORDER BY (currency, instrument, ts_exchange_ms);
 CREATE TABLE IF NOT EXISTS dealerflow.open_interest ON CLUSTER '{cluster}'
 (
     currency String,
+    venue String DEFAULT 'deribit',
     instrument String,
     ts_exchange_ms Int64,
     ts DateTime('UTC') ALIAS toDateTime(intDiv(ts_exchange_ms, 1000), 'UTC'),
@@ -173,8 +202,88 @@ CREATE TABLE IF NOT EXISTS dealerflow.open_interest ON CLUSTER '{cluster}'
     log_seq UInt64
 )
 ENGINE = Distributed('{cluster}', 'dealerflow', 'open_interest_local', cityHash64(currency, instrument, ts_exchange_ms));
+ALTER TABLE dealerflow.open_interest_local ON CLUSTER '{cluster}' ADD COLUMN IF NOT EXISTS venue String DEFAULT 'deribit' AFTER currency;
+ALTER TABLE dealerflow.open_interest ON CLUSTER '{cluster}' ADD COLUMN IF NOT EXISTS venue String DEFAULT 'deribit' AFTER currency;
 
--- The replay series: one row per sample time, currency and inventory model (the top-level fields of `gex`).
+-- Forward prices: one row per (underlying, venue, expiry, snapshot time), the forward the venue prices that expiry's
+-- options on (Deribit: the future or synthetic future of the expiry), with the index at the same moment so that
+-- the basis forward / index can be read. `currency` is the underlying (BTC, SPY), `venue` the venue of that
+-- underlying's options in the log (`deribit`, `opra`), empty when the log defined no option of the underlying
+-- before the forward. forward_price and index_price in USD, index_price NULL when the source did not have
+-- it. `source` is what the venue names the forward (`BTC-30JUN23`, `SYN.BTC-13APR23`), empty when unknown.
+CREATE TABLE IF NOT EXISTS dealerflow.forwards_local ON CLUSTER '{cluster}'
+(
+    currency String,
+    venue String,
+    expiry_ms Int64,
+    expiry DateTime('UTC') MATERIALIZED toDateTime(intDiv(expiry_ms, 1000), 'UTC'),
+    ts_exchange_ms Int64,
+    ts DateTime('UTC') MATERIALIZED toDateTime(intDiv(ts_exchange_ms, 1000), 'UTC'),
+    forward_price Float64,
+    index_price Nullable(Float64),
+    source String,
+    log_seq UInt64
+)
+ENGINE = ReplicatedReplacingMergeTree('/clickhouse/tables/{shard}/dealerflow/forwards_local', '{replica}', log_seq)
+PARTITION BY toYYYYMM(toDateTime(intDiv(ts_exchange_ms, 1000), 'UTC'))
+ORDER BY (currency, venue, expiry_ms, ts_exchange_ms);
+
+CREATE TABLE IF NOT EXISTS dealerflow.forwards ON CLUSTER '{cluster}'
+(
+    currency String,
+    venue String,
+    expiry_ms Int64,
+    expiry DateTime('UTC') ALIAS toDateTime(intDiv(expiry_ms, 1000), 'UTC'),
+    ts_exchange_ms Int64,
+    ts DateTime('UTC') ALIAS toDateTime(intDiv(ts_exchange_ms, 1000), 'UTC'),
+    forward_price Float64,
+    index_price Nullable(Float64),
+    source String,
+    log_seq UInt64
+)
+ENGINE = Distributed('{cluster}', 'dealerflow', 'forwards_local', cityHash64(currency, venue, expiry_ms, ts_exchange_ms));
+
+-- The venue's own greeks of each instrument, one row per instrument per snapshot, kept to compare with dealerflow's.
+-- `currency` is the underlying, `venue` the instrument's venue (`deribit`, `opra`). Units are the venue's
+-- (Deribit: Black-76 on the forward with mark IV, rounded to 5 decimals. Delta per unit of underlying, gamma per
+-- USD, vega and theta in USD per vol point and per day, rho in USD per 1 % of rate).
+CREATE TABLE IF NOT EXISTS dealerflow.venue_greeks_local ON CLUSTER '{cluster}'
+(
+    currency String,
+    venue String,
+    instrument String,
+    ts_exchange_ms Int64,
+    ts DateTime('UTC') MATERIALIZED toDateTime(intDiv(ts_exchange_ms, 1000), 'UTC'),
+    delta Float64,
+    gamma Float64,
+    vega Float64,
+    theta Float64,
+    rho Float64,
+    log_seq UInt64
+)
+ENGINE = ReplicatedReplacingMergeTree('/clickhouse/tables/{shard}/dealerflow/venue_greeks_local', '{replica}', log_seq)
+PARTITION BY toYYYYMM(toDateTime(intDiv(ts_exchange_ms, 1000), 'UTC'))
+ORDER BY (currency, instrument, ts_exchange_ms);
+
+CREATE TABLE IF NOT EXISTS dealerflow.venue_greeks ON CLUSTER '{cluster}'
+(
+    currency String,
+    venue String,
+    instrument String,
+    ts_exchange_ms Int64,
+    ts DateTime('UTC') ALIAS toDateTime(intDiv(ts_exchange_ms, 1000), 'UTC'),
+    delta Float64,
+    gamma Float64,
+    vega Float64,
+    theta Float64,
+    rho Float64,
+    log_seq UInt64
+)
+ENGINE = Distributed('{cluster}', 'dealerflow', 'venue_greeks_local', cityHash64(currency, instrument, ts_exchange_ms));
+
+-- The replay series: one row per sample time, underlying and inventory model (the top-level fields of `gex`).
+-- `currency` is the underlying (BTC, SPY: the column keeps its first name). It names the venue too, since an
+-- underlying's options are listed on one venue.
 -- Exposures in USD (GEX and NGI per 1 % spot move, VSS per vol point, CHL24h over one day, VOLG per vol point
 -- squared), levels are strikes or spot levels in USD, NULL when absent. `version` (epoch ms of the write) makes a
 -- re-run replace its earlier rows.
@@ -246,7 +355,7 @@ ENGINE = Distributed('{cluster}', 'dealerflow', 'gex_snapshots_local', cityHash6
 -- objective only) or `regime` (the objective on that regime's samples). ic_vol / ic_trend are Spearman rank
 -- correlations, pnl (fraction of notional, after fees) and the annualized Sharpe ratio come from the rule
 -- strategy, deflated_sharpe and pbo are probabilities. Metrics are NULL when not computed or undefined.
--- Re-sending a run replaces its rows (the newer created_ms wins).
+-- `currency` is the underlying the run scored. Re-sending a run replaces its rows (the newer created_ms wins).
 CREATE TABLE IF NOT EXISTS dealerflow.sweep_results_local ON CLUSTER '{cluster}'
 (
     run_id String,
