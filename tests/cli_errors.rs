@@ -145,6 +145,7 @@ fn every_command_has_an_example_in_its_help() {
         vec!["exchange-sim"],
         vec!["import"],
         vec!["import", "deribit-json"],
+        vec!["import", "tardis"],
         vec!["import", "deribit-chain"],
         vec!["import", "cboe-chain"],
         vec!["import", "inferred-trades"],

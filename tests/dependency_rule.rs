@@ -3,7 +3,8 @@
 //! does not link the ClickHouse client; the store does not depend on the recorder; and no library crate depends on
 //! more than one of the recorder, the simulator and the store; the service re-implements none of the fold: it
 //! reads the log and asks the engine, and depends on neither the recorder, the simulator nor the store; the venue
-//! crates depend on the schemas and the log and on no other dealerflow crate.
+//! crates depend on the schemas and the log and on no other dealerflow crate, but for the Tardis importer, which
+//! also depends on the Deribit venue (for its trade-id order).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::collections::BTreeSet;
@@ -41,11 +42,12 @@ fn normal_dependencies(package: &str) -> BTreeSet<String> {
         .collect()
 }
 
-const LIBRARIES: [&str; 12] = [
+const LIBRARIES: [&str; 13] = [
     "dealerflow-schemas",
     "dealerflow-log",
     "dealerflow-deribit",
     "dealerflow-us",
+    "dealerflow-tardis",
     "dealerflow-recorder",
     "dealerflow-sim",
     "dealerflow-store",
@@ -143,5 +145,25 @@ fn the_venues_depend_on_the_schemas_and_the_log_only() {
         for banned in ["tokio", "hyper", "reqwest", "clickhouse"] {
             assert!(!deps.contains(banned), "{venue} depends on {banned}");
         }
+    }
+}
+
+#[test]
+fn the_tardis_importer_reads_files_into_the_log_and_nothing_else() {
+    let deps = normal_dependencies("dealerflow-tardis");
+    let ours: Vec<&String> = deps
+        .iter()
+        .filter(|d| d.starts_with("dealerflow-"))
+        .collect();
+    assert_eq!(
+        ours,
+        ["dealerflow-deribit", "dealerflow-log", "dealerflow-schemas"],
+        "dealerflow-tardis depends on {ours:?}"
+    );
+    for banned in ["tokio", "hyper", "reqwest", "clickhouse"] {
+        assert!(
+            !deps.contains(banned),
+            "dealerflow-tardis depends on {banned}"
+        );
     }
 }

@@ -104,6 +104,12 @@ fn cases(missing: &str, taken: &str) -> Vec<Case> {
     ] {
         cases.push(case(&synth, flag, "unsupported currency \"DOGE\""));
     }
+    let no_file = format!("{missing}/trades.csv");
+    cases.push(case(
+        &["import", "tardis", &no_file, "--data-dir", missing],
+        "--snapshot-every",
+        "cannot read",
+    ));
     cases.push(case(
         &[
             "sync-clickhouse",
@@ -247,11 +253,13 @@ fn zero_is_refused_where_a_positive_duration_is_needed() {
         "--hpp-window",
         "--mark-iv-interval",
         "--retry-for",
+        "--snapshot-every",
         "--snapshot-gap",
     ];
     for c in cases(&missing, &taken) {
         let (code, err) = run(&c, c.flag, "0s", tmp.path());
         // `synth --mark-iv-interval` sets an interval between snapshots; only the recorder's throttle takes 0.
+        // `import tardis --snapshot-every 0s` groups chain rows by exchange millisecond.
         let allowed = zero_allowed.contains(&c.flag) && c.args[0] != "synth";
         if allowed {
             assert_eq!(code, Some(1), "{} 0s: {err}", c.flag);

@@ -1,6 +1,6 @@
 //! `dealerflow import FORMAT FILE... --data-dir DIR`: import saved exchange data into a log: Deribit trade files
-//! (`deribit-json`) and option chains (`deribit-chain`), CBOE delayed-quote chains (`cboe-chain`) and US option
-//! trades with an inferred aggressor (`inferred-trades`).
+//! (`deribit-json`) and option chains (`deribit-chain`), Tardis.dev CSV files of Deribit (`tardis`), CBOE
+//! delayed-quote chains (`cboe-chain`) and US option trades with an inferred aggressor (`inferred-trades`).
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -9,6 +9,7 @@ use anyhow::{bail, Context, Result};
 use clap::{Args, Subcommand};
 use dealerflow_deribit::import::{import_deribit_chain, import_deribit_json, ChainImportOptions};
 use dealerflow_schemas::import::ImportSummary;
+use dealerflow_tardis::{import_tardis, ImportOptions};
 use dealerflow_us::{import_cboe_chain, import_inferred_trades};
 
 use crate::cmd::duration_flag;
@@ -74,6 +75,35 @@ enum ImportSource {
         #[arg(long, default_value = "5m", value_parser = duration_flag::ms)]
         snapshot_gap: i64,
     },
+    /// Import Tardis.dev CSV files of Deribit options, plain or gzip (told by the content, not the name): `trades`,
+    /// `options_chain` and `derivative_ticker` files, told apart by their header line.
+    ///
+    /// Trades become the same trade events as `deribit-json` writes for the same trades (a trade already in the
+    /// log by trade id is skipped, whichever importer wrote it), without mark or index price (Tardis has none);
+    /// their IV is implied from the price and the forward (Black-76, r = 0) when an options_chain file of the same
+    /// import has the forward of their expiry in the hour before, and is left empty otherwise. options_chain rows
+    /// are grouped per underlying into snapshots of --snapshot-every (each option's latest values in the
+    /// interval, stamped with the interval's latest row time): a forward per expiry, mark IVs, open interest and
+    /// Deribit's greeks. derivative_ticker rows (futures, perpetuals) give the index price, one per second: the
+    /// spot of `gex`. Rows of other exchanges, non-option symbols and bad fields are rejected one by one (file,
+    /// line, reason); a truncated gzip keeps the rows before the fault. Importing the same files again adds
+    /// nothing. Exit code 0 when everything was taken or already there, 2 when a row or a file was rejected, 1
+    /// when a file cannot be opened at all (before the log is touched) or the log fails.
+    #[command(
+        name = "tardis",
+        after_help = "Example: dealerflow import tardis deribit_options_chain_2023-04-12_OPTIONS.csv.gz deribit_trades_2023-04-12_OPTIONS.csv.gz deribit_derivative_ticker_2023-04-12_FUTURES.csv.gz --data-dir data/btc"
+    )]
+    Tardis {
+        /// Tardis CSV files (`trades`, `options_chain`, `derivative_ticker`), plain or .gz, in any order.
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+        /// The log directory (created if missing).
+        #[arg(long)]
+        data_dir: PathBuf,
+        /// Interval grouping options_chain rows into one snapshot (0ms: one per exchange millisecond).
+        #[arg(long, default_value = "1m", value_parser = duration_flag::ms)]
+        snapshot_every: i64,
+    },
     /// Import CBOE delayed-quote option chains (the quotedata.csv download of cboe.com).
     ///
     /// Each file becomes one snapshot at its quote time (the "Date:" line, New York time): the options as
@@ -126,6 +156,19 @@ then: dealerflow gex --data-dir data/spy --currency SPY --model flow --at 2025-0
 /// Runs `dealerflow import`.
 pub fn run(args: ImportArgs) -> Result<ExitCode> {
     match args.source {
+        ImportSource::Tardis {
+            files,
+            data_dir,
+            snapshot_every,
+        } => {
+            check_files(&files)?;
+            let opts = ImportOptions {
+                snapshot_interval_ms: snapshot_every,
+            };
+            let summary = import_tardis(&files, &data_dir, &opts)
+                .with_context(|| format!("importing into {}", data_dir.display()))?;
+            Ok(finish(&summary))
+        }
         ImportSource::CboeChain { files, data_dir } => {
             check_files(&files)?;
             let summary = import_cboe_chain(&files, &data_dir)
