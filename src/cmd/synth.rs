@@ -158,9 +158,9 @@ pub fn run(args: SynthArgs) -> Result<ExitCode> {
         _ => None,
     };
     let walls = match args.planted_walls {
-        Some(strength) => Some(
-            PlantedWalls::new(&config, PlantedWallsParams { strength }).map_err(with_flag)?,
-        ),
+        Some(strength) => {
+            Some(PlantedWalls::new(&config, PlantedWallsParams { strength }).map_err(with_flag)?)
+        }
         None => None,
     };
     let mut layered = None;

@@ -64,8 +64,8 @@ pub use index_path::{IndexPath, MARKET_CORRELATION};
 pub use listing::{option_name, ListedOption, Listing, OPENING_PROBABILITY};
 pub use planted::{HppPlantedEffect, NoPlantedEffect, PlantedEffect, PlantedHpp};
 pub use planted_walls::{
-    pin_strike, LayeredEffects, PlantedWalls, PlantedWallsParams, LARGE_STRIKE_SHARE, PIN_HALF_LIFE_MS,
-    PIN_RANGE,
+    pin_strike, LayeredEffects, PlantedWalls, PlantedWallsParams, LARGE_STRIKE_SHARE,
+    PIN_HALF_LIFE_MS, PIN_RANGE,
 };
 pub use regime::{Regime, RegimeChain};
 pub use strikes::{nice_step, strike_grid};
