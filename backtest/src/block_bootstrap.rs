@@ -58,6 +58,10 @@ impl Interval {
     };
 }
 
+/// Fewer blocks than this in the sample give no interval: the replicates would be a handful of rotations of the
+/// sample itself, and their spread says nothing about the sampling error.
+pub const MIN_BLOCKS: usize = 5;
+
 /// Block length for n observations whose dependence spans `dependence` consecutive observations (e.g. the number
 /// of samples one forward horizon overlaps): max(dependence, ⌈n^{1/3}⌉), at most n, at least 1. n^{1/3} is the
 /// order of the optimal block length for variance and distribution estimation (Hall, Horowitz & Jing 1995;
@@ -87,7 +91,8 @@ pub fn replicate_indices(n: usize, block: usize, seed: u64, r: u64) -> Vec<usize
 
 /// Percentile intervals of `k` statistics computed by `stats` (which fills a slice of k values from a list of
 /// indices into the sample), over `spec.replicates` circular-block replicates of n observations. Replicates
-/// run in parallel; the result does not depend on the number of threads.
+/// run in parallel; the result does not depend on the number of threads. Undefined (NaN ends) with fewer than
+/// [`MIN_BLOCKS`] blocks of data.
 pub fn percentile_intervals<F>(
     n: usize,
     block: usize,
@@ -98,7 +103,7 @@ pub fn percentile_intervals<F>(
 where
     F: Fn(&[usize], &mut [f64]) + Sync,
 {
-    if n == 0 || spec.replicates == 0 {
+    if n == 0 || spec.replicates == 0 || n < MIN_BLOCKS * block.max(1) {
         return vec![Interval::UNDEFINED; k];
     }
     let replicates: Vec<Vec<f64>> = (0..spec.replicates as u64)
@@ -250,5 +255,10 @@ mod tests {
         let spec = BootstrapSpec::default();
         let ci = percentile_intervals(10, 2, 1, &spec, |_, out| out[0] = f64::NAN)[0];
         assert!(ci.low.is_nan() && !ci.excludes(0.0));
+        // Four blocks of data: no interval, however many replicates.
+        let ci = percentile_intervals(8, 2, 1, &spec, |idx, out| out[0] = idx[0] as f64)[0];
+        assert!(ci.low.is_nan() && ci.high.is_nan());
+        let ci = percentile_intervals(10, 2, 1, &spec, |idx, out| out[0] = idx[0] as f64)[0];
+        assert!(ci.low.is_finite() && ci.low < ci.high);
     }
 }

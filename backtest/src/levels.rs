@@ -434,6 +434,12 @@ pub fn window_card(
             "only {n} samples (< {MIN_SAMPLES}): too few to tell an effect from noise"
         ));
     }
+    if n < crate::block_bootstrap::MIN_BLOCKS * block {
+        warnings.push(format!(
+            "fewer than {} blocks of {block} samples (one horizon): no intervals",
+            crate::block_bootstrap::MIN_BLOCKS
+        ));
+    }
     if independent_horizons < MIN_HORIZONS {
         warnings.push(format!(
             "only {independent_horizons} non-overlapping horizons (< {MIN_HORIZONS}): the samples are not independent; intervals are optimistic"
@@ -546,11 +552,11 @@ pub fn run_levels(
     if cfg.horizon_ms > last - first {
         return Err(BacktestError::NotEnoughData {
             reason: format!(
-                "the horizon ({} ms) is longer than the log ({} to {}, {} ms); use a shorter --horizon",
-                cfg.horizon_ms,
+                "the horizon ({}) is longer than the log ({} to {}, {}); use a shorter --horizon",
+                span_text(cfg.horizon_ms),
                 format_ms(first),
                 format_ms(last),
-                last - first
+                span_text(last - first)
             ),
         });
     }
@@ -637,8 +643,8 @@ pub fn run_levels(
         if windows.first().is_none_or(|w| w.1.is_empty()) {
             return Err(BacktestError::NotEnoughData {
                 reason: format!(
-                    "no sample of {currency} under the {model} model has a whole {} ms horizon after it; use a shorter --horizon or --every",
-                    cfg.horizon_ms
+                    "no sample of {currency} under the {model} model has a whole {} horizon after it; use a shorter --horizon or --every",
+                    span_text(cfg.horizon_ms)
                 ),
             });
         }
@@ -665,6 +671,27 @@ pub fn run_levels(
         models,
         warnings,
     })
+}
+
+/// A span of time as days, hours, minutes, seconds and ms (`1d 2h`, `23h 59m 59s`).
+fn span_text(ms: i64) -> String {
+    let parts = [
+        (ms / 86_400_000, "d"),
+        (ms / 3_600_000 % 24, "h"),
+        (ms / 60_000 % 60, "m"),
+        (ms / 1000 % 60, "s"),
+        (ms % 1000, "ms"),
+    ];
+    let text: Vec<String> = parts
+        .iter()
+        .filter(|(n, _)| *n != 0)
+        .map(|(n, unit)| format!("{n}{unit}"))
+        .collect();
+    if text.is_empty() {
+        "0ms".into()
+    } else {
+        text.join(" ")
+    }
 }
 
 /// The outcomes of `series` in `all`, then one set per regime.

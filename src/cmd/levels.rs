@@ -133,6 +133,10 @@ fn with_flag(e: BacktestError) -> anyhow::Error {
         },
         _ => None,
     };
+    // The engine's own message, as `gex` prints it (e.g. the oi model on a log without open interest).
+    if let BacktestError::Engine { source } = e {
+        return source.into();
+    }
     match flag {
         Some(flag) => anyhow::Error::new(e).context(flag),
         None => e.into(),
