@@ -207,7 +207,7 @@ impl PlantedEffect for PlantedWalls {
         else {
             return 0.0;
         };
-        if kappa == 0.0 || !(spot_usd > 0.0) {
+        if kappa == 0.0 || spot_usd.is_nan() || spot_usd <= 0.0 {
             return 0.0;
         }
         // θ per year of the pull ln S → ln K*: half-life PIN_HALF_LIFE_MS / κ.
