@@ -24,6 +24,8 @@ use crate::cmd::duration_flag;
 #[derive(Debug, Args)]
 #[command(after_help = "Examples:\n  \
 dealerflow synth --days 30 --seed 7 --data-dir data/synth --currencies BTC,ETH\n  \
+dealerflow synth --days 30 --seed 3 --currencies BTC --planted-walls 1 --data-dir data/walls (then: dealerflow \
+levels --data-dir data/walls --model all)\n  \
 dealerflow synth --days 21 --seed 3 --data-dir data/planted --currencies BTC --planted-alpha 1 --planted-beta 0.5 \
 --planted-lookback 1d\n  \
 dealerflow backtest --data-dir data/planted --lookback 1d --grid 'alpha=0:2:0.5,beta=0:2:0.5' --horizon 15m\n\n\
@@ -31,15 +33,7 @@ Planted effect: each minute the generator folds what it has written with the eng
 HPP* = sign(ΔS)·NGI + α*_eff·VSS + β*_eff·CHL24h (flow model, r = 0, the given lookback and IQR window) and moves \
 the index over the minute with σ = σ₀·exp(−κ·asinh(HPP*/s)), σ₀ the normal regime's volatility and s the IQR of NGI over the first day \
 (held fixed; σ = σ₀ during that day). \
-A backtest with the same --lookback and --hpp-window should rank (α*, β*) best by ic_vol.\n\n\
-Planted walls (--planted-walls κ, 0 to 1): each minute the generator computes the dealers' net GEX per strike with \
-the engine (flow model, r = 0) and, over the minute, pulls ln S towards the nearest strike within 5 % of spot whose \
-net GEX is at least a quarter of the largest positive one there (mean reversion with half-life 3 h/κ: pinning), and \
-multiplies the volatility by exp(−κ·ln 2·tanh(NGI/s)), s the mean |NGI| so far (up to ×2 where dealers are short \
-gamma, down to ×½ where long). κ = 0 writes exactly the log without the flag. With --planted-alpha the walls \
-rescale the HPP-driven volatility and add the pull. Check the levels with dealerflow levels, e.g.\n  \
-dealerflow synth --days 30 --seed 3 --currencies BTC --planted-walls 1 --data-dir data/walls\n  \
-dealerflow levels --data-dir data/walls --model all")]
+A backtest with the same --lookback and --hpp-window should rank (α*, β*) best by ic_vol.")]
 pub struct SynthArgs {
     /// Days to simulate.
     #[arg(long)]
@@ -84,7 +78,15 @@ pub struct SynthArgs {
     #[arg(long, default_value = "7d", requires = "planted_alpha", value_parser = duration_flag::positive_ms)]
     planted_window: i64,
     /// κ of the planted walls, 0 to 1: pin the index near large positive-gamma strikes and scale its volatility
-    /// with the sign of dealer gamma (see below). Off by default.
+    /// with the sign of dealer gamma. Off by default.
+    ///
+    /// Each minute the generator computes the dealers' net GEX per strike with the engine (flow model, r = 0)
+    /// and, over the minute, pulls ln S towards the nearest strike within 5 % of spot whose net GEX is at least a
+    /// quarter of the largest positive one there (mean reversion with half-life 3 h/κ: pinning), and multiplies
+    /// the volatility by exp(−κ·ln 2·tanh(NGI/s)), s the mean |NGI| so far (up to ×2 where dealers are short
+    /// gamma, down to ×½ where they are long). κ = 0 writes exactly the log without the flag. With
+    /// --planted-alpha the walls rescale the HPP-driven volatility and add the pull. `dealerflow levels` scores
+    /// what a log's levels did (docs/FORMULAS.md §11.7).
     #[arg(long, value_name = "KAPPA")]
     planted_walls: Option<f64>,
 }
