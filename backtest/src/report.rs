@@ -4,7 +4,7 @@
 //! CSV columns: `rank`, `set` (index in grid or draw order), one column per swept parameter named as in
 //! `--grid`, then `objective_in_sample`, `objective_out_of_sample`, `ic_vol`, `ic_trend`, `bucket_separation`,
 //! `sharpe_annualized`, `deflated_sharpe`, `pnl`, `turnover`, `active_steps`, `amplified_samples`,
-//! `long_gamma_samples`, `forward_samples`, and one `regime:NAME` column per regime (the objective on that
+//! `long_gamma_samples`, `forward_samples`, `ic_vol_hpp`, `ic_trend_d`, and one `regime:NAME` column per regime (the objective on that
 //! regime). Metrics other than the per-regime and out-of-sample columns are in sample. Numbers are written as
 //! the shortest decimal that reads back to the same f64 (in exponent form when very small or large, e.g.
 //! `3.2e-31`); undefined values are empty.
@@ -67,6 +67,8 @@ pub fn csv_header(layout: &ReportLayout, outcome: &SweepOutcome) -> Vec<String> 
             "amplified_samples",
             "long_gamma_samples",
             "forward_samples",
+            "ic_vol_hpp",
+            "ic_trend_d",
         ]
         .map(String::from),
     );
@@ -93,6 +95,8 @@ pub fn csv_row(layout: &ReportLayout, rank: usize, set: usize, r: &SetResult) ->
         m.amplified_samples.to_string(),
         m.long_gamma_samples.to_string(),
         m.forward_samples.to_string(),
+        num(m.ic_vol_hpp),
+        num(m.ic_trend_d),
     ]);
     row.extend(r.regimes.iter().map(|&v| num(v)));
     row

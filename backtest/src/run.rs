@@ -69,7 +69,8 @@ pub struct BacktestConfig {
     pub random: Option<usize>,
     /// Seed of the random draw.
     pub seed: u64,
-    /// Name of the ranking objective (`ic_vol`, `ic_trend`, `bucket_separation`, `sharpe`, `pnl`).
+    /// Name of the ranking objective (`ic_vol`, `ic_trend`, `bucket_separation`, `sharpe`, `pnl`, `ic_vol_hpp`,
+    /// `ic_trend_d`).
     pub objective: String,
     /// Regimes.
     pub regimes: Regimes,

@@ -121,6 +121,8 @@ fn empty_metrics() -> WindowMetrics {
         forward_samples: 0,
         ic_vol: f64::NAN,
         ic_trend: f64::NAN,
+        ic_vol_hpp: f64::NAN,
+        ic_trend_d: f64::NAN,
         bucket_separation: f64::NAN,
         amplified_samples: 0,
         long_gamma_samples: 0,

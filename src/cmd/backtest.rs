@@ -23,7 +23,7 @@ use crate::cmd::sync_clickhouse::{require_reachable, runtime, OptionalClickHouse
 #[command(
     after_help = "Grid: name=start:stop:step (inclusive) or name=v1|v2|v3, comma-separated; parameters: \
 alpha, beta, theta_flip, theta_gamma, theta_pin, theta_vanna, theta_charm (others keep --alpha, --beta and the \
-engine's default thresholds).\nObjectives: ic_vol (lower is better), ic_trend, bucket_separation, sharpe, pnl.\n\n\
+engine's default thresholds).\nObjectives: ic_vol (lower is better), ic_trend, bucket_separation, sharpe, pnl; ic_vol_hpp (lower is better) and\nic_trend_d keep the earlier readings of HPP for comparison.\n\n\
 Examples:\n  dealerflow backtest --data-dir data/btc --grid 'alpha=0:2:0.1,beta=0:2:0.1' --auto-regimes --heatmap ab.svg\n  \
 dealerflow backtest --data-dir data/btc --grid 'alpha=0:2:0.1,beta=0:2:0.1,theta_gamma=0.01:0.05:0.01' \
 --objective sharpe --fee-bps 5 --out results.csv\n  \
@@ -46,7 +46,7 @@ pub struct BacktestArgs {
     /// Seed of the random search.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
-    /// Ranking objective: ic_vol, ic_trend, bucket_separation, sharpe, pnl.
+    /// Ranking objective: ic_vol, ic_trend, bucket_separation, sharpe, pnl, ic_vol_hpp, ic_trend_d.
     #[arg(long, default_value = "ic_vol")]
     pub objective: String,
     /// Named regimes from a TOML file (`[[regime]]` tables with name, from, to).
