@@ -160,7 +160,7 @@ pub fn run(args: SynthArgs) -> Result<ExitCode> {
         }
         let q = p.params();
         eprintln!(
-            "planted effect: HPP at alpha {} beta {} (lookback {} ms, IQR window {} ms) drives the index volatility with strength {}; {} engine evaluations",
+            "planted effect: the dampening score D = sign(dS)*HPP at alpha {} beta {} (lookback {} ms, IQR window {} ms) drives the index volatility with strength {}; {} engine evaluations",
             q.alpha, q.beta, q.lookback_ms, q.window_ms, q.strength, p.evaluations()
         );
     }
