@@ -878,10 +878,7 @@ mod tests {
     fn the_four_rank_correlations_read_hpp_and_the_dampening_score_as_documented() {
         let f = features(3_000);
         let universe = forward_universe(&f, 0);
-        let window = Window {
-            name: "all".into(),
-            segments: vec![0..f.len()],
-        };
+        let window = Window::time_range(&f, "all", f.ts_ms[0], f.ts_ms[f.len() - 1] + 1);
         let g = WindowGroup::new(&f, 0, vec![window]);
         let mut sc = ScoredSamples::new(&f);
         let mut s = Scratch::default();
