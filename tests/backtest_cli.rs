@@ -98,6 +98,7 @@ fn sweep_report_csv_heatmap_and_cache_reuse() {
         "12 parameter sets tried",
         "deflated Sharpe",
         "probability of backtest overfitting",
+        "confidence set of the best sets (95 %",
         "walk-forward",
     ] {
         assert!(stdout.contains(part), "{part}: {stdout}");
@@ -116,6 +117,16 @@ fn sweep_report_csv_heatmap_and_cache_reuse() {
     assert_eq!(rows.len(), 12);
     let objective: Vec<f64> = rows.iter().filter_map(|r| r[5].parse().ok()).collect();
     assert!(objective.windows(2).all(|w| w[0] <= w[1]), "{objective:?}");
+    // The confidence set: every set marked, the best among the members, as many members as printed.
+    let col = head.iter().position(|&c| c == "in_confidence_set").unwrap();
+    assert_eq!(head[col + 1], "confidence_p_value");
+    assert!(rows.iter().all(|r| r[col] == "true" || r[col] == "false"));
+    assert_eq!(rows[0][col], "true");
+    let members = rows.iter().filter(|r| r[col] == "true").count();
+    assert!(
+        stdout.contains(&format!("): {members} of 12 sets")),
+        "{members}: {stdout}"
+    );
     let mut sets: Vec<usize> = rows.iter().map(|r| r[1].parse().unwrap()).collect();
     sets.sort_unstable();
     assert_eq!(sets, (0..12).collect::<Vec<_>>());
@@ -173,6 +184,10 @@ fn bad_specifications_fail_before_any_work() {
             "multiple of the sampling step",
         ),
         (vec!["--grid", "alpha=0|1", "--blocks", "5"], "even number"),
+        (
+            vec!["--grid", "alpha=0|1", "--confidence-level", "1.5"],
+            "--confidence-level",
+        ),
         (
             vec!["--grid", "alpha=0|1", "--heatmap", "x.svg"],
             "put both alpha and beta",

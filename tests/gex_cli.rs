@@ -243,6 +243,12 @@ fn gex_matches_an_independent_black_scholes_on_real_trades() {
         }
         assert_eq!(j["at_ms"], t);
         assert_eq!(j["model"], "flow");
+        // The dampening score is D = sign(ΔS)·HPP, exactly.
+        let sign = j["spot_change_sign"].as_i64().unwrap();
+        assert!((-1..=1).contains(&sign), "{at}: sign(ΔS) = {sign}");
+        let hpp = j["hpp"].as_f64().unwrap();
+        let want = if sign == 0 { 0.0 } else { sign as f64 * hpp };
+        assert_eq!(j["dampening"].as_f64().unwrap(), want, "{at}: D");
         let spot = j["spot"].as_f64().unwrap();
         let (lines, spots) = reference(&trades, t);
         assert!(

@@ -2,7 +2,7 @@
 //! day (flow and open-interest models) are kept as golden files under `data/golden/`, written before the crates were
 //! split, and must not change. Each query runs twice: cold (checkpoints built) and warm (checkpoints read). (When
 //! each expiry gained `forward_usd` and `forward_source`, and the report `dividend_yield`, the files gained those
-//! lines and nothing else: no value changed.)
+//! lines and nothing else: no value changed; likewise when the report gained `spot_change_sign` and `dampening`.)
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod cli_support;

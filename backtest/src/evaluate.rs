@@ -2,7 +2,11 @@
 //!
 //! Per set, every sample is re-scored once ([`ScoredSamples`]: HPP and bucket through [`crate::scoring`]) and
 //! the samples with forward values are sorted once by HPP (and, derived from that order in linear time, by
-//! −HPP·sign(ΔS) for `ic_trend`). Each window then takes its samples' ranks from the global order — the order
+//! −D = −sign(ΔS)·HPP, the negated dampening score). Four rank correlations come from these two orders:
+//! `ic_vol` = ρ(D, forward vol), `ic_trend` = ρ(−HPP, forward return), and the earlier definitions kept for
+//! comparison, `ic_vol_hpp` = ρ(HPP, forward vol) and `ic_trend_d` = ρ(−D, forward return). A rank correlation
+//! of a negated key is the negated correlation, exactly (the centered ranks change sign, their squares do not),
+//! so ρ(D, ·) is computed as −ρ(−D, ·) and ρ(−HPP, ·) as −ρ(HPP, ·). Each window then takes its samples' ranks from the global order — the order
 //! of a subset is the subset of the order — so the cost per set is one sort plus linear passes, not one sort
 //! per window.
 //!
@@ -37,10 +41,14 @@ pub const MIN_BUCKET_SAMPLES: u64 = 10;
 /// What to compute on a window.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Need {
-    /// Spearman of HPP vs forward realized vol.
+    /// Spearman of D = sign(ΔS)·HPP vs forward realized vol.
     pub ic_vol: bool,
-    /// Spearman of −HPP·sign(ΔS) vs forward return.
+    /// Spearman of −HPP vs forward log return.
     pub ic_trend: bool,
+    /// Spearman of HPP vs forward realized vol (the earlier `ic_vol`).
+    pub ic_vol_hpp: bool,
+    /// Spearman of −D vs forward log return (the earlier `ic_trend`).
+    pub ic_trend_d: bool,
     /// Bucket separation.
     pub buckets: bool,
     /// The rule strategy.
@@ -52,6 +60,8 @@ impl Need {
     pub const NONE: Need = Need {
         ic_vol: false,
         ic_trend: false,
+        ic_vol_hpp: false,
+        ic_trend_d: false,
         buckets: false,
         strategy: false,
     };
@@ -59,6 +69,8 @@ impl Need {
     pub const ALL: Need = Need {
         ic_vol: true,
         ic_trend: true,
+        ic_vol_hpp: true,
+        ic_trend_d: true,
         buckets: true,
         strategy: true,
     };
@@ -86,10 +98,14 @@ pub struct WindowMetrics {
     pub samples: u64,
     /// Samples with forward values for the horizon.
     pub forward_samples: u64,
-    /// Spearman ρ of HPP vs forward realized vol.
+    /// Spearman ρ of the dampening score D = sign(ΔS)·HPP vs forward realized vol (lower is better).
     pub ic_vol: f64,
-    /// Spearman ρ of −HPP·sign(ΔS) vs forward log return.
+    /// Spearman ρ of −HPP vs forward log return.
     pub ic_trend: f64,
+    /// Spearman ρ of HPP vs forward realized vol (the earlier reading of HPP as the dampening score).
+    pub ic_vol_hpp: f64,
+    /// Spearman ρ of −D = −sign(ΔS)·HPP vs forward log return (the earlier `ic_trend`).
+    pub ic_trend_d: f64,
     /// (mean fwd vol amplified − mean fwd vol dampened/pinned) / sd(fwd vol).
     pub bucket_separation: f64,
     /// Samples (with forward values) in `amplified`.
@@ -245,8 +261,8 @@ pub struct ScoredSamples<'f> {
     unweighted_for: Option<[u64; 5]>,
     /// `order_key(HPP)`, sample, sign(ΔS) over the universe, sorted.
     by_hpp: Vec<Keyed>,
-    /// `order_key(−HPP·sign ΔS)`, sample over the universe, sorted.
-    by_trend: Vec<Keyed>,
+    /// `order_key(−D)` = `order_key(−HPP·sign ΔS)`, sample over the universe, sorted.
+    by_neg_d: Vec<Keyed>,
     rank: RankScratch,
     negative: Vec<Keyed>,
     positive: Vec<Keyed>,
@@ -263,7 +279,7 @@ impl<'f> ScoredSamples<'f> {
             unweighted: Vec::new(),
             unweighted_for: None,
             by_hpp: Vec::new(),
-            by_trend: Vec::new(),
+            by_neg_d: Vec::new(),
             rank: RankScratch::default(),
             negative: Vec::new(),
             positive: Vec::new(),
@@ -302,8 +318,9 @@ impl<'f> ScoredSamples<'f> {
             );
         }
         self.by_hpp.clear();
-        self.by_trend.clear();
-        if need.ic_vol || need.ic_trend {
+        self.by_neg_d.clear();
+        let with_neg_d = need.ic_vol || need.ic_trend_d;
+        if with_neg_d || need.ic_trend || need.ic_vol_hpp {
             let (hpp, sign) = (&self.hpp, &f.spot_change_sign);
             self.by_hpp.extend(universe.iter().map(|&i| Keyed {
                 key: order_key(hpp[i as usize]),
@@ -312,15 +329,15 @@ impl<'f> ScoredSamples<'f> {
             }));
             sort_by_key(&mut self.by_hpp, &mut self.rank);
         }
-        if need.ic_trend {
-            self.trend_order();
+        if with_neg_d {
+            self.neg_d_order();
         }
     }
 
-    /// The order of x = −HPP·sign(ΔS) from the order of HPP, in linear time: samples with sign −1 keep the
+    /// The order of x = −D = −HPP·sign(ΔS) from the order of HPP, in linear time: samples with sign −1 keep the
     /// HPP order (x = HPP), samples with sign +1 take it reversed (x = −HPP), samples with sign 0 have x = 0.
     /// The first two runs are merged around the block of zeros.
-    fn trend_order(&mut self) {
+    fn neg_d_order(&mut self) {
         let by_hpp = &self.by_hpp;
         let n = by_hpp.len();
         // Branch-free partitions (the signs are in no order): write every element, keep the wanted ones.
@@ -348,7 +365,7 @@ impl<'f> ScoredSamples<'f> {
             };
             np += usize::from(r.aux > 0);
         }
-        let out = &mut self.by_trend;
+        let out = &mut self.by_neg_d;
         out.reserve(n);
         let (a, b, zero) = (&negative[..nn], &positive[..np], &zero[..nz]);
         let (sa, sb) = (
@@ -663,30 +680,53 @@ pub fn evaluate_group(
             forward_samples: w.fwd_idx.len() as u64,
             ic_vol: f64::NAN,
             ic_trend: f64::NAN,
+            ic_vol_hpp: f64::NAN,
+            ic_trend_d: f64::NAN,
             bucket_separation: f64::NAN,
             amplified_samples: 0,
             long_gamma_samples: 0,
             strategy: StrategyStats::default(),
         })
         .collect();
+    // ρ of a negated key is the negated ρ, exactly (module docs); `0.0 - ρ` keeps a zero positive.
     if need.ic_vol {
+        group_spearman(
+            g,
+            &sc.by_neg_d,
+            &g.vol_deviation2,
+            |w| &w.vol_target,
+            s,
+            |w, v| out[w].ic_vol = 0.0 - v,
+        );
+    }
+    if need.ic_trend {
+        group_spearman(
+            g,
+            &sc.by_hpp,
+            &g.ret_deviation2,
+            |w| &w.ret_target,
+            s,
+            |w, v| out[w].ic_trend = 0.0 - v,
+        );
+    }
+    if need.ic_vol_hpp {
         group_spearman(
             g,
             &sc.by_hpp,
             &g.vol_deviation2,
             |w| &w.vol_target,
             s,
-            |w, v| out[w].ic_vol = v,
+            |w, v| out[w].ic_vol_hpp = v,
         );
     }
-    if need.ic_trend {
+    if need.ic_trend_d {
         group_spearman(
             g,
-            &sc.by_trend,
+            &sc.by_neg_d,
             &g.ret_deviation2,
             |w| &w.ret_target,
             s,
-            |w, v| out[w].ic_trend = v,
+            |w, v| out[w].ic_trend_d = v,
         );
     }
     for (w, m) in g.windows.iter().zip(out.iter_mut()) {
@@ -832,6 +872,66 @@ mod tests {
         }
         // Every bucket occurs, so both halves of the rules were exercised.
         assert!(seen.iter().all(|&n| n > 0), "{seen:?}");
+    }
+
+    #[test]
+    fn the_four_rank_correlations_read_hpp_and_the_dampening_score_as_documented() {
+        let f = features(3_000);
+        let universe = forward_universe(&f, 0);
+        let window = Window::time_range(&f, "all", f.ts_ms[0], f.ts_ms[f.len() - 1] + 1);
+        let g = WindowGroup::new(&f, 0, vec![window]);
+        let mut sc = ScoredSamples::new(&f);
+        let mut s = Scratch::default();
+        let h = &f.horizons[0];
+        let pw = &g.windows()[0];
+        let vol: Vec<f64> = pw
+            .fwd_idx
+            .iter()
+            .map(|&i| h.fwd_realized_vol[i as usize])
+            .collect();
+        let ret: Vec<f64> = pw
+            .fwd_idx
+            .iter()
+            .map(|&i| h.fwd_log_return[i as usize])
+            .collect();
+        for (alpha, beta) in [(0.6, 1.4), (0.0, 0.0), (2.0, 0.5)] {
+            let p = set(alpha, beta, ScenarioParams::default());
+            sc.compute(&p, &universe, Need::ALL);
+            let m = &evaluate_group(&f, &g, &sc, 0.0, Need::ALL, &mut s)[0];
+            let at = |x: &dyn Fn(usize) -> f64| -> Vec<f64> {
+                pw.fwd_idx.iter().map(|&i| x(i as usize)).collect()
+            };
+            let hpp = |i: usize| sc.hpp()[i];
+            let d = |i: usize| f64::from(f.spot_change_sign[i]) * sc.hpp()[i];
+            let expect = [
+                (m.ic_vol, spearman(&at(&d), &vol), "ic_vol = ρ(D, vol)"),
+                (
+                    m.ic_trend,
+                    spearman(&at(&|i| -hpp(i)), &ret),
+                    "ic_trend = ρ(−HPP, ret)",
+                ),
+                (
+                    m.ic_vol_hpp,
+                    spearman(&at(&hpp), &vol),
+                    "ic_vol_hpp = ρ(HPP, vol)",
+                ),
+                (
+                    m.ic_trend_d,
+                    spearman(&at(&|i| -d(i)), &ret),
+                    "ic_trend_d = ρ(−D, ret)",
+                ),
+            ];
+            for (got, want, what) in expect {
+                let want = want.unwrap();
+                assert!(
+                    (got - want).abs() <= 1e-12 * want.abs().max(1e-300),
+                    "{what} at ({alpha}, {beta}): {got} vs {want}"
+                );
+            }
+            // With ΔS of both signs the two readings differ.
+            assert_ne!(m.ic_vol.to_bits(), m.ic_vol_hpp.to_bits());
+        }
+        assert!(f.spot_change_sign.contains(&-1) && f.spot_change_sign.contains(&1));
     }
 
     /// ρ of every window of `g` by both accumulations, for the order of `values` (one per sample).

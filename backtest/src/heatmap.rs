@@ -2,7 +2,8 @@
 //! than [`MAX_DISTINCT`] distinct values, as in a random search, one of [`BINS`] equal bins per axis), coloured
 //! by the best in-sample objective among the sets falling in the cell (the other swept parameters at their
 //! best). Colour runs from dark (worse) to bright (better) whatever the objective's direction; the scale's ends
-//! are labelled with the objective's own values. Empty cells stay white. SVG only.
+//! are labelled with the objective's own values. Empty cells stay white. Cells holding a member of the confidence
+//! set of the best sets are outlined in red, the best set's cell with a cross. SVG only.
 
 use std::path::Path;
 
@@ -123,6 +124,13 @@ pub fn draw_heatmap(
             best[c] = r.score;
         }
     }
+    // Cells with a member of the confidence set.
+    let mut in_set = vec![false; ax.cells() * bx.cells()];
+    for r in &outcome.results {
+        if r.in_confidence_set == Some(true) {
+            in_set[ax.cell_of(r.params.alpha) * bx.cells() + bx.cell_of(r.params.beta)] = true;
+        }
+    }
     let finite: Vec<f64> = best.iter().copied().filter(|v| v.is_finite()).collect();
     let lo = finite.iter().copied().fold(f64::INFINITY, f64::min);
     let hi = finite.iter().copied().fold(f64::NEG_INFINITY, f64::max);
@@ -181,6 +189,39 @@ pub fn draw_heatmap(
             ))
         }))
         .map_err(e)?;
+    let outline = RGBColor(220, 30, 30);
+    let cells = (0..ax.cells()).flat_map(|i| (0..bx.cells()).map(move |j| (i, j)));
+    chart
+        .draw_series(
+            cells
+                .filter(|&(i, j)| in_set[i * bx.cells() + j])
+                .map(|(i, j)| {
+                    let (wx, wy) = (ax.edges[i + 1] - ax.edges[i], bx.edges[j + 1] - bx.edges[j]);
+                    Rectangle::new(
+                        [
+                            (ax.edges[i] + 0.06 * wx, bx.edges[j] + 0.06 * wy),
+                            (ax.edges[i + 1] - 0.06 * wx, bx.edges[j + 1] - 0.06 * wy),
+                        ],
+                        outline.stroke_width(3),
+                    )
+                }),
+        )
+        .map_err(e)?;
+    if let Some(&b) = outcome.ranking.first() {
+        let p = outcome.results[b].params;
+        let (i, j) = (ax.cell_of(p.alpha), bx.cell_of(p.beta));
+        let (cx, cy) = (
+            (ax.edges[i] + ax.edges[i + 1]) / 2.0,
+            (bx.edges[j] + bx.edges[j + 1]) / 2.0,
+        );
+        chart
+            .draw_series(std::iter::once(Cross::new(
+                (cx, cy),
+                6,
+                BLACK.stroke_width(2),
+            )))
+            .map_err(e)?;
+    }
     // Colour scale.
     let steps = 50;
     let (_, h) = legend.dim_in_pixel();
@@ -217,6 +258,22 @@ pub fn draw_heatmap(
             style.clone(),
         ))
         .map_err(e)?;
+    if let Some(cs) = &outcome.confidence_set {
+        legend
+            .draw(&Text::new(
+                format!("red: {:.0} % set", cs.level * 100.0),
+                (0, bottom + 35),
+                style.clone(),
+            ))
+            .map_err(e)?;
+        legend
+            .draw(&Text::new(
+                format!("{} of {}; x: best", cs.size, outcome.trials),
+                (0, bottom + 52),
+                style.clone(),
+            ))
+            .map_err(e)?;
+    }
     root.present().map_err(e)?;
     Ok(())
 }

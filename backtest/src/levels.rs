@@ -1,4 +1,4 @@
-//! The level scorecard: do the engine's levels mean anything on this log? (docs/FORMULAS.md §10.8)
+//! The level scorecard: do the engine's levels mean anything on this log? (docs/FORMULAS.md §10.9)
 //!
 //! At every multiple of the sampling step the engine's levels are taken as of that time
 //! ([`crate::level_samples`]); over the following horizon the spot path says

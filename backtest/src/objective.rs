@@ -1,11 +1,14 @@
 //! What a sweep ranks parameter sets by (`--objective`), and how each objective is oriented, aggregated over
 //! CSCV halves and reported:
 //!
-//! - `ic_vol`: Spearman ρ of HPP against forward realized volatility. HPP > 0 reads as dampening, so a useful
-//!   score has a negative ρ: **lower is better** (docs/FORMULAS.md §10.4); ranked by −ρ.
-//! - `ic_trend`: Spearman ρ of −HPP·sign(ΔS) against the forward log return: positive when the score predicts
-//!   continuation of the last move when hedging reinforces it (HPP < 0) and reversal when it opposes it; higher
-//!   is better.
+//! - `ic_vol`: Spearman ρ of the dampening score D = sign(ΔS)·HPP against forward realized volatility. The
+//!   dealers' hedge opposes the last move when D > 0, so a useful score has a negative ρ: **lower is better**
+//!   (docs/FORMULAS.md §7.5, §10.4); ranked by −ρ.
+//! - `ic_trend`: Spearman ρ of −HPP against the forward log return: HPP is the signed dealer hedge flow
+//!   (+ = dealers sell the underlying), so a useful score predicts the return with −HPP; higher is better.
+//! - `ic_vol_hpp` and `ic_trend_d`: the earlier definitions, kept for comparison: ρ of HPP itself against
+//!   forward realized volatility (lower is better; it reads HPP > 0 as dampening, right only after a rise), and
+//!   ρ of −D = −HPP·sign(ΔS) against the forward log return (higher is better).
 //! - `bucket_separation`: (mean forward realized vol of `amplified` samples − that of `dampened` and `pinned`
 //!   samples, the long-gamma buckets) / standard deviation of forward realized vol over the window; higher is
 //!   better; undefined with fewer than [`crate::evaluate::MIN_BUCKET_SAMPLES`] samples on either side.
@@ -23,10 +26,14 @@ use crate::metrics::sharpe::{Annual365, SampleStep, SharpeRatio};
 /// A ranking objective (module docs).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Objective {
-    /// Spearman of HPP vs forward realized vol (lower is better).
+    /// Spearman of D = sign(ΔS)·HPP vs forward realized vol (lower is better).
     IcVol,
-    /// Spearman of −HPP·sign(ΔS) vs forward log return.
+    /// Spearman of −HPP vs forward log return.
     IcTrend,
+    /// Spearman of HPP vs forward realized vol (lower is better; the earlier `ic_vol`).
+    IcVolHpp,
+    /// Spearman of −D vs forward log return (the earlier `ic_trend`).
+    IcTrendD,
     /// Normalized forward-vol gap between amplified and long-gamma buckets.
     BucketSeparation,
     /// Annualized Sharpe ratio of the rule strategy after fees.
@@ -37,12 +44,14 @@ pub enum Objective {
 
 impl Objective {
     /// Every objective.
-    pub const ALL: [Objective; 5] = [
+    pub const ALL: [Objective; 7] = [
         Objective::IcVol,
         Objective::IcTrend,
         Objective::BucketSeparation,
         Objective::Sharpe,
         Objective::Pnl,
+        Objective::IcVolHpp,
+        Objective::IcTrendD,
     ];
 
     /// The `--objective` name.
@@ -50,6 +59,8 @@ impl Objective {
         match self {
             Objective::IcVol => "ic_vol",
             Objective::IcTrend => "ic_trend",
+            Objective::IcVolHpp => "ic_vol_hpp",
+            Objective::IcTrendD => "ic_trend_d",
             Objective::BucketSeparation => "bucket_separation",
             Objective::Sharpe => "sharpe",
             Objective::Pnl => "pnl",
@@ -70,9 +81,9 @@ impl Objective {
             })
     }
 
-    /// True when a lower value is better (`ic_vol`).
+    /// True when a lower value is better (`ic_vol`, `ic_vol_hpp`).
     pub fn lower_is_better(self) -> bool {
-        self == Objective::IcVol
+        matches!(self, Objective::IcVol | Objective::IcVolHpp)
     }
 
     /// What must be computed to evaluate this objective on a window.
@@ -84,6 +95,14 @@ impl Objective {
             },
             Objective::IcTrend => Need {
                 ic_trend: true,
+                ..Need::NONE
+            },
+            Objective::IcVolHpp => Need {
+                ic_vol_hpp: true,
+                ..Need::NONE
+            },
+            Objective::IcTrendD => Need {
+                ic_trend_d: true,
                 ..Need::NONE
             },
             Objective::BucketSeparation => Need {
@@ -102,6 +121,8 @@ impl Objective {
         match self {
             Objective::IcVol => m.ic_vol,
             Objective::IcTrend => m.ic_trend,
+            Objective::IcVolHpp => m.ic_vol_hpp,
+            Objective::IcTrendD => m.ic_trend_d,
             Objective::BucketSeparation => m.bucket_separation,
             Objective::Sharpe => m.sharpe_annualized(step),
             Objective::Pnl => m.strategy.pnl,

@@ -6,9 +6,10 @@
 //! fold's lookback and window, exactly as the feature cache will score it; then the spot takes one exact GBM
 //! step (Glasserman, *Monte Carlo Methods in Financial Engineering*, §3.2) with volatility
 //!
-//! σ_t = σ₀ · exp(−κ · clamp(HPP*_t / IQR(NGI)_t, −3, 3)),
+//! σ_t = σ₀ · exp(−κ · clamp(D*_t / IQR(NGI)_t, −3, 3)),   D*_t = sign(ΔS)·HPP*_t,
 //!
-//! so forward realized vol falls as HPP* rises (HPP > 0 reads as dampening). κ = 0 plants nothing. ADV is
+//! so forward realized vol falls as the dampening score D* rises (the dealers' hedge opposes the last move when
+//! D* > 0, docs/FORMULAS.md §7.5). κ = 0 plants nothing. ADV is
 //! constant; the zero-gamma level sits a random 0–4 % from spot and the major positive strike on the nearest
 //! 1 000 USD, so every scenario bucket occurs. Deterministic for a seed (ChaCha8).
 
@@ -104,8 +105,9 @@ pub fn planted_samples(cfg: &PlantedConfig) -> Result<Vec<EngineSample>, Backtes
             vss,
             chl24h,
         })?;
+        let d = f64::from(score.spot_change_sign) * score.hpp;
         let z = if score.iqr_ngi > 0.0 {
-            (score.hpp / score.iqr_ngi).clamp(-3.0, 3.0)
+            (d / score.iqr_ngi).clamp(-3.0, 3.0)
         } else {
             0.0
         };

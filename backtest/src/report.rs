@@ -4,8 +4,9 @@
 //! CSV columns: `rank`, `set` (index in grid or draw order), one column per swept parameter named as in
 //! `--grid`, then `objective_in_sample`, `objective_out_of_sample`, `ic_vol`, `ic_trend`, `bucket_separation`,
 //! `sharpe_annualized`, `deflated_sharpe`, `pnl`, `turnover`, `active_steps`, `amplified_samples`,
-//! `long_gamma_samples`, `forward_samples`, and one `regime:NAME` column per regime (the objective on that
-//! regime). Metrics other than the per-regime and out-of-sample columns are in sample. Numbers are written as
+//! `long_gamma_samples`, `forward_samples`, `ic_vol_hpp`, `ic_trend_d`, `in_confidence_set` (`true`/`false`, empty
+//! when no confidence set could be built), `confidence_p_value` (the set's model-confidence-set p-value), and one
+//! `regime:NAME` column per regime (the objective on that regime). Metrics other than the per-regime and out-of-sample columns are in sample. Numbers are written as
 //! the shortest decimal that reads back to the same f64 (in exponent form when very small or large, e.g.
 //! `3.2e-31`); undefined values are empty.
 
@@ -67,6 +68,10 @@ pub fn csv_header(layout: &ReportLayout, outcome: &SweepOutcome) -> Vec<String> 
             "amplified_samples",
             "long_gamma_samples",
             "forward_samples",
+            "ic_vol_hpp",
+            "ic_trend_d",
+            "in_confidence_set",
+            "confidence_p_value",
         ]
         .map(String::from),
     );
@@ -93,6 +98,11 @@ pub fn csv_row(layout: &ReportLayout, rank: usize, set: usize, r: &SetResult) ->
         m.amplified_samples.to_string(),
         m.long_gamma_samples.to_string(),
         m.forward_samples.to_string(),
+        num(m.ic_vol_hpp),
+        num(m.ic_trend_d),
+        r.in_confidence_set
+            .map_or_else(String::new, |b| b.to_string()),
+        r.confidence_p_value.map_or_else(String::new, num),
     ]);
     row.extend(r.regimes.iter().map(|&v| num(v)));
     row
@@ -160,6 +170,7 @@ pub fn table_cells(
             "bucket_sep",
             "sharpe",
             "dsr",
+            "in_set",
         ]
         .map(String::from),
     );
@@ -181,6 +192,11 @@ pub fn table_cells(
             fixed(r.sharpe_annualized, 2),
             r.deflated_sharpe
                 .map_or_else(|| "-".into(), |v| fixed(v, 3)),
+            match r.in_confidence_set {
+                Some(true) => "yes".into(),
+                Some(false) => "no".into(),
+                None => "-".into(),
+            },
         ]);
         row.extend(r.regimes.iter().map(|&v| fixed(v, 4)));
         rows.push(row);
@@ -248,6 +264,56 @@ pub fn format_summary(layout: &ReportLayout, outcome: &SweepOutcome) -> String {
                 s,
                 "probability of backtest overfitting: not computed ({note})"
             );
+        }
+        (None, None) => {}
+    }
+    match (&outcome.confidence_set, &outcome.confidence_set_note) {
+        (Some(cs), _) => {
+            let _ = writeln!(
+                s,
+                "confidence set of the best sets ({:.0} %, model confidence set on {} in-sample sub-blocks, block bootstrap of {} with {} resamples): {} of {} sets",
+                cs.level * 100.0,
+                cs.sub_blocks,
+                cs.block_length,
+                cs.resamples,
+                cs.size,
+                outcome.trials
+            );
+            let members: Vec<usize> = outcome
+                .ranking
+                .iter()
+                .copied()
+                .filter(|&i| cs.members[i])
+                .collect();
+            const SHOWN: usize = 12;
+            let names: Vec<String> = members
+                .iter()
+                .take(SHOWN)
+                .map(|&i| {
+                    let rank = outcome.ranking.iter().position(|&j| j == i).unwrap_or(0) + 1;
+                    let params = layout
+                        .params
+                        .iter()
+                        .map(|&p| format!("{}={}", p.name(), outcome.results[i].params.get(p)))
+                        .collect::<Vec<_>>()
+                        .join(" ");
+                    format!("#{rank} {params}")
+                })
+                .collect();
+            let more = members.len().saturating_sub(SHOWN);
+            let _ = writeln!(
+                s,
+                "  {}{}",
+                names.join("; "),
+                if more > 0 {
+                    format!("; and {more} more (--out marks every member)")
+                } else {
+                    String::new()
+                }
+            );
+        }
+        (None, Some(note)) => {
+            let _ = writeln!(s, "confidence set of the best sets: not computed ({note})");
         }
         (None, None) => {}
     }

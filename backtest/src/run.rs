@@ -20,6 +20,7 @@ use crate::error::BacktestError;
 use crate::feature_cache::{Features, FoldParams};
 use crate::grid::GridSpec;
 use crate::log_sampler::LogSampler;
+use crate::metrics::confidence_set::ConfidenceSetConfig;
 use crate::metrics::pbo::MAX_BLOCKS;
 use crate::metrics::sharpe::SampleStep;
 use crate::objective::Objective;
@@ -69,7 +70,8 @@ pub struct BacktestConfig {
     pub random: Option<usize>,
     /// Seed of the random draw.
     pub seed: u64,
-    /// Name of the ranking objective (`ic_vol`, `ic_trend`, `bucket_separation`, `sharpe`, `pnl`).
+    /// Name of the ranking objective (`ic_vol`, `ic_trend`, `bucket_separation`, `sharpe`, `pnl`, `ic_vol_hpp`,
+    /// `ic_trend_d`).
     pub objective: String,
     /// Regimes.
     pub regimes: Regimes,
@@ -81,6 +83,8 @@ pub struct BacktestConfig {
     pub fee_bps: f64,
     /// Time blocks for walk-forward and CSCV (even, 2 to 20); the last one is held out.
     pub blocks: usize,
+    /// Confidence level of the set of best parameter sets, in (0, 1).
+    pub confidence_level: f64,
     /// Directory of feature caches (`None`: `data_dir/backtest-cache`).
     pub cache_dir: Option<PathBuf>,
     /// Worker threads (`None`: one per core).
@@ -169,6 +173,15 @@ fn check(cfg: &BacktestConfig, grid: &GridSpec) -> Result<(), BacktestError> {
         return Err(setting(
             "fee",
             "it must be a number of basis points ≥ 0".into(),
+        ));
+    }
+    if !(cfg.confidence_level > 0.0 && cfg.confidence_level < 1.0) {
+        return Err(setting(
+            "confidence level",
+            format!(
+                "{}: use a number between 0 and 1, e.g. 0.95",
+                cfg.confidence_level
+            ),
         ));
     }
     if cfg.random == Some(0) {
@@ -274,6 +287,10 @@ pub fn run(
         horizon_ms: cfg.horizon_ms,
         fee_bps: cfg.fee_bps,
         blocks: cfg.blocks,
+        confidence_set: ConfidenceSetConfig {
+            level: cfg.confidence_level,
+            ..ConfidenceSetConfig::default()
+        },
     };
     let key = CacheKey {
         log: Some(LogFingerprint::of(reader)?),

@@ -6,6 +6,10 @@
 //! (`out_of_sample`). Each set is also scored on every block (walk-forward: choose on block k, test on k + 1;
 //! CSCV over all S blocks gives the PBO) and on every regime.
 //!
+//! Confidence set: the in-sample part is also cut into about [`SUB_BLOCKS`] equal sub-blocks (each block into the
+//! same number), every set is scored on each, and the model confidence set of the best sets is built from those
+//! scores ([`crate::metrics::confidence_set`]).
+//!
 //! Deflated Sharpe: each set's in-sample strategy Sharpe ratio (per sampling step) is deflated against SR₀, the
 //! expected maximum of N = number of sets unskilled Sharpe ratios with the variance observed across the sets.
 //!
@@ -22,6 +26,7 @@ use crate::evaluate::{
     WindowMetrics, MAX_SAMPLES,
 };
 use crate::feature_cache::Features;
+use crate::metrics::confidence_set::{model_confidence_set, ConfidenceSet, ConfidenceSetConfig};
 use crate::metrics::deflated_sharpe::{deflated_sharpe_ratio, expected_max_sharpe};
 use crate::metrics::pbo::{pbo_cscv, BlockStat, PboResult, MAX_BLOCKS};
 use crate::metrics::sharpe::SampleStep;
@@ -41,6 +46,17 @@ pub struct SweepConfig {
     pub fee_bps: f64,
     /// Number of time blocks S (even, 2..=20): walk-forward, CSCV, and the last one held out.
     pub blocks: usize,
+    /// The confidence set of the best sets (level and bootstrap resamples).
+    pub confidence_set: ConfidenceSetConfig,
+}
+
+/// About how many in-sample sub-blocks the confidence set is built on: each of the S − 1 in-sample blocks is
+/// cut into ⌈40 / (S − 1)⌉ equal sub-blocks.
+pub const SUB_BLOCKS: usize = 40;
+
+/// Sub-blocks per block for `blocks` blocks.
+pub fn sub_blocks_per_block(blocks: usize) -> usize {
+    SUB_BLOCKS.div_ceil(blocks.saturating_sub(1).max(1))
 }
 
 /// A window's description in the outcome.
@@ -81,6 +97,12 @@ pub struct SetResult {
     pub sharpe_annualized: f64,
     /// Deflated Sharpe ratio of the in-sample strategy given all the trials (`None`: undefined).
     pub deflated_sharpe: Option<f64>,
+    /// The oriented objective per in-sample sub-block (the confidence set's input).
+    pub sub_block_scores: Vec<f64>,
+    /// In the confidence set of the best sets (`None`: no confidence set, see `confidence_set_note`).
+    pub in_confidence_set: Option<bool>,
+    /// Its model-confidence-set p-value (`None`: no set, or the set left out of the test).
+    pub confidence_p_value: Option<f64>,
 }
 
 /// Everything a sweep produced.
@@ -112,6 +134,10 @@ pub struct SweepOutcome {
     pub pbo_note: Option<String>,
     /// Walk-forward selection over the blocks.
     pub walk_forward: WalkForward,
+    /// The confidence set of the best sets (`None` with a reason in `confidence_set_note`).
+    pub confidence_set: Option<ConfidenceSet>,
+    /// Why the confidence set is missing.
+    pub confidence_set_note: Option<String>,
 }
 
 /// Metrics of nothing (stands in for a window a group does not have; a group always has the windows it was built with).
@@ -121,6 +147,8 @@ fn empty_metrics() -> WindowMetrics {
         forward_samples: 0,
         ic_vol: f64::NAN,
         ic_trend: f64::NAN,
+        ic_vol_hpp: f64::NAN,
+        ic_trend_d: f64::NAN,
         bucket_separation: f64::NAN,
         amplified_samples: 0,
         long_gamma_samples: 0,
@@ -235,6 +263,15 @@ pub fn run_sweep(
         horizon,
         vec![Window::union("in-sample", &block_windows[..cfg.blocks - 1])],
     );
+    let per_block = sub_blocks_per_block(cfg.blocks);
+    let sub_blocks = WindowGroup::new(
+        f,
+        horizon,
+        time_blocks(f, cfg.blocks * per_block)
+            .into_iter()
+            .take((cfg.blocks - 1) * per_block)
+            .collect(),
+    );
     let blocks = WindowGroup::new(f, horizon, block_windows);
     let regimes: Vec<WindowGroup> = regimes
         .iter()
@@ -265,6 +302,11 @@ pub fn run_sweep(
                 let objective_out_of_sample = per_block
                     .get(last)
                     .map_or(f64::NAN, |m| objective.value(m, step));
+                let sub_block_scores =
+                    evaluate_group(f, &sub_blocks, scored, cfg.fee_bps, need, scratch)
+                        .iter()
+                        .map(|m| objective.score(m, step))
+                        .collect();
                 let regime_values = regimes
                     .iter()
                     .flat_map(|g| evaluate_group(f, g, scored, cfg.fee_bps, need, scratch))
@@ -282,6 +324,9 @@ pub fn run_sweep(
                     block_scores,
                     block_stats,
                     deflated_sharpe: None,
+                    sub_block_scores,
+                    in_confidence_set: None,
+                    confidence_p_value: None,
                 }
             },
         )
@@ -331,6 +376,19 @@ pub fn run_sweep(
     };
     let block_scores: Vec<Vec<f64>> = results.iter().map(|r| r.block_scores.clone()).collect();
     let walk_forward = walk_forward(&block_scores);
+    let sub_block_scores: Vec<Vec<f64>> =
+        results.iter().map(|r| r.sub_block_scores.clone()).collect();
+    let (confidence_set, confidence_set_note) =
+        match model_confidence_set(&sub_block_scores, &cfg.confidence_set) {
+            Ok(cs) => {
+                for (i, r) in results.iter_mut().enumerate() {
+                    r.in_confidence_set = Some(cs.members[i]);
+                    r.confidence_p_value = cs.p_values[i];
+                }
+                (Some(cs), None)
+            }
+            Err(e) => (None, Some(e.to_string())),
+        };
 
     Ok(SweepOutcome {
         objective: objective.name(),
@@ -346,5 +404,7 @@ pub fn run_sweep(
         pbo,
         pbo_note,
         walk_forward,
+        confidence_set,
+        confidence_set_note,
     })
 }

@@ -75,6 +75,7 @@ fn identical_across_runs_and_thread_counts() {
             horizon_ms: 900_000,
             fee_bps: 1.0,
             blocks: 6,
+            confidence_set: Default::default(),
         };
         let run = |threads: usize| {
             with_threads(Some(threads), || {
@@ -116,6 +117,7 @@ fn ties_are_broken_by_parameter_order() {
         horizon_ms: 900_000,
         fee_bps: 0.0,
         blocks: 4,
+        confidence_set: Default::default(),
     };
     let out = run_sweep(&f, &sets, &[], &cfg, &|_| {}).unwrap();
     let first_three = &out.ranking[..3];

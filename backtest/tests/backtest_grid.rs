@@ -143,6 +143,7 @@ fn other_options_fail_before_any_work() {
         horizon_ms: 900_000,
         fee_bps: 5.0,
         blocks: 10,
+        confidence_set: Default::default(),
     };
     assert!(validate(&f, &good).is_ok());
     let bad = |c: SweepConfig, expect: &str| {

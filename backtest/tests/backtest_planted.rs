@@ -48,6 +48,7 @@ fn sweep_finds_the_planted_weights() {
         horizon_ms: HORIZON_MS,
         fee_bps: 0.0,
         blocks: 6,
+        confidence_set: Default::default(),
     };
     let out = run_sweep(&f, &sets, &[], &sweep, &|_| {}).unwrap();
     let best = &out.results[out.ranking[0]];
@@ -114,6 +115,7 @@ fn no_effect_shows_no_significant_edge() {
             horizon_ms: HORIZON_MS,
             fee_bps: 0.0,
             blocks: 8,
+            confidence_set: Default::default(),
         };
         let out = run_sweep(&f, &sets, &[], &sweep, &|_| {}).unwrap();
         assert_eq!(out.trials, 75);

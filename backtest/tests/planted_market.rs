@@ -99,6 +99,7 @@ fn sweep(f: &Features, objective: Objective) -> SweepOutcome {
         horizon_ms: HORIZON_MS,
         fee_bps: 0.0,
         blocks: 6,
+        confidence_set: Default::default(),
     };
     run_sweep(f, &sets, &[], &cfg, &|_| {}).unwrap()
 }

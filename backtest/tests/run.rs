@@ -47,6 +47,7 @@ fn config(dir: &Path) -> BacktestConfig {
         horizon_ms: 3_600_000,
         fee_bps: 5.0,
         blocks: 4,
+        confidence_level: 0.95,
         cache_dir: None,
         threads: Some(2),
         needs_alpha_beta: true,
@@ -130,6 +131,7 @@ fn run_equals_the_pieces_and_reuses_its_cache() {
             horizon_ms: 3_600_000,
             fee_bps: 5.0,
             blocks: 4,
+            confidence_set: Default::default(),
         },
         &|_| {},
     )
@@ -229,6 +231,7 @@ fn bad_specifications_fail_before_the_log_is_read() {
         (
             BacktestConfig {
                 blocks: 5,
+                confidence_level: 0.95,
                 ..config(&missing)
             },
             "even number",

@@ -43,6 +43,7 @@ fn sweep_cfg() -> SweepConfig {
         horizon_ms: 3_600_000,
         fee_bps: 5.0,
         blocks: 10,
+        confidence_set: Default::default(),
     }
 }
 

@@ -140,6 +140,11 @@ pub struct GexReport {
     pub excluded_expired: u64,
     /// Left out because no σ could be found.
     pub excluded_unpriced: u64,
+    /// sign(ΔS) of the HPP score over its lookback: −1, 0 or +1 (0 without a sample old enough).
+    pub spot_change_sign: i8,
+    /// Dampening score D = sign(ΔS)·HPP, USD per 1 % move: > 0 when the dealer hedge opposes the last move
+    /// (dampens it), < 0 when it follows it (amplifies it).
+    pub dampening: f64,
     /// Live instruments of the currency with an open interest (not serialized; the `oi` model needs some).
     #[serde(skip)]
     pub open_interest_instruments: u64,
@@ -233,6 +238,12 @@ impl GexReport {
             sigma_atm: x.sigma_atm,
             excluded_expired: x.excluded.expired,
             excluded_unpriced: x.excluded.unpriced,
+            spot_change_sign: score.spot_change_sign,
+            // 0, not −0, when ΔS = 0.
+            dampening: match score.spot_change_sign {
+                0 => 0.0,
+                sign => f64::from(sign) * score.hpp,
+            },
             open_interest_instruments: x.open_interest_instruments,
             strikes: x.strikes.clone(),
             expiries: x.expiries.clone(),
@@ -241,7 +252,7 @@ impl GexReport {
     }
 
     /// Names of the top-level fields, in [`GexReport::summary_values`] order (the `replay` CSV header).
-    pub const SUMMARY_FIELDS: [&'static str; 28] = [
+    pub const SUMMARY_FIELDS: [&'static str; 30] = [
         "at_ms",
         "spot",
         "model",
@@ -270,6 +281,8 @@ impl GexReport {
         "alpha_eff",
         "beta_eff",
         "sigma_atm",
+        "spot_change_sign",
+        "dampening",
     ];
 
     /// The top-level values as text (shortest round-trip decimal for floats, empty for `None`).
@@ -305,6 +318,8 @@ impl GexReport {
             f(self.alpha_eff),
             f(self.beta_eff),
             o(self.sigma_atm),
+            self.spot_change_sign.to_string(),
+            f(self.dampening),
         ]
     }
 }

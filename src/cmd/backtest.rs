@@ -23,7 +23,10 @@ use crate::cmd::sync_clickhouse::{require_reachable, runtime, OptionalClickHouse
 #[command(
     after_help = "Grid: name=start:stop:step (inclusive) or name=v1|v2|v3, comma-separated; parameters: \
 alpha, beta, theta_flip, theta_gamma, theta_pin, theta_vanna, theta_charm (others keep --alpha, --beta and the \
-engine's default thresholds).\nObjectives: ic_vol (lower is better), ic_trend, bucket_separation, sharpe, pnl.\n\n\
+engine's default thresholds).\nObjectives: ic_vol (lower is better), ic_trend, bucket_separation, sharpe, pnl; ic_vol_hpp (lower is better) and\nic_trend_d keep the earlier readings of HPP for comparison.\n\
+Confidence set: the sets the data cannot tell apart from the best at --confidence-level (model confidence set of \
+Hansen, Lunde & Nason 2011 on the objective per in-sample sub-block); its size is printed, members are marked in \
+--out (in_confidence_set) and outlined on --heatmap.\n\n\
 Examples:\n  dealerflow backtest --data-dir data/btc --grid 'alpha=0:2:0.1,beta=0:2:0.1' --auto-regimes --heatmap ab.svg\n  \
 dealerflow backtest --data-dir data/btc --grid 'alpha=0:2:0.1,beta=0:2:0.1,theta_gamma=0.01:0.05:0.01' \
 --objective sharpe --fee-bps 5 --out results.csv\n  \
@@ -46,7 +49,7 @@ pub struct BacktestArgs {
     /// Seed of the random search.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
-    /// Ranking objective: ic_vol, ic_trend, bucket_separation, sharpe, pnl.
+    /// Ranking objective: ic_vol, ic_trend, bucket_separation, sharpe, pnl, ic_vol_hpp, ic_trend_d.
     #[arg(long, default_value = "ic_vol")]
     pub objective: String,
     /// Named regimes from a TOML file (`[[regime]]` tables with name, from, to).
@@ -76,6 +79,9 @@ pub struct BacktestArgs {
     /// Time blocks for walk-forward and CSCV (even, 2–20); the last one is held out.
     #[arg(long, default_value_t = 10)]
     pub blocks: usize,
+    /// Confidence level of the set of best parameter sets (the model confidence set; 0 < level < 1).
+    #[arg(long, default_value_t = 0.95)]
+    pub confidence_level: f64,
     /// Directory of feature caches (default: DATA_DIR/backtest-cache).
     #[arg(long)]
     pub cache_dir: Option<PathBuf>,
@@ -116,6 +122,7 @@ impl BacktestArgs {
             horizon_ms: self.horizon,
             fee_bps: self.fee_bps,
             blocks: self.blocks,
+            confidence_level: self.confidence_level,
             cache_dir: self.cache_dir.clone(),
             threads: self.threads,
             needs_alpha_beta: self.heatmap.is_some(),
@@ -193,6 +200,7 @@ fn flag_of(setting: &str) -> Option<&'static str> {
         "sampling step" => "--every",
         "horizon" => "--horizon",
         "block count" => "--blocks",
+        "confidence level" => "--confidence-level",
         "fee" => "--fee-bps",
         "random draw count" => "--random",
         "thread count" => "--threads",

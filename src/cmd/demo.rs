@@ -279,6 +279,7 @@ pub fn run(args: DemoArgs) -> Result<ExitCode> {
         horizon_ms: 3_600_000,
         fee_bps: 5.0,
         blocks: 4,
+        confidence_level: 0.95,
         cache_dir: None,
         threads: None,
         needs_alpha_beta: true,

@@ -62,7 +62,7 @@ for the mirrored close (the same move the other way); < 1 = pinning.\n\
 Intervals: circular block bootstrap (blocks at least one horizon long), seeded: the same log and flags give the \
 same output. '*' marks an interval that excludes 1. Windows with fewer than 30 samples or 10 non-overlapping \
 horizons are flagged.\n\
-Statistics and their sources: docs/FORMULAS.md §10.8.")]
+Statistics and their sources: docs/FORMULAS.md §10.9.")]
 pub struct LevelsArgs {
     /// The log directory.
     #[arg(long)]

@@ -31,8 +31,8 @@ dealerflow synth --days 21 --seed 3 --data-dir data/planted --currencies BTC --p
 dealerflow backtest --data-dir data/planted --lookback 1d --grid 'alpha=0:2:0.5,beta=0:2:0.5' --horizon 15m\n\n\
 Planted effect: each minute the generator folds what it has written with the engine, scores \
 HPP* = sign(ΔS)·NGI + α*_eff·VSS + β*_eff·CHL24h (flow model, r = 0, the given lookback and IQR window) and moves \
-the index over the minute with σ = σ₀·exp(−κ·asinh(HPP*/s)), σ₀ the normal regime's volatility and s the IQR of NGI over the first day \
-(held fixed; σ = σ₀ during that day). \
+the index over the minute with σ = σ₀·exp(−κ·asinh(D*/s)), D* = sign(ΔS)·HPP* the dampening score, σ₀ the normal \
+regime's volatility and s the IQR of NGI over the first day (held fixed; σ = σ₀ during that day). \
 A backtest with the same --lookback and --hpp-window should rank (α*, β*) best by ic_vol.")]
 pub struct SynthArgs {
     /// Days to simulate.
@@ -68,7 +68,7 @@ pub struct SynthArgs {
     /// β* of the planted HPP (needs --planted-alpha).
     #[arg(long, requires = "planted_alpha", allow_negative_numbers = true)]
     planted_beta: Option<f64>,
-    /// κ, strength of the planted effect: σ = σ₀·exp(−κ·asinh(HPP*/s)), 0 to 1.
+    /// κ, strength of the planted effect: σ = σ₀·exp(−κ·asinh(D*/s)), D* = sign(ΔS)·HPP*, 0 to 1.
     #[arg(long, default_value_t = 0.25, requires = "planted_alpha")]
     planted_strength: f64,
     /// Lookback of ΔS in the planted score (use the same --lookback in backtest).
@@ -206,7 +206,7 @@ pub fn run(args: SynthArgs) -> Result<ExitCode> {
         }
         let q = p.params();
         eprintln!(
-            "planted effect: HPP at alpha {} beta {} (lookback {} ms, IQR window {} ms) drives the index volatility with strength {}; {} engine evaluations",
+            "planted effect: the dampening score D = sign(dS)*HPP at alpha {} beta {} (lookback {} ms, IQR window {} ms) drives the index volatility with strength {}; {} engine evaluations",
             q.alpha, q.beta, q.lookback_ms, q.window_ms, q.strength, p.evaluations()
         );
     }

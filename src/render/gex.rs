@@ -67,6 +67,11 @@ pub fn table(r: &GexReport, by: By) -> String {
             ),
         ])
         .row([
+            "dampening D".into(),
+            f2(r.dampening),
+            "USD per 1% move, sign(dS) * HPP: > 0 dampens the move, < 0 amplifies it".into(),
+        ])
+        .row([
             "scenario".into(),
             r.scenario.as_str().to_string(),
             format!("({})", r.scenario_code),

@@ -57,7 +57,7 @@ pub struct PlantedHpp {
     pub alpha: f64,
     /// β* of the planted score (weight of CHL24h before IQR scaling).
     pub beta: f64,
-    /// κ ∈ [0, 1], strength of the effect: σ = σ₀·exp(−κ·asinh(HPP*/s)). 0 plants nothing (but still fixes σ
+    /// κ ∈ [0, 1], strength of the effect: σ = σ₀·exp(−κ·asinh(D*/s), D* = sign(ΔS)·HPP*). 0 plants nothing (but still fixes σ
     /// at σ₀).
     pub strength: f64,
     /// Lookback of ΔS in the planted score, ms (the backtest must use the same `--lookback`).
@@ -121,15 +121,15 @@ impl PlantedHpp {
 /// backtest's feature cache will fold the log, and once a minute per currency evaluates it and feeds the
 /// engine's [`HppSampler`] with (α*, β*, lookback, window): HPP*_t. The index volatility over the minute is
 ///
-/// σ_t = σ₀ · exp(−κ · asinh(HPP*_t / s)),
+/// σ_t = σ₀ · exp(−κ · asinh(D*_t / s)),   D*_t = sign(ΔS)·HPP*_t,
 ///
 /// with σ₀ the normal regime's volatility of the currency and s the interquartile range of NGI over the first
 /// day of samples, then held fixed (during that first day, and while that range is zero, σ_t = σ₀). So forward
-/// realized vol falls as HPP* rises (HPP > 0 reads as dampening), strictly monotonically in HPP* itself: the
-/// ranking of the minutes by HPP* is the ranking by σ, which is what `ic_vol` (a rank correlation over the
-/// whole sample) can recover. A scale that moved with a trailing window would re-order the minutes and blur
-/// the optimum; asinh keeps growing (logarithmically), so no range of HPP* is flattened into ties. Nothing but
-/// HPP* moves σ: the regimes still shape the flow and the smile, not the index volatility.
+/// realized vol falls as the dampening score D* rises (the dealers' hedge opposes the last move when D* > 0,
+/// docs/FORMULAS.md §7.5), strictly monotonically in D* itself: the ranking of the minutes by D* is the ranking
+/// by σ, which is what `ic_vol` (a rank correlation of D over the whole sample) can recover. A scale that moved with a trailing window would re-order the minutes and blur
+/// the optimum; asinh keeps growing (logarithmically), so no range of D* is flattened into ties. Nothing but
+/// D* moves σ: the regimes still shape the flow and the smile, not the index volatility.
 ///
 /// The score is taken from the state just before the minute (events up to t − 1 ms), so the feature cache's
 /// HPP at t (events up to t) differs from it only by the events stamped exactly t.
@@ -216,7 +216,7 @@ impl HppPlantedEffect {
         self.currencies.iter().map(|c| c.scale).collect()
     }
 
-    /// z = asinh(HPP*/s) of currency `i` at `ts_ms` (0 before s is known), pushing the sample into its sampler.
+    /// z = asinh(D*/s), D* = sign(ΔS)·HPP*, of currency `i` at `ts_ms` (0 before s is known), pushing the sample into its sampler.
     fn standardized_score(&mut self, i: usize, ts_ms: i64) -> Result<f64, EngineError> {
         let c = &mut self.currencies[i];
         let eval = match evaluate(&self.state, &c.currency, ts_ms, 0.0) {
@@ -235,7 +235,9 @@ impl HppPlantedEffect {
             c.scale = Some(score.iqr_ngi);
         }
         Ok(match c.scale {
-            Some(s) if score.hpp.is_finite() => (score.hpp / s).asinh(),
+            Some(s) if score.hpp.is_finite() => {
+                (f64::from(score.spot_change_sign) * score.hpp / s).asinh()
+            }
             _ => 0.0,
         })
     }

@@ -5,11 +5,13 @@
 //! - [`moments`]: mean, standard deviation, skewness and kurtosis of a return series;
 //! - [`sharpe`]: the Sharpe ratio with its time interval in its type;
 //! - [`deflated_sharpe`]: the probabilistic and deflated Sharpe ratios (Bailey & López de Prado 2012, 2014);
+//! - [`confidence_set`]: the model confidence set of the best parameter sets (Hansen, Lunde & Nason 2011);
 //! - [`pbo`]: the probability of backtest overfitting by combinatorially symmetric cross-validation (Bailey,
 //!   Borwein, López de Prado & Zhu 2015).
 //!
 //! Every sum runs in a fixed order over its input, so a result depends only on the input, never on threads.
 
+pub mod confidence_set;
 pub mod deflated_sharpe;
 pub mod moments;
 pub mod pbo;
