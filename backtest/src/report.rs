@@ -5,8 +5,7 @@
 //! `--grid`, then `objective_in_sample`, `objective_out_of_sample`, `ic_vol`, `ic_trend`, `bucket_separation`,
 //! `sharpe_annualized`, `deflated_sharpe`, `pnl`, `turnover`, `active_steps`, `amplified_samples`,
 //! `long_gamma_samples`, `forward_samples`, `ic_vol_hpp`, `ic_trend_d`, `in_confidence_set` (`true`/`false`, empty
-//! when no confidence set could be built), `confidence_p_value` (the set's model-confidence-set p-value), and one
-//! `regime:NAME` column per regime (the objective on that regime). Metrics other than the per-regime and out-of-sample columns are in sample. Numbers are written as
+//! when no confidence set could be built), and one `regime:NAME` column per regime (the objective on that regime). Metrics other than the per-regime and out-of-sample columns are in sample. Numbers are written as
 //! the shortest decimal that reads back to the same f64 (in exponent form when very small or large, e.g.
 //! `3.2e-31`); undefined values are empty.
 
@@ -71,7 +70,6 @@ pub fn csv_header(layout: &ReportLayout, outcome: &SweepOutcome) -> Vec<String> 
             "ic_vol_hpp",
             "ic_trend_d",
             "in_confidence_set",
-            "confidence_p_value",
         ]
         .map(String::from),
     );
@@ -102,7 +100,6 @@ pub fn csv_row(layout: &ReportLayout, rank: usize, set: usize, r: &SetResult) ->
         num(m.ic_trend_d),
         r.in_confidence_set
             .map_or_else(String::new, |b| b.to_string()),
-        r.confidence_p_value.map_or_else(String::new, num),
     ]);
     row.extend(r.regimes.iter().map(|&v| num(v)));
     row
@@ -271,11 +268,13 @@ pub fn format_summary(layout: &ReportLayout, outcome: &SweepOutcome) -> String {
         (Some(cs), _) => {
             let _ = writeln!(
                 s,
-                "confidence set of the best sets ({:.0} %, model confidence set on {} in-sample sub-blocks, block bootstrap of {} with {} resamples): {} of {} sets",
+                "confidence set of the best sets ({:.0} %, model confidence set on {} in-sample sub-blocks, block bootstrap of {} with {} resamples, {} elimination rounds, final p {:.3}): {} of {} sets",
                 cs.level * 100.0,
                 cs.sub_blocks,
                 cs.block_length,
                 cs.resamples,
+                cs.rounds,
+                cs.final_p_value,
                 cs.size,
                 outcome.trials
             );

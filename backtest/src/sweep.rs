@@ -101,8 +101,6 @@ pub struct SetResult {
     pub sub_block_scores: Vec<f64>,
     /// In the confidence set of the best sets (`None`: no confidence set, see `confidence_set_note`).
     pub in_confidence_set: Option<bool>,
-    /// Its model-confidence-set p-value (`None`: no set, or the set left out of the test).
-    pub confidence_p_value: Option<f64>,
 }
 
 /// Everything a sweep produced.
@@ -326,7 +324,6 @@ pub fn run_sweep(
                     deflated_sharpe: None,
                     sub_block_scores,
                     in_confidence_set: None,
-                    confidence_p_value: None,
                 }
             },
         )
@@ -383,7 +380,6 @@ pub fn run_sweep(
             Ok(cs) => {
                 for (i, r) in results.iter_mut().enumerate() {
                     r.in_confidence_set = Some(cs.members[i]);
-                    r.confidence_p_value = cs.p_values[i];
                 }
                 (Some(cs), None)
             }

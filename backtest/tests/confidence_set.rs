@@ -52,8 +52,8 @@ fn describe(out: &SweepOutcome, i: usize) -> String {
     let r = &out.results[i];
     let rank = out.ranking.iter().position(|&j| j == i).unwrap() + 1;
     format!(
-        "(α {}, β {}) rank {rank}, ic_vol {:.5}, p {:?}",
-        r.params.alpha, r.params.beta, r.objective_in_sample, r.confidence_p_value
+        "(α {}, β {}) rank {rank}, ic_vol {:.5}, in set {:?}",
+        r.params.alpha, r.params.beta, r.objective_in_sample, r.in_confidence_set
     )
 }
 

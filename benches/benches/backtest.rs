@@ -6,6 +6,9 @@
 //!   a 2-day synthetic log (BTC, default activity) at one a minute into a feature cache, `sweep/per_set_2_days`
 //!   scores one parameter set over that cache (time per set = reported time / 200).
 //!
+//! - the confidence set of the best sets alone, 10 000 sets × 45 sub-blocks, 1 000 bootstrap resamples
+//!   (`sweep/confidence_set_10000_sets`): a small part of the sweep's budget.
+//!
 //! Run: `cargo bench -p dealerflow-benches --bench backtest`.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -16,6 +19,7 @@ use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use dealerflow_backtest::feature_cache::{Features, FoldParams};
 use dealerflow_backtest::grid::GridSpec;
 use dealerflow_backtest::log_sampler::LogSampler;
+use dealerflow_backtest::metrics::confidence_set::{model_confidence_set, ConfidenceSetConfig};
 use dealerflow_backtest::objective::Objective;
 use dealerflow_backtest::params::ParamSet;
 use dealerflow_backtest::planted_samples::{planted_samples, PlantedConfig};
@@ -117,5 +121,34 @@ fn bench_replay_vs_rescore(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, bench_sweep, bench_replay_vs_rescore);
+fn bench_confidence_set(c: &mut Criterion) {
+    // Scores with a slope across sets (so rounds eliminate) and deterministic noise per sub-block.
+    let noise = |i: usize, k: usize| {
+        let x = ((i as f64) * 12.9898 + (k as f64) * 78.233).sin() * 43_758.545_3;
+        x - x.floor() - 0.5
+    };
+    let scores: Vec<Vec<f64>> = (0..10_000)
+        .map(|i| {
+            (0..45)
+                .map(|k| -(i as f64) * 2e-5 + 0.1 * noise(i, k))
+                .collect()
+        })
+        .collect();
+    let mut group = c.benchmark_group("sweep");
+    group.sample_size(10);
+    group.throughput(Throughput::Elements(scores.len() as u64));
+    group.bench_function("confidence_set_10000_sets", |b| {
+        b.iter(|| {
+            black_box(model_confidence_set(&scores, &ConfidenceSetConfig::default()).expect("set"))
+        })
+    });
+    group.finish();
+}
+
+criterion_group!(
+    benches,
+    bench_confidence_set,
+    bench_sweep,
+    bench_replay_vs_rescore
+);
 criterion_main!(benches);
