@@ -219,9 +219,9 @@ pub struct Scorecard {
 pub struct Outcome {
     /// Sample time, epoch ms.
     pub ts_ms: i64,
-    /// Call wall above spot: (touched, closed beyond, null touch probability, null beyond probability).
+    /// The call wall, when it is above spot at the sample.
     pub call: Option<WallOutcome>,
-    /// Put wall below spot, mirrored.
+    /// The put wall, when it is below spot at the sample.
     pub put: Option<WallOutcome>,
     /// Realized vol of the horizon and whether spot started below the zero-gamma level.
     pub flip: Option<(f64, bool)>,
