@@ -266,6 +266,13 @@ fn json_has_the_documented_shape_and_the_same_bits_for_any_thread_count() {
     assert_eq!(card["horizon_ms"], 7_200_000);
     assert_eq!(card["path_step_ms"], 60_000);
     assert_eq!(card["bootstrap"]["replicates"], 500);
+    assert_eq!(card["bootstrap"]["confidence"], 0.95);
+    assert!(card["first_sample"]
+        .as_str()
+        .unwrap()
+        .starts_with("2026-08-16T"));
+    assert!(card["last_sample"].as_str().unwrap() > card["first_sample"].as_str().unwrap());
+    assert!(card["warnings"].is_array());
     let models: Vec<&str> = card["models"]
         .as_array()
         .unwrap()
@@ -275,6 +282,7 @@ fn json_has_the_documented_shape_and_the_same_bits_for_any_thread_count() {
     assert_eq!(models, ["flow", "oi", "hybrid"]);
     for m in card["models"].as_array().unwrap() {
         assert_eq!(m["available"], true, "{m}");
+        assert!(m.get("note").is_some(), "{m}");
         let windows = m["windows"].as_array().unwrap();
         assert_eq!(windows[0]["regime"], "all");
         assert!(windows.len() > 1, "auto regimes missing: {m}");

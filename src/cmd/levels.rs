@@ -36,7 +36,7 @@ pub enum ModelChoice {
 pub enum Format {
     /// Tables for people.
     Table,
-    /// The scorecard as JSON (docs/ARCHITECTURE.md, "levels --format json").
+    /// The scorecard as JSON (docs/ARCHITECTURE.md §9).
     Json,
 }
 
