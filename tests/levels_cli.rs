@@ -363,6 +363,48 @@ fn bad_input_is_one_line_with_a_non_zero_exit() {
     fails(&["--model", "bogus"], "invalid value 'bogus'", 2);
     fails(&["--horizon", "soon"], "--horizon", 2);
     fails(&["--underlying", "ETH", "--horizon", "1h"], "ETH", 1);
+    // Named regimes from a file, as in backtest: one table per regime after `all`; a regime outside the log is
+    // an error naming it.
+    let regimes = tmp.path().join("regimes.toml");
+    std::fs::write(
+        &regimes,
+        "[[regime]]\nname = \"morning\"\nfrom = \"2026-08-16T00:00:00Z\"\nto = \"2026-08-16T12:00:00Z\"\n",
+    )
+    .unwrap();
+    let out = ok(bin()
+        .args([
+            "levels",
+            "--data-dir",
+            d,
+            "--horizon",
+            "1h",
+            "--bootstrap",
+            "200",
+            "--format",
+            "json",
+            "--regimes",
+        ])
+        .arg(&regimes));
+    let card: Value = serde_json::from_str(&out).unwrap();
+    let names: Vec<&str> = card["models"][0]["windows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|w| w["regime"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["all", "morning"]);
+    let morning = card["models"][0]["windows"][1]["samples"].as_u64().unwrap();
+    assert!((10..=12).contains(&morning), "{morning}");
+    std::fs::write(
+        &regimes,
+        "[[regime]]\nname = \"later\"\nfrom = \"2026-09-01\"\nto = \"2026-09-02\"\n",
+    )
+    .unwrap();
+    fails(
+        &["--horizon", "1h", "--regimes", path(&regimes)],
+        "later",
+        1,
+    );
     // An SVG is written when asked for.
     let svg = tmp.path().join("levels.svg");
     ok(bin()
