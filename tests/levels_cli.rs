@@ -451,3 +451,49 @@ fn synth_rejects_a_strength_outside_zero_to_one() {
         "{err}"
     );
 }
+
+#[test]
+fn planted_walls_combine_with_the_planted_hpp() {
+    let tmp = tempfile::tempdir().unwrap();
+    let run = |name: &str, walls: Option<&str>| {
+        let dir = tmp.path().join(name);
+        let mut c = bin();
+        c.args(["synth", "--days", "2", "--seed", "5", "--currencies", "BTC"])
+            .args([
+                "--planted-alpha",
+                "1",
+                "--planted-beta",
+                "0.5",
+                "--data-dir",
+            ])
+            .arg(&dir);
+        if let Some(k) = walls {
+            c.args(["--planted-walls", k]);
+        }
+        let out = c.output().unwrap();
+        let err = String::from_utf8(out.stderr).unwrap();
+        assert!(out.status.success(), "{err}");
+        assert!(err.contains("planted effect:"), "{err}");
+        assert_eq!(err.contains("planted walls:"), walls.is_some(), "{err}");
+        let mut bytes = Vec::new();
+        let mut files: Vec<_> = std::fs::read_dir(&dir)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .filter(|p| p.extension().is_some_and(|e| e == "dflog"))
+            .collect();
+        files.sort();
+        for f in files {
+            bytes.extend(std::fs::read(f).unwrap());
+        }
+        bytes
+    };
+    let hpp = run("hpp", None);
+    assert!(
+        hpp == run("hpp-walls-0", Some("0")),
+        "κ = 0 changed the HPP market"
+    );
+    assert!(
+        hpp != run("hpp-walls-1", Some("1")),
+        "the walls left the HPP market unchanged"
+    );
+}
