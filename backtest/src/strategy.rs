@@ -2,9 +2,9 @@
 //! position of −1, 0 or +1 unit of notional) on what dealer hedging is expected to do to the last move.
 //!
 //! Rule, at each sample t whose scenario bucket is active — `amplified`, `pinned`, `dampened`, `vanna_driven`
-//! or `charm_driven` — hold p = −sign(HPP)·sign(ΔS) until the next sample: follow the last move (ΔS over the HPP
-//! lookback) when HPP < 0, fade it when HPP > 0, reading HPP as a dampening score (docs/FORMULAS.md §10.5, and the
-//! open point of §7.5). Flat in `neutral` and `flip_zone` (dealer gamma about to change sign), when HPP or ΔS is
+//! or `charm_driven` — hold p = −sign(HPP)·sign(ΔS) = −sign(D) until the next sample, D = sign(ΔS)·HPP the
+//! dampening score: fade the last move (ΔS over the HPP lookback) where the dealers' hedge opposes it (D > 0) and
+//! follow it where the hedge goes with it (D < 0) (docs/FORMULAS.md §7.5, §10.5). Flat in `neutral` and `flip_zone` (dealer gamma about to change sign), when HPP or ΔS is
 //! 0, and at the last sample of a window segment (no next return inside the window).
 //!
 //! Return of the step t → t+1, a fraction of notional: r = p·ln(S(t+1)/S(t)) − fee·|p − p_prev|, fee =
