@@ -41,6 +41,8 @@ enum Command {
     Gex(cmd::gex::GexArgs),
     /// Sweep HPP α, β and the scenario thresholds over the feature cache of a log.
     Backtest(cmd::backtest::BacktestArgs),
+    /// Score the levels over a log: walls held or crossed, vol below and above the flip, pinning to strikes.
+    Levels(cmd::levels::LevelsArgs),
     /// Replay the log into a CSV time series of every top-level gex field.
     Replay(cmd::replay::ReplayArgs),
     /// Record live Deribit option trades into an event log.
@@ -69,6 +71,7 @@ fn main() -> ExitCode {
         Command::Gex(args) => cmd::gex::run(args),
         Command::Replay(args) => cmd::replay::run(args),
         Command::Backtest(args) => cmd::backtest::run(args),
+        Command::Levels(args) => cmd::levels::run(args),
         Command::SyncClickhouse(args) => cmd::sync_clickhouse::run(args),
         Command::Query(args) => cmd::query::run(args),
         Command::Demo(args) => cmd::demo::run(args),

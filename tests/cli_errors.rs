@@ -111,6 +111,7 @@ fn log_readers(dir: &Path, scratch: &Path) -> Vec<Vec<String>> {
         vec!["gex", "--data-dir", &d, "--at", "2026-08-16T12:00:00Z"],
         vec!["replay", "--data-dir", &d, "--every", "1h", "--out", &out],
         vec!["backtest", "--data-dir", &d, "--grid", "alpha=0:1:1"],
+        vec!["levels", "--data-dir", &d],
         vec!["exchange-sim", "--listen", "127.0.0.1:0", "--data-dir", &d],
         vec![
             "sync-clickhouse",
@@ -157,6 +158,7 @@ fn every_command_has_an_example_in_its_help() {
         vec!["gex"],
         vec!["replay"],
         vec!["backtest"],
+        vec!["levels"],
         vec!["sync-clickhouse"],
         vec!["query"],
         vec!["demo"],

@@ -1,6 +1,7 @@
 //! dealerflow-backtest: everything that evaluates hedging-pressure signals on history.
 //!
 //! - [`run`]: one backtest from its specification to its outcome (feature cache, regimes, sweep).
+//! - [`levels`]: the level scorecard: do the engine's walls, zero-gamma level and major strikes mean anything?
 //!
 //! The backtest reads logs through `dealerflow_log` and folds them with `dealerflow_engine`; it never
 //! talks to an exchange.
@@ -8,6 +9,7 @@
 #![warn(missing_docs)]
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used))]
 
+pub mod block_bootstrap;
 pub mod cache_file;
 pub mod engine_sample;
 pub mod error;
@@ -15,6 +17,8 @@ pub mod evaluate;
 pub mod feature_cache;
 pub mod grid;
 pub mod heatmap;
+pub mod level_samples;
+pub mod levels;
 pub mod log_sampler;
 pub mod metrics;
 pub mod objective;

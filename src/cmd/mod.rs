@@ -7,6 +7,7 @@ pub mod duration_flag;
 pub mod exchange_sim;
 pub mod gex;
 pub mod import;
+pub mod levels;
 pub mod log;
 pub mod log_dir;
 pub mod logging;

@@ -8,8 +8,9 @@ use anyhow::{bail, Context, Result};
 use clap::Args;
 use dealerflow_schemas::time::parse_time_ms;
 use dealerflow_synth::{
-    generate_into_dir, CurrencyConfig, HppPlantedEffect, NoPlantedEffect, PlantedEffect,
-    PlantedHpp, SynthConfig, SynthError, SynthProgress,
+    generate_into_dir, CurrencyConfig, HppPlantedEffect, LayeredEffects, NoPlantedEffect,
+    PlantedEffect, PlantedHpp, PlantedWalls, PlantedWallsParams, SynthConfig, SynthError,
+    SynthProgress,
 };
 use indicatif::{ProgressBar, ProgressStyle};
 
@@ -23,6 +24,8 @@ use crate::cmd::duration_flag;
 #[derive(Debug, Args)]
 #[command(after_help = "Examples:\n  \
 dealerflow synth --days 30 --seed 7 --data-dir data/synth --currencies BTC,ETH\n  \
+dealerflow synth --days 30 --seed 3 --currencies BTC --planted-walls 1 --data-dir data/walls (then: dealerflow \
+levels --data-dir data/walls --model all)\n  \
 dealerflow synth --days 21 --seed 3 --data-dir data/planted --currencies BTC --planted-alpha 1 --planted-beta 0.5 \
 --planted-lookback 1d\n  \
 dealerflow backtest --data-dir data/planted --lookback 1d --grid 'alpha=0:2:0.5,beta=0:2:0.5' --horizon 15m\n\n\
@@ -74,6 +77,18 @@ pub struct SynthArgs {
     /// Trailing IQR window of the planted score (use the same --hpp-window in backtest).
     #[arg(long, default_value = "7d", requires = "planted_alpha", value_parser = duration_flag::positive_ms)]
     planted_window: i64,
+    /// κ of the planted walls, 0 to 1: pin the index near large positive-gamma strikes and scale its volatility
+    /// with the sign of dealer gamma. Off by default.
+    ///
+    /// Each minute the generator computes the dealers' net GEX per strike with the engine (flow model, r = 0)
+    /// and, over the minute, pulls ln S towards the nearest strike within 5 % of spot whose net GEX is at least a
+    /// quarter of the largest positive one there (mean reversion with half-life 3 h/κ: pinning), and multiplies
+    /// the volatility by exp(−κ·ln 2·tanh(NGI/s)), s the mean |NGI| so far (up to ×2 where dealers are short
+    /// gamma, down to ×½ where they are long). κ = 0 writes exactly the log without the flag. With
+    /// --planted-alpha the walls rescale the HPP-driven volatility and add the pull. `dealerflow levels` scores
+    /// what a log's levels did (docs/FORMULAS.md §11.7).
+    #[arg(long, value_name = "KAPPA")]
+    planted_walls: Option<f64>,
 }
 
 /// A generator error, with the flag of the setting it names (the generator names settings, not flags).
@@ -90,6 +105,7 @@ fn with_flag(e: SynthError) -> anyhow::Error {
             "planted strength" => Some("--planted-strength"),
             "planted lookback" => Some("--planted-lookback"),
             "planted window" => Some("--planted-window"),
+            "planted walls" => Some("--planted-walls"),
             _ => None,
         },
         _ => None,
@@ -143,13 +159,43 @@ pub fn run(args: SynthArgs) -> Result<ExitCode> {
         }
         _ => None,
     };
-    let effect: &mut dyn PlantedEffect = match planted.as_mut() {
-        Some(p) => p,
-        None => &mut NoPlantedEffect,
+    let walls = match args.planted_walls {
+        Some(strength) => {
+            Some(PlantedWalls::new(&config, PlantedWallsParams { strength }).map_err(with_flag)?)
+        }
+        None => None,
+    };
+    let mut layered = None;
+    let mut walls_only = None;
+    let effect: &mut dyn PlantedEffect = match (planted.take(), walls) {
+        (Some(hpp), Some(walls)) => layered.insert(LayeredEffects {
+            first: hpp,
+            then: walls,
+        }),
+        (None, Some(walls)) => walls_only.insert(walls),
+        (Some(hpp), None) => planted.insert(hpp),
+        (None, None) => &mut NoPlantedEffect,
     };
     let report = generate_into_dir(&config, &args.data_dir, effect, &mut progress)
         .map_err(with_flag)
         .with_context(|| format!("synth into {}", args.data_dir.display()))?;
+    if let Some(l) = layered {
+        planted = Some(l.first);
+        walls_only = Some(l.then);
+    }
+    if let Some(w) = &walls_only {
+        if let Some(e) = w.error() {
+            bail!(
+                "the planted walls could not score every minute ({e}); the log in {} does not carry the effect as specified",
+                args.data_dir.display()
+            );
+        }
+        eprintln!(
+            "planted walls: strength {} pins the index near large positive-gamma strikes and scales its volatility by dealer gamma; {} engine evaluations",
+            w.params().strength,
+            w.evaluations()
+        );
+    }
     bar.finish_and_clear();
     if let Some(p) = &planted {
         if let Some(e) = p.error() {

@@ -43,3 +43,25 @@ pub fn backtest() -> (ProgressBar, impl Fn(Progress) + Sync) {
     };
     (bar, on)
 }
+
+/// A spinner that follows the folds of a level scorecard (one per model, run side by side), and its callback.
+pub fn levels() -> (
+    ProgressBar,
+    impl Fn(dealerflow_backtest::levels::LevelsProgress) + Sync,
+) {
+    let bar = ProgressBar::new_spinner();
+    bar.set_style(
+        ProgressStyle::with_template("{spinner} folding the log: {msg}, {elapsed} elapsed")
+            .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+    );
+    let shown = bar.clone();
+    let on = move |p: dealerflow_backtest::levels::LevelsProgress| {
+        shown.set_message(format!(
+            "{} {}/{} path points",
+            p.model.as_str(),
+            p.done,
+            p.total
+        ));
+    };
+    (bar, on)
+}

@@ -52,6 +52,8 @@ struct Market {
     flow_rng: ChaCha8Rng,
     oi_rng: ChaCha8Rng,
     minute_vol: f64,
+    /// Drift of ln S over the current minute set by the planted effect, fraction per year (0 without one).
+    minute_drift: f64,
     next_trade_id: u64,
 }
 
@@ -103,6 +105,7 @@ pub fn run(
             flow_rng: stream(config.seed, STREAM_FLOW + i as u64),
             oi_rng: stream(config.seed, STREAM_OI + i as u64),
             minute_vol: chain.current.realized_vol() * c.vol_scale,
+            minute_drift: 0.0,
             next_trade_id: c.first_trade_id,
             cfg: c.clone(),
         })
@@ -131,6 +134,8 @@ pub fn run(
                 } else {
                     regime_vol
                 };
+                let drift = sink.planted.drift(i, t, m.path.spot_usd);
+                m.minute_drift = if drift.is_finite() { drift } else { 0.0 };
             }
         }
         if s == 0 || (t - 8 * 3_600_000).rem_euclid(MS_PER_DAY) == 0 {
@@ -143,7 +148,7 @@ pub fn run(
             let z_own: f64 = StandardNormal.sample(&mut index_rng);
             if s > 0 {
                 let z = IndexPath::correlated_shock(i == 0, z_market, z_own);
-                m.path.step(m.minute_vol, 1.0, z);
+                m.path.step_with_drift(m.minute_vol, m.minute_drift, 1.0, z);
             }
             let price = (m.path.spot_usd * 100.0).round() / 100.0;
             sink.append(

@@ -32,6 +32,18 @@ impl IndexPath {
         self.spot_usd
     }
 
+    /// One step of `dt_s` seconds with annualized volatility `sigma`, drift `mu` of ln S (fraction per year) and
+    /// standard normal shock `z`: S(t + dt) = S(t)·exp(μ·dt + σ√dt·Z − σ²dt/2). With μ = 0 exactly [`Self::step`].
+    pub fn step_with_drift(&mut self, sigma: f64, mu: f64, dt_s: f64, z: f64) -> f64 {
+        if mu == 0.0 {
+            return self.step(sigma, dt_s, z);
+        }
+        let dt_years = dt_s / SECONDS_PER_YEAR;
+        let s = sigma * dt_years.sqrt();
+        self.spot_usd *= (mu * dt_years + s * z - 0.5 * s * s).exp();
+        self.spot_usd
+    }
+
     /// The shock of a currency from the market shock `z_market` and its own shock `z_own`.
     pub fn correlated_shock(first: bool, z_market: f64, z_own: f64) -> f64 {
         if first {

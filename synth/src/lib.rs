@@ -33,7 +33,9 @@
 //! [`PlantedEffect`] sets the index's volatility minute by minute from what has been generated.
 //! [`NoPlantedEffect`] (the default) keeps the regime's volatility; [`HppPlantedEffect`] drives it by the
 //! hedging-pressure score at known α*, β* (`dealerflow synth --planted-alpha A --planted-beta B`), so that a
-//! backtest can be checked to recover them.
+//! backtest can be checked to recover them. [`PlantedWalls`] (`--planted-walls κ`) pins the index near large
+//! positive-gamma strikes and scales its volatility with the sign of dealer gamma, so that the level scorecard
+//! can be checked against a known truth; [`LayeredEffects`] runs both at once.
 
 #![warn(missing_docs)]
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used))]
@@ -44,6 +46,7 @@ mod generator;
 mod index_path;
 mod listing;
 mod planted;
+mod planted_walls;
 mod regime;
 mod strikes;
 mod trade_flow;
@@ -60,6 +63,10 @@ pub use config::{CurrencyConfig, SynthConfig, DEFAULT_START_MS};
 pub use index_path::{IndexPath, MARKET_CORRELATION};
 pub use listing::{option_name, ListedOption, Listing, OPENING_PROBABILITY};
 pub use planted::{HppPlantedEffect, NoPlantedEffect, PlantedEffect, PlantedHpp};
+pub use planted_walls::{
+    pin_strike, LayeredEffects, PlantedWalls, PlantedWallsParams, LARGE_STRIKE_SHARE,
+    PIN_HALF_LIFE_MS, PIN_RANGE,
+};
 pub use regime::{Regime, RegimeChain};
 pub use strikes::{nice_step, strike_grid};
 pub use trade_flow::{round_to_tick, SizeModel, TradeFlow};

@@ -29,6 +29,13 @@ pub trait PlantedEffect {
     /// (epoch ms), given the volatility `regime_vol` the regime alone would give it. Non-finite or
     /// non-positive values fall back to `regime_vol`.
     fn volatility(&mut self, currency_index: usize, ts_ms: i64, regime_vol: f64) -> f64;
+
+    /// Drift of the log index of currency `currency_index` (fraction per year) for the minute starting at `ts_ms`,
+    /// given the index `spot_usd` then; called right after [`PlantedEffect::volatility`]. Non-finite values count
+    /// as 0. The default is no drift (the index stays a driftless GBM).
+    fn drift(&mut self, _currency_index: usize, _ts_ms: i64, _spot_usd: f64) -> f64 {
+        0.0
+    }
 }
 
 /// No planted effect: the index follows its regimes only.
