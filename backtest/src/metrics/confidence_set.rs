@@ -27,9 +27,9 @@
 //! Deterministic: the resamples come from a ChaCha8 stream with a fixed seed, and every sum runs in a fixed
 //! order; the bootstrap means are computed per set in parallel (rayon), each a fixed sequence of sums.
 
-use rand::{Rng, SeedableRng};
-use rand_chacha::ChaCha8Rng;
 use rayon::prelude::*;
+
+use crate::block_bootstrap::{block_length, replicate_indices};
 
 /// Fewest usable sub-blocks for a confidence set.
 pub const MIN_SUB_BLOCKS: usize = 8;
@@ -102,28 +102,14 @@ pub enum ConfidenceSetError {
     Setting(String),
 }
 
-/// Block length ℓ = ⌈K^{1/3}⌉ of the circular block bootstrap over K sub-blocks.
-pub fn block_length(k: usize) -> usize {
-    let mut l = 1;
-    while l * l * l < k {
-        l += 1;
-    }
-    l
-}
-
-/// For each of `resamples` circular-block-bootstrap resamples of `k` items with block length `l`, how many
-/// times each item is drawn (row-major: resample × item). Deterministic for the seed.
+/// For each of `resamples` circular-block-bootstrap resamples of `k` items with block length `l`
+/// ([`crate::block_bootstrap::replicate_indices`], resample b on stream b), how many times each item is drawn
+/// (row-major: resample × item). Deterministic for the seed.
 fn resample_counts(k: usize, l: usize, resamples: usize, seed: u64) -> Vec<u32> {
-    let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let mut counts = vec![0u32; resamples * k];
-    for row in counts.chunks_exact_mut(k) {
-        let mut drawn = 0;
-        while drawn < k {
-            let start = rng.random_range(0..k);
-            for j in 0..l.min(k - drawn) {
-                row[(start + j) % k] += 1;
-            }
-            drawn += l;
+    for (b, row) in counts.chunks_exact_mut(k).enumerate() {
+        for i in replicate_indices(k, l, seed, b as u64) {
+            row[i] += 1;
         }
     }
     counts
@@ -172,7 +158,7 @@ pub fn model_confidence_set(
     }
     let m = tested.len();
     let b_count = cfg.resamples;
-    let l = block_length(k);
+    let l = block_length(k, 1);
     let counts = resample_counts(k, l, b_count, BOOTSTRAP_SEED);
 
     // Mean loss per tested set, and per set and resample (row-major: set × resample).
@@ -297,6 +283,8 @@ pub fn model_confidence_set(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use rand::SeedableRng;
+    use rand_chacha::ChaCha8Rng;
     use rand_distr::{Distribution, Normal};
 
     /// `sets` sets with expected scores `means`, `k` sub-blocks of Gaussian noise with sd `sd` plus a shared
@@ -407,10 +395,7 @@ mod tests {
 
     #[test]
     fn block_lengths_and_resample_counts() {
-        assert_eq!(
-            [1, 2, 8, 9, 27, 40, 45].map(block_length),
-            [1, 2, 2, 3, 3, 4, 4]
-        );
+        assert_eq!([8, 9, 40, 45].map(|k| block_length(k, 1)), [2, 3, 4, 4]);
         let c = resample_counts(10, 3, 50, 9);
         for row in c.chunks_exact(10) {
             assert_eq!(row.iter().sum::<u32>(), 10);
