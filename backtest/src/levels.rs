@@ -33,7 +33,7 @@ use crate::block_bootstrap::{block_length, percentile_intervals, BootstrapSpec, 
 use crate::error::BacktestError;
 use crate::feature_cache::{Features, FoldParams};
 use crate::level_samples::{sample_levels, LevelSample, LevelSeries};
-use crate::regimes::{auto_regimes, check_regimes, load_regimes, regime_windows};
+use crate::regimes::{auto_regimes, file_regimes, regime_windows};
 use crate::run::Regimes;
 use crate::window::Window;
 
@@ -561,20 +561,7 @@ pub fn run_levels(
         });
     }
     let mut warnings = Vec::new();
-    let specs = match &cfg.regimes {
-        Regimes::File(path) => {
-            let specs = load_regimes(path)?;
-            for name in check_regimes(&specs, first, last)? {
-                warnings.push(format!(
-                    "regime {name:?} is only partly inside the log ({} to {})",
-                    format_ms(first),
-                    format_ms(last)
-                ));
-            }
-            Some(specs)
-        }
-        Regimes::None | Regimes::Auto => None,
-    };
+    let specs = file_regimes(&cfg.regimes, first, last, &mut warnings)?;
     let currency = query.resolve_currency(
         &QueryConfig {
             model: cfg.models[0],

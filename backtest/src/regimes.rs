@@ -23,6 +23,7 @@ use dealerflow_schemas::time::{format_ms, parse_time_ms, MS_PER_DAY};
 
 use crate::error::BacktestError;
 use crate::feature_cache::Features;
+use crate::run::Regimes;
 use crate::window::Window;
 
 /// A regime as written in the file.
@@ -220,6 +221,31 @@ pub fn auto_regimes(f: &Features) -> Vec<Window> {
         }
     }
     out
+}
+
+/// The named regimes of `regimes` for a log spanning `first_ms`..=`last_ms`: the file's regimes (each one only
+/// partly inside the log adds a line to `warnings`), or `None` without a file (no regimes, or automatic ones,
+/// which need the samples).
+pub fn file_regimes(
+    regimes: &Regimes,
+    first_ms: i64,
+    last_ms: i64,
+    warnings: &mut Vec<String>,
+) -> Result<Option<Vec<RegimeSpec>>, BacktestError> {
+    match regimes {
+        Regimes::File(path) => {
+            let specs = load_regimes(path)?;
+            for name in check_regimes(&specs, first_ms, last_ms)? {
+                warnings.push(format!(
+                    "regime {name:?} is only partly inside the log ({} to {})",
+                    format_ms(first_ms),
+                    format_ms(last_ms)
+                ));
+            }
+            Ok(Some(specs))
+        }
+        Regimes::None | Regimes::Auto => Ok(None),
+    }
 }
 
 #[cfg(test)]

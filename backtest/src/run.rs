@@ -13,7 +13,6 @@ use dealerflow_engine::inputs::Carry;
 use dealerflow_engine::query::{At, Checkpoints, LogQuery, QueryConfig};
 use dealerflow_engine::InventoryModel;
 use dealerflow_log::LogReader;
-use dealerflow_schemas::time::format_ms;
 
 use crate::cache_file::{load_or_build, CacheKey, CacheOutcome, LogFingerprint, CACHE_DIR};
 use crate::error::BacktestError;
@@ -25,7 +24,7 @@ use crate::metrics::pbo::MAX_BLOCKS;
 use crate::metrics::sharpe::SampleStep;
 use crate::objective::Objective;
 use crate::params::{Param, ParamSet};
-use crate::regimes::{auto_regimes, check_regimes, load_regimes, regime_windows};
+use crate::regimes::{auto_regimes, file_regimes, regime_windows};
 use crate::report::ReportLayout;
 use crate::sweep::{run_sweep, with_threads, SweepConfig, SweepOutcome};
 
@@ -243,20 +242,7 @@ pub fn run(
     let query = LogQuery::new(reader)?;
     let (first, last) = query.time_range_ms();
     let mut warnings = Vec::new();
-    let regime_specs = match &cfg.regimes {
-        Regimes::File(path) => {
-            let specs = load_regimes(path)?;
-            for name in check_regimes(&specs, first, last)? {
-                warnings.push(format!(
-                    "regime {name:?} is only partly inside the log ({} to {})",
-                    format_ms(first),
-                    format_ms(last)
-                ));
-            }
-            Some(specs)
-        }
-        Regimes::None | Regimes::Auto => None,
-    };
+    let regime_specs = file_regimes(&cfg.regimes, first, last, &mut warnings)?;
     let currency = query.resolve_currency(
         &QueryConfig {
             model: cfg.model,
