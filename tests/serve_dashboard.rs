@@ -242,7 +242,7 @@ fn assert_tile(tiles: &serde_json::Map<String, Value>, id: &str, report: &Value,
     }
 }
 
-const TILE_KEYS: [(&str, &str); 11] = [
+const TILE_KEYS: [(&str, &str); 12] = [
     ("tile-spot", "spot"),
     ("tile-net-gex", "net_gamma_exposure_usd"),
     ("tile-zero-gamma", "zero_gamma_level"),
@@ -253,6 +253,7 @@ const TILE_KEYS: [(&str, &str); 11] = [
     ("tile-chl24h", "chl24h"),
     ("tile-volg", "volg"),
     ("tile-hpp", "hpp"),
+    ("tile-dampening", "dampening"),
     ("tile-scenario", "scenario"),
 ];
 

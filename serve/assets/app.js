@@ -107,6 +107,7 @@
     ['tile-chl24h', 'chl24h', usd],
     ['tile-volg', 'volg', usd],
     ['tile-hpp', 'hpp', usd],
+    ['tile-dampening', 'dampening', usd],
     ['tile-scenario', 'scenario', scenario],
   ];
 

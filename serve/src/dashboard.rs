@@ -859,6 +859,7 @@ mod tests {
             "tile-chl24h",
             "tile-volg",
             "tile-hpp",
+            "tile-dampening",
             "tile-scenario",
             "shown-at",
         ] {
