@@ -15,6 +15,9 @@ use dealerflow_log::LogReader;
 use crate::engine_sample::EngineSample;
 use crate::error::BacktestError;
 
+/// Most spot path points one scorecard records (a year at one a second is 31.5 million).
+pub const MAX_PATH_POINTS: usize = 50_000_000;
+
 /// The engine's levels of one currency at one sample time (USD; `None` when the engine has none).
 #[derive(Clone, Copy, Debug, PartialEq, serde::Serialize)]
 pub struct LevelSample {
@@ -90,6 +93,15 @@ pub fn sample_levels(
             setting: "sampling step",
             reason: format!(
                 "{every_ms} ms must be a positive multiple of the path step ({path_step_ms} ms)"
+            ),
+        });
+    }
+    let points = (i128::from(to_ms) - i128::from(from_ms)) / i128::from(path_step_ms) + 1;
+    if points > MAX_PATH_POINTS as i128 {
+        return Err(BacktestError::Setting {
+            setting: "path step",
+            reason: format!(
+                "{path_step_ms} ms gives {points} path points over the log, more than {MAX_PATH_POINTS}; use a larger --path-every or a shorter range"
             ),
         });
     }

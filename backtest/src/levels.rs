@@ -332,10 +332,12 @@ fn statistics(o: &[Outcome], idx: &[usize], out: &mut [f64]) {
             tn += w.touch_null;
             bn += w.beyond_null;
         }
+        // A ratio to a baseline of 0 is undefined, not infinite.
+        let ratio = |x: f64, base: f64| if base > 0.0 { x / base } else { f64::NAN };
         out[0] = touched / n;
-        out[1] = touched / tn;
+        out[1] = ratio(touched, tn);
         out[2] = beyond / n;
-        out[3] = beyond / bn;
+        out[3] = ratio(beyond, bn);
     };
     wall(|x| x.call, &mut out[0..4]);
     wall(|x| x.put, &mut out[4..8]);
@@ -436,7 +438,7 @@ pub fn window_card(
     }
     if n < crate::block_bootstrap::MIN_BLOCKS * block {
         warnings.push(format!(
-            "fewer than {} blocks of {block} samples (one horizon): no intervals",
+            "fewer than {} blocks of {block} samples: no intervals",
             crate::block_bootstrap::MIN_BLOCKS
         ));
     }
@@ -499,10 +501,10 @@ pub fn check_config(cfg: &LevelsConfig) -> Result<(), BacktestError> {
             ),
         );
     }
-    if cfg.bootstrap.replicates < 100 {
+    if cfg.bootstrap.replicates < 100 || cfg.bootstrap.replicates > 1_000_000 {
         return bad(
             "bootstrap replicates",
-            format!("{}; use at least 100", cfg.bootstrap.replicates),
+            format!("{}; use 100 to 1000000", cfg.bootstrap.replicates),
         );
     }
     if !(cfg.bootstrap.confidence > 0.0 && cfg.bootstrap.confidence < 1.0) {

@@ -2,10 +2,12 @@
 //! position of −1, 0 or +1 unit of notional) on what dealer hedging is expected to do to the last move.
 //!
 //! Rule, at each sample t whose scenario bucket is active — `amplified`, `pinned`, `dampened`, `vanna_driven`
-//! or `charm_driven` — hold p = −sign(HPP)·sign(ΔS) = −sign(D) until the next sample, D = sign(ΔS)·HPP the
-//! dampening score: fade the last move (ΔS over the HPP lookback) where the dealers' hedge opposes it (D > 0) and
-//! follow it where the hedge goes with it (D < 0) (docs/FORMULAS.md §7.5, §10.5). Flat in `neutral` and `flip_zone` (dealer gamma about to change sign), when HPP or ΔS is
-//! 0, and at the last sample of a window segment (no next return inside the window).
+//! or `charm_driven` — hold p = −sign(HPP) until the next sample: trade with the dealers' hedge flow (HPP > 0:
+//! dealers sell the underlying). With D = sign(ΔS)·HPP the dampening score, that is p = −sign(D)·sign(ΔS): fade
+//! the last move (ΔS over the HPP lookback) where the hedge opposes it (D > 0) and follow it where the hedge goes
+//! with it (D < 0) (docs/FORMULAS.md §7.5, §10.5). Flat in `neutral` and `flip_zone` (dealer gamma about to
+//! change sign), when HPP or ΔS is 0 (no last move yet), and at the last sample of a window segment (no next
+//! return inside the window).
 //!
 //! Return of the step t → t+1, a fraction of notional: r = p·ln(S(t+1)/S(t)) − fee·|p − p_prev|, fee =
 //! `fee_bps`·10⁻⁴ per unit of turnover (taker fee plus slippage; Deribit's perpetual taker fee is 5 bps). Each
@@ -21,7 +23,8 @@ pub fn position(bucket: Scenario, hpp: f64, spot_change_sign: i8) -> i8 {
     let active = i8::from(bucket.code() >= Scenario::Amplified.code());
     // sign(HPP); 0 for 0 and NaN.
     let hpp_sign = i8::from(hpp > 0.0) - i8::from(hpp < 0.0);
-    -hpp_sign * spot_change_sign * active
+    let moved = i8::from(spot_change_sign != 0);
+    -hpp_sign * moved * active
 }
 
 /// Per-step returns of one segment, appended to `out`; returns (turnover, steps with a position).
@@ -59,13 +62,17 @@ mod tests {
     use super::*;
 
     #[test]
-    fn follow_when_reinforcing_fade_when_dampening() {
+    fn follow_when_amplifying_fade_when_dampening() {
+        // After a rise: HPP < 0 (dealers buy, D < 0) follows it, HPP > 0 (dealers sell, D > 0) fades it.
         assert_eq!(position(Scenario::Amplified, -5.0, 1), 1);
-        assert_eq!(position(Scenario::Amplified, -5.0, -1), -1);
         assert_eq!(position(Scenario::Dampened, 5.0, 1), -1);
+        // After a fall: HPP > 0 (dealers sell, D < 0) follows it, HPP < 0 (dealers buy, D > 0) fades it.
+        assert_eq!(position(Scenario::Amplified, 5.0, -1), -1);
+        assert_eq!(position(Scenario::Dampened, -5.0, -1), 1);
         assert_eq!(position(Scenario::Neutral, 5.0, 1), 0);
         assert_eq!(position(Scenario::FlipZone, -5.0, 1), 0);
         assert_eq!(position(Scenario::Pinned, 5.0, 0), 0);
+        assert_eq!(position(Scenario::Pinned, 0.0, 1), 0);
     }
 
     #[test]

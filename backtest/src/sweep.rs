@@ -290,14 +290,16 @@ pub fn run_sweep(
                     .into_iter()
                     .next()
                     .unwrap_or_else(empty_metrics);
-                let per_block = evaluate_group(f, &blocks, scored, cfg.fee_bps, need, scratch);
-                let block_scores: Vec<f64> =
-                    per_block.iter().map(|m| objective.score(m, step)).collect();
-                let block_stats: Vec<BlockStat> = per_block
+                let block_metrics = evaluate_group(f, &blocks, scored, cfg.fee_bps, need, scratch);
+                let block_scores: Vec<f64> = block_metrics
+                    .iter()
+                    .map(|m| objective.score(m, step))
+                    .collect();
+                let block_stats: Vec<BlockStat> = block_metrics
                     .iter()
                     .map(|m| objective.block_stat(m, step))
                     .collect();
-                let objective_out_of_sample = per_block
+                let objective_out_of_sample = block_metrics
                     .get(last)
                     .map_or(f64::NAN, |m| objective.value(m, step));
                 let sub_block_scores =

@@ -197,7 +197,7 @@ pub fn plot(path: &Path, card: &Scorecard) -> Result<()> {
         for (_, pick) in &metrics {
             let e = pick(w);
             for v in [e.value, e.high] {
-                if v.is_finite() {
+                if v.is_finite() && v < 1e6 {
                     y1 = y1.max(v * 1.1);
                 }
             }

@@ -89,7 +89,8 @@ pub struct SweepResultRow {
     pub objective: String,
     /// Its value.
     pub objective_value: Option<f64>,
-    /// Spearman correlation of HPP with forward realized vol.
+    /// The `ic_vol` objective: Spearman correlation of the dampening score D = sign(ΔS)·HPP with forward realized
+    /// vol (docs/FORMULAS.md §10.4; runs before that reading stored ρ of HPP itself here).
     pub ic_vol: Option<f64>,
     /// The `ic_trend` objective (Spearman rank correlation, docs/FORMULAS.md §10.4).
     pub ic_trend: Option<f64>,
