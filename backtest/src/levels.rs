@@ -23,7 +23,7 @@ use std::path::PathBuf;
 use dealerflow_engine::black_scholes::normal_cdf;
 use dealerflow_engine::hpp::{DEFAULT_LOOKBACK_MS, DEFAULT_WINDOW_MS};
 use dealerflow_engine::inputs::Carry;
-use dealerflow_engine::query::{At, Checkpoints, LogQuery, QueryConfig};
+use dealerflow_engine::query::LogQuery;
 use dealerflow_engine::{EngineError, InventoryModel};
 use dealerflow_log::LogReader;
 use dealerflow_schemas::time::{format_ms, MS_PER_YEAR};
@@ -34,7 +34,7 @@ use crate::error::BacktestError;
 use crate::feature_cache::{Features, FoldParams};
 use crate::level_samples::{sample_levels, LevelSample, LevelSeries};
 use crate::regimes::{auto_regimes, file_regimes, regime_windows};
-use crate::run::Regimes;
+use crate::run::{log_currency, Regimes};
 use crate::window::Window;
 
 /// Fewer samples than this in a window are flagged.
@@ -564,15 +564,7 @@ pub fn run_levels(
     }
     let mut warnings = Vec::new();
     let specs = file_regimes(&cfg.regimes, first, last, &mut warnings)?;
-    let currency = query.resolve_currency(
-        &QueryConfig {
-            model: cfg.models[0],
-            currency: cfg.currency.clone(),
-            checkpoints: Checkpoints::Off,
-            ..QueryConfig::default()
-        },
-        At::Latest,
-    )?;
+    let currency = log_currency(&query, cfg.models[0], &cfg.currency)?;
     let reader = query.reader();
     let series: Vec<Result<LevelSeries, BacktestError>> = cfg
         .models

@@ -243,15 +243,7 @@ pub fn run(
     let (first, last) = query.time_range_ms();
     let mut warnings = Vec::new();
     let regime_specs = file_regimes(&cfg.regimes, first, last, &mut warnings)?;
-    let currency = query.resolve_currency(
-        &QueryConfig {
-            model: cfg.model,
-            currency: cfg.currency.clone(),
-            checkpoints: Checkpoints::Off,
-            ..QueryConfig::default()
-        },
-        At::Latest,
-    )?;
+    let currency = log_currency(&query, cfg.model, &cfg.currency)?;
     let reader = query.reader();
     let fold = FoldParams {
         model: cfg.model.as_str().to_string(),
@@ -344,6 +336,24 @@ pub fn run(
         sets: sets.len(),
         warnings,
     })
+}
+
+/// The underlying a run scores: `currency` when given (checked against the log), else the only one of the log at
+/// its last exchange time.
+pub(crate) fn log_currency(
+    query: &LogQuery,
+    model: InventoryModel,
+    currency: &Option<String>,
+) -> Result<String, BacktestError> {
+    Ok(query.resolve_currency(
+        &QueryConfig {
+            model,
+            currency: currency.clone(),
+            checkpoints: Checkpoints::Off,
+            ..QueryConfig::default()
+        },
+        At::Latest,
+    )?)
 }
 
 /// `CURRENCY-OBJECTIVE-CRC32C` of the text of what determines the results: the log's fingerprint and fold
