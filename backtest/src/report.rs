@@ -268,7 +268,7 @@ pub fn format_summary(layout: &ReportLayout, outcome: &SweepOutcome) -> String {
         (Some(cs), _) => {
             let _ = writeln!(
                 s,
-                "confidence set of the best sets ({:.0} %, model confidence set on {} in-sample sub-blocks, block bootstrap of {} with {} resamples, {} elimination round{}, final p {:.3}): {} of {} sets",
+                "confidence set of the best sets ({:.0} %, model confidence set on {} in-sample sub-blocks, block bootstrap in blocks of {} sub-blocks, {} resamples, {} elimination round{}, final p {:.3}): {} of {} sets",
                 cs.level * 100.0,
                 cs.sub_blocks,
                 cs.block_length,
