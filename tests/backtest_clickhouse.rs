@@ -1,6 +1,7 @@
 //! `backtest --clickhouse` stores every parameter set's results in `sweep_results`: the same ranks and values as
-//! the CSV, in sample, out of sample and per regime; running the same sweep again replaces the rows; an
-//! unreachable server fails in one line before the log is sampled.
+//! the CSV (with the confidence-set mark), in sample, out of sample and per regime; running the same sweep again
+//! replaces the rows; a table of an earlier version gains the new columns; an unreachable server fails in one line
+//! before the log is sampled.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -116,7 +117,8 @@ fn sweep_results_land_in_clickhouse_once() {
         "json",
         "--sql",
         &format!(
-            "SELECT rank, params, regime, sample, objective_value, ic_vol, trials FROM sweep_results FINAL \
+            "SELECT rank, params, regime, sample, objective_value, ic_vol, ic_vol_hpp, in_confidence_set, trials \
+             FROM sweep_results FINAL \
              WHERE run_id = '{id}' ORDER BY rank, sample, regime"
         ),
     ]));
@@ -158,6 +160,13 @@ fn sweep_results_land_in_clickhouse_once() {
             "in sample",
         );
         close(&ins["ic_vol"], row[col("ic_vol")], "ic_vol");
+        close(&ins["ic_vol_hpp"], row[col("ic_vol_hpp")], "ic_vol_hpp");
+        let member = match row[col("in_confidence_set")] {
+            "true" => 1,
+            "false" => 0,
+            other => panic!("in_confidence_set {other:?}"),
+        };
+        assert_eq!(ins["in_confidence_set"].as_u64(), Some(member), "{ins}");
         let oos = by_key[&(rank, "all".into(), "out_of_sample".into())];
         close(
             &oos["objective_value"],
@@ -195,4 +204,100 @@ fn unreachable_clickhouse_fails_before_sampling() {
         !log.join("backtest-cache").exists(),
         "the log was sampled before ClickHouse was checked"
     );
+}
+
+/// A `sweep_results` table written before the comparison ICs and the confidence-set mark existed gains those
+/// columns when a sweep is stored; its old rows read NULL there, the new rows carry them.
+#[test]
+fn an_earlier_sweep_results_table_gains_the_new_columns() {
+    let Some(db) = TestDatabase::new("backtest_sweep_upgrade") else {
+        return;
+    };
+    let t = db.target().clone();
+    let table = dealerflow_store::schema::TABLES
+        .iter()
+        .find(|t| t.name == "sweep_results")
+        .unwrap();
+    let added: Vec<&str> = table.added_columns.iter().map(|c| c.definition).collect();
+    assert_eq!(added.len(), 3);
+    // The statement of the earlier version: today's without the added columns.
+    let earlier: String = table
+        .ddl
+        .lines()
+        .filter(|l| !added.iter().any(|a| l.trim() == format!("{a},")))
+        .collect::<Vec<_>>()
+        .join("\n");
+    assert!(!earlier.contains("in_confidence_set Nullable"), "{earlier}");
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        let exec = |target: dealerflow_store::target::ClickHouseTarget, sql: String| async move {
+            target
+                .insert_client()
+                .query(&sql)
+                .execute()
+                .await
+                .unwrap_or_else(|e| panic!("{sql}: {e}"));
+        };
+        exec(
+            t.with_database("system").unwrap(),
+            format!("CREATE DATABASE IF NOT EXISTS {}", t.database()),
+        )
+        .await;
+        exec(t.clone(), earlier).await;
+        exec(
+            t.clone(),
+            "INSERT INTO sweep_results (run_id, created_ms, currency, model, rank, params, regime, sample, \
+             objective, objective_value, samples, trials) VALUES ('earlier', 1, 'BTC', 'flow', 1, 'alpha=0', 'all', \
+             'in_sample', 'ic_vol', -0.1, 10, 1)"
+                .to_string(),
+        )
+        .await;
+    });
+    let tmp = tempfile::tempdir().unwrap();
+    let log = tmp.path().join("log");
+    synth(&log);
+    let out = bin()
+        .args(backtest_args(&log))
+        .args([
+            "--clickhouse",
+            t.url(),
+            "--clickhouse-database",
+            t.database(),
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let query = |sql: &str| {
+        json_rows(&ok(bin().args([
+            "query",
+            "--clickhouse",
+            t.url(),
+            "--database",
+            t.database(),
+            "--format",
+            "json",
+            "--sql",
+            sql,
+        ])))
+    };
+    let old = query(
+        "SELECT objective_value, ic_vol_hpp, ic_trend_d, in_confidence_set FROM sweep_results FINAL \
+         WHERE run_id = 'earlier'",
+    );
+    assert_eq!(old.len(), 1);
+    assert_eq!(old[0]["objective_value"].as_f64(), Some(-0.1));
+    for c in ["ic_vol_hpp", "ic_trend_d", "in_confidence_set"] {
+        assert!(old[0][c].is_null(), "{c}: {}", old[0]);
+    }
+    let new = query(
+        "SELECT in_confidence_set, ic_vol_hpp FROM sweep_results FINAL \
+         WHERE run_id != 'earlier' AND sample = 'in_sample' AND rank = 1",
+    );
+    assert_eq!(new.len(), 1);
+    assert_eq!(new[0]["in_confidence_set"].as_u64(), Some(1), "{}", new[0]);
+    assert!(new[0]["ic_vol_hpp"].as_f64().is_some(), "{}", new[0]);
 }

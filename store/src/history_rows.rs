@@ -104,6 +104,12 @@ pub struct SweepResultRow {
     pub deflated_sharpe: Option<f64>,
     /// Probability of backtest overfitting.
     pub pbo: Option<f64>,
+    /// Spearman ρ of HPP with forward realized vol (the earlier reading of `ic_vol`).
+    pub ic_vol_hpp: Option<f64>,
+    /// Spearman ρ of −D with the forward return (the earlier reading of `ic_trend`).
+    pub ic_trend_d: Option<f64>,
+    /// 1 in the confidence set of the best sets, 0 outside it (in-sample rows; NULL without a set).
+    pub in_confidence_set: Option<u8>,
     /// Samples scored.
     pub samples: u64,
     /// Parameter sets tried in the sweep.
@@ -184,6 +190,9 @@ pub fn sweep_result_rows(
             sharpe: finite(r.sharpe_annualized),
             deflated_sharpe: r.deflated_sharpe.and_then(finite),
             pbo,
+            ic_vol_hpp: finite(r.in_sample.ic_vol_hpp),
+            ic_trend_d: finite(r.in_sample.ic_trend_d),
+            in_confidence_set: r.in_confidence_set.map(u8::from),
             samples: outcome.in_sample.samples as u64,
             trials: outcome.trials as u64,
         };
@@ -198,6 +207,9 @@ pub fn sweep_result_rows(
                 pnl: None,
                 sharpe: None,
                 deflated_sharpe: None,
+                ic_vol_hpp: None,
+                ic_trend_d: None,
+                in_confidence_set: None,
                 samples: samples as u64,
                 ..base.clone()
             };

@@ -54,6 +54,26 @@ pub const VENUE_COLUMN: AddedColumn = AddedColumn {
     after: "currency",
 };
 
+/// The comparison readings of HPP and the confidence-set mark of `sweep_results`, added with the confidence set of
+/// the best sets; rows written before then have them NULL (not computed).
+pub const SWEEP_RESULTS_COLUMNS: [AddedColumn; 3] = [
+    AddedColumn {
+        name: "ic_vol_hpp",
+        definition: "ic_vol_hpp Nullable(Float64)",
+        after: "pbo",
+    },
+    AddedColumn {
+        name: "ic_trend_d",
+        definition: "ic_trend_d Nullable(Float64)",
+        after: "ic_vol_hpp",
+    },
+    AddedColumn {
+        name: "in_confidence_set",
+        definition: "in_confidence_set Nullable(UInt8)",
+        after: "ic_trend_d",
+    },
+];
+
 /// Every table, in creation order.
 pub const TABLES: [Table; 10] = [
     Table {
@@ -108,7 +128,7 @@ pub const TABLES: [Table; 10] = [
         name: "sweep_results",
         ddl: include_str!("../../data/clickhouse/sweep_results.sql"),
         sharding_key: "cityHash64(run_id, params, regime, sample)",
-        added_columns: &[],
+        added_columns: &SWEEP_RESULTS_COLUMNS,
     },
     Table {
         name: "sink_progress",

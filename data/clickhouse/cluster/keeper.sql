@@ -353,8 +353,11 @@ ENGINE = Distributed('{cluster}', 'dealerflow', 'gex_snapshots_local', cityHash6
 -- `params` is the canonical parameter set (`alpha=0.5,beta=0.25`), `rank` its place in the run (1 = best by the
 -- objective in sample). `sample` is `in_sample` (every metric), `out_of_sample` (the held-out last block: the
 -- objective only) or `regime` (the objective on that regime's samples). ic_vol / ic_trend are Spearman rank
--- correlations, pnl (fraction of notional, after fees) and the annualized Sharpe ratio come from the rule
--- strategy, deflated_sharpe and pbo are probabilities. Metrics are NULL when not computed or undefined.
+-- correlations (ic_vol of the dampening score D = sign(ΔS)·HPP, ic_trend of −HPP, ic_vol_hpp / ic_trend_d the
+-- earlier readings, added later), in_confidence_set is 1 for a set in the confidence set of the best sets, 0
+-- outside it (in-sample rows, added later), pnl (fraction of notional, after fees) and the annualized Sharpe ratio
+-- come from the rule strategy, deflated_sharpe and pbo are probabilities. Metrics are NULL when not computed or
+-- undefined.
 -- `currency` is the underlying the run scored. Re-sending a run replaces its rows (the newer created_ms wins).
 CREATE TABLE IF NOT EXISTS dealerflow.sweep_results_local ON CLUSTER '{cluster}'
 (
@@ -376,6 +379,9 @@ CREATE TABLE IF NOT EXISTS dealerflow.sweep_results_local ON CLUSTER '{cluster}'
     sharpe Nullable(Float64),
     deflated_sharpe Nullable(Float64),
     pbo Nullable(Float64),
+    ic_vol_hpp Nullable(Float64),
+    ic_trend_d Nullable(Float64),
+    in_confidence_set Nullable(UInt8),
     samples UInt64,
     trials UInt64
 )
@@ -403,10 +409,19 @@ CREATE TABLE IF NOT EXISTS dealerflow.sweep_results ON CLUSTER '{cluster}'
     sharpe Nullable(Float64),
     deflated_sharpe Nullable(Float64),
     pbo Nullable(Float64),
+    ic_vol_hpp Nullable(Float64),
+    ic_trend_d Nullable(Float64),
+    in_confidence_set Nullable(UInt8),
     samples UInt64,
     trials UInt64
 )
 ENGINE = Distributed('{cluster}', 'dealerflow', 'sweep_results_local', cityHash64(run_id, params, regime, sample));
+ALTER TABLE dealerflow.sweep_results_local ON CLUSTER '{cluster}' ADD COLUMN IF NOT EXISTS ic_vol_hpp Nullable(Float64) AFTER pbo;
+ALTER TABLE dealerflow.sweep_results ON CLUSTER '{cluster}' ADD COLUMN IF NOT EXISTS ic_vol_hpp Nullable(Float64) AFTER pbo;
+ALTER TABLE dealerflow.sweep_results_local ON CLUSTER '{cluster}' ADD COLUMN IF NOT EXISTS ic_trend_d Nullable(Float64) AFTER ic_vol_hpp;
+ALTER TABLE dealerflow.sweep_results ON CLUSTER '{cluster}' ADD COLUMN IF NOT EXISTS ic_trend_d Nullable(Float64) AFTER ic_vol_hpp;
+ALTER TABLE dealerflow.sweep_results_local ON CLUSTER '{cluster}' ADD COLUMN IF NOT EXISTS in_confidence_set Nullable(UInt8) AFTER ic_trend_d;
+ALTER TABLE dealerflow.sweep_results ON CLUSTER '{cluster}' ADD COLUMN IF NOT EXISTS in_confidence_set Nullable(UInt8) AFTER ic_trend_d;
 
 -- How far the sink has durably written each log: `next_seq` is the first seq not yet written. A row is inserted
 -- only after every insert of the batch before it was acknowledged, so resuming from max(next_seq) never skips a
