@@ -8,6 +8,7 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
+use dealerflow_store::target::ClickHouseTarget;
 use dealerflow_store::TestDatabase;
 
 mod cli_support;
@@ -52,6 +53,24 @@ fn backtest_args(log: &Path) -> Vec<String> {
     .collect()
 }
 
+/// Runs the sweep of `log` with `extra` flags, storing it in `t`'s database; returns its stderr.
+fn store_sweep(log: &Path, t: &ClickHouseTarget, extra: &[&str]) -> String {
+    let out = bin()
+        .args(backtest_args(log))
+        .args(extra)
+        .args([
+            "--clickhouse",
+            t.url(),
+            "--clickhouse-database",
+            t.database(),
+        ])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(out.status.success(), "{stderr}");
+    stderr
+}
+
 #[test]
 fn sweep_results_land_in_clickhouse_once() {
     let Some(db) = TestDatabase::new("backtest_sweep_results") else {
@@ -62,23 +81,7 @@ fn sweep_results_land_in_clickhouse_once() {
     let log = tmp.path().join("log");
     synth(&log);
     let csv = tmp.path().join("sweep.csv");
-    let run = || {
-        let out = bin()
-            .args(backtest_args(&log))
-            .arg("--out")
-            .arg(&csv)
-            .args([
-                "--clickhouse",
-                t.url(),
-                "--clickhouse-database",
-                t.database(),
-            ])
-            .output()
-            .unwrap();
-        let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
-        assert!(out.status.success(), "{stderr}");
-        stderr
-    };
+    let run = || store_sweep(&log, &t, &["--out", csv.to_str().unwrap()]);
     let first = run();
     let second = run();
     let run_id = |stderr: &str| {
@@ -230,7 +233,7 @@ fn an_earlier_sweep_results_table_gains_the_new_columns() {
     assert!(!earlier.contains("in_confidence_set Nullable"), "{earlier}");
     let rt = tokio::runtime::Runtime::new().unwrap();
     rt.block_on(async {
-        let exec = |target: dealerflow_store::target::ClickHouseTarget, sql: String| async move {
+        let exec = |target: ClickHouseTarget, sql: String| async move {
             target
                 .insert_client()
                 .query(&sql)
@@ -256,21 +259,7 @@ fn an_earlier_sweep_results_table_gains_the_new_columns() {
     let tmp = tempfile::tempdir().unwrap();
     let log = tmp.path().join("log");
     synth(&log);
-    let out = bin()
-        .args(backtest_args(&log))
-        .args([
-            "--clickhouse",
-            t.url(),
-            "--clickhouse-database",
-            t.database(),
-        ])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    store_sweep(&log, &t, &[]);
     let query = |sql: &str| {
         json_rows(&ok(bin().args([
             "query",

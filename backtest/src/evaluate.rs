@@ -689,45 +689,28 @@ pub fn evaluate_group(
         })
         .collect();
     // ρ of a negated key is the negated ρ, exactly (module docs); `0.0 - ρ` keeps a zero positive.
-    if need.ic_vol {
-        group_spearman(
-            g,
-            &sc.by_neg_d,
-            &g.vol_deviation2,
-            |w| &w.vol_target,
-            s,
-            |w, v| out[w].ic_vol = 0.0 - v,
-        );
-    }
-    if need.ic_trend {
-        group_spearman(
-            g,
-            &sc.by_hpp,
-            &g.ret_deviation2,
-            |w| &w.ret_target,
-            s,
-            |w, v| out[w].ic_trend = 0.0 - v,
-        );
-    }
-    if need.ic_vol_hpp {
-        group_spearman(
-            g,
-            &sc.by_hpp,
-            &g.vol_deviation2,
-            |w| &w.vol_target,
-            s,
-            |w, v| out[w].ic_vol_hpp = v,
-        );
-    }
-    if need.ic_trend_d {
-        group_spearman(
-            g,
-            &sc.by_neg_d,
-            &g.ret_deviation2,
-            |w| &w.ret_target,
-            s,
-            |w, v| out[w].ic_trend_d = v,
-        );
+    type Field = fn(&mut WindowMetrics) -> &mut f64;
+    let correlations: [(bool, &[Keyed], bool, bool, Field); 4] = [
+        // (wanted, key order, against forward vol (else return), negate, where it goes)
+        (need.ic_vol, &sc.by_neg_d, true, true, |m| &mut m.ic_vol),
+        (need.ic_trend, &sc.by_hpp, false, true, |m| &mut m.ic_trend),
+        (need.ic_vol_hpp, &sc.by_hpp, true, false, |m| {
+            &mut m.ic_vol_hpp
+        }),
+        (need.ic_trend_d, &sc.by_neg_d, false, false, |m| {
+            &mut m.ic_trend_d
+        }),
+    ];
+    for (wanted, order, vol, negate, field) in correlations {
+        if !wanted {
+            continue;
+        }
+        let set = |w: usize, v: f64| *field(&mut out[w]) = if negate { 0.0 - v } else { v };
+        if vol {
+            group_spearman(g, order, &g.vol_deviation2, |w| &w.vol_target, s, set);
+        } else {
+            group_spearman(g, order, &g.ret_deviation2, |w| &w.ret_target, s, set);
+        }
     }
     for (w, m) in g.windows.iter().zip(out.iter_mut()) {
         if need.buckets {

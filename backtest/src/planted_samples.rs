@@ -105,9 +105,8 @@ pub fn planted_samples(cfg: &PlantedConfig) -> Result<Vec<EngineSample>, Backtes
             vss,
             chl24h,
         })?;
-        let d = f64::from(score.spot_change_sign) * score.hpp;
         let z = if score.iqr_ngi > 0.0 {
-            (d / score.iqr_ngi).clamp(-3.0, 3.0)
+            (score.dampening() / score.iqr_ngi).clamp(-3.0, 3.0)
         } else {
             0.0
         };

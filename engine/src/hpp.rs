@@ -84,6 +84,20 @@ pub struct HppScore {
     pub window_samples: usize,
 }
 
+impl HppScore {
+    /// The dampening score D = sign(ΔS)·HPP, USD per 1 % move: > 0 when the dealers' hedge opposes the last move
+    /// (dampens it), < 0 when it goes with it (amplifies it); 0, never −0, when ΔS = 0 or HPP = ±0
+    /// (docs/FORMULAS.md §7.5).
+    pub fn dampening(&self) -> f64 {
+        let d = f64::from(self.spot_change_sign) * self.hpp;
+        if d == 0.0 {
+            0.0
+        } else {
+            d
+        }
+    }
+}
+
 /// Values per chunk of a [`SortedWindow`] after a split; a chunk splits beyond twice this and merges with its
 /// neighbour below a quarter of it.
 const WINDOW_CHUNK: usize = 512;

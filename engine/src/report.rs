@@ -239,15 +239,7 @@ impl GexReport {
             excluded_expired: x.excluded.expired,
             excluded_unpriced: x.excluded.unpriced,
             spot_change_sign: score.spot_change_sign,
-            // 0, not −0 (ΔS = 0, or HPP = ±0).
-            dampening: {
-                let d = f64::from(score.spot_change_sign) * score.hpp;
-                if d == 0.0 {
-                    0.0
-                } else {
-                    d
-                }
-            },
+            dampening: score.dampening(),
             open_interest_instruments: x.open_interest_instruments,
             strikes: x.strikes.clone(),
             expiries: x.expiries.clone(),

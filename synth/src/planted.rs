@@ -50,6 +50,52 @@ impl PlantedEffect for NoPlantedEffect {
     }
 }
 
+/// The dealers' book as the generator writes it, for the planted effects: every event folded, in log order, into
+/// a flow-model engine [`State`] (r = 0, as the backtest's feature cache folds the log), with the number of engine
+/// evaluations made of it and the first engine error met.
+pub(crate) struct DealerBook {
+    pub(crate) state: State,
+    next_seq: u64,
+    pub(crate) evaluations: u64,
+    error: Option<EngineError>,
+}
+
+impl DealerBook {
+    pub(crate) fn new() -> Self {
+        DealerBook {
+            state: State::new(InventoryModel::Flow),
+            next_seq: 0,
+            evaluations: 0,
+            error: None,
+        }
+    }
+
+    /// Folds the next event of the log.
+    pub(crate) fn observe(&mut self, event: &Event) {
+        self.state.apply(self.next_seq, event);
+        self.next_seq += 1;
+    }
+
+    /// Keeps `e` if it is the first engine error met.
+    pub(crate) fn record_error(&mut self, e: EngineError) {
+        self.error.get_or_insert(e);
+    }
+
+    /// The first engine error met.
+    pub(crate) fn error(&self) -> Option<&EngineError> {
+        self.error.as_ref()
+    }
+}
+
+impl std::fmt::Debug for DealerBook {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DealerBook")
+            .field("next_seq", &self.next_seq)
+            .field("evaluations", &self.evaluations)
+            .finish_non_exhaustive()
+    }
+}
+
 /// Parameters of [`HppPlantedEffect`].
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct PlantedHpp {
@@ -135,11 +181,8 @@ impl PlantedHpp {
 /// HPP at t (events up to t) differs from it only by the events stamped exactly t.
 pub struct HppPlantedEffect {
     params: PlantedHpp,
-    state: State,
-    next_seq: u64,
+    book: DealerBook,
     currencies: Vec<PlantedCurrency>,
-    evaluations: u64,
-    error: Option<EngineError>,
 }
 
 struct PlantedCurrency {
@@ -159,8 +202,7 @@ impl std::fmt::Debug for HppPlantedEffect {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("HppPlantedEffect")
             .field("params", &self.params)
-            .field("next_seq", &self.next_seq)
-            .field("evaluations", &self.evaluations)
+            .field("book", &self.book)
             .finish_non_exhaustive()
     }
 }
@@ -177,8 +219,7 @@ impl HppPlantedEffect {
         };
         Ok(HppPlantedEffect {
             params,
-            state: State::new(InventoryModel::Flow),
-            next_seq: 0,
+            book: DealerBook::new(),
             currencies: config
                 .currencies
                 .iter()
@@ -190,8 +231,6 @@ impl HppPlantedEffect {
                     scale: None,
                 })
                 .collect(),
-            evaluations: 0,
-            error: None,
         })
     }
 
@@ -202,13 +241,13 @@ impl HppPlantedEffect {
 
     /// Evaluations of the engine so far.
     pub fn evaluations(&self) -> u64 {
-        self.evaluations
+        self.book.evaluations
     }
 
     /// The first engine error met while scoring (the minute then had z = 0). A run with an error did not plant
     /// the effect as specified; callers should report it.
     pub fn error(&self) -> Option<&EngineError> {
-        self.error.as_ref()
+        self.book.error()
     }
 
     /// The fixed scales s of the currencies (None while a currency is still in its first day).
@@ -219,12 +258,12 @@ impl HppPlantedEffect {
     /// z = asinh(D*/s), D* = sign(ΔS)·HPP*, of currency `i` at `ts_ms` (0 before s is known), pushing the sample into its sampler.
     fn standardized_score(&mut self, i: usize, ts_ms: i64) -> Result<f64, EngineError> {
         let c = &mut self.currencies[i];
-        let eval = match evaluate(&self.state, &c.currency, ts_ms, 0.0) {
+        let eval = match evaluate(&self.book.state, &c.currency, ts_ms, 0.0) {
             Ok(e) => e,
             Err(EngineError::NoSpot { .. }) => return Ok(0.0),
             Err(e) => return Err(e),
         };
-        self.evaluations += 1;
+        self.book.evaluations += 1;
         let sample = HppSample {
             ts_ms,
             ..eval.hpp_sample()
@@ -235,9 +274,7 @@ impl HppPlantedEffect {
             c.scale = Some(score.iqr_ngi);
         }
         Ok(match c.scale {
-            Some(s) if score.hpp.is_finite() => {
-                (f64::from(score.spot_change_sign) * score.hpp / s).asinh()
-            }
+            Some(s) if score.hpp.is_finite() => (score.dampening() / s).asinh(),
             _ => 0.0,
         })
     }
@@ -245,8 +282,7 @@ impl HppPlantedEffect {
 
 impl PlantedEffect for HppPlantedEffect {
     fn observe(&mut self, event: &Event) {
-        self.state.apply(self.next_seq, event);
-        self.next_seq += 1;
+        self.book.observe(event);
     }
 
     fn volatility(&mut self, currency_index: usize, ts_ms: i64, regime_vol: f64) -> f64 {
@@ -256,7 +292,7 @@ impl PlantedEffect for HppPlantedEffect {
         let z = match self.standardized_score(currency_index, ts_ms) {
             Ok(z) => z,
             Err(e) => {
-                self.error.get_or_insert(e);
+                self.book.record_error(e);
                 0.0
             }
         };

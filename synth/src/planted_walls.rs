@@ -15,13 +15,12 @@
 
 use dealerflow_engine::exposures::compute_exposures;
 use dealerflow_engine::inputs::{select_inputs, Carry};
-use dealerflow_engine::state::State;
-use dealerflow_engine::{EngineError, InventoryModel};
+use dealerflow_engine::EngineError;
 use dealerflow_schemas::time::MS_PER_YEAR;
 use dealerflow_schemas::Event;
 
 use super::config::SynthConfig;
-use super::planted::PlantedEffect;
+use super::planted::{DealerBook, PlantedEffect};
 use super::SynthError;
 
 /// Half-life of the pull towards the pinning strike at κ = 1, ms (3 h); at strength κ it is this over κ.
@@ -57,11 +56,8 @@ impl PlantedWallsParams {
 /// Pinning and gamma-dependent volatility from the dealers' book (module docs).
 pub struct PlantedWalls {
     params: PlantedWallsParams,
-    state: State,
-    next_seq: u64,
+    book: DealerBook,
     currencies: Vec<WallsCurrency>,
-    evaluations: u64,
-    error: Option<EngineError>,
 }
 
 #[derive(Clone, Debug, Default)]
@@ -78,8 +74,7 @@ impl std::fmt::Debug for PlantedWalls {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("PlantedWalls")
             .field("params", &self.params)
-            .field("next_seq", &self.next_seq)
-            .field("evaluations", &self.evaluations)
+            .field("book", &self.book)
             .finish_non_exhaustive()
     }
 }
@@ -90,8 +85,7 @@ impl PlantedWalls {
         params.validate()?;
         Ok(PlantedWalls {
             params,
-            state: State::new(InventoryModel::Flow),
-            next_seq: 0,
+            book: DealerBook::new(),
             currencies: config
                 .currencies
                 .iter()
@@ -100,8 +94,6 @@ impl PlantedWalls {
                     ..WallsCurrency::default()
                 })
                 .collect(),
-            evaluations: 0,
-            error: None,
         })
     }
 
@@ -112,25 +104,25 @@ impl PlantedWalls {
 
     /// Evaluations of the engine so far.
     pub fn evaluations(&self) -> u64 {
-        self.evaluations
+        self.book.evaluations
     }
 
     /// The first engine error met (that minute then had no effect). Callers should report it.
     pub fn error(&self) -> Option<&EngineError> {
-        self.error.as_ref()
+        self.book.error()
     }
 
     /// Evaluates currency `i` at `ts_ms`: sets its pinning strike and returns tanh(NGI/s) (0 without a spot).
     fn score(&mut self, i: usize, ts_ms: i64) -> Result<f64, EngineError> {
         let c = &mut self.currencies[i];
         c.pin_strike_usd = None;
-        let inputs = match select_inputs(&self.state, &c.currency, ts_ms, Carry::rate(0.0)) {
+        let inputs = match select_inputs(&self.book.state, &c.currency, ts_ms, Carry::rate(0.0)) {
             Ok(x) => x,
             Err(EngineError::NoSpot { .. }) => return Ok(0.0),
             Err(e) => return Err(e),
         };
         let exposures = compute_exposures(&inputs);
-        self.evaluations += 1;
+        self.book.evaluations += 1;
         c.pin_strike_usd = pin_strike(
             exposures.spot_usd,
             exposures
@@ -179,9 +171,8 @@ pub fn pin_strike(spot_usd: f64, strikes: impl Iterator<Item = (f64, f64)>) -> O
 impl PlantedEffect for PlantedWalls {
     fn observe(&mut self, event: &Event) {
         if self.params.strength > 0.0 {
-            self.state.apply(self.next_seq, event);
+            self.book.observe(event);
         }
-        self.next_seq += 1;
     }
 
     fn volatility(&mut self, currency_index: usize, ts_ms: i64, regime_vol: f64) -> f64 {
@@ -191,7 +182,7 @@ impl PlantedEffect for PlantedWalls {
         let z = match self.score(currency_index, ts_ms) {
             Ok(z) => z,
             Err(e) => {
-                self.error.get_or_insert(e);
+                self.book.record_error(e);
                 0.0
             }
         };
