@@ -49,10 +49,10 @@ pub struct Axis {
     pub values: AxisValues,
 }
 
-impl Axis {
-    /// The grid points of the axis, in order.
+impl AxisValues {
+    /// The points, in order.
     pub fn points(&self) -> Vec<f64> {
-        match &self.values {
+        match self {
             AxisValues::List(v) => v.clone(),
             AxisValues::Range {
                 start,
@@ -77,9 +77,9 @@ impl Axis {
         }
     }
 
-    /// Number of grid points.
+    /// Number of points.
     pub fn len(&self) -> usize {
-        match &self.values {
+        match self {
             AxisValues::List(v) => v.len(),
             AxisValues::Range {
                 start, stop, step, ..
@@ -87,9 +87,88 @@ impl Axis {
         }
     }
 
-    /// True when the axis has no point (never for a parsed axis).
+    /// True when there is no point (never for parsed values).
     pub fn is_empty(&self) -> bool {
         self.len() == 0
+    }
+
+    /// Parses the values of axis `part` (`start:stop:step` or `v1|v2|v3`; module docs).
+    pub fn parse(part: &str, values: &str) -> Result<AxisValues, BacktestError> {
+        let values = values.trim();
+        if values.contains(':') {
+            let fields: Vec<&str> = values.split(':').collect();
+            if fields.len() != 3 {
+                return Err(grid_err(part, "a range is start:stop:step (three numbers)"));
+            }
+            let start = number(part, "start", fields[0])?;
+            let stop = number(part, "stop", fields[1])?;
+            let step = number(part, "step", fields[2])?;
+            if step <= 0.0 {
+                return Err(grid_err(part, format!("step {step} must be > 0")));
+            }
+            if stop < start {
+                return Err(grid_err(
+                    part,
+                    format!("empty range: stop {stop} is below start {start}"),
+                ));
+            }
+            let decimals = match (decimals_of(fields[0].trim()), decimals_of(fields[2].trim())) {
+                (Some(a), Some(b)) => Some(a.max(b).min(15)),
+                _ => None,
+            };
+            Ok(AxisValues::Range {
+                start,
+                stop,
+                step,
+                decimals,
+            })
+        } else {
+            let mut list = Vec::new();
+            for v in values.split('|') {
+                if v.trim().is_empty() {
+                    return Err(grid_err(
+                        part,
+                        "empty value in the list; write name=v1|v2|v3",
+                    ));
+                }
+                list.push(number(part, "value", v)?);
+            }
+            Ok(AxisValues::List(list))
+        }
+    }
+}
+
+/// The axes of a grid specification as (axis text, name, values text), in spec order; an axis without `=` is an
+/// error naming it.
+pub fn split_axes(spec: &str) -> Result<Vec<(&str, &str, &str)>, BacktestError> {
+    spec.split(',')
+        .map(|part| {
+            let part = part.trim();
+            match part.split_once('=') {
+                Some((name, values)) => Ok((part, name.trim(), values)),
+                None => Err(grid_err(
+                    part,
+                    "expected name=start:stop:step or name=v1|v2|v3",
+                )),
+            }
+        })
+        .collect()
+}
+
+impl Axis {
+    /// The grid points of the axis, in order.
+    pub fn points(&self) -> Vec<f64> {
+        self.values.points()
+    }
+
+    /// Number of grid points.
+    pub fn len(&self) -> usize {
+        self.values.len()
+    }
+
+    /// True when the axis has no point (never for a parsed axis).
+    pub fn is_empty(&self) -> bool {
+        self.values.is_empty()
     }
 
     fn draw(&self, rng: &mut ChaCha8Rng) -> f64 {
@@ -112,7 +191,7 @@ pub struct GridSpec {
     pub axes: Vec<Axis>,
 }
 
-fn grid_err(spec: &str, reason: impl Into<String>) -> BacktestError {
+pub(crate) fn grid_err(spec: &str, reason: impl Into<String>) -> BacktestError {
     BacktestError::Grid {
         spec: spec.to_string(),
         reason: reason.into(),
@@ -152,15 +231,7 @@ impl GridSpec {
                 format!("empty; give e.g. alpha=0:2:0.1,beta=0:2:0.1 (parameters: {known})"),
             ));
         }
-        for part in spec.split(',') {
-            let part = part.trim();
-            let Some((name, values)) = part.split_once('=') else {
-                return Err(grid_err(
-                    part,
-                    "expected name=start:stop:step or name=v1|v2|v3",
-                ));
-            };
-            let name = name.trim();
+        for (part, name, values) in split_axes(spec)? {
             let param = match Param::parse(name) {
                 Some(p) => p,
                 None => {
@@ -182,48 +253,7 @@ impl GridSpec {
                     format!("{name} is given twice; give each parameter once"),
                 ));
             }
-            let values = values.trim();
-            let values = if values.contains(':') {
-                let fields: Vec<&str> = values.split(':').collect();
-                if fields.len() != 3 {
-                    return Err(grid_err(part, "a range is start:stop:step (three numbers)"));
-                }
-                let start = number(part, "start", fields[0])?;
-                let stop = number(part, "stop", fields[1])?;
-                let step = number(part, "step", fields[2])?;
-                if step <= 0.0 {
-                    return Err(grid_err(part, format!("step {step} must be > 0")));
-                }
-                if stop < start {
-                    return Err(grid_err(
-                        part,
-                        format!("empty range: stop {stop} is below start {start}"),
-                    ));
-                }
-                let decimals = match (decimals_of(fields[0].trim()), decimals_of(fields[2].trim()))
-                {
-                    (Some(a), Some(b)) => Some(a.max(b).min(15)),
-                    _ => None,
-                };
-                AxisValues::Range {
-                    start,
-                    stop,
-                    step,
-                    decimals,
-                }
-            } else {
-                let mut list = Vec::new();
-                for v in values.split('|') {
-                    if v.trim().is_empty() {
-                        return Err(grid_err(
-                            part,
-                            "empty value in the list; write name=v1|v2|v3",
-                        ));
-                    }
-                    list.push(number(part, "value", v)?);
-                }
-                AxisValues::List(list)
-            };
+            let values = AxisValues::parse(part, values)?;
             let axis = Axis { param, values };
             if param.is_threshold() && axis.points().iter().any(|&v| v < 0.0) {
                 return Err(grid_err(

@@ -7,7 +7,7 @@
 //! Nothing here computes a level or an exposure: the values are the engine's, copied. Must not score anything.
 
 use dealerflow_engine::inputs::Carry;
-use dealerflow_engine::report::evaluate_with;
+use dealerflow_engine::report::{evaluate_with, Evaluation};
 use dealerflow_engine::sweep::{grid_times, Sweep};
 use dealerflow_engine::{EngineError, InventoryModel};
 use dealerflow_log::LogReader;
@@ -88,6 +88,31 @@ pub fn sample_levels(
     to_ms: i64,
     progress: &(dyn Fn(usize, usize) + Sync),
 ) -> Result<LevelSeries, BacktestError> {
+    sample_levels_with(
+        reader,
+        model,
+        currency,
+        carry,
+        (every_ms, path_step_ms),
+        (from_ms, to_ms),
+        progress,
+        &mut |_| {},
+    )
+}
+
+/// [`sample_levels`] with `(every_ms, path_step_ms)` and `(from_ms, to_ms)`, calling `on_evaluation` with every
+/// evaluation kept as a sample, in time order (e.g. to copy the option chain the setups trade).
+#[allow(clippy::too_many_arguments)]
+pub fn sample_levels_with(
+    reader: &LogReader,
+    model: InventoryModel,
+    currency: &str,
+    carry: Carry,
+    (every_ms, path_step_ms): (i64, i64),
+    (from_ms, to_ms): (i64, i64),
+    progress: &(dyn Fn(usize, usize) + Sync),
+    on_evaluation: &mut dyn FnMut(&Evaluation),
+) -> Result<LevelSeries, BacktestError> {
     if path_step_ms <= 0 || every_ms <= 0 || every_ms % path_step_ms != 0 {
         return Err(BacktestError::Setting {
             setting: "sampling step",
@@ -139,6 +164,7 @@ pub fn sample_levels(
                     series
                         .engine_samples
                         .push(EngineSample::from_evaluation(&eval));
+                    on_evaluation(&eval);
                 }
                 Err(EngineError::NoSpot { .. }) => {}
                 Err(e) => return Err(e.into()),
