@@ -89,6 +89,11 @@ pub struct SynthArgs {
     /// what a log's levels did (docs/FORMULAS.md §11.7).
     #[arg(long, value_name = "KAPPA")]
     planted_walls: Option<f64>,
+    /// Plant the walls beyond a threshold θ* of NGI/ADV only (the setups' theta_gamma): pull and volatility
+    /// × 2^−κ where NGI/ADV ≥ θ*, volatility × 2^κ where NGI/ADV ≤ −θ*, nothing between, so that
+    /// `dealerflow backtest --setups` has a known threshold to find (docs/FORMULAS.md §11.7).
+    #[arg(long, value_name = "THETA", requires = "planted_walls")]
+    planted_walls_threshold: Option<f64>,
 }
 
 /// A generator error, with the flag of the setting it names (the generator names settings, not flags).
@@ -106,6 +111,7 @@ fn with_flag(e: SynthError) -> anyhow::Error {
             "planted lookback" => Some("--planted-lookback"),
             "planted window" => Some("--planted-window"),
             "planted walls" => Some("--planted-walls"),
+            "planted walls threshold" => Some("--planted-walls-threshold"),
             _ => None,
         },
         _ => None,
@@ -160,9 +166,16 @@ pub fn run(args: SynthArgs) -> Result<ExitCode> {
         _ => None,
     };
     let walls = match args.planted_walls {
-        Some(strength) => {
-            Some(PlantedWalls::new(&config, PlantedWallsParams { strength }).map_err(with_flag)?)
-        }
+        Some(strength) => Some(
+            PlantedWalls::new(
+                &config,
+                PlantedWallsParams {
+                    strength,
+                    threshold: args.planted_walls_threshold,
+                },
+            )
+            .map_err(with_flag)?,
+        ),
         None => None,
     };
     let mut layered = None;

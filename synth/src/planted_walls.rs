@@ -38,6 +38,9 @@ pub const PIN_RANGE: f64 = 0.05;
 pub struct PlantedWallsParams {
     /// κ ∈ [0, 1], strength of the pin and of the volatility scaling; 0 plants nothing.
     pub strength: f64,
+    /// θ* ≥ 0: when set, the effects act only beyond a threshold of NGI/ADV (the setups' θ_gamma): the pull and
+    /// the volatility × 2^−κ where NGI/ADV ≥ θ*, the volatility × 2^κ where NGI/ADV ≤ −θ*, nothing between.
+    pub threshold: Option<f64>,
 }
 
 impl PlantedWallsParams {
@@ -48,6 +51,14 @@ impl PlantedWallsParams {
                 setting: "planted walls",
                 reason: format!("{} must lie in [0, 1]", self.strength),
             });
+        }
+        if let Some(t) = self.threshold {
+            if !(t.is_finite() && t >= 0.0) {
+                return Err(SynthError::Config {
+                    setting: "planted walls threshold",
+                    reason: format!("{t} must be a number ≥ 0"),
+                });
+            }
         }
         Ok(())
     }
@@ -112,7 +123,8 @@ impl PlantedWalls {
         self.book.error()
     }
 
-    /// Evaluates currency `i` at `ts_ms`: sets its pinning strike and returns tanh(NGI/s) (0 without a spot).
+    /// Evaluates currency `i` at `ts_ms`: sets its pinning strike and returns tanh(NGI/s) (0 without a spot), or
+    /// with a threshold θ*: 1 where NGI/ADV ≥ θ*, −1 where NGI/ADV ≤ −θ*, else 0 (no pinning strike unless 1).
     fn score(&mut self, i: usize, ts_ms: i64) -> Result<f64, EngineError> {
         let c = &mut self.currencies[i];
         c.pin_strike_usd = None;
@@ -133,6 +145,20 @@ impl PlantedWalls {
         let ngi = exposures.totals.ngi;
         if !ngi.is_finite() {
             return Ok(0.0);
+        }
+        if let Some(threshold) = self.params.threshold {
+            let adv = self.book.state.adv_usd(&c.currency, ts_ms);
+            let ratio = if adv > 0.0 { ngi / adv } else { 0.0 };
+            return Ok(if ratio >= threshold && ratio > 0.0 {
+                1.0
+            } else {
+                c.pin_strike_usd = None;
+                if ratio <= -threshold && ratio < 0.0 {
+                    -1.0
+                } else {
+                    0.0
+                }
+            });
         }
         c.abs_ngi_sum += ngi.abs();
         c.scored += 1;
@@ -267,15 +293,32 @@ mod tests {
     #[test]
     fn strength_is_checked() {
         for bad in [-0.1, 1.5, f64::NAN] {
-            assert!(PlantedWallsParams { strength: bad }.validate().is_err());
+            assert!(PlantedWallsParams {
+                strength: bad,
+                threshold: None
+            }
+            .validate()
+            .is_err());
         }
-        assert!(PlantedWallsParams { strength: 0.0 }.validate().is_ok());
+        assert!(PlantedWallsParams {
+            strength: 0.0,
+            threshold: None
+        }
+        .validate()
+        .is_ok());
     }
 
     #[test]
     fn zero_strength_is_inert() {
         let config = SynthConfig::new(1, 1);
-        let mut w = PlantedWalls::new(&config, PlantedWallsParams { strength: 0.0 }).unwrap();
+        let mut w = PlantedWalls::new(
+            &config,
+            PlantedWallsParams {
+                strength: 0.0,
+                threshold: None,
+            },
+        )
+        .unwrap();
         assert_eq!(w.volatility(0, 0, 0.45), 0.45);
         assert_eq!(w.drift(0, 0, 63_000.0), 0.0);
         assert_eq!(w.evaluations(), 0);
