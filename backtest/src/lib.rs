@@ -28,6 +28,7 @@ pub mod regimes;
 pub mod report;
 pub mod run;
 pub mod scoring;
+pub mod setups;
 pub mod strategy;
 pub mod sweep;
 pub mod walk_forward;
