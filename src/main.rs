@@ -40,7 +40,7 @@ enum Command {
     /// Dealer inventory, greek exposures, levels, HPP and scenario at one time.
     Gex(cmd::gex::GexArgs),
     /// Sweep HPP α, β and the scenario thresholds over the feature cache of a log.
-    Backtest(cmd::backtest::BacktestArgs),
+    Backtest(Box<cmd::backtest::BacktestArgs>),
     /// Score the levels over a log: walls held or crossed, vol below and above the flip, pinning to strikes.
     Levels(cmd::levels::LevelsArgs),
     /// Replay the log into a CSV time series of every top-level gex field.
@@ -70,7 +70,7 @@ fn main() -> ExitCode {
         Command::Synth(args) => cmd::synth::run(args),
         Command::Gex(args) => cmd::gex::run(args),
         Command::Replay(args) => cmd::replay::run(args),
-        Command::Backtest(args) => cmd::backtest::run(args),
+        Command::Backtest(args) => cmd::backtest::run(*args),
         Command::Levels(args) => cmd::levels::run(args),
         Command::SyncClickhouse(args) => cmd::sync_clickhouse::run(args),
         Command::Query(args) => cmd::query::run(args),

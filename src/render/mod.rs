@@ -12,5 +12,6 @@ pub mod levels;
 pub mod plot;
 pub mod progress;
 pub mod query;
+pub mod setups;
 pub mod synth;
 pub mod table;

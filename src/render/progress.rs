@@ -65,3 +65,17 @@ pub fn levels() -> (
     };
     (bar, on)
 }
+
+/// A spinner that follows the fold of a setup backtest, and its callback.
+pub fn setups() -> (ProgressBar, impl Fn(usize, usize) + Sync) {
+    let bar = ProgressBar::new_spinner();
+    bar.set_style(
+        ProgressStyle::with_template("{spinner} folding the log: {msg}, {elapsed} elapsed")
+            .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+    );
+    let shown = bar.clone();
+    let on = move |done: usize, total: usize| {
+        shown.set_message(format!("{done}/{total} path points"));
+    };
+    (bar, on)
+}
