@@ -23,9 +23,7 @@ use std::path::PathBuf;
 use dealerflow_engine::black_scholes::normal_cdf;
 use dealerflow_engine::hpp::{DEFAULT_LOOKBACK_MS, DEFAULT_WINDOW_MS};
 use dealerflow_engine::inputs::Carry;
-use dealerflow_engine::query::LogQuery;
 use dealerflow_engine::{EngineError, InventoryModel};
-use dealerflow_log::LogReader;
 use dealerflow_schemas::time::{format_ms, MS_PER_YEAR};
 use rayon::prelude::*;
 
@@ -34,7 +32,7 @@ use crate::error::BacktestError;
 use crate::feature_cache::{Features, FoldParams};
 use crate::level_samples::{sample_levels, LevelSample, LevelSeries};
 use crate::regimes::{auto_regimes, file_regimes, regime_windows};
-use crate::run::{log_currency, Regimes};
+use crate::run::{exchange_time_range, log_currency, open_log, Regimes};
 use crate::window::Window;
 
 /// Fewer samples than this in a window are flagged.
@@ -537,20 +535,8 @@ pub fn run_levels(
     progress: &(dyn Fn(LevelsProgress) + Sync),
 ) -> Result<Scorecard, BacktestError> {
     check_config(cfg)?;
-    let reader = LogReader::open(&cfg.data_dir).map_err(|source| BacktestError::Log {
-        dir: cfg.data_dir.clone(),
-        source,
-    })?;
-    let query = LogQuery::new(reader)?;
-    let (first, last) = query.time_range_ms();
-    if last < first {
-        return Err(BacktestError::NotEnoughData {
-            reason: format!(
-                "the log in {} has no events with an exchange time; import or record some first",
-                cfg.data_dir.display()
-            ),
-        });
-    }
+    let query = open_log(&cfg.data_dir)?;
+    let (first, last) = exchange_time_range(&query, &cfg.data_dir)?;
     if cfg.horizon_ms > last - first {
         return Err(BacktestError::NotEnoughData {
             reason: format!(

@@ -235,11 +235,7 @@ pub fn run(
     horizons.sort_unstable();
     horizons.dedup();
 
-    let reader = LogReader::open(&cfg.data_dir).map_err(|source| BacktestError::Log {
-        dir: cfg.data_dir.clone(),
-        source,
-    })?;
-    let query = LogQuery::new(reader)?;
+    let query = open_log(&cfg.data_dir)?;
     let (first, last) = query.time_range_ms();
     let mut warnings = Vec::new();
     let regime_specs = file_regimes(&cfg.regimes, first, last, &mut warnings)?;
@@ -336,6 +332,32 @@ pub fn run(
         sets: sets.len(),
         warnings,
     })
+}
+
+/// Opens the log in `dir` for as-of queries.
+pub(crate) fn open_log(dir: &std::path::Path) -> Result<LogQuery, BacktestError> {
+    let reader = LogReader::open(dir).map_err(|source| BacktestError::Log {
+        dir: dir.to_path_buf(),
+        source,
+    })?;
+    Ok(LogQuery::new(reader)?)
+}
+
+/// The first and last exchange time of the log in `dir`, or an error saying it has none.
+pub(crate) fn exchange_time_range(
+    query: &LogQuery,
+    dir: &std::path::Path,
+) -> Result<(i64, i64), BacktestError> {
+    let (first, last) = query.time_range_ms();
+    if last < first {
+        return Err(BacktestError::NotEnoughData {
+            reason: format!(
+                "the log in {} has no events with an exchange time; import or record some first",
+                dir.display()
+            ),
+        });
+    }
+    Ok((first, last))
 }
 
 /// The underlying a run scores: `currency` when given (checked against the log), else the only one of the log at

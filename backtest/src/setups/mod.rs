@@ -18,9 +18,7 @@ pub mod simulate;
 use std::path::PathBuf;
 
 use dealerflow_engine::inputs::Carry;
-use dealerflow_engine::query::LogQuery;
 use dealerflow_engine::InventoryModel;
-use dealerflow_log::LogReader;
 use dealerflow_schemas::time::MS_PER_YEAR;
 use rayon::prelude::*;
 
@@ -29,7 +27,7 @@ use crate::error::BacktestError;
 use crate::metrics::deflated_sharpe::deflated_sharpe_ratio;
 use crate::metrics::moments::ReturnMoments;
 use crate::metrics::pbo::{pbo_cscv, Aggregation, BlockStat, PboResult};
-use crate::run::log_currency;
+use crate::run::{exchange_time_range, log_currency, open_log};
 use crate::walk_forward::{walk_forward, WalkForward};
 
 use market::{sample_market, SetupMarket};
@@ -218,20 +216,8 @@ pub fn run_setups(
     progress: &(dyn Fn(usize, usize) + Sync),
 ) -> Result<SetupReport, BacktestError> {
     let plan = check_config(cfg)?;
-    let reader = LogReader::open(&cfg.data_dir).map_err(|source| BacktestError::Log {
-        dir: cfg.data_dir.clone(),
-        source,
-    })?;
-    let query = LogQuery::new(reader)?;
-    let (first, last) = query.time_range_ms();
-    if last < first {
-        return Err(BacktestError::NotEnoughData {
-            reason: format!(
-                "the log in {} has no events with an exchange time; import or record some first",
-                cfg.data_dir.display()
-            ),
-        });
-    }
+    let query = open_log(&cfg.data_dir)?;
+    let (first, last) = exchange_time_range(&query, &cfg.data_dir)?;
     let currency = log_currency(&query, cfg.model, &cfg.currency)?;
     let keep_days = plan
         .iter()

@@ -527,7 +527,7 @@ mod tests {
     }
 
     #[test]
-    fn a_short_call_at_the_wall_earns_the_decay_when_spot_stays_and_exits_beyond_the_wall() {
+    fn a_short_straddle_at_the_walls_earns_the_decay_when_spot_stays_and_exits_on_a_close_beyond() {
         let p = Setup::Walls.defaults();
         let no_costs = Costs {
             spread_vol_points: 0.0,
@@ -554,7 +554,8 @@ mod tests {
         let straddle = |tau_h: f64| v(OptionKind::Call, tau_h) + v(OptionKind::Put, tau_h);
         let expected = (straddle(48.0) - straddle(47.0)) / 100.0;
         assert!((t.return_ - expected).abs() < 1e-12, "{t:?} vs {expected}");
-        assert_eq!(sim.period_returns, vec![t.return_]);
+        // One trade in a book of ⌈24 h / 1 h⌉ = 24.
+        assert_eq!(sim.period_returns, vec![t.return_ / 24.0]);
         // Spot more than theta_wall (1 %) beyond the walls at the close: the level exit.
         let mut path = vec![100.0; 61];
         path[10..].fill(101.5);
