@@ -100,7 +100,19 @@ fn the_planted_threshold_is_found_and_the_same_market_without_it_has_no_edge() {
     assert_eq!(zero["params"]["theta_gamma"], 0.0);
     assert!(zero["sharpe_in_sample"].as_f64().unwrap() < 0.0);
 
-    // Without the plant: every setup, with its default grid, reports no edge.
+    // Without the plant: the same sweep finds no edge, nor does any setup with its default grid.
+    let same = setups_json(
+        &null,
+        &tmp.path().join("null-walls.json"),
+        &["--setups", "walls", "--grid", &grid],
+    );
+    assert_eq!(
+        same["setups"][0]["edge"],
+        false,
+        "{}",
+        describe(&same["setups"][0])
+    );
+
     let report = setups_json(&null, &tmp.path().join("null.json"), &["--setups", "all"]);
     let setups = report["setups"].as_array().unwrap();
     assert_eq!(
@@ -224,6 +236,19 @@ fn the_real_trade_file_runs_and_says_what_it_could_not_price() {
     let text = String::from_utf8(out.stdout).unwrap();
     assert!(text.contains("priced on options"), "{text}");
     assert!(text.contains("edge: no"), "{text}");
+}
+
+#[test]
+fn the_help_shows_every_setup_and_its_default_grid() {
+    let help = ok(bin().args(["backtest", "--help"]));
+    for setup in dealerflow_backtest::setups::params::Setup::ALL {
+        assert!(help.contains(setup.name()), "{help}");
+        assert!(
+            help.contains(setup.default_grid()),
+            "{}: {help}",
+            setup.name()
+        );
+    }
 }
 
 #[test]
