@@ -181,7 +181,8 @@ impl Axis {
 
 /// Points of an inclusive range; a relative slack of 1e-9 steps absorbs decimal rounding (0:1:0.1 has 11).
 fn range_len(start: f64, stop: f64, step: f64) -> usize {
-    ((stop - start) / step + 1e-9).floor() as usize + 1
+    // Saturating: a crafted range (0:1e30:1e-10) is a huge count that the callers reject, never an overflow.
+    (((stop - start) / step + 1e-9).floor() as usize).saturating_add(1)
 }
 
 /// A parsed `--grid`.
@@ -255,16 +256,16 @@ impl GridSpec {
             }
             let values = AxisValues::parse(part, values)?;
             let axis = Axis { param, values };
+            if axis.len() > MAX_SETS {
+                return Err(grid_err(
+                    part,
+                    format!("more than {MAX_SETS} points; use a larger step"),
+                ));
+            }
             if param.is_threshold() && axis.points().iter().any(|&v| v < 0.0) {
                 return Err(grid_err(
                     part,
                     format!("{name} is a fraction and must be ≥ 0"),
-                ));
-            }
-            if axis.len() > MAX_SETS {
-                return Err(grid_err(
-                    part,
-                    format!("{} points; use a larger step", axis.len()),
                 ));
             }
             axes.push(axis);

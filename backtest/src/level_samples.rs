@@ -9,7 +9,7 @@
 use dealerflow_engine::inputs::Carry;
 use dealerflow_engine::report::{evaluate_with, Evaluation};
 use dealerflow_engine::sweep::{grid_times, Sweep};
-use dealerflow_engine::{EngineError, InventoryModel};
+use dealerflow_engine::{EngineError, InventoryModel, State};
 use dealerflow_log::LogReader;
 
 use crate::engine_sample::EngineSample;
@@ -96,12 +96,12 @@ pub fn sample_levels(
         (every_ms, path_step_ms),
         (from_ms, to_ms),
         progress,
-        &mut |_| {},
+        &mut |_, _| {},
     )
 }
 
-/// [`sample_levels`] with `(every_ms, path_step_ms)` and `(from_ms, to_ms)`, calling `on_evaluation` with every
-/// evaluation kept as a sample, in time order (e.g. to copy the option chain the setups trade).
+/// [`sample_levels`] with `(every_ms, path_step_ms)` and `(from_ms, to_ms)`, calling `on_evaluation` with the state
+/// and every evaluation kept as a sample, in time order (e.g. to copy the option chain the setups trade).
 #[allow(clippy::too_many_arguments)]
 pub fn sample_levels_with(
     reader: &LogReader,
@@ -111,7 +111,7 @@ pub fn sample_levels_with(
     (every_ms, path_step_ms): (i64, i64),
     (from_ms, to_ms): (i64, i64),
     progress: &(dyn Fn(usize, usize) + Sync),
-    on_evaluation: &mut dyn FnMut(&Evaluation),
+    on_evaluation: &mut dyn FnMut(&State, &Evaluation),
 ) -> Result<LevelSeries, BacktestError> {
     if path_step_ms <= 0 || every_ms <= 0 || every_ms % path_step_ms != 0 {
         return Err(BacktestError::Setting {
@@ -164,7 +164,7 @@ pub fn sample_levels_with(
                     series
                         .engine_samples
                         .push(EngineSample::from_evaluation(&eval));
-                    on_evaluation(&eval);
+                    on_evaluation(state, &eval);
                 }
                 Err(EngineError::NoSpot { .. }) => {}
                 Err(e) => return Err(e.into()),

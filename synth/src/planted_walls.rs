@@ -144,6 +144,9 @@ impl PlantedWalls {
         );
         let ngi = exposures.totals.ngi;
         if !ngi.is_finite() {
+            if self.params.threshold.is_some() {
+                c.pin_strike_usd = None;
+            }
             return Ok(0.0);
         }
         if let Some(threshold) = self.params.threshold {

@@ -4,15 +4,17 @@
 //! One forward pass of the engine's as-of fold ([`crate::level_samples::sample_levels_with`]); nothing here
 //! computes a level or a price: the values are the engine's, copied.
 
-use dealerflow_engine::inputs::Carry;
+use dealerflow_engine::inputs::{select_inputs, Carry};
 use dealerflow_engine::report::Evaluation;
-use dealerflow_engine::InventoryModel;
+use dealerflow_engine::{InventoryModel, State};
 use dealerflow_log::LogReader;
 use dealerflow_schemas::time::MS_PER_DAY;
 use dealerflow_schemas::OptionKind;
 
 use crate::error::BacktestError;
 use crate::level_samples::{sample_levels_with, LevelSeries};
+
+use super::params::MAX_DTE_DAYS;
 
 /// One option of the chain at a sample time: what a leg needs to be priced with Black–Scholes.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -48,7 +50,8 @@ pub struct SetupSample {
     pub call_wall: Option<f64>,
     /// Put wall, USD.
     pub put_wall: Option<f64>,
-    /// The sample's quotes: `quotes[first..end]` of [`SetupMarket::quotes`], by expiry, strike, call before put.
+    /// The sample's quotes: `quotes[first..end]` of [`SetupMarket::quotes`], by expiry, strike, call before put:
+    /// every option the engine priced at that time, not only those dealers hold.
     pub quotes: std::ops::Range<usize>,
 }
 
@@ -88,8 +91,9 @@ impl SetupMarket {
     }
 }
 
-/// Samples `currency` under `model` every `every_ms` over `[from_ms, to_ms]`, keeping the quotes of the options
-/// that expire within `keep_days` days of each sample, and the spot every `path_step_ms`.
+/// Samples `currency` under `model` every `every_ms` over `[from_ms, to_ms]`, keeping at each sample the quotes
+/// of every option the engine prices then (with or without a dealer position) whose expiry is at most the first
+/// one at least `keep_days` days ahead, and the spot every `path_step_ms`.
 #[allow(clippy::too_many_arguments)]
 pub fn sample_market(
     reader: &LogReader,
@@ -101,34 +105,59 @@ pub fn sample_market(
     keep_days: f64,
     progress: &(dyn Fn(usize, usize) + Sync),
 ) -> Result<SetupMarket, BacktestError> {
-    let keep_ms = (keep_days * MS_PER_DAY as f64).ceil() as i64;
+    let keep_ms = (keep_days.clamp(0.0, MAX_DTE_DAYS) * MS_PER_DAY as f64).ceil() as i64;
     let mut quotes: Vec<Quote> = Vec::new();
     let mut ranges: Vec<std::ops::Range<usize>> = Vec::new();
-    let mut keep = |eval: &Evaluation| {
-        let x = &eval.exposures;
+    let mut keep = |state: &State, eval: &Evaluation| {
+        let (at, spot) = (eval.exposures.at_ms, eval.exposures.spot_usd);
         let first = quotes.len();
-        for i in &x.instruments {
-            if i.expiry_ms <= x.at_ms || i.expiry_ms > x.at_ms + keep_ms {
-                continue;
+        if let Ok(inputs) = select_inputs(state, currency, at, carry) {
+            for p in &inputs.priced {
+                let d = p.def;
+                if d.expiry_ms > at
+                    && p.sigma.is_finite()
+                    && p.sigma > 0.0
+                    && p.underlying_usd.is_finite()
+                    && p.underlying_usd > 0.0
+                {
+                    quotes.push(Quote {
+                        expiry_ms: d.expiry_ms,
+                        strike: d.strike_usd,
+                        kind: d.kind,
+                        iv: p.sigma,
+                        basis: p.underlying_usd / spot,
+                        rate: p.model_rate,
+                    });
+                }
             }
-            if !(i.iv.is_finite() && i.iv > 0.0 && i.underlying_usd > 0.0) {
-                continue;
-            }
-            // One quote per (expiry, strike, kind): instruments come ordered by them.
-            if quotes[first..].last().is_some_and(|q: &Quote| {
-                q.expiry_ms == i.expiry_ms && q.strike == i.strike && q.kind == i.kind
-            }) {
-                continue;
-            }
-            quotes.push(Quote {
-                expiry_ms: i.expiry_ms,
-                strike: i.strike,
-                kind: i.kind,
-                iv: i.iv,
-                basis: i.underlying_usd / x.spot_usd,
-                rate: i.model_rate,
-            });
         }
+        let chain = &mut quotes[first..];
+        chain.sort_by(|a, b| {
+            a.expiry_ms
+                .cmp(&b.expiry_ms)
+                .then(a.strike.total_cmp(&b.strike))
+                .then((a.kind == OptionKind::Put).cmp(&(b.kind == OptionKind::Put)))
+        });
+        // Keep every expiry up to the first one at least keep_days ahead; one quote per (expiry, strike, kind).
+        let horizon = at.saturating_add(keep_ms);
+        let last_expiry = chain
+            .iter()
+            .map(|q| q.expiry_ms)
+            .find(|&e| e >= horizon)
+            .unwrap_or(i64::MAX);
+        let mut kept = first;
+        for i in first..quotes.len() {
+            let q = quotes[i];
+            let dup = kept > first && {
+                let p = quotes[kept - 1];
+                p.expiry_ms == q.expiry_ms && p.strike == q.strike && p.kind == q.kind
+            };
+            if q.expiry_ms <= last_expiry && !dup {
+                quotes[kept] = q;
+                kept += 1;
+            }
+        }
+        quotes.truncate(kept);
         ranges.push(first..quotes.len());
     };
     let series: LevelSeries = sample_levels_with(

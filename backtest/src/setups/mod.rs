@@ -222,8 +222,7 @@ pub fn run_setups(
     let keep_days = plan
         .iter()
         .flat_map(|(_, sets, _)| sets.iter().map(|p| p.dte_days))
-        .fold(0.0_f64, f64::max)
-        + 8.0;
+        .fold(0.0_f64, f64::max);
     let market = sample_market(
         query.reader(),
         cfg.model,
@@ -371,9 +370,11 @@ fn score_setup(
     // Rank by in-sample Sharpe: NaN last, ties in parameter order.
     let mut order: Vec<usize> = (0..scored.len()).collect();
     order.sort_by(|&a, &b| {
+        // A non-finite Sharpe ratio (a constant in-sample series) ranks with the undefined ones, last.
+        let finite = |x: f64| if x.is_finite() { x } else { f64::NAN };
         let (x, y) = (
-            scored[a].in_sample_sharpe_per_period,
-            scored[b].in_sample_sharpe_per_period,
+            finite(scored[a].in_sample_sharpe_per_period),
+            finite(scored[b].in_sample_sharpe_per_period),
         );
         match (x.is_nan(), y.is_nan()) {
             (true, true) => std::cmp::Ordering::Equal,

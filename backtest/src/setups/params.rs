@@ -5,6 +5,10 @@ use crate::grid::{grid_err, split_axes, AxisValues};
 
 /// Largest number of parameter sets one setup may sweep.
 pub const MAX_SETUP_SETS: usize = 100_000;
+/// Largest `dte_days` (ten years).
+pub const MAX_DTE_DAYS: f64 = 3650.0;
+/// Largest `hold_hours` (ten years).
+pub const MAX_HOLD_HOURS: f64 = 87_600.0;
 
 /// A classic GEX setup (docs/FORMULAS.md §10.10).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -239,6 +243,12 @@ impl SetupGrid {
                 ));
             }
             let values = AxisValues::parse(part, values)?;
+            if values.len() > MAX_SETUP_SETS {
+                return Err(grid_err(
+                    part,
+                    format!("more than {MAX_SETUP_SETS} points; use a larger step"),
+                ));
+            }
             let points = values.points();
             if points.iter().any(|&v| v < 0.0) {
                 return Err(grid_err(part, format!("{name} must be ≥ 0")));
@@ -246,11 +256,13 @@ impl SetupGrid {
             if param == SetupParam::HoldHours && points.iter().any(|&v| v <= 0.0) {
                 return Err(grid_err(part, "hold_hours must be > 0"));
             }
-            if values.len() > MAX_SETUP_SETS {
-                return Err(grid_err(
-                    part,
-                    format!("{} points; use a larger step", values.len()),
-                ));
+            let most = match param {
+                SetupParam::DteDays => MAX_DTE_DAYS,
+                SetupParam::HoldHours => MAX_HOLD_HOURS,
+                _ => f64::INFINITY,
+            };
+            if points.iter().any(|&v| v > most) {
+                return Err(grid_err(part, format!("{name} must be at most {most}")));
             }
             axes.push((param, values));
         }
@@ -325,6 +337,9 @@ mod tests {
             ("alpha=0:1:0.1", "unknown setup parameter"),
             ("theta_gamma=-1|0", "≥ 0"),
             ("hold_hours=0|1", "> 0"),
+            ("dte_days=1e12", "at most"),
+            ("theta_gamma=0:1e30:1e-10", "points"),
+            ("theta_gamma=0:1:1e-12", "points"),
             ("theta_gamma=0:1:0.5,theta_gamma=1", "twice"),
             ("", "empty"),
         ] {

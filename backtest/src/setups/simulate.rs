@@ -139,15 +139,24 @@ struct OpenTrade {
     delta_equivalent: bool,
 }
 
+/// The leg's value at spot `s` and time `t`: Black–Scholes on U = b·S before expiry; at expiry (the forward has
+/// met spot) the payoff on S.
 fn option_price(q: &Quote, kind: OptionKind, strike: f64, expiry_ms: i64, s: f64, t: i64) -> f64 {
-    let u = s * q.basis;
     let tau = (expiry_ms - t) as f64 / MS_PER_YEAR;
-    match BsInputs::new(kind, u, strike, tau, q.iv, q.rate) {
-        Some(bs) if tau > 0.0 => bs.price_usd(),
-        _ => match kind {
-            OptionKind::Call => (u - strike).max(0.0),
-            OptionKind::Put => (strike - u).max(0.0),
-        },
+    let bs = if tau > 0.0 {
+        BsInputs::new(kind, s * q.basis, strike, tau, q.iv, q.rate)
+    } else {
+        None
+    };
+    match bs {
+        Some(bs) => bs.price_usd(),
+        None => {
+            let u = if tau > 0.0 { s * q.basis } else { s };
+            match kind {
+                OptionKind::Call => (u - strike).max(0.0),
+                OptionKind::Put => (strike - u).max(0.0),
+            }
+        }
     }
 }
 
@@ -181,8 +190,14 @@ impl Leg {
 }
 
 impl OpenTrade {
+    /// Mark-to-market P&L against the entry prices, before costs.
+    fn gross(&self, s: f64, t: i64) -> f64 {
+        self.legs.iter().map(|l| l.qty * l.value(s, t)).sum::<f64>() - self.value0
+    }
+
+    /// P&L after the entry costs.
     fn pnl(&self, s: f64, t: i64) -> f64 {
-        self.legs.iter().map(|l| l.qty * l.value(s, t)).sum::<f64>() - self.value0 - self.cost0
+        self.gross(s, t) - self.cost0
     }
 
     fn exit_cost(&self, s: f64, t: i64, c: &Costs) -> f64 {
@@ -195,7 +210,7 @@ impl OpenTrade {
 
 /// The quotes of the nearest expiry at least `dte_days` after `t`.
 fn expiry_quotes(quotes: &[Quote], t: i64, dte_days: f64) -> &[Quote] {
-    let min_expiry = t + (dte_days * MS_PER_DAY as f64).round() as i64;
+    let min_expiry = t.saturating_add((dte_days * MS_PER_DAY as f64).round() as i64);
     let Some(first) = quotes.iter().position(|q| q.expiry_ms >= min_expiry) else {
         return &[];
     };
@@ -256,8 +271,7 @@ fn leg(
     ))
 }
 
-/// The strike of `chain` nearest to `x` that has both a call and a put quote (ties: the lower), else the
-/// nearest with any quote.
+/// The strike of `chain` nearest to `x` that has both a call and a put quote (ties: the lower).
 fn atm_strike(chain: &[Quote], x: f64) -> Option<f64> {
     let both = |k: f64| {
         chain
@@ -267,19 +281,16 @@ fn atm_strike(chain: &[Quote], x: f64) -> Option<f64> {
                 .iter()
                 .any(|q| q.strike == k && q.kind == OptionKind::Put)
     };
-    let nearest = |only_both: bool| {
-        chain
-            .iter()
-            .filter(|q| !only_both || both(q.strike))
-            .map(|q| q.strike)
-            .min_by(|a, b| (a - x).abs().total_cmp(&(b - x).abs()).then(a.total_cmp(b)))
-    };
-    nearest(true).or_else(|| nearest(false))
+    chain
+        .iter()
+        .filter(|q| both(q.strike))
+        .map(|q| q.strike)
+        .min_by(|a, b| (a - x).abs().total_cmp(&(b - x).abs()).then(a.total_cmp(b)))
 }
 
-/// The next quoted strike beyond `wall` (above for calls, below for puts); a quote of the other kind counts.
+/// The next strike beyond `wall` with a quote of `kind` (above for calls, below for puts).
 fn wing_strike(chain: &[Quote], kind: OptionKind, wall: f64) -> Option<f64> {
-    let strikes = chain.iter().map(|q| q.strike);
+    let strikes = chain.iter().filter(|q| q.kind == kind).map(|q| q.strike);
     match kind {
         OptionKind::Call => strikes.filter(|&k| k > wall).min_by(f64::total_cmp),
         OptionKind::Put => strikes.filter(|&k| k < wall).max_by(f64::total_cmp),
@@ -414,7 +425,7 @@ pub fn simulate(
                     continue;
                 }
                 last = Some((s, t));
-                let pnl = tr.pnl(s, t);
+                let pnl = tr.gross(s, t);
                 let reason = if t >= tr.first_expiry_ms {
                     Some(ExitReason::Expiry)
                 } else if t == t1 && tr.level.hit(s) {
