@@ -28,7 +28,7 @@ use crate::exposures::compute_totals;
 use crate::hpp::{HppParams, HppSample, HppSampler};
 use crate::inputs::{select_inputs, Carry};
 use crate::inventory::InventoryModel;
-use crate::report::{evaluate_with, GexReport};
+use crate::report::{evaluate_with, Evaluation, GexReport};
 use crate::sample_chunk::{ChunkWriter, SampleKey, SampleStore};
 use crate::scenario::ScenarioParams;
 use crate::state::State;
@@ -431,7 +431,7 @@ pub fn run_series(
     cfg: &SeriesConfig,
     row_times: &[i64],
     checkpoints: Option<&CheckpointPolicy>,
-    mut on_row: impl FnMut(i64, Option<GexReport>) -> bool,
+    on_row: impl FnMut(i64, Option<GexReport>) -> bool,
 ) -> Result<SeriesStats, EngineError> {
     let mut stats = SeriesStats::default();
     let (Some(&first_row), Some(&last_row)) = (row_times.first(), row_times.last()) else {
@@ -496,13 +496,6 @@ pub fn run_series(
     let start_ts = start.as_ref().map(|c| c.coverage.ts_ms);
 
     // Times to visit: warm-up samples (stored or to compute), rows, checkpoint boundaries.
-    #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-    enum Visit {
-        Checkpoint,
-        Stored,
-        Sample,
-        Row,
-    }
     let mut visits: BTreeMap<i64, Vec<Visit>> = BTreeMap::new();
     for &t in &warmup {
         let kind = if stored.contains_key(&t) {
@@ -542,6 +535,132 @@ pub fn run_series(
     };
 
     let horizon = visits.keys().next_back().copied().unwrap_or(last_row);
+    // The rows this pass evaluates, in order. With more than one core, helper threads evaluate them (helper h the
+    // rows i with i mod helpers = h) on folds of their own (the same exact as-of fold, so the same bits), and this
+    // thread takes them in order and keeps the HPP scoring, the reports and the checkpoints: the output does not
+    // depend on who evaluated what.
+    let rows: Vec<i64> = row_times
+        .iter()
+        .copied()
+        .filter(|&t| start_ts.is_none_or(|s| t >= s))
+        .collect();
+    let helpers = evaluation_helpers(rows.len());
+    std::thread::scope(|scope| {
+        let mut results = Vec::with_capacity(helpers);
+        for h in 0..helpers {
+            let (tx, rx) =
+                std::sync::mpsc::sync_channel::<Result<Evaluation, EngineError>>(ROWS_AHEAD);
+            let (start, rows, currency, carry) = (start.clone(), &rows, &cfg.currency, cfg.carry());
+            scope.spawn(move || {
+                let mut sweep = Sweep::new(reader, model, start).with_horizon(horizon);
+                for &t in rows.iter().skip(h).step_by(helpers) {
+                    let eval = sweep
+                        .advance_to(t)
+                        .and_then(|state| evaluate_with(state, currency, t, carry));
+                    let stop = eval
+                        .as_ref()
+                        .is_err_and(|e| !matches!(e, EngineError::NoSpot { .. }));
+                    // The receiver is gone when the pass stopped early or failed: nothing more to do.
+                    if tx.send(eval).is_err() || stop {
+                        return;
+                    }
+                }
+            });
+            results.push(rx);
+        }
+        let mut shared = SharedRows { results };
+        visit_all(
+            reader,
+            model,
+            cfg,
+            start,
+            horizon,
+            visits,
+            &stored,
+            writing,
+            &mut chunks,
+            &mut fingerprints,
+            &mut stats,
+            &mut shared,
+            on_row,
+        )
+    })?;
+    stats.sample_chunks_written = chunks.as_ref().map_or(0, ChunkWriter::written);
+    Ok(stats)
+}
+
+/// What a time of [`run_series`] is visited for.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Visit {
+    Checkpoint,
+    Stored,
+    Sample,
+    Row,
+}
+
+/// Rows a helper may evaluate ahead of the one being written.
+const ROWS_AHEAD: usize = 32;
+
+/// Each helper gets at least this many rows.
+const MIN_ROWS_PER_LANE: usize = 64;
+
+/// How many helper threads evaluate rows: one per available core (at most 8) when there are at least two cores and
+/// enough rows, else none (this thread evaluates them).
+fn evaluation_helpers(rows: usize) -> usize {
+    let cores = std::thread::available_parallelism().map_or(1, usize::from);
+    if cores < 2 || rows < 2 * MIN_ROWS_PER_LANE {
+        0
+    } else {
+        cores.min(8).min(rows / MIN_ROWS_PER_LANE)
+    }
+}
+
+/// The helpers' evaluations of [`run_series`]: helper h's channel carries rows h, h + helpers, … in order.
+struct SharedRows {
+    results: Vec<std::sync::mpsc::Receiver<Result<Evaluation, EngineError>>>,
+}
+
+impl SharedRows {
+    /// The evaluation of row `i` at `t` (rows are asked for in order): the helper's, or evaluated on `state` here
+    /// when there are no helpers.
+    fn evaluation(
+        &mut self,
+        i: usize,
+        t: i64,
+        state: &State,
+        cfg: &SeriesConfig,
+    ) -> Result<Evaluation, EngineError> {
+        if self.results.is_empty() {
+            return evaluate_with(state, &cfg.currency, t, cfg.carry());
+        }
+        let h = i % self.results.len();
+        self.results[h].recv().unwrap_or_else(|_| {
+            Err(EngineError::Sampling {
+                reason: format!("the evaluation of the row at {t} ms was lost"),
+            })
+        })
+    }
+}
+
+/// The visits of [`run_series`] in time order on this thread; each row's evaluation comes from `rows`.
+#[allow(clippy::too_many_arguments)]
+fn visit_all(
+    reader: &LogReader,
+    model: InventoryModel,
+    cfg: &SeriesConfig,
+    start: Option<Checkpoint>,
+    horizon: i64,
+    visits: BTreeMap<i64, Vec<Visit>>,
+    stored: &BTreeMap<i64, Option<HppSample>>,
+    writing: Option<&CheckpointPolicy>,
+    chunks: &mut Option<ChunkWriter>,
+    fingerprints: &mut Fingerprints<'_>,
+    stats: &mut SeriesStats,
+    rows: &mut SharedRows,
+    mut on_row: impl FnMut(i64, Option<GexReport>) -> bool,
+) -> Result<(), EngineError> {
+    let start_ts = start.as_ref().map(|c| c.coverage.ts_ms);
+    let mut row_index = 0usize;
     let mut sweep = Sweep::new(reader, model, start).with_horizon(horizon);
     let mut sampler = HppSampler::new(cfg.hpp);
     for (t, kinds) in visits {
@@ -561,7 +680,9 @@ pub fn run_series(
         if kinds.contains(&Visit::Row) {
             stats.samples_computed += 1;
             stats.currencies = state.currencies().map(str::to_string).collect();
-            let (report, sample) = match evaluate_with(state, &cfg.currency, t, cfg.carry()) {
+            let eval = rows.evaluation(row_index, t, state, cfg);
+            row_index += 1;
+            let (report, sample) = match eval {
                 Ok(eval) => {
                     let sample = eval.hpp_sample();
                     let score = sampler.push(sample)?;
@@ -577,7 +698,7 @@ pub fn run_series(
                 Err(e) => return Err(e),
             };
             stats.rows += 1;
-            if let Some(c) = &mut chunks {
+            if let Some(c) = chunks.as_mut() {
                 c.record(t, sample)?;
             }
             if !on_row(t, report) {
@@ -589,20 +710,19 @@ pub fn run_series(
             if let Some(s) = sample {
                 sampler.push(s)?;
             }
-            if let Some(c) = &mut chunks {
+            if let Some(c) = chunks.as_mut() {
                 c.record(t, sample)?;
             }
         }
         if kinds.contains(&Visit::Checkpoint) {
             if let Some(p) = writing {
-                if write_checkpoint_if_missing(&sweep, p, model, t, &mut fingerprints)? {
+                if write_checkpoint_if_missing(&sweep, p, model, t, fingerprints)? {
                     stats.checkpoints_written += 1;
                 }
             }
         }
     }
-    stats.sample_chunks_written = chunks.as_ref().map_or(0, ChunkWriter::written);
-    Ok(stats)
+    Ok(())
 }
 
 #[cfg(test)]
