@@ -44,16 +44,22 @@ pub fn backtest() -> (ProgressBar, impl Fn(Progress) + Sync) {
     (bar, on)
 }
 
-/// A spinner that follows the folds of a level scorecard (one per model, run side by side), and its callback.
-pub fn levels() -> (
-    ProgressBar,
-    impl Fn(dealerflow_backtest::levels::LevelsProgress) + Sync,
-) {
+/// A spinner labelled "folding the log", whose message the caller sets.
+fn fold_spinner() -> ProgressBar {
     let bar = ProgressBar::new_spinner();
     bar.set_style(
         ProgressStyle::with_template("{spinner} folding the log: {msg}, {elapsed} elapsed")
             .unwrap_or_else(|_| ProgressStyle::default_spinner()),
     );
+    bar
+}
+
+/// A spinner that follows the folds of a level scorecard (one per model, run side by side), and its callback.
+pub fn levels() -> (
+    ProgressBar,
+    impl Fn(dealerflow_backtest::levels::LevelsProgress) + Sync,
+) {
+    let bar = fold_spinner();
     let shown = bar.clone();
     let on = move |p: dealerflow_backtest::levels::LevelsProgress| {
         shown.set_message(format!(
@@ -68,11 +74,7 @@ pub fn levels() -> (
 
 /// A spinner that follows the fold of a setup backtest, and its callback.
 pub fn setups() -> (ProgressBar, impl Fn(usize, usize) + Sync) {
-    let bar = ProgressBar::new_spinner();
-    bar.set_style(
-        ProgressStyle::with_template("{spinner} folding the log: {msg}, {elapsed} elapsed")
-            .unwrap_or_else(|_| ProgressStyle::default_spinner()),
-    );
+    let bar = fold_spinner();
     let shown = bar.clone();
     let on = move |done: usize, total: usize| {
         shown.set_message(format!("{done}/{total} path points"));
