@@ -84,6 +84,9 @@ pub struct GammaProfile {
     lanes: Vec<TermLanes>,
     /// Σ |coef| over the terms.
     abs_coef_sum: f64,
+    /// True when the fast sums run on the AVX2 and FMA units (detected when the profile is built); their results
+    /// are within the same error bounds either way, so the level does not depend on it.
+    avx2_fma: bool,
 }
 
 /// The sign of total GEX at a spot, as the exact sum gives it (NaN counts as positive, as the comparisons of the
@@ -219,13 +222,19 @@ impl GammaProfile {
             terms,
             lanes,
             abs_coef_sum,
+            avx2_fma: avx2::available(),
         }
     }
 
-    /// The sign of [`Self::net_gex_at`] at `spot_usd`, from the fast sum when its error bound decides it, else
-    /// from the exact sum (module docs).
-    fn sign_at(&self, spot_usd: f64) -> Sign {
-        let ln_s = f64x4::splat(spot_usd.ln());
+    /// The fast sum at ln S' = `ln_s` and the sum of the magnitudes of its terms (both within the error budget of
+    /// [`Self::sign_at`] of the exact real values, in any lane order).
+    fn point_sums(&self, ln_s: f64) -> (f64, f64) {
+        if self.avx2_fma {
+            #[cfg(target_arch = "x86_64")]
+            // SAFETY: `avx2_fma` is true only when the CPU reported AVX2 and FMA at run time (`avx2::available`).
+            return unsafe { avx2::point_sums(&self.lanes, ln_s) };
+        }
+        let ln_s = f64x4::splat(ln_s);
         // Four lanes of sums (and two sets of them, so neighbouring chunks overlap).
         let mut sums = [f64x4::ZERO; 2];
         let mut grosses = [f64x4::ZERO; 2];
@@ -237,11 +246,49 @@ impl GammaProfile {
         }
         let sum = (sums[0] + sums[1]).to_array();
         let gross = (grosses[0] + grosses[1]).to_array();
-        let fast = (sum[0] + sum[1]) + (sum[2] + sum[3]);
-        let gross = (gross[0] + gross[1]) + (gross[2] + gross[3]);
-        // Both sums lie within gross·(exp error + product rounding + γ_n) of the exact real sum, where
-        // γ_n = n·u/(1 − n·u) bounds the rounding of n additions in any order; the exponentials below 2^−1021
-        // (zero in the fast sum) add at most Σ|coef|·2^−1021 to each side.
+        (
+            (sum[0] + sum[1]) + (sum[2] + sum[3]),
+            (gross[0] + gross[1]) + (gross[2] + gross[3]),
+        )
+    }
+
+    /// Lower and upper bounds of the sum over ln S' in [`la`, `lb`] and the sum of the largest term magnitudes
+    /// there ([`Self::sign_over`]); `l_max` = max(|la|, |lb|).
+    fn interval_sums(&self, la: f64, lb: f64, l_max: f64) -> (f64, f64, f64) {
+        if self.avx2_fma {
+            #[cfg(target_arch = "x86_64")]
+            // SAFETY: as in `point_sums`.
+            return unsafe { avx2::interval_sums(&self.lanes, la, lb, l_max) };
+        }
+        let u = f64::EPSILON / 2.0;
+        let l_max = f64x4::splat(l_max);
+        let (la, lb) = (f64x4::splat(la), f64x4::splat(lb));
+        let mut lower = f64x4::ZERO;
+        let mut upper = f64x4::ZERO;
+        let mut gross = f64x4::ZERO;
+        for t in &self.lanes {
+            let m = t.ln_strike_minus_drift;
+            let (da, db) = ((la - m).abs() * t.inv_sd, (lb - m).abs() * t.inv_sd);
+            let (d_far, d_near) = (da.max(db), da.min(db));
+            let slack = f64x4::splat(64.0 * u) * (t.inv_sd * (l_max + m.abs()) + d_far);
+            let far = d_far + slack;
+            let inside = la.simd_le(m) & m.simd_le(lb);
+            let near = inside.select(f64x4::ZERO, (d_near - slack).max(f64x4::ZERO));
+            let half = f64x4::splat(-0.5);
+            let at_far = t.coef * fast_exp_nonpos_x4(half * far * far);
+            let at_near = t.coef * fast_exp_nonpos_x4(half * near * near);
+            let long = t.coef.simd_gt(f64x4::ZERO);
+            lower += long.select(at_far, at_near);
+            upper += long.select(at_near, at_far);
+            gross += at_near.abs();
+        }
+        (lower.reduce_add(), upper.reduce_add(), gross.reduce_add())
+    }
+
+    /// The sign of [`Self::net_gex_at`] at `spot_usd`, from the fast sum when its error bound decides it, else
+    /// from the exact sum (module docs).
+    fn sign_at(&self, spot_usd: f64) -> Sign {
+        let (fast, gross) = self.point_sums(spot_usd.ln());
         let u = f64::EPSILON / 2.0;
         let n = self.terms.len() as f64 + 4.0;
         let gamma_n = n * u / (1.0 - n * u);
@@ -277,29 +324,7 @@ impl GammaProfile {
             return None;
         }
         let (la, lb) = (a.ln(), b.ln());
-        let u = f64::EPSILON / 2.0;
-        let l_max = f64x4::splat(la.abs().max(lb.abs()));
-        let (la, lb) = (f64x4::splat(la), f64x4::splat(lb));
-        let mut lower = f64x4::ZERO;
-        let mut upper = f64x4::ZERO;
-        let mut gross = f64x4::ZERO;
-        for t in &self.lanes {
-            let m = t.ln_strike_minus_drift;
-            let (da, db) = ((la - m).abs() * t.inv_sd, (lb - m).abs() * t.inv_sd);
-            let (d_far, d_near) = (da.max(db), da.min(db));
-            let slack = f64x4::splat(64.0 * u) * (t.inv_sd * (l_max + m.abs()) + d_far);
-            let far = d_far + slack;
-            let inside = la.simd_le(m) & m.simd_le(lb);
-            let near = inside.select(f64x4::ZERO, (d_near - slack).max(f64x4::ZERO));
-            let half = f64x4::splat(-0.5);
-            let at_far = t.coef * fast_exp_nonpos_x4(half * far * far);
-            let at_near = t.coef * fast_exp_nonpos_x4(half * near * near);
-            let long = t.coef.simd_gt(f64x4::ZERO);
-            lower += long.select(at_far, at_near);
-            upper += long.select(at_near, at_far);
-            gross += at_near.abs();
-        }
-        let (lower, upper, gross) = (lower.reduce_add(), upper.reduce_add(), gross.reduce_add());
+        let (lower, upper, gross) = self.interval_sums(la, lb, la.abs().max(lb.abs()));
         let bound = 2.0 * (gross * (1.0 + 1e-6) * INTERVAL_REL_ERR + self.abs_coef_sum * 1e-307);
         if !(lower.is_finite() && upper.is_finite() && bound.is_finite()) {
             return None;
@@ -462,6 +487,183 @@ impl GammaProfile {
     }
 }
 
+/// The fast sums on AVX2 and FMA: four terms per instruction instead of two, and each step of the exponential's
+/// polynomial one fused multiply-add. Chosen at run time ([`available`]); the arithmetic of d1 and of the
+/// exponential's argument is the portable path's (no fused operations there), and the exponential itself is
+/// within [`FAST_EXP_REL_ERR`] like [`fast_exp_nonpos`] (fused steps round once instead of twice), so the error
+/// bounds of [`GammaProfile::sign_at`] and [`GammaProfile::sign_over`] hold unchanged.
+mod avx2 {
+    /// True when this CPU runs the AVX2 and FMA kernels below.
+    pub(super) fn available() -> bool {
+        #[cfg(target_arch = "x86_64")]
+        {
+            std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma")
+        }
+        #[cfg(not(target_arch = "x86_64"))]
+        {
+            false
+        }
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[cfg(test)]
+    pub(super) use kernels::exp_nonpos_lanes;
+    #[cfg(target_arch = "x86_64")]
+    pub(super) use kernels::{interval_sums, point_sums};
+
+    #[cfg(target_arch = "x86_64")]
+    mod kernels {
+        use std::arch::x86_64::*;
+
+        use super::super::TermLanes;
+
+        #[inline]
+        #[target_feature(enable = "avx2,fma")]
+        fn splat(x: f64) -> __m256d {
+            _mm256_set1_pd(x)
+        }
+
+        #[inline]
+        #[target_feature(enable = "avx2,fma")]
+        fn load(x: wide::f64x4) -> __m256d {
+            let a = x.to_array();
+            _mm256_set_pd(a[3], a[2], a[1], a[0])
+        }
+
+        #[inline]
+        #[target_feature(enable = "avx2,fma")]
+        fn abs(x: __m256d) -> __m256d {
+            _mm256_andnot_pd(splat(-0.0), x)
+        }
+
+        #[inline]
+        #[target_feature(enable = "avx2,fma")]
+        fn to_array(x: __m256d) -> [f64; 4] {
+            let mut out = [0.0; 4];
+            let (lo, hi) = (_mm256_castpd256_pd128(x), _mm256_extractf128_pd::<1>(x));
+            out[0] = _mm_cvtsd_f64(lo);
+            out[1] = _mm_cvtsd_f64(_mm_unpackhi_pd(lo, lo));
+            out[2] = _mm_cvtsd_f64(hi);
+            out[3] = _mm_cvtsd_f64(_mm_unpackhi_pd(hi, hi));
+            out
+        }
+
+        /// e^x for four x ≤ 0, as `fast_exp_nonpos_x4` (same reduction and polynomial, fused steps).
+        #[inline]
+        #[target_feature(enable = "avx2,fma")]
+        fn exp_nonpos(x: __m256d) -> __m256d {
+            const SHIFT: f64 = 6_755_399_441_055_744.0;
+            const LN2_HI: f64 = f64::from_bits(0x3FE6_2E42_FEE0_0000);
+            const LN2_LO: f64 = f64::from_bits(0x3DEA_39EF_3579_3C76);
+            let c = |k: u32| splat(1.0 / (1..=k).map(f64::from).product::<f64>());
+            let in_range = _mm256_cmp_pd::<_CMP_GE_OQ>(x, splat(-708.0));
+            let x = _mm256_min_pd(_mm256_max_pd(x, splat(-708.0)), _mm256_setzero_pd());
+            let z = _mm256_fmadd_pd(x, splat(std::f64::consts::LOG2_E), splat(SHIFT));
+            let n = _mm256_sub_pd(z, splat(SHIFT));
+            let r = _mm256_fnmadd_pd(n, splat(LN2_LO), _mm256_fnmadd_pd(n, splat(LN2_HI), x));
+            let r2 = _mm256_mul_pd(r, r);
+            let r4 = _mm256_mul_pd(r2, r2);
+            let r8 = _mm256_mul_pd(r4, r4);
+            let pair = |k: u32| _mm256_fmadd_pd(c(k + 1), r, c(k));
+            let q0 = _mm256_fmadd_pd(pair(2), r2, pair(0));
+            let q1 = _mm256_fmadd_pd(pair(6), r2, pair(4));
+            let q2 = _mm256_fmadd_pd(pair(10), r2, pair(8));
+            let q3 = pair(12);
+            let p = _mm256_fmadd_pd(_mm256_fmadd_pd(q3, r4, q2), r8, _mm256_fmadd_pd(q1, r4, q0));
+            let biased = _mm256_sub_epi64(
+                _mm256_castpd_si256(z),
+                _mm256_set1_epi64x(SHIFT.to_bits() as i64 - 1023),
+            );
+            let scale = _mm256_castsi256_pd(_mm256_slli_epi64::<52>(biased));
+            _mm256_and_pd(_mm256_mul_pd(p, scale), in_range)
+        }
+
+        /// [`exp_nonpos`] of four values (for the tests).
+        #[cfg(test)]
+        #[target_feature(enable = "avx2,fma")]
+        pub(in super::super) fn exp_nonpos_lanes(x: [f64; 4]) -> [f64; 4] {
+            to_array(exp_nonpos(_mm256_set_pd(x[3], x[2], x[1], x[0])))
+        }
+
+        /// `GammaProfile::point_sums` on AVX2.
+        #[target_feature(enable = "avx2,fma")]
+        pub(in super::super) fn point_sums(lanes: &[TermLanes], ln_s: f64) -> (f64, f64) {
+            let ln_s = splat(ln_s);
+            let half = splat(-0.5);
+            let mut sums = [_mm256_setzero_pd(); 2];
+            let mut grosses = [_mm256_setzero_pd(); 2];
+            for (i, t) in lanes.iter().enumerate() {
+                let d1 = _mm256_mul_pd(
+                    _mm256_sub_pd(ln_s, load(t.ln_strike_minus_drift)),
+                    load(t.inv_sd),
+                );
+                let arg = _mm256_mul_pd(_mm256_mul_pd(half, d1), d1);
+                let v = _mm256_mul_pd(load(t.coef), exp_nonpos(arg));
+                sums[i & 1] = _mm256_add_pd(sums[i & 1], v);
+                grosses[i & 1] = _mm256_add_pd(grosses[i & 1], abs(v));
+            }
+            let sum = to_array(_mm256_add_pd(sums[0], sums[1]));
+            let gross = to_array(_mm256_add_pd(grosses[0], grosses[1]));
+            (
+                (sum[0] + sum[1]) + (sum[2] + sum[3]),
+                (gross[0] + gross[1]) + (gross[2] + gross[3]),
+            )
+        }
+
+        /// `GammaProfile::interval_sums` on AVX2.
+        #[target_feature(enable = "avx2,fma")]
+        pub(in super::super) fn interval_sums(
+            lanes: &[TermLanes],
+            la: f64,
+            lb: f64,
+            l_max: f64,
+        ) -> (f64, f64, f64) {
+            let slack_unit = splat(32.0 * f64::EPSILON);
+            let (la, lb, l_max) = (splat(la), splat(lb), splat(l_max));
+            let half = splat(-0.5);
+            let zero = _mm256_setzero_pd();
+            let mut lower = zero;
+            let mut upper = zero;
+            let mut gross = zero;
+            for t in lanes {
+                let (m, inv_sd, coef) =
+                    (load(t.ln_strike_minus_drift), load(t.inv_sd), load(t.coef));
+                let da = _mm256_mul_pd(abs(_mm256_sub_pd(la, m)), inv_sd);
+                let db = _mm256_mul_pd(abs(_mm256_sub_pd(lb, m)), inv_sd);
+                let (d_far, d_near) = (_mm256_max_pd(da, db), _mm256_min_pd(da, db));
+                let slack = _mm256_mul_pd(
+                    slack_unit,
+                    _mm256_add_pd(_mm256_mul_pd(inv_sd, _mm256_add_pd(l_max, abs(m))), d_far),
+                );
+                let far = _mm256_add_pd(d_far, slack);
+                let inside = _mm256_and_pd(
+                    _mm256_cmp_pd::<_CMP_LE_OQ>(la, m),
+                    _mm256_cmp_pd::<_CMP_LE_OQ>(m, lb),
+                );
+                let near =
+                    _mm256_andnot_pd(inside, _mm256_max_pd(_mm256_sub_pd(d_near, slack), zero));
+                let at_far = _mm256_mul_pd(
+                    coef,
+                    exp_nonpos(_mm256_mul_pd(_mm256_mul_pd(half, far), far)),
+                );
+                let at_near = _mm256_mul_pd(
+                    coef,
+                    exp_nonpos(_mm256_mul_pd(_mm256_mul_pd(half, near), near)),
+                );
+                let long = _mm256_cmp_pd::<_CMP_GT_OQ>(coef, zero);
+                lower = _mm256_add_pd(lower, _mm256_blendv_pd(at_near, at_far, long));
+                upper = _mm256_add_pd(upper, _mm256_blendv_pd(at_far, at_near, long));
+                gross = _mm256_add_pd(gross, abs(at_near));
+            }
+            let sum = |x: __m256d| {
+                let a = to_array(x);
+                (a[0] + a[1]) + (a[2] + a[3])
+            };
+            (sum(lower), sum(upper), sum(gross))
+        }
+    }
+}
+
 /// Keeps `root` as the best when it is nearer `spot_usd` than the best so far (the lower one on a tie).
 fn consider_root(best: &mut Option<f64>, root: f64, spot_usd: f64) {
     let better = match *best {
@@ -615,8 +817,31 @@ mod tests {
         }
     }
 
+    /// A named exponential of x ≤ 0.
+    type NamedExp = (&'static str, fn(f64) -> f64);
+
+    /// The exponentials of the fast sums: the portable one, and the AVX2 one where this CPU has it.
+    fn fast_exps() -> Vec<NamedExp> {
+        let mut out: Vec<NamedExp> = vec![("portable", fast_exp_nonpos)];
+        #[cfg(target_arch = "x86_64")]
+        if avx2::available() {
+            // SAFETY: the CPU has AVX2 and FMA (checked just above).
+            out.push((
+                "avx2",
+                |x| unsafe { avx2::exp_nonpos_lanes([x, -1.0, x, 0.0]) }[2],
+            ));
+        }
+        out
+    }
+
     #[test]
     fn fast_exp_is_within_its_bound_over_the_range() {
+        for (name, fast_exp_nonpos) in fast_exps() {
+            fast_exp_within_bound(name, fast_exp_nonpos);
+        }
+    }
+
+    fn fast_exp_within_bound(name: &str, fast_exp_nonpos: fn(f64) -> f64) {
         let mut worst = 0.0f64;
         let n = 2_000_000;
         for i in 0..=n {
@@ -644,12 +869,30 @@ mod tests {
             let (fast, exact) = (fast_exp_nonpos(x), x.exp());
             worst = worst.max(((fast - exact) / exact).abs());
         }
-        assert!(worst < 1e-15, "worst relative error {worst:e}");
+        assert!(worst < 1e-15, "{name}: worst relative error {worst:e}");
         assert!(worst < FAST_EXP_REL_ERR);
         for x in [-708.000001, -745.0, -1e6, f64::MIN] {
             assert_eq!(fast_exp_nonpos(x), 0.0);
             assert!(x.exp() < 2f64.powi(-1021));
         }
+    }
+
+    /// The same profile with its fast sums on the portable path.
+    fn portable(p: &GammaProfile) -> GammaProfile {
+        GammaProfile {
+            avx2_fma: false,
+            ..p.clone()
+        }
+    }
+
+    #[test]
+    fn this_machine_runs_the_avx2_sums_where_it_can() {
+        // The standard machine has AVX2 and FMA: the tests below then compare both paths.
+        #[cfg(target_arch = "x86_64")]
+        assert_eq!(
+            profile(vec![term(1.0, 100.0, 0.5, 0.1)]).avx2_fma,
+            std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma")
+        );
     }
 
     #[test]
@@ -688,6 +931,8 @@ mod tests {
             let got = p.zero_gamma_level(spot);
             let want = reference_zero_gamma_level(&p, spot);
             prop_assert_eq!(got.map(f64::to_bits), want.map(f64::to_bits), "{:?} vs {:?}", got, want);
+            let got = portable(&p).zero_gamma_level(spot);
+            prop_assert_eq!(got.map(f64::to_bits), want.map(f64::to_bits), "portable: {:?} vs {:?}", got, want);
         }
 
         /// Chains held mostly one way, where GEX often keeps its sign over much of the grid (or all of it) and
@@ -714,6 +959,8 @@ mod tests {
             let got = p.zero_gamma_level(spot);
             let want = reference_zero_gamma_level(&p, spot);
             prop_assert_eq!(got.map(f64::to_bits), want.map(f64::to_bits), "{:?} vs {:?}", got, want);
+            let got = portable(&p).zero_gamma_level(spot);
+            prop_assert_eq!(got.map(f64::to_bits), want.map(f64::to_bits), "portable: {:?} vs {:?}", got, want);
         }
 
         /// Wherever the interval bound certifies a sign, the exact sum has that sign at every grid point of the
@@ -732,17 +979,36 @@ mod tests {
             let step = spot / ZERO_GAMMA_GRID_STEPS as f64;
             let xs: Vec<f64> = (0..=ZERO_GAMMA_GRID_STEPS).map(|i| 0.5 * spot + step * i as f64).collect();
             let last = (first + len).min(ZERO_GAMMA_GRID_STEPS);
-            if let Some(f) = p.sign_over(xs[first], xs[last]) {
-                prop_assert!(f != Sign::Zero);
-                for (i, &x) in xs.iter().enumerate().take(last + 1).skip(first) {
-                    prop_assert_eq!(Sign::of(p.net_gex_at(x)), f, "grid point {}", i);
-                    let mid = x + 0.37 * step;
-                    if mid <= xs[last] {
-                        prop_assert_eq!(Sign::of(p.net_gex_at(mid)), f, "between {} and {}", i, i + 1);
-                    }
+            for p in [portable(&p), p] {
+                certified_interval_has_exact_sign(&p, &xs, first, last, step)?;
+            }
+        }
+    }
+
+    fn certified_interval_has_exact_sign(
+        p: &GammaProfile,
+        xs: &[f64],
+        first: usize,
+        last: usize,
+        step: f64,
+    ) -> Result<(), TestCaseError> {
+        if let Some(f) = p.sign_over(xs[first], xs[last]) {
+            prop_assert!(f != Sign::Zero);
+            for (i, &x) in xs.iter().enumerate().take(last + 1).skip(first) {
+                prop_assert_eq!(Sign::of(p.net_gex_at(x)), f, "grid point {}", i);
+                let mid = x + 0.37 * step;
+                if mid <= xs[last] {
+                    prop_assert_eq!(
+                        Sign::of(p.net_gex_at(mid)),
+                        f,
+                        "between {} and {}",
+                        i,
+                        i + 1
+                    );
                 }
             }
         }
+        Ok(())
     }
 
     #[test]
