@@ -56,8 +56,31 @@ pub fn parse_time_ms(s: &str) -> Result<i64, TimeError> {
 }
 
 /// Formats epoch milliseconds as RFC 3339 UTC with milliseconds (`2026-08-17T10:00:00.000Z`).
+///
+/// The text of chrono's `%Y-%m-%dT%H:%M:%S%.3fZ`, written from the date's fields without parsing that format
+/// string on every call (a report formats a time per expiry, a series a report per sample); years outside
+/// 0000–9999, which that format signs, go through the format string itself. `{ms}ms` when chrono cannot
+/// represent the time.
 pub fn format_ms(ms: i64) -> String {
+    use chrono::{Datelike, Timelike};
+    use std::fmt::Write;
     match Utc.timestamp_millis_opt(ms).single() {
+        Some(dt) if (0..=9999).contains(&dt.year()) => {
+            let mut out = String::with_capacity(24);
+            // Writing to a String cannot fail.
+            let _ = write!(
+                out,
+                "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z",
+                dt.year(),
+                dt.month(),
+                dt.day(),
+                dt.hour(),
+                dt.minute(),
+                dt.second(),
+                dt.timestamp_subsec_millis()
+            );
+            out
+        }
         Some(dt) => dt.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string(),
         None => format!("{ms}ms"),
     }
@@ -81,6 +104,47 @@ pub fn utc_date(ms: i64) -> Option<(i32, u32, u32)> {
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+
+    /// chrono's formatting of the same time, which [`format_ms`] writes without the format string.
+    fn chrono_format_ms(ms: i64) -> String {
+        match Utc.timestamp_millis_opt(ms).single() {
+            Some(dt) => dt.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string(),
+            None => format!("{ms}ms"),
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn format_ms_writes_chronos_text(ms in any::<i64>(), near in -400_000_000_000_000i64..400_000_000_000_000) {
+            prop_assert_eq!(format_ms(ms), chrono_format_ms(ms));
+            prop_assert_eq!(format_ms(near), chrono_format_ms(near));
+        }
+    }
+
+    #[test]
+    fn format_ms_at_the_edges() {
+        let year_0 = -62_167_219_200_000; // 0000-01-01T00:00:00Z
+        let year_10000 = 253_402_300_800_000; // 10000-01-01T00:00:00Z
+        for ms in [
+            0,
+            -1,
+            1,
+            999,
+            1_786_960_800_123,
+            year_0 - 1,
+            year_0,
+            year_10000 - 1,
+            year_10000,
+            i64::MIN,
+            i64::MAX,
+        ] {
+            assert_eq!(format_ms(ms), chrono_format_ms(ms), "{ms}");
+        }
+        assert_eq!(format_ms(1_786_960_800_123), "2026-08-17T10:00:00.123Z");
+        assert_eq!(format_ms(year_0), "0000-01-01T00:00:00.000Z");
+        assert_eq!(format_ms(year_10000), "+10000-01-01T00:00:00.000Z");
+    }
 
     #[test]
     fn parses_the_three_forms() {
