@@ -484,6 +484,45 @@ fn replay_is_byte_identical_and_agrees_with_gex() {
     assert_eq!(col("scenario"), j["scenario"].as_str().unwrap());
 }
 
+/// A series long enough for the evaluation helpers (one per core, each taking runs of rows) writes the bytes of the
+/// same series on one core, where this thread evaluates every row itself.
+#[test]
+fn replay_on_every_core_writes_the_one_core_bytes() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("btc");
+    if !import(&data) {
+        return;
+    }
+    let cores = std::thread::available_parallelism().map_or(1, usize::from);
+    let all = dir.path().join("all.csv");
+    let one = dir.path().join("one.csv");
+    run_ok(
+        bin()
+            .args(["replay", "--every", "5m", "--no-checkpoints", "--data-dir"])
+            .arg(&data)
+            .arg("--out")
+            .arg(&all),
+    );
+    run_ok(
+        Command::new("taskset")
+            .args(["-c", "0"])
+            .arg(env!("CARGO_BIN_EXE_dealerflow"))
+            .args(["replay", "--every", "5m", "--no-checkpoints", "--data-dir"])
+            .arg(&data)
+            .arg("--out")
+            .arg(&one),
+    );
+    let (a, b) = (std::fs::read(&all).unwrap(), std::fs::read(&one).unwrap());
+    let rows = a.iter().filter(|&&c| c == b'\n').count() - 1;
+    // Helpers run from 128 rows on, on a machine with two cores or more (CI has two).
+    assert!(rows >= 256, "{rows} rows: too few for the helpers");
+    assert!(
+        cores >= 2 || std::env::var("CI").as_deref() != Ok("true"),
+        "CI runs on two cores or more"
+    );
+    assert!(a == b, "replay on {cores} cores differs from replay on one");
+}
+
 #[test]
 fn errors_are_one_clear_line() {
     let dir = tempfile::tempdir().unwrap();
