@@ -12,6 +12,11 @@ use dealerflow_benches::compare::{run, ClickHouseUrl, CompareOptions};
 use dealerflow_schemas::time::parse_time_ms;
 use dealerflow_store::ClickHouseTarget;
 
+/// The allocator of the `dealerflow` binary, so that its side runs as the product does (the baselines run in
+/// their own processes, apart from the serde_json replay, which gains from it as much).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 const EXAMPLE: &str = "Examples:
   cargo run --release -p dealerflow-benches --bin compare
   cargo run --release -p dealerflow-benches --bin compare -- --trades ../shared/data/deribit/btc-option-trades-2026-08-16.json
