@@ -11,7 +11,8 @@ mod render;
 
 /// mimalloc instead of the C library's allocator: the engine's helper threads build each evaluation and the
 /// writing thread frees it, a pattern under which glibc's per-thread arenas shrank and regrew their heaps (about a
-/// second of system time in a day's replay at 1 s on two cores).
+/// second of system time in a day's replay at 1 s on two cores). Built without transparent huge pages, which
+/// nearly doubled the peak RSS of a one-shot `gex --at`.
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
