@@ -195,7 +195,10 @@ pub fn log_fingerprint(reader: &LogReader, next_seq: u64) -> Result<u32, EngineE
     // has ~80 000 blocks).
     let mut crc = 0u32;
     let mut buf: Vec<u8> = Vec::with_capacity(32 * 2048);
-    for b in &reader.blocks()[..fingerprinted_blocks(reader, next_seq)] {
+    for b in reader
+        .blocks()
+        .range(..fingerprinted_blocks(reader, next_seq))
+    {
         buf.extend_from_slice(&block_summary(b));
         if buf.len() >= 32 * 2048 {
             crc = crc32c::crc32c_append(crc, &buf);
@@ -276,11 +279,14 @@ impl BlockCrcs {
         let mut every = Vec::with_capacity(blocks.len() / Self::STRIDE + 1);
         let mut crc = 0u32;
         every.push(crc);
-        for chunk in blocks.chunks(Self::STRIDE) {
+        let mut start = 0;
+        while start < blocks.len() {
+            let chunk = blocks.range(start..(start + Self::STRIDE).min(blocks.len()));
             crc = summaries_crc(crc, chunk);
             if chunk.len() == Self::STRIDE {
                 every.push(crc);
             }
+            start += Self::STRIDE;
         }
         BlockCrcs {
             every,
@@ -298,15 +304,18 @@ impl BlockCrcs {
         let k = fingerprinted_blocks(reader, next_seq);
         let j = k / Self::STRIDE;
         let from = self.every.get(j).copied()?;
-        Some(summaries_crc(from, &reader.blocks()[j * Self::STRIDE..k]))
+        Some(summaries_crc(
+            from,
+            reader.blocks().range(j * Self::STRIDE..k),
+        ))
     }
 }
 
 /// Continues `crc` over the summaries of `blocks` (at most [`BlockCrcs::STRIDE`]), in one checksum call.
-fn summaries_crc(crc: u32, blocks: &[dealerflow_log::BlockInfo]) -> u32 {
+fn summaries_crc(crc: u32, blocks: dealerflow_log::Blocks<'_>) -> u32 {
     let mut buf = [0u8; 32 * BlockCrcs::STRIDE];
     let n = blocks.len().min(BlockCrcs::STRIDE);
-    for (out, b) in buf.chunks_exact_mut(32).zip(&blocks[..n]) {
+    for (out, b) in buf.chunks_exact_mut(32).zip(blocks.range(..n)) {
         out.copy_from_slice(&block_summary(b));
     }
     crc32c::crc32c_append(crc, &buf[..32 * n])
@@ -677,7 +686,7 @@ mod tests {
     /// The fingerprint as first specified: one checksum update per index field.
     fn reference_fingerprint(reader: &LogReader, next_seq: u64) -> u32 {
         let mut crc = 0u32;
-        for pair in reader.blocks().windows(2) {
+        for pair in reader.blocks().to_vec().windows(2) {
             let (b, next) = (&pair[0], &pair[1]);
             if next.first_seq() >= next_seq {
                 break;

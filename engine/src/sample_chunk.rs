@@ -268,7 +268,8 @@ pub fn decode(bytes: &[u8]) -> Result<SampleChunk, String> {
 pub fn appended_records_are_later(reader: &LogReader, next_seq: u64, last_ms: i64) -> bool {
     let blocks = reader.blocks();
     let from = blocks.partition_point(|b| b.first_seq() + b.frames() <= next_seq);
-    blocks[from..]
+    blocks
+        .range(from..)
         .iter()
         .all(|b| b.min_ts_ms().is_none_or(|m| m > last_ms))
 }

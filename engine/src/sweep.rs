@@ -85,11 +85,8 @@ impl<'r> Sweep<'r> {
         let head_len = in_order_from - first_block;
         let mut suffix_min = vec![i64::MAX; head_len + 1];
         suffix_min[head_len] = tail;
-        for (k, b) in blocks[first_block..first_block + head_len]
-            .iter()
-            .enumerate()
-            .rev()
-        {
+        for k in (0..head_len).rev() {
+            let b = &blocks[first_block + k];
             let relevant = match (b.min_ts_ms(), b.max_ts_ms()) {
                 (Some(min), Some(max)) if max > coverage.ts_ms => {
                     min.max(coverage.ts_ms.saturating_add(1))
@@ -230,7 +227,7 @@ impl<'r> Sweep<'r> {
     /// definitions carry no time and always apply (as in [`crate::as_of`]).
     fn apply_untimed_blocks(&mut self) -> Result<(), EngineError> {
         self.untimed_applied = true;
-        for b in &self.reader.blocks()[self.first_block..] {
+        for b in self.reader.blocks().range(self.first_block..) {
             if b.min_ts_ms().is_some() || b.first_seq() + b.frames() <= self.coverage.next_seq {
                 continue;
             }

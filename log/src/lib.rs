@@ -46,10 +46,13 @@
 //! | checksum matches, payload is another valid event | read as that event (the log cannot tell) | opens | sound |
 //! | index sidecar missing or inconsistent | rebuilt in memory ([`IndexHealth::Rebuilt`]) | rewritten (active segment) | noted, sound |
 //! | index entry consistent but pointing at other bytes | a seek there gets an error, or reads the event it finds | rewritten (active segment) | not detected |
+//! | sealed-block table damaged, foreign, or older than a change to a segment it covers | ignored, replaced | — | not used |
+//! | covered segment edited keeping its length, inode and modification time | [`LogError::Corrupt`] / `BadHeader` when first read, unless header and end marker still match | — | as any segment |
 //! | segment missing / foreign file / newer format / bad header | [`LogError::SeqGap`] / `BadMagic` / `FutureVersion` / `BadHeader` on open | same | same |
 //!
 //! Opening a reader checks frame headers and checksums only from each segment's last index block on, so it stays
-//! cheap on large logs. Checksums are checked on every read; the payload check happens when a record is first read
+//! cheap on large logs; the sealed segments at the start of a long log are taken from the sealed-block table
+//! ([`block_table`]) and opened only when read. Checksums are checked on every read; the payload check happens when a record is first read
 //! through a reader (each segment of a [`LogReader`] remembers how far from its start its payloads have been
 //! validated, so a second pass from the start costs the checksum only; a seek through the index checks every
 //! payload it reads). A reader stops at the first bad record with the error; it never skips to the next good one.
@@ -57,6 +60,7 @@
 #![warn(missing_docs)]
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used))]
 
+pub mod block_table;
 pub mod catalog;
 pub mod checksummed_file;
 pub mod error;
@@ -72,6 +76,8 @@ pub use checksummed_file::{ChecksummedFormat, Payload};
 pub use error::LogError;
 pub use follow::Follower;
 pub use index::IndexHealth;
-pub use reader::{checked_event, BlockInfo, Fault, Iter, LogReader, RecordView, SegmentInfo};
+pub use reader::{
+    checked_event, BlockInfo, Blocks, Fault, Iter, LogReader, RecordView, SegmentInfo,
+};
 pub use verify::{verify, Problem, VerifyReport};
 pub use writer::{FsyncPolicy, LogOptions, LogWriter, OpenReport, DEFAULT_BLOCK_FRAMES};

@@ -7,14 +7,17 @@ use std::fs::File;
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::OnceLock;
 
 use memmap2::Mmap;
 use rkyv::rancor::{BoxedError, Failure};
 
+use super::block_table::{self, BlockTable, FileIdentity, SealedSegment};
 use super::error::LogError;
 use super::frame::{read_slot, FrameRef, Slot};
 use super::index::{
-    index_path, read_index, scan_frames, FileProbe, IndexHealth, RawBlock, SegmentScan,
+    index_path, read_index, scan_frames, FileProbe, IndexHealth, RawBlock, SegmentProbe,
+    SegmentScan,
 };
 use super::segment::{decode_header, list_segments, ScanEnd, SEGMENT_HEADER};
 use super::writer::DEFAULT_BLOCK_FRAMES;
@@ -23,8 +26,10 @@ use dealerflow_schemas::event::{ArchivedEvent, Record};
 /// A block of consecutive records with the range of their exchange times (from the sparse index).
 ///
 /// Kept compact (56 bytes; times with sentinels inside, `Option`s outside): a year's log has ~80 000 blocks and a
-/// reader holds them all.
+/// reader holds them all. The layout is fixed (`repr(C)`, no padding) so that the sealed-block table
+/// ([`crate::block_table`]) holds blocks as they are in memory.
 #[derive(Clone, Copy, PartialEq, Eq)]
+#[repr(C)]
 pub struct BlockInfo {
     first_seq: u64,
     offset: u64,
@@ -91,6 +96,37 @@ impl BlockInfo {
     }
 }
 
+const _: () = assert!(std::mem::size_of::<BlockInfo>() == 56);
+
+// SAFETY: `BlockInfo` is `repr(C)`, its fields are integers (six `i64`/`u64`, then two `u32`) that fill its 56
+// bytes without padding (asserted above), so every bit pattern is a valid value and zero is one of them.
+unsafe impl bytemuck::Zeroable for BlockInfo {}
+// SAFETY: as above; it is also `Copy` and `'static`.
+unsafe impl bytemuck::Pod for BlockInfo {}
+
+impl BlockInfo {
+    pub(crate) fn raw_min_ts_ms(&self) -> i64 {
+        self.min_ts_ms
+    }
+
+    pub(crate) fn raw_max_ts_ms(&self) -> i64 {
+        self.max_ts_ms
+    }
+
+    pub(crate) fn raw_running_max_ts_ms(&self) -> i64 {
+        self.running_max_ts_ms
+    }
+
+    pub(crate) fn raw_suffix_min_ts_ms(&self) -> i64 {
+        self.suffix_min_ts_ms
+    }
+
+    pub(crate) fn with_suffix_min(mut self, suffix_min_ts_ms: i64) -> Self {
+        self.suffix_min_ts_ms = suffix_min_ts_ms;
+        self
+    }
+}
+
 impl std::fmt::Debug for BlockInfo {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("BlockInfo")
@@ -103,6 +139,132 @@ impl std::fmt::Debug for BlockInfo {
             .field("segment", &self.segment)
             .field("offset", &self.offset)
             .finish()
+    }
+}
+
+/// The blocks of a reader's sparse index in seq order, used like a slice (indexing, ranges, iteration, binary
+/// search): the blocks of the sealed-block table ([`crate::block_table`]), read in place, followed by the blocks
+/// the reader read from the segments' own indexes.
+#[derive(Clone, Copy, Debug)]
+pub struct Blocks<'a> {
+    head: &'a [BlockInfo],
+    tail: &'a [BlockInfo],
+}
+
+impl<'a> Blocks<'a> {
+    /// A view of one slice of blocks.
+    pub fn from_slice(blocks: &'a [BlockInfo]) -> Self {
+        Blocks {
+            head: blocks,
+            tail: &[],
+        }
+    }
+
+    /// Number of blocks.
+    #[inline]
+    pub fn len(&self) -> usize {
+        self.head.len() + self.tail.len()
+    }
+
+    /// True when there is no block.
+    #[inline]
+    pub fn is_empty(&self) -> bool {
+        self.head.is_empty() && self.tail.is_empty()
+    }
+
+    /// The block at `i`, if any.
+    #[inline]
+    pub fn get(&self, i: usize) -> Option<&'a BlockInfo> {
+        match i.checked_sub(self.head.len()) {
+            None => self.head.get(i),
+            Some(j) => self.tail.get(j),
+        }
+    }
+
+    /// The first block.
+    pub fn first(&self) -> Option<&'a BlockInfo> {
+        self.head.first().or(self.tail.first())
+    }
+
+    /// The last block.
+    pub fn last(&self) -> Option<&'a BlockInfo> {
+        self.tail.last().or(self.head.last())
+    }
+
+    /// The blocks in order.
+    pub fn iter(
+        &self,
+    ) -> std::iter::Chain<std::slice::Iter<'a, BlockInfo>, std::slice::Iter<'a, BlockInfo>> {
+        self.head.iter().chain(self.tail.iter())
+    }
+
+    /// The index of the first block for which `pred` is false, `pred` being true for every block before it and
+    /// false for every block after it (as [`slice::partition_point`]).
+    pub fn partition_point(&self, mut pred: impl FnMut(&BlockInfo) -> bool) -> usize {
+        match self.head.last() {
+            Some(last) if !pred(last) => self.head.partition_point(pred),
+            _ => self.head.len() + self.tail.partition_point(pred),
+        }
+    }
+
+    /// The blocks in `range` (panics when it is out of bounds, as slicing does).
+    pub fn range(&self, range: impl std::ops::RangeBounds<usize>) -> Blocks<'a> {
+        use std::ops::Bound;
+        let start = match range.start_bound() {
+            Bound::Included(&s) => s,
+            Bound::Excluded(&s) => s + 1,
+            Bound::Unbounded => 0,
+        };
+        let end = match range.end_bound() {
+            Bound::Included(&e) => e + 1,
+            Bound::Excluded(&e) => e,
+            Bound::Unbounded => self.len(),
+        };
+        assert!(
+            start <= end && end <= self.len(),
+            "block range {start}..{end} out of 0..{}",
+            self.len()
+        );
+        let h = self.head.len();
+        Blocks {
+            head: &self.head[start.min(h)..end.min(h)],
+            tail: &self.tail[start.max(h) - h..end.max(h) - h],
+        }
+    }
+
+    /// The blocks copied into one vector.
+    pub fn to_vec(&self) -> Vec<BlockInfo> {
+        let mut v = Vec::with_capacity(self.len());
+        v.extend_from_slice(self.head);
+        v.extend_from_slice(self.tail);
+        v
+    }
+
+    /// The blocks as at most two slices, in order.
+    pub fn as_slices(&self) -> (&'a [BlockInfo], &'a [BlockInfo]) {
+        (self.head, self.tail)
+    }
+}
+
+impl std::ops::Index<usize> for Blocks<'_> {
+    type Output = BlockInfo;
+
+    #[inline]
+    fn index(&self, i: usize) -> &BlockInfo {
+        match i.checked_sub(self.head.len()) {
+            None => &self.head[i],
+            Some(j) => &self.tail[j],
+        }
+    }
+}
+
+impl<'a> IntoIterator for Blocks<'a> {
+    type Item = &'a BlockInfo;
+    type IntoIter =
+        std::iter::Chain<std::slice::Iter<'a, BlockInfo>, std::slice::Iter<'a, BlockInfo>>;
+
+    fn into_iter(self) -> Self::IntoIter {
+        self.iter()
     }
 }
 
@@ -121,7 +283,9 @@ pub struct SegmentInfo {
     pub sealed: bool,
     /// Health of its index sidecar.
     pub index: IndexHealth,
-    map: Mmap,
+    /// The segment's map: made when the reader opens the segment, or, for a segment covered by the sealed-block
+    /// table, when a record in it is first read ([`SegmentInfo::bytes`]).
+    map: OnceLock<Mmap>,
     /// Every frame of the chain from the segment's start (each frame followed by the one at its `next_offset`)
     /// that starts below this byte offset has had its payload validated through `map` (see
     /// [`SegmentInfo::event`]).
@@ -158,7 +322,12 @@ pub enum Fault {
 pub struct LogReader {
     dir: PathBuf,
     segments: Vec<SegmentInfo>,
-    blocks: Vec<BlockInfo>,
+    /// The sealed-block table the first blocks come from, if one was usable.
+    table: Option<BlockTable>,
+    /// Blocks of the table in use (its suffix minima hold for these; the rest, if any, are copied into `tail`).
+    head_blocks: usize,
+    /// The other blocks.
+    tail: Vec<BlockInfo>,
     next_seq: u64,
     fault: Option<Fault>,
 }
@@ -207,6 +376,16 @@ impl LogReader {
 
     /// Opens with a non-default index block size (must match the writer's).
     pub fn open_with(dir: &Path, block_frames: u32) -> Result<LogReader, LogError> {
+        Self::open_inner(dir, block_frames, true)
+    }
+
+    /// Opens every segment and its index sidecar itself, without the sealed-block table ([`crate::block_table`]),
+    /// and writes no table (what [`crate::verify()`] does).
+    pub fn open_segment_by_segment(dir: &Path, block_frames: u32) -> Result<LogReader, LogError> {
+        Self::open_inner(dir, block_frames, false)
+    }
+
+    fn open_inner(dir: &Path, block_frames: u32, use_table: bool) -> Result<LogReader, LogError> {
         if !dir.is_dir() {
             return Err(LogError::NoLog {
                 dir: dir.to_path_buf(),
@@ -218,17 +397,40 @@ impl LogReader {
                 dir: dir.to_path_buf(),
             });
         }
+        let table = use_table
+            .then(|| block_table::load(dir, &files, block_frames))
+            .flatten();
+        let covered = table.as_ref().map_or(0, |t| t.segments.len());
         let mut segments = Vec::with_capacity(files.len());
-        let mut blocks: Vec<BlockInfo> = Vec::new();
+        // Identities of the segment files, for a new sealed-block table.
+        let mut identities = Vec::with_capacity(files.len());
+        let mut tail: Vec<BlockInfo> = Vec::new();
         let mut fault = None;
         let mut expect_seq = 0u64;
         let n = files.len();
-        for (i, (name_seq, path)) in files.into_iter().enumerate() {
+        let mut files = files.into_iter();
+        if let Some(t) = &table {
+            for (s, (_, path)) in t.segments.iter().zip(files.by_ref()) {
+                segments.push(SegmentInfo {
+                    path,
+                    first_seq: s.first_seq,
+                    next_seq: s.next_seq,
+                    used_bytes: s.used_bytes,
+                    sealed: true,
+                    index: IndexHealth::Ok,
+                    map: OnceLock::new(),
+                    payloads_checked_to: AtomicUsize::new(SEGMENT_HEADER),
+                });
+                identities.push(s.file);
+                expect_seq = s.next_seq;
+            }
+        }
+        for (i, (name_seq, path)) in files.enumerate().map(|(i, f)| (i + covered, f)) {
             let file = File::open(&path).map_err(|e| LogError::io(&path, "open segment", e))?;
-            let len = file
+            let meta = file
                 .metadata()
-                .map_err(|e| LogError::io(&path, "stat segment", e))?
-                .len();
+                .map_err(|e| LogError::io(&path, "stat segment", e))?;
+            let len = meta.len();
             if len < SEGMENT_HEADER as u64 {
                 return Err(LogError::BadHeader {
                     segment: path,
@@ -312,20 +514,21 @@ impl LogReader {
                     (*offset as u64, false)
                 }
             };
-            if i == 0 {
+            if tail.is_empty() {
                 // Segments hold about as many blocks as each other: room for all of them up front.
-                blocks.reserve((raw.len() + scan.blocks.len() + 1) * n);
+                tail.reserve((raw.len() + scan.blocks.len() + 1) * (n - i));
             }
             let seg_idx = u32::try_from(segments.len()).map_err(|_| LogError::BadHeader {
                 segment: path.clone(),
                 reason: "more than 4 294 967 295 segments".into(),
             })?;
-            blocks.extend(
+            tail.extend(
                 raw.iter()
                     .chain(scan.blocks.iter())
                     .map(|b| block_info(b, seg_idx)),
             );
             expect_seq = scan.next_seq;
+            identities.push(FileIdentity::of(&meta));
             segments.push(SegmentInfo {
                 path,
                 first_seq,
@@ -333,31 +536,79 @@ impl LogReader {
                 used_bytes: used,
                 sealed,
                 index,
-                map,
+                map: OnceLock::from(map),
                 payloads_checked_to: AtomicUsize::new(SEGMENT_HEADER),
             });
             if fault.is_some() {
                 break;
             }
         }
-        // Sentinels (`i64::MIN` / `i64::MAX` for none) make both passes plain max / min.
-        let mut running = i64::MIN;
-        for b in &mut blocks {
+        let head: &[BlockInfo] = table.as_ref().map_or(&[], |t| t.blocks());
+        // Sentinels (`i64::MIN` / `i64::MAX` for none) make both passes plain max / min. The table's running
+        // maxima hold as they are (they only look back); its suffix minima cover its own blocks, so the tail's
+        // minimum may lower the last of them: those blocks move to the tail with the lower value.
+        let mut running = head.last().map_or(i64::MIN, |b| b.running_max_ts_ms);
+        for b in &mut tail {
             running = running.max(b.max_ts_ms);
             b.running_max_ts_ms = running;
         }
         let mut suffix = i64::MAX;
-        for b in blocks.iter_mut().rev() {
+        for b in tail.iter_mut().rev() {
             suffix = suffix.min(b.min_ts_ms);
             b.suffix_min_ts_ms = suffix;
         }
-        Ok(LogReader {
+        let head_blocks = head.partition_point(|b| b.suffix_min_ts_ms <= suffix);
+        if head_blocks < head.len() {
+            let moved: Vec<BlockInfo> = head[head_blocks..]
+                .iter()
+                .map(|b| b.with_suffix_min(suffix))
+                .collect();
+            tail.splice(0..0, moved);
+        }
+        let reader = LogReader {
             dir: dir.to_path_buf(),
             segments,
-            blocks,
+            table,
+            head_blocks,
+            tail,
             next_seq: expect_seq,
             fault,
-        })
+        };
+        if use_table {
+            reader.write_block_table(block_frames, covered, &identities);
+        }
+        Ok(reader)
+    }
+
+    /// Writes a new sealed-block table when the log starts with more sealed segments than the table in use
+    /// covers, and at least [`block_table::WRITE_AT_LEAST_SEGMENTS`] (module [`crate::block_table`]). A table
+    /// that cannot be written (a read-only directory) is not needed: nothing is reported.
+    fn write_block_table(&self, block_frames: u32, covered: usize, identities: &[FileIdentity]) {
+        let sealed = self.segments.iter().take_while(|s| s.sealed).count();
+        if sealed <= covered
+            || sealed < block_table::WRITE_AT_LEAST_SEGMENTS
+            || cfg!(target_endian = "big")
+        {
+            return;
+        }
+        let sealed_segments: Vec<SealedSegment> = self.segments[..sealed]
+            .iter()
+            .zip(identities)
+            .map(|(s, &file)| SealedSegment {
+                first_seq: s.first_seq,
+                next_seq: s.next_seq,
+                used_bytes: s.used_bytes,
+                file,
+            })
+            .collect();
+        let blocks = self.blocks();
+        let k = blocks.partition_point(|b| b.segment() < sealed);
+        let _ = block_table::write(
+            &self.dir,
+            block_frames,
+            &sealed_segments,
+            &blocks.range(..k).to_vec(),
+        );
     }
 
     /// Scans a segment from its last indexed block (or its start) to its end; an index that disagrees with the
@@ -409,8 +660,22 @@ impl LogReader {
     }
 
     /// The blocks of the sparse index, covering every readable record in seq order.
-    pub fn blocks(&self) -> &[BlockInfo] {
-        &self.blocks
+    pub fn blocks(&self) -> Blocks<'_> {
+        let head = self
+            .table
+            .as_ref()
+            .and_then(|t| t.blocks().get(..self.head_blocks))
+            .unwrap_or(&[]);
+        Blocks {
+            head,
+            tail: &self.tail,
+        }
+    }
+
+    /// True when the first segments were taken from the sealed-block table ([`crate::block_table`]) rather than
+    /// opened one by one.
+    pub fn used_block_table(&self) -> bool {
+        self.table.is_some()
     }
 
     /// The segments.
@@ -425,8 +690,9 @@ impl LogReader {
 
     /// Smallest and largest exchange time in the log, ms.
     pub fn time_range_ms(&self) -> Option<(i64, i64)> {
-        let min = self.blocks.first().and_then(|b| b.suffix_min_ts_ms())?;
-        let max = self.blocks.last().and_then(|b| b.running_max_ts_ms())?;
+        let blocks = self.blocks();
+        let min = blocks.first().and_then(|b| b.suffix_min_ts_ms())?;
+        let max = blocks.last().and_then(|b| b.running_max_ts_ms())?;
         Some((min, max))
     }
 
@@ -437,14 +703,14 @@ impl LogReader {
 
     /// Iterates from `seq` (an iterator at the end when `seq` is past the last record).
     pub fn iter_from_seq(&self, seq: u64) -> Iter<'_> {
-        let Some(bi) = self
-            .blocks
+        let blocks = self.blocks();
+        let Some(bi) = blocks
             .partition_point(|b| b.first_seq <= seq)
             .checked_sub(1)
         else {
             return self.end_iter();
         };
-        let b = self.blocks[bi];
+        let b = blocks[bi];
         let mut it = Iter {
             reader: self,
             segment: b.segment(),
@@ -461,10 +727,9 @@ impl LogReader {
     /// Iterates from the first block whose running maximum exchange time reaches `ts_ms`: every record with an
     /// exchange time ≥ `ts_ms` is at or after this position (late records may still have earlier times).
     pub fn iter_from_time(&self, ts_ms: i64) -> Iter<'_> {
-        let i = self
-            .blocks
-            .partition_point(|b| b.running_max_ts_ms().is_none_or(|r| r < ts_ms));
-        match self.blocks.get(i) {
+        let blocks = self.blocks();
+        let i = blocks.partition_point(|b| b.running_max_ts_ms().is_none_or(|r| r < ts_ms));
+        match blocks.get(i) {
             Some(b) => self.iter_from_seq(b.first_seq),
             None => self.end_iter(),
         }
@@ -579,7 +844,18 @@ impl<'a> Iter<'a> {
                 return None;
             }
             let seg = reader.segments.get(self.segment)?;
-            match read_slot(&seg.map, self.offset) {
+            let bytes = match seg.map.get() {
+                Some(map) => &map[..],
+                None => match seg.map_now() {
+                    Ok(bytes) => bytes,
+                    Err(e) => {
+                        self.done = true;
+                        self.pending = Some(e);
+                        return None;
+                    }
+                },
+            };
+            match read_slot(bytes, self.offset) {
                 Slot::Frame(f) if f.seq == self.seq => return Some((seg, f)),
                 Slot::EndOfSegment => {
                     self.segment += 1;
@@ -638,8 +914,48 @@ impl<'a> Iterator for Iter<'a> {
 }
 
 impl SegmentInfo {
-    pub(crate) fn bytes(&self) -> &[u8] {
-        &self.map
+    /// The segment's bytes (mapped now if the reader took the segment from the sealed-block table and has not
+    /// read it yet).
+    pub(crate) fn bytes(&self) -> Result<&[u8], LogError> {
+        match self.map.get() {
+            Some(map) => Ok(map),
+            None => self.map_now(),
+        }
+    }
+
+    /// Maps a segment taken from the sealed-block table, checking what opening it would have checked: the
+    /// header names its first seq, and the end marker is where the table says the segment ends.
+    #[cold]
+    fn map_now(&self) -> Result<&[u8], LogError> {
+        let path = &self.path;
+        let file = File::open(path).map_err(|e| LogError::io(path, "open segment", e))?;
+        // SAFETY: as for the maps made on open: a read-only shared map of a sealed segment, which no writer
+        // changes again.
+        let map = unsafe { Mmap::map(&file) }.map_err(|e| LogError::io(path, "mmap segment", e))?;
+        let first_seq = decode_header(path, map.get(..SEGMENT_HEADER).unwrap_or(&map))?;
+        if first_seq != self.first_seq {
+            return Err(LogError::BadHeader {
+                segment: path.clone(),
+                reason: format!(
+                    "header says first seq {first_seq}, the log's sealed-block table says {}",
+                    self.first_seq
+                ),
+            });
+        }
+        let end = self.used_bytes.saturating_sub(16);
+        if !map[..].is_end_marker(end) {
+            return Err(LogError::Corrupt {
+                segment: path.clone(),
+                offset: end,
+                expected_seq: self.next_seq,
+                reason: format!(
+                    "no end marker where the log's sealed-block table ({}) says the segment ends; delete that \
+                     file to open the log segment by segment",
+                    block_table::BLOCK_TABLE_FILE
+                ),
+            });
+        }
+        Ok(self.map.get_or_init(|| map))
     }
 
     /// The event in `frame`, which [`read_slot`] found at `offset` of this segment's map, validated unless an
