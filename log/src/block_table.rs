@@ -38,7 +38,7 @@ use std::fs::Metadata;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
-use super::checksummed_file::{ChecksummedFormat, Payload};
+use super::checksummed_file::{le_u32, le_u64, ChecksummedFormat, Payload};
 use super::error::LogError;
 use super::reader::BlockInfo;
 use super::segment::SEGMENT_HEADER;
@@ -118,18 +118,6 @@ impl BlockTable {
     }
 }
 
-fn u32_at(b: &[u8], at: usize) -> u32 {
-    let mut x = [0u8; 4];
-    x.copy_from_slice(&b[at..at + 4]);
-    u32::from_le_bytes(x)
-}
-
-fn u64_at(b: &[u8], at: usize) -> u64 {
-    let mut x = [0u8; 8];
-    x.copy_from_slice(&b[at..at + 8]);
-    u64::from_le_bytes(x)
-}
-
 /// Reads the table of `dir` and checks it against `files` (the directory's segments, in seq order). `None` when
 /// there is no usable table (module docs).
 pub(crate) fn load(dir: &Path, files: &[(u64, PathBuf)], block_frames: u32) -> Option<BlockTable> {
@@ -138,11 +126,11 @@ pub(crate) fn load(dir: &Path, files: &[(u64, PathBuf)], block_frames: u32) -> O
     }
     let payload = FORMAT.read(&table_path(dir)).ok()?;
     let p: &[u8] = &payload;
-    if p.len() < HEAD || u32_at(p, 0) != block_frames {
+    if p.len() < HEAD || le_u32(p, 0) != block_frames {
         return None;
     }
-    let n = u32_at(p, 4) as usize;
-    let m = usize::try_from(u64_at(p, 8)).ok()?;
+    let n = le_u32(p, 4) as usize;
+    let m = usize::try_from(le_u64(p, 8)).ok()?;
     let blocks_at = HEAD.checked_add(n.checked_mul(SEGMENT_ENTRY)?)?;
     if n == 0 || n > files.len() || p.len() != blocks_at.checked_add(m.checked_mul(BLOCK_ENTRY)?)? {
         return None;
@@ -152,15 +140,15 @@ pub(crate) fn load(dir: &Path, files: &[(u64, PathBuf)], block_frames: u32) -> O
     for (i, (name_seq, path)) in files.iter().take(n).enumerate() {
         let e = &p[HEAD + i * SEGMENT_ENTRY..HEAD + (i + 1) * SEGMENT_ENTRY];
         let seg = SealedSegment {
-            first_seq: u64_at(e, 0),
-            next_seq: u64_at(e, 8),
-            used_bytes: u64_at(e, 16),
+            first_seq: le_u64(e, 0),
+            next_seq: le_u64(e, 8),
+            used_bytes: le_u64(e, 16),
             file: FileIdentity {
-                len: u64_at(e, 24),
-                dev: u64_at(e, 32),
-                ino: u64_at(e, 40),
-                mtime_s: u64_at(e, 48) as i64,
-                mtime_ns: u64_at(e, 56) as i64,
+                len: le_u64(e, 24),
+                dev: le_u64(e, 32),
+                ino: le_u64(e, 40),
+                mtime_s: le_u64(e, 48) as i64,
+                mtime_ns: le_u64(e, 56) as i64,
             },
         };
         if seg.first_seq != *name_seq

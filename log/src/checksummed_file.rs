@@ -95,13 +95,15 @@ impl Deref for Payload {
 /// Files at least this long are mapped rather than read by [`ChecksummedFormat::read`].
 pub const MAP_AT_LEAST: usize = 64 * 1024;
 
-fn le_u32(b: &[u8], at: usize) -> u32 {
+/// The little-endian `u32` at `at` of `b`.
+pub(crate) fn le_u32(b: &[u8], at: usize) -> u32 {
     let mut x = [0u8; 4];
     x.copy_from_slice(&b[at..at + 4]);
     u32::from_le_bytes(x)
 }
 
-fn le_u64(b: &[u8], at: usize) -> u64 {
+/// The little-endian `u64` at `at` of `b`.
+pub(crate) fn le_u64(b: &[u8], at: usize) -> u64 {
     let mut x = [0u8; 8];
     x.copy_from_slice(&b[at..at + 8]);
     u64::from_le_bytes(x)

@@ -7,6 +7,8 @@
 
 mod common;
 
+use common::shape;
+
 use std::fs;
 use std::path::Path;
 
@@ -23,18 +25,6 @@ fn opts() -> LogOptions {
         fsync: FsyncPolicy::Never,
         ..LogOptions::default()
     }
-}
-
-/// Blocks and segments as a reader sees them.
-type Shape = (Vec<dealerflow_log::BlockInfo>, Vec<(u64, u64, u64, bool)>);
-
-fn shape(r: &LogReader) -> Shape {
-    let segs = r
-        .segments()
-        .iter()
-        .map(|s| (s.first_seq, s.next_seq, s.used_bytes, s.sealed))
-        .collect();
-    (r.blocks().to_vec(), segs)
 }
 
 fn by_segments(dir: &Path) -> LogReader {

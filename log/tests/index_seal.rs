@@ -6,6 +6,8 @@
 
 mod common;
 
+use common::shape;
+
 use std::fs;
 use std::path::{Path, PathBuf};
 
@@ -54,19 +56,6 @@ fn index_of(idx: &Path, seg: &dealerflow_log::SegmentInfo) -> IndexRead {
 
 fn entry_crc(e: &[u8]) -> [u8; 4] {
     crc32c::crc32c_append(crc32c::crc32c(&e[0..20]), &e[24..INDEX_ENTRY]).to_le_bytes()
-}
-
-/// Every block, and each segment's first seq, next seq, used bytes and seal, as a reader sees them.
-type Shape = (Vec<dealerflow_log::BlockInfo>, Vec<(u64, u64, u64, bool)>);
-
-/// The [`Shape`] of a reader, for comparing two ways of opening the same log.
-fn shape(r: &LogReader) -> Shape {
-    let segs = r
-        .segments()
-        .iter()
-        .map(|s| (s.first_seq, s.next_seq, s.used_bytes, s.sealed))
-        .collect();
-    (r.blocks().to_vec(), segs)
 }
 
 #[test]

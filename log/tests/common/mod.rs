@@ -4,6 +4,19 @@
 use dealerflow_schemas::*;
 use proptest::prelude::*;
 
+/// Every block, and each segment's first seq, next seq, used bytes and seal, as a reader sees them.
+pub type Shape = (Vec<dealerflow_log::BlockInfo>, Vec<(u64, u64, u64, bool)>);
+
+/// The [`Shape`] of a reader, for comparing two ways of opening the same log.
+pub fn shape(r: &dealerflow_log::LogReader) -> Shape {
+    let segs = r
+        .segments()
+        .iter()
+        .map(|s| (s.first_seq, s.next_seq, s.used_bytes, s.sealed))
+        .collect();
+    (r.blocks().to_vec(), segs)
+}
+
 /// Writes `n` records ([`event_for_seq`], receive time = seq) with `opts` and closes the writer.
 pub fn write_numbered(dir: &std::path::Path, opts: dealerflow_log::LogOptions, n: u64) {
     let (mut w, _) = dealerflow_log::LogWriter::open(dir, opts).expect("open the writer");
