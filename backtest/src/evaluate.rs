@@ -6,9 +6,9 @@
 //! `ic_vol` = ρ(D, forward vol), `ic_trend` = ρ(−HPP, forward return), and the earlier definitions kept for
 //! comparison, `ic_vol_hpp` = ρ(HPP, forward vol) and `ic_trend_d` = ρ(−D, forward return). A rank correlation
 //! of a negated key is the negated correlation, exactly (the centered ranks change sign, their squares do not),
-//! so ρ(D, ·) is computed as −ρ(−D, ·) and ρ(−HPP, ·) as −ρ(HPP, ·). Each window then takes its samples' ranks from the global order — the order
-//! of a subset is the subset of the order — so the cost per set is one sort plus linear passes, not one sort
-//! per window.
+//! so ρ(D, ·) is computed as −ρ(−D, ·) and ρ(−HPP, ·) as −ρ(HPP, ·). Each window then takes its samples'
+//! ranks from the global order — the order of a subset is the subset of the order — so the cost per set is one
+//! sort plus linear passes, not one sort per window.
 //!
 //! Windows are evaluated in groups of disjoint windows ([`WindowGroup`]: the blocks, or one window alone). One
 //! pass over the global order feeds every window of a group: each window follows its own runs of tied keys,
@@ -20,6 +20,12 @@
 //! result depends only on the inputs. Windows of up to 200 000 values accumulate the sums in integers, which
 //! are exact and equal, bit for bit, to the floating-point run-by-run sums (exact too at that size: every
 //! partial sum is a multiple of ¼ below 2⁵³); larger windows use the floating-point accumulation.
+//!
+//! The integer accumulation does not follow runs value by value. Each order comes with its runs of equal keys
+//! (found by the sort's last step, and for −D from the zeros and the rare equal keys its merge meets), so
+//! between them every value is a run of its own, with the rank one more than its window's values seen so far;
+//! each run of ties adds one term per window it holds values of. On one window, two correlations over the same
+//! order share a pass (the ranks, and so Σxx, are the same; only the targets differ).
 
 use std::hint::select_unpredictable;
 
@@ -28,7 +34,9 @@ use dealerflow_engine::scenario::Scenario;
 use crate::feature_cache::Features;
 use crate::metrics::moments::ReturnMoments;
 use crate::metrics::pbo::BlockStat;
-use crate::metrics::rank::{negated_key, order_key, sort_by_key, Keyed, RankScratch, ZERO_KEY};
+use crate::metrics::rank::{
+    negated_key, order_key, sort_by_key_with_ties, tie_runs, Keyed, RankScratch, ZERO_KEY,
+};
 use crate::metrics::spearman::RankedTarget;
 use crate::params::ParamSet;
 use crate::scoring::{score_hpp_all, unweighted_bucket, weighted_bucket};
@@ -182,7 +190,8 @@ const NOT_MEMBER: i32 = i32::MIN;
 #[derive(Clone, Debug)]
 pub struct WindowGroup {
     windows: Vec<PreparedWindow>,
-    /// Per sample: the window holding it (meaningful where the target columns are not [`NOT_MEMBER`]).
+    /// Per sample: the window holding it; `windows.len()` for a sample outside every window (the target columns
+    /// hold [`NOT_MEMBER`] there).
     window_of: Vec<u32>,
     /// Per sample: twice the centered rank of its forward realized vol within its window, or [`NOT_MEMBER`].
     vol_deviation2: Vec<i32>,
@@ -208,7 +217,7 @@ impl WindowGroup {
             .into_iter()
             .map(|w| PreparedWindow::new(f, horizon, w))
             .collect();
-        let mut window_of = vec![0u32; f.len()];
+        let mut window_of = vec![windows.len() as u32; f.len()];
         let mut vol_deviation2 = vec![NOT_MEMBER; f.len()];
         let mut ret_deviation2 = vec![NOT_MEMBER; f.len()];
         for (w, pw) in windows.iter().enumerate() {
@@ -261,8 +270,12 @@ pub struct ScoredSamples<'f> {
     unweighted_for: Option<[u64; 5]>,
     /// `order_key(HPP)`, sample, sign(ΔS) over the universe, sorted.
     by_hpp: Vec<Keyed>,
+    /// The runs of equal keys in `by_hpp` ([`tie_runs`]).
+    by_hpp_ties: Vec<(u32, u32)>,
     /// `order_key(−D)` = `order_key(−HPP·sign ΔS)`, sample over the universe, sorted.
     by_neg_d: Vec<Keyed>,
+    /// The runs of equal keys in `by_neg_d`.
+    by_neg_d_ties: Vec<(u32, u32)>,
     rank: RankScratch,
     negative: Vec<Keyed>,
     positive: Vec<Keyed>,
@@ -279,7 +292,9 @@ impl<'f> ScoredSamples<'f> {
             unweighted: Vec::new(),
             unweighted_for: None,
             by_hpp: Vec::new(),
+            by_hpp_ties: Vec::new(),
             by_neg_d: Vec::new(),
+            by_neg_d_ties: Vec::new(),
             rank: RankScratch::default(),
             negative: Vec::new(),
             positive: Vec::new(),
@@ -327,7 +342,7 @@ impl<'f> ScoredSamples<'f> {
                 idx: i,
                 aux: i32::from(sign[i as usize]),
             }));
-            sort_by_key(&mut self.by_hpp, &mut self.rank);
+            sort_by_key_with_ties(&mut self.by_hpp, &mut self.rank, &mut self.by_hpp_ties);
         }
         if with_neg_d {
             self.neg_d_order();
@@ -337,6 +352,10 @@ impl<'f> ScoredSamples<'f> {
     /// The order of x = −D = −HPP·sign(ΔS) from the order of HPP, in linear time: samples with sign −1 keep the
     /// HPP order (x = HPP), samples with sign +1 take it reversed (x = −HPP), samples with sign 0 have x = 0.
     /// The first two runs are merged around the block of zeros.
+    ///
+    /// Its runs of equal keys: the zeros (one block, wherever their samples came from), and others only where
+    /// HPP has equal values (a run of `by_hpp`) or a merge met equal keys (HPP of one sample the negative of
+    /// another's). Those two are rare, and then the order is scanned.
     fn neg_d_order(&mut self) {
         let by_hpp = &self.by_hpp;
         let n = by_hpp.len();
@@ -372,9 +391,22 @@ impl<'f> ScoredSamples<'f> {
             a.partition_point(|e| e.key < ZERO_KEY),
             b.partition_point(|e| e.key < ZERO_KEY),
         );
-        merge(&a[..sa], &b[..sb], out);
+        let below = merge(&a[..sa], &b[..sb], out);
         out.extend_from_slice(zero);
-        merge(&a[sa..], &b[sb..], out);
+        let above = merge(&a[sa..], &b[sb..], out);
+        let ties = &mut self.by_neg_d_ties;
+        if below || above || !self.by_hpp_ties.is_empty() {
+            tie_runs(out, ties);
+        } else {
+            ties.clear();
+            let zeros = (
+                out.partition_point(|e| e.key < ZERO_KEY),
+                out.partition_point(|e| e.key <= ZERO_KEY),
+            );
+            if zeros.1 - zeros.0 > 1 {
+                ties.push((zeros.0 as u32, zeros.1 as u32));
+            }
+        }
     }
 
     /// HPP per sample, USD per 1 % move.
@@ -388,17 +420,45 @@ impl<'f> ScoredSamples<'f> {
     }
 }
 
-/// Appends the merge of two key-sorted runs to `out` (ties: `a` first).
-fn merge(a: &[Keyed], b: &[Keyed], out: &mut Vec<Keyed>) {
+/// Appends the merge of two key-sorted runs to `out` (ties: `a` first). True when a key of `a` equals a key of
+/// `b`: the first of such a pair to be merged is compared with the other while both lead their runs.
+fn merge(a: &[Keyed], b: &[Keyed], out: &mut Vec<Keyed>) -> bool {
     let (mut i, mut j) = (0, 0);
+    let mut equal = false;
     while i < a.len() && j < b.len() {
         let take_a = a[i].key <= b[j].key;
+        equal |= a[i].key == b[j].key;
         out.push(if take_a { a[i] } else { b[j] });
         i += usize::from(take_a);
         j += usize::from(!take_a);
     }
     out.extend_from_slice(&a[i..]);
     out.extend_from_slice(&b[j..]);
+    equal
+}
+
+/// A key-sorted order of the universe and its runs of equal keys ([`tie_runs`]).
+#[derive(Clone, Copy, Debug)]
+struct Order<'a> {
+    sorted: &'a [Keyed],
+    ties: &'a [(u32, u32)],
+}
+
+impl Order<'_> {
+    /// The stretches of the order between runs of ties, each followed by its run (empty after the last).
+    fn stretches(&self) -> impl Iterator<Item = (&[Keyed], &[Keyed])> {
+        let n = self.sorted.len() as u32;
+        let mut from = 0u32;
+        self.ties
+            .iter()
+            .copied()
+            .chain(std::iter::once((n, n)))
+            .map(move |(start, end)| {
+                let distinct = &self.sorted[from as usize..start as usize];
+                from = end;
+                (distinct, &self.sorted[start as usize..end as usize])
+            })
+    }
 }
 
 /// Spearman accumulation of one window over the global order (module docs).
@@ -453,56 +513,124 @@ fn rho(n: usize, seen: u64, sxy: f64, sxx: f64, syy: f64) -> f64 {
 const EXACT_MAX_VALUES: u64 = 200_000;
 const _: () = assert!(EXACT_MAX_VALUES * EXACT_MAX_VALUES * EXACT_MAX_VALUES < 1 << 53);
 
-/// Integer accumulation of one window (in units of ¼ for the sums, ½ for ranks and deviations).
-#[derive(Clone, Copy, Debug, Default)]
-struct ExactRuns {
-    /// Key of the open run (an empty run when `run_start == seen`).
-    key: u64,
+/// Integer sums of one window, in units of ¼ (ranks and target deviations in units of ½): 4·Σxy, 4·Σxx and the
+/// values seen so far. Σ runs over the window's runs of tied keys, x being twice the run's centered average
+/// rank (module docs).
+///
+/// Wrapping arithmetic: the sums of a window of at most [`EXACT_MAX_VALUES`] values stay far below 2⁶³ in
+/// magnitude (below n³), so they are exact; only the extra slot that takes the samples outside every window
+/// ([`WindowGroup`]'s `window_of`) may wrap, and it is never read.
+///
+/// `K` targets at once: the ranks, and so Σxx, are the same for every target of the window.
+#[derive(Clone, Copy, Debug)]
+struct ExactSums<const K: usize> {
     /// Values of the window seen so far.
     seen: i64,
-    /// `seen` when the open run started.
-    run_start: i64,
-    /// Σ twice the target deviation over the open run.
-    run_sum: i64,
-    /// 4·Σxy.
-    sxy: i64,
+    /// 4·Σxy per target.
+    sxy: [i64; K],
     /// 4·Σxx.
     sxx: i64,
+    /// n + 1 for a window of n values.
+    n_plus_1: i64,
 }
 
-impl ExactRuns {
-    /// Takes one value of the window: key `key`, twice its target deviation `d`; `member` false leaves the state
-    /// as it is (the value belongs to another window). Branch-free: `member` and a new key select, not jump (the
-    /// held-out samples sit at random places of the order). For a window of `n` values, `n_plus_1 = n + 1`.
-    #[inline(always)]
-    fn push(&mut self, key: u64, d: i64, member: bool, n_plus_1: i64) {
-        let close = member & (key != self.key);
-        // Twice the centered average rank of the open run, positions run_start + 1 ..= seen.
-        let x = self.run_start + 1 + self.seen - n_plus_1;
-        let (sxy, sxx) = (x * self.run_sum, (self.seen - self.run_start) * x * x);
-        self.sxy += select_unpredictable(close, sxy, 0);
-        self.sxx += select_unpredictable(close, sxx, 0);
-        self.run_start = select_unpredictable(close, self.seen, self.run_start);
-        self.run_sum =
-            select_unpredictable(close, 0, self.run_sum) + select_unpredictable(member, d, 0);
-        self.key = select_unpredictable(close, key, self.key);
-        self.seen += i64::from(member);
+impl<const K: usize> ExactSums<K> {
+    fn new(n_plus_1: i64) -> Self {
+        ExactSums {
+            seen: 0,
+            sxy: [0; K],
+            sxx: 0,
+            n_plus_1,
+        }
     }
 
-    /// ρ after the last value: closes the open run.
-    fn rho(mut self, n: usize, syy: f64) -> f64 {
-        let n_plus_1 = n as i64 + 1;
-        let x = self.run_start + 1 + self.seen - n_plus_1;
-        self.sxy += x * self.run_sum;
-        self.sxx += (self.seen - self.run_start) * x * x;
+    fn for_window(w: &PreparedWindow) -> Self {
+        Self::new(w.fwd_idx.len() as i64 + 1)
+    }
+
+    /// A value whose key no other value shares, with twice its target deviations `d`: its rank is `seen + 1`.
+    #[inline(always)]
+    fn push_distinct(&mut self, d: [i64; K]) {
+        self.seen += 1;
+        let x = 2 * self.seen - self.n_plus_1;
+        for (sxy, d) in self.sxy.iter_mut().zip(d) {
+            *sxy = sxy.wrapping_add(x.wrapping_mul(d));
+        }
+        self.sxx = self.sxx.wrapping_add(x.wrapping_mul(x));
+    }
+
+    /// [`Self::push_distinct`] when `member`, else nothing; without branches (the held-out samples sit at random
+    /// places of the order).
+    #[inline(always)]
+    fn push_distinct_if(&mut self, member: bool, d: [i64; K]) {
+        self.seen += i64::from(member);
+        let x = 2 * self.seen - self.n_plus_1;
+        for (sxy, d) in self.sxy.iter_mut().zip(d) {
+            *sxy += select_unpredictable(member, x * d, 0);
+        }
+        self.sxx += select_unpredictable(member, x * x, 0);
+    }
+
+    /// `count` values of one key, whose twice target deviations sum to `sum`: they share the average of the
+    /// ranks `seen + 1 ..= seen + count`.
+    fn push_tied(&mut self, count: i64, sum: [i64; K]) {
+        let x = 2 * self.seen + count + 1 - self.n_plus_1;
+        for (sxy, sum) in self.sxy.iter_mut().zip(sum) {
+            *sxy = sxy.wrapping_add(x.wrapping_mul(sum));
+        }
+        self.sxx = self.sxx.wrapping_add(count.wrapping_mul(x).wrapping_mul(x));
+        self.seen += count;
+    }
+
+    /// ρ against target `k` of a window of `n` values whose target has Σ deviation² = `syy`, once all were
+    /// pushed.
+    fn rho(&self, k: usize, n: usize, syy: f64) -> f64 {
         rho(
             n,
             self.seen as u64,
-            self.sxy as f64 * 0.25,
+            self.sxy[k] as f64 * 0.25,
             self.sxx as f64 * 0.25,
             syy,
         )
     }
+}
+
+/// The integer sums of [`group_spearman_exact`] for a group of the one window `w`, against `K` target columns at
+/// once (twice the centered target ranks per sample, [`NOT_MEMBER`] outside the window in every column).
+fn one_window_exact<const K: usize>(
+    w: &PreparedWindow,
+    order: Order<'_>,
+    columns: [&[i32]; K],
+) -> ExactSums<K> {
+    let mut st = ExactSums::<K>::for_window(w);
+    // The lookups by sample index are random: each chunk first gathers them in a tight loop (many loads in
+    // flight at once), then accumulates from the gathered copy, so no lookup sits on the accumulation's chain.
+    let mut d = [[0i32; K]; GATHER_CHUNK];
+    for (distinct, tied) in order.stretches() {
+        for chunk in distinct.chunks(GATHER_CHUNK) {
+            let d = &mut d[..chunk.len()];
+            for (d, e) in d.iter_mut().zip(chunk) {
+                *d = columns.map(|c| c[e.idx as usize]);
+            }
+            for d in d.iter() {
+                st.push_distinct_if(d[0] != NOT_MEMBER, d.map(i64::from));
+            }
+        }
+        let (mut count, mut sum) = (0i64, [0i64; K]);
+        for e in tied {
+            let d = columns.map(|c| c[e.idx as usize]);
+            if d[0] != NOT_MEMBER {
+                count += 1;
+                for (sum, d) in sum.iter_mut().zip(d) {
+                    *sum += i64::from(d);
+                }
+            }
+        }
+        if count > 0 {
+            st.push_tied(count, sum);
+        }
+    }
+    st
 }
 
 /// Reusable buffers of [`evaluate_group`] (one per thread).
@@ -511,20 +639,23 @@ pub struct Scratch {
     positions: Vec<i8>,
     returns: Vec<f64>,
     runs: Vec<RunState>,
-    exact: Vec<ExactRuns>,
-    n_plus_1: Vec<i64>,
+    exact: Vec<ExactSums<1>>,
+    /// Per window slot: count and Σ twice the target deviations of its values in the current run of ties.
+    tied: Vec<(i64, i64)>,
+    /// Window slots with values in the current run of ties.
+    touched: Vec<u32>,
     mean_rank: Vec<f64>,
 }
 
-/// Spearman's ρ of the order `sorted` against each window's target (`deviation2`: twice the centered target rank
-/// per sample, from the group; `target` per window) for every window of `g`, handed to `out(window, ρ)`.
+/// Spearman's ρ of `order` against each window's target (`deviation2`: twice the centered target rank per
+/// sample, from the group; `target` per window) for every window of `g`, handed to `out(window, ρ)`.
 ///
-/// Windows of at most [`EXACT_MAX_VALUES`] values accumulate in integers without branches on the data
-/// ([`ExactRuns`]), which gives the very `f64` sums of the run-by-run floating-point accumulation
-/// ([`group_spearman_float`], used above that size): both are exact there. A test compares the two bit for bit.
+/// Windows of at most [`EXACT_MAX_VALUES`] values accumulate in integers ([`group_spearman_exact`]), which
+/// gives the very `f64` sums of the run-by-run floating-point accumulation ([`group_spearman_float`], used above
+/// that size): both are exact there. A test compares the two bit for bit.
 fn group_spearman(
     g: &WindowGroup,
-    sorted: &[Keyed],
+    order: Order<'_>,
     deviation2: &[i32],
     target: impl Fn(&PreparedWindow) -> &RankedTarget,
     s: &mut Scratch,
@@ -534,57 +665,68 @@ fn group_spearman(
         .iter()
         .all(|w| w.fwd_idx.len() as u64 <= EXACT_MAX_VALUES)
     {
-        group_spearman_exact(g, sorted, deviation2, target, s, out);
+        group_spearman_exact(g, order, deviation2, target, s, out);
     } else {
-        group_spearman_float(g, sorted, deviation2, target, s, out);
+        group_spearman_float(g, order.sorted, deviation2, target, s, out);
     }
 }
 
 /// [`group_spearman`] in integers (windows of at most [`EXACT_MAX_VALUES`] values).
+///
+/// The order comes with its runs of equal keys, so the stretches between them are values of distinct keys:
+/// each one's rank within its window is one more than the window's values seen so far, and it adds its own
+/// term at once, with no run to follow. Each run of ties then adds one term per window it holds values of.
 fn group_spearman_exact(
     g: &WindowGroup,
-    sorted: &[Keyed],
+    order: Order<'_>,
     deviation2: &[i32],
     target: impl Fn(&PreparedWindow) -> &RankedTarget,
     s: &mut Scratch,
     mut out: impl FnMut(usize, f64),
 ) {
-    // The lookups by sample index are random: each chunk first gathers them in a tight loop (many loads in
-    // flight at once), then accumulates from the gathered copy, so no lookup sits on the accumulation's chain.
-    let mut d = [0i32; GATHER_CHUNK];
-    if g.windows.len() == 1 {
-        let w = &g.windows[0];
-        let n_plus_1 = w.fwd_idx.len() as i64 + 1;
-        let mut st = ExactRuns::default();
-        for chunk in sorted.chunks(GATHER_CHUNK) {
-            for (d, e) in d.iter_mut().zip(chunk) {
-                *d = deviation2[e.idx as usize];
-            }
-            for (&d, e) in d.iter().zip(chunk) {
-                st.push(e.key, i64::from(d), d != NOT_MEMBER, n_plus_1);
-            }
-        }
-        out(0, st.rho(w.fwd_idx.len(), target(w).sum_sq()));
+    if let [w] = &g.windows[..] {
+        let st = one_window_exact(w, order, [deviation2]);
+        out(0, st.rho(0, w.fwd_idx.len(), target(w).sum_sq()));
         return;
     }
+    // One slot per window and one more for the samples outside them all (`window_of` points there).
     s.exact.clear();
-    s.exact.resize(g.windows.len(), ExactRuns::default());
-    s.n_plus_1.clear();
-    s.n_plus_1
-        .extend(g.windows.iter().map(|w| w.fwd_idx.len() as i64 + 1));
+    s.exact.extend(g.windows.iter().map(ExactSums::for_window));
+    s.exact.push(ExactSums::new(0));
+    let mut d = [0i32; GATHER_CHUNK];
+    s.tied.clear();
+    s.tied.resize(s.exact.len(), (0, 0));
     let mut window = [0u32; GATHER_CHUNK];
-    for chunk in sorted.chunks(GATHER_CHUNK) {
-        for ((d, w), e) in d.iter_mut().zip(window.iter_mut()).zip(chunk) {
-            *d = deviation2[e.idx as usize];
-            *w = g.window_of[e.idx as usize];
+    for (distinct, tied) in order.stretches() {
+        for chunk in distinct.chunks(GATHER_CHUNK) {
+            for ((d, w), e) in d.iter_mut().zip(window.iter_mut()).zip(chunk) {
+                *d = deviation2[e.idx as usize];
+                *w = g.window_of[e.idx as usize];
+            }
+            for (&d, &w) in d.iter().zip(&window).take(chunk.len()) {
+                s.exact[w as usize].push_distinct([i64::from(d)]);
+            }
         }
-        for ((&d, &w), e) in d.iter().zip(&window).zip(chunk) {
-            let w = w as usize;
-            s.exact[w].push(e.key, i64::from(d), d != NOT_MEMBER, s.n_plus_1[w]);
+        if tied.is_empty() {
+            continue;
+        }
+        s.touched.clear();
+        for e in tied {
+            let w = g.window_of[e.idx as usize];
+            let t = &mut s.tied[w as usize];
+            if t.0 == 0 {
+                s.touched.push(w);
+            }
+            t.0 += 1;
+            t.1 = t.1.wrapping_add(i64::from(deviation2[e.idx as usize]));
+        }
+        for &w in &s.touched {
+            let (count, sum) = std::mem::take(&mut s.tied[w as usize]);
+            s.exact[w as usize].push_tied(count, [sum]);
         }
     }
     for (w, pw) in g.windows.iter().enumerate() {
-        out(w, s.exact[w].rho(pw.fwd_idx.len(), target(pw).sum_sq()));
+        out(w, s.exact[w].rho(0, pw.fwd_idx.len(), target(pw).sum_sq()));
     }
 }
 
@@ -690,19 +832,56 @@ pub fn evaluate_group(
         .collect();
     // ρ of a negated key is the negated ρ, exactly (module docs); `0.0 - ρ` keeps a zero positive.
     type Field = fn(&mut WindowMetrics) -> &mut f64;
-    let correlations: [(bool, &[Keyed], bool, bool, Field); 4] = [
+    let by_hpp = Order {
+        sorted: &sc.by_hpp,
+        ties: &sc.by_hpp_ties,
+    };
+    let by_neg_d = Order {
+        sorted: &sc.by_neg_d,
+        ties: &sc.by_neg_d_ties,
+    };
+    let correlations: [(bool, Order<'_>, bool, bool, Field); 4] = [
         // (wanted, key order, against forward vol (else return), negate, where it goes)
-        (need.ic_vol, &sc.by_neg_d, true, true, |m| &mut m.ic_vol),
-        (need.ic_trend, &sc.by_hpp, false, true, |m| &mut m.ic_trend),
-        (need.ic_vol_hpp, &sc.by_hpp, true, false, |m| {
-            &mut m.ic_vol_hpp
-        }),
-        (need.ic_trend_d, &sc.by_neg_d, false, false, |m| {
+        (need.ic_vol, by_neg_d, true, true, |m| &mut m.ic_vol),
+        (need.ic_trend, by_hpp, false, true, |m| &mut m.ic_trend),
+        (need.ic_vol_hpp, by_hpp, true, false, |m| &mut m.ic_vol_hpp),
+        (need.ic_trend_d, by_neg_d, false, false, |m| {
             &mut m.ic_trend_d
         }),
     ];
-    for (wanted, order, vol, negate, field) in correlations {
-        if !wanted {
+    let mut done = [false; 4];
+    if let [w] = &g.windows[..] {
+        if w.fwd_idx.len() as u64 <= EXACT_MAX_VALUES {
+            // Two correlations over the same order share a pass: same ranks, two targets.
+            for (a, b) in [(0, 3), (1, 2)] {
+                let ((wa, order, vol_a, neg_a, field_a), (wb, _, vol_b, neg_b, field_b)) =
+                    (correlations[a], correlations[b]);
+                if !(wa && wb) {
+                    continue;
+                }
+                let column = |vol: bool| {
+                    if vol {
+                        (&g.vol_deviation2[..], w.vol_target.sum_sq())
+                    } else {
+                        (&g.ret_deviation2[..], w.ret_target.sum_sq())
+                    }
+                };
+                let ((col_a, syy_a), (col_b, syy_b)) = (column(vol_a), column(vol_b));
+                let st = one_window_exact(w, order, [col_a, col_b]);
+                let n = w.fwd_idx.len();
+                for (k, field, negate, syy) in
+                    [(0, field_a, neg_a, syy_a), (1, field_b, neg_b, syy_b)]
+                {
+                    let v = st.rho(k, n, syy);
+                    *field(&mut out[0]) = if negate { 0.0 - v } else { v };
+                }
+                done[a] = true;
+                done[b] = true;
+            }
+        }
+    }
+    for (k, (wanted, order, vol, negate, field)) in correlations.into_iter().enumerate() {
+        if !wanted || done[k] {
             continue;
         }
         let set = |w: usize, v: f64| *field(&mut out[w]) = if negate { 0.0 - v } else { v };
@@ -917,6 +1096,121 @@ mod tests {
         assert!(f.spot_change_sign.contains(&-1) && f.spot_change_sign.contains(&1));
     }
 
+    #[test]
+    fn correlations_sharing_a_pass_equal_each_computed_alone_and_the_ties_are_every_run() {
+        let f = features(3_000);
+        let universe = forward_universe(&f, 0);
+        // One window with holes: the samples outside sit at random places of both orders.
+        let window = Window {
+            name: "holes".into(),
+            segments: vec![0..800, 1_000..2_100, 2_400..2_990],
+        };
+        let g = WindowGroup::new(&f, 0, vec![window]);
+        let mut sc = ScoredSamples::new(&f);
+        let mut s = Scratch::default();
+        let mut scanned = Vec::new();
+        let alone = [
+            Need {
+                ic_vol: true,
+                ..Need::NONE
+            },
+            Need {
+                ic_trend: true,
+                ..Need::NONE
+            },
+            Need {
+                ic_vol_hpp: true,
+                ..Need::NONE
+            },
+            Need {
+                ic_trend_d: true,
+                ..Need::NONE
+            },
+        ];
+        // (0, 0): HPP is 0 wherever ΔS is, a long run of ties in both orders.
+        for (alpha, beta) in [(0.6, 1.4), (0.0, 0.0), (2.0, 0.5), (0.0, 3.0)] {
+            let p = set(alpha, beta, ScenarioParams::default());
+            sc.compute(&p, &universe, Need::ALL);
+            tie_runs(&sc.by_hpp, &mut scanned);
+            assert_eq!(sc.by_hpp_ties, scanned, "({alpha}, {beta})");
+            tie_runs(&sc.by_neg_d, &mut scanned);
+            assert_eq!(sc.by_neg_d_ties, scanned, "({alpha}, {beta})");
+            let all = &evaluate_group(&f, &g, &sc, 0.0, Need::ALL, &mut s)[0];
+            let mut one = |need: Need| evaluate_group(&f, &g, &sc, 0.0, need, &mut s).remove(0);
+            let bits = |m: &WindowMetrics| {
+                [m.ic_vol, m.ic_trend, m.ic_vol_hpp, m.ic_trend_d].map(f64::to_bits)
+            };
+            for (k, need) in alone.into_iter().enumerate() {
+                assert_eq!(
+                    bits(all)[k],
+                    bits(&one(need))[k],
+                    "correlation {k} at ({alpha}, {beta})"
+                );
+            }
+            assert!(all.ic_vol.is_finite() && all.ic_trend_d.is_finite());
+            if (alpha, beta) == (0.0, 0.0) {
+                assert!(!sc.by_hpp_ties.is_empty() && !sc.by_neg_d_ties.is_empty());
+            }
+        }
+    }
+
+    #[test]
+    fn the_neg_d_order_finds_ties_across_signs_of_the_spot_change() {
+        let f = features(3_000);
+        let mut sc = ScoredSamples::new(&f);
+        let mut scanned = Vec::new();
+        // (HPP, sign ΔS) per element: distinct HPP values whose −D meet across the two signs (1 with sign −1
+        // and −1 with sign +1 both give −D = 1), zeros from both, and a case with HPP ties too.
+        let cases: [&[(f64, i32)]; 4] = [
+            &[(1.0, -1), (-1.0, 1), (2.0, 1), (3.0, -1), (0.5, 0)],
+            &[
+                (1.0, -1),
+                (-2.0, 1),
+                (2.5, 1),
+                (0.0, -1),
+                (-0.0, 1),
+                (7.0, 0),
+                (4.0, 0),
+            ],
+            &[
+                (1.0, -1),
+                (1.0, -1),
+                (-1.0, 1),
+                (5.0, 1),
+                (5.0, -1),
+                (6.0, 0),
+            ],
+            &[(1.0, -1), (2.0, 1), (3.0, 0)],
+        ];
+        for (c, case) in cases.iter().enumerate() {
+            sc.by_hpp = case
+                .iter()
+                .enumerate()
+                .map(|(i, &(v, sign))| Keyed {
+                    key: order_key(v),
+                    idx: i as u32,
+                    aux: sign,
+                })
+                .collect();
+            sort_by_key_with_ties(&mut sc.by_hpp, &mut sc.rank, &mut sc.by_hpp_ties);
+            sc.by_neg_d.clear();
+            sc.neg_d_order();
+            let want: Vec<u64> = {
+                let mut keys: Vec<u64> = case
+                    .iter()
+                    .map(|&(v, sign)| order_key(-(f64::from(sign) * v)))
+                    .collect();
+                keys.sort_unstable();
+                keys
+            };
+            let got: Vec<u64> = sc.by_neg_d.iter().map(|e| e.key).collect();
+            assert_eq!(got, want, "case {c}");
+            tie_runs(&sc.by_neg_d, &mut scanned);
+            assert_eq!(sc.by_neg_d_ties, scanned, "case {c}");
+        }
+        assert_eq!(sc.by_neg_d_ties, Vec::<(u32, u32)>::new());
+    }
+
     /// ρ of every window of `g` by both accumulations, for the order of `values` (one per sample).
     fn both_ways(
         f: &Features,
@@ -933,7 +1227,15 @@ mod tests {
                 aux: 0,
             })
             .collect();
-        sort_by_key(&mut sorted, &mut RankScratch::default());
+        let mut ties = Vec::new();
+        sort_by_key_with_ties(&mut sorted, &mut RankScratch::default(), &mut ties);
+        let mut scanned = Vec::new();
+        tie_runs(&sorted, &mut scanned);
+        assert_eq!(ties, scanned);
+        let order = Order {
+            sorted: &sorted,
+            ties: &ties,
+        };
         let deviation2 = if vol {
             &g.vol_deviation2
         } else {
@@ -949,7 +1251,7 @@ mod tests {
         let mut s = Scratch::default();
         let mut exact = vec![f64::NAN; g.windows.len()];
         let mut float = vec![f64::NAN; g.windows.len()];
-        group_spearman_exact(g, &sorted, deviation2, target, &mut s, |w, v| exact[w] = v);
+        group_spearman_exact(g, order, deviation2, target, &mut s, |w, v| exact[w] = v);
         group_spearman_float(g, &sorted, deviation2, target, &mut s, |w, v| float[w] = v);
         assert_eq!(f.len(), values.len());
         exact.into_iter().zip(float).collect()

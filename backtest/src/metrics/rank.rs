@@ -61,8 +61,15 @@ const BUCKETS: usize = 1 << DIGIT_BITS;
 /// Runs of keys sharing the radix bits up to this length are finished by insertion, longer ones by merge sort.
 const INSERTION_MAX_LEN: usize = 16;
 
-/// Sorts `keyed` by key, stably (module docs), using `spare` as the second buffer.
-fn radix_sort(keyed: &mut Vec<Keyed>, spare: &mut Vec<Keyed>, counts: &mut Vec<u32>) {
+/// Sorts `keyed` by key, stably (module docs), using `spare` as the second buffer. With `ties`, the runs of
+/// equal keys of the result go there ([`tie_runs`]): they can only lie inside the runs that share the radix bits,
+/// which the last step walks anyway.
+fn radix_sort(
+    keyed: &mut Vec<Keyed>,
+    spare: &mut Vec<Keyed>,
+    counts: &mut Vec<u32>,
+    mut ties: Option<&mut Vec<(u32, u32)>>,
+) {
     let n = keyed.len();
     counts.clear();
     counts.resize(DIGITS * BUCKETS, 0);
@@ -113,7 +120,31 @@ fn radix_sort(keyed: &mut Vec<Keyed>, spare: &mut Vec<Keyed>, counts: &mut Vec<u
         } else {
             run.sort_by_key(|e| e.key);
         }
+        if let Some(ties) = ties.as_deref_mut() {
+            if run.len() > 1 {
+                push_tie_runs(run, start as u32, ties);
+            }
+        }
         start = end;
+    }
+}
+
+/// The runs of two or more equal keys in the key-sorted `sorted`, as `(start, end)` positions in order, into
+/// `out`; between them every key is distinct.
+pub fn tie_runs(sorted: &[Keyed], out: &mut Vec<(u32, u32)>) {
+    out.clear();
+    push_tie_runs(sorted, 0, out);
+}
+
+/// Appends the runs of equal keys of `sorted` to `out`, their positions offset by `at`.
+fn push_tie_runs(sorted: &[Keyed], at: u32, out: &mut Vec<(u32, u32)>) {
+    let mut from = 0;
+    while let Some(k) = sorted[from..].windows(2).position(|p| p[0].key == p[1].key) {
+        let start = from + k;
+        let key = sorted[start].key;
+        let end = start + sorted[start..].iter().take_while(|e| e.key == key).count();
+        out.push((at + start as u32, at + end as u32));
+        from = end;
     }
 }
 
@@ -121,9 +152,24 @@ fn radix_sort(keyed: &mut Vec<Keyed>, spare: &mut Vec<Keyed>, counts: &mut Vec<u
 /// (key, input position) otherwise), so the result is a function of the input alone.
 pub fn sort_by_key(keyed: &mut Vec<Keyed>, scratch: &mut RankScratch) {
     if keyed.len() >= RADIX_MIN_LEN {
-        radix_sort(keyed, &mut scratch.spare, &mut scratch.counts);
+        radix_sort(keyed, &mut scratch.spare, &mut scratch.counts, None);
     } else {
         keyed.sort_by_key(|e| e.key);
+    }
+}
+
+/// [`sort_by_key`], and the runs of equal keys of the result into `ties` ([`tie_runs`]), found on the way.
+pub fn sort_by_key_with_ties(
+    keyed: &mut Vec<Keyed>,
+    scratch: &mut RankScratch,
+    ties: &mut Vec<(u32, u32)>,
+) {
+    ties.clear();
+    if keyed.len() >= RADIX_MIN_LEN {
+        radix_sort(keyed, &mut scratch.spare, &mut scratch.counts, Some(ties));
+    } else {
+        keyed.sort_by_key(|e| e.key);
+        tie_runs(keyed, ties);
     }
 }
 
