@@ -1,7 +1,8 @@
 //! Backtest sweep throughput. Budget protected (2-core machine, both cores):
 //! - 10 000 parameter sets (α × β, 100 × 100) scored over 43 200 feature-cache samples (30 days at one a
 //!   minute) in ≤ 30 s, with every in-sample metric, 10 walk-forward/CSCV blocks, the hold-out, deflated Sharpe
-//!   and PBO (`sweep/10000_sets_43200_samples`);
+//!   and PBO (`sweep/10000_sets_43200_samples`); the next goal, ≤ 10 s, was met on an AMD EPYC boot (9.48 s
+//!   median; benches/README.md);
 //! - re-scoring the cache per set is ≥ 100× cheaper than replaying the log per set: `replay/log_2_days` samples
 //!   a 2-day synthetic log (BTC, default activity) at one a minute into a feature cache, `sweep/per_set_2_days`
 //!   scores one parameter set over that cache (time per set = reported time / 200).
