@@ -16,7 +16,8 @@
 //! is computed. So the level is bit for bit what the exact search gives, at a fraction of the exponentials.
 //! Runs of grid points are settled at once where bounds of GEX over an interval decide the sign of every point in
 //! it (docs/FORMULAS.md §6.1), so a profile that keeps its sign over the grid costs a few interval checks instead
-//! of 201 sums.
+//! of 201 sums. Bisection midpoints are decided from a first-order expansion around an earlier midpoint where its
+//! bounds allow (`Expansion`), so a root costs a pass over the terms only for the first halvings and the last.
 //!
 //! Ties everywhere else also go to the lower strike, so levels are deterministic.
 
@@ -84,6 +85,10 @@ pub struct GammaProfile {
     lanes: Vec<TermLanes>,
     /// Σ |coef| over the terms.
     abs_coef_sum: f64,
+    /// Σ |coef|/σ√τ over the terms: bounds the slope of the sum's magnitudes (with e^(−1/2)).
+    abs_coef_inv_sd_sum: f64,
+    /// Σ |coef|/(σ√τ)² over the terms: bounds the curvature of the sum in ln S' (|(u² − 1)·e^(−u²/2)| ≤ 1).
+    abs_coef_inv_sd2_sum: f64,
     /// True when the fast sums run on the AVX2 and FMA units (detected when the profile is built); their results
     /// are within the same error bounds either way, so the level does not depend on it.
     avx2_fma: bool,
@@ -205,6 +210,11 @@ impl GammaProfile {
 
     fn from_terms(terms: Vec<GammaTerm>) -> Self {
         let abs_coef_sum = terms.iter().map(|t| t.coef.abs()).sum();
+        let abs_coef_inv_sd_sum = terms.iter().map(|t| t.coef.abs() * t.inv_sd).sum();
+        let abs_coef_inv_sd2_sum = terms
+            .iter()
+            .map(|t| t.coef.abs() * t.inv_sd * t.inv_sd)
+            .sum();
         let lanes = terms
             .chunks(4)
             .map(|c| {
@@ -222,6 +232,8 @@ impl GammaProfile {
             terms,
             lanes,
             abs_coef_sum,
+            abs_coef_inv_sd_sum,
+            abs_coef_inv_sd2_sum,
             avx2_fma: avx2::available(),
         }
     }
@@ -250,6 +262,37 @@ impl GammaProfile {
             (sum[0] + sum[1]) + (sum[2] + sum[3]),
             (gross[0] + gross[1]) + (gross[2] + gross[3]),
         )
+    }
+
+    /// The fast sum at ln S' = `ln_s`, its slope in ln S' and the sums of the magnitudes of their terms (each
+    /// within the error budget of [`Expansion::at`] of the real values).
+    fn slope_sums(&self, ln_s: f64) -> SlopeSums {
+        if self.avx2_fma {
+            #[cfg(target_arch = "x86_64")]
+            // SAFETY: as in `point_sums`.
+            return unsafe { avx2::slope_sums(&self.lanes, ln_s) };
+        }
+        let ln_s = f64x4::splat(ln_s);
+        let mut sum = f64x4::ZERO;
+        let mut gross = f64x4::ZERO;
+        let mut slope = f64x4::ZERO;
+        let mut slope_gross = f64x4::ZERO;
+        for t in &self.lanes {
+            let d1 = (ln_s - t.ln_strike_minus_drift) * t.inv_sd;
+            let v = t.coef * fast_exp_nonpos_x4(f64x4::splat(-0.5) * d1 * d1);
+            // d/d ln S' of coef·e^(−d1²/2) is −coef·e^(−d1²/2)·d1/σ√τ.
+            let w = (v * d1) * t.inv_sd;
+            sum += v;
+            gross += v.abs();
+            slope -= w;
+            slope_gross += w.abs();
+        }
+        SlopeSums {
+            sum: sum.reduce_add(),
+            gross: gross.reduce_add(),
+            slope: slope.reduce_add(),
+            slope_gross: slope_gross.reduce_add(),
+        }
     }
 
     /// Lower and upper bounds of the sum over ln S' in [`la`, `lb`] and the sum of the largest term magnitudes
@@ -289,10 +332,21 @@ impl GammaProfile {
     /// from the exact sum (module docs).
     fn sign_at(&self, spot_usd: f64) -> Sign {
         let (fast, gross) = self.point_sums(spot_usd.ln());
+        self.sign_of_fast_sum(spot_usd, fast, gross)
+    }
+
+    /// γ_n of the sums (n·u/(1 − n·u) with n the number of terms plus the lanes' reduction).
+    fn gamma_n(&self) -> f64 {
         let u = f64::EPSILON / 2.0;
         let n = self.terms.len() as f64 + 4.0;
-        let gamma_n = n * u / (1.0 - n * u);
-        let relative = LIBM_EXP_REL_ERR + FAST_EXP_REL_ERR + 2.0 * (u + gamma_n);
+        n * u / (1.0 - n * u)
+    }
+
+    /// The sign of the exact sum at `spot_usd` from a fast sum `fast` there (and the sum `gross` of its terms'
+    /// magnitudes) when its error bound decides it, else from the exact sum.
+    fn sign_of_fast_sum(&self, spot_usd: f64, fast: f64, gross: f64) -> Sign {
+        let u = f64::EPSILON / 2.0;
+        let relative = LIBM_EXP_REL_ERR + FAST_EXP_REL_ERR + 2.0 * (u + self.gamma_n());
         let bound = 2.0 * (gross * (1.0 + 1e-6) * relative + self.abs_coef_sum * 1e-307);
         if fast.is_finite()
             && bound.is_finite()
@@ -404,15 +458,8 @@ impl GammaProfile {
             .map(|i| lo + step * i as f64)
             .collect();
         let dist = |x: f64| (x - spot_usd).abs();
-        let bracket_dist = |i: usize| {
-            if xs[i] <= spot_usd && spot_usd <= xs[i + 1] {
-                0.0
-            } else {
-                dist(xs[i]).min(dist(xs[i + 1]))
-            }
-        };
-        let mut order: Vec<usize> = (0..ZERO_GAMMA_GRID_STEPS).collect();
-        order.sort_by(|&a, &b| bracket_dist(a).total_cmp(&bracket_dist(b)).then(a.cmp(&b)));
+        let bracket_dist = |i: usize| bracket_distance(&xs, spot_usd, i);
+        let order = brackets_outwards(&xs, spot_usd);
         let mut fs: Vec<Option<Sign>> = vec![None; xs.len()];
         let mut best: Option<f64> = None;
         // Grid points at or above this index are on the upper side of spot.
@@ -466,13 +513,25 @@ impl GammaProfile {
         best
     }
 
+    /// Bisects the bracket [`a`, `b`] (sign `fa` at `a`): each midpoint's sign is the exact sum's, from the
+    /// latest [`Expansion`] where its bound decides it, else from a pass over the terms at the midpoint (which
+    /// becomes the next expansion point).
     fn bisect(&self, mut a: f64, mut b: f64, mut fa: Sign) -> f64 {
+        let mut expansion: Option<Expansion> = None;
         for _ in 0..BISECTION_STEPS {
             let m = 0.5 * (a + b);
             if m <= a || m >= b {
                 break;
             }
-            let fm = self.sign_at(m);
+            let ln_m = m.ln();
+            let fm = match expansion.as_ref().and_then(|e| e.sign_at(self, m, ln_m)) {
+                Some(f) => f,
+                None => {
+                    let sums = self.slope_sums(ln_m);
+                    expansion = Expansion::at(self, ln_m, &sums);
+                    self.sign_of_fast_sum(m, sums.sum, sums.gross)
+                }
+            };
             if fm == Sign::Zero {
                 return m;
             }
@@ -484,6 +543,98 @@ impl GammaProfile {
             }
         }
         0.5 * (a + b)
+    }
+}
+
+/// [`GammaProfile::slope_sums`] at one point.
+#[derive(Clone, Copy, Debug)]
+struct SlopeSums {
+    sum: f64,
+    gross: f64,
+    slope: f64,
+    slope_gross: f64,
+}
+
+/// The sum g(x) = Σ coef·e^(−d1²/2) (x = ln S') to first order around a point c, with bounds that decide the
+/// sign of the exact sum near c without another pass over the terms (docs/FORMULAS.md §6.1):
+/// g(x) = g(c) + g′(c)·h + R, h = x − c, |R| ≤ ½·Σ|coef|/(σ√τ)²·h² (each term's second derivative in x is
+/// coef/(σ√τ)²·(d1² − 1)·e^(−d1²/2), at most |coef|/(σ√τ)² in magnitude). g(c) and g′(c) come from the fast
+/// sums, each within its error bound of the real value; the exact sum at x lies within the bound of
+/// [`GammaProfile::sign_at`] (the magnitudes at x bounded from those at c and the slope bound) plus the rounding
+/// of its arguments (d1 and −d1²/2 within 5u relative move each term by at most 5u/e·|coef|). Where the first-order
+/// value is farther from zero than all of these together, its sign is the exact sum's.
+#[derive(Clone, Copy, Debug)]
+struct Expansion {
+    /// c = ln S' of the expansion point.
+    at: f64,
+    /// The fast g(c) and g′(c).
+    value: f64,
+    slope: f64,
+    /// Σ of the magnitudes of g(c)'s terms (fast).
+    gross: f64,
+    /// Bounds on |fast g(c) − g(c)| and |fast g′(c) − g′(c)|.
+    value_err: f64,
+    slope_err: f64,
+}
+
+impl Expansion {
+    /// The expansion at ln S' = `at` from the fast sums there; `None` when they are not finite.
+    fn at(p: &GammaProfile, at: f64, sums: &SlopeSums) -> Option<Expansion> {
+        let u = f64::EPSILON / 2.0;
+        let gamma_n = p.gamma_n();
+        let margin = 1.0 + 1e-6;
+        let value_err = 2.0
+            * ((sums.gross * (FAST_EXP_REL_ERR + 2.0 * (u + gamma_n))) * margin
+                + p.abs_coef_sum * (8.0 * u + 1e-307));
+        let slope_err = 2.0
+            * ((sums.slope_gross * (FAST_EXP_REL_ERR + 4.0 * u + 2.0 * gamma_n)) * margin
+                + p.abs_coef_inv_sd_sum * (16.0 * u + 1e-304));
+        let e = Expansion {
+            at,
+            value: sums.sum,
+            slope: sums.slope,
+            gross: sums.gross,
+            value_err,
+            slope_err,
+        };
+        [e.value, e.slope, e.gross, e.value_err, e.slope_err]
+            .iter()
+            .all(|v| v.is_finite())
+            .then_some(e)
+    }
+
+    /// The sign of the exact sum ([`GammaProfile::net_gex_at`]) at `spot_usd` (`ln_s` = its `ln()`), when the
+    /// bounds decide it.
+    fn sign_at(&self, p: &GammaProfile, spot_usd: f64, ln_s: f64) -> Option<Sign> {
+        let u = f64::EPSILON / 2.0;
+        let margin = 1.0 + 1e-6;
+        let h = ln_s - self.at;
+        let linear = self.value + self.slope * h;
+        let rounding = (self.value.abs() + 3.0 * (self.slope * h).abs()) * (4.0 * u);
+        let remainder = 0.5 * p.abs_coef_inv_sd2_sum * h * h;
+        // |d/dx of coef·e^(−d1²/2)| ≤ |coef|/σ√τ·e^(−1/2) < 0.6066·|coef|/σ√τ.
+        let gross_at = (self.gross + 0.6066 * p.abs_coef_inv_sd_sum * h.abs()).min(p.abs_coef_sum);
+        let exact_err = gross_at * (LIBM_EXP_REL_ERR + 2.0 * (u + p.gamma_n())) * margin
+            + p.abs_coef_sum * (8.0 * u + 1e-307);
+        let bound = 2.0
+            * (remainder * margin
+                + self.value_err
+                + self.slope_err * h.abs() * margin
+                + exact_err
+                + rounding);
+        if linear.is_finite()
+            && bound.is_finite()
+            && linear.abs() > bound
+            && linear.abs() * spot_usd > 1e-290
+        {
+            Some(if linear < 0.0 {
+                Sign::Negative
+            } else {
+                Sign::Positive
+            })
+        } else {
+            None
+        }
     }
 }
 
@@ -509,7 +660,7 @@ mod avx2 {
     #[cfg(test)]
     pub(super) use kernels::exp_nonpos_lanes;
     #[cfg(target_arch = "x86_64")]
-    pub(super) use kernels::{interval_sums, point_sums};
+    pub(super) use kernels::{interval_sums, point_sums, slope_sums};
 
     #[cfg(target_arch = "x86_64")]
     mod kernels {
@@ -610,6 +761,39 @@ mod avx2 {
             )
         }
 
+        /// `GammaProfile::slope_sums` on AVX2.
+        #[target_feature(enable = "avx2,fma")]
+        pub(in super::super) fn slope_sums(
+            lanes: &[TermLanes],
+            ln_s: f64,
+        ) -> super::super::SlopeSums {
+            let ln_s = splat(ln_s);
+            let half = splat(-0.5);
+            let zero = _mm256_setzero_pd();
+            let (mut sum, mut gross, mut slope, mut slope_gross) = (zero, zero, zero, zero);
+            for t in lanes {
+                let inv_sd = load(t.inv_sd);
+                let d1 = _mm256_mul_pd(_mm256_sub_pd(ln_s, load(t.ln_strike_minus_drift)), inv_sd);
+                let arg = _mm256_mul_pd(_mm256_mul_pd(half, d1), d1);
+                let v = _mm256_mul_pd(load(t.coef), exp_nonpos(arg));
+                let w = _mm256_mul_pd(_mm256_mul_pd(v, d1), inv_sd);
+                sum = _mm256_add_pd(sum, v);
+                gross = _mm256_add_pd(gross, abs(v));
+                slope = _mm256_sub_pd(slope, w);
+                slope_gross = _mm256_add_pd(slope_gross, abs(w));
+            }
+            let reduce = |x: __m256d| {
+                let a = to_array(x);
+                (a[0] + a[1]) + (a[2] + a[3])
+            };
+            super::super::SlopeSums {
+                sum: reduce(sum),
+                gross: reduce(gross),
+                slope: reduce(slope),
+                slope_gross: reduce(slope_gross),
+            }
+        }
+
         /// `GammaProfile::interval_sums` on AVX2.
         #[target_feature(enable = "avx2,fma")]
         pub(in super::super) fn interval_sums(
@@ -662,6 +846,36 @@ mod avx2 {
             (sum(lower), sum(upper), sum(gross))
         }
     }
+}
+
+/// The distance from `spot_usd` to grid bracket `i` (from `xs[i]` to `xs[i + 1]`): 0 when it holds spot.
+fn bracket_distance(xs: &[f64], spot_usd: f64, i: usize) -> f64 {
+    if xs[i] <= spot_usd && spot_usd <= xs[i + 1] {
+        0.0
+    } else {
+        (xs[i] - spot_usd).abs().min((xs[i + 1] - spot_usd).abs())
+    }
+}
+
+/// The brackets of the grid `xs` (increasing) in order of their distance to `spot_usd`, the lower one on a tie.
+/// The distances fall to the brackets holding spot and rise after them, so the order merges the brackets below
+/// the nearest one, walked downwards, with the rest, walked upwards: no sort.
+fn brackets_outwards(xs: &[f64], spot_usd: f64) -> impl Iterator<Item = usize> + '_ {
+    let brackets = xs.len().saturating_sub(1);
+    let dist = move |i: usize| bracket_distance(xs, spot_usd, i);
+    let nearest = (1..brackets).fold(0, |best, i| if dist(i) < dist(best) { i } else { best });
+    let (mut down, mut up) = (nearest, nearest);
+    std::iter::from_fn(move || {
+        if down > 0 && (up >= brackets || dist(down - 1) <= dist(up)) {
+            down -= 1;
+            Some(down)
+        } else if up < brackets {
+            up += 1;
+            Some(up - 1)
+        } else {
+            None
+        }
+    })
 }
 
 /// Keeps `root` as the best when it is nearer `spot_usd` than the best so far (the lower one on a tie).
@@ -1009,6 +1223,95 @@ mod tests {
             }
         }
         Ok(())
+    }
+
+    /// Every sign an [`Expansion`] decides at points around its centre (`scales` relative offsets each way,
+    /// also the neighbouring floats of the centre) is the exact sum's; returns how many it decided.
+    fn expansion_signs_are_exact(p: &GammaProfile, centre: f64) -> Result<usize, TestCaseError> {
+        let ln_c = centre.ln();
+        let Some(e) = Expansion::at(p, ln_c, &p.slope_sums(ln_c)) else {
+            return Ok(0);
+        };
+        let mut decided = 0;
+        let mut xs: Vec<f64> = (1..=16)
+            .flat_map(|k| {
+                let r = 10f64.powi(-k);
+                [centre * (1.0 + r), centre * (1.0 - r)]
+            })
+            .collect();
+        xs.extend([
+            f64::from_bits(centre.to_bits() + 1),
+            f64::from_bits(centre.to_bits() - 1),
+            centre,
+        ]);
+        for x in xs {
+            if let Some(f) = e.sign_at(p, x, x.ln()) {
+                decided += 1;
+                prop_assert_eq!(f, Sign::of(p.net_gex_at(x)), "at {} around {}", x, centre);
+            }
+        }
+        Ok(decided)
+    }
+
+    #[test]
+    fn an_expansion_decides_the_points_near_a_simple_root() {
+        let spot = 30_000.0;
+        // Long gamma below spot, short above: one root between.
+        let p = profile(vec![
+            term(100.0, 0.9 * spot, 0.6, 0.2),
+            term(-100.0, 1.1 * spot, 0.6, 0.2),
+        ]);
+        let root = p.zero_gamma_level(spot).expect("a root");
+        for p in [portable(&p), p] {
+            for centre in [root * (1.0 + 1e-6), root * (1.0 - 1e-9), root] {
+                let decided = expansion_signs_are_exact(&p, centre).unwrap();
+                assert!(decided >= 10, "{decided} points decided around {centre}");
+            }
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 400, ..ProptestConfig::default() })]
+
+        /// Around roots of random chains (and around random points), every sign an expansion decides is the
+        /// exact sum's.
+        #[test]
+        fn an_expansion_decides_only_the_exact_sign(
+            spot in 0.5f64..200_000.0,
+            at in 0.5f64..1.5,
+            raw in proptest::collection::vec(
+                (-1e6f64..1e6, 0.3f64..1.7, 0.05f64..3.0, 1e-5f64..3.0),
+                1..60,
+            ),
+        ) {
+            let p = profile(raw.into_iter().map(|(q, k, iv, tau)| term(q, k * spot, iv, tau)).collect());
+            let mut centres = vec![at * spot];
+            centres.extend(p.zero_gamma_level(spot));
+            for p in [portable(&p), p] {
+                for &c in &centres {
+                    expansion_signs_are_exact(&p, c)?;
+                }
+            }
+        }
+    }
+
+    proptest! {
+        /// The outward walk visits the brackets in the order of a sort by distance to spot, then index.
+        #[test]
+        fn brackets_outwards_is_the_sort_by_distance(spot in 1e-3f64..1e7, at in prop::option::of(0usize..=200)) {
+            let lo = 0.5 * spot;
+            let step = spot / ZERO_GAMMA_GRID_STEPS as f64;
+            let xs: Vec<f64> = (0..=ZERO_GAMMA_GRID_STEPS).map(|i| lo + step * i as f64).collect();
+            // Also spot exactly on a grid point, and at either end of the grid.
+            let spot = at.map_or(spot, |i| xs[i]);
+            let mut sorted: Vec<usize> = (0..ZERO_GAMMA_GRID_STEPS).collect();
+            sorted.sort_by(|&a, &b| {
+                bracket_distance(&xs, spot, a)
+                    .total_cmp(&bracket_distance(&xs, spot, b))
+                    .then(a.cmp(&b))
+            });
+            prop_assert_eq!(brackets_outwards(&xs, spot).collect::<Vec<_>>(), sorted);
+        }
     }
 
     #[test]
