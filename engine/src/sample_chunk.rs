@@ -42,6 +42,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+use dealerflow_log::block_table::FileIdentity;
 use dealerflow_log::{ChecksummedFormat, LogError, LogReader};
 
 use crate::checkpoint::{Fingerprints, CHECKPOINT_DIR};
@@ -283,48 +284,23 @@ enum Unusable {
     Bad(String),
 }
 
-/// Identity of a file as the file system reports it; a file rewritten in place gets a new modification time,
-/// a file renamed over it a new inode.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-struct FileId {
-    dev: u64,
-    ino: u64,
-    len: u64,
-    mtime_s: i64,
-    mtime_ns: i64,
-}
-
-impl FileId {
-    /// The identity of a file whose content is settled, or `None`: a file modified within the last
-    /// [`ChunkCache::SETTLE_S`] seconds could still be changed again within the same tick of the file system's
-    /// clock (coarse on many systems) without its identity changing, so it is not cached yet.
-    #[cfg(unix)]
-    fn of(m: &std::fs::Metadata) -> Option<FileId> {
-        use std::os::unix::fs::MetadataExt;
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .ok()?
-            .as_secs() as i64;
-        (m.mtime() <= now - ChunkCache::SETTLE_S).then(|| FileId {
-            dev: m.dev(),
-            ino: m.ino(),
-            len: m.len(),
-            mtime_s: m.mtime(),
-            mtime_ns: m.mtime_nsec(),
-        })
-    }
-
-    #[cfg(not(unix))]
-    fn of(_: &std::fs::Metadata) -> Option<FileId> {
-        None
-    }
+/// The identity of a file whose content is settled, or `None`: a file modified within the last
+/// [`ChunkCache::SETTLE_S`] seconds could still be changed again within the same tick of the file system's clock
+/// (coarse on many systems) without its identity changing, so it is not cached yet.
+fn settled_identity(m: &std::fs::Metadata) -> Option<FileIdentity> {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .ok()?
+        .as_secs() as i64;
+    let id = FileIdentity::of(m);
+    (id.mtime_s() <= now - ChunkCache::SETTLE_S).then_some(id)
 }
 
 /// Decoded sample chunks by path, with the identity of the file each was read from. Bounded: when full it is
 /// emptied (chunks are a few hundred bytes; the bound is far above what a year of hourly samples needs).
 #[derive(Debug, Default)]
 pub struct ChunkCache {
-    map: std::collections::HashMap<PathBuf, (FileId, SampleChunk)>,
+    map: std::collections::HashMap<PathBuf, (FileIdentity, SampleChunk)>,
 }
 
 impl ChunkCache {
@@ -342,14 +318,14 @@ impl ChunkCache {
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
-    fn get(&self, path: &Path, id: FileId) -> Option<SampleChunk> {
+    fn get(&self, path: &Path, id: FileIdentity) -> Option<SampleChunk> {
         self.map
             .get(path)
             .filter(|(cached, _)| *cached == id)
             .map(|(_, chunk)| chunk.clone())
     }
 
-    fn put(&mut self, path: &Path, id: FileId, chunk: &SampleChunk) {
+    fn put(&mut self, path: &Path, id: FileIdentity, chunk: &SampleChunk) {
         if self.map.len() >= Self::CAPACITY {
             self.map.clear();
         }
@@ -416,7 +392,7 @@ impl SampleStore {
     /// chunk just read.
     pub fn load(&self, path: &Path) -> Result<Option<SampleChunk>, EngineError> {
         let id = match std::fs::metadata(path) {
-            Ok(m) => FileId::of(&m),
+            Ok(m) => settled_identity(&m),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
             // The read below reports it.
             Err(_) => None,

@@ -66,9 +66,10 @@ pub fn table_path(dir: &Path) -> PathBuf {
     dir.join(BLOCK_TABLE_FILE)
 }
 
-/// Identity of a segment file as the file system reports it.
+/// Identity of a file as the file system reports it: length, device, inode and modification time. A file
+/// rewritten in place gets a new modification time, a file renamed over it a new inode.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) struct FileIdentity {
+pub struct FileIdentity {
     len: u64,
     dev: u64,
     ino: u64,
@@ -77,7 +78,8 @@ pub(crate) struct FileIdentity {
 }
 
 impl FileIdentity {
-    pub(crate) fn of(meta: &Metadata) -> Self {
+    /// The identity of the file `meta` describes.
+    pub fn of(meta: &Metadata) -> Self {
         FileIdentity {
             len: meta.len(),
             dev: meta.dev(),
@@ -85,6 +87,11 @@ impl FileIdentity {
             mtime_s: meta.mtime(),
             mtime_ns: meta.mtime_nsec(),
         }
+    }
+
+    /// Modification time, whole seconds since the Unix epoch.
+    pub fn mtime_s(&self) -> i64 {
+        self.mtime_s
     }
 }
 
