@@ -1076,29 +1076,21 @@ mod tests {
     /// A named exponential of x ≤ 0.
     type NamedExp = (&'static str, fn(f64) -> f64);
 
-    /// The exponentials of the fast sums: the portable one, and the AVX2 one where this CPU has it.
-    fn fast_exps() -> Vec<NamedExp> {
-        let mut out: Vec<NamedExp> = vec![("portable", fast_exp_nonpos)];
+    /// The exponentials of the fast sums (`CHEAP`: of the first tier and the interval bounds): the portable one,
+    /// and the AVX2 one where this CPU has it.
+    fn exps<const CHEAP: bool>() -> Vec<NamedExp> {
+        let portable: fn(f64) -> f64 = if CHEAP {
+            cheap_exp_nonpos
+        } else {
+            fast_exp_nonpos
+        };
+        let mut out: Vec<NamedExp> = vec![("portable", portable)];
         #[cfg(target_arch = "x86_64")]
         if avx2::available() {
             // SAFETY: the CPU has AVX2 and FMA (checked just above).
             out.push((
                 "avx2",
-                |x| unsafe { avx2::exp_nonpos_lanes::<false>([x, -1.0, x, 0.0]) }[2],
-            ));
-        }
-        out
-    }
-
-    /// The cheap exponentials (the first tier of the point sums, the interval bounds), as [`fast_exps`].
-    fn cheap_exps() -> Vec<NamedExp> {
-        let mut out: Vec<NamedExp> = vec![("portable cheap", cheap_exp_nonpos)];
-        #[cfg(target_arch = "x86_64")]
-        if avx2::available() {
-            // SAFETY: the CPU has AVX2 and FMA (checked just above).
-            out.push((
-                "avx2 cheap",
-                |x| unsafe { avx2::exp_nonpos_lanes::<true>([x, -1.0, x, 0.0]) }[2],
+                |x| unsafe { avx2::exp_nonpos_lanes::<CHEAP>([x, -1.0, x, 0.0]) }[2],
             ));
         }
         out
@@ -1106,7 +1098,7 @@ mod tests {
 
     #[test]
     fn fast_exp_is_within_its_bound_over_the_range() {
-        for (name, fast_exp_nonpos) in fast_exps() {
+        for (name, fast_exp_nonpos) in exps::<false>() {
             let worst = fast_exp_within_bound(name, fast_exp_nonpos);
             assert!(worst < 1e-15, "{name}: worst relative error {worst:e}");
             assert!(worst < FAST_EXP_REL_ERR);
@@ -1115,7 +1107,7 @@ mod tests {
 
     #[test]
     fn cheap_exp_is_within_its_bound_over_the_range() {
-        for (name, cheap_exp_nonpos) in cheap_exps() {
+        for (name, cheap_exp_nonpos) in exps::<true>() {
             let worst = fast_exp_within_bound(name, cheap_exp_nonpos);
             assert!(worst < 5e-10, "{name}: worst relative error {worst:e}");
             assert!(worst < CHEAP_EXP_REL_ERR);
