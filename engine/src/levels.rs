@@ -19,7 +19,8 @@
 //! Runs of grid points are settled at once where bounds of GEX over an interval decide the sign of every point in
 //! it (docs/FORMULAS.md §6.1), so a profile that keeps its sign over the grid costs a few interval checks instead
 //! of 201 sums. Bisection midpoints are decided from a first-order expansion around an earlier midpoint where its
-//! bounds allow (`Expansion`), so a root costs a pass over the terms only for the first halvings and the last.
+//! bounds allow (`Expansion`), its curvature bounded over the bracket (`DerivativeBounds`), so a root costs a few
+//! passes over the terms and the exact sums of its last halvings.
 //!
 //! Ties everywhere else also go to the lower strike, so levels are deterministic.
 
@@ -39,6 +40,8 @@ const BISECTION_STEPS: usize = 60;
 const INTERVAL_REL_ERR: f64 = 1e-7;
 /// Grid points the outward walk first tries to certify at once on each side of spot.
 const INITIAL_RUN: usize = 8;
+/// The headroom of a certified run ([`GammaProfile::sign_over`]) from which the next run is twice as long.
+const RUN_DOUBLING_HEADROOM: f64 = 1.0;
 
 /// The levels of one currency at t. Strikes and levels in USD; `None` when absent.
 #[derive(Clone, Copy, Debug, Default, PartialEq, serde::Serialize)]
@@ -353,6 +356,62 @@ impl GammaProfile {
         (lower.reduce_add(), upper.reduce_add(), gross.reduce_add())
     }
 
+    /// The derivative bounds of the terms over ln S' in [`la`, `lb`] ([`DerivativeBounds`]): each term's
+    /// slope and curvature magnitudes taken at the distance of ln K − drift from the interval (zero inside it),
+    /// widened as in [`Self::interval_sums`], instead of at their maxima over the whole line. Terms whose
+    /// strikes lie far from the interval in units of σ√τ (short-dated strikes away from a root) then add almost
+    /// nothing, where the global bounds count them in full. The global bounds where these are not finite.
+    fn derivative_bounds(&self, la: f64, lb: f64) -> DerivativeBounds {
+        let global = DerivativeBounds::global(self);
+        if !(la <= lb && la.is_finite() && lb.is_finite()) {
+            return global;
+        }
+        let u = f64::EPSILON / 2.0;
+        let l_max = f64x4::splat(la.abs().max(lb.abs()));
+        let (la_x4, lb_x4) = (f64x4::splat(la), f64x4::splat(lb));
+        let mut slope = f64x4::ZERO;
+        let mut curvature = f64x4::ZERO;
+        for t in &self.lanes {
+            let m = t.ln_strike_minus_drift;
+            let (da, db) = ((la_x4 - m).abs() * t.inv_sd, (lb_x4 - m).abs() * t.inv_sd);
+            let (d_far, d_near) = (da.max(db), da.min(db));
+            let slack = f64x4::splat(64.0 * u) * (t.inv_sd * (l_max + m.abs()) + d_far);
+            let inside = la_x4.simd_le(m) & m.simd_le(lb_x4);
+            let near = inside.select(f64x4::ZERO, (d_near - slack).max(f64x4::ZERO));
+            let near2 = near * near;
+            let e = exp_nonpos_x4::<true>(f64x4::splat(-0.5) * near2);
+            // max over |v| ≥ near of |v|·e^(−v²/2): e^(−1/2) up to v = 1, decreasing after.
+            let slope_factor = near
+                .simd_le(f64x4::splat(1.0))
+                .select(f64x4::splat(0.6066), near * e);
+            // max over |v| ≥ near of |(v² − 1)·e^(−v²/2)|: 1 (at v = 0) up to v² = 3, decreasing after.
+            let curvature_factor = near2
+                .simd_le(f64x4::splat(3.0))
+                .select(f64x4::splat(1.0), (near2 - f64x4::splat(1.0)) * e);
+            let weight = t.coef.abs() * t.inv_sd;
+            slope += weight * slope_factor;
+            curvature += (weight * t.inv_sd) * curvature_factor;
+        }
+        // The cheap exponential is within 1e−9 and the products and sums within far less than 1e−10 relative;
+        // the floors cover the exponentials that underflow to 0.
+        let margin = 1.0 + 1e-6;
+        let local = DerivativeBounds {
+            lo: la,
+            hi: lb,
+            slope: slope.reduce_add() * margin + self.abs_coef_inv_sd_sum * 1e-290,
+            curvature: curvature.reduce_add() * margin + self.abs_coef_inv_sd2_sum * 1e-290,
+        };
+        if local.slope.is_finite() && local.curvature.is_finite() {
+            DerivativeBounds {
+                slope: local.slope.min(global.slope),
+                curvature: local.curvature.min(global.curvature),
+                ..local
+            }
+        } else {
+            global
+        }
+    }
+
     /// The sign of [`Self::net_gex_at`] at `spot_usd`, from the fast sum when its error bound decides it, else
     /// from the exact sum (module docs).
     fn sign_at(&self, spot_usd: f64) -> Sign {
@@ -369,9 +428,7 @@ impl GammaProfile {
     /// `exp_rel_err` of the exact ones (and the sum `gross` of its terms' magnitudes), is farther from zero than
     /// its error bound.
     fn decided(&self, spot_usd: f64, approx: f64, gross: f64, exp_rel_err: f64) -> Option<Sign> {
-        let u = f64::EPSILON / 2.0;
-        let relative = LIBM_EXP_REL_ERR + exp_rel_err + 2.0 * (u + self.gamma_n());
-        let bound = 2.0 * (gross * (1.0 + 1e-6) * relative + self.abs_coef_sum * 1e-307);
+        let bound = self.decision_bound(gross, exp_rel_err);
         (approx.is_finite()
             && bound.is_finite()
             && approx.abs() > bound
@@ -381,6 +438,14 @@ impl GammaProfile {
             } else {
                 Sign::Positive
             })
+    }
+
+    /// The distance from zero beyond which a sum whose exponentials are within `exp_rel_err` (and the sum `gross`
+    /// of its terms' magnitudes) has the exact sum's sign ([`Self::decided`]).
+    fn decision_bound(&self, gross: f64, exp_rel_err: f64) -> f64 {
+        let u = f64::EPSILON / 2.0;
+        let relative = LIBM_EXP_REL_ERR + exp_rel_err + 2.0 * (u + self.gamma_n());
+        2.0 * (gross * (1.0 + 1e-6) * relative + self.abs_coef_sum * 1e-307)
     }
 
     /// γ_n of the sums (n·u/(1 − n·u) with n the number of terms plus the lanes' reduction).
@@ -407,7 +472,10 @@ impl GammaProfile {
     /// by far more than the rounding of ln S', d1 and d1² at any grid point, and the sums are compared with 0
     /// through the error bound of [`Self::sign_at`] taken over the largest magnitudes the terms reach, with a
     /// relative error budget of [`INTERVAL_REL_ERR`], 100 times what the arithmetic needs.
-    fn sign_over(&self, a: f64, b: f64) -> Option<Sign> {
+    ///
+    /// Also returns the headroom of the certified bound: its distance from zero over the spread of the two bounds
+    /// (a longer interval widens the spread, so a small headroom says a longer one would fail).
+    fn sign_over(&self, a: f64, b: f64) -> Option<(Sign, f64)> {
         if !(a > 0.0 && a <= b && b.is_finite()) {
             return None;
         }
@@ -417,10 +485,11 @@ impl GammaProfile {
         if !(lower.is_finite() && upper.is_finite() && bound.is_finite()) {
             return None;
         }
+        let spread = upper - lower;
         if lower > bound && lower * a > 1e-290 {
-            Some(Sign::Positive)
+            Some((Sign::Positive, lower / spread))
         } else if upper < -bound && -upper * a > 1e-290 {
-            Some(Sign::Negative)
+            Some((Sign::Negative, -upper / spread))
         } else {
             None
         }
@@ -428,7 +497,8 @@ impl GammaProfile {
 
     /// The sign at grid point `j` for the outward walk: known, or shared by a certified run of grid points
     /// from `j` outwards ([`Self::sign_over`]; all of them are filled in), or summed at `j` alone.
-    /// `run[side]` is the length of the next run tried on that side of spot: doubled after a certified run,
+    /// `run[side]` is the length of the next run tried on that side of spot: doubled after a certified run with
+    /// [`RUN_DOUBLING_HEADROOM`] or more, kept after one with less,
     /// halved after a failed one, and below 4 grown by one per single point instead of tried.
     fn grid_sign(
         &self,
@@ -449,11 +519,13 @@ impl GammaProfile {
                 (j.saturating_sub(run[side] - 1), j)
             };
             if last > first {
-                if let Some(f) = self.sign_over(xs[first], xs[last]) {
+                if let Some((f, headroom)) = self.sign_over(xs[first], xs[last]) {
                     for slot in &mut fs[first..=last] {
                         slot.get_or_insert(f);
                     }
-                    run[side] = (run[side] * 2).min(xs.len());
+                    if headroom >= RUN_DOUBLING_HEADROOM {
+                        run[side] = (run[side] * 2).min(xs.len());
+                    }
                     return fs[j].unwrap_or(f);
                 }
                 run[side] /= 2;
@@ -552,15 +624,34 @@ impl GammaProfile {
     /// becomes the next expansion point).
     fn bisect(&self, mut a: f64, mut b: f64, mut fa: Sign) -> f64 {
         let mut expansion: Option<Expansion> = None;
+        // Bounds over the bracket (with its ends' ln as computed here; each midpoint's ln is checked against
+        // them), made at the first midpoint that an expansion does not decide.
+        let mut bounds: Option<DerivativeBounds> = None;
         for _ in 0..BISECTION_STEPS {
             let m = 0.5 * (a + b);
             if m <= a || m >= b {
                 break;
             }
             let ln_m = m.ln();
-            let fm = match expansion.as_ref().and_then(|e| e.sign_at(self, m, ln_m)) {
-                Some(f) => f,
-                None => {
+            let decision = expansion.as_ref().map(|e| {
+                let bounds = *bounds.get_or_insert_with(|| self.derivative_bounds(a.ln(), b.ln()));
+                (e, e.sign_at(self, &bounds, m, ln_m), bounds)
+            });
+            let fm = match decision {
+                Some((_, Some(f), _)) => f,
+                // The expansion puts the sum so near zero that the fast sum could not decide it either: the
+                // exact sum straight away (the expansion is kept).
+                Some((e, None, bounds))
+                    if e.linear(ln_m).abs()
+                        < 0.25
+                            * self.decision_bound(
+                                e.gross_at(self, &bounds.covering(self, e.at, ln_m), ln_m),
+                                FAST_EXP_REL_ERR,
+                            ) =>
+                {
+                    Sign::of(self.net_gex_at(m))
+                }
+                _ => {
                     let sums = self.slope_sums(ln_m);
                     expansion = Expansion::at(self, ln_m, &sums);
                     self.sign_of_fast_sum(m, sums.sum, sums.gross)
@@ -587,6 +678,42 @@ struct SlopeSums {
     gross: f64,
     slope: f64,
     slope_gross: f64,
+}
+
+/// Bounds on Σ over the terms of the magnitudes of their slopes and curvatures in x = ln S', over x in
+/// [`lo`, `hi`] (docs/FORMULAS.md §6.1). A term coef·e^(−v²/2), v = (x − m)/σ√τ, has slope
+/// −coef/σ√τ·v·e^(−v²/2) and curvature coef/(σ√τ)²·(v² − 1)·e^(−v²/2); |v|·e^(−v²/2) ≤ e^(−1/2) and
+/// |(v² − 1)·e^(−v²/2)| ≤ 1 everywhere, and both fall beyond |v| = 1 and |v| = √3.
+#[derive(Clone, Copy, Debug)]
+struct DerivativeBounds {
+    lo: f64,
+    hi: f64,
+    /// Bounds Σ |coef|/σ√τ·|v|·e^(−v²/2): the slope of the sum of the magnitudes.
+    slope: f64,
+    /// Bounds Σ |coef|/(σ√τ)²·|v² − 1|·e^(−v²/2): the curvature of the sum.
+    curvature: f64,
+}
+
+impl DerivativeBounds {
+    /// The bounds over the whole line: e^(−1/2) < 0.6066 and 1 times Σ |coef|/σ√τ and Σ |coef|/(σ√τ)².
+    fn global(p: &GammaProfile) -> DerivativeBounds {
+        DerivativeBounds {
+            lo: f64::NEG_INFINITY,
+            hi: f64::INFINITY,
+            slope: 0.6066 * p.abs_coef_inv_sd_sum,
+            curvature: p.abs_coef_inv_sd2_sum,
+        }
+    }
+
+    /// These bounds when they hold at `x0` and `x1` (and so between them), else the global ones.
+    fn covering(&self, p: &GammaProfile, x0: f64, x1: f64) -> DerivativeBounds {
+        let holds = |x: f64| self.lo <= x && x <= self.hi;
+        if holds(x0) && holds(x1) {
+            *self
+        } else {
+            DerivativeBounds::global(p)
+        }
+    }
 }
 
 /// The sum g(x) = Σ coef·e^(−d1²/2) (x = ln S') to first order around a point c, with bounds that decide the
@@ -637,17 +764,34 @@ impl Expansion {
             .then_some(e)
     }
 
+    /// The first-order value g(c) + g′(c)·h at ln S' = `ln_s`.
+    fn linear(&self, ln_s: f64) -> f64 {
+        self.value + self.slope * (ln_s - self.at)
+    }
+
+    /// A bound on the sum of the terms' magnitudes at ln S' = `ln_s` (`bounds` must cover c and `ln_s`): the
+    /// magnitudes at c plus their slope bound times the distance, at most Σ |coef|.
+    fn gross_at(&self, p: &GammaProfile, bounds: &DerivativeBounds, ln_s: f64) -> f64 {
+        (self.gross + bounds.slope * (ln_s - self.at).abs()).min(p.abs_coef_sum)
+    }
+
     /// The sign of the exact sum ([`GammaProfile::net_gex_at`]) at `spot_usd` (`ln_s` = its `ln()`), when the
-    /// bounds decide it.
-    fn sign_at(&self, p: &GammaProfile, spot_usd: f64, ln_s: f64) -> Option<Sign> {
+    /// bounds decide it. `bounds` are used where they cover c and `ln_s`, else the global ones.
+    fn sign_at(
+        &self,
+        p: &GammaProfile,
+        bounds: &DerivativeBounds,
+        spot_usd: f64,
+        ln_s: f64,
+    ) -> Option<Sign> {
         let u = f64::EPSILON / 2.0;
         let margin = 1.0 + 1e-6;
+        let bounds = bounds.covering(p, self.at, ln_s);
         let h = ln_s - self.at;
-        let linear = self.value + self.slope * h;
+        let linear = self.linear(ln_s);
         let rounding = (self.value.abs() + 3.0 * (self.slope * h).abs()) * (4.0 * u);
-        let remainder = 0.5 * p.abs_coef_inv_sd2_sum * h * h;
-        // |d/dx of coef·e^(−d1²/2)| ≤ |coef|/σ√τ·e^(−1/2) < 0.6066·|coef|/σ√τ.
-        let gross_at = (self.gross + 0.6066 * p.abs_coef_inv_sd_sum * h.abs()).min(p.abs_coef_sum);
+        let remainder = 0.5 * bounds.curvature * h * h;
+        let gross_at = self.gross_at(p, &bounds, ln_s);
         let exact_err = gross_at * (LIBM_EXP_REL_ERR + 2.0 * (u + p.gamma_n())) * margin
             + p.abs_coef_sum * (8.0 * u + 1e-307);
         let bound = 2.0
@@ -1263,7 +1407,7 @@ mod tests {
         last: usize,
         step: f64,
     ) -> Result<(), TestCaseError> {
-        if let Some(f) = p.sign_over(xs[first], xs[last]) {
+        if let Some(f) = p.sign_over(xs[first], xs[last]).map(|(f, _)| f) {
             prop_assert!(f != Sign::Zero);
             for (i, &x) in xs.iter().enumerate().take(last + 1).skip(first) {
                 prop_assert_eq!(Sign::of(p.net_gex_at(x)), f, "grid point {}", i);
@@ -1282,14 +1426,14 @@ mod tests {
         Ok(())
     }
 
-    /// Every sign an [`Expansion`] decides at points around its centre (`scales` relative offsets each way,
-    /// also the neighbouring floats of the centre) is the exact sum's; returns how many it decided.
+    /// Every sign an [`Expansion`] decides at points around its centre (relative offsets 1e−1 … 1e−16 each way,
+    /// also the neighbouring floats of the centre) is the exact sum's, with the global derivative bounds and with
+    /// the bounds over the interval that the points span; returns how many the local bounds decided.
     fn expansion_signs_are_exact(p: &GammaProfile, centre: f64) -> Result<usize, TestCaseError> {
         let ln_c = centre.ln();
         let Some(e) = Expansion::at(p, ln_c, &p.slope_sums(ln_c)) else {
             return Ok(0);
         };
-        let mut decided = 0;
         let mut xs: Vec<f64> = (1..=16)
             .flat_map(|k| {
                 let r = 10f64.powi(-k);
@@ -1301,13 +1445,63 @@ mod tests {
             f64::from_bits(centre.to_bits() - 1),
             centre,
         ]);
+        let (lo, hi) = xs.iter().fold((f64::INFINITY, 0.0f64), |(lo, hi), &x| {
+            (lo.min(x), hi.max(x))
+        });
+        let local = p.derivative_bounds(lo.ln(), hi.ln());
+        let mut decided = 0;
         for x in xs {
-            if let Some(f) = e.sign_at(p, x, x.ln()) {
-                decided += 1;
-                prop_assert_eq!(f, Sign::of(p.net_gex_at(x)), "at {} around {}", x, centre);
+            for bounds in [DerivativeBounds::global(p), local] {
+                if let Some(f) = e.sign_at(p, &bounds, x, x.ln()) {
+                    prop_assert_eq!(f, Sign::of(p.net_gex_at(x)), "at {} around {}", x, centre);
+                }
             }
+            decided += usize::from(e.sign_at(p, &local, x, x.ln()).is_some());
         }
         Ok(decided)
+    }
+
+    /// The derivative bounds over [`lo`, `hi`] hold at points spread over it (and at its ends): Σ |coef|/σ√τ·|v|
+    /// e^(−v²/2) and Σ |coef|/(σ√τ)²·|v² − 1|·e^(−v²/2) summed with the platform's `exp` stay below them. They
+    /// are never above the global ones.
+    fn derivative_bounds_hold(p: &GammaProfile, lo: f64, hi: f64) -> Result<(), TestCaseError> {
+        let (la, lb) = (lo.ln(), hi.ln());
+        for bounds in [
+            p.derivative_bounds(la, lb),
+            portable(p).derivative_bounds(la, lb),
+        ] {
+            let global = DerivativeBounds::global(p);
+            prop_assert!(bounds.slope <= global.slope && bounds.curvature <= global.curvature);
+            for k in 0..=64 {
+                let x = if k == 64 {
+                    lb
+                } else {
+                    la + (lb - la) * (k as f64 / 64.0)
+                };
+                let (mut slope, mut curvature) = (0.0, 0.0);
+                for t in &p.terms {
+                    let v = (x - t.ln_strike_minus_drift) * t.inv_sd;
+                    let g = (-0.5 * v * v).exp();
+                    slope += t.coef.abs() * t.inv_sd * v.abs() * g;
+                    curvature += t.coef.abs() * t.inv_sd * t.inv_sd * (v * v - 1.0).abs() * g;
+                }
+                prop_assert!(
+                    slope <= bounds.slope * (1.0 + 1e-12),
+                    "slope {} above its bound {} at {}",
+                    slope,
+                    bounds.slope,
+                    x
+                );
+                prop_assert!(
+                    curvature <= bounds.curvature * (1.0 + 1e-12),
+                    "curvature {} above its bound {} at {}",
+                    curvature,
+                    bounds.curvature,
+                    x
+                );
+            }
+        }
+        Ok(())
     }
 
     #[test]
@@ -1353,6 +1547,27 @@ mod tests {
     }
 
     proptest! {
+        #![proptest_config(ProptestConfig { cases: 400, ..ProptestConfig::default() })]
+
+        /// The derivative bounds over an interval hold everywhere in it, for short and long expiries and
+        /// intervals from a fraction of a grid step to the whole grid.
+        #[test]
+        fn derivative_bounds_hold_over_their_interval(
+            spot in 0.5f64..200_000.0,
+            from in 0.5f64..1.5,
+            width in prop_oneof![1e-9f64..1e-3, 1e-3f64..1.0],
+            raw in proptest::collection::vec(
+                (-1e6f64..1e6, 0.3f64..1.7, 0.05f64..3.0, 1e-5f64..3.0),
+                1..60,
+            ),
+        ) {
+            let p = profile(raw.into_iter().map(|(q, k, iv, tau)| term(q, k * spot, iv, tau)).collect());
+            let lo = from * spot;
+            derivative_bounds_hold(&p, lo, lo * (1.0 + width))?;
+        }
+    }
+
+    proptest! {
         /// The outward walk visits the brackets in the order of a sort by distance to spot, then index.
         #[test]
         fn brackets_outwards_is_the_sort_by_distance(spot in 1e-3f64..1e7, at in prop::option::of(0usize..=200)) {
@@ -1379,7 +1594,10 @@ mod tests {
                 .map(|i| term(10.0 + i as f64, spot * (0.6 + 0.016 * i as f64), 0.6, 0.2))
                 .collect(),
         );
-        assert_eq!(p.sign_over(0.5 * spot, 1.5 * spot), Some(Sign::Positive));
+        assert_eq!(
+            p.sign_over(0.5 * spot, 1.5 * spot).map(|(f, _)| f),
+            Some(Sign::Positive)
+        );
         let short = profile(
             p.terms
                 .iter()
@@ -1390,7 +1608,7 @@ mod tests {
                 .collect(),
         );
         assert_eq!(
-            short.sign_over(0.5 * spot, 1.5 * spot),
+            short.sign_over(0.5 * spot, 1.5 * spot).map(|(f, _)| f),
             Some(Sign::Negative)
         );
         assert_eq!(p.zero_gamma_level(spot), None);
@@ -1406,7 +1624,10 @@ mod tests {
             reference_zero_gamma_level(&mixed, spot).map(f64::to_bits)
         );
         if let Some(root) = level {
-            assert_eq!(mixed.sign_over(root * 0.99, root * 1.01), None);
+            assert_eq!(
+                mixed.sign_over(root * 0.99, root * 1.01).map(|(f, _)| f),
+                None
+            );
         }
     }
 }
