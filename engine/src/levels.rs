@@ -40,7 +40,8 @@ const BISECTION_STEPS: usize = 60;
 const INTERVAL_REL_ERR: f64 = 1e-7;
 /// Grid points the outward walk first tries to certify at once on each side of spot.
 const INITIAL_RUN: usize = 8;
-/// The headroom of a certified run ([`GammaProfile::sign_over`]) from which the next run is twice as long.
+/// The headroom of a certified run ([`GammaProfile::sign_over`]) from which the next run is twice as long even
+/// where twice as long failed before on that side ([`Runs`]).
 const RUN_DOUBLING_HEADROOM: f64 = 1.0;
 
 /// The levels of one currency at t. Strikes and levels in USD; `None` when absent.
@@ -497,41 +498,38 @@ impl GammaProfile {
 
     /// The sign at grid point `j` for the outward walk: known, or shared by a certified run of grid points
     /// from `j` outwards ([`Self::sign_over`]; all of them are filled in), or summed at `j` alone.
-    /// `run[side]` is the length of the next run tried on that side of spot: doubled after a certified run with
-    /// [`RUN_DOUBLING_HEADROOM`] or more, kept after one with less,
-    /// halved after a failed one, and below 4 grown by one per single point instead of tried.
+    /// `runs` holds the length of the next run tried on each side of spot ([`Runs`]).
     fn grid_sign(
         &self,
         xs: &[f64],
         fs: &mut [Option<Sign>],
         j: usize,
         spot_index: usize,
-        run: &mut [usize; 2],
+        runs: &mut Runs,
     ) -> Sign {
         if let Some(f) = fs[j] {
             return f;
         }
         let side = usize::from(j >= spot_index);
-        if run[side] >= 4 {
+        let len = runs.len[side];
+        if len >= 4 {
             let (first, last) = if side == 1 {
-                (j, (j + run[side] - 1).min(xs.len() - 1))
+                (j, (j + len - 1).min(xs.len() - 1))
             } else {
-                (j.saturating_sub(run[side] - 1), j)
+                (j.saturating_sub(len - 1), j)
             };
             if last > first {
                 if let Some((f, headroom)) = self.sign_over(xs[first], xs[last]) {
                     for slot in &mut fs[first..=last] {
                         slot.get_or_insert(f);
                     }
-                    if headroom >= RUN_DOUBLING_HEADROOM {
-                        run[side] = (run[side] * 2).min(xs.len());
-                    }
+                    runs.certified(side, headroom, xs.len());
                     return fs[j].unwrap_or(f);
                 }
-                run[side] /= 2;
+                runs.failed(side);
             }
         } else {
-            run[side] += 1;
+            runs.len[side] += 1;
         }
         *fs[j].insert(self.sign_at(xs[j]))
     }
@@ -570,13 +568,13 @@ impl GammaProfile {
         let mut best: Option<f64> = None;
         // Grid points at or above this index are on the upper side of spot.
         let spot_index = xs.partition_point(|&x| x < spot_usd);
-        let mut run = [INITIAL_RUN; 2];
+        let mut runs = Runs::new();
         for i in order {
             if best.is_some_and(|b| bracket_dist(i) > dist(b)) {
                 break;
             }
-            let fa = self.grid_sign(&xs, &mut fs, i, spot_index, &mut run);
-            let fb = self.grid_sign(&xs, &mut fs, i + 1, spot_index, &mut run);
+            let fa = self.grid_sign(&xs, &mut fs, i, spot_index, &mut runs);
+            let fb = self.grid_sign(&xs, &mut fs, i + 1, spot_index, &mut runs);
             if fa == Sign::Zero || fb == Sign::Zero {
                 return self.zero_gamma_level_on_grid(spot_usd, &xs, fs);
             }
@@ -668,6 +666,43 @@ impl GammaProfile {
             }
         }
         0.5 * (a + b)
+    }
+}
+
+/// The lengths of the runs of grid points the outward walk tries to certify at once, on each side of spot
+/// ([`GammaProfile::grid_sign`]). Only the cost of the walk depends on them, never a sign.
+#[derive(Clone, Copy, Debug)]
+struct Runs {
+    /// The next run's length on each side; below 4 a point is summed alone and the length grows by one.
+    len: [usize; 2],
+    /// The length of the last run that failed on each side (`usize::MAX`: none since the last reset).
+    failed_at: [usize; 2],
+}
+
+impl Runs {
+    fn new() -> Runs {
+        Runs {
+            len: [INITIAL_RUN; 2],
+            failed_at: [usize::MAX; 2],
+        }
+    }
+
+    /// After a certified run: twice as long next unless twice as long failed before on this side, or the run's
+    /// headroom reaches [`RUN_DOUBLING_HEADROOM`] (a run that long succeeding forgets the failure).
+    fn certified(&mut self, side: usize, headroom: f64, grid_points: usize) {
+        let len = self.len[side];
+        if len >= self.failed_at[side] {
+            self.failed_at[side] = usize::MAX;
+        }
+        if 2 * len < self.failed_at[side] || headroom >= RUN_DOUBLING_HEADROOM {
+            self.len[side] = (2 * len).min(grid_points);
+        }
+    }
+
+    /// After a failed run: half as long next.
+    fn failed(&mut self, side: usize) {
+        self.failed_at[side] = self.len[side];
+        self.len[side] /= 2;
     }
 }
 
