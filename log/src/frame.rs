@@ -101,6 +101,18 @@ fn load_len(buf: &[u8], off: usize) -> Option<u32> {
 /// use it on the page-aligned segment maps only, and the payload it returns is validated before it is read as an
 /// event (see `reader::event_in_frame`).
 pub(crate) fn read_slot(buf: &[u8], off: usize) -> Slot<'_> {
+    parse_slot::<true>(buf, off)
+}
+
+/// [`read_slot`] without comparing the checksum: for a frame whose checksum [`checked_frames_end`] has just
+/// verified (the bytes of a published frame never change).
+pub(crate) fn read_checked_slot(buf: &[u8], off: usize) -> Slot<'_> {
+    parse_slot::<false>(buf, off)
+}
+
+/// The frame at `off`: bounds, alignment and, with `VERIFY`, the checksum.
+#[inline(always)]
+fn parse_slot<const VERIFY: bool>(buf: &[u8], off: usize) -> Slot<'_> {
     if off.checked_add(4).is_none_or(|end| end > buf.len()) {
         return Slot::Empty;
     }
@@ -127,8 +139,7 @@ pub(crate) fn read_slot(buf: &[u8], off: usize) -> Slot<'_> {
     if end > buf.len() {
         return Slot::Bad("frame runs past the end of the segment");
     }
-    let crc_stored = u32::from_le_bytes([buf[off + 4], buf[off + 5], buf[off + 6], buf[off + 7]]);
-    if crc32c::crc32c(&buf[off + 8..end]) != crc_stored {
+    if VERIFY && crc32c::crc32c(&buf[off + 8..end]) != stored_crc(buf, off) {
         return Slot::Bad("checksum mismatch");
     }
     let ts_exch = u64_at(buf, off + 24) as i64;
@@ -139,6 +150,114 @@ pub(crate) fn read_slot(buf: &[u8], off: usize) -> Slot<'_> {
         payload: &buf[off + FRAME_HEADER..end],
         next_offset: off + frame_size(len),
     })
+}
+
+/// The checksum stored in the frame header at `off` (in bounds: checked by the caller).
+fn stored_crc(buf: &[u8], off: usize) -> u32 {
+    u32::from_le_bytes([buf[off + 4], buf[off + 5], buf[off + 6], buf[off + 7]])
+}
+
+/// Frames whose checksums [`checked_frames_end`] verifies at once.
+const CHECK_AHEAD: usize = 3;
+
+/// Verifies the checksums of the frame at `off` and of the frames that follow it (up to three in all, fewer where
+/// the segment ends or a frame is not complete) at once, and returns the offset after the last frame of the
+/// leading run that passed every check of [`read_slot`]: `off` itself when the first did not. Frames before the
+/// returned offset then read with [`read_checked_slot`].
+///
+/// The three checksums run interleaved: CRC32C is a chain of dependent steps per frame, and three independent
+/// chains keep the CPU's CRC unit busy where one chain waits on each step.
+pub(crate) fn checked_frames_end(buf: &[u8], off: usize) -> usize {
+    // (frame start, end of its payload, next frame's start) of the frames found, as `read_slot` would find them
+    // short of the checksum: published (length neither 0 nor the end mark), aligned and inside the segment.
+    let mut frames = [(0usize, 0usize, 0usize); CHECK_AHEAD];
+    let mut found = 0;
+    let mut at = off;
+    while found < CHECK_AHEAD {
+        if at.checked_add(FRAME_HEADER).is_none_or(|h| h > buf.len()) || !frame_aligned(buf, at) {
+            break;
+        }
+        let Some(len) = load_len(buf, at) else { break };
+        if len == 0 || len == END_OF_SEGMENT || len as usize > MAX_PAYLOAD {
+            break;
+        }
+        let end = at + FRAME_HEADER + len as usize;
+        if end > buf.len() {
+            break;
+        }
+        frames[found] = (at, end, at + frame_size(len as usize));
+        at = frames[found].2;
+        found += 1;
+    }
+    let body = |i: usize| &buf[frames[i].0 + 8..frames[i].1];
+    let crcs = if found == CHECK_AHEAD {
+        crc32c_3([body(0), body(1), body(2)])
+    } else {
+        std::array::from_fn(|i| {
+            if i < found {
+                crc32c::crc32c(body(i))
+            } else {
+                0
+            }
+        })
+    };
+    let mut end = off;
+    for (&(start, _, next), crc) in frames[..found].iter().zip(crcs) {
+        if crc != stored_crc(buf, start) {
+            break;
+        }
+        end = next;
+    }
+    end
+}
+
+/// CRC32C (the `crc32c` crate's values) of three byte strings, computed side by side where the CPU has SSE 4.2.
+pub(crate) fn crc32c_3(data: [&[u8]; 3]) -> [u32; 3] {
+    #[cfg(target_arch = "x86_64")]
+    if std::is_x86_feature_detected!("sse4.2") {
+        // SAFETY: the CPU reported SSE 4.2 just above.
+        return unsafe { crc32c_3_sse42(data[0], data[1], data[2]) };
+    }
+    data.map(crc32c::crc32c)
+}
+
+/// [`crc32c_3`] on the SSE 4.2 `crc32` instruction: the three strings' common length in steps of eight bytes side by
+/// side, then each one's rest.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "sse4.2")]
+unsafe fn crc32c_3_sse42(a: &[u8], b: &[u8], c: &[u8]) -> [u32; 3] {
+    use std::arch::x86_64::{_mm_crc32_u64, _mm_crc32_u8};
+    let word = |w: &[u8]| u64::from_le_bytes(w.try_into().unwrap_or([0; 8]));
+    // The registers start at all ones and are inverted at the end, as CRC32C (Castagnoli) defines.
+    let (mut x, mut y, mut z) = (
+        u64::from(u32::MAX),
+        u64::from(u32::MAX),
+        u64::from(u32::MAX),
+    );
+    let words = a.len().min(b.len()).min(c.len()) / 8;
+    for ((wa, wb), wc) in a
+        .chunks_exact(8)
+        .zip(b.chunks_exact(8))
+        .zip(c.chunks_exact(8))
+        .take(words)
+    {
+        x = _mm_crc32_u64(x, word(wa));
+        y = _mm_crc32_u64(y, word(wb));
+        z = _mm_crc32_u64(z, word(wc));
+    }
+    let rest = |mut r: u64, data: &[u8]| {
+        let data = &data[words * 8..];
+        let mut chunks = data.chunks_exact(8);
+        for w in &mut chunks {
+            r = _mm_crc32_u64(r, word(w));
+        }
+        let mut r = r as u32;
+        for &byte in chunks.remainder() {
+            r = _mm_crc32_u8(r, byte);
+        }
+        !r
+    };
+    [rest(x, a), rest(y, b), rest(z, c)]
 }
 
 /// Writes a frame at `off` and publishes it by storing the length last (release).
@@ -213,5 +332,85 @@ mod tests {
         assert!(matches!(read_slot(&b.0, 256), Slot::Empty));
         assert!(matches!(read_slot(&b.0, usize::MAX - 2), Slot::Empty));
         assert!(matches!(read_slot(&[], 0), Slot::Empty));
+    }
+
+    /// Frames of `payload_lens` bytes written one after another from offset 0; their starts and the end.
+    fn frames(b: &mut Buf4k, payload_lens: &[usize]) -> (Vec<usize>, usize) {
+        let mut starts = Vec::new();
+        let mut off = 0;
+        for (i, &len) in payload_lens.iter().enumerate() {
+            starts.push(off);
+            let payload: Vec<u8> = (0..len).map(|j| (i * 31 + j * 7) as u8).collect();
+            off = write_frame(&mut b.0, off, i as u64, 0, None, &payload);
+        }
+        (starts, off)
+    }
+
+    #[repr(align(16))]
+    struct Buf4k([u8; 4096]);
+
+    proptest::proptest! {
+        /// The side-by-side checksums are the crate's, for any three lengths (common part and rests).
+        #[test]
+        fn three_checksums_side_by_side_are_the_crates(
+            a in proptest::collection::vec(proptest::num::u8::ANY, 0..300),
+            b in proptest::collection::vec(proptest::num::u8::ANY, 0..300),
+            c in proptest::collection::vec(proptest::num::u8::ANY, 0..300),
+        ) {
+            proptest::prop_assert_eq!(
+                crc32c_3([&a, &b, &c]),
+                [crc32c::crc32c(&a), crc32c::crc32c(&b), crc32c::crc32c(&c)]
+            );
+        }
+
+        /// The checked run ends before the first damaged frame (or where the frames end, at most three frames
+        /// on), and a damaged first frame checks nothing.
+        #[test]
+        fn checked_frames_end_stops_before_a_damaged_frame(
+            lens in proptest::collection::vec(1usize..200, 1..8),
+            from in 0usize..8,
+            damaged in proptest::option::of((0usize..8, 8usize..232)),
+        ) {
+            let mut b = Buf4k([0; 4096]);
+            let (starts, end) = frames(&mut b, &lens);
+            let from = from.min(starts.len() - 1);
+            let mut bad_frame = None;
+            if let Some((k, byte)) = damaged {
+                let k = k.min(starts.len() - 1);
+                let next = starts.get(k + 1).copied().unwrap_or(end);
+                // A byte of the checksummed part: seq, times or payload.
+                let at = starts[k] + byte.min(next - starts[k] - 1).max(8);
+                if at < starts[k] + FRAME_HEADER + lens[k] {
+                    b.0[at] ^= 0x40;
+                    bad_frame = Some(k);
+                }
+            }
+            let mut expected = starts[from];
+            for k in from..(from + CHECK_AHEAD).min(starts.len()) {
+                if bad_frame == Some(k) {
+                    break;
+                }
+                expected = starts.get(k + 1).copied().unwrap_or(end);
+            }
+            proptest::prop_assert_eq!(checked_frames_end(&b.0, starts[from]), expected);
+            for (k, &start) in starts.iter().enumerate() {
+                let ok = matches!(read_slot(&b.0, start), Slot::Frame(_));
+                proptest::prop_assert_eq!(ok, bad_frame != Some(k));
+            }
+        }
+    }
+
+    #[test]
+    fn checked_frames_end_at_the_end_or_at_no_frame_checks_nothing() {
+        let mut b = Buf4k([0; 4096]);
+        let (_, end) = frames(&mut b, &[10, 20]);
+        assert_eq!(checked_frames_end(&b.0, end), end);
+        assert_eq!(checked_frames_end(&b.0, 8), 8);
+        assert_eq!(checked_frames_end(&b.0, 4096), 4096);
+        assert_eq!(
+            checked_frames_end(&b.0[..40], 0),
+            0,
+            "the first frame runs past the end"
+        );
     }
 }

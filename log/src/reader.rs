@@ -14,7 +14,7 @@ use rkyv::rancor::{BoxedError, Failure};
 
 use super::block_table::{self, BlockTable, FileIdentity, SealedSegment};
 use super::error::LogError;
-use super::frame::{read_slot, FrameRef, Slot};
+use super::frame::{checked_frames_end, read_checked_slot, read_slot, FrameRef, Slot};
 use super::index::{
     index_path, read_index, scan_frames, FileProbe, IndexHealth, RawBlock, SegmentProbe,
     SegmentScan,
@@ -718,6 +718,7 @@ impl LogReader {
             seq: b.first_seq,
             done: false,
             walked_from_segment_start: b.offset as usize == SEGMENT_HEADER,
+            checked_to: 0,
             pending: None,
         };
         it.skip_to(seq);
@@ -743,6 +744,7 @@ impl LogReader {
             seq: self.next_seq,
             done: true,
             walked_from_segment_start: false,
+            checked_to: 0,
             pending: None,
         }
     }
@@ -773,6 +775,9 @@ pub struct Iter<'a> {
     /// offset it visits is the start of a frame the writer wrote (a seek starts at an offset taken from the index
     /// sidecar, which is only trusted to be consistent, not to point at frame starts).
     walked_from_segment_start: bool,
+    /// The offset in the current segment up to which this iterator verified the checksums of the frames on its
+    /// chain ahead of it ([`checked_frames_end`]); 0 when none.
+    checked_to: usize,
     /// The error that ends the iteration (met while positioning it or reading), yielded by the next `next`.
     pending: Option<LogError>,
 }
@@ -855,11 +860,22 @@ impl<'a> Iter<'a> {
                     }
                 },
             };
-            match read_slot(bytes, self.offset) {
+            if self.offset >= self.checked_to {
+                self.checked_to = checked_frames_end(bytes, self.offset);
+            }
+            // Below `checked_to` the frame is one whose checksum was just verified on this iterator's chain (it
+            // moves from a frame to the next only); elsewhere `read_slot` checks it (and says what is wrong).
+            let slot = if self.offset < self.checked_to {
+                read_checked_slot(bytes, self.offset)
+            } else {
+                read_slot(bytes, self.offset)
+            };
+            match slot {
                 Slot::Frame(f) if f.seq == self.seq => return Some((seg, f)),
                 Slot::EndOfSegment => {
                     self.segment += 1;
                     self.offset = SEGMENT_HEADER;
+                    self.checked_to = 0;
                     self.walked_from_segment_start = true;
                 }
                 other => {
@@ -958,7 +974,8 @@ impl SegmentInfo {
         Ok(self.map.get_or_init(|| map))
     }
 
-    /// The event in `frame`, which [`read_slot`] found at `offset` of this segment's map, validated unless an
+    /// The event in `frame`, which [`read_slot`] (or [`read_checked_slot`] after [`checked_frames_end`]) found at
+    /// `offset` of this segment's map, validated unless an
     /// earlier read through this reader validated it already.
     ///
     /// Validation costs about as much as the checksum, and readers often read the same records again (a second
@@ -978,7 +995,8 @@ impl SegmentInfo {
             // SAFETY: the mark only ever moves along the chain of frames from the segment's start (it moves from a
             // frame at the mark to the frame after it), and every frame of this map on that chain below the mark
             // passed `checked_event`. `walked` says `offset` was reached along the same chain, so the frame here is
-            // one of those: `read_slot` just found it again with a matching checksum, and the bytes of a published
+            // one of those: this read just found it again with a matching checksum (`read_slot`, or `checked_frames_end`
+            // a few frames before), and the bytes of a published
             // frame never change (the writer only appends; see the module's memory-map contract), so
             // `frame.payload` is the same validated, 16-byte aligned archive.
             return Ok(unsafe { rkyv::access_unchecked::<ArchivedEvent>(frame.payload) });
