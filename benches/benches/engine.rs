@@ -6,7 +6,7 @@
 //!   (`evaluate/1000_instruments`; the next goal, ≤ 0.25 ms, is met on CPUs with AVX2 and FMA: 0.176–0.19 ms);
 //! - the same for the chain of the comparison harness's numpy row, 352 instruments whose zero-gamma level lies
 //!   inside the grid, so that the search bisects (`evaluate/harness_chain_352`; ≤ 0.1 ms is the next goal, not
-//!   met: 0.139 ms on the last boot measured).
+//!   met: 0.117–0.122 ms on the last boot measured, best of 40 loops).
 //!
 //! Run: `cargo bench -p dealerflow-benches --bench engine`.
 #![allow(clippy::unwrap_used, clippy::expect_used)]

@@ -83,6 +83,23 @@ struct TermLanes {
     inv_sd: f64x4,
 }
 
+impl TermLanes {
+    /// The distances, in units of σ√τ, from ln K − drift to the nearest point of [`la`, `lb`] (0 when inside) and
+    /// to its farther end, widened by 64u·(|ln S'|/σ√τ + |d1|) (`l_max` = max(|la|, |lb|)): far more than the
+    /// rounding of ln S', d1 and d1² at any point of the interval.
+    #[inline(always)]
+    fn widened_distances(&self, la: f64x4, lb: f64x4, l_max: f64x4) -> (f64x4, f64x4) {
+        let u = f64::EPSILON / 2.0;
+        let m = self.ln_strike_minus_drift;
+        let (da, db) = ((la - m).abs() * self.inv_sd, (lb - m).abs() * self.inv_sd);
+        let (d_far, d_near) = (da.max(db), da.min(db));
+        let slack = f64x4::splat(64.0 * u) * (self.inv_sd * (l_max + m.abs()) + d_far);
+        let inside = la.simd_le(m) & m.simd_le(lb);
+        let near = inside.select(f64x4::ZERO, (d_near - slack).max(f64x4::ZERO));
+        (near, d_far + slack)
+    }
+}
+
 /// Total GEX as a function of spot, every σ and τ held.
 #[derive(Clone, Debug, PartialEq)]
 pub struct GammaProfile {
@@ -332,20 +349,13 @@ impl GammaProfile {
             // SAFETY: as in `point_sums`.
             return unsafe { avx2::interval_sums(&self.lanes, la, lb, l_max) };
         }
-        let u = f64::EPSILON / 2.0;
         let l_max = f64x4::splat(l_max);
         let (la, lb) = (f64x4::splat(la), f64x4::splat(lb));
         let mut lower = f64x4::ZERO;
         let mut upper = f64x4::ZERO;
         let mut gross = f64x4::ZERO;
         for t in &self.lanes {
-            let m = t.ln_strike_minus_drift;
-            let (da, db) = ((la - m).abs() * t.inv_sd, (lb - m).abs() * t.inv_sd);
-            let (d_far, d_near) = (da.max(db), da.min(db));
-            let slack = f64x4::splat(64.0 * u) * (t.inv_sd * (l_max + m.abs()) + d_far);
-            let far = d_far + slack;
-            let inside = la.simd_le(m) & m.simd_le(lb);
-            let near = inside.select(f64x4::ZERO, (d_near - slack).max(f64x4::ZERO));
+            let (near, far) = t.widened_distances(la, lb, l_max);
             let half = f64x4::splat(-0.5);
             let at_far = t.coef * exp_nonpos_x4::<true>(half * far * far);
             let at_near = t.coef * exp_nonpos_x4::<true>(half * near * near);
@@ -367,18 +377,12 @@ impl GammaProfile {
         if !(la <= lb && la.is_finite() && lb.is_finite()) {
             return global;
         }
-        let u = f64::EPSILON / 2.0;
         let l_max = f64x4::splat(la.abs().max(lb.abs()));
         let (la_x4, lb_x4) = (f64x4::splat(la), f64x4::splat(lb));
         let mut slope = f64x4::ZERO;
         let mut curvature = f64x4::ZERO;
         for t in &self.lanes {
-            let m = t.ln_strike_minus_drift;
-            let (da, db) = ((la_x4 - m).abs() * t.inv_sd, (lb_x4 - m).abs() * t.inv_sd);
-            let (d_far, d_near) = (da.max(db), da.min(db));
-            let slack = f64x4::splat(64.0 * u) * (t.inv_sd * (l_max + m.abs()) + d_far);
-            let inside = la_x4.simd_le(m) & m.simd_le(lb_x4);
-            let near = inside.select(f64x4::ZERO, (d_near - slack).max(f64x4::ZERO));
+            let (near, _) = t.widened_distances(la_x4, lb_x4, l_max);
             let near2 = near * near;
             let e = exp_nonpos_x4::<true>(f64x4::splat(-0.5) * near2);
             // max over |v| ≥ near of |v|·e^(−v²/2): e^(−1/2) up to v = 1, decreasing after.
