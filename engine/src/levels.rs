@@ -627,7 +627,7 @@ impl GammaProfile {
     fn bisect(&self, mut a: f64, mut b: f64, mut fa: Sign) -> f64 {
         let mut expansion: Option<Expansion> = None;
         // Bounds over the bracket (with its ends' ln as computed here; each midpoint's ln is checked against
-        // them), made at the first midpoint that an expansion does not decide.
+        // them), made when the first expansion is used.
         let mut bounds: Option<DerivativeBounds> = None;
         for _ in 0..BISECTION_STEPS {
             let m = 0.5 * (a + b);
@@ -641,16 +641,8 @@ impl GammaProfile {
             });
             let fm = match decision {
                 Some((_, Some(f), _)) => f,
-                // The expansion puts the sum so near zero that the fast sum could not decide it either: the
-                // exact sum straight away (the expansion is kept).
-                Some((e, None, bounds))
-                    if e.linear(ln_m).abs()
-                        < 0.25
-                            * self.decision_bound(
-                                e.gross_at(self, &bounds.covering(self, e.at, ln_m), ln_m),
-                                FAST_EXP_REL_ERR,
-                            ) =>
-                {
+                // The fast sum could not decide it either: the exact sum straight away (the expansion is kept).
+                Some((e, None, bounds)) if e.beyond_fast_sums(self, &bounds, ln_m) => {
                     Sign::of(self.net_gex_at(m))
                 }
                 _ => {
@@ -812,6 +804,15 @@ impl Expansion {
     /// magnitudes at c plus their slope bound times the distance, at most Σ |coef|.
     fn gross_at(&self, p: &GammaProfile, bounds: &DerivativeBounds, ln_s: f64) -> f64 {
         (self.gross + bounds.slope * (ln_s - self.at).abs()).min(p.abs_coef_sum)
+    }
+
+    /// True when the first-order value at ln S' = `ln_s` lies within a quarter of the fast sum's decision bound
+    /// ([`GammaProfile::decision_bound`]) of zero, so that a pass there would most likely not decide its sign
+    /// either. Only a choice of work: the exact sum decides the sign either way. `bounds` as in [`Self::sign_at`].
+    fn beyond_fast_sums(&self, p: &GammaProfile, bounds: &DerivativeBounds, ln_s: f64) -> bool {
+        let bounds = bounds.covering(p, self.at, ln_s);
+        self.linear(ln_s).abs()
+            < 0.25 * p.decision_bound(self.gross_at(p, &bounds, ln_s), FAST_EXP_REL_ERR)
     }
 
     /// The sign of the exact sum ([`GammaProfile::net_gex_at`]) at `spot_usd` (`ln_s` = its `ln()`), when the

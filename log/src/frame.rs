@@ -113,32 +113,10 @@ pub(crate) fn read_checked_slot(buf: &[u8], off: usize) -> Slot<'_> {
 /// The frame at `off`: bounds, alignment and, with `VERIFY`, the checksum.
 #[inline(always)]
 fn parse_slot<const VERIFY: bool>(buf: &[u8], off: usize) -> Slot<'_> {
-    if off.checked_add(4).is_none_or(|end| end > buf.len()) {
-        return Slot::Empty;
-    }
-    if !frame_aligned(buf, off) {
-        return Slot::Bad("frame position is not 16-byte aligned");
-    }
-    let Some(len) = load_len(buf, off) else {
-        return Slot::Bad("frame position is not 16-byte aligned");
+    let (len, end) = match frame_extent(buf, off) {
+        Ok(extent) => extent,
+        Err(slot) => return slot,
     };
-    if len == 0 {
-        return Slot::Empty;
-    }
-    if len == END_OF_SEGMENT {
-        return Slot::EndOfSegment;
-    }
-    if off + FRAME_HEADER > buf.len() {
-        return Slot::Bad("frame header runs past the end of the segment");
-    }
-    let len = len as usize;
-    if len > MAX_PAYLOAD {
-        return Slot::Bad("length field larger than the frame limit");
-    }
-    let end = off + FRAME_HEADER + len;
-    if end > buf.len() {
-        return Slot::Bad("frame runs past the end of the segment");
-    }
     if VERIFY && crc32c::crc32c(&buf[off + 8..end]) != stored_crc(buf, off) {
         return Slot::Bad("checksum mismatch");
     }
@@ -150,6 +128,39 @@ fn parse_slot<const VERIFY: bool>(buf: &[u8], off: usize) -> Slot<'_> {
         payload: &buf[off + FRAME_HEADER..end],
         next_offset: off + frame_size(len),
     })
+}
+
+/// The payload length of the frame at `off` and the end of its payload, when a complete frame is published there
+/// (every check of [`read_slot`] but the checksum); else what is found there instead.
+#[inline(always)]
+fn frame_extent(buf: &[u8], off: usize) -> Result<(usize, usize), Slot<'static>> {
+    if off.checked_add(4).is_none_or(|end| end > buf.len()) {
+        return Err(Slot::Empty);
+    }
+    if !frame_aligned(buf, off) {
+        return Err(Slot::Bad("frame position is not 16-byte aligned"));
+    }
+    let Some(len) = load_len(buf, off) else {
+        return Err(Slot::Bad("frame position is not 16-byte aligned"));
+    };
+    if len == 0 {
+        return Err(Slot::Empty);
+    }
+    if len == END_OF_SEGMENT {
+        return Err(Slot::EndOfSegment);
+    }
+    if off + FRAME_HEADER > buf.len() {
+        return Err(Slot::Bad("frame header runs past the end of the segment"));
+    }
+    let len = len as usize;
+    if len > MAX_PAYLOAD {
+        return Err(Slot::Bad("length field larger than the frame limit"));
+    }
+    let end = off + FRAME_HEADER + len;
+    if end > buf.len() {
+        return Err(Slot::Bad("frame runs past the end of the segment"));
+    }
+    Ok((len, end))
 }
 
 /// The checksum stored in the frame header at `off` (in bounds: checked by the caller).
@@ -168,24 +179,15 @@ const CHECK_AHEAD: usize = 3;
 /// The three checksums run interleaved: CRC32C is a chain of dependent steps per frame, and three independent
 /// chains keep the CPU's CRC unit busy where one chain waits on each step.
 pub(crate) fn checked_frames_end(buf: &[u8], off: usize) -> usize {
-    // (frame start, end of its payload, next frame's start) of the frames found, as `read_slot` would find them
-    // short of the checksum: published (length neither 0 nor the end mark), aligned and inside the segment.
+    // (frame start, end of its payload, next frame's start) of the frames found ([`frame_extent`]).
     let mut frames = [(0usize, 0usize, 0usize); CHECK_AHEAD];
     let mut found = 0;
     let mut at = off;
     while found < CHECK_AHEAD {
-        if at.checked_add(FRAME_HEADER).is_none_or(|h| h > buf.len()) || !frame_aligned(buf, at) {
+        let Ok((len, end)) = frame_extent(buf, at) else {
             break;
-        }
-        let Some(len) = load_len(buf, at) else { break };
-        if len == 0 || len == END_OF_SEGMENT || len as usize > MAX_PAYLOAD {
-            break;
-        }
-        let end = at + FRAME_HEADER + len as usize;
-        if end > buf.len() {
-            break;
-        }
-        frames[found] = (at, end, at + frame_size(len as usize));
+        };
+        frames[found] = (at, end, at + frame_size(len));
         at = frames[found].2;
         found += 1;
     }
