@@ -21,9 +21,14 @@ use std::collections::BTreeMap;
 use dealerflow_schemas::time::format_ms;
 use dealerflow_schemas::{Amount, OptionKind};
 
-use crate::black_scholes::{BsInputs, Greeks, ONE_DAY_YEARS};
+use crate::black_scholes::{greeks_many, BsInputs, Greeks, GreeksScratch, ONE_DAY_YEARS};
 use crate::inputs::{Excluded, ForwardSource, MarketInputs, PricedInstrument, SigmaSource};
 use crate::strike_key::StrikeKey;
+
+thread_local! {
+    /// [`greeks_many`]'s working space, kept per thread so that evaluating chain after chain reuses it.
+    static GREEKS_SCRATCH: std::cell::RefCell<GreeksScratch> = std::cell::RefCell::default();
+}
 
 /// One instrument's greeks and dealer exposures.
 #[derive(Clone, Debug, PartialEq, serde::Serialize)]
@@ -187,20 +192,23 @@ pub struct Exposures {
     pub open_interest_instruments: u64,
 }
 
-fn exposure_of(p: &PricedInstrument<'_>) -> Option<InstrumentExposure> {
-    let (spot, rate) = (p.underlying_usd, p.model_rate);
-    let g: Greeks = BsInputs::new(
+/// The model inputs of an instrument, `None` when they are not valid ([`BsInputs::new`]).
+fn bs_inputs(p: &PricedInstrument<'_>) -> Option<BsInputs> {
+    BsInputs::new(
         p.def.kind,
-        spot,
+        p.underlying_usd,
         p.def.strike_usd,
         p.tau_years,
         p.sigma,
-        rate,
-    )?
-    .greeks();
+        p.model_rate,
+    )
+}
+
+fn exposure_of(p: &PricedInstrument<'_>, g: &Greeks) -> InstrumentExposure {
+    let (spot, rate) = (p.underlying_usd, p.model_rate);
     let q = p.dealer_position.to_f64();
     let qm = q * p.def.contract_size;
-    Some(InstrumentExposure {
+    InstrumentExposure {
         instrument: p.def.name.clone(),
         id: p.id,
         kind: p.def.kind,
@@ -228,7 +236,7 @@ fn exposure_of(p: &PricedInstrument<'_>) -> Option<InstrumentExposure> {
         forward_source: p.forward_source,
         venue_delta: p.venue_greeks.map(|g| g.delta),
         venue_gamma: p.venue_greeks.map(|g| g.gamma),
-    })
+    }
 }
 
 fn order_key(p: &PricedInstrument<'_>) -> (i64, StrikeKey, u8, u32) {
@@ -254,13 +262,24 @@ fn instrument_exposures(inputs: &MarketInputs<'_>) -> (Vec<InstrumentExposure>, 
         .collect();
     live.sort_by_key(|p| order_key(p));
     let mut excluded = inputs.excluded;
-    let mut instruments = Vec::with_capacity(live.len());
+    let mut priced = Vec::with_capacity(live.len());
+    let mut models = Vec::with_capacity(live.len());
     for p in live {
-        match exposure_of(p) {
-            Some(e) => instruments.push(e),
+        match bs_inputs(p) {
+            Some(b) => {
+                priced.push(p);
+                models.push(b);
+            }
             None => excluded.unpriced += 1,
         }
     }
+    let mut greeks = Vec::with_capacity(models.len());
+    GREEKS_SCRATCH.with_borrow_mut(|scratch| greeks_many(&models, scratch, &mut greeks));
+    let instruments = priced
+        .iter()
+        .zip(&greeks)
+        .map(|(p, g)| exposure_of(p, g))
+        .collect();
     (instruments, excluded)
 }
 

@@ -23,6 +23,7 @@ pub mod as_of;
 pub mod black_scholes;
 pub mod checkpoint;
 pub mod checkpoint_build;
+mod erfc_lanes;
 pub mod error;
 pub mod event_key;
 pub mod exposures;
