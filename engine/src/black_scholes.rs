@@ -166,19 +166,19 @@ impl BsInputs {
                 )
             }
         };
-        let gamma = pdf / (self.spot_usd * sd);
-        let vega = self.spot_usd * pdf * sqrt_tau;
-        let vanna = -pdf * d2 / self.sigma;
-        let volga = vega * d1 * d2 / self.sigma;
-        Greeks {
+        let charm_24h = self.charm_24h_with(delta, ln_moneyness);
+        with_second_order(
             price_usd,
             delta,
-            gamma,
-            vega,
-            vanna,
-            volga,
-            charm_24h: self.charm_24h_with(delta, ln_moneyness),
-        }
+            charm_24h,
+            self.spot_usd,
+            self.sigma,
+            pdf,
+            sd,
+            sqrt_tau,
+            d1,
+            d2,
+        )
     }
 
     /// delta(τ − 1 day) − delta(τ), given delta(τ) and ln(S/K); the payoff delta when τ − 1 day ≤ 0.
@@ -257,21 +257,48 @@ pub fn greeks_many(inputs: &[BsInputs], scratch: &mut GreeksScratch, out: &mut V
                 } else {
                     payoff_delta(b.kind, b.spot_usd, b.strike_usd)
                 };
-                let gamma = p.pdf / (b.spot_usd * p.sd);
-                let vega = b.spot_usd * p.pdf * p.sqrt_tau;
-                let vanna = -p.pdf * p.d2 / b.sigma;
-                let volga = vega * p.d1 * p.d2 / b.sigma;
-                Greeks {
+                with_second_order(
                     price_usd,
                     delta,
-                    gamma,
-                    vega,
-                    vanna,
-                    volga,
-                    charm_24h: delta_next - delta,
-                }
+                    delta_next - delta,
+                    b.spot_usd,
+                    b.sigma,
+                    p.pdf,
+                    p.sd,
+                    p.sqrt_tau,
+                    p.d1,
+                    p.d2,
+                )
             }),
     );
+}
+
+/// The greeks from price, delta and charm plus gamma, vega, vanna and volga from n(d1) (`pdf`), σ√τ (`sd`), √τ,
+/// d1 and d2: the one formula of [`BsInputs::greeks`] and [`greeks_many`].
+#[inline]
+#[allow(clippy::too_many_arguments)]
+fn with_second_order(
+    price_usd: f64,
+    delta: f64,
+    charm_24h: f64,
+    spot_usd: f64,
+    sigma: f64,
+    pdf: f64,
+    sd: f64,
+    sqrt_tau: f64,
+    d1: f64,
+    d2: f64,
+) -> Greeks {
+    let vega = spot_usd * pdf * sqrt_tau;
+    Greeks {
+        price_usd,
+        delta,
+        gamma: pdf / (spot_usd * sd),
+        vega,
+        vanna: -pdf * d2 / sigma,
+        volga: vega * d1 * d2 / sigma,
+        charm_24h,
+    }
 }
 
 /// The argument `normal_cdf(x)` passes to `erfc`.

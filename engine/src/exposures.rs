@@ -204,6 +204,7 @@ fn bs_inputs(p: &PricedInstrument<'_>) -> Option<BsInputs> {
     )
 }
 
+#[inline(always)]
 fn exposure_of(p: &PricedInstrument<'_>, g: &Greeks) -> InstrumentExposure {
     let (spot, rate) = (p.underlying_usd, p.model_rate);
     let q = p.dealer_position.to_f64();

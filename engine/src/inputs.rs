@@ -177,10 +177,12 @@ pub fn select_inputs<'a>(
             currency: currency.to_string(),
             at_ms,
         })?;
-    let mut priced = Vec::new();
+    let instruments = state.instruments();
+    // At most one priced instrument per slot: sized once, not grown.
+    let mut priced = Vec::with_capacity(instruments.size_hint().1.unwrap_or(0));
     let mut excluded = Excluded::default();
     let mut open_interest_instruments = 0;
-    for (id, slot) in state.instruments() {
+    for (id, slot) in instruments {
         let position = state.dealer_position(id);
         let Some(def) = slot.def() else {
             if position != Amount::ZERO {

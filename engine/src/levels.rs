@@ -116,6 +116,9 @@ pub struct GammaProfile {
     /// True when the fast sums run on the AVX2 and FMA units (detected when the profile is built); their results
     /// are within the same error bounds either way, so the level does not depend on it.
     avx2_fma: bool,
+    /// True when the exact sum takes its exponentials four at a time ([`crate::exp_lanes`]: the platform's
+    /// `exp` bit for bit, detected when the profile is built); its value is the same either way.
+    exact_lanes: bool,
 }
 
 /// The sign of total GEX at a spot, as the exact sum gives it (NaN counts as positive, as the comparisons of the
@@ -281,6 +284,7 @@ impl GammaProfile {
             abs_coef_inv_sd_sum,
             abs_coef_inv_sd2_sum,
             avx2_fma: avx2::available(),
+            exact_lanes: crate::exp_lanes::available(),
         }
     }
 
@@ -541,6 +545,12 @@ impl GammaProfile {
     /// Total GEX at spot `spot_usd`, USD per 1 % move.
     pub fn net_gex_at(&self, spot_usd: f64) -> f64 {
         let ln_s = spot_usd.ln();
+        if self.exact_lanes {
+            #[cfg(target_arch = "x86_64")]
+            // SAFETY: `exact_lanes` is true only when the CPU reported AVX2 and FMA at run time
+            // (`exp_lanes::available`).
+            return unsafe { avx2::exact_sum(&self.lanes, self.terms.len(), ln_s) } * spot_usd;
+        }
         let mut sum = 0.0;
         for t in &self.terms {
             let d1 = (ln_s - t.ln_strike_minus_drift) * t.inv_sd;
@@ -878,7 +888,7 @@ mod avx2 {
     #[cfg(test)]
     pub(super) use kernels::exp_nonpos_lanes;
     #[cfg(target_arch = "x86_64")]
-    pub(super) use kernels::{interval_sums, point_sums, slope_sums};
+    pub(super) use kernels::{exact_sum, interval_sums, point_sums, slope_sums};
 
     #[cfg(target_arch = "x86_64")]
     mod kernels {
@@ -1018,6 +1028,32 @@ mod avx2 {
                 slope: reduce(slope),
                 slope_gross: reduce(slope_gross),
             }
+        }
+
+        /// Σ coef·e^(−d1²/2) over the first `n` terms of `lanes` in their order, bit for bit the scalar loop of
+        /// `GammaProfile::net_gex_at`: d1, its square and the products are the same unfused operations on four
+        /// lanes, the exponentials are the platform's (`exp_lanes`), and the sum adds one term at a time.
+        #[target_feature(enable = "avx2,fma")]
+        pub(in super::super) fn exact_sum(lanes: &[TermLanes], n: usize, ln_s: f64) -> f64 {
+            let ln_s = splat(ln_s);
+            let half = splat(-0.5);
+            let mut sum = 0.0;
+            for (i, t) in lanes.iter().enumerate() {
+                let d1 = _mm256_mul_pd(
+                    _mm256_sub_pd(ln_s, load(t.ln_strike_minus_drift)),
+                    load(t.inv_sd),
+                );
+                let arg = _mm256_mul_pd(_mm256_mul_pd(half, d1), d1);
+                let v = to_array(_mm256_mul_pd(
+                    load(t.coef),
+                    crate::exp_lanes::kernels::exp_lanes(arg),
+                ));
+                // The last group's padding lanes are not terms.
+                for x in &v[..(n - 4 * i).min(4)] {
+                    sum += x;
+                }
+            }
+            sum
         }
 
         /// `GammaProfile::interval_sums` on AVX2.
@@ -1336,6 +1372,7 @@ mod tests {
     fn portable(p: &GammaProfile) -> GammaProfile {
         GammaProfile {
             avx2_fma: false,
+            exact_lanes: false,
             ..p.clone()
         }
     }
@@ -1388,6 +1425,30 @@ mod tests {
             prop_assert_eq!(got.map(f64::to_bits), want.map(f64::to_bits), "{:?} vs {:?}", got, want);
             let got = portable(&p).zero_gamma_level(spot);
             prop_assert_eq!(got.map(f64::to_bits), want.map(f64::to_bits), "portable: {:?} vs {:?}", got, want);
+        }
+
+        /// The exact sum four exponentials at a time is the one-at-a-time loop's, bit for bit, at spots across
+        /// and far beyond the grid (where short-dated terms underflow and take the scalar exponential).
+        #[test]
+        fn exact_sum_in_lanes_is_bit_identical_to_the_scalar_loop(
+            spot in 0.5f64..200_000.0,
+            at in proptest::collection::vec(0.01f64..4.0, 1..20),
+            raw in proptest::collection::vec(
+                (-1e6f64..1e6, 0.3f64..1.7, 0.05f64..3.0, 1e-6f64..3.0),
+                1..120,
+            ),
+        ) {
+            let p = profile(raw.into_iter().map(|(q, k, iv, tau)| term(q, k * spot, iv, tau)).collect());
+            #[cfg(all(target_arch = "x86_64", target_os = "linux", target_env = "gnu"))]
+            prop_assert_eq!(
+                p.exact_lanes,
+                std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma")
+            );
+            let scalar = portable(&p);
+            for x in at {
+                let (got, want) = (p.net_gex_at(x * spot), scalar.net_gex_at(x * spot));
+                prop_assert_eq!(got.to_bits(), want.to_bits(), "at {}: {:e} vs {:e}", x * spot, got, want);
+            }
         }
 
         /// Chains held mostly one way, where GEX often keeps its sign over much of the grid (or all of it) and

@@ -26,6 +26,7 @@ pub mod checkpoint_build;
 mod erfc_lanes;
 pub mod error;
 pub mod event_key;
+mod exp_lanes;
 pub mod exposures;
 pub mod hpp;
 pub mod inputs;
