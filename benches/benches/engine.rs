@@ -5,8 +5,8 @@
 //! - exposures + levels (including the zero-gamma search) for 1 000 live instruments ≤ 5 ms
 //!   (`evaluate/1000_instruments`; the next goal, ≤ 0.25 ms, is met on CPUs with AVX2 and FMA: 0.12 ms);
 //! - the same for the chain of the comparison harness's numpy row, 352 instruments whose zero-gamma level lies
-//!   inside the grid, so that the search bisects (`evaluate/harness_chain_352`; ≤ 0.1 ms: 0.094–0.096 ms best
-//!   of 40 loops and a criterion mean of 99.9 µs on an Intel Xeon boot, 0.111 ms on an AMD EPYC one).
+//!   inside the grid, so that the search bisects (`evaluate/harness_chain_352`; ≤ 0.1 ms: criterion 96–99 µs on an
+//!   Intel Xeon boot with the exact sums' `exp` four at a time; ~111 µs on an AMD EPYC boot before that change).
 //!
 //! Run: `cargo bench -p dealerflow-benches --bench engine`.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
