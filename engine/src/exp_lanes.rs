@@ -14,7 +14,11 @@
 //! - Arguments with 2^-54 ≤ |x| < 512 take the vector path; the others (tiny, huge, NaN, infinity, and the
 //!   results near underflow, which glibc computes apart) take `f64::exp` itself.
 //! - The kernel is used only where it is glibc's build ([`available`]: x86-64 Linux with the GNU C library,
-//!   AVX2 and FMA at run time, where glibc chooses that build); elsewhere callers keep `f64::exp`.
+//!   AVX2 and FMA at run time, where glibc chooses that build); elsewhere callers keep `f64::exp`. Which
+//!   multiply-adds are fused is the compiler's choice when glibc is built: the steps here are those of Debian 12's
+//!   glibc 2.36, read from its disassembly. A glibc built otherwise could round some arguments differently; the
+//!   tests below compare with the `f64::exp` of the machine they run on, so such a machine fails them. The engine's
+//!   output there would still be one deterministic function of the log (this kernel's exp is within an ulp).
 //!
 //! Checked against `f64::exp` bit for bit over a dense sweep of the arguments the search gives it, every table
 //! index, the range limits and random bit patterns (tests below).
