@@ -150,8 +150,7 @@ impl BsInputs {
     pub fn greeks(&self) -> Greeks {
         let ln_moneyness = (self.spot_usd / self.strike_usd).ln();
         let (d1, d2, sd) = self.d1_d2_with(ln_moneyness);
-        let pdf = normal_pdf(d1);
-        let sqrt_tau = self.tau_years.sqrt();
+        let density = Density::new(self, d1, d2, sd);
         let df_strike = self.discounted_strike();
         let (price_usd, delta) = match self.kind {
             OptionKind::Call => {
@@ -166,18 +165,11 @@ impl BsInputs {
                 )
             }
         };
-        let charm_24h = self.charm_24h_with(delta, ln_moneyness);
-        with_second_order(
+        density.greeks(
+            self,
             price_usd,
             delta,
-            charm_24h,
-            self.spot_usd,
-            self.sigma,
-            pdf,
-            sd,
-            sqrt_tau,
-            d1,
-            d2,
+            self.charm_24h_with(delta, ln_moneyness),
         )
     }
 
@@ -230,11 +222,7 @@ pub fn greeks_many(inputs: &[BsInputs], scratch: &mut GreeksScratch, out: &mut V
             erfc_arg(sign * d1_next.unwrap_or(0.0)),
         ]);
         parts.push(GreeksParts {
-            d1,
-            d2,
-            sd,
-            pdf: normal_pdf(d1),
-            sqrt_tau: b.tau_years.sqrt(),
+            density: Density::new(b, d1, d2, sd),
             df_strike: b.discounted_strike(),
             has_next: d1_next.is_some(),
         });
@@ -257,47 +245,54 @@ pub fn greeks_many(inputs: &[BsInputs], scratch: &mut GreeksScratch, out: &mut V
                 } else {
                     payoff_delta(b.kind, b.spot_usd, b.strike_usd)
                 };
-                with_second_order(
-                    price_usd,
-                    delta,
-                    delta_next - delta,
-                    b.spot_usd,
-                    b.sigma,
-                    p.pdf,
-                    p.sd,
-                    p.sqrt_tau,
-                    p.d1,
-                    p.d2,
-                )
+                p.density.greeks(b, price_usd, delta, delta_next - delta)
             }),
     );
 }
 
-/// The greeks from price, delta and charm plus gamma, vega, vanna and volga from n(d1) (`pdf`), σ√τ (`sd`), √τ,
-/// d1 and d2: the one formula of [`BsInputs::greeks`] and [`greeks_many`].
-#[inline]
-#[allow(clippy::too_many_arguments)]
-fn with_second_order(
-    price_usd: f64,
-    delta: f64,
-    charm_24h: f64,
-    spot_usd: f64,
-    sigma: f64,
-    pdf: f64,
-    sd: f64,
-    sqrt_tau: f64,
+/// What gamma, vega, vanna and volga are made of: d1, d2, σ√τ, √τ and n(d1). [`BsInputs::greeks`] and
+/// [`greeks_many`] share it, and so the one formula of those greeks.
+#[derive(Clone, Copy, Debug)]
+struct Density {
     d1: f64,
     d2: f64,
-) -> Greeks {
-    let vega = spot_usd * pdf * sqrt_tau;
-    Greeks {
-        price_usd,
-        delta,
-        gamma: pdf / (spot_usd * sd),
-        vega,
-        vanna: -pdf * d2 / sigma,
-        volga: vega * d1 * d2 / sigma,
-        charm_24h,
+    sd: f64,
+    sqrt_tau: f64,
+    pdf: f64,
+}
+
+impl Density {
+    #[inline]
+    fn new(b: &BsInputs, d1: f64, d2: f64, sd: f64) -> Density {
+        Density {
+            d1,
+            d2,
+            sd,
+            sqrt_tau: b.tau_years.sqrt(),
+            pdf: normal_pdf(d1),
+        }
+    }
+
+    /// Every greek of `b`, given its price, delta and one-day charm.
+    #[inline]
+    fn greeks(&self, b: &BsInputs, price_usd: f64, delta: f64, charm_24h: f64) -> Greeks {
+        let Density {
+            d1,
+            d2,
+            sd,
+            sqrt_tau,
+            pdf,
+        } = *self;
+        let vega = b.spot_usd * pdf * sqrt_tau;
+        Greeks {
+            price_usd,
+            delta,
+            gamma: pdf / (b.spot_usd * sd),
+            vega,
+            vanna: -pdf * d2 / b.sigma,
+            volga: vega * d1 * d2 / b.sigma,
+            charm_24h,
+        }
     }
 }
 
@@ -317,11 +312,7 @@ pub struct GreeksScratch {
 /// What [`greeks_many`] keeps of an instrument while its `erfc` run.
 #[derive(Clone, Copy, Debug)]
 struct GreeksParts {
-    d1: f64,
-    d2: f64,
-    sd: f64,
-    pdf: f64,
-    sqrt_tau: f64,
+    density: Density,
     df_strike: f64,
     has_next: bool,
 }
