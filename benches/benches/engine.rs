@@ -1,7 +1,7 @@
 //! Engine throughput. Budgets protected (2-core machine, one core used):
 //! - fold ≥ 20 M trade events/s: `State::apply_archived` over archived trades read in place from a log
-//!   (`fold/archived`), also end to end with the log reader's frame checks (`fold/log`) and on owned events
-//!   (`fold/owned`);
+//!   (`fold/archived`), also end to end through the log reader (`fold/log`: repeated passes through one reader,
+//!   whose first read checked every frame) and on owned events (`fold/owned`);
 //! - exposures + levels (including the zero-gamma search) for 1 000 live instruments ≤ 5 ms
 //!   (`evaluate/1000_instruments`; the next goal, ≤ 0.25 ms, is met on CPUs with AVX2 and FMA: 0.12 ms);
 //! - the same for the chain of the comparison harness's numpy row, 352 instruments whose zero-gamma level lies

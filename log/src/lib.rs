@@ -52,10 +52,12 @@
 //!
 //! Opening a reader checks frame headers and checksums only from each segment's last index block on, so it stays
 //! cheap on large logs; the sealed segments at the start of a long log are taken from the sealed-block table
-//! ([`block_table`]) and opened only when read. Checksums are checked on every read; the payload check happens when a record is first read
-//! through a reader (each segment of a [`LogReader`] remembers how far from its start its payloads have been
-//! validated, so a second pass from the start costs the checksum only; a seek through the index checks every
-//! payload it reads). A reader stops at the first bad record with the error; it never skips to the next good one.
+//! ([`block_table`]) and opened only when read. A frame's checksum and payload are checked when the record is
+//! first read through a reader: each segment of a [`LogReader`] remembers how far from its start its frames have
+//! been checked along the chain of frames, so a second pass from the start checks nothing again, and a seek
+//! through the index checks every frame it reads. [`LogReader::verify_ahead`] runs those checks on a second thread
+//! ahead of a read from the start. A reader stops at the first bad record with the error; it never skips to the
+//! next good one.
 
 #![warn(missing_docs)]
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used))]

@@ -362,6 +362,28 @@ fn check_case(pristine: &Path, frames: &[FrameAt], written: &[Event], seed: u64)
     assert!(reader.fault().is_none(), "{case}: {:?}", reader.fault());
 
     check_iter(reader.iter(), 0, written, &victim, forged, &case);
+    // Frames checked ahead of the read, on this thread and on a second one: the read still meets the bad payload.
+    let ahead = LogReader::open_with(dir, BLOCK_FRAMES).unwrap();
+    ahead.verify_frames();
+    check_iter(
+        ahead.iter(),
+        0,
+        written,
+        &victim,
+        forged,
+        &format!("{case}, verified first"),
+    );
+    let ahead = LogReader::open_with(dir, BLOCK_FRAMES).unwrap();
+    ahead.verify_ahead(|| {
+        check_iter(
+            ahead.iter(),
+            0,
+            written,
+            &victim,
+            forged,
+            &format!("{case}, verified ahead"),
+        )
+    });
     for from in [
         victim.seq.saturating_sub(1 + rng.below(40)),
         victim.seq,
@@ -579,6 +601,33 @@ fn seeking_past_a_frame_that_fails_its_checksum_yields_the_corruption() {
     // The damage is in a block the index covers: opening does not read it, iterating does.
     let reader = LogReader::open_with(dir.path(), BLOCK_FRAMES).unwrap();
     assert_eq!(reader.next_seq(), written.len() as u64);
+    // Checking ahead stops before the damage; a read from the start still ends there with the corruption.
+    reader.verify_frames();
+    let read_to_damage = |it: dealerflow_log::Iter<'_>| {
+        let mut seq = 0;
+        for rec in it {
+            match rec {
+                Ok(rec) => {
+                    assert_eq!(rec.seq, seq);
+                    seq += 1;
+                }
+                Err(LogError::Corrupt {
+                    segment, offset, ..
+                }) => {
+                    assert_eq!(
+                        (segment, offset, seq),
+                        (victim.segment.clone(), victim.offset, victim.seq)
+                    );
+                    return;
+                }
+                Err(e) => panic!("{e}"),
+            }
+        }
+        panic!("read past the damaged frame at seq {}", victim.seq);
+    };
+    read_to_damage(reader.iter());
+    let fresh = LogReader::open_with(dir.path(), BLOCK_FRAMES).unwrap();
+    fresh.verify_ahead(|| read_to_damage(fresh.iter()));
     for from in [victim.seq, victim.seq + 3] {
         let mut it = reader.iter_from_seq(from);
         match it.next() {

@@ -96,14 +96,16 @@ pub fn fold_log(log_dir: &Path) -> Result<FoldPositions> {
 pub fn fold_state(log_dir: &Path) -> Result<(State, u64)> {
     let reader = LogReader::open(log_dir)
         .with_context(|| format!("opening the log {}", log_dir.display()))?;
-    let mut state = State::new(InventoryModel::Flow);
-    let mut records = 0u64;
-    for r in reader.iter() {
-        let r = r.with_context(|| format!("reading the log {}", log_dir.display()))?;
-        state.apply_archived(r.seq, r.event);
-        records += 1;
-    }
-    Ok((state, records))
+    reader.verify_ahead(|| {
+        let mut state = State::new(InventoryModel::Flow);
+        let mut records = 0u64;
+        for r in reader.iter() {
+            let r = r.with_context(|| format!("reading the log {}", log_dir.display()))?;
+            state.apply_archived(r.seq, r.event);
+            records += 1;
+        }
+        Ok((state, records))
+    })
 }
 
 /// The expiry of every instrument the log defines, by name, epoch ms.
