@@ -2,6 +2,10 @@
 //! - fold ≥ 20 M trade events/s: `State::apply_archived` over archived trades read in place from a log
 //!   (`fold/archived`), also end to end through the log reader (`fold/log`: repeated passes through one reader,
 //!   whose first read checked every frame) and on owned events (`fold/owned`);
+//! - the whole-log fold of the comparison harness's input, from a fresh reader: every record
+//!   (`fold/harness_log_every_record`, also with the checks on the second core) and the dealer positions through
+//!   the position record table (`fold/harness_log_positions`), against the harness's serde_json replay of the
+//!   same trades (67 ms on the Intel Xeon boot of benches/README.md; the goal is a tenth of it);
 //! - exposures + levels (including the zero-gamma search) for 1 000 live instruments ≤ 5 ms
 //!   (`evaluate/1000_instruments`; the next goal, ≤ 0.25 ms, is met on CPUs with AVX2 and FMA: 0.12 ms);
 //! - the same for the chain of the comparison harness's numpy row, 352 instruments whose zero-gamma level lies
@@ -14,6 +18,7 @@
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
 use dealerflow_benches::compare::input::{prepare, InputSource};
 use dealerflow_engine::as_of::fold_as_of;
+use dealerflow_engine::positions::{fold_positions, TableWrites};
 use dealerflow_engine::report::evaluate;
 use dealerflow_engine::{InventoryModel, State};
 use dealerflow_log::{FsyncPolicy, LogOptions, LogReader, LogWriter};
@@ -220,9 +225,63 @@ fn bench_evaluate_harness_chain(c: &mut Criterion) {
     g.finish();
 }
 
+/// The whole-log folds of the comparison harness's input (`synth --days 5 --seed 7 --currencies BTC`: 553 194
+/// records, 120 008 trades, 104.8 MB), each from a freshly opened reader as the harness runs them: every record
+/// through `State::apply_archived`, the same with the checks on the second core, and the positions fold through
+/// its position record table (written once before).
+fn bench_fold_harness_log(c: &mut Criterion) {
+    let work = tempfile::tempdir().unwrap();
+    let source = InputSource::Synth {
+        currency: "BTC".into(),
+        days: 5,
+        seed: 7,
+        trades_per_day: 30_000.0,
+    };
+    let input = prepare(&source, work.path()).unwrap();
+    let log = input.log_dir.clone();
+    let every_record = |reader: &LogReader| {
+        let mut s = State::new(InventoryModel::Flow);
+        for r in reader.iter() {
+            let r = r.unwrap();
+            s.apply_archived(r.seq, r.event);
+        }
+        s
+    };
+    let first = fold_positions(
+        &LogReader::open(&log).unwrap(),
+        InventoryModel::Flow,
+        TableWrites::default(),
+    )
+    .unwrap();
+    assert!(first.stats.table_written.is_some(), "{:?}", first.stats);
+    let mut g = c.benchmark_group("fold");
+    g.throughput(Throughput::Elements(input.summary.trades));
+    g.sample_size(20);
+    g.bench_function("harness_log_every_record", |b| {
+        b.iter(|| every_record(&LogReader::open(&log).unwrap()))
+    });
+    g.bench_function("harness_log_every_record_verified_ahead", |b| {
+        b.iter(|| {
+            let reader = LogReader::open(&log).unwrap();
+            reader.verify_ahead(|| every_record(&reader))
+        })
+    });
+    g.bench_function("harness_log_positions", |b| {
+        b.iter(|| {
+            let reader = LogReader::open(&log).unwrap();
+            let held =
+                fold_positions(&reader, InventoryModel::Flow, TableWrites::default()).unwrap();
+            assert!(held.stats.listed_records > 100_000, "{:?}", held.stats);
+            held
+        })
+    });
+    g.finish();
+}
+
 criterion_group!(
     benches,
     bench_fold,
+    bench_fold_harness_log,
     bench_evaluate,
     bench_evaluate_harness_chain
 );

@@ -10,12 +10,14 @@
 //!   stored beside them; [`checkpoint_build`]: both, for a stretch of the log, in one sweep;
 //! - [`as_of`]: the exact fold of the events with `ts_exchange_ms ≤ t` from a log, with block skipping and
 //!   checkpoints; [`sweep`]: states at many times in one pass, and the series behind `gex` and `replay`;
+//! - [`positions`]: the dealer positions of a whole log, reading the records that change them in place from a
+//!   table of where they are instead of walking every index tick;
 //! - [`query`]: the facade front ends call: open a log, answer "as of t" or a series of rows, choosing the
 //!   currency and the checkpoint use.
 //!
 //! Determinism: same log in, same bits out. The engine reads no clock, draws no random numbers, starts no
 //! thread, does no networking; every iteration that feeds output is ordered. File I/O is limited to reading the
-//! log and reading/writing checkpoints and sample chunks.
+//! log and reading/writing checkpoints, sample chunks and the position record table.
 
 #![warn(missing_docs)]
 
@@ -32,6 +34,7 @@ pub mod hpp;
 pub mod inputs;
 pub mod inventory;
 pub mod levels;
+pub mod positions;
 pub mod query;
 pub mod report;
 pub mod run_length;

@@ -15,6 +15,7 @@ use dealerflow_engine::as_of::fold_as_of;
 use dealerflow_engine::checkpoint::{decode, encode, Checkpoint, CheckpointStore, Coverage};
 use dealerflow_engine::checkpoint_build::{build_checkpoints, SampleGrid};
 use dealerflow_engine::hpp::HppParams;
+use dealerflow_engine::positions::{fold_positions, table_path, TableWrites};
 use dealerflow_engine::report::evaluate;
 use dealerflow_engine::scenario::ScenarioParams;
 use dealerflow_engine::sweep::{run_series, CheckpointPolicy, SeriesConfig, Sweep};
@@ -380,4 +381,190 @@ proptest! {
         // Again, now that the first run rewrote what it recomputed.
         prop_assert_eq!(&json(Some(&policy)), &fresh);
     }
+}
+
+/// What a positions fold must equal: the dealer position of every instrument id; per live instrument with a
+/// position, its flow position, last trade, trade IV and open interest; the retired instruments, the hybrid
+/// anchor, the trades counted, the traded-notional window (ADV) and the clock.
+fn positions_of(s: &State, ids: u32) -> (Vec<String>, Vec<String>, Vec<u32>, String) {
+    let positions = (0..ids)
+        .map(|id| format!("{:?}", s.dealer_position(id)))
+        .collect();
+    let live = s
+        .instruments()
+        .filter(|(id, slot)| {
+            slot.def().is_some() && s.dealer_position(*id) != dealerflow_schemas::Amount::ZERO
+        })
+        .map(|(id, slot)| {
+            format!(
+                "{id} {} {:?} {:?} {:?}",
+                slot.flow_position().raw(),
+                slot.last_trade(),
+                slot.trade_iv(),
+                slot.open_interest()
+            )
+        })
+        .collect();
+    let at = s.max_ts_ms().unwrap_or(0);
+    let rest = format!(
+        "{:?} {} {:?} {}",
+        s.hybrid_anchor(),
+        s.counts().trades,
+        s.max_ts_ms(),
+        s.adv_usd("BTC", at).to_bits()
+    );
+    (positions, live, s.retired_instruments().collect(), rest)
+}
+/// Every record of the log through `State::apply_archived`.
+fn full_fold(reader: &LogReader, m: InventoryModel) -> State {
+    let mut s = State::new(m);
+    for r in reader.iter() {
+        let r = r.unwrap();
+        s.apply_archived(r.seq, r.event);
+    }
+    s
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 32, ..ProptestConfig::default() })]
+
+    /// The positions fold (walking and writing its table, then reading it, then after the log grew) equals a
+    /// fold of every record, with late records, instruments expiring inside the log and index ticks that are
+    /// refused (their time must not move the clock) or far ahead of the trades.
+    #[test]
+    fn positions_fold_equals_the_full_fold(
+        insts in instruments(),
+        steps in prop::collection::vec(step(5), 1..160),
+        odd_ticks in prop::collection::vec((0usize..400, 0..SPAN_MIN * 2, 0u8..3), 0..6),
+        split in 0usize..400,
+        m in model(),
+    ) {
+        let mut events = to_events(&insts, &steps, false);
+        for (at, minute, what) in odd_ticks {
+            let price = match what { 0 => f64::NAN, 1 => -1.0, _ => 60_000.0 };
+            let at = insts.len() + at % (events.len() - insts.len() + 1);
+            events.insert(at, index(T0 + minute * 60_000, price));
+        }
+        let split = split.min(events.len());
+        let dir = tempfile::tempdir().unwrap();
+        let opts = LogOptions { block_frames: 4, ..LogOptions::default() };
+        let writes = TableWrites { write: true, extend_at_least_records: 1 };
+        let ids = insts.len() as u32;
+        let (mut w, _) = LogWriter::open(dir.path(), opts).unwrap();
+        for e in &events[..split] {
+            w.append(0, e).unwrap();
+        }
+        w.close().unwrap();
+        for stage in ["first part", "whole log"] {
+            if stage == "whole log" {
+                let (mut w, _) = LogWriter::open(dir.path(), opts).unwrap();
+                for e in &events[split..] {
+                    w.append(0, e).unwrap();
+                }
+                w.close().unwrap();
+            }
+            let reader = LogReader::open_with(dir.path(), 4).unwrap();
+            let want = positions_of(&full_fold(&reader, m), ids);
+            for pass in 0..2 {
+                let got = fold_positions(&reader, m, writes).unwrap();
+                prop_assert_eq!(&positions_of(got.state(), ids), &want, "{} pass {}", stage, pass);
+                prop_assert!(got.stats.table_rejected.is_none(), "{:?}", got.stats.table_rejected);
+                prop_assert_eq!(got.stats.listed_records + got.stats.walked_records > 0, reader.next_seq() > 0);
+                if pass == 1 && reader.blocks().len() > 1 {
+                    // The table written by the first pass covers every block but the last.
+                    prop_assert!(got.stats.listed_records > 0 || got.stats.walked_records <= 4, "{:?}", got.stats);
+                    prop_assert!(got.stats.walked_records <= 4, "{:?}", got.stats);
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn a_damaged_or_foreign_position_table_is_refused_and_rewritten() {
+    let insts = [(true, 60u32, 1i64), (false, 58, 2), (true, 62, 0)];
+    let steps: Vec<Step> = (0..300)
+        .map(|k| match k % 3 {
+            0 => Step::Index {
+                minute: k * 7,
+                price: 60_000.0 + k as f64,
+            },
+            _ => Step::Trade {
+                inst: (k % 3) as u32,
+                minute: k * 7,
+                buy: k % 2 == 0,
+                tenths: 1 + k as u32,
+                iv: Some(0.5),
+                mark: 0.05,
+            },
+        })
+        .collect();
+    let write = |dir: &std::path::Path, flip: bool| {
+        let (mut w, _) = LogWriter::open(
+            dir,
+            LogOptions {
+                block_frames: 16,
+                ..LogOptions::default()
+            },
+        )
+        .unwrap();
+        for e in to_events(&insts, &steps, flip) {
+            w.append(0, &e).unwrap();
+        }
+        w.close().unwrap();
+    };
+    let (a, b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    write(a.path(), false);
+    write(b.path(), true);
+    let writes = TableWrites {
+        write: true,
+        extend_at_least_records: 1,
+    };
+    for dir in [a.path(), b.path()] {
+        let reader = LogReader::open_with(dir, 16).unwrap();
+        let first = fold_positions(&reader, InventoryModel::Flow, writes).unwrap();
+        assert!(first.stats.table_written.is_some(), "{:?}", first.stats);
+        assert_eq!(first.stats.listed_records, 0);
+    }
+    let reader = LogReader::open_with(a.path(), 16).unwrap();
+    let want = positions_of(&full_fold(&reader, InventoryModel::Flow), 3);
+    let table = table_path(a.path());
+
+    // Another log's table (same shape, other trades): its fingerprint differs.
+    std::fs::copy(table_path(b.path()), &table).unwrap();
+    let got = fold_positions(&reader, InventoryModel::Flow, writes).unwrap();
+    assert!(
+        got.stats
+            .table_rejected
+            .as_deref()
+            .unwrap_or("")
+            .contains("another log"),
+        "{:?}",
+        got.stats
+    );
+    assert_eq!(got.stats.listed_records, 0);
+    assert_eq!(positions_of(got.state(), 3), want);
+    let used = fold_positions(&reader, InventoryModel::Flow, writes).unwrap();
+    assert!(used.stats.listed_records > 0, "{:?}", used.stats);
+    assert_eq!(positions_of(used.state(), 3), want);
+
+    // A flipped byte: the file's checksum fails.
+    let mut bytes = std::fs::read(&table).unwrap();
+    let mid = bytes.len() / 2;
+    bytes[mid] ^= 0x10;
+    std::fs::write(&table, &bytes).unwrap();
+    let got = fold_positions(&reader, InventoryModel::Flow, writes).unwrap();
+    assert!(got.stats.table_rejected.is_some(), "{:?}", got.stats);
+    assert_eq!(positions_of(got.state(), 3), want);
+    assert!(got.stats.table_written.is_some());
+
+    // Not writing: nothing on disk changes, and the fold is still right.
+    std::fs::remove_file(&table).unwrap();
+    let ro = TableWrites {
+        write: false,
+        ..writes
+    };
+    let got = fold_positions(&reader, InventoryModel::Flow, ro).unwrap();
+    assert!(got.stats.table_written.is_none() && !table.exists());
+    assert_eq!(positions_of(got.state(), 3), want);
 }

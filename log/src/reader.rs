@@ -766,6 +766,94 @@ impl LogReader {
         }
     }
 
+    /// The record `seq` read from the frame at `offset` of segment `segment` (positions an iterator gave with
+    /// [`Iter::next_located`], kept by a caller to come back without walking): the frame's bounds, checksum and
+    /// payload are checked as a seek checks them, and its seq must be `seq` and inside the snapshot. Anything
+    /// else is an error naming the segment and offset ([`LogError::Corrupt`] or [`LogError::InvalidEvent`]).
+    pub fn record_at(
+        &self,
+        segment: usize,
+        offset: u64,
+        seq: u64,
+    ) -> Result<RecordView<'_>, LogError> {
+        let Some(seg) = self.segments.get(segment) else {
+            return Err(LogError::Corrupt {
+                segment: self.dir.clone(),
+                offset,
+                expected_seq: seq,
+                reason: format!(
+                    "no segment {segment} in this log ({} segments)",
+                    self.segments.len()
+                ),
+            });
+        };
+        let bad = |reason: String| LogError::Corrupt {
+            segment: seg.path.clone(),
+            offset,
+            expected_seq: seq,
+            reason,
+        };
+        if seq >= self.next_seq || offset >= seg.used_bytes {
+            return Err(bad(format!(
+                "seq {seq} at byte {offset} is past what this reader reads (seq < {}, {} bytes)",
+                self.next_seq, seg.used_bytes
+            )));
+        }
+        let bytes = seg.bytes()?;
+        let Ok(at) = usize::try_from(offset) else {
+            return Err(bad("offset out of range".to_string()));
+        };
+        match read_slot(bytes, at) {
+            Slot::Frame(f) if f.seq == seq => {
+                let event = seg.check_event(at, f.payload, f.seq, f.next_offset)?;
+                Ok(RecordView {
+                    seq: f.seq,
+                    ts_recv_ns: f.ts_recv_ns,
+                    ts_exchange_ms: f.ts_exchange_ms,
+                    event,
+                })
+            }
+            Slot::Frame(f) => Err(bad(format!("the frame here holds seq {}", f.seq))),
+            Slot::Bad(reason) => Err(bad(reason.to_string())),
+            _ => Err(bad("no frame here".to_string())),
+        }
+    }
+
+    /// Maps the pages of the used part of segment `segment` now, in one system call (`MADV_POPULATE_READ`),
+    /// instead of one page fault per few pages as a read touches them: for a read about to touch most of the
+    /// segment (on the comparison harness's 105 MB log, a fold that reads one record in five from a fresh
+    /// reader took 17–22 ms with page faults and 13.3–13.5 ms after this call). Best effort: an unmapped
+    /// segment, or a kernel without the call, changes nothing.
+    pub fn populate_segment(&self, segment: usize) {
+        let Some(seg) = self.segments.get(segment) else {
+            return;
+        };
+        if let Ok(map) = seg.bytes() {
+            let len = usize::try_from(seg.used_bytes)
+                .unwrap_or(map.len())
+                .min(map.len());
+            if let Some(map) = seg.map.get() {
+                let _ = map.advise_range(memmap2::Advice::PopulateRead, 0, len);
+            }
+        }
+    }
+
+    /// Asks the CPU to fetch the first `len` bytes at `offset` of segment `segment` (a hint ahead of
+    /// [`LogReader::record_at`]; nothing happens for a segment not mapped yet or bytes past its end).
+    #[inline]
+    pub fn prefetch_at(&self, segment: usize, offset: u64, len: usize) {
+        let Some(bytes) = self.segments.get(segment).and_then(|s| s.map.get()) else {
+            return;
+        };
+        let start = usize::try_from(offset).unwrap_or(usize::MAX) & !63;
+        let end = start.saturating_add(len).min(bytes.len());
+        let mut line = start;
+        while line < end {
+            prefetch(bytes, line);
+            line += 64;
+        }
+    }
+
     /// Iterates every record from seq 0.
     pub fn iter(&self) -> Iter<'_> {
         self.iter_from_seq(0)
@@ -1005,28 +1093,43 @@ impl<'a> Iter<'a> {
     }
 }
 
-impl<'a> Iterator for Iter<'a> {
-    type Item = Result<RecordView<'a>, LogError>;
-
-    fn next(&mut self) -> Option<Self::Item> {
+impl<'a> Iter<'a> {
+    /// The next record with where its frame starts: the index of its segment in [`LogReader::segments`] and the
+    /// byte offset in that segment, as [`LogReader::record_at`] takes them.
+    #[inline(always)]
+    pub fn next_located(&mut self) -> Option<Result<(RecordView<'a>, usize, u64), LogError>> {
         let Some((seg, f)) = self.next_frame() else {
             return self.pending.take().map(Err);
         };
+        let (segment, offset) = (self.segment, self.offset as u64);
         match seg.event(self.offset, &f, self.walked_from_segment_start) {
             Ok(event) => {
                 self.skip(&f);
-                Some(Ok(RecordView {
-                    seq: f.seq,
-                    ts_recv_ns: f.ts_recv_ns,
-                    ts_exchange_ms: f.ts_exchange_ms,
-                    event,
-                }))
+                Some(Ok((
+                    RecordView {
+                        seq: f.seq,
+                        ts_recv_ns: f.ts_recv_ns,
+                        ts_exchange_ms: f.ts_exchange_ms,
+                        event,
+                    },
+                    segment,
+                    offset,
+                )))
             }
             Err(e) => {
                 self.done = true;
                 Some(Err(e))
             }
         }
+    }
+}
+
+impl<'a> Iterator for Iter<'a> {
+    type Item = Result<RecordView<'a>, LogError>;
+
+    #[inline(always)]
+    fn next(&mut self) -> Option<Self::Item> {
+        self.next_located().map(|r| r.map(|(view, _, _)| view))
     }
 }
 

@@ -208,6 +208,26 @@ fn write_log(dir: &Path, events: &[Event]) -> Vec<FrameAt> {
         });
     }
     assert_eq!(frames.len(), events.len());
+    // `next_located` names where each frame starts (also the first of each segment), and `record_at` reads the
+    // same record back from there; a wrong seq, an offset inside a frame or past the segment's end, and a segment
+    // the log does not have are errors.
+    let fresh = LogReader::open_with(dir, BLOCK_FRAMES).unwrap();
+    let mut it = fresh.iter();
+    for f in &frames {
+        let (rec, segment, offset) = it.next_located().unwrap().unwrap();
+        assert_eq!(
+            (rec.seq, &fresh.segments()[segment].path, offset),
+            (f.seq, &f.segment, f.offset)
+        );
+        let again = fresh.record_at(segment, offset, f.seq).unwrap();
+        assert_eq!(again.to_record(), rec.to_record());
+        assert!(fresh.record_at(segment, offset, f.seq + 1).is_err());
+        assert!(fresh.record_at(segment, offset + 16, f.seq).is_err());
+    }
+    assert!(it.next_located().is_none());
+    let used = fresh.segments()[0].used_bytes;
+    assert!(fresh.record_at(0, used, 0).is_err());
+    assert!(fresh.record_at(fresh.segments().len(), 64, 0).is_err());
     frames
 }
 
@@ -362,6 +382,18 @@ fn check_case(pristine: &Path, frames: &[FrameAt], written: &[Event], seed: u64)
     assert!(reader.fault().is_none(), "{case}: {:?}", reader.fault());
 
     check_iter(reader.iter(), 0, written, &victim, forged, &case);
+    // Read back at its position, the crafted frame is the same error (or the same forged event).
+    let at = reader
+        .segments()
+        .iter()
+        .position(|s| s.path == victim.segment)
+        .unwrap();
+    let fresh = LogReader::open_with(dir, BLOCK_FRAMES).unwrap();
+    match (fresh.record_at(at, victim.offset, victim.seq), forged) {
+        (Ok(rec), Some(e)) => assert_same(&rec.event.to_event(), e, &format!("{case}, record_at")),
+        (Err(e), None) => assert_names_victim(&e, &victim, &format!("{case}, record_at")),
+        (got, _) => panic!("{case}, record_at: {:?}", got.map(|r| r.seq)),
+    }
     // Frames checked ahead of the read, on this thread and on a second one: the read still meets the bad payload.
     let ahead = LogReader::open_with(dir, BLOCK_FRAMES).unwrap();
     ahead.verify_frames();

@@ -7,7 +7,8 @@
 //! - ClickHouse: the `flow-by-strike` aggregation (`recorder/src/clickhouse/query.rs`) over `trades FINAL`,
 //!   restricted to `expiry_ms + 1 day > T` (dealerflow retires an instrument one day after it expires) and
 //!   returning exact fixed-point sums (contracts × 1e8) in RowBinary;
-//! - dealerflow: open the memory-mapped log, fold every record with `State::apply_archived`, sum the positions of
+//! - dealerflow: open the memory-mapped log, fold its dealer positions (`dealerflow_engine::positions`: through
+//!   the position record table, which the serde_json row's cold run wrote beside the log), sum the positions of
 //!   the live instruments per strike and kind.
 //!
 //! Agreement: the same (strike, kind) keys with a non-zero position and equal positions to the last 1e-8

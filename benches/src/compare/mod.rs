@@ -197,7 +197,8 @@ fn trade_fold_row(input: &CompareInput, repeat: usize) -> Result<Row> {
     let same = if check.agrees() { "yes" } else { "no" };
     let mut notes = vec![
         format!(
-            "JSON lines {:.1} MB, {} trades; log {:.1} MB, {} records of every kind folded ({} trades)",
+            "JSON lines {:.1} MB, {} trades; log {:.1} MB, {} records read ({} trades): the records that change \
+             positions through the position record table the cold run wrote, then the log's last block",
             file_mb(&input.trades_jsonl),
             script.trades,
             log_mb(&input.log_dir),
@@ -384,7 +385,7 @@ fn clickhouse_row(input: &CompareInput, currency: &str, opts: &CompareOptions) -
         ),
         notes: vec![format!(
             "ClickHouse {}; sync (not in the ratio): {} rows ({} trades) in {:.2} s with the project's sink; \
-             dealerflow times open + fold of the whole log + per-strike sums, ClickHouse the query round trip",
+             dealerflow times open + positions fold of the whole log (position record table) + per-strike sums, ClickHouse the query round trip",
             c.server_version, c.synced_rows, c.synced_trades, c.sync_s
         )],
         details: serde_json::to_value(&c).context("serializing the ClickHouse comparison")?,

@@ -1,6 +1,7 @@
 //! Baseline 1: per-instrument dealer positions from a JSON-lines trade file replayed with serde_json (the way
-//! the usual scripts keep and fold Deribit trades) versus dealerflow's fold of the same trades read in place
-//! from its memory-mapped event log ([`State::apply_archived`]).
+//! the usual scripts keep and fold Deribit trades) versus dealerflow's positions fold of its memory-mapped event
+//! log ([`fold_positions`]: the records that change positions read in place through the position record table;
+//! the first, cold run walks every record with [`State::apply_archived`] and writes the table).
 //!
 //! Dealer = maker: a taker buy of `a` contracts moves the dealer position by −a, a taker sell by +a (`flow` model,
 //! docs/FORMULAS.md §2.2). Both sides sum exact fixed-point amounts (contracts × 1e8, the JSON `amount` rounded to the
@@ -14,6 +15,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 
 use anyhow::{bail, Context, Result};
+use dealerflow_engine::positions::{fold_positions, TableWrites};
 use dealerflow_engine::state::KEEP_AFTER_EXPIRY_MS;
 use dealerflow_engine::{InventoryModel, State};
 use dealerflow_log::LogReader;
@@ -73,8 +75,8 @@ pub struct FoldPositions {
     pub positions_raw: HashMap<String, i64>,
 }
 
-/// dealerflow: open the log, fold every record in place with `State::apply_archived` (flow model), and list
-/// the dealer position of every live instrument.
+/// dealerflow: open the log, fold its dealer positions ([`fold_state`], flow model), and list the dealer position
+/// of every live instrument.
 pub fn fold_log(log_dir: &Path) -> Result<FoldPositions> {
     let (state, records) = fold_state(log_dir)?;
     let positions_raw = state
@@ -92,20 +94,16 @@ pub fn fold_log(log_dir: &Path) -> Result<FoldPositions> {
     })
 }
 
-/// The flow-model fold of the whole log, and the number of records read.
+/// The flow-model positions of the whole log ([`fold_positions`]: the first fold walks every record and writes
+/// the position record table, later ones read the records that change positions from it), and the number of
+/// records read.
 pub fn fold_state(log_dir: &Path) -> Result<(State, u64)> {
     let reader = LogReader::open(log_dir)
         .with_context(|| format!("opening the log {}", log_dir.display()))?;
-    reader.verify_ahead(|| {
-        let mut state = State::new(InventoryModel::Flow);
-        let mut records = 0u64;
-        for r in reader.iter() {
-            let r = r.with_context(|| format!("reading the log {}", log_dir.display()))?;
-            state.apply_archived(r.seq, r.event);
-            records += 1;
-        }
-        Ok((state, records))
-    })
+    let held = fold_positions(&reader, InventoryModel::Flow, TableWrites::default())
+        .with_context(|| format!("folding the log {}", log_dir.display()))?;
+    let records = held.stats.listed_records + held.stats.walked_records;
+    Ok((held.into_state(), records))
 }
 
 /// The expiry of every instrument the log defines, by name, epoch ms.
