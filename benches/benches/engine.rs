@@ -16,7 +16,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
-use dealerflow_benches::compare::input::{prepare, InputSource};
+use dealerflow_benches::compare::input::{prepare, CompareInput, InputSource};
 use dealerflow_engine::as_of::fold_as_of;
 use dealerflow_engine::positions::{fold_positions, TableWrites};
 use dealerflow_engine::report::evaluate;
@@ -198,9 +198,9 @@ fn bench_evaluate(c: &mut Criterion) {
     g.finish();
 }
 
-/// The chain of the comparison harness's numpy row: `synth --days 5 --seed 7 --currencies BTC` folded as of its
-/// last BTC trade.
-fn bench_evaluate_harness_chain(c: &mut Criterion) {
+/// The comparison harness's default input (`synth --days 5 --seed 7 --currencies BTC`) in a temporary directory
+/// (kept while the returned guard lives).
+fn harness_input() -> (tempfile::TempDir, CompareInput) {
     let work = tempfile::tempdir().unwrap();
     let source = InputSource::Synth {
         currency: "BTC".into(),
@@ -209,6 +209,13 @@ fn bench_evaluate_harness_chain(c: &mut Criterion) {
         trades_per_day: 30_000.0,
     };
     let input = prepare(&source, work.path()).unwrap();
+    (work, input)
+}
+
+/// The chain of the comparison harness's numpy row: `synth --days 5 --seed 7 --currencies BTC` folded as of its
+/// last BTC trade.
+fn bench_evaluate_harness_chain(c: &mut Criterion) {
+    let (_work, input) = harness_input();
     let at = input.summary.last_trade_ms["BTC"];
     let reader = LogReader::open(&input.log_dir).unwrap();
     let (state, _) = fold_as_of(&reader, InventoryModel::Flow, at, None).unwrap();
@@ -230,14 +237,7 @@ fn bench_evaluate_harness_chain(c: &mut Criterion) {
 /// through `State::apply_archived`, the same with the checks on the second core, and the positions fold through
 /// its position record table (written once before).
 fn bench_fold_harness_log(c: &mut Criterion) {
-    let work = tempfile::tempdir().unwrap();
-    let source = InputSource::Synth {
-        currency: "BTC".into(),
-        days: 5,
-        seed: 7,
-        trades_per_day: 30_000.0,
-    };
-    let input = prepare(&source, work.path()).unwrap();
+    let (_work, input) = harness_input();
     let log = input.log_dir.clone();
     let every_record = |reader: &LogReader| {
         let mut s = State::new(InventoryModel::Flow);
