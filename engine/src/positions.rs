@@ -12,8 +12,9 @@
 //! positions (instrument definitions, trades, open-interest snapshots, session events), by seq and by where its
 //! frame starts, with the fold's clock just before it. [`fold_positions`] reads those records in place, moving
 //! the clock to the listed time before each one, then folds the rest of the log record by record. Each listed
-//! record is read as a seek reads it (bounds, checksum, payload and seq checked), so a table cannot make the fold
-//! read bytes that are not a record of this log at that seq.
+//! record is read as a seek reads it (bounds, checksum, payload and seq checked): a wrong entry is an error, and a
+//! forged one can at most read bytes that pass those checks, as a seek through a forged index could (the log
+//! crate's table of damage).
 //!
 //! The table is derived data, rebuilt from the log: the fold that finds none (or one that fails a check) folds
 //! every record, as [`State::apply_archived`] over the whole log does, and writes one; a fold that finds the log
