@@ -177,7 +177,6 @@ pub fn fold_positions(
     model: InventoryModel,
     writes: TableWrites,
 ) -> Result<DealerPositions, EngineError> {
-    let write_table = writes.write;
     let log_err = |source: LogError| EngineError::Log {
         dir: reader.dir().to_path_buf(),
         source,
@@ -195,7 +194,7 @@ pub fn fold_positions(
     let (mut entries, start) = match table {
         Some(t) => {
             apply_listed(reader, &mut state, &t.entries).map_err(log_err)?;
-            state.advance_clock(t.clock_at_end);
+            state.advance_time(t.clock_at_end);
             stats.listed_records = t.entries.len() as u64;
             (t.entries, t.end)
         }
@@ -206,7 +205,7 @@ pub fn fold_positions(
     let blocks = reader.blocks();
     let stable = blocks.last().map_or(0, |b| b.first_seq()).max(start);
     let mut clock_at_stable = None;
-    let listable = write_table
+    let listable = writes.write
         && reader
             .segments()
             .iter()
@@ -221,14 +220,14 @@ pub fn fold_positions(
             populated = Some(segment);
         }
         if rec.seq == stable {
-            clock_at_stable = Some(state.clock());
+            clock_at_stable = Some(clock(&state));
         }
         if listable && rec.seq < stable && changes_positions(rec.event) {
             entries.push(Entry {
                 seq: rec.seq,
                 segment: segment as u32,
                 offset: offset as u32,
-                clock_before: state.clock(),
+                clock_before: clock(&state),
             });
         }
         state.apply_archived(rec.seq, rec.event);
@@ -244,6 +243,11 @@ pub fn fold_positions(
         }
     }
     Ok(DealerPositions { state, stats })
+}
+
+/// The fold's clock as the table stores it: the largest exchange time applied, ms (`i64::MIN` before any).
+fn clock(state: &State) -> i64 {
+    state.max_ts_ms().unwrap_or(i64::MIN)
 }
 
 /// Applies the listed records, each read in place after moving the clock to where the full fold had it.
@@ -262,7 +266,7 @@ fn apply_listed(reader: &LogReader, state: &mut State, entries: &[Entry]) -> Res
                 PREFETCH_BYTES,
             );
         }
-        state.advance_clock(e.clock_before);
+        state.advance_time(e.clock_before);
         let rec = reader.record_at(e.segment as usize, u64::from(e.offset), e.seq)?;
         state.apply_archived(rec.seq, rec.event);
     }

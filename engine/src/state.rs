@@ -785,22 +785,10 @@ impl State {
         }
     }
 
-    /// Moves `max_ts_ms` forward and applies what depends on it (ADV window, expiry drops).
+    /// Moves `max_ts_ms` forward and applies what depends on it (ADV window, expiry drops), as applying a record
+    /// of that time that changes nothing else would; earlier times (and `i64::MIN`) do nothing.
     #[inline]
-    /// The fold's clock: the largest exchange time applied, ms (`i64::MIN` before any).
-    pub(crate) fn clock(&self) -> i64 {
-        self.max_ts_ms
-    }
-
-    /// Moves the clock to `ts_ms` as applying a record of that time that changes nothing else would (retiring
-    /// expired instruments, ageing the traded-notional window); `i64::MIN` and earlier times do nothing.
-    pub(crate) fn advance_clock(&mut self, ts_ms: i64) {
-        if ts_ms != i64::MIN {
-            self.advance_time(ts_ms);
-        }
-    }
-
-    fn advance_time(&mut self, ts_ms: i64) {
+    pub(crate) fn advance_time(&mut self, ts_ms: i64) {
         if ts_ms <= self.max_ts_ms {
             return;
         }

@@ -828,14 +828,14 @@ impl LogReader {
         let Some(seg) = self.segments.get(segment) else {
             return;
         };
-        if let Ok(map) = seg.bytes() {
-            let len = usize::try_from(seg.used_bytes)
-                .unwrap_or(map.len())
-                .min(map.len());
-            if let Some(map) = seg.map.get() {
-                let _ = map.advise_range(memmap2::Advice::PopulateRead, 0, len);
-            }
-        }
+        // `bytes` maps a segment taken from the sealed-block table first.
+        let (Ok(bytes), Some(map)) = (seg.bytes(), seg.map.get()) else {
+            return;
+        };
+        let len = usize::try_from(seg.used_bytes)
+            .unwrap_or(bytes.len())
+            .min(bytes.len());
+        let _ = map.advise_range(memmap2::Advice::PopulateRead, 0, len);
     }
 
     /// Asks the CPU to fetch the first `len` bytes at `offset` of segment `segment` (a hint ahead of
@@ -845,13 +845,8 @@ impl LogReader {
         let Some(bytes) = self.segments.get(segment).and_then(|s| s.map.get()) else {
             return;
         };
-        let start = usize::try_from(offset).unwrap_or(usize::MAX) & !63;
-        let end = start.saturating_add(len).min(bytes.len());
-        let mut line = start;
-        while line < end {
-            prefetch(bytes, line);
-            line += 64;
-        }
+        let start = usize::try_from(offset).unwrap_or(usize::MAX);
+        prefetch_lines(bytes, start, start.saturating_add(len));
     }
 
     /// Iterates every record from seq 0.
@@ -1043,13 +1038,11 @@ impl<'a> Iter<'a> {
                     checked_frames_end(bytes, self.offset)
                 };
             }
-            let ahead = (self.offset + PREFETCH_AHEAD).min(bytes.len());
-            let mut line = self.prefetched_to.max(self.offset) & !63;
-            while line < ahead {
-                prefetch(bytes, line);
-                line += 64;
-            }
-            self.prefetched_to = line;
+            self.prefetched_to = prefetch_lines(
+                bytes,
+                self.prefetched_to.max(self.offset),
+                self.offset + PREFETCH_AHEAD,
+            );
             // Below `checked_to` the frame is one on this iterator's chain (it moves from a frame to the next only)
             // whose checksum was verified: just now, or by an earlier read below the segment's mark; elsewhere
             // `read_slot` checks it (and says what is wrong).
@@ -1131,6 +1124,19 @@ impl<'a> Iterator for Iter<'a> {
     fn next(&mut self) -> Option<Self::Item> {
         self.next_located().map(|r| r.map(|(view, _, _)| view))
     }
+}
+
+/// Asks the CPU to fetch every cache line of `bytes` from the one holding `from` up to `to` (clipped to the
+/// end); returns where the last requested line ends.
+#[inline(always)]
+fn prefetch_lines(bytes: &[u8], from: usize, to: usize) -> usize {
+    let to = to.min(bytes.len());
+    let mut line = from & !63;
+    while line < to {
+        prefetch(bytes, line);
+        line += 64;
+    }
+    line
 }
 
 /// Asks the CPU to fetch the cache line at `at` of `bytes` (nothing past the end; a hint only).
