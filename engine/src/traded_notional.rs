@@ -28,18 +28,43 @@ pub fn hour_of(ts_ms: i64) -> i64 {
 /// known (contract size missing) gets the same value later. `None` when the inputs are not finite and positive.
 #[inline]
 pub fn trade_notional_units(amount_contracts: f64, index_price_usd: f64) -> Option<i64> {
-    let units = (amount_contracts * index_price_usd * 1e6).round();
+    let units = round_half_away(amount_contracts * index_price_usd * 1e6);
     (units.is_finite() && units > 0.0 && units < 9.0e18).then_some(units as i64)
 }
 
 /// [`trade_notional_units`] scaled by the contract size, micro-USD.
 #[inline]
 pub fn scale_by_contract_size(units: i64, contract_size: f64) -> i64 {
-    let v = (units as f64 * contract_size).round();
+    let v = round_half_away(units as f64 * contract_size);
     if v.is_finite() && v > 0.0 && v < 9.0e18 {
         v as i64
     } else {
         0
+    }
+}
+
+/// `x.round()` (to the nearest whole number, halves away from zero), bit for bit, without a call into the math
+/// library: on x86-64 without SSE4.1 (the default target) `f64::round` is one, and a fold calls this twice per
+/// trade.
+///
+/// Below 2⁵² in magnitude, the truncation `t` is exact through `i64`, and so is `x − t` (both have the same sign
+/// and `|t| ≤ |x| < |t| + 1`, Sterbenz's lemma, or `t = 0`); from 2⁵² on every double is whole. NaN and the
+/// infinities come back as they are, as from `round`.
+#[inline]
+fn round_half_away(x: f64) -> f64 {
+    // Whole already, or NaN.
+    if x.is_nan() || x.abs() >= 4_503_599_627_370_496.0 {
+        return x;
+    }
+    // `copysign`: the truncation of −0.3 is −0, as `round` gives it.
+    let t = (x as i64 as f64).copysign(x);
+    let d = x - t;
+    if d >= 0.5 {
+        t + 1.0
+    } else if d <= -0.5 {
+        t - 1.0
+    } else {
+        t
     }
 }
 
@@ -139,6 +164,43 @@ mod tests {
         // In hour 100 the window is [76, 100); in hour 101 it is [77, 101).
         assert_eq!(n.adv_usd(100 * MS_PER_HOUR), 11e-6);
         assert_eq!(n.adv_usd(101 * MS_PER_HOUR), 5e-6);
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn round_half_away_is_round_bit_for_bit(bits in proptest::num::u64::ANY, small in -1e7f64..1e7) {
+            for x in [f64::from_bits(bits), small, small.trunc() + 0.5, small.trunc() - 0.5] {
+                proptest::prop_assert_eq!(round_half_away(x).to_bits(), x.round().to_bits(), "{}", x);
+            }
+        }
+    }
+
+    #[test]
+    fn round_half_away_edges() {
+        for x in [
+            0.0,
+            -0.0,
+            0.5,
+            -0.5,
+            0.49999999999999994,
+            -0.49999999999999994,
+            1.5,
+            2.5,
+            -2.5,
+            4_503_599_627_370_495.5,
+            -4_503_599_627_370_495.5,
+            4_503_599_627_370_496.0,
+            9.0e18,
+            1e300,
+            f64::MIN_POSITIVE,
+            f64::INFINITY,
+            f64::NEG_INFINITY,
+            f64::NAN,
+            f64::MAX,
+            f64::MIN,
+        ] {
+            assert_eq!(round_half_away(x).to_bits(), x.round().to_bits(), "{x}");
+        }
     }
 
     #[test]
