@@ -9,19 +9,28 @@
 //!
 //! The position record table, `checkpoints/position-records.dfpr` beside the checkpoints, is what lets a fold
 //! skip them. For the stable part of the log (every block but the last) it lists each record that does change
-//! positions (instrument definitions, trades, open-interest snapshots, session events), by seq and by where its
-//! frame starts, with the fold's clock just before it. [`fold_positions`] reads those records in place, moving
-//! the clock to the listed time before each one, then folds the rest of the log record by record. Each listed
-//! record is read as a seek reads it (bounds, checksum, payload and seq checked): a wrong entry is an error, and a
-//! forged one can at most read bytes that pass those checks, as a seek through a forged index could (the log
-//! crate's table of damage).
+//! positions, in seq order, with the fold's clock just before it. A trade (nearly all of them) is listed with the
+//! fields the fold reads from it, copied from the log when the table was written: instrument, exchange time,
+//! taker side, amount, mark, index and trade price, IV. The other records (instrument definitions, open-interest
+//! snapshots, session events) are listed by where their frame starts and read from the log in place, each checked
+//! as a seek checks it (bounds, checksum, payload and seq). [`fold_positions`] applies the listed records in
+//! order, moving the clock to the listed time before each one, then folds the rest of the log record by record.
+//!
+//! So a fold through the table reads a file of ~72 bytes per trade instead of walking a log of ~190 bytes per
+//! record, four of five of which it does not need. It trusts the table as the checkpoints are trusted: through
+//! the file's checksum and the log's fingerprint at the table's end ([`crate::checkpoint::log_fingerprint`]).
+//! Like a fold from a checkpoint, it does not read the listed trades' frames again, so damage done to those frames
+//! after the table was written shows in a full fold, `dealerflow log verify`, and the next table written, not in
+//! this fold. A crafted table can give wrong positions but not crash: every value is range-checked where the
+//! fold uses it, as a trade's fields are, and an entry that is malformed, out of order, or points at anything but
+//! the listed record's frame makes the fold drop the table, fold every record and write it again.
 //!
 //! The table is derived data, rebuilt from the log: the fold that finds none (or one that fails a check) folds
 //! every record, as [`State::apply_archived`] over the whole log does, and writes one; a fold that finds the log
 //! grown by at least [`EXTEND_AT_LEAST_RECORDS`] stable records past the table extends it. A table is used only
-//! when its file checks out ([`dealerflow_log::checksummed_file`]), its log fingerprint
-//! ([`crate::checkpoint::log_fingerprint`]) is the log's at the table's end, and its entries are in seq order
-//! inside that end. Failing to write it (a read-only directory) changes nothing but speed.
+//! when its file checks out ([`dealerflow_log::checksummed_file`]), its log fingerprint is the log's at the
+//! table's end, and its entries are well formed, in seq order inside that end. Failing to write it (a read-only
+//! directory) changes nothing but speed.
 //!
 //! Result: the same dealer positions, instrument definitions, retirements, trade counts and clock as folding
 //! every record (tested by proptest on random logs, also after the log grew); the marks, spot, forwards and
@@ -37,18 +46,37 @@
 //! | 8 | 8 | end: one past the last seq the table covers (the first seq of the log's last block when written) |
 //! | 16 | 8 | the fold's clock (max exchange time, ms; `i64::MIN`: none) after every record below the end |
 //! | 24 | 8 | entries n |
-//! | 32 | 24 n | per entry: seq (u64), segment (u32), byte offset in the segment (u32), clock before it (i64) |
+//! | 32 | 72 n | entries |
+//!
+//! Each entry:
+//!
+//! | offset | size | a trade | a record read from the log |
+//! |---|---|---|---|
+//! | 0 | 8 | seq | seq |
+//! | 8 | 8 | the fold's clock before it (ms, `i64::MIN`: none) | the same |
+//! | 16 | 1 | 1 | 0 |
+//! | 17 | 1 | taker side: 0 buy, 1 sell | zero |
+//! | 18 | 1 | 1 when it carries an IV, else 0 | zero |
+//! | 19 | 1 | zero | zero |
+//! | 20 | 4 | instrument id | segment (index in the log's segment list) |
+//! | 24 | 8 | amount, contracts × 1e8 | byte offset of the frame in the segment |
+//! | 32 | 8 | exchange time, ms | zero |
+//! | 40 | 8 | mark price (f64 bits) | zero |
+//! | 48 | 8 | index price, USD (f64 bits) | zero |
+//! | 56 | 8 | trade price (f64 bits) | zero |
+//! | 64 | 8 | IV (f64 bits; zero without) | zero |
 
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use dealerflow_log::{ChecksummedFormat, LogError, LogReader};
+use dealerflow_log::{ChecksummedFormat, LogError, LogReader, Payload};
 use dealerflow_schemas::event::ArchivedEvent;
+use dealerflow_schemas::TakerSide;
 
 use crate::checkpoint::{log_fingerprint, CheckpointStore};
 use crate::error::EngineError;
 use crate::inventory::InventoryModel;
-use crate::state::State;
+use crate::state::{State, TradeFields};
 
 /// Name of the table's file in the checkpoint directory.
 pub const POSITION_TABLE_FILE: &str = "position-records.dfpr";
@@ -57,34 +85,97 @@ pub const POSITION_TABLE_FILE: &str = "position-records.dfpr";
 pub const POSITION_TABLE_FORMAT: ChecksummedFormat = ChecksummedFormat {
     kind: "position record table",
     magic: *b"DFPOSREC",
-    version: 1,
+    version: 2,
 };
 
 /// A fold rewrites the table when the log's stable part grew by at least this many records past it.
 pub const EXTEND_AT_LEAST_RECORDS: u64 = 4096;
 
 const HEAD: usize = 32;
-const ENTRY: usize = 24;
-/// Entries read ahead of the one being applied: their frames are asked of the CPU first.
-const PREFETCH_ENTRIES: usize = 8;
-/// Bytes of each frame asked for (a trade's frame is 184 bytes).
-const PREFETCH_BYTES: usize = 192;
+const ENTRY: usize = 72;
+const KIND_RECORD: u8 = 0;
+const KIND_TRADE: u8 = 1;
 
-/// One record the table lists.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-struct Entry {
-    seq: u64,
-    segment: u32,
-    offset: u32,
-    clock_before: i64,
-}
-
-/// A loaded table: entries below `end`, the clock after them.
-#[derive(Debug)]
+/// A loaded table: its entries (encoded as on disk) below `end`, the clock after them.
 struct Table {
     end: u64,
     clock_at_end: i64,
-    entries: Vec<Entry>,
+    payload: Payload,
+}
+
+impl Table {
+    fn entries(&self) -> &[u8] {
+        &self.payload[HEAD..]
+    }
+}
+
+/// One entry, decoded.
+enum Listed {
+    Trade(TradeFields),
+    Record { segment: usize, offset: u64 },
+}
+
+/// Appends the entry of the record `seq` to `out`.
+fn encode_entry(out: &mut Vec<u8>, seq: u64, clock_before: i64, listed: &Listed) {
+    let mut e = [0u8; ENTRY];
+    e[0..8].copy_from_slice(&seq.to_le_bytes());
+    e[8..16].copy_from_slice(&clock_before.to_le_bytes());
+    match listed {
+        Listed::Trade(t) => {
+            e[16] = KIND_TRADE;
+            e[17] = match t.taker_side {
+                TakerSide::Buy => 0,
+                TakerSide::Sell => 1,
+            };
+            e[18] = u8::from(t.iv.is_some());
+            e[20..24].copy_from_slice(&t.instrument.to_le_bytes());
+            e[24..32].copy_from_slice(&t.amount_raw.to_le_bytes());
+            e[32..40].copy_from_slice(&t.ts_exchange_ms.to_le_bytes());
+            e[40..48].copy_from_slice(&t.mark_price.to_bits().to_le_bytes());
+            e[48..56].copy_from_slice(&t.index_price.to_bits().to_le_bytes());
+            e[56..64].copy_from_slice(&t.price.to_bits().to_le_bytes());
+            e[64..72].copy_from_slice(&t.iv.unwrap_or(0.0).to_bits().to_le_bytes());
+        }
+        Listed::Record { segment, offset } => {
+            e[16] = KIND_RECORD;
+            // Segment counts are far below 2³² (one segment holds 128 MiB).
+            e[20..24].copy_from_slice(&(*segment as u32).to_le_bytes());
+            e[24..32].copy_from_slice(&offset.to_le_bytes());
+        }
+    }
+    out.extend_from_slice(&e);
+}
+
+/// The entry `e` (`ENTRY` bytes): its seq, the clock before it and what it lists; `None` when malformed.
+#[inline(always)]
+fn decode_entry(e: &[u8]) -> Option<(u64, i64, Listed)> {
+    let u64_at = |o: usize| u64::from_le_bytes(e[o..o + 8].try_into().unwrap_or([0; 8]));
+    let f64_at = |o: usize| f64::from_bits(u64_at(o));
+    let seq = u64_at(0);
+    let clock_before = u64_at(8) as i64;
+    let id = u32::from_le_bytes(e[20..24].try_into().unwrap_or([0; 4]));
+    let listed = match (e[16], e[17], e[18], e[19]) {
+        (KIND_TRADE, side @ (0 | 1), iv @ (0 | 1), 0) => Listed::Trade(TradeFields {
+            instrument: id,
+            ts_exchange_ms: u64_at(32) as i64,
+            taker_side: if side == 0 {
+                TakerSide::Buy
+            } else {
+                TakerSide::Sell
+            },
+            amount_raw: u64_at(24) as i64,
+            mark_price: f64_at(40),
+            index_price: f64_at(48),
+            price: f64_at(56),
+            iv: (iv == 1).then(|| f64_at(64)),
+        }),
+        (KIND_RECORD, 0, 0, 0) => Listed::Record {
+            segment: id as usize,
+            offset: u64_at(24),
+        },
+        _ => return None,
+    };
+    Some((seq, clock_before, listed))
 }
 
 /// What a positions fold did.
@@ -183,33 +274,34 @@ pub fn fold_positions(
     };
     let path = table_path(reader.dir());
     let mut stats = PositionsFoldStats::default();
-    let table = match load(&path, reader) {
-        Ok(t) => t,
-        Err(why) => {
-            stats.table_rejected = why;
-            None
-        }
-    };
     let mut state = State::new(model);
-    let (mut entries, start) = match table {
-        Some(t) => {
-            apply_listed(reader, &mut state, &t.entries).map_err(log_err)?;
-            state.advance_time(t.clock_at_end);
-            stats.listed_records = t.entries.len() as u64;
-            (t.entries, t.end)
-        }
-        None => (Vec::new(), 0),
-    };
+    // The table used, and the entries of the records walked after it: a new table holds both.
+    let mut used = None;
+    let mut entries = Vec::new();
+    let mut start = 0;
+    match load(&path, reader) {
+        Ok(Some(t)) => match apply_table(reader, &mut state, &t) {
+            Ok(()) => {
+                state.advance_time(t.clock_at_end);
+                stats.listed_records = (t.entries().len() / ENTRY) as u64;
+                start = t.end;
+                used = Some(t);
+            }
+            Err(why) => {
+                // Derived data that does not check out: fold every record instead (which meets any damage the
+                // log itself has) and write the table again.
+                stats.table_rejected = Some(format!("{}: {why}", path.display()));
+                state = State::new(model);
+            }
+        },
+        Ok(None) => {}
+        Err(why) => stats.table_rejected = why,
+    }
 
     // The rest, record by record, listing what a new table would hold.
     let blocks = reader.blocks();
     let stable = blocks.last().map_or(0, |b| b.first_seq()).max(start);
     let mut clock_at_stable = None;
-    let listable = writes.write
-        && reader
-            .segments()
-            .iter()
-            .all(|s| s.used_bytes <= u64::from(u32::MAX));
     let mut populated = None;
     let mut it = reader.iter_from_seq(start);
     while let Some(rec) = it.next_located() {
@@ -222,22 +314,22 @@ pub fn fold_positions(
         if rec.seq == stable {
             clock_at_stable = Some(clock(&state));
         }
-        if listable && rec.seq < stable && changes_positions(rec.event) {
-            entries.push(Entry {
-                seq: rec.seq,
-                segment: segment as u32,
-                offset: offset as u32,
-                clock_before: clock(&state),
-            });
+        if writes.write && rec.seq < stable && changes_positions(rec.event) {
+            let listed = match rec.event {
+                ArchivedEvent::Trade(t) => Listed::Trade(TradeFields::of_archived(t)),
+                _ => Listed::Record { segment, offset },
+            };
+            encode_entry(&mut entries, rec.seq, clock(&state), &listed);
         }
         state.apply_archived(rec.seq, rec.event);
         stats.walked_records += 1;
     }
 
-    if listable && stable >= start.saturating_add(writes.extend_at_least_records.max(1)) {
+    if writes.write && stable >= start.saturating_add(writes.extend_at_least_records.max(1)) {
         if let Some(clock) = clock_at_stable {
             let fingerprint = log_fingerprint(reader, stable)?;
-            if write(&path, fingerprint, stable, clock, &entries).is_ok() {
+            let before = used.as_ref().map_or(&[][..], |t| t.entries());
+            if write(&path, fingerprint, stable, clock, before, &entries).is_ok() {
                 stats.table_written = Some(path);
             }
         }
@@ -250,31 +342,59 @@ fn clock(state: &State) -> i64 {
     state.max_ts_ms().unwrap_or(i64::MIN)
 }
 
-/// Applies the listed records, each read in place after moving the clock to where the full fold had it.
-fn apply_listed(reader: &LogReader, state: &mut State, entries: &[Entry]) -> Result<(), LogError> {
-    let mut populated = None;
-    for (i, e) in entries.iter().enumerate() {
-        if populated != Some(e.segment) {
-            // The listed records are spread over the whole segment (a trade every ~1 kB on a recorded log).
-            reader.populate_segment(e.segment as usize);
-            populated = Some(e.segment);
+/// Why a loaded table's entries could not be applied: an entry is malformed, out of order or outside the log,
+/// or a record it lists in the log is not there (the log's error).
+#[derive(Debug)]
+enum TableFailure {
+    Malformed(&'static str),
+    Log(LogError),
+}
+
+impl std::fmt::Display for TableFailure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            TableFailure::Malformed(why) => f.write_str(why),
+            TableFailure::Log(e) => write!(f, "a record it lists does not check out: {e}"),
         }
-        if let Some(ahead) = entries.get(i + PREFETCH_ENTRIES) {
-            reader.prefetch_at(
-                ahead.segment as usize,
-                u64::from(ahead.offset),
-                PREFETCH_BYTES,
-            );
+    }
+}
+
+/// Applies the table's entries, each after moving the clock to where the full fold had it: a listed trade from
+/// its fields, any other record read in place from the log. On failure `state` holds part of the table.
+fn apply_table(reader: &LogReader, state: &mut State, table: &Table) -> Result<(), TableFailure> {
+    let segments = reader.segments().len();
+    let mut next_seq = 0u64;
+    for e in table.entries().chunks_exact(ENTRY) {
+        let Some((seq, clock_before, listed)) = decode_entry(e) else {
+            return Err(TableFailure::Malformed("an entry is malformed"));
+        };
+        if seq < next_seq || seq >= table.end {
+            return Err(TableFailure::Malformed(
+                "entries out of order or outside the log",
+            ));
         }
-        state.advance_time(e.clock_before);
-        let rec = reader.record_at(e.segment as usize, u64::from(e.offset), e.seq)?;
-        state.apply_archived(rec.seq, rec.event);
+        next_seq = seq + 1;
+        state.advance_time(clock_before);
+        match listed {
+            Listed::Trade(t) => state.apply_trade_fields(seq, &t),
+            Listed::Record { segment, offset } => {
+                if segment >= segments {
+                    return Err(TableFailure::Malformed(
+                        "an entry names a segment the log lacks",
+                    ));
+                }
+                let rec = reader
+                    .record_at(segment, offset, seq)
+                    .map_err(TableFailure::Log)?;
+                state.apply_archived(rec.seq, rec.event);
+            }
+        }
     }
     Ok(())
 }
 
 /// The table at `path` when it is current for `reader`; `Ok(None)` when there is none, `Err(why)` when one is
-/// there and unusable.
+/// there and unusable. Its entries are checked as they are applied ([`apply_table`]).
 fn load(path: &Path, reader: &LogReader) -> Result<Option<Table>, Option<String>> {
     if !path.exists() {
         return Ok(None);
@@ -303,49 +423,30 @@ fn load(path: &Path, reader: &LogReader) -> Result<Option<Table>, Option<String>
     if log_fingerprint(reader, end).map_err(|e| Some(e.to_string()))? != fingerprint {
         return Err(bad("made from another log (fingerprint differs)"));
     }
-    let segments = reader.segments().len();
-    let mut entries = Vec::with_capacity(n as usize);
-    let mut next_seq = 0u64;
-    for chunk in payload[HEAD..].chunks_exact(ENTRY) {
-        let e = Entry {
-            seq: u64::from_le_bytes(chunk[0..8].try_into().unwrap_or([0; 8])),
-            segment: u32::from_le_bytes(chunk[8..12].try_into().unwrap_or([0; 4])),
-            offset: u32::from_le_bytes(chunk[12..16].try_into().unwrap_or([0; 4])),
-            clock_before: i64::from_le_bytes(chunk[16..24].try_into().unwrap_or([0; 8])),
-        };
-        if e.seq < next_seq || e.seq >= end || e.segment as usize >= segments {
-            return Err(bad("entries out of order or outside the log"));
-        }
-        next_seq = e.seq + 1;
-        entries.push(e);
-    }
     Ok(Some(Table {
         end,
         clock_at_end,
-        entries,
+        payload,
     }))
 }
 
-/// Writes the table atomically, creating the checkpoint directory.
+/// Writes the table of the entries `before` and `after` (encoded) atomically, creating the checkpoint directory.
 fn write(
     path: &Path,
     fingerprint: u32,
     end: u64,
     clock: i64,
-    entries: &[Entry],
+    before: &[u8],
+    after: &[u8],
 ) -> Result<(), String> {
-    let mut payload = Vec::with_capacity(HEAD + ENTRY * entries.len());
+    let mut payload = Vec::with_capacity(HEAD + before.len() + after.len());
     payload.extend_from_slice(&fingerprint.to_le_bytes());
     payload.extend_from_slice(&0u32.to_le_bytes());
     payload.extend_from_slice(&end.to_le_bytes());
     payload.extend_from_slice(&clock.to_le_bytes());
-    payload.extend_from_slice(&(entries.len() as u64).to_le_bytes());
-    for e in entries {
-        payload.extend_from_slice(&e.seq.to_le_bytes());
-        payload.extend_from_slice(&e.segment.to_le_bytes());
-        payload.extend_from_slice(&e.offset.to_le_bytes());
-        payload.extend_from_slice(&e.clock_before.to_le_bytes());
-    }
+    payload.extend_from_slice(&(((before.len() + after.len()) / ENTRY) as u64).to_le_bytes());
+    payload.extend_from_slice(before);
+    payload.extend_from_slice(after);
     if let Some(dir) = path.parent() {
         fs::create_dir_all(dir).map_err(|e| format!("creating {}: {e}", dir.display()))?;
     }

@@ -146,6 +146,38 @@ pub struct LastTrade {
     pub price: f64,
 }
 
+/// The fields of a trade that the fold reads, as the log holds them (the position record table keeps them for
+/// the trades it lists: [`crate::positions`]).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub(crate) struct TradeFields {
+    pub(crate) instrument: u32,
+    pub(crate) ts_exchange_ms: i64,
+    pub(crate) taker_side: TakerSide,
+    /// Contracts × 1e8.
+    pub(crate) amount_raw: i64,
+    pub(crate) mark_price: f64,
+    pub(crate) index_price: f64,
+    pub(crate) price: f64,
+    pub(crate) iv: Option<f64>,
+}
+
+impl TradeFields {
+    /// The fields of an archived trade.
+    #[inline]
+    pub(crate) fn of_archived(t: &ArchivedTrade) -> TradeFields {
+        TradeFields {
+            instrument: t.instrument.0.to_native(),
+            ts_exchange_ms: t.ts_exchange_ms.to_native(),
+            taker_side: t.taker_side.to_native(),
+            amount_raw: t.amount.0.to_native(),
+            mark_price: t.mark_price.to_native(),
+            index_price: t.index_price.to_native(),
+            price: t.price.to_native(),
+            iv: t.iv.as_ref().map(|v| v.to_native()),
+        }
+    }
+}
+
 /// The prices a trade carries (quote currency per contract, index in USD; NaN where the source had none).
 #[derive(Clone, Copy, Debug)]
 struct TradePrices {
@@ -701,18 +733,25 @@ impl State {
 
     #[inline]
     fn apply_archived_trade(&mut self, seq: u64, t: &ArchivedTrade) {
+        self.apply_trade_fields(seq, &TradeFields::of_archived(t));
+    }
+
+    /// Applies a trade given by the fields a fold reads from it: the same as [`State::apply_archived`] on the
+    /// archived trade they were taken from ([`TradeFields::of_archived`]).
+    #[inline]
+    pub(crate) fn apply_trade_fields(&mut self, seq: u64, t: &TradeFields) {
         self.apply_trade(
             seq,
-            t.instrument.0.to_native(),
-            t.ts_exchange_ms.to_native(),
-            t.taker_side.to_native(),
-            t.amount.0.to_native(),
+            t.instrument,
+            t.ts_exchange_ms,
+            t.taker_side,
+            t.amount_raw,
             TradePrices {
-                mark_price: t.mark_price.to_native(),
-                index_price_usd: t.index_price.to_native(),
-                price: t.price.to_native(),
+                mark_price: t.mark_price,
+                index_price_usd: t.index_price,
+                price: t.price,
             },
-            t.iv.as_ref().map(|v| v.to_native()),
+            t.iv,
         );
     }
 

@@ -15,7 +15,9 @@ use dealerflow_engine::as_of::fold_as_of;
 use dealerflow_engine::checkpoint::{decode, encode, Checkpoint, CheckpointStore, Coverage};
 use dealerflow_engine::checkpoint_build::{build_checkpoints, SampleGrid};
 use dealerflow_engine::hpp::HppParams;
-use dealerflow_engine::positions::{fold_positions, table_path, TableWrites};
+use dealerflow_engine::positions::{
+    fold_positions, table_path, TableWrites, POSITION_TABLE_FORMAT,
+};
 use dealerflow_engine::report::evaluate;
 use dealerflow_engine::scenario::ScenarioParams;
 use dealerflow_engine::sweep::{run_series, CheckpointPolicy, SeriesConfig, Sweep};
@@ -557,6 +559,42 @@ fn a_damaged_or_foreign_position_table_is_refused_and_rewritten() {
     assert!(got.stats.table_rejected.is_some(), "{:?}", got.stats);
     assert_eq!(positions_of(got.state(), 3), want);
     assert!(got.stats.table_written.is_some());
+
+    // Entries that check out as a file but not as entries: an unknown kind, a record's frame moved, a seq out
+    // of order. Each is refused and the table written again.
+    let good = POSITION_TABLE_FORMAT.read(&table).unwrap().to_vec();
+    const HEAD: usize = 32;
+    const ENTRY: usize = 72;
+    let entries = (good.len() - HEAD) / ENTRY;
+    let record_entry = (0..entries)
+        .find(|&i| good[HEAD + i * ENTRY + 16] == 0)
+        .expect("the instrument definitions are listed as records in the log");
+    type Craft = Box<dyn Fn(&mut Vec<u8>)>;
+    let crafts: [(&str, Craft); 3] = [
+        ("malformed", Box::new(|p| p[HEAD + 16] = 9)),
+        (
+            "does not check out",
+            Box::new(move |p| p[HEAD + record_entry * ENTRY + 24] ^= 0x10),
+        ),
+        (
+            "out of order",
+            Box::new(|p| p[HEAD + ENTRY..HEAD + ENTRY + 8].copy_from_slice(&0u64.to_le_bytes())),
+        ),
+    ];
+    for (why, craft) in crafts {
+        let mut payload = good.clone();
+        craft(&mut payload);
+        POSITION_TABLE_FORMAT.write(&table, &payload).unwrap();
+        let got = fold_positions(&reader, InventoryModel::Flow, writes).unwrap();
+        let rejected = got.stats.table_rejected.clone().unwrap_or_default();
+        assert!(rejected.contains(why), "{why}: {:?}", got.stats);
+        assert_eq!(got.stats.listed_records, 0, "{why}");
+        assert_eq!(positions_of(got.state(), 3), want, "{why}");
+        assert!(got.stats.table_written.is_some(), "{why}");
+        let used = fold_positions(&reader, InventoryModel::Flow, writes).unwrap();
+        assert!(used.stats.listed_records > 0 && used.stats.table_rejected.is_none());
+        assert_eq!(positions_of(used.state(), 3), want, "{why}");
+    }
 
     // Not writing: nothing on disk changes, and the fold is still right.
     std::fs::remove_file(&table).unwrap();

@@ -198,7 +198,8 @@ fn trade_fold_row(input: &CompareInput, repeat: usize) -> Result<Row> {
     let mut notes = vec![
         format!(
             "JSON lines {:.1} MB, {} trades; log {:.1} MB, {} records read ({} trades): the records that change \
-             positions through the position record table the cold run wrote, then the log's last block",
+             positions from the position record table the cold run wrote (trades from their fields, other records \
+             from the log), then the log's last block",
             file_mb(&input.trades_jsonl),
             script.trades,
             log_mb(&input.log_dir),
