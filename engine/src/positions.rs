@@ -30,7 +30,8 @@
 //! grown by at least [`EXTEND_AT_LEAST_RECORDS`] stable records past the table extends it. A table is used only
 //! when its file checks out ([`dealerflow_log::checksummed_file`]), its log fingerprint is the log's at the
 //! table's end, and its entries are well formed, in seq order inside that end. Failing to write it (a read-only
-//! directory) changes nothing but speed.
+//! directory) changes nothing but speed. It is written atomically but not fsynced
+//! ([`ChecksummedFormat::write_unsynced`]): a table lost or torn by a crash is refused and written again.
 //!
 //! Result: the same dealer positions, instrument definitions, retirements, trade counts and clock as folding
 //! every record (tested by proptest on random logs, also after the log grew); the marks, spot, forwards and
@@ -298,32 +299,31 @@ pub fn fold_positions(
         Err(why) => stats.table_rejected = why,
     }
 
-    // The rest, record by record, listing what a new table would hold.
-    let blocks = reader.blocks();
-    let stable = blocks.last().map_or(0, |b| b.first_seq()).max(start);
-    let mut clock_at_stable = None;
-    let mut populated = None;
-    let mut it = reader.iter_from_seq(start);
-    while let Some(rec) = it.next_located() {
-        let (rec, segment, offset) = rec.map_err(log_err)?;
-        if start == 0 && populated != Some(segment) {
-            // A walk from the start touches every page of every segment.
-            reader.populate_segment(segment);
-            populated = Some(segment);
-        }
-        if rec.seq == stable {
-            clock_at_stable = Some(clock(&state));
-        }
-        if writes.write && rec.seq < stable && changes_positions(rec.event) {
-            let listed = match rec.event {
-                ArchivedEvent::Trade(t) => Listed::Trade(TradeFields::of_archived(t)),
-                _ => Listed::Record { segment, offset },
-            };
-            encode_entry(&mut entries, rec.seq, clock(&state), &listed);
-        }
-        state.apply_archived(rec.seq, rec.event);
-        stats.walked_records += 1;
-    }
+    // The rest, record by record, listing what a new table would hold. A walk from the start (no table) reads
+    // every frame of a fresh reader for the first time: their checks run on the second core, ahead of it.
+    let stable = reader
+        .blocks()
+        .last()
+        .map_or(0, |b| b.first_seq())
+        .max(start);
+    let mut walk = Walk {
+        start,
+        stable,
+        list: writes.write,
+        state: &mut state,
+        entries: &mut entries,
+        walked: 0,
+        clock_at_stable: None,
+    };
+    let walked = if start == 0 {
+        reader.populate_segment(0);
+        reader.verify_ahead(|| walk.run(reader))
+    } else {
+        walk.run(reader)
+    };
+    let (walked_records, clock_at_stable) = (walk.walked, walk.clock_at_stable);
+    walked.map_err(log_err)?;
+    stats.walked_records = walked_records;
 
     if writes.write && stable >= start.saturating_add(writes.extend_at_least_records.max(1)) {
         if let Some(clock) = clock_at_stable {
@@ -335,6 +335,47 @@ pub fn fold_positions(
         }
     }
     Ok(DealerPositions { state, stats })
+}
+
+/// The record-by-record part of [`fold_positions`]: from `start` to the end of the log, listing the records below
+/// `stable` that change positions (when `list`).
+struct Walk<'a> {
+    start: u64,
+    stable: u64,
+    list: bool,
+    state: &'a mut State,
+    entries: &'a mut Vec<u8>,
+    walked: u64,
+    /// The clock when the walk reached `stable` (the table's clock at its end).
+    clock_at_stable: Option<i64>,
+}
+
+impl Walk<'_> {
+    fn run(&mut self, reader: &LogReader) -> Result<(), LogError> {
+        let mut populated = None;
+        let mut it = reader.iter_from_seq(self.start);
+        while let Some(rec) = it.next_located() {
+            let (rec, segment, offset) = rec?;
+            if self.start == 0 && populated != Some(segment) {
+                // A walk from the start touches every page of every segment.
+                reader.populate_segment(segment);
+                populated = Some(segment);
+            }
+            if rec.seq == self.stable {
+                self.clock_at_stable = Some(clock(self.state));
+            }
+            if self.list && rec.seq < self.stable && changes_positions(rec.event) {
+                let listed = match rec.event {
+                    ArchivedEvent::Trade(t) => Listed::Trade(TradeFields::of_archived(t)),
+                    _ => Listed::Record { segment, offset },
+                };
+                encode_entry(self.entries, rec.seq, clock(self.state), &listed);
+            }
+            self.state.apply_archived(rec.seq, rec.event);
+            self.walked += 1;
+        }
+        Ok(())
+    }
 }
 
 /// The fold's clock as the table stores it: the largest exchange time applied, ms (`i64::MIN` before any).
@@ -450,7 +491,8 @@ fn write(
     if let Some(dir) = path.parent() {
         fs::create_dir_all(dir).map_err(|e| format!("creating {}: {e}", dir.display()))?;
     }
+    // Not fsynced: a table lost or torn by a crash is refused by its checks and written again.
     POSITION_TABLE_FORMAT
-        .write(path, &payload)
+        .write_unsynced(path, &payload)
         .map_err(|e| e.to_string())
 }
