@@ -3,9 +3,10 @@
 //!   (`fold/archived`), also end to end through the log reader (`fold/log`: repeated passes through one reader,
 //!   whose first read checked every frame) and on owned events (`fold/owned`);
 //! - the whole-log fold of the comparison harness's input, from a fresh reader: every record
-//!   (`fold/harness_log_every_record`, also with the checks on the second core) and the dealer positions through
-//!   the position record table (`fold/harness_log_positions`), against the harness's serde_json replay of the
-//!   same trades (67 ms on the Intel Xeon boot of benches/README.md; the goal is a tenth of it);
+//!   (`fold/harness_log_every_record`, also with the checks on the second core), the dealer positions through
+//!   the position record table (`fold/harness_log_positions`; ≤ a tenth of the harness's serde_json replay of the
+//!   same trades, 60–70 ms on the Intel Xeon boots of benches/README.md) and the first such fold, which walks
+//!   every record and writes the table (`fold/harness_log_positions_cold`);
 //! - exposures + levels (including the zero-gamma search) for 1 000 live instruments ≤ 5 ms
 //!   (`evaluate/1000_instruments`; the next goal, ≤ 0.25 ms, is met on CPUs with AVX2 and FMA: 0.12 ms);
 //! - the same for the chain of the comparison harness's numpy row, 352 instruments whose zero-gamma level lies
@@ -18,7 +19,7 @@
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
 use dealerflow_benches::compare::input::{prepare, CompareInput, InputSource};
 use dealerflow_engine::as_of::fold_as_of;
-use dealerflow_engine::positions::{fold_positions, TableWrites};
+use dealerflow_engine::positions::{fold_positions, table_path, TableWrites};
 use dealerflow_engine::report::evaluate;
 use dealerflow_engine::{InventoryModel, State};
 use dealerflow_log::{FsyncPolicy, LogOptions, LogReader, LogWriter};
@@ -234,8 +235,8 @@ fn bench_evaluate_harness_chain(c: &mut Criterion) {
 
 /// The whole-log folds of the comparison harness's input (`synth --days 5 --seed 7 --currencies BTC`: 553 194
 /// records, 120 008 trades, 104.8 MB), each from a freshly opened reader as the harness runs them: every record
-/// through `State::apply_archived`, the same with the checks on the second core, and the positions fold through
-/// its position record table (written once before).
+/// through `State::apply_archived`, the same with the checks on the second core, the positions fold through its
+/// position record table (written once before), and that fold without a table (walking and writing it).
 fn bench_fold_harness_log(c: &mut Criterion) {
     let (_work, input) = harness_input();
     let log = input.log_dir.clone();
@@ -274,6 +275,20 @@ fn bench_fold_harness_log(c: &mut Criterion) {
             assert!(held.stats.listed_records > 100_000, "{:?}", held.stats);
             held
         })
+    });
+    let table = table_path(&log);
+    g.bench_function("harness_log_positions_cold", |b| {
+        b.iter_batched(
+            || std::fs::remove_file(&table).unwrap(),
+            |()| {
+                let reader = LogReader::open(&log).unwrap();
+                let held =
+                    fold_positions(&reader, InventoryModel::Flow, TableWrites::default()).unwrap();
+                assert!(held.stats.table_written.is_some(), "{:?}", held.stats);
+                held
+            },
+            BatchSize::PerIteration,
+        )
     });
     g.finish();
 }
