@@ -596,6 +596,18 @@ fn a_damaged_or_foreign_position_table_is_refused_and_rewritten() {
         assert_eq!(positions_of(used.state(), 3), want, "{why}");
     }
 
+    // A table of the first format (record locations only), as an earlier version wrote it: refused by its
+    // version, rewritten.
+    let first_format = dealerflow_log::ChecksummedFormat {
+        version: 1,
+        ..POSITION_TABLE_FORMAT
+    };
+    first_format.write(&table, &good[..HEAD]).unwrap();
+    let got = fold_positions(&reader, InventoryModel::Flow, writes).unwrap();
+    assert!(got.stats.table_rejected.is_some(), "{:?}", got.stats);
+    assert_eq!(positions_of(got.state(), 3), want);
+    assert_eq!(POSITION_TABLE_FORMAT.read_version(&table).unwrap(), 2);
+
     // Not writing: nothing on disk changes, and the fold is still right.
     std::fs::remove_file(&table).unwrap();
     let ro = TableWrites {
