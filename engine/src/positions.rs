@@ -314,9 +314,12 @@ pub fn fold_positions(
         entries: &mut entries,
         walked: 0,
         clock_at_stable: None,
+        populated: None,
     };
     let walked = if start == 0 {
+        // The helper and the walk both start at segment 0: its pages are mapped before either touches them.
         reader.populate_segment(0);
+        walk.populated = Some(0);
         reader.verify_ahead(|| walk.run(reader))
     } else {
         walk.run(reader)
@@ -348,18 +351,19 @@ struct Walk<'a> {
     walked: u64,
     /// The clock when the walk reached `stable` (the table's clock at its end).
     clock_at_stable: Option<i64>,
+    /// The segment whose pages the walk mapped last.
+    populated: Option<usize>,
 }
 
 impl Walk<'_> {
     fn run(&mut self, reader: &LogReader) -> Result<(), LogError> {
-        let mut populated = None;
         let mut it = reader.iter_from_seq(self.start);
         while let Some(rec) = it.next_located() {
             let (rec, segment, offset) = rec?;
-            if self.start == 0 && populated != Some(segment) {
+            if self.start == 0 && self.populated != Some(segment) {
                 // A walk from the start touches every page of every segment.
                 reader.populate_segment(segment);
-                populated = Some(segment);
+                self.populated = Some(segment);
             }
             if rec.seq == self.stable {
                 self.clock_at_stable = Some(clock(self.state));
