@@ -30,24 +30,26 @@
 //! grown by at least [`EXTEND_AT_LEAST_RECORDS`] stable records past the table extends it. A table is used only
 //! when its file checks out ([`dealerflow_log::checksummed_file`]), its log fingerprint is the log's at the
 //! table's end, and its entries are well formed, in seq order inside that end. Failing to write it (a read-only
-//! directory) changes nothing but speed. It is written atomically but not fsynced
-//! ([`ChecksummedFormat::write_unsynced`]): a table lost or torn by a crash is refused and written again.
+//! directory) changes nothing but speed. It is written as the walk goes ([`dealerflow_log::ChecksummedWriter`]: the
+//! entries never wait in memory), atomically but not fsynced: a table lost or torn by a crash is refused and
+//! written again.
 //!
 //! Result: the same dealer positions, instrument definitions, retirements, trade counts and clock as folding
 //! every record (tested by proptest on random logs, also after the log grew); the marks, spot, forwards and
 //! venue greeks of the state are not set. Use [`fold_as_of`](crate::as_of::fold_as_of) or the checkpoints for a
 //! state to evaluate.
 //!
-//! Payload layout (little endian), after the checksummed-file header:
+//! Payload layout (little endian), after the checksummed-file header: the entries, then a trailer (written
+//! last, once the walk knows it).
 //!
 //! | offset | size | field |
 //! |---|---|---|
-//! | 0 | 4 | log fingerprint at the table's end |
-//! | 4 | 4 | zero |
-//! | 8 | 8 | end: one past the last seq the table covers (the first seq of the log's last block when written) |
-//! | 16 | 8 | the fold's clock (max exchange time, ms; `i64::MIN`: none) after every record below the end |
-//! | 24 | 8 | entries n |
-//! | 32 | 72 n | entries |
+//! | 0 | 72 n | entries |
+//! | 72 n | 4 | log fingerprint at the table's end |
+//! | 72 n + 4 | 4 | zero |
+//! | 72 n + 8 | 8 | end: one past the last seq the table covers (the first seq of the log's last block when written) |
+//! | 72 n + 16 | 8 | the fold's clock (max exchange time, ms; `i64::MIN`: none) after every record below the end |
+//! | 72 n + 24 | 8 | entries n |
 //!
 //! Each entry:
 //!
@@ -67,10 +69,9 @@
 //! | 56 | 8 | trade price (f64 bits) | zero |
 //! | 64 | 8 | IV (f64 bits; zero without) | zero |
 
-use std::fs;
 use std::path::{Path, PathBuf};
 
-use dealerflow_log::{ChecksummedFormat, LogError, LogReader, Payload};
+use dealerflow_log::{ChecksummedFormat, ChecksummedWriter, LogError, LogReader, Payload};
 use dealerflow_schemas::event::ArchivedEvent;
 use dealerflow_schemas::TakerSide;
 
@@ -92,7 +93,7 @@ pub const POSITION_TABLE_FORMAT: ChecksummedFormat = ChecksummedFormat {
 /// A fold rewrites the table when the log's stable part grew by at least this many records past it.
 pub const EXTEND_AT_LEAST_RECORDS: u64 = 4096;
 
-const HEAD: usize = 32;
+const TRAILER: usize = 32;
 const ENTRY: usize = 72;
 const KIND_RECORD: u8 = 0;
 const KIND_TRADE: u8 = 1;
@@ -106,7 +107,7 @@ struct Table {
 
 impl Table {
     fn entries(&self) -> &[u8] {
-        &self.payload[HEAD..]
+        &self.payload[..self.payload.len() - TRAILER]
     }
 }
 
@@ -116,8 +117,8 @@ enum Listed {
     Record { segment: usize, offset: u64 },
 }
 
-/// Appends the entry of the record `seq` to `out`.
-fn encode_entry(out: &mut Vec<u8>, seq: u64, clock_before: i64, listed: &Listed) {
+/// The entry of the record `seq`.
+fn encode_entry(seq: u64, clock_before: i64, listed: &Listed) -> [u8; ENTRY] {
     let mut e = [0u8; ENTRY];
     e[0..8].copy_from_slice(&seq.to_le_bytes());
     e[8..16].copy_from_slice(&clock_before.to_le_bytes());
@@ -144,7 +145,7 @@ fn encode_entry(out: &mut Vec<u8>, seq: u64, clock_before: i64, listed: &Listed)
             e[24..32].copy_from_slice(&offset.to_le_bytes());
         }
     }
-    out.extend_from_slice(&e);
+    e
 }
 
 /// The entry `e` (`ENTRY` bytes): its seq, the clock before it and what it lists; `None` when malformed.
@@ -276,9 +277,7 @@ pub fn fold_positions(
     let path = table_path(reader.dir());
     let mut stats = PositionsFoldStats::default();
     let mut state = State::new(model);
-    // The table used, and the entries of the records walked after it: a new table holds both.
     let mut used = None;
-    let mut entries = Vec::new();
     let mut start = 0;
     match load(&path, reader) {
         Ok(Some(t)) => match apply_table(reader, &mut state, &t) {
@@ -309,13 +308,16 @@ pub fn fold_positions(
     let mut walk = Walk {
         start,
         stable,
-        list: writes.write,
         state: &mut state,
-        entries: &mut entries,
+        out: None,
         walked: 0,
         clock_at_stable: None,
         populated: None,
     };
+    // A new table, when one is due: the entries of the table used, then those of the records walked.
+    let due = writes.write && stable >= start.saturating_add(writes.extend_at_least_records.max(1));
+    let mut out = due.then(|| new_table(&path, used.as_ref())).flatten();
+    walk.out = out.as_mut();
     let walked = if start == 0 {
         // The helper and the walk both start at segment 0: its pages are mapped before either touches them.
         reader.populate_segment(0);
@@ -328,26 +330,29 @@ pub fn fold_positions(
     walked.map_err(log_err)?;
     stats.walked_records = walked_records;
 
-    if writes.write && stable >= start.saturating_add(writes.extend_at_least_records.max(1)) {
-        if let Some(clock) = clock_at_stable {
-            let fingerprint = log_fingerprint(reader, stable)?;
-            let before = used.as_ref().map_or(&[][..], |t| t.entries());
-            if write(&path, fingerprint, stable, clock, before, &entries).is_ok() {
-                stats.table_written = Some(path);
-            }
+    if let (Some(mut out), Some(clock)) = (out, clock_at_stable) {
+        let fingerprint = log_fingerprint(reader, stable)?;
+        let n = out.payload_len() / ENTRY as u64;
+        let mut trailer = [0u8; TRAILER];
+        trailer[0..4].copy_from_slice(&fingerprint.to_le_bytes());
+        trailer[8..16].copy_from_slice(&stable.to_le_bytes());
+        trailer[16..24].copy_from_slice(&clock.to_le_bytes());
+        trailer[24..32].copy_from_slice(&n.to_le_bytes());
+        if out.write(&trailer).and_then(|()| out.finish()).is_ok() {
+            stats.table_written = Some(path);
         }
     }
     Ok(DealerPositions { state, stats })
 }
 
 /// The record-by-record part of [`fold_positions`]: from `start` to the end of the log, listing the records below
-/// `stable` that change positions (when `list`).
+/// `stable` that change positions in the new table (when one is written).
 struct Walk<'a> {
     start: u64,
     stable: u64,
-    list: bool,
     state: &'a mut State,
-    entries: &'a mut Vec<u8>,
+    /// The new table being written, while writing goes well.
+    out: Option<&'a mut ChecksummedWriter>,
     walked: u64,
     /// The clock when the walk reached `stable` (the table's clock at its end).
     clock_at_stable: Option<i64>,
@@ -368,12 +373,20 @@ impl Walk<'_> {
             if rec.seq == self.stable {
                 self.clock_at_stable = Some(clock(self.state));
             }
-            if self.list && rec.seq < self.stable && changes_positions(rec.event) {
-                let listed = match rec.event {
-                    ArchivedEvent::Trade(t) => Listed::Trade(TradeFields::of_archived(t)),
-                    _ => Listed::Record { segment, offset },
-                };
-                encode_entry(self.entries, rec.seq, clock(self.state), &listed);
+            if rec.seq < self.stable && changes_positions(rec.event) {
+                if let Some(out) = self.out.as_deref_mut() {
+                    let listed = match rec.event {
+                        ArchivedEvent::Trade(t) => Listed::Trade(TradeFields::of_archived(t)),
+                        _ => Listed::Record { segment, offset },
+                    };
+                    if out
+                        .write(&encode_entry(rec.seq, clock(self.state), &listed))
+                        .is_err()
+                    {
+                        // A failed write (a full disk) costs the new table, not the fold.
+                        self.out = None;
+                    }
+                }
             }
             self.state.apply_archived(rec.seq, rec.event);
             self.walked += 1;
@@ -449,15 +462,15 @@ fn load(path: &Path, reader: &LogReader) -> Result<Option<Table>, Option<String>
         .map_err(|e| Some(e.to_string()))?;
     let bad = |why: &str| Some(format!("{}: {why}", path.display()));
     let u64_at = |o: usize| u64::from_le_bytes(payload[o..o + 8].try_into().unwrap_or([0; 8]));
-    if payload.len() < HEAD {
-        return Err(bad("shorter than its header"));
-    }
-    let fingerprint = u32::from_le_bytes(payload[0..4].try_into().unwrap_or([0; 4]));
-    let end = u64_at(8);
-    let clock_at_end = u64_at(16) as i64;
-    let n = u64_at(24);
+    let Some(t) = payload.len().checked_sub(TRAILER) else {
+        return Err(bad("shorter than its trailer"));
+    };
+    let fingerprint = u32::from_le_bytes(payload[t..t + 4].try_into().unwrap_or([0; 4]));
+    let end = u64_at(t + 8);
+    let clock_at_end = u64_at(t + 16) as i64;
+    let n = u64_at(t + 24);
     if n.checked_mul(ENTRY as u64)
-        .and_then(|b| b.checked_add(HEAD as u64))
+        .and_then(|b| b.checked_add(TRAILER as u64))
         != Some(payload.len() as u64)
     {
         return Err(bad("entry count does not match its length"));
@@ -475,28 +488,13 @@ fn load(path: &Path, reader: &LogReader) -> Result<Option<Table>, Option<String>
     }))
 }
 
-/// Writes the table of the entries `before` and `after` (encoded) atomically, creating the checkpoint directory.
-fn write(
-    path: &Path,
-    fingerprint: u32,
-    end: u64,
-    clock: i64,
-    before: &[u8],
-    after: &[u8],
-) -> Result<(), String> {
-    let mut payload = Vec::with_capacity(HEAD + before.len() + after.len());
-    payload.extend_from_slice(&fingerprint.to_le_bytes());
-    payload.extend_from_slice(&0u32.to_le_bytes());
-    payload.extend_from_slice(&end.to_le_bytes());
-    payload.extend_from_slice(&clock.to_le_bytes());
-    payload.extend_from_slice(&(((before.len() + after.len()) / ENTRY) as u64).to_le_bytes());
-    payload.extend_from_slice(before);
-    payload.extend_from_slice(after);
-    if let Some(dir) = path.parent() {
-        fs::create_dir_all(dir).map_err(|e| format!("creating {}: {e}", dir.display()))?;
+/// Starts a new table at `path` (not fsynced: a table lost or torn by a crash is refused and written again) with
+/// the entries of the table `used`; `None` when it cannot be written (a read-only directory: the fold goes on
+/// without).
+fn new_table(path: &Path, used: Option<&Table>) -> Option<ChecksummedWriter> {
+    let mut out = POSITION_TABLE_FORMAT.create(path, false).ok()?;
+    if let Some(t) = used {
+        out.write(t.entries()).ok()?;
     }
-    // Not fsynced: a table lost or torn by a crash is refused by its checks and written again.
-    POSITION_TABLE_FORMAT
-        .write_unsynced(path, &payload)
-        .map_err(|e| e.to_string())
+    Some(out)
 }

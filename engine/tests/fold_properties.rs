@@ -563,22 +563,22 @@ fn a_damaged_or_foreign_position_table_is_refused_and_rewritten() {
     // Entries that check out as a file but not as entries: an unknown kind, a record's frame moved, a seq out
     // of order. Each is refused and the table written again.
     let good = POSITION_TABLE_FORMAT.read(&table).unwrap().to_vec();
-    const HEAD: usize = 32;
+    // The entries (72 bytes each) come first, then a 32-byte trailer.
     const ENTRY: usize = 72;
-    let entries = (good.len() - HEAD) / ENTRY;
+    let entries = (good.len() - 32) / ENTRY;
     let record_entry = (0..entries)
-        .find(|&i| good[HEAD + i * ENTRY + 16] == 0)
+        .find(|&i| good[i * ENTRY + 16] == 0)
         .expect("the instrument definitions are listed as records in the log");
     type Craft = Box<dyn Fn(&mut Vec<u8>)>;
     let crafts: [(&str, Craft); 3] = [
-        ("malformed", Box::new(|p| p[HEAD + 16] = 9)),
+        ("malformed", Box::new(|p| p[16] = 9)),
         (
             "does not check out",
-            Box::new(move |p| p[HEAD + record_entry * ENTRY + 24] ^= 0x10),
+            Box::new(move |p| p[record_entry * ENTRY + 24] ^= 0x10),
         ),
         (
             "out of order",
-            Box::new(|p| p[HEAD + ENTRY..HEAD + ENTRY + 8].copy_from_slice(&0u64.to_le_bytes())),
+            Box::new(|p| p[ENTRY..ENTRY + 8].copy_from_slice(&0u64.to_le_bytes())),
         ),
     ];
     for (why, craft) in crafts {
@@ -602,7 +602,7 @@ fn a_damaged_or_foreign_position_table_is_refused_and_rewritten() {
         version: 1,
         ..POSITION_TABLE_FORMAT
     };
-    first_format.write(&table, &good[..HEAD]).unwrap();
+    first_format.write(&table, &good[..32]).unwrap();
     let got = fold_positions(&reader, InventoryModel::Flow, writes).unwrap();
     assert!(got.stats.table_rejected.is_some(), "{:?}", got.stats);
     assert_eq!(positions_of(got.state(), 3), want);

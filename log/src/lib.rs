@@ -74,7 +74,7 @@ pub mod segment;
 pub mod verify;
 pub mod writer;
 
-pub use checksummed_file::{ChecksummedFormat, Payload};
+pub use checksummed_file::{ChecksummedFormat, ChecksummedWriter, Payload};
 pub use error::LogError;
 pub use follow::Follower;
 pub use index::IndexHealth;
