@@ -27,7 +27,7 @@
 use dealerflow_schemas::event::{ArchivedEvent, ArchivedInstrument, ArchivedTrade};
 use dealerflow_schemas::time::MS_PER_DAY;
 use dealerflow_schemas::{
-    index_currency, index_name, Amount, Event, Instrument, OptionKind, Record, TakerSide,
+    index_currency, index_name, Amount, Event, Instrument, OptionKind, Record, TakerSide, Trade,
 };
 use smol_str::SmolStr;
 
@@ -147,7 +147,7 @@ pub struct LastTrade {
 }
 
 /// The fields of a trade that the fold reads, as the log holds them (the position record table keeps them for
-/// the trades it lists: [`crate::positions`]).
+/// the trades it lists: [`crate::positions`]). Every way a trade is applied goes through them.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub(crate) struct TradeFields {
     pub(crate) instrument: u32,
@@ -162,6 +162,21 @@ pub(crate) struct TradeFields {
 }
 
 impl TradeFields {
+    /// The fields of a trade.
+    #[inline]
+    pub(crate) fn of(t: &Trade) -> TradeFields {
+        TradeFields {
+            instrument: t.instrument.0,
+            ts_exchange_ms: t.ts_exchange_ms,
+            taker_side: t.taker_side,
+            amount_raw: t.amount.raw(),
+            mark_price: t.mark_price,
+            index_price: t.index_price,
+            price: t.price,
+            iv: t.iv,
+        }
+    }
+
     /// The fields of an archived trade.
     #[inline]
     pub(crate) fn of_archived(t: &ArchivedTrade) -> TradeFields {
@@ -600,19 +615,7 @@ impl State {
     pub fn apply(&mut self, seq: u64, event: &Event) {
         match event {
             Event::Instrument(i) => self.apply_instrument(seq, i.id.0, instrument_def(i, seq)),
-            Event::Trade(t) => self.apply_trade(
-                seq,
-                t.instrument.0,
-                t.ts_exchange_ms,
-                t.taker_side,
-                t.amount.raw(),
-                TradePrices {
-                    mark_price: t.mark_price,
-                    index_price_usd: t.index_price,
-                    price: t.price,
-                },
-                t.iv,
-            ),
+            Event::Trade(t) => self.apply_trade_fields(seq, &TradeFields::of(t)),
             Event::IndexPrice(p) => {
                 self.apply_index_price(seq, &p.index_name, p.price, p.ts_exchange_ms)
             }

@@ -12,7 +12,7 @@ use dealerflow_engine::report::evaluate;
 use dealerflow_engine::scenario::ScenarioParams;
 use dealerflow_engine::sweep::{run_series, CheckpointPolicy, SeriesConfig};
 use dealerflow_engine::InventoryModel;
-use dealerflow_log::{LogOptions, LogReader, LogWriter};
+use dealerflow_log::LogReader;
 use dealerflow_schemas::OptionKind::{Call, Put};
 use dealerflow_schemas::{Event, TakerSide};
 
@@ -67,19 +67,7 @@ fn events() -> Vec<Event> {
 }
 
 fn write_log(dir: &std::path::Path, events: &[Event]) -> LogReader {
-    let (mut w, _) = LogWriter::open(
-        dir,
-        LogOptions {
-            block_frames: 8,
-            ..LogOptions::default()
-        },
-    )
-    .unwrap();
-    for e in events {
-        w.append(0, e).unwrap();
-    }
-    w.close().unwrap();
-    LogReader::open_with(dir, 8).unwrap()
+    common::write_log(dir, events, 8)
 }
 
 fn config() -> SeriesConfig {
@@ -222,19 +210,7 @@ fn checkpoints_stay_valid_while_the_log_grows() {
     let t = reader.time_range_ms().unwrap().1;
     gex_json(&reader, t, Some(&policy));
     drop(reader);
-    let (mut w, _) = LogWriter::open(
-        dir.path(),
-        LogOptions {
-            block_frames: 8,
-            ..LogOptions::default()
-        },
-    )
-    .unwrap();
-    for e in tail {
-        w.append(0, e).unwrap();
-    }
-    w.close().unwrap();
-    let reader = LogReader::open_with(dir.path(), 8).unwrap();
+    let reader = write_log(dir.path(), tail);
     let mut warnings = Vec::new();
     let cp = store
         .latest_at_or_before(&reader, InventoryModel::Flow, t, &mut warnings)

@@ -502,18 +502,7 @@ fn a_damaged_or_foreign_position_table_is_refused_and_rewritten() {
         })
         .collect();
     let write = |dir: &std::path::Path, flip: bool| {
-        let (mut w, _) = LogWriter::open(
-            dir,
-            LogOptions {
-                block_frames: 16,
-                ..LogOptions::default()
-            },
-        )
-        .unwrap();
-        for e in to_events(&insts, &steps, flip) {
-            w.append(0, &e).unwrap();
-        }
-        w.close().unwrap();
+        common::write_log(dir, &to_events(&insts, &steps, flip), 16);
     };
     let (a, b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
     write(a.path(), false);

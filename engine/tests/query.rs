@@ -12,7 +12,7 @@ use dealerflow_engine::hpp::HppParams;
 use dealerflow_engine::query::{At, Checkpoints, LogQuery, QueryConfig};
 use dealerflow_engine::report::evaluate;
 use dealerflow_engine::{EngineError, InventoryModel};
-use dealerflow_log::{LogOptions, LogReader, LogWriter};
+use dealerflow_log::LogReader;
 use dealerflow_schemas::time::format_ms;
 use dealerflow_schemas::OptionKind::{Call, Put};
 use dealerflow_schemas::{Event, IndexPrice, InstrumentId, TakerSide};
@@ -94,19 +94,7 @@ fn events(eth_from_step: Option<i64>) -> Vec<Event> {
 }
 
 fn write_log(dir: &std::path::Path, events: &[Event]) -> LogReader {
-    let (mut w, _) = LogWriter::open(
-        dir,
-        LogOptions {
-            block_frames: 8,
-            ..LogOptions::default()
-        },
-    )
-    .unwrap();
-    for e in events {
-        w.append(0, e).unwrap();
-    }
-    w.close().unwrap();
-    LogReader::open_with(dir, 8).unwrap()
+    common::write_log(dir, events, 8)
 }
 
 fn query(dir: &std::path::Path) -> LogQuery {

@@ -821,9 +821,9 @@ impl LogReader {
 
     /// Maps the pages of the used part of segment `segment` now, in one system call (`MADV_POPULATE_READ`),
     /// instead of one page fault per few pages as a read touches them: for a read about to touch most of the
-    /// segment (on the comparison harness's 105 MB log, a fold that reads one record in five from a fresh
-    /// reader took 17–22 ms with page faults and 13.3–13.5 ms after this call). Best effort: an unmapped
-    /// segment, or a kernel without the call, changes nothing.
+    /// segment (a walk from its start; on the comparison harness's 105 MB log, a fold reading one record in five
+    /// in place from a fresh reader measured 17–22 ms with page faults and 13.3–13.5 ms after this call). Best
+    /// effort: an unmapped segment, or a kernel without the call, changes nothing.
     pub fn populate_segment(&self, segment: usize) {
         let Some(seg) = self.segments.get(segment) else {
             return;
@@ -836,17 +836,6 @@ impl LogReader {
             .unwrap_or(bytes.len())
             .min(bytes.len());
         let _ = map.advise_range(memmap2::Advice::PopulateRead, 0, len);
-    }
-
-    /// Asks the CPU to fetch the first `len` bytes at `offset` of segment `segment` (a hint ahead of
-    /// [`LogReader::record_at`]; nothing happens for a segment not mapped yet or bytes past its end).
-    #[inline]
-    pub fn prefetch_at(&self, segment: usize, offset: u64, len: usize) {
-        let Some(bytes) = self.segments.get(segment).and_then(|s| s.map.get()) else {
-            return;
-        };
-        let start = usize::try_from(offset).unwrap_or(usize::MAX);
-        prefetch_lines(bytes, start, start.saturating_add(len));
     }
 
     /// Iterates every record from seq 0.

@@ -3,6 +3,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 #![allow(dead_code)]
 
+use dealerflow_log::{LogOptions, LogReader, LogWriter};
 use dealerflow_schemas::{
     Amount, Event, IndexPrice, Instrument, InstrumentId, MarkIv, MarkIvSnapshot, OpenInterest,
     OpenInterestEntry, OptionKind, TakerSide, Trade,
@@ -155,4 +156,23 @@ pub fn ref_delta(call: bool, s: f64, k: f64, tau: f64, sigma: f64) -> f64 {
 
 pub fn rel_close(a: f64, b: f64, rel: f64) -> bool {
     (a - b).abs() <= rel * a.abs().max(b.abs()) || (a - b).abs() < 1e-300
+}
+
+/// Appends `events` to the log in `dir` (created when empty) in blocks of `block_frames` frames, closes it, and
+/// opens a reader on it.
+pub fn write_log<'a>(
+    dir: &std::path::Path,
+    events: impl IntoIterator<Item = &'a Event>,
+    block_frames: u32,
+) -> LogReader {
+    let opts = LogOptions {
+        block_frames,
+        ..LogOptions::default()
+    };
+    let (mut w, _) = LogWriter::open(dir, opts).unwrap();
+    for e in events {
+        w.append(0, e).unwrap();
+    }
+    w.close().unwrap();
+    LogReader::open_with(dir, block_frames).unwrap()
 }
