@@ -4,16 +4,17 @@
 //! Zero-gamma level: total GEX as a function of a hypothetical spot S', every instrument repriced with its σ
 //! and τ held:  GEX(S') = Σ q·m·gamma(S')·S'²·0.01 = Σ q·m·0.01·S'·n(d1(S'))/(σ√τ). The search samples S' on a
 //! grid of [`ZERO_GAMMA_GRID_STEPS`] equal steps over [0.5 S, 1.5 S], then refines every sign change by
-//! bisection (a bracketing root finder: it cannot leave the bracket, and 60 halvings reach the limit of `f64`),
-//! and returns the root nearest S (the lower one on a tie); `None` when GEX does not cross zero on the grid.
+//! bisection (a bracketing root finder: it cannot leave the bracket) until the bracket is at most 5e−13 wide
+//! relative to its lower end (its midpoint is then within 2.5e−13 of where halving to the last bit of `f64` would
+//! end), and returns the root nearest S (the lower one on a tie); `None` when GEX does not cross zero on the grid.
 //! (Brackets farther from S than a root already found are not refined: their roots cannot be nearer.)
 //!
 //! Speed without changing a bit. The search only asks of GEX(S') its sign (negative, zero or positive). Each
 //! point is first summed with a fast exponential ([`fast_exp_nonpos`], relative error below
 //! [`FAST_EXP_REL_ERR`]) together with a bound on how far that sum can lie from the exact one (the libm
 //! exponential, summed in order, as [`GammaProfile::net_gex_at`] does). Where the fast sum is farther from zero
-//! than the bound, its sign is the exact sum's; elsewhere (near a root: the last bisection steps) the exact sum
-//! is computed. So the level is bit for bit what the exact search gives, at a fraction of the exponentials. Grid
+//! than the bound, its sign is the exact sum's; elsewhere (near a root: the last bisection steps before the
+//! stopping width) the exact sum is computed. So the level is bit for bit what the exact search gives, at a fraction of the exponentials. Grid
 //! points are first summed with a cheaper exponential ([`cheap_exp_nonpos`], within [`CHEAP_EXP_REL_ERR`]) under
 //! the same rule with its wider bound; the interval bounds use it too.
 //! Runs of grid points are settled at once where bounds of GEX over an interval decide the sign of every point in
@@ -34,6 +35,10 @@ use crate::exposures::{expected_move_1d_usd, Exposures, InstrumentExposure, Stri
 pub const ZERO_GAMMA_GRID_STEPS: usize = 200;
 /// Bisection halvings of a grid bracket (0.005·S / 2^60 is far below one ulp of S).
 const BISECTION_STEPS: usize = 60;
+/// Bisection stops once its bracket [a, b] is at most this wide relative to a, and returns the bracket's midpoint:
+/// within 2.5e−13 relative of where halving to the last bit would end (that point lies in the bracket), at no
+/// exact sum. The last halvings, where the fast sums cannot decide a sign, are the ones it skips.
+const BISECTION_REL_WIDTH: f64 = 5e-13;
 /// Relative error budget of the interval bounds ([`GammaProfile::sign_over`]): their exponentials
 /// ([`cheap_exp_nonpos`]) need 1e−9 and the products and sums below 1e−13, and the widened distances cover the
 /// rounding of the arguments.
@@ -641,7 +646,7 @@ impl GammaProfile {
         let mut bounds: Option<DerivativeBounds> = None;
         for _ in 0..BISECTION_STEPS {
             let m = 0.5 * (a + b);
-            if m <= a || m >= b {
+            if m <= a || m >= b || b - a <= BISECTION_REL_WIDTH * a {
                 break;
             }
             let ln_m = m.ln();
@@ -1219,8 +1224,19 @@ mod tests {
     use super::*;
     use proptest::prelude::*;
 
-    /// The search as first written: every point summed exactly.
+    /// The search as defined, every point summed exactly: bisection stops at [`BISECTION_REL_WIDTH`].
     fn reference_zero_gamma_level(p: &GammaProfile, spot_usd: f64) -> Option<f64> {
+        exact_zero_gamma_level(p, spot_usd, BISECTION_REL_WIDTH)
+    }
+
+    /// The search as first written, bisection halving to the last bit.
+    fn last_bit_zero_gamma_level(p: &GammaProfile, spot_usd: f64) -> Option<f64> {
+        exact_zero_gamma_level(p, spot_usd, 0.0)
+    }
+
+    /// The level when bisection halves down to `rel_width` times the bracket's lower end, every point summed
+    /// exactly.
+    fn exact_zero_gamma_level(p: &GammaProfile, spot_usd: f64, rel_width: f64) -> Option<f64> {
         if p.terms.is_empty() || !(spot_usd.is_finite() && spot_usd > 0.0) {
             return None;
         }
@@ -1233,7 +1249,7 @@ mod tests {
         let bisect = |mut a: f64, mut b: f64, mut fa: f64| {
             for _ in 0..BISECTION_STEPS {
                 let m = 0.5 * (a + b);
-                if m <= a || m >= b {
+                if m <= a || m >= b || b - a <= rel_width * a {
                     break;
                 }
                 let fm = p.net_gex_at(m);
@@ -1278,6 +1294,26 @@ mod tests {
             consider(xs[ZERO_GAMMA_GRID_STEPS]);
         }
         best
+    }
+
+    /// A level is within 2.5e−13 relative (half the bisection's stopping width) of the one halving to the last
+    /// bit gives.
+    fn within_the_stop_of_the_last_bit(
+        p: &GammaProfile,
+        spot: f64,
+        got: Option<f64>,
+    ) -> Result<(), TestCaseError> {
+        let full = last_bit_zero_gamma_level(p, spot);
+        match (got, full) {
+            (Some(g), Some(f)) => prop_assert!(
+                // (The midpoint's own rounding, a few ulps, on top.)
+                (g - f).abs() <= (0.5 * BISECTION_REL_WIDTH + 4.0 * f64::EPSILON) * f,
+                "{g:e} vs {f:e} halving to the last bit: {:e} relative",
+                (g - f).abs() / f
+            ),
+            _ => prop_assert_eq!(got, full),
+        }
+        Ok(())
     }
 
     fn profile(terms: Vec<GammaTerm>) -> GammaProfile {
@@ -1402,7 +1438,7 @@ mod tests {
         #![proptest_config(ProptestConfig { cases: 400, ..ProptestConfig::default() })]
 
         /// The level is bit for bit the exact search's, for chains with many roots, tiny and huge positions,
-        /// short and long expiries, and terms that cancel.
+        /// short and long expiries, and terms that cancel; and within 2.5e−13 relative of halving to the last bit.
         #[test]
         fn level_is_bit_identical_to_the_exact_search(
             spot in 0.5f64..200_000.0,
@@ -1425,6 +1461,7 @@ mod tests {
             prop_assert_eq!(got.map(f64::to_bits), want.map(f64::to_bits), "{:?} vs {:?}", got, want);
             let got = portable(&p).zero_gamma_level(spot);
             prop_assert_eq!(got.map(f64::to_bits), want.map(f64::to_bits), "portable: {:?} vs {:?}", got, want);
+            within_the_stop_of_the_last_bit(&p, spot, got)?;
         }
 
         /// The exact sum four exponentials at a time is the one-at-a-time loop's, bit for bit, at spots across
@@ -1452,7 +1489,8 @@ mod tests {
         }
 
         /// Chains held mostly one way, where GEX often keeps its sign over much of the grid (or all of it) and
-        /// the walk certifies runs of grid points at once: still bit for bit the exact search.
+        /// the walk certifies runs of grid points at once: still bit for bit the exact search, and within 2.5e−13
+        /// relative of halving to the last bit.
         #[test]
         fn level_of_one_sided_chains_is_bit_identical(
             spot in 0.5f64..200_000.0,
@@ -1477,6 +1515,7 @@ mod tests {
             prop_assert_eq!(got.map(f64::to_bits), want.map(f64::to_bits), "{:?} vs {:?}", got, want);
             let got = portable(&p).zero_gamma_level(spot);
             prop_assert_eq!(got.map(f64::to_bits), want.map(f64::to_bits), "portable: {:?} vs {:?}", got, want);
+            within_the_stop_of_the_last_bit(&p, spot, got)?;
         }
 
         /// Wherever the interval bound certifies a sign, the exact sum has that sign at every grid point of the
