@@ -34,7 +34,7 @@ use smol_str::SmolStr;
 use crate::event_key::EventKey;
 use crate::inventory::{classic_position, InventoryModel};
 use crate::traded_notional::{
-    hour_of, scale_by_contract_size, trade_notional_units, HourlyNotional, ADV_HOURS,
+    hour_of, scale_by_contract_size, trade_notional_units, HourlyNotional, ADV_HOURS, MS_PER_HOUR,
 };
 
 /// Largest instrument id accepted (ids are dense and interned by the log writer; a larger one is bad input).
@@ -159,6 +159,9 @@ pub(crate) struct TradeFields {
     pub(crate) index_price: f64,
     pub(crate) price: f64,
     pub(crate) iv: Option<f64>,
+    /// The trade's notional, micro-USD per unit of contract size ([`trade_notional_units`] of the amount and the
+    /// index price; `None` when they give none).
+    pub(crate) notional_units: Option<i64>,
 }
 
 impl TradeFields {
@@ -174,6 +177,7 @@ impl TradeFields {
             index_price: t.index_price,
             price: t.price,
             iv: t.iv,
+            notional_units: notional_units(t.amount.raw(), t.index_price),
         }
     }
 
@@ -189,8 +193,15 @@ impl TradeFields {
             index_price: t.index_price.to_native(),
             price: t.price.to_native(),
             iv: t.iv.as_ref().map(|v| v.to_native()),
+            notional_units: notional_units(t.amount.0.to_native(), t.index_price.to_native()),
         }
     }
+}
+
+/// [`trade_notional_units`] of a trade's amount (contracts × 1e8) and index price.
+#[inline]
+pub(crate) fn notional_units(amount_raw: i64, index_price: f64) -> Option<i64> {
+    trade_notional_units(Amount::from_raw(amount_raw).to_f64(), index_price)
 }
 
 /// The prices a trade carries (quote currency per contract, index in USD; NaN where the source had none).
@@ -755,6 +766,7 @@ impl State {
                 price: t.price,
             },
             t.iv,
+            t.notional_units,
         );
     }
 
@@ -834,35 +846,40 @@ impl State {
         if ts_ms <= self.max_ts_ms {
             return;
         }
-        let old_hour = if self.max_ts_ms == i64::MIN {
-            i64::MIN
-        } else {
-            hour_of(self.max_ts_ms)
-        };
+        let old = self.max_ts_ms;
         self.max_ts_ms = ts_ms;
         let new_hour = hour_of(ts_ms);
-        if new_hour != old_hour {
-            let min_hour = new_hour - ADV_HOURS;
-            for c in &mut self.currencies {
-                c.notional.forget_before(min_hour);
-            }
-            if self.slots_with_pending > 0 {
-                for s in &mut self.slots {
-                    s.pending_notional.retain(|p| p.hour >= min_hour);
-                }
-                self.slots_with_pending = self
-                    .slots
-                    .iter()
-                    .filter(|s| !s.pending_notional.is_empty())
-                    .count() as u64;
-            }
+        // `old` is in another hour than `ts_ms` exactly when it lies before the new hour's start (a start below
+        // i64::MIN saturates: `old` is then in the same hour).
+        if old == i64::MIN || old < new_hour.saturating_mul(MS_PER_HOUR) {
+            self.enter_hour(new_hour);
         }
         if ts_ms >= self.next_expiry_drop_ms {
             self.retire_expired();
         }
     }
 
+    /// The clock entered hour `new_hour`: the notional of hours that no ADV window can hold any more goes.
+    #[cold]
+    fn enter_hour(&mut self, new_hour: i64) {
+        let min_hour = new_hour - ADV_HOURS;
+        for c in &mut self.currencies {
+            c.notional.forget_before(min_hour);
+        }
+        if self.slots_with_pending > 0 {
+            for s in &mut self.slots {
+                s.pending_notional.retain(|p| p.hour >= min_hour);
+            }
+            self.slots_with_pending = self
+                .slots
+                .iter()
+                .filter(|s| !s.pending_notional.is_empty())
+                .count() as u64;
+        }
+    }
+
     /// Retires every defined instrument one day past its expiry (module docs).
+    #[cold]
     fn retire_expired(&mut self) {
         let now = self.max_ts_ms;
         let mut next = i64::MAX;
@@ -1012,6 +1029,7 @@ impl State {
         amount_raw: i64,
         prices: TradePrices,
         iv: Option<f64>,
+        units: Option<i64>,
     ) {
         let TradePrices {
             mark_price,
@@ -1031,9 +1049,13 @@ impl State {
         self.counts.trades += 1;
         self.advance_time(ts_ms);
         let key = EventKey::new(ts_ms, seq);
-        let max_hour = self.max_hour();
         let hour = hour_of(ts_ms);
-        let units = trade_notional_units(Amount::from_raw(amount_raw).to_f64(), index_price_usd);
+        // The clock is nearly always this trade's own time.
+        let max_hour = if self.max_ts_ms == ts_ms {
+            hour
+        } else {
+            self.max_hour()
+        };
         let model = self.model;
         let anchor = self.hybrid_anchor;
         let Some(pos) = self.slot_pos(id) else {

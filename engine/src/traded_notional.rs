@@ -35,6 +35,11 @@ pub fn trade_notional_units(amount_contracts: f64, index_price_usd: f64) -> Opti
 /// [`trade_notional_units`] scaled by the contract size, micro-USD.
 #[inline]
 pub fn scale_by_contract_size(units: i64, contract_size: f64) -> i64 {
+    // A contract size of 1 (Deribit's options) leaves positive units below 2⁵³ as they are: the same value the
+    // general path rounds to, without its float round trip.
+    if contract_size == 1.0 && 0 < units && units < (1 << 53) {
+        return units;
+    }
     let v = round_half_away(units as f64 * contract_size);
     if v.is_finite() && v > 0.0 && v < 9.0e18 {
         v as i64
@@ -167,6 +172,21 @@ mod tests {
     }
 
     proptest::proptest! {
+        /// The contract size of 1 gives what the rounding path gives, around 2⁵³ and the sign too.
+        #[test]
+        fn a_contract_size_of_one_scales_as_the_rounding_path(
+            units in proptest::num::i64::ANY,
+            near in -4i64..4,
+        ) {
+            let rounded = |u: i64| {
+                let v = (u as f64 * 1.0).round();
+                if v.is_finite() && v > 0.0 && v < 9.0e18 { v as i64 } else { 0 }
+            };
+            for u in [units, units >> 11, (1 << 53) + near, near, i64::MAX - near.abs()] {
+                proptest::prop_assert_eq!(scale_by_contract_size(u, 1.0), rounded(u), "{}", u);
+            }
+        }
+
         #[test]
         fn round_half_away_is_round_bit_for_bit(bits in proptest::num::u64::ANY, small in -1e7f64..1e7) {
             for x in [f64::from_bits(bits), small, small.trunc() + 0.5, small.trunc() - 0.5] {

@@ -549,18 +549,28 @@ fn a_damaged_or_foreign_position_table_is_refused_and_rewritten() {
     assert_eq!(positions_of(got.state(), 3), want);
     assert!(got.stats.table_written.is_some());
 
-    // Entries that check out as a file but not as entries: an unknown kind, a record's frame moved, a seq out
-    // of order. Each is refused and the table written again.
+    // Entries that check out as a file but not as entries: an unknown kind, a trade's notional out of range, a
+    // record's frame moved, a seq out of order. Each is refused and the table written again.
     let good = POSITION_TABLE_FORMAT.read(&table).unwrap().to_vec();
-    // The entries (72 bytes each) come first, then a 32-byte trailer.
-    const ENTRY: usize = 72;
+    // The entries (80 bytes each) come first, then a 32-byte trailer.
+    const ENTRY: usize = 80;
     let entries = (good.len() - 32) / ENTRY;
     let record_entry = (0..entries)
         .find(|&i| good[i * ENTRY + 16] == 0)
         .expect("the instrument definitions are listed as records in the log");
+    let trade_entry = (0..entries)
+        .find(|&i| good[i * ENTRY + 16] == 1 && good[i * ENTRY + 19] == 1)
+        .expect("trades with an index price are listed with their notional");
     type Craft = Box<dyn Fn(&mut Vec<u8>)>;
-    let crafts: [(&str, Craft); 3] = [
+    let crafts: [(&str, Craft); 4] = [
         ("malformed", Box::new(|p| p[16] = 9)),
+        (
+            "malformed",
+            Box::new(move |p| {
+                p[trade_entry * ENTRY + 72..trade_entry * ENTRY + 80]
+                    .copy_from_slice(&(-5i64).to_le_bytes())
+            }),
+        ),
         (
             "does not check out",
             Box::new(move |p| p[record_entry * ENTRY + 24] ^= 0x10),
@@ -585,17 +595,19 @@ fn a_damaged_or_foreign_position_table_is_refused_and_rewritten() {
         assert_eq!(positions_of(used.state(), 3), want, "{why}");
     }
 
-    // A table of the first format (record locations only), as an earlier version wrote it: refused by its
-    // version, rewritten.
-    let first_format = dealerflow_log::ChecksummedFormat {
-        version: 1,
-        ..POSITION_TABLE_FORMAT
-    };
-    first_format.write(&table, &good[..32]).unwrap();
-    let got = fold_positions(&reader, InventoryModel::Flow, writes).unwrap();
-    assert!(got.stats.table_rejected.is_some(), "{:?}", got.stats);
-    assert_eq!(positions_of(got.state(), 3), want);
-    assert_eq!(POSITION_TABLE_FORMAT.read_version(&table).unwrap(), 2);
+    // Tables of the earlier formats (record locations only; trades without their notional), as earlier versions
+    // wrote them: refused by their version, rewritten.
+    for version in [1, 2] {
+        let earlier = dealerflow_log::ChecksummedFormat {
+            version,
+            ..POSITION_TABLE_FORMAT
+        };
+        earlier.write(&table, &good[..32]).unwrap();
+        let got = fold_positions(&reader, InventoryModel::Flow, writes).unwrap();
+        assert!(got.stats.table_rejected.is_some(), "{:?}", got.stats);
+        assert_eq!(positions_of(got.state(), 3), want);
+        assert_eq!(POSITION_TABLE_FORMAT.read_version(&table).unwrap(), 3);
+    }
 
     // Not writing: nothing on disk changes, and the fold is still right.
     std::fs::remove_file(&table).unwrap();
