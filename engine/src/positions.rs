@@ -20,6 +20,9 @@
 //! So a fold through the table reads a file of ~80 bytes per trade instead of walking a log of ~190 bytes per
 //! record, four of five of which it does not need. It trusts the table as the checkpoints are trusted: through
 //! the file's checksum and the log's fingerprint at the table's end ([`crate::checkpoint::log_fingerprint`]).
+//! The checksum of a large table is computed on a second thread while its entries are applied: entries are
+//! range-checked as they are applied anyway, and a table whose checksum then fails is dropped with everything it
+//! put in the state, as one with a malformed entry is.
 //! Like a fold from a checkpoint, it does not read the listed trades' frames again, so damage done to those frames
 //! after the table was written shows in a full fold, `dealerflow log verify`, and the next table written, not in
 //! this fold. A crafted table can give wrong positions but not crash: every value is range-checked where the
@@ -291,23 +294,20 @@ pub fn fold_positions(
     let mut state = State::new(model);
     let mut used = None;
     let mut start = 0;
-    match load(&path, reader) {
-        Ok(Some(t)) => match apply_table(reader, &mut state, &t) {
-            Ok(()) => {
-                state.advance_time(t.clock_at_end);
-                stats.listed_records = (t.entries().len() / ENTRY) as u64;
-                start = t.end;
-                used = Some(t);
-            }
-            Err(why) => {
-                // Derived data that does not check out: fold every record instead (which meets any damage the
-                // log itself has) and write the table again.
-                stats.table_rejected = Some(format!("{}: {why}", path.display()));
-                state = State::new(model);
-            }
-        },
+    match load_and_apply(&path, reader, &mut state) {
+        Ok(Some(t)) => {
+            state.advance_time(t.clock_at_end);
+            stats.listed_records = (t.entries().len() / ENTRY) as u64;
+            start = t.end;
+            used = Some(t);
+        }
         Ok(None) => {}
-        Err(why) => stats.table_rejected = why,
+        Err(why) => {
+            // Derived data that does not check out: fold every record instead (which meets any damage the log
+            // itself has) and write the table again.
+            stats.table_rejected = Some(why);
+            state = State::new(model);
+        }
     }
 
     // The rest, record by record, listing what a new table would hold. A walk from the start (no table) reads
@@ -429,16 +429,22 @@ impl std::fmt::Display for TableFailure {
     }
 }
 
-/// Applies the table's entries, each after moving the clock to where the full fold had it: a listed trade from
-/// its fields, any other record read in place from the log. On failure `state` holds part of the table.
-fn apply_table(reader: &LogReader, state: &mut State, table: &Table) -> Result<(), TableFailure> {
+/// Applies the table's entries (those below `end`), each after moving the clock to where the full fold had it: a
+/// listed trade from its fields, any other record read in place from the log. On failure `state` holds part of
+/// the table.
+fn apply_table(
+    reader: &LogReader,
+    state: &mut State,
+    entries: &[u8],
+    end: u64,
+) -> Result<(), TableFailure> {
     let segments = reader.segments().len();
     let mut next_seq = 0u64;
-    for e in table.entries().chunks_exact(ENTRY) {
+    for e in entries.chunks_exact(ENTRY) {
         let Some((seq, clock_before, listed)) = decode_entry(e) else {
             return Err(TableFailure::Malformed("an entry is malformed"));
         };
-        if seq < next_seq || seq >= table.end {
+        if seq < next_seq || seq >= end {
             return Err(TableFailure::Malformed(
                 "entries out of order or outside the log",
             ));
@@ -463,19 +469,42 @@ fn apply_table(reader: &LogReader, state: &mut State, table: &Table) -> Result<(
     Ok(())
 }
 
-/// The table at `path` when it is current for `reader`; `Ok(None)` when there is none, `Err(why)` when one is
-/// there and unusable. Its entries are checked as they are applied ([`apply_table`]).
-fn load(path: &Path, reader: &LogReader) -> Result<Option<Table>, Option<String>> {
+/// The table at `path`, applied to `state`, when it is current for `reader`; `Ok(None)` when there is none,
+/// `Err(why)` when one is there and unusable (`state` then holds part of it). The file's checksum is computed on
+/// a second thread while the entries are applied ([`ChecksummedFormat::read_verifying_alongside`]): every entry
+/// is checked as it is applied ([`apply_table`]), so bytes that turn out damaged cannot do more than the
+/// rejected table's part in `state`.
+fn load_and_apply(
+    path: &Path,
+    reader: &LogReader,
+    state: &mut State,
+) -> Result<Option<Table>, String> {
     if !path.exists() {
         return Ok(None);
     }
-    let payload = POSITION_TABLE_FORMAT
-        .read(path)
-        .map_err(|e| Some(e.to_string()))?;
-    let bad = |why: &str| Some(format!("{}: {why}", path.display()));
+    let bad = |why: &dyn std::fmt::Display| format!("{}: {why}", path.display());
+    let (payload, applied) = POSITION_TABLE_FORMAT
+        .read_verifying_alongside(path, |payload| {
+            let (end, clock_at_end) = trailer(payload, reader).map_err(|why| bad(&why))?;
+            apply_table(reader, state, &payload[..payload.len() - TRAILER], end)
+                .map_err(|why| bad(&why))?;
+            Ok::<_, String>((end, clock_at_end))
+        })
+        .map_err(|e| e.to_string())?;
+    let (end, clock_at_end) = applied?;
+    Ok(Some(Table {
+        end,
+        clock_at_end,
+        payload,
+    }))
+}
+
+/// The end and the clock at the end from the trailer of a table's `payload`, after checking its length and
+/// that the table was made from `reader`'s log.
+fn trailer(payload: &[u8], reader: &LogReader) -> Result<(u64, i64), String> {
     let u64_at = |o: usize| u64::from_le_bytes(payload[o..o + 8].try_into().unwrap_or([0; 8]));
     let Some(t) = payload.len().checked_sub(TRAILER) else {
-        return Err(bad("shorter than its trailer"));
+        return Err("shorter than its trailer".into());
     };
     let fingerprint = u32::from_le_bytes(payload[t..t + 4].try_into().unwrap_or([0; 4]));
     let end = u64_at(t + 8);
@@ -485,19 +514,15 @@ fn load(path: &Path, reader: &LogReader) -> Result<Option<Table>, Option<String>
         .and_then(|b| b.checked_add(TRAILER as u64))
         != Some(payload.len() as u64)
     {
-        return Err(bad("entry count does not match its length"));
+        return Err("entry count does not match its length".into());
     }
     if end > reader.next_seq() {
-        return Err(bad("covers more records than the log holds"));
+        return Err("covers more records than the log holds".into());
     }
-    if log_fingerprint(reader, end).map_err(|e| Some(e.to_string()))? != fingerprint {
-        return Err(bad("made from another log (fingerprint differs)"));
+    if log_fingerprint(reader, end).map_err(|e| e.to_string())? != fingerprint {
+        return Err("made from another log (fingerprint differs)".into());
     }
-    Ok(Some(Table {
-        end,
-        clock_at_end,
-        payload,
-    }))
+    Ok((end, clock_at_end))
 }
 
 /// Starts a new table at `path` (not fsynced: a table lost or torn by a crash is refused and written again) with

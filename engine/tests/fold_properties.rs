@@ -539,7 +539,8 @@ fn a_damaged_or_foreign_position_table_is_refused_and_rewritten() {
     assert!(used.stats.listed_records > 0, "{:?}", used.stats);
     assert_eq!(positions_of(used.state(), 3), want);
 
-    // A flipped byte: the file's checksum fails.
+    // A flipped byte: the file's checksum fails. (Tables of a megabyte or more are applied while their
+    // checksum is computed: `a_large_damaged_table_applied_while_checked_is_refused`.)
     let mut bytes = std::fs::read(&table).unwrap();
     let mid = bytes.len() / 2;
     bytes[mid] ^= 0x10;
@@ -618,4 +619,52 @@ fn a_damaged_or_foreign_position_table_is_refused_and_rewritten() {
     let got = fold_positions(&reader, InventoryModel::Flow, ro).unwrap();
     assert!(got.stats.table_written.is_none() && !table.exists());
     assert_eq!(positions_of(got.state(), 3), want);
+}
+
+/// A table large enough to be applied while its checksum is computed on a second thread, with a trade's amount
+/// changed in it: the fold has applied the damaged entry by the time the checksum fails, and still answers with
+/// the full fold's positions and writes the table again.
+#[test]
+fn a_large_damaged_table_applied_while_checked_is_refused() {
+    let insts = [(true, 60u32, 1i64), (false, 58, 2), (true, 62, 0)];
+    let steps: Vec<Step> = (0..15_000)
+        .map(|k| Step::Trade {
+            inst: (k % 3) as u32,
+            minute: k / 8,
+            buy: k % 5 < 2,
+            tenths: 1 + (k % 17) as u32,
+            iv: Some(0.5),
+            mark: 0.05,
+        })
+        .collect();
+    let dir = tempfile::tempdir().unwrap();
+    common::write_log(dir.path(), &to_events(&insts, &steps, false), 64);
+    let reader = LogReader::open_with(dir.path(), 64).unwrap();
+    let want = positions_of(&full_fold(&reader, InventoryModel::Flow), 3);
+    let writes = TableWrites {
+        write: true,
+        extend_at_least_records: 1,
+    };
+    let first = fold_positions(&reader, InventoryModel::Flow, writes).unwrap();
+    assert!(first.stats.table_written.is_some(), "{:?}", first.stats);
+    let table = table_path(dir.path());
+    let mut bytes = std::fs::read(&table).unwrap();
+    assert!(
+        bytes.len() > dealerflow_log::checksummed_file::VERIFY_ALONGSIDE_AT_LEAST + 32,
+        "{} bytes",
+        bytes.len()
+    );
+    // The amount of a trade halfway through (32-byte file header, 80-byte entries, amount at 24).
+    let amount_at = 32 + (bytes.len() / 2 / 80) * 80 + 24;
+    bytes[amount_at + 1] ^= 0x40;
+    std::fs::write(&table, &bytes).unwrap();
+    let got = fold_positions(&reader, InventoryModel::Flow, writes).unwrap();
+    let rejected = got.stats.table_rejected.clone().unwrap_or_default();
+    assert!(rejected.contains("checksum"), "{:?}", got.stats);
+    assert_eq!(got.stats.listed_records, 0);
+    assert_eq!(positions_of(got.state(), 3), want);
+    assert!(got.stats.table_written.is_some());
+    let used = fold_positions(&reader, InventoryModel::Flow, writes).unwrap();
+    assert!(used.stats.listed_records > 10_000 && used.stats.table_rejected.is_none());
+    assert_eq!(positions_of(used.state(), 3), want);
 }

@@ -100,6 +100,10 @@ impl Deref for Payload {
 /// Files at least this long are mapped rather than read by [`ChecksummedFormat::read`].
 pub const MAP_AT_LEAST: usize = 64 * 1024;
 
+/// Payloads at least this long have their checksum computed on a second thread by
+/// [`ChecksummedFormat::read_verifying_alongside`] (below, starting a thread costs more than it saves).
+pub const VERIFY_ALONGSIDE_AT_LEAST: usize = 1 << 20;
+
 /// The little-endian `u32` at `at` of `b`.
 pub(crate) fn le_u32(b: &[u8], at: usize) -> u32 {
     let mut x = [0u8; 4];
@@ -143,6 +147,13 @@ impl ChecksummedFormat {
     /// Checks the bytes of a file (module docs) and returns its payload. `path` is the file the bytes came from;
     /// errors name it.
     pub fn decode<'a>(&self, path: &Path, bytes: &'a [u8]) -> Result<&'a [u8], LogError> {
+        let payload = self.decode_header(path, bytes)?;
+        self.check_payload(path, bytes, payload)?;
+        Ok(payload)
+    }
+
+    /// The checks of [`Self::decode`] but the payload's checksum: returns the payload, not yet verified.
+    fn decode_header<'a>(&self, path: &Path, bytes: &'a [u8]) -> Result<&'a [u8], LogError> {
         let len = bytes.len() as u64;
         if bytes.len() >= 8 && bytes[0..8] != self.magic {
             return Err(LogError::FileMagic {
@@ -182,7 +193,11 @@ impl ChecksummedFormat {
                 expected,
             });
         }
-        let payload = &bytes[CHECKSUMMED_HEADER_LEN..];
+        Ok(&bytes[CHECKSUMMED_HEADER_LEN..])
+    }
+
+    /// The payload's checksum against the one in the header (`bytes` passed [`Self::decode_header`]).
+    fn check_payload(&self, path: &Path, bytes: &[u8], payload: &[u8]) -> Result<(), LogError> {
         if crc32c::crc32c(payload) != le_u32(bytes, 24) {
             return Err(LogError::FileChecksum {
                 path: path.to_path_buf(),
@@ -190,7 +205,7 @@ impl ChecksummedFormat {
                 part: "payload",
             });
         }
-        Ok(payload)
+        Ok(())
     }
 
     /// Reads and checks the file at `path` and returns its payload. A missing file is [`LogError::Io`] with
@@ -200,6 +215,67 @@ impl ChecksummedFormat {
     /// copied. These files are only ever replaced by a rename, never rewritten in place, so a mapped file keeps
     /// its bytes for as long as the payload lives, as the mapped log segments do.
     pub fn read(&self, path: &Path) -> Result<Payload, LogError> {
+        let file = self.file_bytes(path)?;
+        self.decode(path, file.bytes())?;
+        Ok(Payload { file })
+    }
+
+    /// Reads the file at `path` as [`Self::read`] does and calls `use_payload` on its payload while its checksum
+    /// is computed on a second thread (payloads of [`VERIFY_ALONGSIDE_AT_LEAST`] bytes or more; smaller ones are
+    /// checked first). The payload and the result are returned only when the checksum matches; otherwise the
+    /// error is the one [`Self::read`] gives, whatever `use_payload` returned.
+    ///
+    /// So `use_payload` sees bytes that may turn out damaged: it must handle any bytes safely (no panic, nothing
+    /// written that outlives it) and its result counts only once this returns. The header (magic, version, length,
+    /// header checksum) is checked before it runs.
+    pub fn read_verifying_alongside<T>(
+        &self,
+        path: &Path,
+        use_payload: impl FnOnce(&[u8]) -> T,
+    ) -> Result<(Payload, T), LogError> {
+        let file = self.file_bytes(path)?;
+        let bytes = file.bytes();
+        let payload = self.decode_header(path, bytes)?;
+        let used = if payload.len() < VERIFY_ALONGSIDE_AT_LEAST {
+            self.check_payload(path, bytes, payload)?;
+            use_payload(payload)
+        } else {
+            self.use_while_checking(path, bytes, payload, use_payload)?
+        };
+        Ok((Payload { file }, used))
+    }
+
+    /// `use_payload(payload)` while a scoped thread checks the payload's checksum.
+    fn use_while_checking<T>(
+        &self,
+        path: &Path,
+        bytes: &[u8],
+        payload: &[u8],
+        use_payload: impl FnOnce(&[u8]) -> T,
+    ) -> Result<T, LogError> {
+        std::thread::scope(|scope| {
+            let helper = std::thread::Builder::new()
+                .name("dealerflow-verify".into())
+                .spawn_scoped(scope, || self.check_payload(path, bytes, payload));
+            match helper {
+                Ok(helper) => {
+                    let used = use_payload(payload);
+                    let checked = helper
+                        .join()
+                        .unwrap_or_else(|_| self.check_payload(path, bytes, payload));
+                    checked.map(|()| used)
+                }
+                // No thread to be had: check first, as `read` does.
+                Err(_) => {
+                    self.check_payload(path, bytes, payload)?;
+                    Ok(use_payload(payload))
+                }
+            }
+        })
+    }
+
+    /// The bytes of the file at `path`: mapped from [`MAP_AT_LEAST`] bytes on, else read.
+    fn file_bytes(&self, path: &Path) -> Result<FileBytes, LogError> {
         let mut f = File::open(path).map_err(|e| LogError::io(path, "open", e))?;
         // A length that does not fit (32-bit targets) reads short and fails the length check.
         let len = f
@@ -219,8 +295,7 @@ impl ChecksummedFormat {
                 .map_err(|e| LogError::io(path, "read", e))?;
             FileBytes::Read(file)
         };
-        self.decode(path, file.bytes())?;
-        Ok(Payload { file })
+        Ok(file)
     }
 
     /// The format version in the header of the file at `path`, after checking only its magic (reads 12 bytes).
@@ -539,6 +614,64 @@ mod tests {
             FORMAT.read(&path).unwrap_err(),
             LogError::FileLength { .. }
         ));
+    }
+
+    #[test]
+    fn a_payload_used_while_it_is_checked_counts_only_when_it_checks_out() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("checked.bin");
+        let sum = |p: &[u8]| p.iter().map(|&b| u64::from(b)).sum::<u64>();
+        // Below the threshold (checked first) and above it (checked on a second thread).
+        for len in [1000, VERIFY_ALONGSIDE_AT_LEAST + 4096] {
+            let big: Vec<u8> = (0..len as u32).map(|i| (i * 13 % 251) as u8).collect();
+            FORMAT.write(&path, &big).unwrap();
+            let (payload, used) = FORMAT.read_verifying_alongside(&path, sum).unwrap();
+            assert_eq!(&payload[..], &big[..]);
+            assert_eq!(used, sum(&big));
+            // A flipped payload byte: the closure ran on the damaged bytes, its result is not returned.
+            let mut bytes = FORMAT.encode(&big);
+            let at = bytes.len() - 7;
+            bytes[at] ^= 0x01;
+            fs::write(&path, &bytes).unwrap();
+            let mut ran = false;
+            let e = FORMAT
+                .read_verifying_alongside(&path, |p| {
+                    ran = true;
+                    sum(p)
+                })
+                .unwrap_err();
+            assert!(
+                matches!(
+                    e,
+                    LogError::FileChecksum {
+                        part: "payload",
+                        ..
+                    }
+                ),
+                "{len}: {e}"
+            );
+            assert_eq!(ran, len >= VERIFY_ALONGSIDE_AT_LEAST, "{len}");
+            // A damaged header or another version: refused before the closure runs.
+            bytes[at] ^= 0x01;
+            bytes[20] ^= 0x01;
+            fs::write(&path, &bytes).unwrap();
+            let e = FORMAT
+                .read_verifying_alongside(&path, |_| -> () { panic!("ran on a bad header") })
+                .unwrap_err();
+            assert!(
+                matches!(e, LogError::FileChecksum { part: "header", .. }),
+                "{e}"
+            );
+            let other = ChecksummedFormat {
+                version: 4,
+                ..FORMAT
+            };
+            other.write(&path, &big).unwrap();
+            let e = FORMAT
+                .read_verifying_alongside(&path, |_| -> () { panic!("ran on another version") })
+                .unwrap_err();
+            assert!(matches!(e, LogError::FileVersion { .. }), "{e}");
+        }
     }
 
     #[test]
