@@ -385,11 +385,16 @@ impl Walk<'_> {
             if rec.seq == self.stable {
                 self.clock_at_stable = Some(clock(self.state));
             }
+            // A trade's fields are taken once, for its entry and for the state.
+            let trade = match rec.event {
+                ArchivedEvent::Trade(t) => Some(TradeFields::of_archived(t)),
+                _ => None,
+            };
             if rec.seq < self.stable && changes_positions(rec.event) {
                 if let Some(out) = self.out.as_deref_mut() {
-                    let listed = match rec.event {
-                        ArchivedEvent::Trade(t) => Listed::Trade(TradeFields::of_archived(t)),
-                        _ => Listed::Record { segment, offset },
+                    let listed = match trade {
+                        Some(t) => Listed::Trade(t),
+                        None => Listed::Record { segment, offset },
                     };
                     if out
                         .write(&encode_entry(rec.seq, clock(self.state), &listed))
@@ -400,7 +405,11 @@ impl Walk<'_> {
                     }
                 }
             }
-            self.state.apply_archived(rec.seq, rec.event);
+            match &trade {
+                // What `apply_archived` does with a trade.
+                Some(t) => self.state.apply_trade_fields(rec.seq, t),
+                None => self.state.apply_archived(rec.seq, rec.event),
+            }
             self.walked += 1;
         }
         Ok(())
