@@ -8,7 +8,8 @@
 //! definitions carry no time; a reader that meets an event whose definition is missing looks it up in the log.
 //!
 //! A file is a checksummed file ([`dealerflow_log::checksummed_file`]: magic `DFCKPT\0\0`, version
-//! [`CHECKPOINT_VERSION`], length and CRC32C checked on load, written atomically and fsynced) whose payload is
+//! [`CHECKPOINT_VERSION`], length and CRC32C checked on load, written atomically but not fsynced: a file a crash tore is refused
+//! with a warning and built again) whose payload is
 //! (little endian):
 //!
 //! | offset | size | field |
@@ -605,13 +606,13 @@ impl CheckpointStore {
         self.load(&self.path_for(model, ts_ms)).is_ok()
     }
 
-    /// Writes a checkpoint (atomically and durably, [`ChecksummedFormat::write`]). Returns its path.
+    /// Writes a checkpoint (atomically, not fsynced: [`ChecksummedFormat::write_derived`]). Returns its path.
     pub fn write(&self, cp: &Checkpoint) -> Result<PathBuf, EngineError> {
         self.write_state(cp.coverage, cp.fingerprint, &cp.state)
     }
 
-    /// Writes a state with its coverage and log fingerprint as the checkpoint of `coverage.ts_ms` (atomically
-    /// and durably, [`ChecksummedFormat::write`]). Returns its path.
+    /// Writes a state with its coverage and log fingerprint as the checkpoint of `coverage.ts_ms` (atomically,
+    /// not fsynced: [`ChecksummedFormat::write_derived`]). Returns its path.
     pub fn write_state(
         &self,
         coverage: Coverage,
@@ -626,7 +627,7 @@ impl CheckpointStore {
             }
         })?;
         CHECKPOINT_FORMAT
-            .write(&path, &payload)
+            .write_derived(&path, &payload)
             .map_err(|source| EngineError::CheckpointFile { source })?;
         Ok(path)
     }

@@ -16,7 +16,8 @@
 //! always safe.
 //!
 //! A file is a checksummed file ([`dealerflow_log::checksummed_file`]: magic `DFHPPS\0\0`, version
-//! [`SAMPLE_CHUNK_VERSION`], length and CRC32C checked on load, written atomically and fsynced) whose payload is
+//! [`SAMPLE_CHUNK_VERSION`], length and CRC32C checked on load, written atomically but not fsynced: a file a crash tore is refused
+//! with a warning and built again) whose payload is
 //! (little endian):
 //!
 //! | offset | size | field |
@@ -504,7 +505,7 @@ impl SampleStore {
         Ok(None)
     }
 
-    /// Writes a chunk (atomically and durably, [`ChecksummedFormat::write`]). Returns its path.
+    /// Writes a chunk (atomically, not fsynced: [`ChecksummedFormat::write_derived`]). Returns its path.
     pub fn write(&self, chunk: &SampleChunk) -> Result<PathBuf, EngineError> {
         let path = self.path_for(&chunk.key, chunk.start_ms, chunk.length_ms);
         let payload = encode(chunk).map_err(|reason| EngineError::BadCheckpoint {
@@ -512,7 +513,7 @@ impl SampleStore {
             reason,
         })?;
         SAMPLE_CHUNK_FORMAT
-            .write(&path, &payload)
+            .write_derived(&path, &payload)
             .map_err(|source| EngineError::CheckpointFile { source })?;
         Ok(path)
     }

@@ -331,12 +331,28 @@ impl ChecksummedFormat {
     /// Writes `payload` as the file at `path` atomically and durably (module docs), creating the directory if
     /// needed. On error the previous file, if any, is unchanged.
     pub fn write(&self, path: &Path, payload: &[u8]) -> Result<(), LogError> {
-        let tmp = self.write_temporary(path, payload)?;
+        self.write_replacing(path, payload, true)
+    }
+
+    /// Writes `payload` as the file at `path` atomically for readers but without the fsyncs (module docs): for
+    /// files whose loss only costs a rebuild, which a crash can leave missing or refused by their checks, never
+    /// passing as another file. On error the previous file, if any, is unchanged.
+    pub fn write_derived(&self, path: &Path, payload: &[u8]) -> Result<(), LogError> {
+        self.write_replacing(path, payload, false)
+    }
+
+    /// [`Self::write`] (`durable`) or [`Self::write_derived`].
+    fn write_replacing(&self, path: &Path, payload: &[u8], durable: bool) -> Result<(), LogError> {
+        let tmp = self.write_temporary(path, payload, durable)?;
         if let Err(e) = fs::rename(&tmp, path) {
             let _ = fs::remove_file(&tmp);
             return Err(LogError::io(path, "rename into place", e));
         }
-        sync_dir(parent_dir(path))
+        if durable {
+            sync_dir(parent_dir(path))
+        } else {
+            Ok(())
+        }
     }
 
     /// Starts writing the file at `path` piece by piece ([`ChecksummedWriter`]), creating the directory if
@@ -362,9 +378,14 @@ impl ChecksummedFormat {
         Ok(w)
     }
 
-    /// The first half of [`ChecksummedFormat::write`]: the complete, fsynced temporary file beside `path`.
-    /// Returns its path.
-    fn write_temporary(&self, path: &Path, payload: &[u8]) -> Result<PathBuf, LogError> {
+    /// The first half of [`ChecksummedFormat::write`]: the complete temporary file beside `path`, fsynced when
+    /// `durable`. Returns its path.
+    fn write_temporary(
+        &self,
+        path: &Path,
+        payload: &[u8],
+        durable: bool,
+    ) -> Result<PathBuf, LogError> {
         let dir = parent_dir(path);
         fs::create_dir_all(dir).map_err(|e| LogError::io(dir, "create directory", e))?;
         let tmp = temporary_path(path);
@@ -374,7 +395,10 @@ impl ChecksummedFormat {
                 f.write_all(&self.header(payload))
                     .and_then(|()| f.write_all(payload))
                     .map_err(|e| LogError::io(&tmp, "write", e))?;
-                f.sync_all().map_err(|e| LogError::io(&tmp, "fsync", e))
+                if durable {
+                    f.sync_all().map_err(|e| LogError::io(&tmp, "fsync", e))?;
+                }
+                Ok(())
             });
         match written {
             Ok(()) => Ok(tmp),
@@ -776,7 +800,7 @@ mod tests {
         let path = dir.path().join("a.bin");
         FORMAT.write(&path, b"old").unwrap();
         // The crash: the new content reached a temporary file, the rename never happened.
-        let tmp = FORMAT.write_temporary(&path, b"new").unwrap();
+        let tmp = FORMAT.write_temporary(&path, b"new", true).unwrap();
         assert_eq!(tmp.parent(), path.parent());
         assert!(tmp.exists());
         assert_eq!(&FORMAT.read(&path).unwrap()[..], b"old");
@@ -786,6 +810,27 @@ mod tests {
         assert_eq!(&FORMAT.read(&tmp).unwrap()[..], b"new");
         // Two temporary names for one target never collide.
         assert_ne!(temporary_path(&path), temporary_path(&path));
+    }
+
+    #[test]
+    fn a_derived_file_is_replaced_whole_and_leaves_no_temporary_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("sub").join("d.bin");
+        FORMAT.write_derived(&path, &payload()).unwrap();
+        assert_eq!(&FORMAT.read(&path).unwrap()[..], &payload()[..]);
+        FORMAT.write_derived(&path, b"second").unwrap();
+        assert_eq!(&FORMAT.read(&path).unwrap()[..], b"second");
+        assert_eq!(fs::read(&path).unwrap(), FORMAT.encode(b"second"));
+        let names: Vec<_> = fs::read_dir(path.parent().unwrap())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(names, vec![std::ffi::OsString::from("d.bin")]);
+        // What a crash can leave of a file written without fsync: refused by its checks, never read as data.
+        for torn in [Vec::new(), vec![0u8; FORMAT.encode(b"second").len()]] {
+            fs::write(&path, torn).unwrap();
+            assert!(FORMAT.read(&path).is_err());
+        }
     }
 
     #[test]
