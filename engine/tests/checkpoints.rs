@@ -106,11 +106,14 @@ fn gex_json(
     (out, stats.warnings)
 }
 
-#[test]
-fn damaged_and_foreign_checkpoints_are_ignored_and_rebuilt() {
-    let dir = tempfile::tempdir().unwrap();
-    let reader = write_log(dir.path(), &events());
-    let store = CheckpointStore::new(dir.path());
+/// The log of `events()` in `dir`, its checkpoint store, a policy writing checkpoints every 3 h, the time the
+/// tests ask about and the answer there without checkpoints, after checking that a first run with them (which
+/// writes them) gives it without a warning.
+fn checkpointed(
+    dir: &std::path::Path,
+) -> (LogReader, CheckpointStore, CheckpointPolicy, i64, String) {
+    let reader = write_log(dir, &events());
+    let store = CheckpointStore::new(dir);
     let policy = CheckpointPolicy {
         store: store.clone(),
         interval_ms: 3 * HOUR_MS,
@@ -120,8 +123,15 @@ fn damaged_and_foreign_checkpoints_are_ignored_and_rebuilt() {
     let t = T0 + 40 * HOUR_MS;
     let (fresh, _) = gex_json(&reader, t, None);
     let (first, warnings) = gex_json(&reader, t, Some(&policy));
-    assert!(warnings.is_empty());
+    assert!(warnings.is_empty(), "{warnings:?}");
     assert_eq!(first, fresh);
+    (reader, store, policy, t, fresh)
+}
+
+#[test]
+fn damaged_and_foreign_checkpoints_are_ignored_and_rebuilt() {
+    let dir = tempfile::tempdir().unwrap();
+    let (reader, store, policy, t, fresh) = checkpointed(dir.path());
     let files = store.list(InventoryModel::Flow);
     assert!(files.len() >= 10, "{files:?}");
 
@@ -296,19 +306,7 @@ fn files_under(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
 #[test]
 fn checkpoints_and_sample_chunks_a_crash_tore_are_refused_and_rebuilt() {
     let dir = tempfile::tempdir().unwrap();
-    let reader = write_log(dir.path(), &events());
-    let store = CheckpointStore::new(dir.path());
-    let policy = CheckpointPolicy {
-        store: store.clone(),
-        interval_ms: 3 * HOUR_MS,
-        write: true,
-        block_crcs: None,
-    };
-    let t = T0 + 40 * HOUR_MS;
-    let (fresh, _) = gex_json(&reader, t, None);
-    let (first, warnings) = gex_json(&reader, t, Some(&policy));
-    assert!(warnings.is_empty(), "{warnings:?}");
-    assert_eq!(first, fresh);
+    let (reader, store, policy, t, fresh) = checkpointed(dir.path());
     let files = files_under(&dir.path().join("checkpoints"));
     let chunks = files
         .iter()
