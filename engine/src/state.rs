@@ -750,26 +750,6 @@ impl State {
         self.apply_trade_fields(seq, &TradeFields::of_archived(t));
     }
 
-    /// Applies a trade given by the fields a fold reads from it: the same as [`State::apply_archived`] on the
-    /// archived trade they were taken from ([`TradeFields::of_archived`]).
-    #[inline]
-    pub(crate) fn apply_trade_fields(&mut self, seq: u64, t: &TradeFields) {
-        self.apply_trade(
-            seq,
-            t.instrument,
-            t.ts_exchange_ms,
-            t.taker_side,
-            t.amount_raw,
-            TradePrices {
-                mark_price: t.mark_price,
-                index_price_usd: t.index_price,
-                price: t.price,
-            },
-            t.iv,
-            t.notional_units,
-        );
-    }
-
     // ----- the mutations -----
 
     /// Position in `slots` of the live slot of `id`, created when absent; `None` for a retired id.
@@ -1018,24 +998,26 @@ impl State {
         }
     }
 
-    #[allow(clippy::too_many_arguments)]
+    /// Applies a trade given by the fields a fold reads from it: the same as [`State::apply_archived`] on the
+    /// archived trade they were taken from ([`TradeFields::of_archived`]).
     #[inline]
-    fn apply_trade(
-        &mut self,
-        seq: u64,
-        id: u32,
-        ts_ms: i64,
-        taker_side: TakerSide,
-        amount_raw: i64,
-        prices: TradePrices,
-        iv: Option<f64>,
-        units: Option<i64>,
-    ) {
-        let TradePrices {
+    pub(crate) fn apply_trade_fields(&mut self, seq: u64, t: &TradeFields) {
+        let &TradeFields {
+            instrument: id,
+            ts_exchange_ms: ts_ms,
+            taker_side,
+            amount_raw,
+            mark_price,
+            index_price: index_price_usd,
+            price,
+            iv,
+            notional_units: units,
+        } = t;
+        let prices = TradePrices {
             mark_price,
             index_price_usd,
             price,
-        } = prices;
+        };
         // A missing mark or index price is NaN (the source did not have it); any other non-finite or negative
         // value is bad input.
         if amount_raw <= 0
