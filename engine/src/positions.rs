@@ -9,25 +9,33 @@
 //!
 //! The position record table, `checkpoints/position-records.dfpr` beside the checkpoints, is what lets a fold
 //! skip them. For the stable part of the log (every block but the last) it lists each record that does change
-//! positions, in seq order, with the fold's clock just before it. A trade (nearly all of them) is listed with the
-//! fields the fold reads from it, copied from the log when the table was written: instrument, exchange time,
-//! taker side, amount, mark, index and trade price, IV, and the notional the fold derives from amount and index
-//! (its float arithmetic was half of the time a fold through the table spent per trade). The other records (instrument definitions, open-interest
-//! snapshots, session events) are listed by where their frame starts and read from the log in place, each checked
-//! as a seek checks it (bounds, checksum, payload and seq). [`fold_positions`] applies the listed records in
-//! order, moving the clock to the listed time before each one, then folds the rest of the log record by record.
+//! positions, in seq order, with the fold's clock just before it:
+//! - a trade (nearly all of them) with the fields that move positions, the traded notional and the clock:
+//!   instrument, exchange time, taker side, amount, and the notional the fold derives from amount and index
+//!   price (its float arithmetic was half of the time a fold through the table spent per trade); a trade the
+//!   fold refuses is listed as refused;
+//! - any other record (instrument definitions, open-interest snapshots, session events) with a copy of its
+//!   archived bytes, validated (bytecheck) when applied as a record read from the log is.
 //!
-//! So a fold through the table reads a file of ~80 bytes per trade instead of walking a log of ~190 bytes per
-//! record, four of five of which it does not need. It trusts the table as the checkpoints are trusted: through
-//! the file's checksum and the log's fingerprint at the table's end ([`crate::checkpoint::log_fingerprint`]).
-//! The checksum of a large table is computed on a second thread while its entries are applied: entries are
-//! range-checked as they are applied anyway, and a table whose checksum then fails is dropped with everything it
-//! put in the state, as one with a malformed entry is.
-//! Like a fold from a checkpoint, it does not read the listed trades' frames again, so damage done to those frames
-//! after the table was written shows in a full fold, `dealerflow log verify`, and the next table written, not in
-//! this fold. A crafted table can give wrong positions but not crash: every value is range-checked where the
-//! fold uses it, as a trade's fields are, and an entry that is malformed, out of order, or points at anything but
-//! the listed record's frame makes the fold drop the table, fold every record and write it again.
+//! A trade's prices and IV only ever show in a fold as the latest ones: the latest trade and trade IV of each
+//! instrument and the latest trade of each currency's retired instruments, the latest by (exchange time, seq)
+//! wherever the trade came in the fold. So the table does not list them per trade; it keeps those latest values
+//! as the fold had them at the table's end (`State::trade_prices`), and a fold through the table sets them
+//! after applying the entries.
+//!
+//! [`fold_positions`] applies the listed records in order, moving the clock to the listed time before each one,
+//! sets the latest trade prices, then folds the rest of the log record by record. So a fold through the table
+//! reads a file of ~48 bytes per trade instead of walking a log of ~190 bytes per record, four of five of which
+//! it does not need, and touches none of the log's pages below the table's end. It trusts the table as the
+//! checkpoints are trusted: through the file's checksum and the log's fingerprint at the table's end
+//! ([`crate::checkpoint::log_fingerprint`]). The checksum of a large table is computed on a second thread while
+//! its entries are applied: entries are range-checked as they are applied anyway, and a table whose checksum
+//! then fails is dropped with everything it put in the state, as one with a malformed entry is.
+//! Like a fold from a checkpoint, it does not read the listed records' frames again, so damage done to those
+//! frames after the table was written shows in a full fold, `dealerflow log verify`, and the next table written,
+//! not in this fold. A crafted table can give wrong positions but not crash: every value is range-checked where
+//! the fold uses it, as a trade's fields are, every copied record is validated as an archived event, and an
+//! entry that is malformed or out of order makes the fold drop the table, fold every record and write it again.
 //!
 //! The table is derived data, rebuilt from the log: the fold that finds none (or one that fails a check) folds
 //! every record, as [`State::apply_archived`] over the whole log does, and writes one; a fold that finds the log
@@ -35,55 +43,74 @@
 //! when its file checks out ([`dealerflow_log::checksummed_file`]), its log fingerprint is the log's at the
 //! table's end, and its entries are well formed, in seq order inside that end. Failing to write it (a read-only
 //! directory) changes nothing but speed. It is written as the walk goes ([`dealerflow_log::ChecksummedWriter`]: the
-//! entries never wait in memory), atomically but not fsynced: a table lost or torn by a crash is refused and
-//! written again.
+//! entries never wait in memory; the copied records and the latest prices, a small part, do), atomically but not
+//! fsynced: a table lost or torn by a crash is refused and written again.
 //!
-//! Result: the same dealer positions, instrument definitions, retirements, trade counts and clock as folding
-//! every record (tested by proptest on random logs, also after the log grew); the marks, spot, forwards and
-//! venue greeks of the state are not set. Use [`fold_as_of`](crate::as_of::fold_as_of) or the checkpoints for a
-//! state to evaluate.
+//! Result: the same dealer positions, instrument definitions, retirements, trade counts, clock and latest trade
+//! prices as folding every record (tested by proptest on random logs, also after the log grew); the marks, spot,
+//! forwards and venue greeks of the state are not set. Use [`fold_as_of`](crate::as_of::fold_as_of) or the
+//! checkpoints for a state to evaluate.
 //!
-//! Payload layout (little endian), after the checksummed-file header: the entries, then a trailer (written
-//! last, once the walk knows it).
+//! Payload layout (little endian), after the checksummed-file header: the entries, the copied records, the
+//! latest prices, then a trailer (written last, once the walk knows it). Every part starts 16-byte aligned.
 //!
 //! | offset | size | field |
 //! |---|---|---|
-//! | 0 | 80 n | entries |
-//! | 80 n | 4 | log fingerprint at the table's end |
-//! | 80 n + 4 | 4 | zero |
-//! | 80 n + 8 | 8 | end: one past the last seq the table covers (the first seq of the log's last block when written) |
-//! | 80 n + 16 | 8 | the fold's clock (max exchange time, ms; `i64::MIN`: none) after every record below the end |
-//! | 80 n + 24 | 8 | entries n |
+//! | 0 | 48 n | entries |
+//! | 48 n | r | copied records: each record's archived bytes, zero-padded to a multiple of 16 |
+//! | 48 n + r | p | latest prices (below) |
+//! | 48 n + r + p | 4 | log fingerprint at the table's end |
+//! | + 4 | 4 | zero |
+//! | + 8 | 8 | end: one past the last seq the table covers (the first seq of the log's last block when written) |
+//! | + 16 | 8 | the fold's clock (max exchange time, ms; `i64::MIN`: none) after every record below the end |
+//! | + 24 | 8 | entries n |
+//! | + 32 | 8 | r |
+//! | + 40 | 8 | p |
 //!
 //! Each entry:
 //!
-//! | offset | size | a trade | a record read from the log |
+//! | offset | size | an accepted trade | a refused trade | another record |
+//! |---|---|---|---|---|
+//! | 0 | 8 | seq | seq | seq |
+//! | 8 | 8 | the fold's clock before it (ms, `i64::MIN`: none) | the same | the same |
+//! | 16 | 1 | 1 | 2 | 0 |
+//! | 17 | 1 | taker side: 0 buy, 1 sell | zero | zero |
+//! | 18 | 1 | 1 when it carries notional units, else 0 | zero | zero |
+//! | 19 | 1 | zero | zero | zero |
+//! | 20 | 4 | instrument id (at most [`crate::state::MAX_INSTRUMENT_ID`]) | zero | length of its archived bytes |
+//! | 24 | 8 | amount, contracts × 1e8 (> 0) | zero | where they start in the copied records (a multiple of 16) |
+//! | 32 | 8 | exchange time, ms | zero | zero |
+//! | 40 | 8 | notional, micro-USD per unit of contract size (zero without) | zero | zero |
+//!
+//! The latest prices: a count `a` of instruments (8 bytes), a count `b` of currencies (8 bytes), `a` instrument
+//! items of 72 bytes, `b` currency items of 48 bytes. A key is an exchange time (ms) and a seq, 8 bytes each.
+//!
+//! | offset | size | an instrument | a currency |
 //! |---|---|---|---|
-//! | 0 | 8 | seq | seq |
-//! | 8 | 8 | the fold's clock before it (ms, `i64::MIN`: none) | the same |
-//! | 16 | 1 | 1 | 0 |
-//! | 17 | 1 | taker side: 0 buy, 1 sell | zero |
-//! | 18 | 1 | 1 when it carries an IV, else 0 | zero |
-//! | 19 | 1 | 1 when it carries notional units, else 0 | zero |
-//! | 20 | 4 | instrument id | segment (index in the log's segment list) |
-//! | 24 | 8 | amount, contracts × 1e8 | byte offset of the frame in the segment |
-//! | 32 | 8 | exchange time, ms | zero |
-//! | 40 | 8 | mark price (f64 bits) | zero |
-//! | 48 | 8 | index price, USD (f64 bits) | zero |
-//! | 56 | 8 | trade price (f64 bits) | zero |
-//! | 64 | 8 | IV (f64 bits; zero without) | zero |
-//! | 72 | 8 | notional, micro-USD per unit of contract size (zero without) | zero |
+//! | 0 | 4 | instrument id | index of the currency in the fold's order of first definition |
+//! | 4 | 4 | bit 0: has a latest trade; bit 1: has a trade IV | zero |
+//! | 8 | 16 | latest trade's key (zero without) | latest trade of its retired instruments: key |
+//! | 24 | 8 | its mark price (f64 bits) | its mark price |
+//! | 32 | 8 | its index price, USD | its index price |
+//! | 40 | 8 | its trade price | its trade price |
+//! | 48 | 16 | trade IV's key (zero without) | |
+//! | 64 | 8 | trade IV (f64 bits, > 0) | |
 
 use std::path::{Path, PathBuf};
 
-use dealerflow_log::{ChecksummedFormat, ChecksummedWriter, LogError, LogReader, Payload};
+use dealerflow_log::{
+    checked_event, ChecksummedFormat, ChecksummedWriter, LogError, LogReader, Payload,
+};
 use dealerflow_schemas::event::ArchivedEvent;
 use dealerflow_schemas::TakerSide;
 
 use crate::checkpoint::{log_fingerprint, CheckpointStore};
 use crate::error::EngineError;
+use crate::event_key::EventKey;
 use crate::inventory::InventoryModel;
-use crate::state::{State, TradeFields};
+use crate::state::{
+    LastTrade, ListedTrade, Stamped, State, TradeFields, TradePriceState, MAX_INSTRUMENT_ID,
+};
 
 /// Name of the table's file in the checkpoint directory.
 pub const POSITION_TABLE_FILE: &str = "position-records.dfpr";
@@ -92,36 +119,56 @@ pub const POSITION_TABLE_FILE: &str = "position-records.dfpr";
 pub const POSITION_TABLE_FORMAT: ChecksummedFormat = ChecksummedFormat {
     kind: "position record table",
     magic: *b"DFPOSREC",
-    version: 3,
+    version: 4,
 };
 
 /// A fold rewrites the table when the log's stable part grew by at least this many records past it.
 pub const EXTEND_AT_LEAST_RECORDS: u64 = 4096;
 
-const TRAILER: usize = 32;
-const ENTRY: usize = 80;
+const TRAILER: usize = 48;
+const ENTRY: usize = 48;
 const KIND_RECORD: u8 = 0;
+const KIND_TRADE: u8 = 1;
+const KIND_REFUSED: u8 = 2;
 /// A listed trade's notional units are below this ([`crate::traded_notional::trade_notional_units`]).
 const MAX_NOTIONAL_UNITS: i64 = 9_000_000_000_000_000_000;
-const KIND_TRADE: u8 = 1;
+/// Copied records start at multiples of this (an archived event's alignment).
+const RECORD_ALIGN: usize = 16;
+const PRICES_HEAD: usize = 16;
+const PRICE_ITEM: usize = 72;
+const RETIRED_ITEM: usize = 48;
 
-/// A loaded table: its entries (encoded as on disk) below `end`, the clock after them.
-struct Table {
+/// What a table's trailer says: where its parts end, the seq its entries end before, the clock after them.
+#[derive(Clone, Copy, Debug)]
+struct Parts {
     end: u64,
     clock_at_end: i64,
+    entries_len: usize,
+    records_len: usize,
+}
+
+/// A loaded table: its payload and its parts.
+struct Table {
+    parts: Parts,
     payload: Payload,
 }
 
 impl Table {
     fn entries(&self) -> &[u8] {
-        &self.payload[..self.payload.len() - TRAILER]
+        &self.payload[..self.parts.entries_len]
+    }
+
+    fn records(&self) -> &[u8] {
+        let p = self.parts;
+        &self.payload[p.entries_len..p.entries_len + p.records_len]
     }
 }
 
 /// One entry, decoded.
 enum Listed {
-    Trade(TradeFields),
-    Record { segment: usize, offset: u64 },
+    Trade(ListedTrade),
+    Refused,
+    Record { start: usize, len: usize },
 }
 
 /// The entry of the record `seq`.
@@ -136,63 +183,157 @@ fn encode_entry(seq: u64, clock_before: i64, listed: &Listed) -> [u8; ENTRY] {
                 TakerSide::Buy => 0,
                 TakerSide::Sell => 1,
             };
-            e[18] = u8::from(t.iv.is_some());
-            e[19] = u8::from(t.notional_units.is_some());
+            e[18] = u8::from(t.notional_units.is_some());
             e[20..24].copy_from_slice(&t.instrument.to_le_bytes());
             e[24..32].copy_from_slice(&t.amount_raw.to_le_bytes());
             e[32..40].copy_from_slice(&t.ts_exchange_ms.to_le_bytes());
-            e[40..48].copy_from_slice(&t.mark_price.to_bits().to_le_bytes());
-            e[48..56].copy_from_slice(&t.index_price.to_bits().to_le_bytes());
-            e[56..64].copy_from_slice(&t.price.to_bits().to_le_bytes());
-            e[64..72].copy_from_slice(&t.iv.unwrap_or(0.0).to_bits().to_le_bytes());
-            e[72..80].copy_from_slice(&t.notional_units.unwrap_or(0).to_le_bytes());
+            e[40..48].copy_from_slice(&t.notional_units.unwrap_or(0).to_le_bytes());
         }
-        Listed::Record { segment, offset } => {
+        Listed::Refused => e[16] = KIND_REFUSED,
+        Listed::Record { start, len } => {
             e[16] = KIND_RECORD;
-            // Segment counts are far below 2³² (one segment holds 128 MiB).
-            e[20..24].copy_from_slice(&(*segment as u32).to_le_bytes());
-            e[24..32].copy_from_slice(&offset.to_le_bytes());
+            // An archived event is far below 4 GiB.
+            e[20..24].copy_from_slice(&(*len as u32).to_le_bytes());
+            e[24..32].copy_from_slice(&(*start as u64).to_le_bytes());
         }
     }
     e
 }
 
+/// Little-endian `u64` at `o` of `b` (zero when `b` is too short, which the callers' length checks rule out).
+#[inline(always)]
+fn u64_at(b: &[u8], o: usize) -> u64 {
+    b.get(o..o + 8)
+        .and_then(|x| x.try_into().ok())
+        .map_or(0, u64::from_le_bytes)
+}
+
+/// Little-endian `u32` at `o` of `b` (zero when too short).
+#[inline(always)]
+fn u32_at(b: &[u8], o: usize) -> u32 {
+    b.get(o..o + 4)
+        .and_then(|x| x.try_into().ok())
+        .map_or(0, u32::from_le_bytes)
+}
+
 /// The entry `e` (`ENTRY` bytes): its seq, the clock before it and what it lists; `None` when malformed.
 #[inline(always)]
-fn decode_entry(e: &[u8]) -> Option<(u64, i64, Listed)> {
-    let u64_at = |o: usize| u64::from_le_bytes(e[o..o + 8].try_into().unwrap_or([0; 8]));
-    let f64_at = |o: usize| f64::from_bits(u64_at(o));
-    let seq = u64_at(0);
-    let clock_before = u64_at(8) as i64;
-    let id = u32::from_le_bytes(e[20..24].try_into().unwrap_or([0; 4]));
+fn decode_entry(e: &[u8; ENTRY]) -> Option<(u64, i64, Listed)> {
+    let seq = u64_at(e, 0);
+    let clock_before = u64_at(e, 8) as i64;
+    let id = u32_at(e, 20);
+    let (a, b, c) = (u64_at(e, 24), u64_at(e, 32), u64_at(e, 40));
     let listed = match (e[16], e[17], e[18], e[19]) {
-        (KIND_TRADE, side @ (0 | 1), iv @ (0 | 1), units @ (0 | 1)) => Listed::Trade(TradeFields {
-            instrument: id,
-            ts_exchange_ms: u64_at(32) as i64,
-            taker_side: if side == 0 {
-                TakerSide::Buy
-            } else {
-                TakerSide::Sell
-            },
-            amount_raw: u64_at(24) as i64,
-            mark_price: f64_at(40),
-            index_price: f64_at(48),
-            price: f64_at(56),
-            iv: (iv == 1).then(|| f64_at(64)),
-            notional_units: match (units, u64_at(72) as i64) {
-                (0, _) => None,
-                // As `trade_notional_units` gives them.
-                (_, u) if 0 < u && u < MAX_NOTIONAL_UNITS => Some(u),
-                _ => return None,
-            },
-        }),
-        (KIND_RECORD, 0, 0, 0) => Listed::Record {
-            segment: id as usize,
-            offset: u64_at(24),
+        (KIND_TRADE, side @ (0 | 1), units @ (0 | 1), 0) => {
+            let amount_raw = a as i64;
+            if amount_raw <= 0 || id > MAX_INSTRUMENT_ID {
+                return None;
+            }
+            Listed::Trade(ListedTrade {
+                instrument: id,
+                ts_exchange_ms: b as i64,
+                taker_side: if side == 0 {
+                    TakerSide::Buy
+                } else {
+                    TakerSide::Sell
+                },
+                amount_raw,
+                notional_units: match (units, c as i64) {
+                    (0, 0) => None,
+                    // As `trade_notional_units` gives them.
+                    (1, u) if 0 < u && u < MAX_NOTIONAL_UNITS => Some(u),
+                    _ => return None,
+                },
+            })
+        }
+        (KIND_REFUSED, 0, 0, 0) if (id, a, b, c) == (0, 0, 0, 0) => Listed::Refused,
+        (KIND_RECORD, 0, 0, 0) if (b, c) == (0, 0) => Listed::Record {
+            start: usize::try_from(a).ok()?,
+            len: id as usize,
         },
         _ => return None,
     };
     Some((seq, clock_before, listed))
+}
+
+/// The latest trade prices `p`, encoded (module docs).
+fn encode_prices(p: &TradePriceState) -> Vec<u8> {
+    let mut out = Vec::with_capacity(
+        PRICES_HEAD + PRICE_ITEM * p.instruments.len() + RETIRED_ITEM * p.retired.len(),
+    );
+    out.extend_from_slice(&(p.instruments.len() as u64).to_le_bytes());
+    out.extend_from_slice(&(p.retired.len() as u64).to_le_bytes());
+    let key = |out: &mut Vec<u8>, k: Option<EventKey>| {
+        let k = k.unwrap_or(EventKey::new(0, 0));
+        out.extend_from_slice(&k.ts_ms.to_le_bytes());
+        out.extend_from_slice(&k.seq.to_le_bytes());
+    };
+    let prices = |out: &mut Vec<u8>, t: Option<LastTrade>| {
+        for v in t.map_or([0.0; 3], |t| [t.mark_price, t.index_price_usd, t.price]) {
+            out.extend_from_slice(&v.to_bits().to_le_bytes());
+        }
+    };
+    for &(id, last, iv) in &p.instruments {
+        out.extend_from_slice(&id.to_le_bytes());
+        let flags = u32::from(last.is_some()) | u32::from(iv.is_some()) << 1;
+        out.extend_from_slice(&flags.to_le_bytes());
+        key(&mut out, last.map(|t| t.key));
+        prices(&mut out, last);
+        key(&mut out, iv.map(|s| s.key));
+        out.extend_from_slice(&iv.map_or(0, |s| s.value.to_bits()).to_le_bytes());
+    }
+    for &(currency, t) in &p.retired {
+        out.extend_from_slice(&currency.to_le_bytes());
+        out.extend_from_slice(&0u32.to_le_bytes());
+        key(&mut out, Some(t.key));
+        prices(&mut out, Some(t));
+    }
+    out
+}
+
+/// The latest trade prices encoded in `b`; `None` when malformed.
+fn decode_prices(b: &[u8]) -> Option<TradePriceState> {
+    let a = usize::try_from(u64_at(b, 0)).ok()?;
+    let r = usize::try_from(u64_at(b, 8)).ok()?;
+    let len = a
+        .checked_mul(PRICE_ITEM)?
+        .checked_add(r.checked_mul(RETIRED_ITEM)?)?
+        .checked_add(PRICES_HEAD)?;
+    if b.len() < PRICES_HEAD || len != b.len() {
+        return None;
+    }
+    let key = |o: usize| EventKey::new(u64_at(b, o) as i64, u64_at(b, o + 8));
+    let f64_at = |o: usize| f64::from_bits(u64_at(b, o));
+    let last_trade = |o: usize| LastTrade {
+        key: key(o),
+        mark_price: f64_at(o + 16),
+        index_price_usd: f64_at(o + 24),
+        price: f64_at(o + 32),
+    };
+    let mut p = TradePriceState::default();
+    for i in 0..a {
+        let o = PRICES_HEAD + i * PRICE_ITEM;
+        let flags = u32_at(b, o + 4);
+        if flags > 3 {
+            return None;
+        }
+        p.instruments.push((
+            u32_at(b, o),
+            (flags & 1 != 0).then(|| last_trade(o + 8)),
+            (flags & 2 != 0).then(|| Stamped {
+                key: key(o + 48),
+                value: f64_at(o + 64),
+            }),
+        ));
+    }
+    for i in 0..r {
+        let o = PRICES_HEAD + a * PRICE_ITEM + i * RETIRED_ITEM;
+        if u32_at(b, o + 4) != 0 {
+            return None;
+        }
+        p.retired.push((u32_at(b, o), last_trade(o + 8)));
+    }
+    Some(p)
 }
 
 /// What a positions fold did.
@@ -296,9 +437,9 @@ pub fn fold_positions(
     let mut start = 0;
     match load_and_apply(&path, reader, &mut state) {
         Ok(Some(t)) => {
-            state.advance_time(t.clock_at_end);
-            stats.listed_records = (t.entries().len() / ENTRY) as u64;
-            start = t.end;
+            state.advance_time(t.parts.clock_at_end);
+            stats.listed_records = (t.parts.entries_len / ENTRY) as u64;
+            start = t.parts.end;
             used = Some(t);
         }
         Ok(None) => {}
@@ -317,19 +458,23 @@ pub fn fold_positions(
         .last()
         .map_or(0, |b| b.first_seq())
         .max(start);
+    // A new table, when one is due: the entries and copied records of the table used, then those of the records
+    // walked.
+    let due = writes.write && stable >= start.saturating_add(writes.extend_at_least_records.max(1));
+    let mut out = due.then(|| new_table(&path, used.as_ref())).flatten();
     let mut walk = Walk {
         start,
         stable,
+        records: match (&out, &used) {
+            (Some(_), Some(t)) => t.records().to_vec(),
+            _ => Vec::new(),
+        },
         state: &mut state,
-        out: None,
+        out: out.as_mut(),
         walked: 0,
-        clock_at_stable: None,
+        at_stable: None,
         populated: None,
     };
-    // A new table, when one is due: the entries of the table used, then those of the records walked.
-    let due = writes.write && stable >= start.saturating_add(writes.extend_at_least_records.max(1));
-    let mut out = due.then(|| new_table(&path, used.as_ref())).flatten();
-    walk.out = out.as_mut();
     let walked = if start == 0 {
         // The helper and the walk both start at segment 0: its pages are mapped before either touches them.
         reader.populate_segment(0);
@@ -338,19 +483,29 @@ pub fn fold_positions(
     } else {
         walk.run(reader)
     };
-    let (walked_records, clock_at_stable) = (walk.walked, walk.clock_at_stable);
+    let (walked_records, at_stable, records) = (walk.walked, walk.at_stable, walk.records);
+    let table_ok = walk.out.is_some();
     walked.map_err(log_err)?;
     stats.walked_records = walked_records;
 
-    if let (Some(mut out), Some(clock)) = (out, clock_at_stable) {
+    if let (true, Some(mut out), Some((clock, prices))) = (table_ok, out, at_stable) {
         let fingerprint = log_fingerprint(reader, stable)?;
         let n = out.payload_len() / ENTRY as u64;
+        let prices = encode_prices(&prices);
         let mut trailer = [0u8; TRAILER];
         trailer[0..4].copy_from_slice(&fingerprint.to_le_bytes());
         trailer[8..16].copy_from_slice(&stable.to_le_bytes());
         trailer[16..24].copy_from_slice(&clock.to_le_bytes());
         trailer[24..32].copy_from_slice(&n.to_le_bytes());
-        if out.write(&trailer).and_then(|()| out.finish()).is_ok() {
+        trailer[32..40].copy_from_slice(&(records.len() as u64).to_le_bytes());
+        trailer[40..48].copy_from_slice(&(prices.len() as u64).to_le_bytes());
+        if out
+            .write(&records)
+            .and_then(|()| out.write(&prices))
+            .and_then(|()| out.write(&trailer))
+            .and_then(|()| out.finish())
+            .is_ok()
+        {
             stats.table_written = Some(path);
         }
     }
@@ -365,9 +520,11 @@ struct Walk<'a> {
     state: &'a mut State,
     /// The new table being written, while writing goes well.
     out: Option<&'a mut ChecksummedWriter>,
+    /// The new table's copied records so far.
+    records: Vec<u8>,
     walked: u64,
-    /// The clock when the walk reached `stable` (the table's clock at its end).
-    clock_at_stable: Option<i64>,
+    /// The clock and the latest trade prices when the walk reached `stable` (the table's at its end).
+    at_stable: Option<(i64, TradePriceState)>,
     /// The segment whose pages the walk mapped last.
     populated: Option<usize>,
 }
@@ -382,28 +539,17 @@ impl Walk<'_> {
                 reader.populate_segment(segment);
                 self.populated = Some(segment);
             }
-            if rec.seq == self.stable {
-                self.clock_at_stable = Some(clock(self.state));
+            if rec.seq == self.stable && self.out.is_some() {
+                self.at_stable = Some((clock(self.state), self.state.trade_prices()));
             }
             // A trade's fields are taken once, for its entry and for the state.
             let trade = match rec.event {
                 ArchivedEvent::Trade(t) => Some(TradeFields::of_archived(t)),
                 _ => None,
             };
-            if rec.seq < self.stable && changes_positions(rec.event) {
-                if let Some(out) = self.out.as_deref_mut() {
-                    let listed = match trade {
-                        Some(t) => Listed::Trade(t),
-                        None => Listed::Record { segment, offset },
-                    };
-                    if out
-                        .write(&encode_entry(rec.seq, clock(self.state), &listed))
-                        .is_err()
-                    {
-                        // A failed write (a full disk) costs the new table, not the fold.
-                        self.out = None;
-                    }
-                }
+            if rec.seq < self.stable && changes_positions(rec.event) && self.out.is_some() {
+                let copy = || reader.payload_at(segment, offset);
+                self.list(rec.seq, trade.as_ref(), copy);
             }
             match &trade {
                 // What `apply_archived` does with a trade.
@@ -414,6 +560,45 @@ impl Walk<'_> {
         }
         Ok(())
     }
+
+    /// Writes the entry of the record `seq` (before it is applied): a trade from its fields, any other record
+    /// with a copy of its archived bytes (`payload`).
+    fn list<'p>(
+        &mut self,
+        seq: u64,
+        trade: Option<&TradeFields>,
+        payload: impl FnOnce() -> Option<&'p [u8]>,
+    ) {
+        let listed = match trade {
+            Some(t) if t.accepted() => Listed::Trade(t.listed()),
+            Some(_) => Listed::Refused,
+            None => {
+                let Some(bytes) = payload() else {
+                    // Not reached: the walk has just read the frame there.
+                    self.out = None;
+                    return;
+                };
+                let start = self.records.len();
+                self.records.extend_from_slice(bytes);
+                let padded = self.records.len().next_multiple_of(RECORD_ALIGN);
+                self.records.resize(padded, 0);
+                Listed::Record {
+                    start,
+                    len: bytes.len(),
+                }
+            }
+        };
+        let Some(out) = self.out.as_deref_mut() else {
+            return;
+        };
+        if out
+            .write(&encode_entry(seq, clock(self.state), &listed))
+            .is_err()
+        {
+            // A failed write (a full disk) costs the new table, not the fold.
+            self.out = None;
+        }
+    }
 }
 
 /// The fold's clock as the table stores it: the largest exchange time applied, ms (`i64::MIN` before any).
@@ -421,68 +606,46 @@ fn clock(state: &State) -> i64 {
     state.max_ts_ms().unwrap_or(i64::MIN)
 }
 
-/// Why a loaded table's entries could not be applied: an entry is malformed, out of order or outside the log,
-/// or a record it lists in the log is not there (the log's error).
-#[derive(Debug)]
-enum TableFailure {
-    Malformed(&'static str),
-    Log(LogError),
-}
-
-impl std::fmt::Display for TableFailure {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            TableFailure::Malformed(why) => f.write_str(why),
-            TableFailure::Log(e) => write!(f, "a record it lists does not check out: {e}"),
-        }
-    }
-}
-
-/// Applies the table's entries (those below `end`), each after moving the clock to where the full fold had it: a
-/// listed trade from its fields, any other record read in place from the log. On failure `state` holds part of
-/// the table.
-fn apply_table(
-    reader: &LogReader,
-    state: &mut State,
-    entries: &[u8],
-    end: u64,
-) -> Result<(), TableFailure> {
-    let segments = reader.segments().len();
+/// Applies the table's `entries` (those below `end`), each after moving the clock to where the full fold had it:
+/// a listed trade from its fields, a refused one counted, any other record from its copy in `records`. On failure
+/// (why) `state` holds part of the table.
+fn apply_table(state: &mut State, entries: &[u8], records: &[u8], end: u64) -> Result<(), String> {
     let mut next_seq = 0u64;
     for e in entries.chunks_exact(ENTRY) {
-        let Some((seq, clock_before, listed)) = decode_entry(e) else {
-            return Err(TableFailure::Malformed("an entry is malformed"));
+        let Some((seq, clock_before, listed)) = e.try_into().ok().and_then(decode_entry) else {
+            return Err("an entry is malformed".into());
         };
         if seq < next_seq || seq >= end {
-            return Err(TableFailure::Malformed(
-                "entries out of order or outside the log",
-            ));
+            return Err("entries out of order or outside the log".into());
         }
         next_seq = seq + 1;
         state.advance_time(clock_before);
         match listed {
-            Listed::Trade(t) => state.apply_trade_fields(seq, &t),
-            Listed::Record { segment, offset } => {
-                if segment >= segments {
-                    return Err(TableFailure::Malformed(
-                        "an entry names a segment the log lacks",
-                    ));
+            Listed::Trade(t) => state.apply_listed_trade(seq, &t),
+            Listed::Refused => state.count_rejected_trade(),
+            Listed::Record { start, len } => {
+                let bytes = start
+                    .checked_add(len)
+                    .filter(|_| start % RECORD_ALIGN == 0)
+                    .and_then(|stop| records.get(start..stop))
+                    .ok_or("an entry's record lies outside the copied records")?;
+                let event = checked_event(bytes)
+                    .map_err(|e| format!("a copied record does not check out: {e}"))?;
+                if matches!(event, ArchivedEvent::Trade(_)) {
+                    return Err("a copied record is a trade".into());
                 }
-                let rec = reader
-                    .record_at(segment, offset, seq)
-                    .map_err(TableFailure::Log)?;
-                state.apply_archived(rec.seq, rec.event);
+                state.apply_archived(seq, event);
             }
         }
     }
     Ok(())
 }
 
-/// The table at `path`, applied to `state`, when it is current for `reader`; `Ok(None)` when there is none,
-/// `Err(why)` when one is there and unusable (`state` then holds part of it). The file's checksum is computed on
-/// a second thread while the entries are applied ([`ChecksummedFormat::read_verifying_alongside`]): every entry
-/// is checked as it is applied ([`apply_table`]), so bytes that turn out damaged cannot do more than the
-/// rejected table's part in `state`.
+/// The table at `path`, applied to `state` (entries, then the latest trade prices), when it is current for
+/// `reader`; `Ok(None)` when there is none, `Err(why)` when one is there and unusable (`state` then holds part of
+/// it). The file's checksum is computed on a second thread while the entries are applied
+/// ([`ChecksummedFormat::read_verifying_alongside`]): every entry is checked as it is applied ([`apply_table`]),
+/// so bytes that turn out damaged cannot do more than the rejected table's part in `state`.
 fn load_and_apply(
     path: &Path,
     reader: &LogReader,
@@ -494,36 +657,44 @@ fn load_and_apply(
     let bad = |why: &dyn std::fmt::Display| format!("{}: {why}", path.display());
     let (payload, applied) = POSITION_TABLE_FORMAT
         .read_verifying_alongside(path, |payload| {
-            let (end, clock_at_end) = trailer(payload, reader).map_err(|why| bad(&why))?;
-            apply_table(reader, state, &payload[..payload.len() - TRAILER], end)
-                .map_err(|why| bad(&why))?;
-            Ok::<_, String>((end, clock_at_end))
+            let t = trailer(payload, reader).map_err(|why| bad(&why))?;
+            let (entries, rest) = payload.split_at(t.entries_len);
+            let (records, rest) = rest.split_at(t.records_len);
+            let prices = &rest[..rest.len() - TRAILER];
+            apply_table(state, entries, records, t.end).map_err(|why| bad(&why))?;
+            let prices =
+                decode_prices(prices).ok_or_else(|| bad(&"its latest prices are malformed"))?;
+            state.set_trade_prices(&prices).map_err(|why| bad(&why))?;
+            Ok::<_, String>(t)
         })
         .map_err(|e| e.to_string())?;
-    let (end, clock_at_end) = applied?;
     Ok(Some(Table {
-        end,
-        clock_at_end,
+        parts: applied?,
         payload,
     }))
 }
 
-/// The end and the clock at the end from the trailer of a table's `payload`, after checking its length and
-/// that the table was made from `reader`'s log.
-fn trailer(payload: &[u8], reader: &LogReader) -> Result<(u64, i64), String> {
-    let u64_at = |o: usize| u64::from_le_bytes(payload[o..o + 8].try_into().unwrap_or([0; 8]));
+/// What the trailer of a table's `payload` says, after checking the lengths it gives and that the table was made
+/// from `reader`'s log.
+fn trailer(payload: &[u8], reader: &LogReader) -> Result<Parts, String> {
     let Some(t) = payload.len().checked_sub(TRAILER) else {
         return Err("shorter than its trailer".into());
     };
-    let fingerprint = u32::from_le_bytes(payload[t..t + 4].try_into().unwrap_or([0; 4]));
-    let end = u64_at(t + 8);
-    let clock_at_end = u64_at(t + 16) as i64;
-    let n = u64_at(t + 24);
-    if n.checked_mul(ENTRY as u64)
-        .and_then(|b| b.checked_add(TRAILER as u64))
-        != Some(payload.len() as u64)
+    let fingerprint = u32_at(payload, t);
+    let end = u64_at(payload, t + 8);
+    let clock_at_end = u64_at(payload, t + 16) as i64;
+    let lengths = [t + 24, t + 32, t + 40].map(|o| usize::try_from(u64_at(payload, o)).ok());
+    let [Some(n), Some(records_len), Some(prices_len)] = lengths else {
+        return Err("part lengths out of range".into());
+    };
+    let entries_len = n.checked_mul(ENTRY);
+    if entries_len
+        .and_then(|e| e.checked_add(records_len))
+        .and_then(|b| b.checked_add(prices_len))
+        != Some(t)
+        || records_len % RECORD_ALIGN != 0
     {
-        return Err("entry count does not match its length".into());
+        return Err("part lengths do not match its length".into());
     }
     if end > reader.next_seq() {
         return Err("covers more records than the log holds".into());
@@ -531,7 +702,12 @@ fn trailer(payload: &[u8], reader: &LogReader) -> Result<(u64, i64), String> {
     if log_fingerprint(reader, end).map_err(|e| e.to_string())? != fingerprint {
         return Err("made from another log (fingerprint differs)".into());
     }
-    Ok((end, clock_at_end))
+    Ok(Parts {
+        end,
+        clock_at_end,
+        entries_len: entries_len.unwrap_or(0),
+        records_len,
+    })
 }
 
 /// Starts a new table at `path` (not fsynced: a table lost or torn by a crash is refused and written again) with

@@ -196,6 +196,54 @@ impl TradeFields {
             notional_units: notional_units(t.amount.0.to_native(), t.index_price.to_native()),
         }
     }
+
+    /// Whether a fold applies the trade: a positive amount, an instrument id in range, and a mark and index price
+    /// that are either missing (NaN: the source did not have them) or finite and not negative (the index
+    /// positive). Any other trade is bad input, only counted as rejected.
+    #[inline]
+    pub(crate) fn accepted(&self) -> bool {
+        let (index, mark) = (self.index_price, self.mark_price);
+        self.amount_raw > 0
+            && self.instrument <= MAX_INSTRUMENT_ID
+            && (index.is_nan() || (index.is_finite() && index > 0.0))
+            && (mark.is_nan() || (mark.is_finite() && mark >= 0.0))
+    }
+
+    /// The fields of the trade that move positions, notional and the clock.
+    #[inline(always)]
+    pub(crate) fn listed(&self) -> ListedTrade {
+        ListedTrade {
+            instrument: self.instrument,
+            ts_exchange_ms: self.ts_exchange_ms,
+            taker_side: self.taker_side,
+            amount_raw: self.amount_raw,
+            notional_units: self.notional_units,
+        }
+    }
+}
+
+/// The fields of an accepted trade ([`TradeFields::accepted`]) that move positions, the traded notional and the
+/// clock: what the position record table lists of a trade. Its prices and IV only ever show as the latest ones
+/// of an instrument or a currency, which the table keeps as they were at its end ([`State::trade_prices`]).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub(crate) struct ListedTrade {
+    pub(crate) instrument: u32,
+    pub(crate) ts_exchange_ms: i64,
+    pub(crate) taker_side: TakerSide,
+    /// Contracts × 1e8, > 0.
+    pub(crate) amount_raw: i64,
+    /// As [`TradeFields::notional_units`].
+    pub(crate) notional_units: Option<i64>,
+}
+
+/// The latest trade prices a fold holds ([`State::trade_prices`]): what a fold that applies trades as
+/// [`ListedTrade`]s does not set.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub(crate) struct TradePriceState {
+    /// Per live instrument with either: its id, latest trade and latest trade IV.
+    pub(crate) instruments: Vec<(u32, Option<LastTrade>, Option<Stamped>)>,
+    /// Per currency (index in the order the fold met them) with one: the latest trade of its retired instruments.
+    pub(crate) retired: Vec<(u32, LastTrade)>,
 }
 
 /// [`trade_notional_units`] of a trade's amount (contracts × 1e8) and index price.
@@ -573,6 +621,15 @@ impl State {
         }
     }
 
+    /// The latest trade (by exchange time, then seq) of the retired instruments of `currency`, if any: the last
+    /// source of [`State::spot_usd`].
+    pub fn retired_last_trade(&self, currency: &str) -> Option<LastTrade> {
+        self.currencies
+            .iter()
+            .find(|c| c.currency == currency)
+            .and_then(|c| c.retired_last_trade)
+    }
+
     /// Spot of a currency, USD: the latest index price of `{currency}_usd` (else of any index of that currency),
     /// else the index price of the latest trade of any of its instruments. Returns the value and its key.
     pub fn spot_usd(&self, currency: &str) -> Option<Stamped> {
@@ -583,11 +640,7 @@ impl State {
         if let Some(ix) = self.indexes.iter().find(|i| i.currency == currency) {
             return Some(ix.latest);
         }
-        let retired = self
-            .currencies
-            .iter()
-            .find(|c| c.currency == currency)
-            .and_then(|c| c.retired_last_trade);
+        let retired = self.retired_last_trade(currency);
         self.slots
             .iter()
             .filter(|s| s.def.as_ref().is_some_and(|d| d.currency == currency))
@@ -1002,32 +1055,54 @@ impl State {
     /// archived trade they were taken from ([`TradeFields::of_archived`]).
     #[inline]
     pub(crate) fn apply_trade_fields(&mut self, seq: u64, t: &TradeFields) {
-        let &TradeFields {
+        if !t.accepted() {
+            self.counts.rejected += 1;
+            return;
+        }
+        let prices = TradePrices {
+            mark_price: t.mark_price,
+            index_price_usd: t.index_price,
+            price: t.price,
+        };
+        self.apply_accepted_trade::<true>(seq, &t.listed(), prices, t.iv);
+    }
+
+    /// Counts a trade that [`TradeFields::accepted`] refuses, as applying it does.
+    pub(crate) fn count_rejected_trade(&mut self) {
+        self.counts.rejected += 1;
+    }
+
+    /// Applies an accepted trade ([`TradeFields::accepted`]) as [`State::apply_trade_fields`] does, except for its
+    /// prices and IV: the latest trade and trade IV of its instrument, and the latest trade of its currency's
+    /// retired instruments, are left as they are (a fold that applies trades this way sets them afterwards,
+    /// [`State::set_trade_prices`]). `t` must hold an accepted trade's values: a positive amount, an id at most
+    /// [`MAX_INSTRUMENT_ID`].
+    #[inline]
+    pub(crate) fn apply_listed_trade(&mut self, seq: u64, t: &ListedTrade) {
+        let no_prices = TradePrices {
+            mark_price: f64::NAN,
+            index_price_usd: f64::NAN,
+            price: f64::NAN,
+        };
+        self.apply_accepted_trade::<false>(seq, t, no_prices, None);
+    }
+
+    /// An accepted trade; with `PRICES`, its prices and IV too.
+    #[inline(always)]
+    fn apply_accepted_trade<const PRICES: bool>(
+        &mut self,
+        seq: u64,
+        t: &ListedTrade,
+        prices: TradePrices,
+        iv: Option<f64>,
+    ) {
+        let &ListedTrade {
             instrument: id,
             ts_exchange_ms: ts_ms,
             taker_side,
             amount_raw,
-            mark_price,
-            index_price: index_price_usd,
-            price,
-            iv,
             notional_units: units,
         } = t;
-        let prices = TradePrices {
-            mark_price,
-            index_price_usd,
-            price,
-        };
-        // A missing mark or index price is NaN (the source did not have it); any other non-finite or negative
-        // value is bad input.
-        if amount_raw <= 0
-            || id > MAX_INSTRUMENT_ID
-            || !(index_price_usd.is_nan() || (index_price_usd.is_finite() && index_price_usd > 0.0))
-            || !(mark_price.is_nan() || (mark_price.is_finite() && mark_price >= 0.0))
-        {
-            self.counts.rejected += 1;
-            return;
-        }
         self.counts.trades += 1;
         self.advance_time(ts_ms);
         let key = EventKey::new(ts_ms, seq);
@@ -1041,7 +1116,7 @@ impl State {
         let model = self.model;
         let anchor = self.hybrid_anchor;
         let Some(pos) = self.slot_pos(id) else {
-            self.apply_retired_trade(id, key, hour, units, max_hour, prices);
+            self.apply_retired_trade(id, key, hour, units, max_hour, PRICES.then_some(prices));
             return;
         };
         let slot = &mut self.slots[pos];
@@ -1063,12 +1138,12 @@ impl State {
                     .sort_unstable_by_key(|p| (p.hour, p.units));
             }
         }
-        if slot.last_trade.is_none_or(|l| key > l.key) {
+        if PRICES && slot.last_trade.is_none_or(|l| key > l.key) {
             slot.last_trade = Some(LastTrade {
                 key,
-                mark_price,
-                index_price_usd,
-                price,
+                mark_price: prices.mark_price,
+                index_price_usd: prices.index_price_usd,
+                price: prices.price,
             });
         }
         let dealer = match taker_side {
@@ -1076,7 +1151,7 @@ impl State {
             TakerSide::Sell => amount_raw,
         };
         slot.flow_raw += dealer;
-        if let Some(v) = iv {
+        if let (true, Some(v)) = (PRICES, iv) {
             if v.is_finite() && v > 0.0 && slot.trade_iv.is_none_or(|s| key > s.key) {
                 slot.trade_iv = Some(Stamped { key, value: v });
             }
@@ -1097,6 +1172,51 @@ impl State {
         }
     }
 
+    /// The latest trade prices this fold holds: every live instrument's latest trade and trade IV, and every
+    /// currency's latest trade of its retired instruments. Those are all a trade's prices and IV leave in a
+    /// state (the latest by key wins, wherever the trades were applied).
+    pub(crate) fn trade_prices(&self) -> TradePriceState {
+        TradePriceState {
+            instruments: self
+                .slots
+                .iter()
+                .filter(|s| s.last_trade.is_some() || s.trade_iv.is_some())
+                .map(|s| (s.id, s.last_trade, s.trade_iv))
+                .collect(),
+            retired: self
+                .currencies
+                .iter()
+                .enumerate()
+                .filter_map(|(i, c)| c.retired_last_trade.map(|t| (i as u32, t)))
+                .collect(),
+        }
+    }
+
+    /// Sets the latest trade prices to `p` ([`State::trade_prices`] of a fold of the same records): after
+    /// applying trades with [`State::apply_listed_trade`]. Fails (changing nothing further) when `p` names an
+    /// instrument without a live slot or a currency this fold does not hold, or holds a trade IV that is not
+    /// positive and finite.
+    pub(crate) fn set_trade_prices(&mut self, p: &TradePriceState) -> Result<(), &'static str> {
+        for &(id, last_trade, trade_iv) in &p.instruments {
+            if trade_iv.is_some_and(|s| !(s.value.is_finite() && s.value > 0.0)) {
+                return Err("a trade IV is not positive");
+            }
+            let Some(pos) = self.existing_slot_pos(id) else {
+                return Err("latest prices of an instrument the fold does not hold");
+            };
+            let slot = &mut self.slots[pos];
+            slot.last_trade = last_trade;
+            slot.trade_iv = trade_iv;
+        }
+        for &(i, t) in &p.retired {
+            let Some(book) = self.currencies.get_mut(i as usize) else {
+                return Err("latest prices of a currency the fold does not hold");
+            };
+            book.retired_last_trade = Some(t);
+        }
+        Ok(())
+    }
+
     /// A trade on a retired instrument: it still counts towards ADV and the currency's latest trade, never
     /// towards inventory.
     #[allow(clippy::too_many_arguments)]
@@ -1108,7 +1228,7 @@ impl State {
         hour: i64,
         units: Option<i64>,
         max_hour: i64,
-        prices: TradePrices,
+        prices: Option<TradePrices>,
     ) {
         let SlotEntry::Retired(class) = slot_entry(&self.slot_index, id) else {
             return;
@@ -1126,6 +1246,7 @@ impl State {
                 max_hour,
             );
         }
+        let Some(prices) = prices else { return };
         if book.retired_last_trade.is_none_or(|l| key > l.key) {
             book.retired_last_trade = Some(LastTrade {
                 key,

@@ -23,6 +23,7 @@ use dealerflow_engine::scenario::ScenarioParams;
 use dealerflow_engine::sweep::{run_series, CheckpointPolicy, SeriesConfig, Sweep};
 use dealerflow_engine::{InventoryModel, State};
 use dealerflow_log::{LogOptions, LogReader, LogWriter};
+use dealerflow_schemas::event::ArchivedEvent;
 use dealerflow_schemas::{Event, OptionKind, TakerSide};
 use proptest::prelude::*;
 
@@ -56,7 +57,7 @@ enum Step {
 fn step(n_inst: u32) -> impl Strategy<Value = Step> {
     let minute = 0..SPAN_MIN;
     prop_oneof![
-        6 => (0..n_inst, minute.clone(), any::<bool>(), 1u32..500, prop::option::of(0.2f64..2.0), 0.0f64..0.2)
+        6 => (0..n_inst, minute.clone(), any::<bool>(), 0u32..500, prop::option::of(0.2f64..2.0), 0.0f64..0.2)
             .prop_map(|(inst, minute, buy, tenths, iv, mark)| Step::Trade { inst, minute, buy, tenths, iv, mark }),
         2 => (minute.clone(), 50_000.0f64..70_000.0).prop_map(|(minute, price)| Step::Index { minute, price }),
         1 => (minute.clone(), prop::collection::vec((0..n_inst, 0.2f64..1.5), 0..4))
@@ -392,10 +393,14 @@ fn positions_of(s: &State, ids: u32) -> (Vec<String>, Vec<String>, Vec<u32>, Str
     let positions = (0..ids)
         .map(|id| format!("{:?}", s.dealer_position(id)))
         .collect();
+    // Every live instrument that is defined or traded (marks, which the positions fold does not read, aside):
+    // its latest trade prices count even where its position nets to zero.
     let live = s
         .instruments()
         .filter(|(id, slot)| {
-            slot.def().is_some() && s.dealer_position(*id) != dealerflow_schemas::Amount::ZERO
+            slot.def().is_some()
+                || slot.last_trade().is_some()
+                || s.dealer_position(*id) != dealerflow_schemas::Amount::ZERO
         })
         .map(|(id, slot)| {
             format!(
@@ -409,11 +414,12 @@ fn positions_of(s: &State, ids: u32) -> (Vec<String>, Vec<String>, Vec<u32>, Str
         .collect();
     let at = s.max_ts_ms().unwrap_or(0);
     let rest = format!(
-        "{:?} {} {:?} {}",
+        "{:?} {} {:?} {} {:?}",
         s.hybrid_anchor(),
         s.counts().trades,
         s.max_ts_ms(),
-        s.adv_usd("BTC", at).to_bits()
+        s.adv_usd("BTC", at).to_bits(),
+        s.retired_last_trade("BTC"),
     );
     (positions, live, s.retired_instruments().collect(), rest)
 }
@@ -550,35 +556,61 @@ fn a_damaged_or_foreign_position_table_is_refused_and_rewritten() {
     assert_eq!(positions_of(got.state(), 3), want);
     assert!(got.stats.table_written.is_some());
 
-    // Entries that check out as a file but not as entries: an unknown kind, a trade's notional out of range, a
-    // record's frame moved, a seq out of order. Each is refused and the table written again.
+    // Tables that check out as files but not as tables: an unknown kind, a trade's notional out of range, a
+    // copied record damaged or pointing outside the copies, a seq out of order, latest prices of an instrument
+    // the fold does not hold. Each is refused and the table written again.
     let good = POSITION_TABLE_FORMAT.read(&table).unwrap().to_vec();
-    // The entries (80 bytes each) come first, then a 32-byte trailer.
-    const ENTRY: usize = 80;
-    let entries = (good.len() - 32) / ENTRY;
+    // The entries (48 bytes each), the copied records, the latest prices, a 48-byte trailer giving their sizes.
+    const ENTRY: usize = 48;
+    let at = |o: usize| u64::from_le_bytes(good[o..o + 8].try_into().unwrap()) as usize;
+    let t = good.len() - 48;
+    let (entries, records_len, prices_len) = (at(t + 24), at(t + 32), at(t + 40));
+    assert_eq!(entries * ENTRY + records_len + prices_len + 48, good.len());
+    let prices_at = entries * ENTRY + records_len;
+    assert!(at(prices_at) > 0, "instruments with a latest trade");
     let record_entry = (0..entries)
         .find(|&i| good[i * ENTRY + 16] == 0)
-        .expect("the instrument definitions are listed as records in the log");
+        .expect("the instrument definitions are listed as copied records");
+    let record_at = entries * ENTRY + at(record_entry * ENTRY + 24);
     let trade_entry = (0..entries)
-        .find(|&i| good[i * ENTRY + 16] == 1 && good[i * ENTRY + 19] == 1)
+        .find(|&i| good[i * ENTRY + 16] == 1 && good[i * ENTRY + 18] == 1)
         .expect("trades with an index price are listed with their notional");
     type Craft = Box<dyn Fn(&mut Vec<u8>)>;
-    let crafts: [(&str, Craft); 4] = [
+    let crafts: [(&str, Craft); 6] = [
         ("malformed", Box::new(|p| p[16] = 9)),
         (
             "malformed",
             Box::new(move |p| {
-                p[trade_entry * ENTRY + 72..trade_entry * ENTRY + 80]
+                p[trade_entry * ENTRY + 40..trade_entry * ENTRY + 48]
                     .copy_from_slice(&(-5i64).to_le_bytes())
             }),
         ),
         (
             "does not check out",
-            Box::new(move |p| p[record_entry * ENTRY + 24] ^= 0x10),
+            Box::new(move |p| {
+                // The archived event's root (at its end) given a kind no event has.
+                let len =
+                    u32::from_le_bytes(p[record_entry * ENTRY + 20..][..4].try_into().unwrap());
+                let root = record_at + len as usize - std::mem::size_of::<ArchivedEvent>();
+                p[root] = 0xff;
+            }),
+        ),
+        (
+            "outside the copied records",
+            Box::new(move |p| {
+                p[record_entry * ENTRY + 24..record_entry * ENTRY + 32]
+                    .copy_from_slice(&(records_len as u64).to_le_bytes())
+            }),
         ),
         (
             "out of order",
             Box::new(|p| p[ENTRY..ENTRY + 8].copy_from_slice(&0u64.to_le_bytes())),
+        ),
+        (
+            "does not hold",
+            Box::new(move |p| {
+                p[prices_at + 16..prices_at + 20].copy_from_slice(&4_000_000u32.to_le_bytes())
+            }),
         ),
     ];
     for (why, craft) in crafts {
@@ -596,9 +628,9 @@ fn a_damaged_or_foreign_position_table_is_refused_and_rewritten() {
         assert_eq!(positions_of(used.state(), 3), want, "{why}");
     }
 
-    // Tables of the earlier formats (record locations only; trades without their notional), as earlier versions
-    // wrote them: refused by their version, rewritten.
-    for version in [1, 2] {
+    // Tables of the earlier formats (record locations only; trades without their notional; trades with their
+    // prices and records by location), as earlier versions wrote them: refused by their version, rewritten.
+    for version in [1, 2, 3] {
         let earlier = dealerflow_log::ChecksummedFormat {
             version,
             ..POSITION_TABLE_FORMAT
@@ -607,7 +639,7 @@ fn a_damaged_or_foreign_position_table_is_refused_and_rewritten() {
         let got = fold_positions(&reader, InventoryModel::Flow, writes).unwrap();
         assert!(got.stats.table_rejected.is_some(), "{:?}", got.stats);
         assert_eq!(positions_of(got.state(), 3), want);
-        assert_eq!(POSITION_TABLE_FORMAT.read_version(&table).unwrap(), 3);
+        assert_eq!(POSITION_TABLE_FORMAT.read_version(&table).unwrap(), 4);
     }
 
     // Not writing: nothing on disk changes, and the fold is still right.
@@ -627,7 +659,7 @@ fn a_damaged_or_foreign_position_table_is_refused_and_rewritten() {
 #[test]
 fn a_large_damaged_table_applied_while_checked_is_refused() {
     let insts = [(true, 60u32, 1i64), (false, 58, 2), (true, 62, 0)];
-    let steps: Vec<Step> = (0..15_000)
+    let steps: Vec<Step> = (0..25_000)
         .map(|k| Step::Trade {
             inst: (k % 3) as u32,
             minute: k / 8,
@@ -654,8 +686,8 @@ fn a_large_damaged_table_applied_while_checked_is_refused() {
         "{} bytes",
         bytes.len()
     );
-    // The amount of a trade halfway through (32-byte file header, 80-byte entries, amount at 24).
-    let amount_at = 32 + (bytes.len() / 2 / 80) * 80 + 24;
+    // The amount of a trade halfway through (32-byte file header, 48-byte entries, amount at 24).
+    let amount_at = 32 + (bytes.len() / 2 / 48) * 48 + 24;
     bytes[amount_at + 1] ^= 0x40;
     std::fs::write(&table, &bytes).unwrap();
     let got = fold_positions(&reader, InventoryModel::Flow, writes).unwrap();

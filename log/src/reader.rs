@@ -819,6 +819,19 @@ impl LogReader {
         }
     }
 
+    /// The payload bytes (the archived event) of the frame at byte `offset` of segment `segment`, as
+    /// [`Iter::next_located`] located it, without checking its checksum or payload again (the read that located
+    /// it did; a published frame's bytes never change): for copying a record out. Bounds, alignment and the
+    /// frame's length are checked (`None` when they do not hold a frame), not whether a frame starts there: pass
+    /// only a location the iterator gave.
+    pub fn payload_at(&self, segment: usize, offset: u64) -> Option<&[u8]> {
+        let bytes = self.segments.get(segment)?.bytes().ok()?;
+        match read_checked_slot(bytes, usize::try_from(offset).ok()?) {
+            Slot::Frame(f) => Some(f.payload),
+            _ => None,
+        }
+    }
+
     /// Maps the pages of the used part of segment `segment` now, in one system call (`MADV_POPULATE_READ`),
     /// instead of one page fault per few pages as a read touches them: for a read about to touch most of the
     /// segment (a walk from its start; on the comparison harness's 105 MB log, a fold reading one record in five

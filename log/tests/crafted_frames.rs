@@ -223,9 +223,15 @@ fn write_log(dir: &Path, events: &[Event]) -> Vec<FrameAt> {
         assert_eq!(again.to_record(), rec.to_record());
         assert!(fresh.record_at(segment, offset, f.seq + 1).is_err());
         assert!(fresh.record_at(segment, offset + 16, f.seq).is_err());
+        // `payload_at` hands out the same record's archived bytes.
+        let payload = fresh.payload_at(segment, offset).unwrap();
+        let copied = dealerflow_log::checked_event(payload).unwrap();
+        assert_eq!(copied.to_event(), rec.to_record().event);
     }
     assert!(it.next_located().is_none());
     let used = fresh.segments()[0].used_bytes;
+    assert!(fresh.payload_at(0, used).is_none());
+    assert!(fresh.payload_at(fresh.segments().len(), 64).is_none());
     assert!(fresh.record_at(0, used, 0).is_err());
     assert!(fresh.record_at(fresh.segments().len(), 64, 0).is_err());
     frames
