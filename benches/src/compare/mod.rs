@@ -199,7 +199,7 @@ fn trade_fold_row(input: &CompareInput, repeat: usize) -> Result<Row> {
         format!(
             "JSON lines {:.1} MB, {} trades; log {:.1} MB, {} records read ({} trades): the records that change \
              positions from the position record table the cold run wrote (trades from their fields, other records \
-             from the log), then the log's last block",
+             from their copies in it, the latest trade prices once), then the log's last block",
             file_mb(&input.trades_jsonl),
             script.trades,
             log_mb(&input.log_dir),

@@ -1,8 +1,8 @@
 //! Baseline 1: per-instrument dealer positions from a JSON-lines trade file replayed with serde_json (the way
 //! the usual scripts keep and fold Deribit trades) versus dealerflow's positions fold of its memory-mapped event
-//! log ([`fold_positions`]: the trades applied from the position record table, which holds their fields, and the
-//! few other records that change positions read from the log in place; the first, cold run walks every record
-//! with [`State::apply_archived`] and writes the table).
+//! log ([`fold_positions`]: the trades applied from the position record table, which holds their fields, the few
+//! other records that change positions from their copies in it and the latest trade prices set once; the first,
+//! cold run walks every record with [`State::apply_archived`] and writes the table).
 //!
 //! Dealer = maker: a taker buy of `a` contracts moves the dealer position by −a, a taker sell by +a (`flow` model,
 //! docs/FORMULAS.md §2.2). Both sides sum exact fixed-point amounts (contracts × 1e8, the JSON `amount` rounded to the
