@@ -17,6 +17,9 @@
 //! stopping width) the exact sum is computed. So the level is bit for bit what the exact search gives, at a fraction of the exponentials. Grid
 //! points are first summed with a cheaper exponential ([`cheap_exp_nonpos`], within [`CHEAP_EXP_REL_ERR`]) under
 //! the same rule with its wider bound; the interval bounds use it too.
+//! Every pass but the exact sum runs over merged terms: neighbouring terms with the same ln K − drift and σ√τ (a
+//! call and a put of one strike priced at one σ) are one term with their coefs summed, their magnitudes kept for
+//! the bounds (docs/FORMULAS.md §6.1). A Deribit chain halves its passes' work this way.
 //! Runs of grid points are settled at once where bounds of GEX over an interval decide the sign of every point in
 //! it (docs/FORMULAS.md §6.1), so a profile that keeps its sign over the grid costs a few interval checks instead
 //! of 201 sums. Bisection midpoints are decided from a first-order expansion around an earlier midpoint where its
@@ -80,10 +83,12 @@ struct GammaTerm {
 }
 
 /// Four terms side by side, for the fast sums ([`GammaProfile::sign_at`], [`GammaProfile::sign_over`]). Lanes
-/// past the last term have coef = ln_strike_minus_drift = inv_sd = 0: they add exactly 0 to every sum.
+/// past the last term have coef = abs_coef = ln_strike_minus_drift = inv_sd = 0: they add exactly 0 to every sum.
 #[derive(Clone, Copy, Debug, PartialEq)]
 struct TermLanes {
     coef: f64x4,
+    /// Σ |coef| of the terms a lane stands for (|coef| for one term; see [`GammaProfile::merged`]).
+    abs_coef: f64x4,
     ln_strike_minus_drift: f64x4,
     inv_sd: f64x4,
 }
@@ -110,8 +115,16 @@ impl TermLanes {
 pub struct GammaProfile {
     /// The terms in report order: the exact sum runs over them in this order.
     terms: Vec<GammaTerm>,
-    /// The same terms four at a time.
+    /// The same terms four at a time (the exact sum's).
     lanes: Vec<TermLanes>,
+    /// The terms four at a time for the fast sums, the interval bounds and the derivative bounds, each run of
+    /// neighbouring terms with the same ln K − drift and σ√τ (bit for bit: a call and a put of one strike and
+    /// expiry priced at one σ) as one term whose coef is theirs summed and whose `abs_coef` is the sum of their
+    /// |coef|. Such terms share every exponential, so the lane's value is theirs summed, and every error bound,
+    /// taken over the magnitudes Σ |coef|·e^(−d1²/2) as before, stays what it was (the rounding of the merged coef,
+    /// below (k − 1)·u of its terms' magnitudes for k terms, is within the γ_n the bounds count for the terms
+    /// saved). A Deribit chain lists both kinds at each strike: about half the passes' work.
+    merged: Vec<TermLanes>,
     /// Σ |coef| over the terms.
     abs_coef_sum: f64,
     /// Σ |coef|/σ√τ over the terms: bounds the slope of the sum's magnitudes (with e^(−1/2)).
@@ -269,22 +282,25 @@ impl GammaProfile {
             .iter()
             .map(|t| t.coef.abs() * t.inv_sd * t.inv_sd)
             .sum();
-        let lanes = terms
-            .chunks(4)
-            .map(|c| {
-                let lane = |f: fn(&GammaTerm) -> f64| {
-                    f64x4::new(std::array::from_fn(|j| c.get(j).map_or(0.0, f)))
-                };
-                TermLanes {
-                    coef: lane(|t| t.coef),
-                    ln_strike_minus_drift: lane(|t| t.ln_strike_minus_drift),
-                    inv_sd: lane(|t| t.inv_sd),
+        let lanes = to_lanes(terms.iter().map(|t| (*t, t.coef.abs())));
+        let mut runs: Vec<(GammaTerm, f64)> = Vec::with_capacity(terms.len());
+        for t in &terms {
+            match runs.last_mut() {
+                Some((r, abs))
+                    if r.ln_strike_minus_drift.to_bits() == t.ln_strike_minus_drift.to_bits()
+                        && r.inv_sd.to_bits() == t.inv_sd.to_bits() =>
+                {
+                    r.coef += t.coef;
+                    *abs += t.coef.abs();
                 }
-            })
-            .collect();
+                _ => runs.push((*t, t.coef.abs())),
+            }
+        }
+        let merged = to_lanes(runs.into_iter());
         GammaProfile {
             terms,
             lanes,
+            merged,
             abs_coef_sum,
             abs_coef_inv_sd_sum,
             abs_coef_inv_sd2_sum,
@@ -299,17 +315,17 @@ impl GammaProfile {
         if self.avx2_fma {
             #[cfg(target_arch = "x86_64")]
             // SAFETY: `avx2_fma` is true only when the CPU reported AVX2 and FMA at run time (`avx2::available`).
-            return unsafe { avx2::point_sums::<CHEAP>(&self.lanes, ln_s) };
+            return unsafe { avx2::point_sums::<CHEAP>(&self.merged, ln_s) };
         }
         let ln_s = f64x4::splat(ln_s);
         // Four lanes of sums (and two sets of them, so neighbouring chunks overlap).
         let mut sums = [f64x4::ZERO; 2];
         let mut grosses = [f64x4::ZERO; 2];
-        for (i, t) in self.lanes.iter().enumerate() {
+        for (i, t) in self.merged.iter().enumerate() {
             let d1 = (ln_s - t.ln_strike_minus_drift) * t.inv_sd;
-            let v = t.coef * exp_nonpos_x4::<CHEAP>(f64x4::splat(-0.5) * d1 * d1);
-            sums[i & 1] += v;
-            grosses[i & 1] += v.abs();
+            let e = exp_nonpos_x4::<CHEAP>(f64x4::splat(-0.5) * d1 * d1);
+            sums[i & 1] += t.coef * e;
+            grosses[i & 1] += t.abs_coef * e;
         }
         let sum = (sums[0] + sums[1]).to_array();
         let gross = (grosses[0] + grosses[1]).to_array();
@@ -325,22 +341,23 @@ impl GammaProfile {
         if self.avx2_fma {
             #[cfg(target_arch = "x86_64")]
             // SAFETY: as in `point_sums`.
-            return unsafe { avx2::slope_sums(&self.lanes, ln_s) };
+            return unsafe { avx2::slope_sums(&self.merged, ln_s) };
         }
         let ln_s = f64x4::splat(ln_s);
         let mut sum = f64x4::ZERO;
         let mut gross = f64x4::ZERO;
         let mut slope = f64x4::ZERO;
         let mut slope_gross = f64x4::ZERO;
-        for t in &self.lanes {
+        for t in &self.merged {
             let d1 = (ln_s - t.ln_strike_minus_drift) * t.inv_sd;
-            let v = t.coef * fast_exp_nonpos_x4(f64x4::splat(-0.5) * d1 * d1);
+            let e = fast_exp_nonpos_x4(f64x4::splat(-0.5) * d1 * d1);
+            let (v, a) = (t.coef * e, t.abs_coef * e);
             // d/d ln S' of coef·e^(−d1²/2) is −coef·e^(−d1²/2)·d1/σ√τ.
             let w = (v * d1) * t.inv_sd;
             sum += v;
-            gross += v.abs();
+            gross += a;
             slope -= w;
-            slope_gross += w.abs();
+            slope_gross += ((a * d1) * t.inv_sd).abs();
         }
         SlopeSums {
             sum: sum.reduce_add(),
@@ -356,22 +373,23 @@ impl GammaProfile {
         if self.avx2_fma {
             #[cfg(target_arch = "x86_64")]
             // SAFETY: as in `point_sums`.
-            return unsafe { avx2::interval_sums(&self.lanes, la, lb, l_max) };
+            return unsafe { avx2::interval_sums(&self.merged, la, lb, l_max) };
         }
         let l_max = f64x4::splat(l_max);
         let (la, lb) = (f64x4::splat(la), f64x4::splat(lb));
         let mut lower = f64x4::ZERO;
         let mut upper = f64x4::ZERO;
         let mut gross = f64x4::ZERO;
-        for t in &self.lanes {
+        for t in &self.merged {
             let (near, far) = t.widened_distances(la, lb, l_max);
             let half = f64x4::splat(-0.5);
+            let e_near = exp_nonpos_x4::<true>(half * near * near);
             let at_far = t.coef * exp_nonpos_x4::<true>(half * far * far);
-            let at_near = t.coef * exp_nonpos_x4::<true>(half * near * near);
+            let at_near = t.coef * e_near;
             let long = t.coef.simd_gt(f64x4::ZERO);
             lower += long.select(at_far, at_near);
             upper += long.select(at_near, at_far);
-            gross += at_near.abs();
+            gross += t.abs_coef * e_near;
         }
         (lower.reduce_add(), upper.reduce_add(), gross.reduce_add())
     }
@@ -390,7 +408,7 @@ impl GammaProfile {
         let (la_x4, lb_x4) = (f64x4::splat(la), f64x4::splat(lb));
         let mut slope = f64x4::ZERO;
         let mut curvature = f64x4::ZERO;
-        for t in &self.lanes {
+        for t in &self.merged {
             let (near, _) = t.widened_distances(la_x4, lb_x4, l_max);
             let near2 = near * near;
             let e = exp_nonpos_x4::<true>(f64x4::splat(-0.5) * near2);
@@ -402,7 +420,7 @@ impl GammaProfile {
             let curvature_factor = near2
                 .simd_le(f64x4::splat(3.0))
                 .select(f64x4::splat(1.0), (near2 - f64x4::splat(1.0)) * e);
-            let weight = t.coef.abs() * t.inv_sd;
+            let weight = t.abs_coef * t.inv_sd;
             slope += weight * slope_factor;
             curvature += (weight * t.inv_sd) * curvature_factor;
         }
@@ -990,9 +1008,9 @@ mod avx2 {
                     load(t.inv_sd),
                 );
                 let arg = _mm256_mul_pd(_mm256_mul_pd(half, d1), d1);
-                let v = _mm256_mul_pd(load(t.coef), exp_nonpos::<CHEAP>(arg));
-                sums[i & 1] = _mm256_add_pd(sums[i & 1], v);
-                grosses[i & 1] = _mm256_add_pd(grosses[i & 1], abs(v));
+                let e = exp_nonpos::<CHEAP>(arg);
+                sums[i & 1] = _mm256_fmadd_pd(load(t.coef), e, sums[i & 1]);
+                grosses[i & 1] = _mm256_fmadd_pd(load(t.abs_coef), e, grosses[i & 1]);
             }
             let sum = to_array(_mm256_add_pd(sums[0], sums[1]));
             let gross = to_array(_mm256_add_pd(grosses[0], grosses[1]));
@@ -1016,12 +1034,19 @@ mod avx2 {
                 let inv_sd = load(t.inv_sd);
                 let d1 = _mm256_mul_pd(_mm256_sub_pd(ln_s, load(t.ln_strike_minus_drift)), inv_sd);
                 let arg = _mm256_mul_pd(_mm256_mul_pd(half, d1), d1);
-                let v = _mm256_mul_pd(load(t.coef), exp_nonpos::<false>(arg));
+                let e = exp_nonpos::<false>(arg);
+                let (v, a) = (
+                    _mm256_mul_pd(load(t.coef), e),
+                    _mm256_mul_pd(load(t.abs_coef), e),
+                );
                 let w = _mm256_mul_pd(_mm256_mul_pd(v, d1), inv_sd);
                 sum = _mm256_add_pd(sum, v);
-                gross = _mm256_add_pd(gross, abs(v));
+                gross = _mm256_add_pd(gross, a);
                 slope = _mm256_sub_pd(slope, w);
-                slope_gross = _mm256_add_pd(slope_gross, abs(w));
+                slope_gross = _mm256_add_pd(
+                    slope_gross,
+                    abs(_mm256_mul_pd(_mm256_mul_pd(a, d1), inv_sd)),
+                );
             }
             let reduce = |x: __m256d| {
                 let a = to_array(x);
@@ -1097,14 +1122,12 @@ mod avx2 {
                     coef,
                     exp_nonpos::<true>(_mm256_mul_pd(_mm256_mul_pd(half, far), far)),
                 );
-                let at_near = _mm256_mul_pd(
-                    coef,
-                    exp_nonpos::<true>(_mm256_mul_pd(_mm256_mul_pd(half, near), near)),
-                );
+                let e_near = exp_nonpos::<true>(_mm256_mul_pd(_mm256_mul_pd(half, near), near));
+                let at_near = _mm256_mul_pd(coef, e_near);
                 let long = _mm256_cmp_pd::<_CMP_GT_OQ>(coef, zero);
                 lower = _mm256_add_pd(lower, _mm256_blendv_pd(at_near, at_far, long));
                 upper = _mm256_add_pd(upper, _mm256_blendv_pd(at_far, at_near, long));
-                gross = _mm256_add_pd(gross, abs(at_near));
+                gross = _mm256_fmadd_pd(load(t.abs_coef), e_near, gross);
             }
             let sum = |x: __m256d| {
                 let a = to_array(x);
@@ -1113,6 +1136,25 @@ mod avx2 {
             (sum(lower), sum(upper), sum(gross))
         }
     }
+}
+
+/// Terms (each with the Σ |coef| it stands for) four at a time; the last group padded with zeros.
+fn to_lanes(terms: impl Iterator<Item = (GammaTerm, f64)>) -> Vec<TermLanes> {
+    let terms: Vec<(GammaTerm, f64)> = terms.collect();
+    terms
+        .chunks(4)
+        .map(|c| {
+            let lane = |f: fn(&(GammaTerm, f64)) -> f64| {
+                f64x4::new(std::array::from_fn(|j| c.get(j).map_or(0.0, f)))
+            };
+            TermLanes {
+                coef: lane(|t| t.0.coef),
+                abs_coef: lane(|t| t.1),
+                ln_strike_minus_drift: lane(|t| t.0.ln_strike_minus_drift),
+                inv_sd: lane(|t| t.0.inv_sd),
+            }
+        })
+        .collect()
 }
 
 /// The distance from `spot_usd` to grid bracket `i` (from `xs[i]` to `xs[i + 1]`): 0 when it holds spot.
@@ -1329,6 +1371,26 @@ mod tests {
         }
     }
 
+    /// Terms from random (position, moneyness, σ, τ) with, by `pair`, the next term of the same strike, σ and τ
+    /// (so the same exponentials: merged in the fast passes): 0 none, 1 the same position held the other way
+    /// (exact cancellation), 2 another position `q2`, 3 two more (`q2` and the first again).
+    fn paired_terms(spot: f64, raw: Vec<(f64, f64, f64, f64, u8, f64)>) -> Vec<GammaTerm> {
+        let mut terms = Vec::new();
+        for (q, k, iv, tau, pair, q2) in raw {
+            terms.push(term(q, k * spot, iv, tau));
+            match pair {
+                1 => terms.push(term(-q, k * spot, iv, tau)),
+                2 => terms.push(term(q2, k * spot, iv, tau)),
+                3 => {
+                    terms.push(term(q2, k * spot, iv, tau));
+                    terms.push(term(q, k * spot, iv, tau));
+                }
+                _ => {}
+            }
+        }
+        terms
+    }
+
     /// A named exponential of x ≤ 0.
     type NamedExp = (&'static str, fn(f64) -> f64);
 
@@ -1443,19 +1505,11 @@ mod tests {
         fn level_is_bit_identical_to_the_exact_search(
             spot in 0.5f64..200_000.0,
             raw in proptest::collection::vec(
-                (-1e6f64..1e6, 0.3f64..1.7, 0.05f64..3.0, 1e-5f64..3.0, any::<bool>()),
+                (-1e6f64..1e6, 0.3f64..1.7, 0.05f64..3.0, 1e-5f64..3.0, 0u8..4, -1e6f64..1e6),
                 1..120,
             ),
         ) {
-            let mut terms = Vec::new();
-            for (q, k, iv, tau, mirrored) in raw {
-                terms.push(term(q, k * spot, iv, tau));
-                if mirrored {
-                    // The same option held the other way: exact cancellation inside the sums.
-                    terms.push(term(-q, k * spot, iv, tau));
-                }
-            }
-            let p = profile(terms);
+            let p = profile(paired_terms(spot, raw));
             let got = p.zero_gamma_level(spot);
             let want = reference_zero_gamma_level(&p, spot);
             prop_assert_eq!(got.map(f64::to_bits), want.map(f64::to_bits), "{:?} vs {:?}", got, want);
@@ -1496,19 +1550,21 @@ mod tests {
             spot in 0.5f64..200_000.0,
             long in any::<bool>(),
             raw in proptest::collection::vec(
-                (0.0f64..1e6, 0.3f64..1.7, 0.05f64..3.0, 1e-4f64..3.0, 0u8..10),
+                (0.0f64..1e6, 0.3f64..1.7, 0.05f64..3.0, 1e-4f64..3.0, 0u8..10, 0.0f64..1e6),
                 1..80,
             ),
         ) {
             let side = if long { 1.0 } else { -1.0 };
-            let terms: Vec<GammaTerm> = raw
-                .into_iter()
-                .map(|(q, k, iv, tau, flip)| {
-                    // One position in ten (of any size) is held the other way.
-                    let q = if flip == 0 { -q } else { q };
-                    term(side * q, k * spot, iv, tau)
-                })
-                .collect();
+            let mut terms = Vec::new();
+            for (q, k, iv, tau, flip, q2) in raw {
+                // One position in ten (of any size) is held the other way; one in five has its other kind at the
+                // same strike, σ and τ beside it (merged in the fast passes), held the same way.
+                let q = if flip == 0 { -q } else { q };
+                terms.push(term(side * q, k * spot, iv, tau));
+                if flip % 5 == 1 {
+                    terms.push(term(side * q2, k * spot, iv, tau));
+                }
+            }
             let p = profile(terms);
             let got = p.zero_gamma_level(spot);
             let want = reference_zero_gamma_level(&p, spot);
@@ -1526,11 +1582,11 @@ mod tests {
             first in 0usize..200,
             len in 1usize..200,
             raw in proptest::collection::vec(
-                (-1e6f64..1e6, 0.3f64..1.7, 0.05f64..3.0, 1e-5f64..3.0),
+                (-1e6f64..1e6, 0.3f64..1.7, 0.05f64..3.0, 1e-5f64..3.0, 0u8..4, -1e6f64..1e6),
                 1..60,
             ),
         ) {
-            let p = profile(raw.into_iter().map(|(q, k, iv, tau)| term(q, k * spot, iv, tau)).collect());
+            let p = profile(paired_terms(spot, raw));
             let step = spot / ZERO_GAMMA_GRID_STEPS as f64;
             let xs: Vec<f64> = (0..=ZERO_GAMMA_GRID_STEPS).map(|i| 0.5 * spot + step * i as f64).collect();
             let last = (first + len).min(ZERO_GAMMA_GRID_STEPS);
@@ -1671,11 +1727,11 @@ mod tests {
             spot in 0.5f64..200_000.0,
             at in 0.5f64..1.5,
             raw in proptest::collection::vec(
-                (-1e6f64..1e6, 0.3f64..1.7, 0.05f64..3.0, 1e-5f64..3.0),
+                (-1e6f64..1e6, 0.3f64..1.7, 0.05f64..3.0, 1e-5f64..3.0, 0u8..4, -1e6f64..1e6),
                 1..60,
             ),
         ) {
-            let p = profile(raw.into_iter().map(|(q, k, iv, tau)| term(q, k * spot, iv, tau)).collect());
+            let p = profile(paired_terms(spot, raw));
             let mut centres = vec![at * spot];
             centres.extend(p.zero_gamma_level(spot));
             for p in [portable(&p), p] {
@@ -1697,11 +1753,11 @@ mod tests {
             from in 0.5f64..1.5,
             width in prop_oneof![1e-9f64..1e-3, 1e-3f64..1.0],
             raw in proptest::collection::vec(
-                (-1e6f64..1e6, 0.3f64..1.7, 0.05f64..3.0, 1e-5f64..3.0),
+                (-1e6f64..1e6, 0.3f64..1.7, 0.05f64..3.0, 1e-5f64..3.0, 0u8..4, -1e6f64..1e6),
                 1..60,
             ),
         ) {
-            let p = profile(raw.into_iter().map(|(q, k, iv, tau)| term(q, k * spot, iv, tau)).collect());
+            let p = profile(paired_terms(spot, raw));
             let lo = from * spot;
             derivative_bounds_hold(&p, lo, lo * (1.0 + width))?;
         }
