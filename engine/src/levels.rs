@@ -83,14 +83,19 @@ struct GammaTerm {
 }
 
 /// Four terms side by side, for the fast sums ([`GammaProfile::sign_at`], [`GammaProfile::sign_over`]). Lanes
-/// past the last term have coef = abs_coef = ln_strike_minus_drift = inv_sd = 0: they add exactly 0 to every sum.
+/// past the last term have coef = ln_strike_minus_drift = inv_sd = 0: they add exactly 0 to every sum.
 #[derive(Clone, Copy, Debug, PartialEq)]
 struct TermLanes {
     coef: f64x4,
-    /// Σ |coef| of the terms a lane stands for (|coef| for one term; see [`GammaProfile::merged`]).
-    abs_coef: f64x4,
     ln_strike_minus_drift: f64x4,
     inv_sd: f64x4,
+}
+
+/// Merged terms ([`GammaProfile::merged`]) four at a time, and the Σ |coef| of the terms each stands for.
+#[derive(Clone, Debug, PartialEq)]
+struct MergedLanes {
+    lanes: Vec<TermLanes>,
+    abs_coef: Vec<f64x4>,
 }
 
 impl TermLanes {
@@ -119,12 +124,13 @@ pub struct GammaProfile {
     lanes: Vec<TermLanes>,
     /// The terms four at a time for the fast sums, the interval bounds and the derivative bounds, each run of
     /// neighbouring terms with the same ln K − drift and σ√τ (bit for bit: a call and a put of one strike and
-    /// expiry priced at one σ) as one term whose coef is theirs summed and whose `abs_coef` is the sum of their
-    /// |coef|. Such terms share every exponential, so the lane's value is theirs summed, and every error bound,
-    /// taken over the magnitudes Σ |coef|·e^(−d1²/2) as before, stays what it was (the rounding of the merged coef,
-    /// below (k − 1)·u of its terms' magnitudes for k terms, is within the γ_n the bounds count for the terms
-    /// saved). A Deribit chain lists both kinds at each strike: about half the passes' work.
-    merged: Vec<TermLanes>,
+    /// expiry priced at one σ) as one term whose coef is theirs summed, with the sum of their |coef| beside it.
+    /// Such terms share every exponential, so the lane's value is theirs summed, and every error bound, taken over
+    /// the magnitudes Σ |coef|·e^(−d1²/2) as before, stays what it was (the rounding of the merged coef, below
+    /// (k − 1)·u of its terms' magnitudes for k terms, is within the γ_n the bounds count for the terms saved). A
+    /// Deribit chain lists both kinds at each strike: about half the passes' work. `None` when no two terms merge
+    /// (the passes then run over `lanes`, as they did before merging).
+    merged: Option<MergedLanes>,
     /// Σ |coef| over the terms.
     abs_coef_sum: f64,
     /// Σ |coef|/σ√τ over the terms: bounds the slope of the sum's magnitudes (with e^(−1/2)).
@@ -282,7 +288,7 @@ impl GammaProfile {
             .iter()
             .map(|t| t.coef.abs() * t.inv_sd * t.inv_sd)
             .sum();
-        let lanes = to_lanes(terms.iter().map(|t| (*t, t.coef.abs())));
+        let lanes = to_lanes(terms.iter().map(|t| (*t, 0.0))).0;
         let mut runs: Vec<(GammaTerm, f64)> = Vec::with_capacity(terms.len());
         for t in &terms {
             match runs.last_mut() {
@@ -296,7 +302,10 @@ impl GammaProfile {
                 _ => runs.push((*t, t.coef.abs())),
             }
         }
-        let merged = to_lanes(runs.into_iter());
+        let merged = (runs.len() < terms.len()).then(|| {
+            let (lanes, abs_coef) = to_lanes(runs.into_iter());
+            MergedLanes { lanes, abs_coef }
+        });
         GammaProfile {
             terms,
             lanes,
@@ -309,23 +318,39 @@ impl GammaProfile {
         }
     }
 
+    /// The lanes of the fast passes and, when they are merged, the Σ |coef| each stands for (empty otherwise:
+    /// each lane is one term, |coef| its magnitude).
+    fn fast_lanes(&self) -> (&[TermLanes], &[f64x4]) {
+        match &self.merged {
+            Some(m) => (&m.lanes, &m.abs_coef),
+            None => (&self.lanes, &[]),
+        }
+    }
+
     /// The fast sum at ln S' = `ln_s` and the sum of the magnitudes of its terms (both within the error budget of
     /// [`Self::sign_at`] of the exact real values, in any lane order).
     fn point_sums<const CHEAP: bool>(&self, ln_s: f64) -> (f64, f64) {
         if self.avx2_fma {
             #[cfg(target_arch = "x86_64")]
             // SAFETY: `avx2_fma` is true only when the CPU reported AVX2 and FMA at run time (`avx2::available`).
-            return unsafe { avx2::point_sums::<CHEAP>(&self.merged, ln_s) };
+            return unsafe {
+                match &self.merged {
+                    Some(m) => avx2::point_sums::<CHEAP, true>(&m.lanes, &m.abs_coef, ln_s),
+                    None => avx2::point_sums::<CHEAP, false>(&self.lanes, &[], ln_s),
+                }
+            };
         }
+        let (lanes, abs_coef) = self.fast_lanes();
         let ln_s = f64x4::splat(ln_s);
         // Four lanes of sums (and two sets of them, so neighbouring chunks overlap).
         let mut sums = [f64x4::ZERO; 2];
         let mut grosses = [f64x4::ZERO; 2];
-        for (i, t) in self.merged.iter().enumerate() {
+        for (i, t) in lanes.iter().enumerate() {
             let d1 = (ln_s - t.ln_strike_minus_drift) * t.inv_sd;
             let e = exp_nonpos_x4::<CHEAP>(f64x4::splat(-0.5) * d1 * d1);
-            sums[i & 1] += t.coef * e;
-            grosses[i & 1] += t.abs_coef * e;
+            let v = t.coef * e;
+            sums[i & 1] += v;
+            grosses[i & 1] += abs_coef.get(i).map_or(v.abs(), |&a| a * e);
         }
         let sum = (sums[0] + sums[1]).to_array();
         let gross = (grosses[0] + grosses[1]).to_array();
@@ -341,23 +366,38 @@ impl GammaProfile {
         if self.avx2_fma {
             #[cfg(target_arch = "x86_64")]
             // SAFETY: as in `point_sums`.
-            return unsafe { avx2::slope_sums(&self.merged, ln_s) };
+            return unsafe {
+                match &self.merged {
+                    Some(m) => avx2::slope_sums::<true>(&m.lanes, &m.abs_coef, ln_s),
+                    None => avx2::slope_sums::<false>(&self.lanes, &[], ln_s),
+                }
+            };
         }
+        let (lanes, abs_coef) = self.fast_lanes();
         let ln_s = f64x4::splat(ln_s);
         let mut sum = f64x4::ZERO;
         let mut gross = f64x4::ZERO;
         let mut slope = f64x4::ZERO;
         let mut slope_gross = f64x4::ZERO;
-        for t in &self.merged {
+        for (i, t) in lanes.iter().enumerate() {
             let d1 = (ln_s - t.ln_strike_minus_drift) * t.inv_sd;
             let e = fast_exp_nonpos_x4(f64x4::splat(-0.5) * d1 * d1);
-            let (v, a) = (t.coef * e, t.abs_coef * e);
+            let v = t.coef * e;
             // d/d ln S' of coef·e^(−d1²/2) is −coef·e^(−d1²/2)·d1/σ√τ.
             let w = (v * d1) * t.inv_sd;
             sum += v;
-            gross += a;
             slope -= w;
-            slope_gross += ((a * d1) * t.inv_sd).abs();
+            match abs_coef.get(i) {
+                Some(&a) => {
+                    let a = a * e;
+                    gross += a;
+                    slope_gross += ((a * d1) * t.inv_sd).abs();
+                }
+                None => {
+                    gross += v.abs();
+                    slope_gross += w.abs();
+                }
+            }
         }
         SlopeSums {
             sum: sum.reduce_add(),
@@ -373,14 +413,20 @@ impl GammaProfile {
         if self.avx2_fma {
             #[cfg(target_arch = "x86_64")]
             // SAFETY: as in `point_sums`.
-            return unsafe { avx2::interval_sums(&self.merged, la, lb, l_max) };
+            return unsafe {
+                match &self.merged {
+                    Some(m) => avx2::interval_sums::<true>(&m.lanes, &m.abs_coef, la, lb, l_max),
+                    None => avx2::interval_sums::<false>(&self.lanes, &[], la, lb, l_max),
+                }
+            };
         }
+        let (lanes, abs_coef) = self.fast_lanes();
         let l_max = f64x4::splat(l_max);
         let (la, lb) = (f64x4::splat(la), f64x4::splat(lb));
         let mut lower = f64x4::ZERO;
         let mut upper = f64x4::ZERO;
         let mut gross = f64x4::ZERO;
-        for t in &self.merged {
+        for (i, t) in lanes.iter().enumerate() {
             let (near, far) = t.widened_distances(la, lb, l_max);
             let half = f64x4::splat(-0.5);
             let e_near = exp_nonpos_x4::<true>(half * near * near);
@@ -389,7 +435,7 @@ impl GammaProfile {
             let long = t.coef.simd_gt(f64x4::ZERO);
             lower += long.select(at_far, at_near);
             upper += long.select(at_near, at_far);
-            gross += t.abs_coef * e_near;
+            gross += abs_coef.get(i).map_or(at_near.abs(), |&a| a * e_near);
         }
         (lower.reduce_add(), upper.reduce_add(), gross.reduce_add())
     }
@@ -408,7 +454,8 @@ impl GammaProfile {
         let (la_x4, lb_x4) = (f64x4::splat(la), f64x4::splat(lb));
         let mut slope = f64x4::ZERO;
         let mut curvature = f64x4::ZERO;
-        for t in &self.merged {
+        let (lanes, abs_coef) = self.fast_lanes();
+        for (i, t) in lanes.iter().enumerate() {
             let (near, _) = t.widened_distances(la_x4, lb_x4, l_max);
             let near2 = near * near;
             let e = exp_nonpos_x4::<true>(f64x4::splat(-0.5) * near2);
@@ -420,7 +467,7 @@ impl GammaProfile {
             let curvature_factor = near2
                 .simd_le(f64x4::splat(3.0))
                 .select(f64x4::splat(1.0), (near2 - f64x4::splat(1.0)) * e);
-            let weight = t.abs_coef * t.inv_sd;
+            let weight = abs_coef.get(i).map_or(t.coef.abs(), |&a| a) * t.inv_sd;
             slope += weight * slope_factor;
             curvature += (weight * t.inv_sd) * curvature_factor;
         }
@@ -918,6 +965,7 @@ mod avx2 {
         use std::arch::x86_64::*;
 
         use super::super::TermLanes;
+        use wide::f64x4;
 
         #[inline]
         #[target_feature(enable = "avx2,fma")]
@@ -994,10 +1042,16 @@ mod avx2 {
 
         /// `GammaProfile::point_sums` on AVX2.
         #[target_feature(enable = "avx2,fma")]
-        pub(in super::super) fn point_sums<const CHEAP: bool>(
+        pub(in super::super) fn point_sums<const CHEAP: bool, const MERGED: bool>(
             lanes: &[TermLanes],
+            abs_coef: &[f64x4],
             ln_s: f64,
         ) -> (f64, f64) {
+            let abs_coef = if MERGED {
+                &abs_coef[..lanes.len()]
+            } else {
+                abs_coef
+            };
             let ln_s = splat(ln_s);
             let half = splat(-0.5);
             let mut sums = [_mm256_setzero_pd(); 2];
@@ -1009,8 +1063,14 @@ mod avx2 {
                 );
                 let arg = _mm256_mul_pd(_mm256_mul_pd(half, d1), d1);
                 let e = exp_nonpos::<CHEAP>(arg);
-                sums[i & 1] = _mm256_fmadd_pd(load(t.coef), e, sums[i & 1]);
-                grosses[i & 1] = _mm256_fmadd_pd(load(t.abs_coef), e, grosses[i & 1]);
+                let v = _mm256_mul_pd(load(t.coef), e);
+                let a = if MERGED {
+                    _mm256_mul_pd(load(abs_coef[i]), e)
+                } else {
+                    abs(v)
+                };
+                sums[i & 1] = _mm256_add_pd(sums[i & 1], v);
+                grosses[i & 1] = _mm256_add_pd(grosses[i & 1], a);
             }
             let sum = to_array(_mm256_add_pd(sums[0], sums[1]));
             let gross = to_array(_mm256_add_pd(grosses[0], grosses[1]));
@@ -1022,31 +1082,40 @@ mod avx2 {
 
         /// `GammaProfile::slope_sums` on AVX2.
         #[target_feature(enable = "avx2,fma")]
-        pub(in super::super) fn slope_sums(
+        pub(in super::super) fn slope_sums<const MERGED: bool>(
             lanes: &[TermLanes],
+            abs_coef: &[f64x4],
             ln_s: f64,
         ) -> super::super::SlopeSums {
+            let abs_coef = if MERGED {
+                &abs_coef[..lanes.len()]
+            } else {
+                abs_coef
+            };
             let ln_s = splat(ln_s);
             let half = splat(-0.5);
             let zero = _mm256_setzero_pd();
             let (mut sum, mut gross, mut slope, mut slope_gross) = (zero, zero, zero, zero);
-            for t in lanes {
+            for (i, t) in lanes.iter().enumerate() {
                 let inv_sd = load(t.inv_sd);
                 let d1 = _mm256_mul_pd(_mm256_sub_pd(ln_s, load(t.ln_strike_minus_drift)), inv_sd);
                 let arg = _mm256_mul_pd(_mm256_mul_pd(half, d1), d1);
                 let e = exp_nonpos::<false>(arg);
-                let (v, a) = (
-                    _mm256_mul_pd(load(t.coef), e),
-                    _mm256_mul_pd(load(t.abs_coef), e),
-                );
+                let v = _mm256_mul_pd(load(t.coef), e);
                 let w = _mm256_mul_pd(_mm256_mul_pd(v, d1), inv_sd);
                 sum = _mm256_add_pd(sum, v);
-                gross = _mm256_add_pd(gross, a);
                 slope = _mm256_sub_pd(slope, w);
-                slope_gross = _mm256_add_pd(
-                    slope_gross,
-                    abs(_mm256_mul_pd(_mm256_mul_pd(a, d1), inv_sd)),
-                );
+                if MERGED {
+                    let a = _mm256_mul_pd(load(abs_coef[i]), e);
+                    gross = _mm256_add_pd(gross, a);
+                    slope_gross = _mm256_add_pd(
+                        slope_gross,
+                        abs(_mm256_mul_pd(_mm256_mul_pd(a, d1), inv_sd)),
+                    );
+                } else {
+                    gross = _mm256_add_pd(gross, abs(v));
+                    slope_gross = _mm256_add_pd(slope_gross, abs(w));
+                }
             }
             let reduce = |x: __m256d| {
                 let a = to_array(x);
@@ -1088,8 +1157,9 @@ mod avx2 {
 
         /// `GammaProfile::interval_sums` on AVX2.
         #[target_feature(enable = "avx2,fma")]
-        pub(in super::super) fn interval_sums(
+        pub(in super::super) fn interval_sums<const MERGED: bool>(
             lanes: &[TermLanes],
+            abs_coef: &[f64x4],
             la: f64,
             lb: f64,
             l_max: f64,
@@ -1101,7 +1171,12 @@ mod avx2 {
             let mut lower = zero;
             let mut upper = zero;
             let mut gross = zero;
-            for t in lanes {
+            let abs_coef = if MERGED {
+                &abs_coef[..lanes.len()]
+            } else {
+                abs_coef
+            };
+            for (i, t) in lanes.iter().enumerate() {
                 let (m, inv_sd, coef) =
                     (load(t.ln_strike_minus_drift), load(t.inv_sd), load(t.coef));
                 let da = _mm256_mul_pd(abs(_mm256_sub_pd(la, m)), inv_sd);
@@ -1127,7 +1202,12 @@ mod avx2 {
                 let long = _mm256_cmp_pd::<_CMP_GT_OQ>(coef, zero);
                 lower = _mm256_add_pd(lower, _mm256_blendv_pd(at_near, at_far, long));
                 upper = _mm256_add_pd(upper, _mm256_blendv_pd(at_far, at_near, long));
-                gross = _mm256_fmadd_pd(load(t.abs_coef), e_near, gross);
+                let a = if MERGED {
+                    _mm256_mul_pd(load(abs_coef[i]), e_near)
+                } else {
+                    abs(at_near)
+                };
+                gross = _mm256_add_pd(gross, a);
             }
             let sum = |x: __m256d| {
                 let a = to_array(x);
@@ -1138,8 +1218,8 @@ mod avx2 {
     }
 }
 
-/// Terms (each with the Σ |coef| it stands for) four at a time; the last group padded with zeros.
-fn to_lanes(terms: impl Iterator<Item = (GammaTerm, f64)>) -> Vec<TermLanes> {
+/// Terms four at a time, and the Σ |coef| each stands for four at a time; the last group padded with zeros.
+fn to_lanes(terms: impl Iterator<Item = (GammaTerm, f64)>) -> (Vec<TermLanes>, Vec<f64x4>) {
     let terms: Vec<(GammaTerm, f64)> = terms.collect();
     terms
         .chunks(4)
@@ -1147,14 +1227,14 @@ fn to_lanes(terms: impl Iterator<Item = (GammaTerm, f64)>) -> Vec<TermLanes> {
             let lane = |f: fn(&(GammaTerm, f64)) -> f64| {
                 f64x4::new(std::array::from_fn(|j| c.get(j).map_or(0.0, f)))
             };
-            TermLanes {
+            let lanes = TermLanes {
                 coef: lane(|t| t.0.coef),
-                abs_coef: lane(|t| t.1),
                 ln_strike_minus_drift: lane(|t| t.0.ln_strike_minus_drift),
                 inv_sd: lane(|t| t.0.inv_sd),
-            }
+            };
+            (lanes, lane(|t| t.1))
         })
-        .collect()
+        .unzip()
 }
 
 /// The distance from `spot_usd` to grid bracket `i` (from `xs[i]` to `xs[i + 1]`): 0 when it holds spot.
