@@ -8,10 +8,10 @@
 //!   same trades, 60–70 ms on the Intel Xeon boots of benches/README.md) and the first such fold, which walks
 //!   every record and writes the table (`fold/harness_log_positions_cold`);
 //! - exposures + levels (including the zero-gamma search) for 1 000 live instruments ≤ 5 ms
-//!   (`evaluate/1000_instruments`; the next goal, ≤ 0.25 ms, is met on CPUs with AVX2 and FMA: 0.12 ms);
+//!   (`evaluate/1000_instruments`; the next goal, ≤ 0.25 ms, is met on CPUs with AVX2 and FMA: 0.11 ms);
 //! - the same for the chain of the comparison harness's numpy row, 352 instruments whose zero-gamma level lies
-//!   inside the grid, so that the search bisects (`evaluate/harness_chain_352`; ≤ 0.1 ms: criterion 96–99 µs on an
-//!   Intel Xeon boot with the exact sums' `exp` four at a time; ~111 µs on an AMD EPYC boot before that change).
+//!   inside the grid, so that the search bisects (`evaluate/harness_chain_352`; ≤ 0.1 ms: criterion 57 µs on an
+//!   Intel Xeon boot with the search's passes over merged call and put terms, 73 µs there before).
 //!
 //! Run: `cargo bench -p dealerflow-benches --bench engine`.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
