@@ -570,7 +570,7 @@ impl Walk<'_> {
         payload: impl FnOnce() -> Option<&'p [u8]>,
     ) {
         let listed = match trade {
-            Some(t) if t.accepted() => Listed::Trade(t.listed()),
+            Some(t) if t.accepted() => Listed::Trade(t.moves),
             Some(_) => Listed::Refused,
             None => {
                 let Some(bytes) = payload() else {

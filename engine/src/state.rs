@@ -146,22 +146,16 @@ pub struct LastTrade {
     pub price: f64,
 }
 
-/// The fields of a trade that the fold reads, as the log holds them (the position record table keeps them for
-/// the trades it lists: [`crate::positions`]). Every way a trade is applied goes through them.
+/// The fields of a trade that the fold reads, as the log holds them. Every way a trade is applied goes through
+/// them; the position record table ([`crate::positions`]) keeps the part that moves positions ([`ListedTrade`]).
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub(crate) struct TradeFields {
-    pub(crate) instrument: u32,
-    pub(crate) ts_exchange_ms: i64,
-    pub(crate) taker_side: TakerSide,
-    /// Contracts × 1e8.
-    pub(crate) amount_raw: i64,
+    /// What moves positions, the traded notional and the clock.
+    pub(crate) moves: ListedTrade,
     pub(crate) mark_price: f64,
     pub(crate) index_price: f64,
     pub(crate) price: f64,
     pub(crate) iv: Option<f64>,
-    /// The trade's notional, micro-USD per unit of contract size ([`trade_notional_units`] of the amount and the
-    /// index price; `None` when they give none).
-    pub(crate) notional_units: Option<i64>,
 }
 
 impl TradeFields {
@@ -169,15 +163,17 @@ impl TradeFields {
     #[inline]
     pub(crate) fn of(t: &Trade) -> TradeFields {
         TradeFields {
-            instrument: t.instrument.0,
-            ts_exchange_ms: t.ts_exchange_ms,
-            taker_side: t.taker_side,
-            amount_raw: t.amount.raw(),
+            moves: ListedTrade {
+                instrument: t.instrument.0,
+                ts_exchange_ms: t.ts_exchange_ms,
+                taker_side: t.taker_side,
+                amount_raw: t.amount.raw(),
+                notional_units: notional_units(t.amount.raw(), t.index_price),
+            },
             mark_price: t.mark_price,
             index_price: t.index_price,
             price: t.price,
             iv: t.iv,
-            notional_units: notional_units(t.amount.raw(), t.index_price),
         }
     }
 
@@ -185,15 +181,17 @@ impl TradeFields {
     #[inline]
     pub(crate) fn of_archived(t: &ArchivedTrade) -> TradeFields {
         TradeFields {
-            instrument: t.instrument.0.to_native(),
-            ts_exchange_ms: t.ts_exchange_ms.to_native(),
-            taker_side: t.taker_side.to_native(),
-            amount_raw: t.amount.0.to_native(),
+            moves: ListedTrade {
+                instrument: t.instrument.0.to_native(),
+                ts_exchange_ms: t.ts_exchange_ms.to_native(),
+                taker_side: t.taker_side.to_native(),
+                amount_raw: t.amount.0.to_native(),
+                notional_units: notional_units(t.amount.0.to_native(), t.index_price.to_native()),
+            },
             mark_price: t.mark_price.to_native(),
             index_price: t.index_price.to_native(),
             price: t.price.to_native(),
             iv: t.iv.as_ref().map(|v| v.to_native()),
-            notional_units: notional_units(t.amount.0.to_native(), t.index_price.to_native()),
         }
     }
 
@@ -203,36 +201,25 @@ impl TradeFields {
     #[inline]
     pub(crate) fn accepted(&self) -> bool {
         let (index, mark) = (self.index_price, self.mark_price);
-        self.amount_raw > 0
-            && self.instrument <= MAX_INSTRUMENT_ID
+        self.moves.amount_raw > 0
+            && self.moves.instrument <= MAX_INSTRUMENT_ID
             && (index.is_nan() || (index.is_finite() && index > 0.0))
             && (mark.is_nan() || (mark.is_finite() && mark >= 0.0))
     }
-
-    /// The fields of the trade that move positions, notional and the clock.
-    #[inline(always)]
-    pub(crate) fn listed(&self) -> ListedTrade {
-        ListedTrade {
-            instrument: self.instrument,
-            ts_exchange_ms: self.ts_exchange_ms,
-            taker_side: self.taker_side,
-            amount_raw: self.amount_raw,
-            notional_units: self.notional_units,
-        }
-    }
 }
 
-/// The fields of an accepted trade ([`TradeFields::accepted`]) that move positions, the traded notional and the
-/// clock: what the position record table lists of a trade. Its prices and IV only ever show as the latest ones
-/// of an instrument or a currency, which the table keeps as they were at its end ([`State::trade_prices`]).
+/// The fields of a trade that move positions, the traded notional and the clock: what the position record table
+/// lists of an accepted trade ([`TradeFields::accepted`]). Its prices and IV only ever show as the latest ones of
+/// an instrument or a currency, which the table keeps as they were at its end ([`State::trade_prices`]).
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub(crate) struct ListedTrade {
     pub(crate) instrument: u32,
     pub(crate) ts_exchange_ms: i64,
     pub(crate) taker_side: TakerSide,
-    /// Contracts × 1e8, > 0.
+    /// Contracts × 1e8 (> 0 in an accepted trade).
     pub(crate) amount_raw: i64,
-    /// As [`TradeFields::notional_units`].
+    /// The trade's notional, micro-USD per unit of contract size ([`trade_notional_units`] of the amount and the
+    /// index price; `None` when they give none).
     pub(crate) notional_units: Option<i64>,
 }
 
@@ -1064,7 +1051,7 @@ impl State {
             index_price_usd: t.index_price,
             price: t.price,
         };
-        self.apply_accepted_trade::<true>(seq, &t.listed(), prices, t.iv);
+        self.apply_accepted_trade::<true>(seq, &t.moves, prices, t.iv);
     }
 
     /// Counts a trade that [`TradeFields::accepted`] refuses, as applying it does.
