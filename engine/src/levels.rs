@@ -1453,7 +1453,8 @@ mod tests {
 
     /// Terms from random (position, moneyness, σ, τ) with, by `pair`, the next term of the same strike, σ and τ
     /// (so the same exponentials: merged in the fast passes): 0 none, 1 the same position held the other way
-    /// (exact cancellation), 2 another position `q2`, 3 two more (`q2` and the first again).
+    /// (exact cancellation), 2 another position `q2`, 3 two more (`q2` and the first again), 4 the same position
+    /// held the other way but for a part in 10⁹ (a merged coef far below its terms' magnitudes).
     fn paired_terms(spot: f64, raw: Vec<(f64, f64, f64, f64, u8, f64)>) -> Vec<GammaTerm> {
         let mut terms = Vec::new();
         for (q, k, iv, tau, pair, q2) in raw {
@@ -1465,6 +1466,7 @@ mod tests {
                     terms.push(term(q2, k * spot, iv, tau));
                     terms.push(term(q, k * spot, iv, tau));
                 }
+                4 => terms.push(term(-q * (1.0 + 1e-9), k * spot, iv, tau)),
                 _ => {}
             }
         }
@@ -1585,7 +1587,7 @@ mod tests {
         fn level_is_bit_identical_to_the_exact_search(
             spot in 0.5f64..200_000.0,
             raw in proptest::collection::vec(
-                (-1e6f64..1e6, 0.3f64..1.7, 0.05f64..3.0, 1e-5f64..3.0, 0u8..4, -1e6f64..1e6),
+                (-1e6f64..1e6, 0.3f64..1.7, 0.05f64..3.0, 1e-5f64..3.0, 0u8..5, -1e6f64..1e6),
                 1..120,
             ),
         ) {
@@ -1662,7 +1664,7 @@ mod tests {
             first in 0usize..200,
             len in 1usize..200,
             raw in proptest::collection::vec(
-                (-1e6f64..1e6, 0.3f64..1.7, 0.05f64..3.0, 1e-5f64..3.0, 0u8..4, -1e6f64..1e6),
+                (-1e6f64..1e6, 0.3f64..1.7, 0.05f64..3.0, 1e-5f64..3.0, 0u8..5, -1e6f64..1e6),
                 1..60,
             ),
         ) {
@@ -1807,7 +1809,7 @@ mod tests {
             spot in 0.5f64..200_000.0,
             at in 0.5f64..1.5,
             raw in proptest::collection::vec(
-                (-1e6f64..1e6, 0.3f64..1.7, 0.05f64..3.0, 1e-5f64..3.0, 0u8..4, -1e6f64..1e6),
+                (-1e6f64..1e6, 0.3f64..1.7, 0.05f64..3.0, 1e-5f64..3.0, 0u8..5, -1e6f64..1e6),
                 1..60,
             ),
         ) {
@@ -1833,7 +1835,7 @@ mod tests {
             from in 0.5f64..1.5,
             width in prop_oneof![1e-9f64..1e-3, 1e-3f64..1.0],
             raw in proptest::collection::vec(
-                (-1e6f64..1e6, 0.3f64..1.7, 0.05f64..3.0, 1e-5f64..3.0, 0u8..4, -1e6f64..1e6),
+                (-1e6f64..1e6, 0.3f64..1.7, 0.05f64..3.0, 1e-5f64..3.0, 0u8..5, -1e6f64..1e6),
                 1..60,
             ),
         ) {
