@@ -138,13 +138,17 @@ pub fn encode_state(
     Ok(out)
 }
 
-fn le_u32(b: &[u8], at: usize) -> u32 {
+/// The little-endian `u32` at `at` of `b` (the engine's files; `b` holds it).
+#[inline(always)]
+pub(crate) fn le_u32(b: &[u8], at: usize) -> u32 {
     let mut x = [0u8; 4];
     x.copy_from_slice(&b[at..at + 4]);
     u32::from_le_bytes(x)
 }
 
-fn le_u64(b: &[u8], at: usize) -> u64 {
+/// The little-endian `u64` at `at` of `b` (the engine's files; `b` holds it).
+#[inline(always)]
+pub(crate) fn le_u64(b: &[u8], at: usize) -> u64 {
     let mut x = [0u8; 8];
     x.copy_from_slice(&b[at..at + 8]);
     u64::from_le_bytes(x)

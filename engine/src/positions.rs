@@ -104,7 +104,7 @@ use dealerflow_log::{
 use dealerflow_schemas::event::ArchivedEvent;
 use dealerflow_schemas::TakerSide;
 
-use crate::checkpoint::{log_fingerprint, CheckpointStore};
+use crate::checkpoint::{le_u32, le_u64, log_fingerprint, CheckpointStore};
 use crate::error::EngineError;
 use crate::event_key::EventKey;
 use crate::inventory::InventoryModel;
@@ -200,29 +200,13 @@ fn encode_entry(seq: u64, clock_before: i64, listed: &Listed) -> [u8; ENTRY] {
     e
 }
 
-/// Little-endian `u64` at `o` of `b` (zero when `b` is too short, which the callers' length checks rule out).
-#[inline(always)]
-fn u64_at(b: &[u8], o: usize) -> u64 {
-    b.get(o..o + 8)
-        .and_then(|x| x.try_into().ok())
-        .map_or(0, u64::from_le_bytes)
-}
-
-/// Little-endian `u32` at `o` of `b` (zero when too short).
-#[inline(always)]
-fn u32_at(b: &[u8], o: usize) -> u32 {
-    b.get(o..o + 4)
-        .and_then(|x| x.try_into().ok())
-        .map_or(0, u32::from_le_bytes)
-}
-
 /// The entry `e` (`ENTRY` bytes): its seq, the clock before it and what it lists; `None` when malformed.
 #[inline(always)]
 fn decode_entry(e: &[u8; ENTRY]) -> Option<(u64, i64, Listed)> {
-    let seq = u64_at(e, 0);
-    let clock_before = u64_at(e, 8) as i64;
-    let id = u32_at(e, 20);
-    let (a, b, c) = (u64_at(e, 24), u64_at(e, 32), u64_at(e, 40));
+    let seq = le_u64(e, 0);
+    let clock_before = le_u64(e, 8) as i64;
+    let id = le_u32(e, 20);
+    let (a, b, c) = (le_u64(e, 24), le_u64(e, 32), le_u64(e, 40));
     let listed = match (e[16], e[17], e[18], e[19]) {
         (KIND_TRADE, side @ (0 | 1), units @ (0 | 1), 0) => {
             let amount_raw = a as i64;
@@ -293,17 +277,20 @@ fn encode_prices(p: &TradePriceState) -> Vec<u8> {
 
 /// The latest trade prices encoded in `b`; `None` when malformed.
 fn decode_prices(b: &[u8]) -> Option<TradePriceState> {
-    let a = usize::try_from(u64_at(b, 0)).ok()?;
-    let r = usize::try_from(u64_at(b, 8)).ok()?;
+    if b.len() < PRICES_HEAD {
+        return None;
+    }
+    let a = usize::try_from(le_u64(b, 0)).ok()?;
+    let r = usize::try_from(le_u64(b, 8)).ok()?;
     let len = a
         .checked_mul(PRICE_ITEM)?
         .checked_add(r.checked_mul(RETIRED_ITEM)?)?
         .checked_add(PRICES_HEAD)?;
-    if b.len() < PRICES_HEAD || len != b.len() {
+    if len != b.len() {
         return None;
     }
-    let key = |o: usize| EventKey::new(u64_at(b, o) as i64, u64_at(b, o + 8));
-    let f64_at = |o: usize| f64::from_bits(u64_at(b, o));
+    let key = |o: usize| EventKey::new(le_u64(b, o) as i64, le_u64(b, o + 8));
+    let f64_at = |o: usize| f64::from_bits(le_u64(b, o));
     let last_trade = |o: usize| LastTrade {
         key: key(o),
         mark_price: f64_at(o + 16),
@@ -313,12 +300,12 @@ fn decode_prices(b: &[u8]) -> Option<TradePriceState> {
     let mut p = TradePriceState::default();
     for i in 0..a {
         let o = PRICES_HEAD + i * PRICE_ITEM;
-        let flags = u32_at(b, o + 4);
+        let flags = le_u32(b, o + 4);
         if flags > 3 {
             return None;
         }
         p.instruments.push((
-            u32_at(b, o),
+            le_u32(b, o),
             (flags & 1 != 0).then(|| last_trade(o + 8)),
             (flags & 2 != 0).then(|| Stamped {
                 key: key(o + 48),
@@ -328,10 +315,10 @@ fn decode_prices(b: &[u8]) -> Option<TradePriceState> {
     }
     for i in 0..r {
         let o = PRICES_HEAD + a * PRICE_ITEM + i * RETIRED_ITEM;
-        if u32_at(b, o + 4) != 0 {
+        if le_u32(b, o + 4) != 0 {
             return None;
         }
-        p.retired.push((u32_at(b, o), last_trade(o + 8)));
+        p.retired.push((le_u32(b, o), last_trade(o + 8)));
     }
     Some(p)
 }
@@ -680,10 +667,10 @@ fn trailer(payload: &[u8], reader: &LogReader) -> Result<Parts, String> {
     let Some(t) = payload.len().checked_sub(TRAILER) else {
         return Err("shorter than its trailer".into());
     };
-    let fingerprint = u32_at(payload, t);
-    let end = u64_at(payload, t + 8);
-    let clock_at_end = u64_at(payload, t + 16) as i64;
-    let lengths = [t + 24, t + 32, t + 40].map(|o| usize::try_from(u64_at(payload, o)).ok());
+    let fingerprint = le_u32(payload, t);
+    let end = le_u64(payload, t + 8);
+    let clock_at_end = le_u64(payload, t + 16) as i64;
+    let lengths = [t + 24, t + 32, t + 40].map(|o| usize::try_from(le_u64(payload, o)).ok());
     let [Some(n), Some(records_len), Some(prices_len)] = lengths else {
         return Err("part lengths out of range".into());
     };

@@ -46,7 +46,7 @@ use std::path::{Path, PathBuf};
 use dealerflow_log::block_table::FileIdentity;
 use dealerflow_log::{ChecksummedFormat, LogError, LogReader};
 
-use crate::checkpoint::{Fingerprints, CHECKPOINT_DIR};
+use crate::checkpoint::{le_u32, le_u64, Fingerprints, CHECKPOINT_DIR};
 use crate::error::EngineError;
 use crate::hpp::HppSample;
 use crate::inventory::InventoryModel;
@@ -127,18 +127,6 @@ fn model_of(code: u8) -> Option<InventoryModel> {
         2 => Some(InventoryModel::Hybrid),
         _ => None,
     }
-}
-
-fn le_u64(b: &[u8], at: usize) -> u64 {
-    let mut x = [0u8; 8];
-    x.copy_from_slice(&b[at..at + 8]);
-    u64::from_le_bytes(x)
-}
-
-fn le_u32(b: &[u8], at: usize) -> u32 {
-    let mut x = [0u8; 4];
-    x.copy_from_slice(&b[at..at + 4]);
-    u32::from_le_bytes(x)
 }
 
 /// The grid times a chunk must hold, ascending.
