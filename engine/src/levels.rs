@@ -288,24 +288,11 @@ impl GammaProfile {
             .iter()
             .map(|t| t.coef.abs() * t.inv_sd * t.inv_sd)
             .sum();
-        let lanes = to_lanes(terms.iter().map(|t| (*t, 0.0))).0;
-        let mut runs: Vec<(GammaTerm, f64)> = Vec::with_capacity(terms.len());
-        for t in &terms {
-            match runs.last_mut() {
-                Some((r, abs))
-                    if r.ln_strike_minus_drift.to_bits() == t.ln_strike_minus_drift.to_bits()
-                        && r.inv_sd.to_bits() == t.inv_sd.to_bits() =>
-                {
-                    r.coef += t.coef;
-                    *abs += t.coef.abs();
-                }
-                _ => runs.push((*t, t.coef.abs())),
-            }
-        }
-        let merged = (runs.len() < terms.len()).then(|| {
-            let (lanes, abs_coef) = to_lanes(runs.into_iter());
-            MergedLanes { lanes, abs_coef }
-        });
+        let lanes = to_lanes(&terms);
+        let merged = terms
+            .windows(2)
+            .any(|w| same_exponentials(&w[0], &w[1]))
+            .then(|| merge_neighbours(&terms));
         GammaProfile {
             terms,
             lanes,
@@ -1218,23 +1205,52 @@ mod avx2 {
     }
 }
 
-/// Terms four at a time, and the Σ |coef| each stands for four at a time; the last group padded with zeros.
-fn to_lanes(terms: impl Iterator<Item = (GammaTerm, f64)>) -> (Vec<TermLanes>, Vec<f64x4>) {
-    let terms: Vec<(GammaTerm, f64)> = terms.collect();
+/// Does `b` take the same exponentials as `a` at every spot (the same ln K − drift and σ√τ, bit for bit)?
+fn same_exponentials(a: &GammaTerm, b: &GammaTerm) -> bool {
+    a.ln_strike_minus_drift.to_bits() == b.ln_strike_minus_drift.to_bits()
+        && a.inv_sd.to_bits() == b.inv_sd.to_bits()
+}
+
+/// Every run of neighbouring terms that take the same exponentials as one term ([`GammaProfile::merged`]).
+fn merge_neighbours(terms: &[GammaTerm]) -> MergedLanes {
+    let mut merged: Vec<GammaTerm> = Vec::with_capacity(terms.len());
+    let mut abs: Vec<f64> = Vec::with_capacity(terms.len());
+    for t in terms {
+        match (merged.last_mut(), abs.last_mut()) {
+            (Some(r), Some(a)) if same_exponentials(r, t) => {
+                r.coef += t.coef;
+                *a += t.coef.abs();
+            }
+            _ => {
+                merged.push(*t);
+                abs.push(t.coef.abs());
+            }
+        }
+    }
+    MergedLanes {
+        lanes: to_lanes(&merged),
+        abs_coef: abs
+            .chunks(4)
+            .map(|c| f64x4::new(std::array::from_fn(|j| c.get(j).copied().unwrap_or(0.0))))
+            .collect(),
+    }
+}
+
+/// Terms four at a time; the last group padded with zeros.
+fn to_lanes(terms: &[GammaTerm]) -> Vec<TermLanes> {
     terms
         .chunks(4)
         .map(|c| {
-            let lane = |f: fn(&(GammaTerm, f64)) -> f64| {
+            let lane = |f: fn(&GammaTerm) -> f64| {
                 f64x4::new(std::array::from_fn(|j| c.get(j).map_or(0.0, f)))
             };
-            let lanes = TermLanes {
-                coef: lane(|t| t.0.coef),
-                ln_strike_minus_drift: lane(|t| t.0.ln_strike_minus_drift),
-                inv_sd: lane(|t| t.0.inv_sd),
-            };
-            (lanes, lane(|t| t.1))
+            TermLanes {
+                coef: lane(|t| t.coef),
+                ln_strike_minus_drift: lane(|t| t.ln_strike_minus_drift),
+                inv_sd: lane(|t| t.inv_sd),
+            }
         })
-        .unzip()
+        .collect()
 }
 
 /// The distance from `spot_usd` to grid bracket `i` (from `xs[i]` to `xs[i + 1]`): 0 when it holds spot.
